@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# build.sh: the two things a new user does on a fresh Debian 12 machine.
+#   ./build.sh run    install what is missing, build, serve www/ on http://127.0.0.1:8080
+#   ./build.sh test   install what is missing, build, run every test, print "N passed, N failed"
+# Extra arguments after "run" go to wharf (e.g. ./build.sh run --gzip --browse).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Build and runtime dependencies, and what the tests use (php-fpm, curl, python3, git).
+PACKAGES=(build-essential autoconf automake libtool pkg-config
+          libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev
+          curl python3 git php-fpm php-cli media-types)
+
+install_deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "build.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() {
+    [ -x configure ] || autoreconf -fi
+    [ -f Makefile ] || ./configure --quiet
+    make -j"$(nproc)" --no-print-directory
+}
+
+cmd=${1:-run}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+run)
+    install_deps
+    build
+    echo "build.sh: serving www/ on http://127.0.0.1:8080 (Ctrl-C stops)" >&2
+    exec ./src/wharf --root www "$@"
+    ;;
+test)
+    install_deps
+    build
+    status=0
+    make -j"$(nproc)" --no-print-directory check >/dev/null 2>&1 || status=$?
+    make --no-print-directory check-summary || status=1
+    exit $status
+    ;;
+*)
+    echo "usage: ./build.sh run [wharf options] | ./build.sh test" >&2
+    exit 2
+    ;;
+esac

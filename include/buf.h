@@ -1,0 +1,40 @@
+/*
+ * buf: a growable byte buffer with a hard ceiling (curl's dynbuf "toobig"). Every buffer
+ * fed from the network or from files has a cap, and hitting it is an error the caller
+ * turns into a clean response, never an abort. Pure: no I/O.
+ */
+#ifndef WHARF_BUF_H
+#define WHARF_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *data;  /* always NUL-terminated when non-NULL */
+    size_t len;  /* bytes used, excluding the terminator */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* ceiling for len; 0 = SIZE_MAX */
+};
+
+/** Start empty with a ceiling of max bytes (0 = unlimited). Allocates nothing. */
+void buf_init(struct buf *b, size_t max);
+/** Free the storage; b can be reused after buf_init. */
+void buf_dispose(struct buf *b);
+/** Forget the contents, keep the storage. */
+void buf_reset(struct buf *b);
+/** Append; -1 (and b unchanged) if the result would exceed the ceiling. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/** Append s with & < > " ' replaced by HTML entities. */
+int buf_append_html(struct buf *b, const char *s, size_t n);
+/** Append s with JSON string escaping (no surrounding quotes). */
+int buf_append_json(struct buf *b, const char *s, size_t n);
+/** Append s percent-encoding everything but unreserved characters and '/'. */
+int buf_append_url(struct buf *b, const char *s, size_t n);
+/** Hand the storage to the caller (NUL-terminated, caller frees); b becomes empty. */
+char *buf_steal(struct buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * config: INI text -> an immutable struct config. The only code that sees strings from the
+ * INI file. Keys are rows of a table (section kind, key, type, offset, default, range); adding
+ * a key is adding a row. Parsing is pure (the caller reads the file); config_check_fs() is the
+ * one separate pass that looks at the file system (roots exist and are directories).
+ *
+ * Every error is reported as "FILE:LINE: message" and parsing goes on, so --test lists all of
+ * them at once. A config with any error is never used.
+ */
+#ifndef WHARF_CONFIG_H
+#define WHARF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_INDEX "index.html index.htm default.html default.htm"
+
+enum follow_symlinks {
+    FOLLOW_INSIDE = 0, /* follow only when the target resolves inside the root (default) */
+    FOLLOW_ON,         /* follow anywhere */
+    FOLLOW_OFF,        /* never follow a symlink */
+};
+
+struct listen_addr {
+    char *host;      /* "127.0.0.1", "::1", "localhost"; NULL = all addresses (":port") */
+    uint16_t port;   /* 1..65535 */
+    char *text;      /* as written, for messages */
+    unsigned line;   /* line in the config file; 0 = command line or default */
+};
+
+struct str_list {
+    char **v;
+    size_t n;
+};
+
+struct site_conf {
+    char *name;                 /* from "[site NAME]"; "default" for the CLI-made site */
+    struct str_list hosts;      /* lower-case, port stripped; empty = default site */
+    char *root;                 /* document root; NULL until set */
+    struct str_list index;      /* index file names, in order */
+    bool browse;                /* directory listings */
+    bool gzip;                  /* on-the-fly and precompressed gzip */
+    char *access_log;           /* path, "-" = stdout, NULL = off */
+    enum follow_symlinks follow_symlinks;
+    unsigned line;              /* line of the section header, for messages */
+    unsigned root_line;         /* line of the root key; 0 = not set */
+    unsigned hosts_line;        /* line of the (first) hosts key; 0 = not set */
+};
+
+struct server_conf {
+    struct listen_addr *listen; /* at least one after config_finish() */
+    size_t n_listen;
+    unsigned workers;             /* MHD worker threads; 0 = number of CPUs */
+    char *error_log;              /* path, NULL = stderr */
+    unsigned max_connections;     /* total, all listeners */
+    unsigned max_connections_per_ip; /* 0 = unlimited */
+    uint64_t idle_timeout_ms;     /* keep-alive / inactivity timeout */
+    uint64_t header_timeout_ms;   /* whole request head must arrive within this */
+    uint64_t max_header_bytes;    /* per-connection buffer for request line + headers */
+    uint64_t max_uri_bytes;       /* longer request-targets get 414 */
+    char *mime_types;             /* mime.types file; NULL = /etc/mime.types if present */
+    uint64_t file_cache_bytes;    /* in-memory small-file cache; 0 = off */
+    uint64_t file_cache_max_file; /* largest file kept in memory */
+    uint64_t gzip_cache_bytes;    /* compressed variants kept in memory */
+};
+
+struct config {
+    char *filename;             /* NULL when built from the command line only */
+    struct server_conf server;
+    struct site_conf *sites;
+    size_t n_sites;
+};
+
+/** Fill cfg with the built-in defaults and no sites. */
+void config_init(struct config *cfg);
+/**
+ * Append a site named name with the built-in [site] defaults and no root (line 0 = made by the
+ * command line; config_finish() gives such a site root "." if it still has none). The pointer
+ * is valid until the next call; cfg owns the site.
+ */
+struct site_conf *config_add_site(struct config *cfg, const char *name);
+/**
+ * Parse INI text (filename is used in messages only). Errors are appended to errs as
+ * "FILE:LINE: message"; parsing continues after an error. Returns 0 if errs stayed empty.
+ * Syntax: a line whose first non-blank is ';' or '#' is a comment; inline comments start only
+ * at ';' after whitespace (even inside quotes), so '#' inside a value is literal. A value may
+ * be wrapped in double quotes. An indented line continues a list-valued key (hosts, index,
+ * listen); a list key given again in the same section appends. Lines are at most 199 bytes.
+ */
+int config_parse(struct config *cfg, const char *text, const char *filename,
+                 struct errlist *errs);
+/**
+ * Second pass, after command-line overrides: default listen address, a default site when there
+ * is none, cross-checks (duplicate hosts, a site without root, ...). Returns 0 if no errors.
+ */
+int config_finish(struct config *cfg, struct errlist *errs);
+/** File-system checks: every root exists and is a directory. Returns 0 if no errors. */
+int config_check_fs(const struct config *cfg, struct errlist *errs);
+void config_dispose(struct config *cfg);
+
+/* Value parsers shared with the command line; each returns 0 or -1 with *why set to a
+ * static message saying what was expected ("a port between 1 and 65535"), to be used as
+ * "KEY: expected WHY, got 'VALUE'". config_parse_listen() allocates out->host and out->text
+ * (freed by config_dispose() once the address is in cfg->server.listen); out->line is 0. */
+int config_parse_listen(const char *s, struct listen_addr *out, const char **why);
+int config_parse_bool(const char *s, bool *out, const char **why);
+/** "512", "16k", "16KiB", "1m", "2G" -> bytes. */
+int config_parse_size(const char *s, uint64_t *out, const char **why);
+/** "30", "30s", "500ms", "2m", "1h" -> milliseconds (a bare number is seconds). */
+int config_parse_duration(const char *s, uint64_t *out_ms, const char **why);
+
+/** The site for a Host header value (case-insensitive, port ignored); falls back to the
+ *  default site (the one without hosts, else the first). Never NULL once finished. */
+const struct site_conf *config_site_for_host(const struct config *cfg, const char *host);
+
+#endif

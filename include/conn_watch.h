@@ -1,0 +1,31 @@
+/*
+ * conn_watch: a header deadline that libmicrohttpd lacks. MHD's connection timeout is an
+ * inactivity timeout, so a client that trickles one header byte every few seconds (slowloris)
+ * would hold its slot forever. Every connection gets a watch record; the request callbacks
+ * move it between phases with lock-free stores, and conn_watch_sweep() (the main thread, once
+ * a second) shuts down the socket of any connection stuck reading a request head for longer
+ * than header_timeout. The list lock is taken per connection, never per request.
+ */
+#ifndef WHARF_CONN_WATCH_H
+#define WHARF_CONN_WATCH_H
+
+#include <stdint.h>
+
+struct conn_watch;
+
+/** Set the deadlines (ms) used by the sweep. */
+void conn_watch_configure(uint64_t header_timeout_ms, uint64_t idle_timeout_ms);
+/** A new connection on socket fd: returns its watch (phase: waiting for a request). */
+struct conn_watch *conn_watch_add(int fd);
+/** The connection is closing: forget it (before MHD closes the fd). w may be NULL. */
+void conn_watch_remove(struct conn_watch *w);
+/** Request line received: the head must be complete within header_timeout. */
+void conn_watch_reading_head(struct conn_watch *w);
+/** Head complete: a handler owns the request; no deadline from us. */
+void conn_watch_busy(struct conn_watch *w);
+/** Response complete: back to waiting for the next request. */
+void conn_watch_idle(struct conn_watch *w);
+/** Shut down connections past their deadline; returns how many. Call from one thread. */
+unsigned conn_watch_sweep(void);
+
+#endif

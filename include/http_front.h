@@ -1,0 +1,34 @@
+/*
+ * http_front: the libmicrohttpd daemons (one per listen address, each with a pool of epoll
+ * worker threads), the per-request context, virtual-host selection and dispatch by route.
+ * Handlers answer through http_front_queue()/http_front_error() so every response is counted
+ * for the access log and carries the same server headers.
+ */
+#ifndef WHARF_HTTP_FRONT_H
+#define WHARF_HTTP_FRONT_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "request.h"
+
+#define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
+
+/** Bind every listen address and start serving cfg (which must outlive the server).
+ *  Returns 0, or -1 with a message per failure in errs (a busy port, a bad address). */
+int http_front_start(const struct config *cfg, struct errlist *errs);
+/** Stop accepting, close every connection and join the worker threads. */
+void http_front_stop(void);
+/** The port actually bound by the first listener (for ":0" in tests). */
+uint16_t http_front_port(void);
+
+/** Queue resp (the caller still destroys its own reference) and record status and body size. */
+enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
+                                 struct MHD_Response *resp, uint64_t body_bytes);
+/** Queue a small error page (HTML, or JSON when the client prefers it). detail may be NULL.
+ *  An optional extra header (name, value) is added when name is not NULL. */
+enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,
+                                 const char *detail, const char *hdr_name, const char *hdr_value);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * request: the per-request context every handler shares. Created by http_front when MHD has
+ * read the request line, freed after MHD reports the request complete (and after the access
+ * log line is queued). Handlers record the status and body size here when they queue a
+ * response; nothing else about a request is global or thread-local (DESIGN-NOTES pitfall 15).
+ */
+#ifndef WHARF_REQUEST_H
+#define WHARF_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct site_conf;
+struct conn_watch;
+
+#define REQUEST_TARGET_INLINE 200
+
+struct request {
+    uint64_t id;                 /* process-unique, for logs */
+    uint64_t start_us;           /* monotonic, for the duration */
+    time_t start_wall;           /* for the access log timestamp */
+    char *target;                /* raw request-target as received; points to inline or heap */
+    size_t target_len;
+    unsigned early_status;       /* set before the handler runs (414 from the URI length) */
+    unsigned status;             /* 0 until a response is queued */
+    uint64_t bytes;              /* body bytes of the queued response (0 for HEAD) */
+    bool is_head;
+    bool head_seen;              /* the access handler saw the complete head */
+    bool handled;                /* a response has been chosen (dispatched) */
+    char method[16];             /* copied: MHD's strings are gone at completion */
+    char protocol[12];
+    const struct site_conf *site;
+    struct conn_watch *watch;    /* the connection's slowloris watch, may be NULL */
+    char target_inline[REQUEST_TARGET_INLINE];
+};
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * static_file: GET and HEAD of files and directories below a site root: index files, the
+ * directory listing, ETag/Last-Modified/304/412, single ranges (206/416), precompressed
+ * FILE.gz and on-the-fly gzip, all from the in-memory file cache when the file is small.
+ * Never suspends a connection and never blocks on anything but the local disk.
+ */
+#ifndef WHARF_STATIC_FILE_H
+#define WHARF_STATIC_FILE_H
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "mime.h"
+#include "request.h"
+
+/** Set up the caches from the server config; mime must outlive the server. */
+void static_file_init(const struct server_conf *conf, const struct mime_table *mime);
+/** Drop the caches (after the HTTP front is stopped). */
+void static_file_shutdown(void);
+
+/** Answer a GET or HEAD for the normalised path (query is the raw query or NULL). */
+enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
+                                  const struct site_conf *site, const char *path,
+                                  const char *query, size_t query_len);
+
+#endif

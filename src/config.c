@@ -1,0 +1,1204 @@
+/*
+ * config: INI text -> struct config. Owns the key table (one row per key) and the type table
+ * (one parser per value type); adding a key is one row, adding a type is one parser function.
+ * inih splits lines, but Debian's build gives the handler no line numbers and cuts lines at
+ * 200 bytes, so our reader feeds inih one line at a time, counts lines, rejects long lines and
+ * classifies each line exactly as inih will (comment, continuation, section, key, syntax
+ * error): that is how every syntax error and every section header gets its line number.
+ * Invariants: errors are appended in line order; a section that failed to open swallows its
+ * keys silently (one error per cause); nothing here does I/O except config_check_fs().
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* inih's line buffer is 200 bytes including the NUL and we hand it lines without '\n'. */
+#define CONFIG_LINE_MAX 199
+
+#define KIB (UINT64_C(1) << 10)
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+#define SEC UINT64_C(1000)
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+
+enum section_kind {
+    SEC_NONE, /* before the first section header */
+    SEC_SERVER,
+    SEC_SITE,
+    SEC_SKIP, /* a header that failed (already reported): ignore its keys */
+};
+
+enum key_type {
+    T_STRING,
+    T_PATH,
+    T_BOOL,
+    T_UNSIGNED,
+    T_SIZE,
+    T_DURATION,
+    T_LISTEN,
+    T_WORDS,
+    T_HOSTS,
+    T_ENUM,
+};
+
+struct config_key {
+    enum section_kind section;
+    const char *name;
+    enum key_type type;
+    size_t off;               /* slot in struct server_conf / struct site_conf */
+    const char *def;          /* default, parsed like a value from the file; NULL = none */
+    uint64_t min, max;        /* numeric types; ms for durations, bytes for sizes */
+    const char *const *words; /* T_ENUM: names by value; T_PATH: words that mean NULL */
+    size_t line_off;          /* unsigned that receives the key's line; 0 = none (offset 0
+                               * of both section structs is never a line field) */
+};
+
+static const char *const follow_names[] = {"inside", "on", "off", NULL};
+static const char *const stderr_words[] = {"-", "stderr", NULL};
+static const char *const off_words[] = {"off", NULL};
+
+#define SRV(field) offsetof(struct server_conf, field)
+#define SITE(field) offsetof(struct site_conf, field)
+
+static const struct config_key keys[] = {
+    /* listen has no default here: config_finish() adds it only if neither the file nor the
+     * command line gave one, so the first listen line does not have to replace anything. */
+    {SEC_SERVER, "listen", T_LISTEN, SRV(listen), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "workers", T_UNSIGNED, SRV(workers), "0", 0, 64, NULL, 0},
+    {SEC_SERVER, "error_log", T_PATH, SRV(error_log), NULL, 0, 0, stderr_words, 0},
+    {SEC_SERVER, "max_connections", T_UNSIGNED, SRV(max_connections), "10000", 1, 1000000, NULL, 0},
+    {SEC_SERVER, "max_connections_per_ip", T_UNSIGNED, SRV(max_connections_per_ip), "0", 0, 1000000,
+     NULL, 0},
+    {SEC_SERVER, "idle_timeout", T_DURATION, SRV(idle_timeout_ms), "60s", 1 * SEC, 1 * HOUR, NULL,
+     0},
+    {SEC_SERVER, "header_timeout", T_DURATION, SRV(header_timeout_ms), "30s", 1 * SEC, 10 * MIN,
+     NULL, 0},
+    {SEC_SERVER, "max_header_size", T_SIZE, SRV(max_header_bytes), "16k", 4 * KIB, 1 * MIB, NULL,
+     0},
+    {SEC_SERVER, "max_uri_length", T_SIZE, SRV(max_uri_bytes), "8k", 256, 64 * KIB, NULL, 0},
+    {SEC_SERVER, "mime_types", T_PATH, SRV(mime_types), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "file_cache", T_SIZE, SRV(file_cache_bytes), "64m", 0, 16 * GIB, NULL, 0},
+    {SEC_SERVER, "file_cache_max_file", T_SIZE, SRV(file_cache_max_file), "64k", 0, 16 * MIB, NULL,
+     0},
+    {SEC_SERVER, "gzip_cache", T_SIZE, SRV(gzip_cache_bytes), "32m", 0, 16 * GIB, NULL, 0},
+
+    {SEC_SITE, "hosts", T_HOSTS, SITE(hosts), NULL, 0, 0, NULL, SITE(hosts_line)},
+    {SEC_SITE, "root", T_PATH, SITE(root), NULL, 0, 0, NULL, SITE(root_line)},
+    {SEC_SITE, "index", T_WORDS, SITE(index), CONFIG_DEFAULT_INDEX, 0, 0, NULL, 0},
+    {SEC_SITE, "browse", T_BOOL, SITE(browse), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
+    {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
+};
+
+_Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
+
+enum line_kind {
+    LK_OTHER, /* comment, blank, section header, too long or syntax error: no handler call */
+    LK_KEY,   /* "name = value": inih calls the handler with it */
+    LK_CONT,  /* indented line after a key: inih calls the handler with the previous name */
+};
+
+struct load {
+    struct config *cfg;
+    const char *filename;
+    struct errlist *errs;
+    const char *p;       /* next unread byte of the text */
+    unsigned line;       /* line last handed to inih, i.e. the one being handled */
+    enum line_kind kind; /* of that line */
+    bool has_prev_key;   /* mirrors inih's prev_name: an indented line continues */
+    enum section_kind sec;
+    size_t site;                  /* index in cfg->sites when sec == SEC_SITE */
+    unsigned server_line;         /* line of [server]; 0 = not seen */
+    const struct config_key *key; /* accepted key of the last key line; NULL = drop continuations */
+    unsigned seen[ARRAY_LEN(keys)]; /* line each key was first given in this section; 0 = not */
+};
+
+struct type_def {
+    bool is_list; /* continuation lines and repeated keys append */
+    /* Parse one line's value into the key's slot in base (a section struct). Reports its own
+     * errors (usually through bad_value()); returns 0 or -1. val is a scratch copy. */
+    int (*parse)(struct load *ld, const struct config_key *k, void *base, char *val);
+    /* What a valid value looks like, for "expected ..." (range included). */
+    void (*expect)(const struct config_key *k, char *buf, size_t n);
+    void (*dispose)(const struct config_key *k, void *base);
+};
+
+static void expect_of(const struct config_key *k, char *buf, size_t n);
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static bool is_ws(char c)
+{
+    /* the C-locale isspace() set inih uses */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static void *slot_of(void *base, const struct config_key *k)
+{
+    return (char *)base + k->off;
+}
+
+static const char *fname(const struct load *ld)
+{
+    return ld->filename ? ld->filename : "(config)";
+}
+
+static int bad_value(struct load *ld, const struct config_key *k, const char *got, const char *why)
+{
+    char buf[160];
+    if (!why) {
+        expect_of(k, buf, sizeof buf);
+        why = buf;
+    }
+    return errlist_add(ld->errs, "%s:%u: %s: expected %s, got '%s'", fname(ld), ld->line, k->name,
+                       why, got);
+}
+
+/* Next space-separated token of *s (NUL-terminated in place), or NULL at the end. */
+static char *next_word(char **s)
+{
+    char *p = *s;
+    while (*p && is_ws(*p))
+        p++;
+    if (!*p)
+        return NULL;
+    char *w = p;
+    while (*p && !is_ws(*p))
+        p++;
+    if (*p)
+        *p++ = '\0';
+    *s = p;
+    return w;
+}
+
+static void str_list_push(struct str_list *l, char *s)
+{
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = s;
+}
+
+static bool str_list_has(const struct str_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void str_list_clear(struct str_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* ---- numbers with units ------------------------------------------------------------------- */
+
+struct unit {
+    const char *name;
+    uint64_t mult;
+};
+
+static const struct unit size_units[] = {
+    {"", 1}, {"k", KIB}, {"kib", KIB}, {"m", MIB}, {"mib", MIB}, {"g", GIB}, {"gib", GIB},
+};
+
+/* a bare number is seconds, as in nginx */
+static const struct unit duration_units[] = {
+    {"", SEC}, {"ms", 1}, {"s", SEC}, {"m", MIN}, {"h", HOUR},
+};
+
+/* Digits then an optional unit (case-insensitive); no sign, no space, no overflow. */
+static int parse_with_unit(const char *s, const struct unit *u, size_t n_units, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (!is_digit(*p))
+        return -1;
+    for (; is_digit(*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    for (size_t i = 0; i < n_units; i++) {
+        if (ascii_casecmp(p, u[i].name) != 0)
+            continue;
+        if (v > UINT64_MAX / u[i].mult)
+            return -1;
+        *out = v * u[i].mult;
+        return 0;
+    }
+    return -1;
+}
+
+int config_parse_size(const char *s, uint64_t *out, const char **why)
+{
+    if (parse_with_unit(s, size_units, ARRAY_LEN(size_units), out) != 0) {
+        *why = "a size such as 512, 16k or 1m";
+        return -1;
+    }
+    return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t *out_ms, const char **why)
+{
+    if (parse_with_unit(s, duration_units, ARRAY_LEN(duration_units), out_ms) != 0) {
+        *why = "a duration such as 30s, 500ms, 2m or 1h";
+        return -1;
+    }
+    return 0;
+}
+
+int config_parse_bool(const char *s, bool *out, const char **why)
+{
+    static const char *const yes[] = {"on", "yes", "true", "1"};
+    static const char *const no[] = {"off", "no", "false", "0"};
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+        if (ascii_casecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (ascii_casecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    *why = "on or off";
+    return -1;
+}
+
+/* Largest unit that divides v exactly, for range messages ("between 1s and 1h"). */
+static void fmt_with_unit(uint64_t v, const struct unit *u, size_t n_units, char *buf, size_t n)
+{
+    const struct unit *best = NULL;
+    for (size_t i = 0; i < n_units; i++)
+        if (u[i].name[0] && v % u[i].mult == 0 && (!best || u[i].mult > best->mult))
+            best = &u[i];
+    if (v == 0 || !best)
+        snprintf(buf, n, "%llu", (unsigned long long)v);
+    else
+        snprintf(buf, n, "%llu%s", (unsigned long long)(v / best->mult), best->name);
+}
+
+/* ---- host names and addresses ------------------------------------------------------------- */
+
+static bool is_ipv4(const char *s, size_t n)
+{
+    char tmp[INET_ADDRSTRLEN];
+    struct in_addr a;
+    if (n >= sizeof tmp)
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return inet_pton(AF_INET, tmp, &a) == 1;
+}
+
+static bool is_ipv6(const char *s, size_t n)
+{
+    char tmp[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    if (n >= sizeof tmp)
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return inet_pton(AF_INET6, tmp, &a) == 1;
+}
+
+/* A DNS name (labels of letters, digits, '-', '_'; '_' for internal names) or an IPv4
+ * literal. A name whose last label is all digits is a mistyped address, not a name. */
+static bool is_host(const char *s, size_t n)
+{
+    if (is_ipv4(s, n))
+        return true;
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0;
+    bool digits_only = true;
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? s[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-')
+                return false;
+            if (i < n) {
+                label = 0;
+                digits_only = true;
+            }
+            continue;
+        }
+        if (!is_digit(c) && !(lower(c) >= 'a' && lower(c) <= 'z') && c != '-' && c != '_')
+            return false;
+        if (!is_digit(c))
+            digits_only = false;
+        label++;
+    }
+    return !digits_only;
+}
+
+static int parse_port(const char *s, size_t n, uint16_t *out)
+{
+    unsigned v = 0;
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i]))
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+int config_parse_listen(const char *s, struct listen_addr *out, const char **why)
+{
+    static const char form[] = "host:port, [v6]:port or :port";
+    const char *host, *port;
+    size_t host_len;
+
+    memset(out, 0, sizeof *out);
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            *why = form;
+            return -1;
+        }
+        host = s + 1;
+        host_len = (size_t)(close - host);
+        port = close + 2;
+        if (!is_ipv6(host, host_len)) {
+            *why = "an IPv6 address in [v6]:port";
+            return -1;
+        }
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon) {
+            *why = form;
+            return -1;
+        }
+        host = s;
+        host_len = (size_t)(colon - s);
+        port = colon + 1;
+        if (memchr(host, ':', host_len)) {
+            *why = "[v6]:port for an IPv6 address";
+            return -1;
+        }
+        if (host_len > 0 && !is_host(host, host_len)) {
+            *why = "a host name or IP address before the port";
+            return -1;
+        }
+    }
+    if (!*port) {
+        *why = form;
+        return -1;
+    }
+    if (parse_port(port, strlen(port), &out->port) != 0) {
+        *why = "a port between 1 and 65535";
+        return -1;
+    }
+    out->host = host_len ? xstrndup(host, host_len) : NULL;
+    out->text = xstrdup(s);
+    return 0;
+}
+
+/* "Example.COM.:8080" -> "example.com", "[::1]:80" and "::1" -> "[::1]"; NULL if invalid. */
+static char *normalize_host(const char *s)
+{
+    const char *h = s, *rest;
+    size_t n;
+    bool v6 = false;
+    uint16_t port;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || !is_ipv6(s + 1, (size_t)(close - s - 1)))
+            return NULL;
+        n = (size_t)(close - s) + 1;
+        rest = close + 1;
+        v6 = true;
+    } else if (strchr(s, ':') && strchr(s, ':') != strrchr(s, ':')) {
+        if (!is_ipv6(s, strlen(s)))
+            return NULL;
+        char *r = xasprintf("[%s]", s);
+        for (char *p = r; *p; p++)
+            *p = lower(*p);
+        return r;
+    } else {
+        const char *colon = strchr(s, ':');
+        n = colon ? (size_t)(colon - s) : strlen(s);
+        rest = s + n;
+    }
+    if (*rest && (*rest != ':' || parse_port(rest + 1, strlen(rest + 1), &port) != 0))
+        return NULL;
+    if (!v6 && n > 1 && h[n - 1] == '.')
+        n--;
+    if (!v6 && !is_host(h, n))
+        return NULL;
+    char *r = xstrndup(h, n);
+    for (char *p = r; *p; p++)
+        *p = lower(*p);
+    return r;
+}
+
+/* ---- the value types ---------------------------------------------------------------------- */
+
+static void expect_text(const char *text, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", text);
+}
+
+static int parse_string(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+static void expect_string(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a non-empty string", buf, n);
+}
+
+static void dispose_string(const struct config_key *k, void *base)
+{
+    char **slot = slot_of(base, k);
+    free(*slot);
+    *slot = NULL;
+}
+
+static int parse_path(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    for (size_t i = 0; k->words && k->words[i]; i++) {
+        if (ascii_casecmp(val, k->words[i]) == 0) {
+            free(*slot);
+            *slot = NULL;
+            return 0;
+        }
+    }
+    return parse_string(ld, k, base, val);
+}
+
+static void expect_path(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a path", buf, n);
+}
+
+static int parse_bool(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    const char *why;
+    return config_parse_bool(val, slot_of(base, k), &why) == 0 ? 0 : bad_value(ld, k, val, NULL);
+}
+
+static void expect_bool(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("on or off", buf, n);
+}
+
+static void dispose_nothing(const struct config_key *k, void *base)
+{
+}
+
+static int parse_unsigned(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    static const struct unit none[] = {{"", 1}};
+    uint64_t v;
+    if (parse_with_unit(val, none, 1, &v) != 0 || v < k->min || v > k->max)
+        return bad_value(ld, k, val, NULL);
+    *(unsigned *)slot_of(base, k) = (unsigned)v;
+    return 0;
+}
+
+static void expect_unsigned(const struct config_key *k, char *buf, size_t n)
+{
+    snprintf(buf, n, "an integer between %llu and %llu", (unsigned long long)k->min,
+             (unsigned long long)k->max);
+}
+
+static int parse_size(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    uint64_t v;
+    const char *why;
+    if (config_parse_size(val, &v, &why) != 0 || v < k->min || v > k->max)
+        return bad_value(ld, k, val, NULL);
+    *(uint64_t *)slot_of(base, k) = v;
+    return 0;
+}
+
+static void expect_size(const struct config_key *k, char *buf, size_t n)
+{
+    char lo[32], hi[32];
+    fmt_with_unit(k->min, size_units, ARRAY_LEN(size_units), lo, sizeof lo);
+    fmt_with_unit(k->max, size_units, ARRAY_LEN(size_units), hi, sizeof hi);
+    snprintf(buf, n, "a size between %s and %s", lo, hi);
+}
+
+static int parse_duration(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    uint64_t v;
+    const char *why;
+    if (config_parse_duration(val, &v, &why) != 0 || v < k->min || v > k->max)
+        return bad_value(ld, k, val, NULL);
+    *(uint64_t *)slot_of(base, k) = v;
+    return 0;
+}
+
+static void expect_duration(const struct config_key *k, char *buf, size_t n)
+{
+    char lo[32], hi[32];
+    fmt_with_unit(k->min, duration_units, ARRAY_LEN(duration_units), lo, sizeof lo);
+    fmt_with_unit(k->max, duration_units, ARRAY_LEN(duration_units), hi, sizeof hi);
+    snprintf(buf, n, "a duration between %s and %s", lo, hi);
+}
+
+/* The listen list is a (pointer, count) pair, so this type is bound to struct server_conf. */
+static int parse_listen(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct server_conf *srv = base;
+    int rc = 0;
+    char *w;
+
+    assert(k->off == offsetof(struct server_conf, listen));
+    if (!*val)
+        return bad_value(ld, k, val, "host:port, [v6]:port or :port");
+    while ((w = next_word(&val)) != NULL) {
+        struct listen_addr a;
+        const char *why;
+        if (config_parse_listen(w, &a, &why) != 0) {
+            rc = bad_value(ld, k, w, why);
+            continue;
+        }
+        a.line = ld->line;
+        srv->listen = xrealloc(srv->listen, (srv->n_listen + 1) * sizeof *srv->listen);
+        srv->listen[srv->n_listen++] = a;
+    }
+    return rc;
+}
+
+static void expect_listen(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("host:port, [v6]:port or :port", buf, n);
+}
+
+static void dispose_listen(const struct config_key *k, void *base)
+{
+    struct server_conf *srv = base;
+    for (size_t i = 0; i < srv->n_listen; i++) {
+        free(srv->listen[i].host);
+        free(srv->listen[i].text);
+    }
+    free(srv->listen);
+    srv->listen = NULL;
+    srv->n_listen = 0;
+}
+
+/* Index file names: looked up inside a directory, so no '/' and no dot names. */
+static int parse_words(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        if (strchr(w, '/') || strcmp(w, ".") == 0 || strcmp(w, "..") == 0)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+    }
+    return rc;
+}
+
+static void expect_words(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("file names without '/'", buf, n);
+}
+
+static void dispose_str_list(const struct config_key *k, void *base)
+{
+    str_list_clear(slot_of(base, k));
+}
+
+static int parse_hosts(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        char *h = normalize_host(w);
+        if (!h) {
+            rc = bad_value(ld, k, w, NULL);
+        } else if (str_list_has(l, h)) {
+            rc = errlist_add(ld->errs, "%s:%u: %s: '%s' is listed twice", fname(ld), ld->line,
+                             k->name, h);
+            free(h);
+        } else {
+            str_list_push(l, h);
+        }
+    }
+    return rc;
+}
+
+static void expect_hosts(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("host names or IP addresses", buf, n);
+}
+
+static int parse_enum(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    for (int i = 0; k->words[i]; i++) {
+        if (ascii_casecmp(val, k->words[i]) == 0) {
+            *(int *)slot_of(base, k) = i;
+            return 0;
+        }
+    }
+    return bad_value(ld, k, val, NULL);
+}
+
+/* "inside, on or off" */
+static void expect_enum(const struct config_key *k, char *buf, size_t n)
+{
+    size_t len = 0, count = 0;
+    while (k->words[count])
+        count++;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && len < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == count ? " or " : ", ";
+        int w = snprintf(buf + len, n - len, "%s%s", sep, k->words[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* A new value type is an enum key_type value, its three functions and one row here. */
+static const struct type_def types[] = {
+    [T_STRING] = {false, parse_string, expect_string, dispose_string},
+    [T_PATH] = {false, parse_path, expect_path, dispose_string},
+    [T_BOOL] = {false, parse_bool, expect_bool, dispose_nothing},
+    [T_UNSIGNED] = {false, parse_unsigned, expect_unsigned, dispose_nothing},
+    [T_SIZE] = {false, parse_size, expect_size, dispose_nothing},
+    [T_DURATION] = {false, parse_duration, expect_duration, dispose_nothing},
+    [T_LISTEN] = {true, parse_listen, expect_listen, dispose_listen},
+    [T_WORDS] = {true, parse_words, expect_words, dispose_str_list},
+    [T_HOSTS] = {true, parse_hosts, expect_hosts, dispose_str_list},
+    [T_ENUM] = {false, parse_enum, expect_enum, dispose_nothing},
+};
+
+static void expect_of(const struct config_key *k, char *buf, size_t n)
+{
+    types[k->type].expect(k, buf, n);
+}
+
+/* ---- defaults and lifetime ---------------------------------------------------------------- */
+
+static void apply_defaults(enum section_kind sec, void *base)
+{
+    struct errlist errs = {0};
+    struct load ld = {.errs = &errs, .filename = "(defaults)"};
+
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        if (keys[i].section != sec || !keys[i].def)
+            continue;
+        char *v = xstrdup(keys[i].def);
+        types[keys[i].type].parse(&ld, &keys[i], base, v);
+        free(v);
+    }
+    assert(errs.n == 0); /* a bad default is a bug in the table */
+    errlist_dispose(&errs);
+}
+
+static void dispose_section(enum section_kind sec, void *base)
+{
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (keys[i].section == sec)
+            types[keys[i].type].dispose(&keys[i], base);
+}
+
+void config_init(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    apply_defaults(SEC_SERVER, &cfg->server);
+}
+
+struct site_conf *config_add_site(struct config *cfg, const char *name)
+{
+    cfg->sites = xrealloc(cfg->sites, (cfg->n_sites + 1) * sizeof *cfg->sites);
+    struct site_conf *s = &cfg->sites[cfg->n_sites++];
+    memset(s, 0, sizeof *s);
+    s->name = xstrdup(name);
+    apply_defaults(SEC_SITE, s);
+    return s;
+}
+
+void config_dispose(struct config *cfg)
+{
+    dispose_section(SEC_SERVER, &cfg->server);
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        dispose_section(SEC_SITE, &cfg->sites[i]);
+        free(cfg->sites[i].name);
+    }
+    free(cfg->sites);
+    free(cfg->filename);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- sections ----------------------------------------------------------------------------- */
+
+static bool is_site_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!is_digit(*s) && !(lower(*s) >= 'a' && lower(*s) <= 'z') && !strchr("._-", *s))
+            return false;
+    return true;
+}
+
+/* name: the text between '[' and ']', trimmed. */
+static void open_section(struct load *ld, const char *name)
+{
+    struct config *cfg = ld->cfg;
+
+    memset(ld->seen, 0, sizeof ld->seen);
+    ld->sec = SEC_SKIP;
+    if (strcmp(name, "server") == 0) {
+        if (ld->server_line) {
+            errlist_add(ld->errs, "%s:%u: duplicate section [server] (first at line %u)", fname(ld),
+                        ld->line, ld->server_line);
+            return;
+        }
+        ld->server_line = ld->line;
+        ld->sec = SEC_SERVER;
+        return;
+    }
+    if (strncmp(name, "site", 4) != 0 || (name[4] && !is_ws(name[4]))) {
+        errlist_add(ld->errs, "%s:%u: unknown section [%s]", fname(ld), ld->line, name);
+        return;
+    }
+    const char *site = name + 4;
+    while (is_ws(*site))
+        site++;
+    if (!*site) {
+        errlist_add(ld->errs, "%s:%u: [site] needs a name, as in [site blog]", fname(ld), ld->line);
+        return;
+    }
+    if (!is_site_name(site)) {
+        errlist_add(ld->errs, "%s:%u: bad site name '%s' (letters, digits, '.', '_', '-')",
+                    fname(ld), ld->line, site);
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        if (strcmp(cfg->sites[i].name, site) == 0) {
+            errlist_add(ld->errs, "%s:%u: duplicate section [site %s] (first at line %u)",
+                        fname(ld), ld->line, site, cfg->sites[i].line);
+            return;
+        }
+    }
+    config_add_site(cfg, site)->line = ld->line;
+    ld->site = cfg->n_sites - 1;
+    ld->sec = SEC_SITE;
+}
+
+static void *section_base(struct load *ld)
+{
+    return ld->sec == SEC_SERVER ? (void *)&ld->cfg->server : (void *)&ld->cfg->sites[ld->site];
+}
+
+static const char *section_label(struct load *ld, char *buf, size_t n)
+{
+    if (ld->sec == SEC_SERVER)
+        return "[server]";
+    snprintf(buf, n, "[site %s]", ld->cfg->sites[ld->site].name);
+    return buf;
+}
+
+/* ---- the reader: line numbers and everything inih reports only by return value ------------ */
+
+/* inih's find_chars_or_comment(): the first char of chars, or an inline ';' after
+ * whitespace, or the end. */
+static const char *find_or_comment(const char *s, const char *chars)
+{
+    bool was_space = false;
+    while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
+        was_space = is_ws(*s);
+        s++;
+    }
+    return s;
+}
+
+static void syntax_error(struct load *ld)
+{
+    errlist_add(ld->errs, "%s:%u: syntax error", fname(ld), ld->line);
+}
+
+/* Mirror inih's per-line decision exactly, so that the handler knows what it is called for. */
+static void classify(struct load *ld, char *line)
+{
+    char *start = line, *end = line + strlen(line);
+
+    ld->kind = LK_OTHER;
+    while (end > start && is_ws(end[-1]))
+        end--;
+    *end = '\0';
+    while (is_ws(*start))
+        start++;
+    if (!*start || *start == ';' || *start == '#')
+        return;
+    if (ld->has_prev_key && start > line) {
+        ld->kind = LK_CONT;
+        return;
+    }
+    if (*start == '[') {
+        const char *close = find_or_comment(start + 1, "]");
+        ld->key = NULL;
+        if (*close != ']') {
+            /* inih keeps the old section; its keys must not land there by accident */
+            ld->sec = SEC_SKIP;
+            syntax_error(ld);
+            return;
+        }
+        ld->has_prev_key = false;
+        /* inih ignores text after ']'; we allow only a comment there */
+        const char *after = close + 1;
+        while (is_ws(*after))
+            after++;
+        if (*after && *after != ';' && *after != '#') {
+            ld->sec = SEC_SKIP;
+            syntax_error(ld);
+            return;
+        }
+        const char *a = start + 1, *b = close;
+        while (a < b && is_ws(*a))
+            a++;
+        while (b > a && is_ws(b[-1]))
+            b--;
+        char *name = xstrndup(a, (size_t)(b - a));
+        open_section(ld, name);
+        free(name);
+        return;
+    }
+    const char *sep = find_or_comment(start, "=:");
+    if (*sep != '=' && *sep != ':') {
+        syntax_error(ld);
+        return;
+    }
+    /* inih remembers the name even when it is empty, which turns continuations off */
+    ld->has_prev_key = sep > start;
+    if (sep == start) {
+        syntax_error(ld);
+        return;
+    }
+    ld->kind = LK_KEY;
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load *ld = stream;
+    const char *p = ld->p, *nl;
+    size_t len;
+
+    if (!*p)
+        return NULL;
+    nl = strchr(p, '\n');
+    len = nl ? (size_t)(nl - p) : strlen(p);
+    ld->p = nl ? nl + 1 : p + len;
+    ld->line++;
+    if (ld->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+        len -= 3;
+    }
+    if (len > 0 && p[len - 1] == '\r')
+        len--;
+    if (len > CONFIG_LINE_MAX || len + 1 > (size_t)num) {
+        errlist_add(ld->errs,
+                    "%s:%u: line too long (max %d bytes); continue a list on an indented next "
+                    "line",
+                    fname(ld), ld->line, CONFIG_LINE_MAX);
+        /* inih gets a blank line: keeps its count in step and, like inih, keeps prev_name */
+        ld->kind = LK_OTHER;
+        str[0] = '\0';
+        return str;
+    }
+    memcpy(str, p, len);
+    str[len] = '\0';
+    /* classify a copy: inih needs the original bytes */
+    char *copy = xstrndup(str, len);
+    classify(ld, copy);
+    free(copy);
+    return str;
+}
+
+/* ---- the handler -------------------------------------------------------------------------- */
+
+static const struct config_key *find_key(enum section_kind sec, const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (keys[i].section == sec && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static void apply_value(struct load *ld, const struct config_key *k, const char *value)
+{
+    size_t n = strlen(value);
+    bool opens = n > 0 && value[0] == '"', closes = n > 1 && value[n - 1] == '"';
+    char *v;
+
+    if (opens && !closes) {
+        bad_value(ld, k, value, "a closing '\"'");
+        return;
+    }
+    if (opens)
+        v = xstrndup(value + 1, n - 2);
+    else
+        v = xstrdup(value);
+    types[k->type].parse(ld, k, section_base(ld), v);
+    free(v);
+}
+
+static void on_key(struct load *ld, const char *name, const char *value)
+{
+    char label[96];
+    const struct config_key *k;
+    size_t i;
+
+    if (ld->kind == LK_CONT) {
+        if (!ld->key)
+            return; /* continuing a key that was already reported */
+        if (!types[ld->key->type].is_list) {
+            errlist_add(ld->errs,
+                        "%s:%u: %s: takes one value; only lists continue on an indented line",
+                        fname(ld), ld->line, ld->key->name);
+            return;
+        }
+        /* inih 55 cuts inline comments from key lines only; do the same for continuations */
+        char *v = xstrndup(value, (size_t)(find_or_comment(value, NULL) - value));
+        for (size_t n = strlen(v); n > 0 && is_ws(v[n - 1]); n--)
+            v[n - 1] = '\0';
+        apply_value(ld, ld->key, v);
+        free(v);
+        return;
+    }
+    if (ld->kind != LK_KEY)
+        return;
+    ld->key = NULL;
+    if (ld->sec == SEC_SKIP)
+        return;
+    if (ld->sec == SEC_NONE) {
+        errlist_add(ld->errs,
+                    "%s:%u: key '%s' outside a section; start with [server] or "
+                    "[site NAME]",
+                    fname(ld), ld->line, name);
+        return;
+    }
+    k = find_key(ld->sec, name);
+    if (!k) {
+        errlist_add(ld->errs, "%s:%u: unknown key '%s' in %s", fname(ld), ld->line, name,
+                    section_label(ld, label, sizeof label));
+        return;
+    }
+    i = (size_t)(k - keys);
+    if (ld->seen[i] && !types[k->type].is_list) {
+        errlist_add(ld->errs, "%s:%u: duplicate key '%s' in %s (first at line %u)", fname(ld),
+                    ld->line, name, section_label(ld, label, sizeof label), ld->seen[i]);
+        return;
+    }
+    if (!ld->seen[i]) {
+        ld->seen[i] = ld->line;
+        if (types[k->type].is_list) /* the file's list replaces the default one */
+            types[k->type].dispose(k, section_base(ld));
+        if (k->line_off)
+            *(unsigned *)((char *)section_base(ld) + k->line_off) = ld->line;
+    }
+    ld->key = k;
+    apply_value(ld, k, value);
+}
+
+#if INI_HANDLER_LINENO
+static int on_ini(void *user, const char *section, const char *name, const char *value, int lineno)
+#else
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+#endif
+{
+    /* section is ignored: inih truncates it, and open_section() tracks its own */
+    on_key(user, name, value ? value : "");
+    return 1;
+}
+
+int config_parse(struct config *cfg, const char *text, const char *filename, struct errlist *errs)
+{
+    size_t before = errs->n;
+    struct load ld = {
+        .cfg = cfg,
+        .filename = filename,
+        .errs = errs,
+        .p = text,
+        .sec = SEC_NONE,
+    };
+
+    free(cfg->filename);
+    cfg->filename = filename ? xstrdup(filename) : NULL;
+    int rc = ini_parse_stream(read_line, &ld, on_ini, &ld);
+    /* the reader should have seen every error inih sees; never let one pass silently */
+    if (rc != 0 && errs->n == before)
+        errlist_add(errs, "%s:%d: syntax error", fname(&ld), rc);
+    return errs->n == before ? 0 : -1;
+}
+
+/* ---- second pass -------------------------------------------------------------------------- */
+
+/* "FILE:LINE" for things from the file, "command line" for the rest. */
+static const char *where(const struct config *cfg, unsigned line, char *buf, size_t n)
+{
+    if (line == 0)
+        return "command line";
+    snprintf(buf, n, "%s:%u", cfg->filename ? cfg->filename : "(config)", line);
+    return buf;
+}
+
+static bool same_listen(const struct listen_addr *a, const struct listen_addr *b)
+{
+    if (a->port != b->port || !a->host != !b->host)
+        return false;
+    return !a->host || ascii_casecmp(a->host, b->host) == 0;
+}
+
+int config_finish(struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    char at[320];
+    struct server_conf *srv = &cfg->server;
+    const struct site_conf *catchall = NULL;
+
+    if (srv->n_listen == 0) {
+        struct listen_addr a;
+        const char *why;
+        int rc = config_parse_listen(CONFIG_DEFAULT_LISTEN, &a, &why);
+        assert(rc == 0);
+        (void)rc;
+        srv->listen = xmalloc(sizeof *srv->listen);
+        srv->listen[0] = a;
+        srv->n_listen = 1;
+    }
+    for (size_t j = 1; j < srv->n_listen; j++) {
+        for (size_t i = 0; i < j; i++) {
+            if (same_listen(&srv->listen[i], &srv->listen[j])) {
+                errlist_add(errs, "%s: listen: '%s' is given twice",
+                            where(cfg, srv->listen[j].line, at, sizeof at), srv->listen[j].text);
+                break;
+            }
+        }
+    }
+    if (cfg->n_sites == 0)
+        config_add_site(cfg, "default");
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        struct site_conf *s = &cfg->sites[i];
+        if (!s->root && s->line == 0)
+            s->root = xstrdup(".");
+        else if (!s->root)
+            errlist_add(errs, "%s: [site %s]: root is required", where(cfg, s->line, at, sizeof at),
+                        s->name);
+        if (s->hosts.n == 0) {
+            if (catchall)
+                errlist_add(errs,
+                            "%s: [site %s]: no hosts, but [site %s] is already the "
+                            "default site",
+                            where(cfg, s->line, at, sizeof at), s->name, catchall->name);
+            else
+                catchall = s;
+        }
+    }
+    for (size_t j = 1; j < cfg->n_sites; j++) {
+        const struct site_conf *b = &cfg->sites[j];
+        for (size_t h = 0; h < b->hosts.n; h++) {
+            for (size_t i = 0; i < j; i++) {
+                const struct site_conf *a = &cfg->sites[i];
+                if (str_list_has(&a->hosts, b->hosts.v[h])) {
+                    errlist_add(errs, "%s: hosts: '%s' is in both [site %s] and [site %s]",
+                                where(cfg, b->hosts_line, at, sizeof at), b->hosts.v[h], a->name,
+                                b->name);
+                    break;
+                }
+            }
+        }
+    }
+    return errs->n == before ? 0 : -1;
+}
+
+int config_check_fs(const struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    char at[320];
+
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct site_conf *s = &cfg->sites[i];
+        struct stat st;
+        if (!s->root)
+            continue; /* config_finish() reported it */
+        if (stat(s->root, &st) != 0)
+            errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
+                        strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
+                        strerror(ENOTDIR));
+    }
+    return errs->n == before ? 0 : -1;
+}
+
+/* ---- per-request lookup ------------------------------------------------------------------- */
+
+const struct site_conf *config_site_for_host(const struct config *cfg, const char *host)
+{
+    const struct site_conf *fallback = NULL;
+    size_t n = 0;
+
+    if (cfg->n_sites == 0)
+        return NULL;
+    if (host) {
+        if (host[0] == '[') {
+            const char *close = strchr(host, ']');
+            n = close ? (size_t)(close - host) + 1 : strlen(host);
+        } else {
+            n = strcspn(host, ":");
+            if (n > 1 && host[n - 1] == '.')
+                n--;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct site_conf *s = &cfg->sites[i];
+        if (s->hosts.n == 0 && !fallback)
+            fallback = s;
+        for (size_t h = 0; n > 0 && h < s->hosts.n; h++)
+            if (strlen(s->hosts.v[h]) == n && ascii_ncasecmp(s->hosts.v[h], host, n) == 0)
+                return s;
+    }
+    return fallback ? fallback : &cfg->sites[0];
+}

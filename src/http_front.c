@@ -1,0 +1,456 @@
+/*
+ * http_front: see include/http_front.h.
+ *
+ * Per request: MHD calls on_uri() once the request line is in (we allocate the request and
+ * keep the raw target, which MHD's decoded `url` loses), then on_request() once the head is
+ * complete (we pick the site, normalise the path, route and answer in that same call: static
+ * content never suspends), then on_completed() (access log, free). Listen sockets are created
+ * here, not by MHD, so "host:port", "[v6]:port" and ":port" all work and a busy port is
+ * reported with the address before any thread starts.
+ */
+
+#include "http_front.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "access_log.h"
+#include "buf.h"
+#include "conn_watch.h"
+#include "error_page.h"
+#include "log.h"
+#include "path.h"
+#include "route.h"
+#include "static_file.h"
+#include "util.h"
+
+#define MAX_DAEMONS 32
+#define ERROR_PAGE_MAX 4096
+
+static const struct config *cfg;
+static struct MHD_Daemon *daemons[MAX_DAEMONS];
+static size_t n_daemons;
+static uint16_t first_port;
+static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
+static _Atomic uint64_t next_request_id = 1;
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
+                                 struct MHD_Response *resp, uint64_t body_bytes)
+{
+    r->status = status;
+    r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
+    return MHD_queue_response(c, status, resp);
+}
+
+enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,
+                                 const char *detail, const char *hdr_name, const char *hdr_value)
+{
+    struct buf b;
+    buf_init(&b, ERROR_PAGE_MAX);
+    bool json = error_page_wants_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                  MHD_HTTP_HEADER_ACCEPT));
+    const char *type = error_page_render(&b, status, detail, json);
+    if (!type) { /* the detail did not fit: the page without it always does */
+        buf_reset(&b);
+        type = error_page_render(&b, status, NULL, json);
+    }
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, buf_steal(&b, NULL), MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (hdr_name)
+        MHD_add_response_header(resp, hdr_name, hdr_value);
+    enum MHD_Result ret = http_front_queue(c, r, status, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- MHD callbacks -------------------------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct request *r = xmalloc(sizeof *r);
+    memset(r, 0, offsetof(struct request, target_inline));
+    r->id = atomic_fetch_add_explicit(&next_request_id, 1, memory_order_relaxed);
+    r->start_us = clock_us();
+    r->start_wall = time(NULL);
+    size_t n = strlen(uri);
+    if (n > cfg->server.max_uri_bytes) {
+        r->early_status = MHD_HTTP_URI_TOO_LONG;
+        n = 64; /* enough for the access log */
+    }
+    r->target = n < sizeof r->target_inline ? r->target_inline : xmalloc(n + 1);
+    memcpy(r->target, uri, n);
+    r->target[n] = '\0';
+    r->target_len = n;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+                                                                 MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->watch = ci ? ci->socket_context : NULL;
+    conn_watch_reading_head(r->watch);
+    return r;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? conn_watch_add(ci->connect_fd) : NULL;
+    } else {
+        conn_watch_remove(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void copy_token(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
+{
+    if (r->early_status)
+        return http_front_error(c, r, r->early_status, NULL, NULL, NULL);
+
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    struct path_target t;
+    if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
+        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
+                                NULL);
+    char authority[256];
+    if (t.authority) {
+        /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
+        copy_token(authority, t.authority_len < sizeof authority ? t.authority_len + 1
+                                                                 : sizeof authority,
+                   t.authority);
+        host = authority;
+    }
+    const struct site_conf *site = config_site_for_host(cfg, host);
+    r->site = site;
+
+    char path[4096];
+    size_t path_len;
+    switch (path_normalize(t.path, t.path_len, path, sizeof path, &path_len)) {
+    case PATH_OK:
+        break;
+    case PATH_TOO_LONG:
+        return http_front_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+    default:
+        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL,
+                                NULL);
+    }
+    if (path_has_hidden_segment(path))
+        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+
+    switch (route_decide(site, method, path)) {
+    case ROUTE_STATIC:
+        return static_file_serve(c, r, site, path, t.query, t.query_len);
+    case ROUTE_OPTIONS: {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ROUTE_STATIC_ALLOW);
+        enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    case ROUTE_BAD_METHOD:
+        return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                ROUTE_STATIC_ALLOW);
+    case ROUTE_NOT_IMPLEMENTED:
+        break;
+    }
+    return http_front_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
+}
+
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * MHD calls this once when the head is in, then for each piece of body, then once more with
+ * no data. note: a response queued in the first call makes MHD discard the rest of the request
+ * and close the connection (0.9.75, MHD_queue_response "early" path), so a request without a
+ * body is answered on the second call to keep the connection alive. One with a body that no
+ * handler wants is answered at once: closing beats reading an upload we would throw away.
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct request *r = *con_cls;
+    if (!r)
+        return MHD_NO; /* cannot happen: on_uri always runs first */
+    if (r->handled) {
+        *upload_data_size = 0; /* a body nobody reads (the response is already queued) */
+        return MHD_YES;
+    }
+    if (!r->head_seen) {
+        r->head_seen = true;
+        conn_watch_busy(r->watch);
+        copy_token(r->method, sizeof r->method, method);
+        copy_token(r->protocol, sizeof r->protocol, version);
+        r->is_head = strcmp(method, "HEAD") == 0;
+        if (!has_body(c))
+            return MHD_YES;
+    }
+    r->handled = true;
+    return dispatch(c, r, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        conn_watch_idle(r->watch);
+    struct access_log *log = r->site ? site_logs[r->site - cfg->sites] : NULL;
+    if (log && r->handled) {
+        char addr[INET6_ADDRSTRLEN] = "-";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+                          sizeof addr);
+        }
+        struct access_entry e = {
+            .remote_addr = addr,
+            .time = r->start_wall,
+            .method = r->method,
+            .target = r->target,
+            .protocol = r->protocol,
+            .status = r->status ? r->status : 499,
+            .bytes = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0,
+            .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
+            .user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_USER_AGENT),
+            .duration_us = clock_us() - r->start_us,
+        };
+        access_log_write(log, &e);
+    }
+    if (r->target != r->target_inline)
+        free(r->target);
+    free(r);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    log_msg(LOG_WARN, "mhd", 0, "%s", msg);
+}
+
+/* ---- listeners ------------------------------------------------------------------------ */
+
+static int bind_one(const struct sockaddr *sa, socklen_t len, const char *text,
+                    struct errlist *errs)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
+        return -1;
+    }
+    int on = 1, off = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                   IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr) ? &off
+                                                                                          : &on,
+                   sizeof on);
+    if (bind(fd, sa, len) != 0 || listen(fd, 4096) != 0) {
+        errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static unsigned cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const char *text)
+{
+    const struct server_conf *s = &cfg->server;
+    unsigned workers = s->workers ? s->workers : cpu_count();
+    unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem opts[] = {
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
+        { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
+        { workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d) {
+        errlist_add(errs, "cannot start the HTTP server on %s", text);
+        close(fd);
+        return -1;
+    }
+    daemons[n_daemons++] = d;
+    return 0;
+}
+
+/* Raise the soft fd limit toward the hard one: each connection costs one descriptor. */
+static void raise_fd_limit(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)want + 64;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+        log_warn("http", 0, "max_connections %u needs %llu descriptors, the limit is %llu", want,
+                 (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
+int http_front_start(const struct config *config, struct errlist *errs)
+{
+    int fds[MAX_DAEMONS];
+    const char *texts[MAX_DAEMONS];
+    size_t n_fds = 0;
+    cfg = config;
+    conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
+
+    site_logs = xcalloc(cfg->n_sites, sizeof *site_logs);
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const char *why;
+        if (!cfg->sites[i].access_log)
+            continue;
+        site_logs[i] = access_log_open(cfg->sites[i].access_log, &why);
+        if (!site_logs[i])
+            errlist_add(errs, "[site %s]: access_log '%s': %s", cfg->sites[i].name,
+                        cfg->sites[i].access_log, why);
+    }
+    if (errs->n)
+        return -1;
+
+    for (size_t i = 0; i < cfg->server.n_listen; i++) {
+        const struct listen_addr *la = &cfg->server.listen[i];
+        char port[8];
+        snprintf(port, sizeof port, "%u", la->port);
+        struct addrinfo hints = { .ai_family = la->host ? AF_UNSPEC : AF_INET6,
+                                  .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+        struct addrinfo *res = NULL;
+        int gai = getaddrinfo(la->host, port, &hints, &res);
+        if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */
+            hints.ai_family = AF_INET;
+            gai = getaddrinfo(NULL, port, &hints, &res);
+        }
+        if (gai != 0) {
+            errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
+            continue;
+        }
+        for (struct addrinfo *ai = res; ai && n_fds < MAX_DAEMONS; ai = ai->ai_next) {
+            int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
+            if (fd >= 0) {
+                texts[n_fds] = la->text;
+                fds[n_fds++] = fd;
+            }
+            if (!la->host)
+                break; /* one dual-stack socket covers every address */
+        }
+        freeaddrinfo(res);
+    }
+    if (errs->n) {
+        for (size_t i = 0; i < n_fds; i++)
+            close(fds[i]);
+        return -1;
+    }
+    raise_fd_limit(cfg->server.max_connections);
+    unsigned per_daemon = cfg->server.max_connections / (unsigned)n_fds;
+    if (per_daemon < 1)
+        per_daemon = 1;
+    first_port = bound_port(fds[0]);
+    for (size_t i = 0; i < n_fds; i++) {
+        if (start_daemon(fds[i], per_daemon, errs, texts[i]) != 0) {
+            for (size_t j = i + 1; j < n_fds; j++)
+                close(fds[j]);
+            http_front_stop();
+            return -1;
+        }
+        log_info("http", 0, "listening on %s (port %u)", texts[i], bound_port(fds[i]));
+    }
+    return 0;
+}
+
+uint16_t http_front_port(void)
+{
+    return first_port;
+}
+
+void http_front_stop(void)
+{
+    for (size_t i = 0; i < n_daemons; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
+        MHD_stop_daemon(daemons[i]);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    n_daemons = 0;
+    free(site_logs);
+    site_logs = NULL;
+}

@@ -1,0 +1,309 @@
+/*
+ * main: process lifecycle. Parse the command line, load and check the configuration (a bad one
+ * never starts a server), open logs, start the HTTP front, then handle signals in this thread
+ * only: every other thread inherits a mask that blocks them.
+ *   SIGTERM, SIGINT  stop: close listeners and connections, flush logs, exit 0
+ *   SIGUSR1          reopen the error log and every access log (logrotate)
+ *   SIGHUP           logged and ignored (reload is not supported yet: restart instead)
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access_log.h"
+#include "conn_watch.h"
+#include "http_front.h"
+#include "log.h"
+#include "mime.h"
+#include "static_file.h"
+#include "util.h"
+
+#define MIME_TYPES_DEFAULT "/etc/mime.types"
+#define MIME_TYPES_MAX (4u << 20)
+
+static const char usage[] =
+    "Usage: wharf [OPTIONS]\n"
+    "Serve a static site (and, in later versions, PHP through FastCGI).\n"
+    "\n"
+    "  -c, --config FILE       read the INI configuration FILE\n"
+    "  -l, --listen ADDR       listen on ADDR (host:port, [v6]:port or :port);\n"
+    "                          repeat for several; replaces [server] listen\n"
+    "  -r, --root DIR          document root of the default site (default: .)\n"
+    "      --browse            list directories without an index file\n"
+    "      --gzip              compress text responses for clients that accept gzip\n"
+    "      --access-log FILE   write an access log to FILE ('-' = standard output)\n"
+    "  -t, --test              check the configuration and exit\n"
+    "  -V, --version           print the version and exit\n"
+    "  -h, --help              print this help and exit\n"
+    "\n"
+    "Without --config, wharf serves --root on 127.0.0.1:8080. Flags override the file.\n"
+    "See wharf(1) and docs/configuration.md.\n";
+
+struct cli {
+    const char *config;
+    const char *root;
+    const char *access_log;
+    const char **listen;
+    size_t n_listen;
+    bool browse, gzip, test;
+};
+
+enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG };
+
+static int parse_cli(int argc, char **argv, struct cli *cli)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "root", required_argument, NULL, 'r' },
+        { "browse", no_argument, NULL, OPT_BROWSE },
+        { "gzip", no_argument, NULL, OPT_GZIP },
+        { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+        { "test", no_argument, NULL, 't' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:l:r:tVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': cli->config = optarg; break;
+        case 'l':
+            cli->listen = xrealloc(cli->listen, (cli->n_listen + 1) * sizeof *cli->listen);
+            cli->listen[cli->n_listen++] = optarg;
+            break;
+        case 'r': cli->root = optarg; break;
+        case OPT_BROWSE: cli->browse = true; break;
+        case OPT_GZIP: cli->gzip = true; break;
+        case OPT_ACCESS_LOG: cli->access_log = optarg; break;
+        case 't': cli->test = true; break;
+        case 'V': printf("wharf %s\n", PACKAGE_VERSION); exit(0);
+        case 'h': fputs(usage, stdout); exit(0);
+        case ':':
+            fprintf(stderr, "wharf: option '%s' needs a value\n", argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "wharf: unknown option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "wharf: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_file(const char *path, size_t max, const char **why)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    char *text = xmalloc(max + 1);
+    size_t n = fread(text, 1, max + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || n > max) {
+        *why = err ? "read error" : "file too large";
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* Command-line flags win over the file: --root names the default site's root, the other
+ * site flags apply to every site. */
+static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *errs)
+{
+    if (cli->n_listen) {
+        for (size_t i = 0; i < cfg->server.n_listen; i++) {
+            free(cfg->server.listen[i].host);
+            free(cfg->server.listen[i].text);
+        }
+        free(cfg->server.listen);
+        cfg->server.listen = xcalloc(cli->n_listen, sizeof *cfg->server.listen);
+        cfg->server.n_listen = 0;
+        for (size_t i = 0; i < cli->n_listen; i++) {
+            const char *why;
+            if (config_parse_listen(cli->listen[i], &cfg->server.listen[cfg->server.n_listen],
+                                    &why) != 0)
+                errlist_add(errs, "--listen: %s, got '%s'", why, cli->listen[i]);
+            else
+                cfg->server.n_listen++;
+        }
+    }
+    if (config_finish(cfg, errs) != 0 && !cli->root)
+        return -1;
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        struct site_conf *s = &cfg->sites[i];
+        if (cli->browse)
+            s->browse = true;
+        if (cli->gzip)
+            s->gzip = true;
+        if (cli->access_log) {
+            free(s->access_log);
+            s->access_log = xstrdup(cli->access_log);
+        }
+    }
+    if (cli->root) {
+        struct site_conf *def = (struct site_conf *)config_site_for_host(cfg, NULL);
+        free(def->root);
+        def->root = xstrdup(cli->root);
+    }
+    return errs->n ? -1 : 0;
+}
+
+static struct mime_table *load_mime(const struct config *cfg)
+{
+    struct mime_table *m = mime_table_new();
+    const char *path = cfg->server.mime_types ? cfg->server.mime_types : MIME_TYPES_DEFAULT;
+    const char *why;
+    char *text = read_file(path, MIME_TYPES_MAX, &why);
+    if (text) {
+        mime_table_load_text(m, text, strlen(text));
+        free(text);
+    } else if (cfg->server.mime_types) {
+        log_warn("mime", 0, "mime_types '%s': %s; using the built-in table", path, why);
+    }
+    return m;
+}
+
+/* Relative roots are taken from the directory wharf was started in, once, so that log lines
+ * and (later) DOCUMENT_ROOT name a real place. Symlinks are kept: a deploy may swap them. */
+static void absolutize_roots(struct config *cfg)
+{
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return;
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        char *root = cfg->sites[i].root;
+        if (!root || root[0] == '/')
+            continue;
+        size_t n = strlen(root);
+        while (n > 1 && root[n - 1] == '/')
+            n--;
+        if (n == 1 && root[0] == '.')
+            cfg->sites[i].root = xstrdup(cwd);
+        else
+            cfg->sites[i].root = xasprintf("%s/%.*s", strcmp(cwd, "/") ? cwd : "", (int)n, root);
+        free(root);
+    }
+}
+
+static void print_errors(const struct errlist *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s\n", errs->msg[i]);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = { 0 };
+    struct config cfg;
+    struct errlist errs = { 0 };
+    int rc = 1;
+
+    if (parse_cli(argc, argv, &cli) != 0) {
+        fputs("Try 'wharf --help'.\n", stderr);
+        return 2;
+    }
+    config_init(&cfg);
+    if (cli.config) {
+        const char *why;
+        char *text = read_file(cli.config, 1u << 20, &why);
+        if (!text) {
+            fprintf(stderr, "wharf: cannot read %s: %s\n", cli.config, why);
+            return 1;
+        }
+        config_parse(&cfg, text, cli.config, &errs);
+        free(text);
+    }
+    if (errs.n == 0)
+        apply_cli(&cfg, &cli, &errs);
+    if (errs.n == 0 && config_check_fs(&cfg, &errs) == 0)
+        absolutize_roots(&cfg);
+    if (errs.n) {
+        print_errors(&errs);
+        fprintf(stderr, "wharf: %zu error%s in the configuration\n", errs.n,
+                errs.n == 1 ? "" : "s");
+        goto out;
+    }
+    if (cli.test) {
+        printf("wharf: configuration %s is valid\n", cli.config ? cli.config : "(command line)");
+        rc = 0;
+        goto out;
+    }
+
+    const char *why;
+    if (log_open(cfg.server.error_log, &why) != 0) {
+        fprintf(stderr, "wharf: error_log '%s': %s\n", cfg.server.error_log, why);
+        goto out;
+    }
+    /* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct mime_table *mime = load_mime(&cfg);
+    static_file_init(&cfg.server, mime);
+    if (http_front_start(&cfg, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+        access_log_shutdown();
+        static_file_shutdown();
+        mime_table_free(mime);
+        goto out;
+    }
+    access_log_start();
+    for (size_t i = 0; i < cfg.n_sites; i++)
+        log_info("main", 0, "site %s: root %s%s", cfg.sites[i].name, cfg.sites[i].root,
+                 cfg.sites[i].hosts.n ? "" : " (default)");
+    log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
+
+    for (;;) {
+        struct timespec tick = { 1, 0 };
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("main", 0, "signal %d: shutting down", sig);
+            break;
+        }
+        if (sig == SIGUSR1) {
+            log_reopen();
+            access_log_reopen_all();
+            log_info("main", 0, "logs reopened");
+        } else if (sig == SIGHUP) {
+            log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
+        }
+        unsigned killed = conn_watch_sweep();
+        if (killed)
+            log_info("http", 0, "closed %u connection%s that did not send a request head in time",
+                     killed, killed == 1 ? "" : "s");
+    }
+    http_front_stop();
+    access_log_shutdown();
+    static_file_shutdown();
+    mime_table_free(mime);
+    log_info("main", 0, "stopped");
+    rc = 0;
+out:
+    errlist_dispose(&errs);
+    config_dispose(&cfg);
+    free(cli.listen);
+    return rc;
+}

@@ -1,0 +1,490 @@
+/*
+ * static_file: see include/static_file.h.
+ *
+ * Flow: stat(root + path); a cache hit with the same identity is answered from memory at
+ * once. Otherwise fs_open_beneath() applies the symlink policy, directories get the slash
+ * redirect, an index file or a listing, and regular files become a cache entry (small) or an
+ * fd-backed response (large, sent with sendfile). Then one selection step picks the variant
+ * (precompressed FILE.gz, gzip made here, or identity), checks preconditions against that
+ * variant's validators, and applies a single Range to identity bodies only.
+ *
+ * Notes: multiple ranges are answered with the whole 200 (RFC 9110 14.2 allows ignoring
+ * Range). Vary: Accept-Encoding is sent on every compressible type so shared caches never mix
+ * variants, whether or not this site compresses.
+ */
+#include "static_file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conditional.h"
+#include "dir_listing.h"
+#include "error_page.h"
+#include "file_cache.h"
+#include "fs.h"
+#include "gzip.h"
+#include "http_date.h"
+#include "http_front.h"
+#include "log.h"
+#include "range.h"
+#include "util.h"
+
+#define GZIP_MIN_BYTES 256          /* smaller bodies grow or gain nothing */
+#define GZIP_MAX_FILE (8u << 20)    /* larger compressible files are sent as they are */
+#define GZIP_LEVEL 6
+#define LISTING_MAX_BYTES (8u << 20)
+#define LISTING_MAX_ENTRIES 50000
+
+static const struct mime_table *mime;
+static struct file_cache *small_files; /* identity (and gzip) of files <= max_file */
+static struct file_cache *big_gzip;    /* gzip variants of larger files */
+static uint64_t max_file;
+
+void static_file_init(const struct server_conf *conf, const struct mime_table *m)
+{
+    mime = m;
+    max_file = conf->file_cache_bytes ? conf->file_cache_max_file : 0;
+    small_files = file_cache_new(conf->file_cache_bytes);
+    big_gzip = file_cache_new(conf->gzip_cache_bytes);
+}
+
+void static_file_shutdown(void)
+{
+    file_cache_free(small_files);
+    file_cache_free(big_gzip);
+    small_files = big_gzip = NULL;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Validators and type shared by every response about one file. */
+static void add_entity_headers(struct MHD_Response *resp, const struct file_entry *e,
+                               const char *etag, bool gzip_body)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    if (e->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
+    if (gzip_body)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    else
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (gzip_body || (e->content_type && mime_is_compressible(e->content_type)))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
+/* A new entry for a regular file: validators always, the body too when it is small. */
+static struct file_entry *make_entry(const char *key, int fd, const struct stat *st,
+                                     const char *type_path, bool is_gzip_file, struct request *r)
+{
+    struct file_entry *e = file_entry_new(key, st);
+    e->content_type = mime_lookup(mime, type_path);
+    e->is_gzip_file = is_gzip_file;
+    etag_make(e->etag, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size,
+              is_gzip_file ? "-gzs" : "");
+    etag_make(e->etag_gz, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size, "-gz");
+    http_date_format(st->st_mtim.tv_sec, e->last_modified);
+    if (e->size <= max_file) {
+        e->data = xmalloc(e->size + 1);
+        int rc = fs_read_all(fd, e->data, e->size);
+        if (rc != 0) {
+            log_error("static", r->id, "reading %s: %s", key, strerror(-rc));
+            free(e->data);
+            e->data = NULL;
+        } else {
+            e->resp = MHD_create_response_from_buffer(e->size, e->data, MHD_RESPMEM_PERSISTENT);
+            if (e->resp)
+                add_entity_headers(e->resp, e, e->etag, is_gzip_file);
+        }
+    }
+    return file_cache_put(small_files, e);
+}
+
+/* A gzip response over gz (which it does not own). */
+static struct MHD_Response *gzip_response(const struct file_entry *e, const char *gz, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)gz, MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        add_entity_headers(resp, e, e->etag_gz, true);
+    return resp;
+}
+
+/* Read and compress a whole file; NULL on failure. */
+static char *compress_file(int fd, uint64_t size, const char *known, size_t *gz_len,
+                           struct request *r, const char *key)
+{
+    char *tmp = NULL;
+    const char *src = known;
+    if (!src) {
+        tmp = xmalloc(size + 1);
+        int rc = fs_read_all(fd, tmp, size);
+        if (rc != 0) {
+            log_error("static", r->id, "reading %s: %s", key, strerror(-rc));
+            free(tmp);
+            return NULL;
+        }
+        src = tmp;
+    }
+    struct buf out;
+    buf_init(&out, size); /* gzip that is not smaller is useless */
+    int rc = gzip_compress(src, size, GZIP_LEVEL, &out);
+    free(tmp);
+    if (rc != 0) {
+        buf_dispose(&out);
+        return NULL;
+    }
+    return buf_steal(&out, gz_len);
+}
+
+/*
+ * The entry that holds the gzip variant of e, referenced for the caller, or NULL to send
+ * identity: e itself for small files, an entry of big_gzip for larger ones.
+ */
+static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int fd,
+                                      const struct stat *st, struct request *r)
+{
+    bool useless;
+    struct file_entry *h;
+    if (e->data) {
+        file_entry_ref(e);
+        h = e;
+    } else {
+        h = file_cache_get(big_gzip, key, st);
+        if (!h) {
+            if (e->size > GZIP_MAX_FILE || fd < 0)
+                return NULL;
+            h = file_entry_new(key, st);
+            h->content_type = e->content_type;
+            memcpy(h->etag_gz, e->etag_gz, sizeof h->etag_gz);
+            memcpy(h->last_modified, e->last_modified, sizeof h->last_modified);
+            h = file_cache_put(big_gzip, h);
+        }
+    }
+    if (file_entry_gzip(h, &useless))
+        return h;
+    if (!useless) {
+        size_t gz_len = 0;
+        char *gz = compress_file(fd, e->size, e->data, &gz_len, r, key);
+        struct MHD_Response *resp = gz ? gzip_response(h, gz, gz_len) : NULL;
+        if (resp) {
+            file_cache_attach_gzip(h, gz, gz_len, resp);
+            return h;
+        }
+        free(gz);
+        file_cache_mark_gzip_useless(h);
+    }
+    file_entry_release(h);
+    return NULL;
+}
+
+/* A 304 carries the validators of the variant it stands for (RFC 9110 15.4.5). */
+static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
+                                    const struct file_entry *e, const char *etag, bool gz)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    add_entity_headers(resp, e, etag, gz);
+    MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+    enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Whether the client offered a usable precompressed sibling: FILE.gz, regular, not older. */
+static struct file_entry *precompressed(struct request *r, const struct site_conf *site,
+                                        const char *full, const char *path,
+                                        const struct stat *orig)
+{
+    char key[PATH_MAX], rel[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(key, sizeof key, "%s.gz", full) >= sizeof key ||
+        (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
+        return NULL;
+    if (stat(key, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
+        return NULL;
+    struct file_entry *e = file_cache_get(small_files, key, &st);
+    if (e)
+        return e;
+    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    if (fd < 0)
+        return NULL;
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max_file)
+        e = make_entry(key, fd, &st, path, true, r);
+    close(fd);
+    if (e && !e->resp) {
+        file_entry_release(e);
+        e = NULL;
+    }
+    return e;
+}
+
+/*
+ * Answer for a regular file described by e. fd is open on it when the body is not in memory
+ * (ownership passes here: it is closed or handed to MHD), else -1.
+ */
+static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
+                                   const struct site_conf *site, const char *full,
+                                   const char *path, struct file_entry *e, int fd,
+                                   const struct stat *st)
+{
+    enum MHD_Result ret = MHD_NO;
+    struct file_entry *alt = NULL;
+    struct MHD_Response *resp = NULL;
+    const char *range = header(c, MHD_HTTP_HEADER_RANGE);
+    bool gz = false;
+
+    if (site->gzip && !range && !e->is_gzip_file &&
+        gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+        alt = precompressed(r, site, full, path, st);
+        if (!alt && e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type))
+            alt = gzip_holder(full, e, fd, st, r);
+        gz = alt != NULL;
+    }
+    const struct file_entry *v = alt ? alt : e;  /* the variant we answer with */
+    const char *etag = !alt ? e->etag : alt->is_gzip_file ? alt->etag : alt->etag_gz;
+
+    struct cond_headers ch = {
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
+        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
+        .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
+    };
+    switch (cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
+    case COND_NOT_MODIFIED:
+        ret = not_modified(c, r, e, etag, gz);
+        goto out;
+    case COND_PRECONDITION_FAILED:
+        ret = http_front_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
+        goto out;
+    case COND_PROCEED:
+        break;
+    }
+
+    if (alt) {
+        resp = alt->is_gzip_file ? alt->resp : alt->resp_gz;
+        ret = http_front_queue(c, r, MHD_HTTP_OK, resp,
+                               alt->is_gzip_file ? alt->size : alt->gz_len);
+        resp = NULL; /* owned by the entry */
+        goto out;
+    }
+
+    uint64_t start = 0, len = e->size;
+    enum range_result rr = RANGE_NONE;
+    if (range && cond_if_range(header(c, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtime.tv_sec))
+        rr = range_parse(range, e->size, &start, &len);
+    if (rr == RANGE_UNSATISFIABLE) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
+        ret = http_front_error(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL,
+                               MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        goto out;
+    }
+    if (rr != RANGE_SINGLE) {
+        if (e->resp) {
+            ret = http_front_queue(c, r, MHD_HTTP_OK, e->resp, e->size);
+            goto out;
+        }
+        start = 0;
+        len = e->size;
+    }
+    if (e->data) {
+        resp = MHD_create_response_from_buffer(len, e->data + start, MHD_RESPMEM_MUST_COPY);
+    } else {
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+        if (resp)
+            fd = -1; /* MHD owns it now */
+    }
+    if (!resp) {
+        ret = http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        goto out;
+    }
+    add_entity_headers(resp, e, e->etag, e->is_gzip_file);
+    if (rr == RANGE_SINGLE) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (unsigned long long)e->size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    ret = http_front_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
+                           resp, len);
+out:
+    if (resp)
+        MHD_destroy_response(resp);
+    file_entry_release(alt);
+    if (fd >= 0)
+        close(fd);
+    return ret;
+}
+
+/* Serve the regular file open on fd (ownership passes here). */
+static enum MHD_Result serve_fd(struct MHD_Connection *c, struct request *r,
+                                const struct site_conf *site, const char *full,
+                                const char *path, int fd, const struct stat *st)
+{
+    struct file_entry *e = make_entry(full, fd, st, path, false, r);
+    if (e->data) {
+        close(fd);
+        fd = -1;
+    }
+    enum MHD_Result ret = serve_entry(c, r, site, full, path, e, fd, st);
+    file_entry_release(e);
+    return ret;
+}
+
+static enum MHD_Result listing(struct MHD_Connection *c, struct request *r,
+                               const struct site_conf *site, const char *path, int fd)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+    }
+    struct dir_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int flags = site->follow_symlinks == FOLLOW_OFF ? AT_SYMLINK_NOFOLLOW : 0;
+    while ((de = readdir(d)) && n < LISTING_MAX_ENTRIES) {
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue; /* dotfiles are never listed (nor served) */
+        if (fstatat(dirfd(d), de->d_name, &st, flags) != 0)
+            continue;
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        v[n].name = xstrdup(de->d_name);
+        v[n].is_dir = S_ISDIR(st.st_mode);
+        v[n].size = (uint64_t)st.st_size;
+        v[n].mtime = st.st_mtim.tv_sec;
+        n++;
+    }
+    closedir(d);
+    dir_listing_sort(v, n);
+    struct buf b;
+    buf_init(&b, LISTING_MAX_BYTES);
+    bool json = error_page_wants_json(header(c, MHD_HTTP_HEADER_ACCEPT));
+    int rc = json ? dir_listing_json(&b, path, v, n) : dir_listing_html(&b, path, v, n);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+    if (rc != 0) {
+        buf_dispose(&b);
+        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "listing too large", NULL,
+                                NULL);
+    }
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, buf_steal(&b, NULL), MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            json ? "application/json" : "text/html; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
+    enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_OK, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* A directory: redirect to the slash form, else its first index file, else a listing. */
+static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
+                                 const struct site_conf *site, const char *path, size_t path_len,
+                                 const char *query, size_t query_len, int dirfd)
+{
+    if (path[path_len - 1] != '/') {
+        close(dirfd);
+        struct buf loc;
+        buf_init(&loc, 0);
+        buf_append_url(&loc, path, path_len);
+        buf_putc(&loc, '/');
+        if (query) {
+            buf_putc(&loc, '?');
+            buf_append(&loc, query, query_len);
+        }
+        enum MHD_Result ret = http_front_error(c, r, MHD_HTTP_MOVED_PERMANENTLY, NULL,
+                                               MHD_HTTP_HEADER_LOCATION, loc.data);
+        buf_dispose(&loc);
+        return ret;
+    }
+    for (size_t i = 0; i < site->index.n; i++) {
+        char rel[PATH_MAX], full[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(rel, sizeof rel, "%s%s", path, site->index.v[i]) >= sizeof rel ||
+            (size_t)snprintf(full, sizeof full, "%s%s", site->root, rel) >= sizeof full)
+            continue;
+        int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+        if (fd < 0)
+            continue;
+        if (!S_ISREG(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+        close(dirfd);
+        return serve_fd(c, r, site, full, rel, fd, &st);
+    }
+    if (site->browse)
+        return listing(c, r, site, path, dirfd);
+    close(dirfd);
+    return http_front_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL,
+                            NULL);
+}
+
+enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
+                                  const struct site_conf *site, const char *path,
+                                  const char *query, size_t query_len)
+{
+    char full[PATH_MAX];
+    struct stat st;
+    size_t path_len = strlen(path);
+    if ((size_t)snprintf(full, sizeof full, "%s%s", site->root, path) >= sizeof full)
+        return http_front_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+
+    /* Fast path: an entry filled earlier, for the very same file. */
+    if (path[path_len - 1] != '/' && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+        struct file_entry *e = file_cache_get(small_files, full, &st);
+        if (e && !e->resp) { /* a large file: validators only, the body needs an fd */
+            file_entry_release(e);
+            e = NULL;
+        }
+        if (e) {
+            enum MHD_Result ret = serve_entry(c, r, site, full, path, e, -1, &st);
+            file_entry_release(e);
+            return ret;
+        }
+    }
+    int fd = fs_open_beneath(site->root, path, site->follow_symlinks, &st);
+    if (fd < 0) {
+        if (fd != -ENOENT && fd != -ENOTDIR && fd != -EACCES && fd != -EINVAL && fd != -ELOOP)
+            log_warn("static", r->id, "open %s: %s", full, strerror(-fd));
+        return http_front_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND,
+                                NULL, NULL, NULL);
+    }
+    if (S_ISDIR(st.st_mode))
+        return serve_dir(c, r, site, path, path_len, query, query_len, fd);
+    if (path[path_len - 1] == '/') {
+        close(fd); /* "/file.txt/" names a directory that is not there */
+        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+    }
+    return serve_fd(c, r, site, full, path, fd, &st);
+}

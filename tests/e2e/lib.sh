@@ -1,0 +1,171 @@
+# lib.sh: the end-to-end harness, sourced by tests/e2e/NN-*.sh. Each test gets a temp dir and a
+# free loopback port, starts the real wharf binary ($WHARF) with flags or a generated INI,
+# waits for readiness by probing (never a fixed sleep), talks to it with curl or python3, and
+# prints TAP. Every process it starts is recorded and killed by PID on exit.
+set -u
+
+WHARF=${WHARF:-$(cd "$(dirname "$0")/../.." && pwd)/src/wharf}
+SRCDIR=${WHARF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d "${TMPDIR:-/tmp}/wharf-e2e.XXXXXX")
+PIDS=()
+TAP_N=0
+TAP_FAILED=0
+
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null
+    done
+    echo "1..$TAP_N"
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { # ok CONDITION-STATUS NAME  (pass "$?" style: 0 = pass)
+    TAP_N=$((TAP_N + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $TAP_N - $2"
+    else
+        echo "not ok $TAP_N - $2"
+        TAP_FAILED=$((TAP_FAILED + 1))
+    fi
+}
+
+is() { # is GOT WANT NAME
+    TAP_N=$((TAP_N + 1))
+    if [ "$1" = "$2" ]; then
+        echo "ok $TAP_N - $3"
+    else
+        echo "not ok $TAP_N - $3"
+        printf '#   got:  %s\n#   want: %s\n' "$(printf %s "$1" | head -c 600)" "$(printf %s "$2" | head -c 600)"
+        TAP_FAILED=$((TAP_FAILED + 1))
+    fi
+}
+
+like() { # like GOT REGEX NAME
+    TAP_N=$((TAP_N + 1))
+    if printf '%s' "$1" | grep -Eq -- "$2"; then
+        echo "ok $TAP_N - $3"
+    else
+        echo "not ok $TAP_N - $3"
+        printf '#   got:  %s\n#   want match: %s\n' "$(printf %s "$1" | head -c 600)" "$2"
+        TAP_FAILED=$((TAP_FAILED + 1))
+    fi
+}
+
+unlike() { # unlike GOT REGEX NAME
+    TAP_N=$((TAP_N + 1))
+    if printf '%s' "$1" | grep -Eq -- "$2"; then
+        echo "not ok $TAP_N - $3"
+        printf '#   got:  %s\n#   must not match: %s\n' "$(printf %s "$1" | head -c 600)" "$2"
+        TAP_FAILED=$((TAP_FAILED + 1))
+    else
+        echo "ok $TAP_N - $3"
+    fi
+}
+
+bail() {
+    echo "Bail out! $*"
+    exit 1
+}
+
+skip_all() { # missing tool: skip (CI turns skips into failures)
+    echo "1..0 # SKIP $*"
+    trap - EXIT
+    rm -rf "$T"
+    exit 0
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_http URL [SECONDS]: poll until the server answers anything.
+wait_for_http() {
+    local url=$1 secs=${2:-10} i
+    for ((i = 0; i < secs * 20; i++)); do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_wharf ARGS...: start wharf on a fresh port ($PORT), stderr to $T/wharf.err; sets WPID.
+start_wharf() {
+    PORT=$(free_port)
+    "$WHARF" --listen "127.0.0.1:$PORT" "$@" 2>>"$T/wharf.err" &
+    WPID=$!
+    PIDS+=("$WPID")
+    wait_for_http "http://127.0.0.1:$PORT/" 10 || {
+        cat "$T/wharf.err" >&2
+        bail "wharf did not start: $*"
+    }
+}
+
+# start_wharf_ini FILE: as start_wharf, with a config file whose listen line uses $PORT.
+start_wharf_ini() {
+    "$WHARF" --config "$1" 2>>"$T/wharf.err" &
+    WPID=$!
+    PIDS+=("$WPID")
+    wait_for_http "http://127.0.0.1:$PORT/" 10 || {
+        cat "$T/wharf.err" >&2
+        bail "wharf did not start with $1"
+    }
+}
+
+stop_pid() { # stop_pid PID: SIGTERM and wait
+    kill "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+URL() { echo "http://127.0.0.1:$PORT$1"; }
+
+# status URL [curl args]: the HTTP status code only
+status() {
+    local u=$1
+    shift
+    curl -s -o /dev/null -w '%{http_code}' --path-as-is "$@" "$(URL "$u")"
+}
+
+# headers URL [curl args]: response headers (CRs stripped), body discarded
+headers() {
+    local u=$1
+    shift
+    curl -s -D - -o /dev/null --path-as-is "$@" "$(URL "$u")" | tr -d '\r'
+}
+
+body() {
+    local u=$1
+    shift
+    curl -s --path-as-is "$@" "$(URL "$u")"
+}
+
+# header_value NAME < headers
+header_value() {
+    grep -i "^$1:" | head -1 | sed 's/^[^:]*: *//'
+}
+
+raw() { # raw 'REQUEST-BYTES (with \r\n escapes)': prints the response's status line
+    python3 -c '
+import socket, sys
+port = int(sys.argv[1]); req = sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1")
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(req)
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        out += d
+        if b"\r\n\r\n" in out and sys.argv[3] == "head": break
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode("latin-1"))
+' "$PORT" "$1" "${2:-all}"
+}
+
+finish() {
+    exit $((TAP_FAILED > 0))
+}

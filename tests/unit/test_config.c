@@ -1,0 +1,634 @@
+/*
+ * test_config: value parsers at their boundaries, inline INI texts (errors in order with
+ * their lines, continuations, comments, quotes, long lines), config_finish() cross-checks,
+ * config_check_fs(), config_site_for_host(), and every fixture in tests/fixtures/config:
+ * good/NAME.ini must load cleanly, bad/NAME.ini must give exactly the lines of bad/NAME.err.
+ * Fixture directory: argv[1], else $WHARF_SRCDIR/tests/fixtures/config, else the relative path.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "tap.h"
+
+static char joined[8192];
+
+/* The messages of errs, one per line, as the .err files hold them. */
+static const char *join(const struct errlist *errs)
+{
+    size_t len = 0;
+    joined[0] = '\0';
+    for (size_t i = 0; i < errs->n && len < sizeof joined; i++)
+        len += (size_t)snprintf(joined + len, sizeof joined - len, "%s\n", errs->msg[i]);
+    return joined;
+}
+
+/* Parse then finish (what --test does: all errors at once); returns the joined messages. */
+static const char *load(struct config *cfg, const char *text)
+{
+    struct errlist errs = {0};
+    config_init(cfg);
+    config_parse(cfg, text, "t.ini", &errs);
+    config_finish(cfg, &errs);
+    join(&errs);
+    errlist_dispose(&errs);
+    return joined;
+}
+
+static const char *errors_of(const char *text)
+{
+    struct config cfg;
+    load(&cfg, text);
+    config_dispose(&cfg);
+    return joined;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *s = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 4096) {
+            cap = cap * 2 + 4096;
+            s = realloc(s, cap + 1);
+        }
+        n = fread(s + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+static void test_listen(void)
+{
+    struct listen_addr a;
+    const char *why = NULL;
+
+    is_int(config_parse_listen("127.0.0.1:8080", &a, &why), 0, "listen ipv4:port");
+    is_str(a.host, "127.0.0.1", "listen host");
+    is_int(a.port, 8080, "listen port");
+    is_str(a.text, "127.0.0.1:8080", "listen text as written");
+    free(a.host);
+    free(a.text);
+    is_int(config_parse_listen("[::1]:1", &a, &why), 0, "listen [v6]:1 (lowest port)");
+    is_str(a.host, "::1", "listen v6 host without brackets");
+    is_int(a.port, 1, "listen port 1");
+    free(a.host);
+    free(a.text);
+    is_int(config_parse_listen(":65535", &a, &why), 0, "listen :65535 (highest port)");
+    ok(a.host == NULL, "listen :port means all addresses");
+    is_int(a.port, 65535, "listen port 65535");
+    free(a.text);
+    is_int(config_parse_listen("localhost:8080", &a, &why), 0, "listen localhost:8080");
+    free(a.host);
+    free(a.text);
+
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"8080", "host:port, [v6]:port or :port"},
+        {"host:", "host:port, [v6]:port or :port"},
+        {"[::1]", "host:port, [v6]:port or :port"},
+        {"", "host:port, [v6]:port or :port"},
+        {"1.2.3.4:99999", "a port between 1 and 65535"},
+        {"1.2.3.4:65536", "a port between 1 and 65535"},
+        {":0", "a port between 1 and 65535"},
+        {":80x", "a port between 1 and 65535"},
+        {":-80", "a port between 1 and 65535"},
+        {"::1:80", "[v6]:port for an IPv6 address"},
+        {"[1.2.3.4]:80", "an IPv6 address in [v6]:port"},
+        {"[::1]x:80", "host:port, [v6]:port or :port"},
+        {"ex ample:80", "a host name or IP address before the port"},
+        {"garbage!:80", "a host name or IP address before the port"},
+        {"1.2.3.256:80", "a host name or IP address before the port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[80];
+        why = NULL;
+        snprintf(name, sizeof name, "listen rejects '%s'", bad[i].in);
+        is_int(config_parse_listen(bad[i].in, &a, &why), -1, name);
+        is_str(why, bad[i].why, "  ... and says why");
+    }
+}
+
+static void test_bool(void)
+{
+    static const char *const yes[] = {"on", "ON", "yes", "Yes", "true", "TRUE", "1"};
+    static const char *const no[] = {"off", "Off", "no", "NO", "false", "False", "0"};
+    bool b;
+    const char *why = NULL;
+    int good = 1;
+
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        b = false;
+        good &= config_parse_bool(yes[i], &b, &why) == 0 && b;
+        b = true;
+        good &= config_parse_bool(no[i], &b, &why) == 0 && !b;
+    }
+    ok(good, "bool accepts on/off yes/no true/false 1/0 in any case");
+    is_int(config_parse_bool("2", &b, &why), -1, "bool rejects 2");
+    is_int(config_parse_bool("", &b, &why), -1, "bool rejects empty");
+    is_int(config_parse_bool("onn", &b, &why), -1, "bool rejects onn");
+    is_str(why, "on or off", "bool why");
+}
+
+static void test_size(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},
+        {"512", 512},
+        {"16k", 16384},
+        {"16K", 16384},
+        {"16KiB", 16384},
+        {"1m", 1048576},
+        {"1MiB", 1048576},
+        {"2G", UINT64_C(2147483648)},
+        {"16gib", UINT64_C(17179869184)},
+        {"18446744073709551615", UINT64_MAX},
+    };
+    static const char *const bad[] = {
+        "",
+        "k",
+        "-1",
+        "+1",
+        "1.5m",
+        "16 k",
+        "16kb",
+        "16t",
+        "1x",
+        "18446744073709551616",
+        "17179869184g",
+    };
+    uint64_t v;
+    const char *why = NULL;
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char name[80];
+        v = 1;
+        snprintf(name, sizeof name, "size '%s'", good[i].in);
+        ok(config_parse_size(good[i].in, &v, &why) == 0 && v == good[i].want, name);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "size rejects '%s'", bad[i]);
+        is_int(config_parse_size(bad[i], &v, &why), -1, name);
+    }
+    is_str(why, "a size such as 512, 16k or 1m", "size why");
+}
+
+static void test_duration(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},       {"30", 30000},   {"500ms", 500},  {"30s", 30000},
+        {"2m", 120000}, {"1h", 3600000}, {"1H", 3600000}, {"0ms", 0},
+    };
+    static const char *const bad[] = {
+        "", "s", "1.5s", "-1s", "10 s", "1d", "1hour", "5000000000000000h",
+    };
+    uint64_t v;
+    const char *why = NULL;
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char name[80];
+        v = 1;
+        snprintf(name, sizeof name, "duration '%s'", good[i].in);
+        ok(config_parse_duration(good[i].in, &v, &why) == 0 && v == good[i].want, name);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "duration rejects '%s'", bad[i]);
+        is_int(config_parse_duration(bad[i], &v, &why), -1, name);
+    }
+    is_str(why, "a duration such as 30s, 500ms, 2m or 1h", "duration why");
+}
+
+static void test_defaults(void)
+{
+    struct config cfg;
+    struct errlist errs = {0};
+
+    config_init(&cfg);
+    is_int(cfg.server.n_listen, 0, "init: no listen before finish");
+    is_int(cfg.server.workers, 0, "default workers");
+    ok(cfg.server.error_log == NULL, "default error_log is stderr");
+    is_int(cfg.server.max_connections, 10000, "default max_connections");
+    is_int(cfg.server.max_connections_per_ip, 0, "default max_connections_per_ip");
+    is_int(cfg.server.idle_timeout_ms, 60000, "default idle_timeout");
+    is_int(cfg.server.header_timeout_ms, 30000, "default header_timeout");
+    is_int(cfg.server.max_header_bytes, 16384, "default max_header_size");
+    is_int(cfg.server.max_uri_bytes, 8192, "default max_uri_length");
+    ok(cfg.server.mime_types == NULL, "default mime_types");
+    is_int(cfg.server.file_cache_bytes, 64 << 20, "default file_cache");
+    is_int(cfg.server.file_cache_max_file, 64 << 10, "default file_cache_max_file");
+    is_int(cfg.server.gzip_cache_bytes, 32 << 20, "default gzip_cache");
+    is_int(cfg.n_sites, 0, "init: no sites");
+
+    is_int(config_finish(&cfg, &errs), 0, "finish on an empty config");
+    is_int(cfg.server.n_listen, 1, "finish adds the default listener");
+    is_str(cfg.server.listen[0].text, CONFIG_DEFAULT_LISTEN, "default listener");
+    is_int(cfg.n_sites, 1, "finish adds a default site");
+    is_str(cfg.sites[0].name, "default", "default site name");
+    is_str(cfg.sites[0].root, ".", "default site root");
+    is_int(cfg.sites[0].index.n, 4, "default index list");
+    is_str(cfg.sites[0].index.v[3], "default.htm", "default index order");
+    ok(!cfg.sites[0].browse && !cfg.sites[0].gzip, "default browse and gzip off");
+    ok(cfg.sites[0].access_log == NULL, "default access_log off");
+    is_int(cfg.sites[0].follow_symlinks, FOLLOW_INSIDE, "default follow_symlinks");
+    config_dispose(&cfg);
+
+    /* the command line makes the default site itself and sets its root */
+    config_init(&cfg);
+    config_add_site(&cfg, "default")->root = strdup("/cli/root");
+    is_int(config_finish(&cfg, &errs), 0, "finish keeps a command-line site");
+    is_int(cfg.n_sites, 1, "no second default site");
+    is_str(cfg.sites[0].root, "/cli/root", "command-line root kept");
+    config_dispose(&cfg);
+    errlist_dispose(&errs);
+}
+
+static void test_parse_values(void)
+{
+    struct config cfg;
+    const char *e;
+
+    e = load(&cfg, "\xEF\xBB\xBF[server]\n"
+                   "listen = :8080\n"
+                   "listen = [::1]:8081 localhost:8082\n"
+                   "    127.0.0.1:8083\n"
+                   "\n"
+                   "    ; a comment between continuation lines\n"
+                   "    10.0.0.1:8084 ; inline comment\n"
+                   "workers = 64\n"
+                   "error_log = -\n"
+                   "max_connections = 1000000\n"
+                   "idle_timeout = 1h\n"
+                   "header_timeout = 1s\n"
+                   "max_header_size = 1m\n"
+                   "max_uri_length = 256\n"
+                   "file_cache = 16g\n"
+                   "file_cache_max_file = 16m\n"
+                   "[site s]\n"
+                   "root = \"/srv/with space\"   \n"
+                   "index = a.php\n"
+                   "hosts = \"Example.org\"\n"
+                   "access_log = \"/log/#not a comment\" ;comment\n"
+                   "follow_symlinks = OFF\n");
+    is_str(e, "", "value text: no errors");
+    if (!ok(cfg.server.n_listen == 5 && cfg.n_sites == 1 && cfg.sites[0].hosts.n == 1,
+            "listen: repeated key and continuations append")) {
+        config_dispose(&cfg);
+        return;
+    }
+    is_str(cfg.server.listen[1].host, "::1", "listen[1]");
+    is_str(cfg.server.listen[2].host, "localhost", "listen[2]");
+    is_str(cfg.server.listen[4].text, "10.0.0.1:8084", "inline comment cut from a continuation");
+    is_int(cfg.server.listen[3].line, 4, "continuation line number kept");
+    is_int(cfg.server.listen[4].line, 7, "line number after a blank and a comment");
+    is_int(cfg.server.workers, 64, "workers upper bound");
+    ok(cfg.server.error_log == NULL, "error_log '-' is stderr");
+    is_int(cfg.server.max_connections, 1000000, "max_connections upper bound");
+    is_int(cfg.server.idle_timeout_ms, 3600000, "idle_timeout upper bound");
+    is_int(cfg.server.header_timeout_ms, 1000, "header_timeout lower bound");
+    is_int(cfg.server.max_header_bytes, 1 << 20, "max_header_size upper bound");
+    is_int(cfg.server.max_uri_bytes, 256, "max_uri_length lower bound");
+    is_int(cfg.server.file_cache_bytes, UINT64_C(16) << 30, "file_cache upper bound");
+    is_int(cfg.server.file_cache_max_file, 16 << 20, "file_cache_max_file upper bound");
+    is_str(cfg.sites[0].root, "/srv/with space", "quotes removed, inner space kept");
+    is_int(cfg.sites[0].root_line, 18, "root_line");
+    is_int(cfg.sites[0].index.n, 1, "index from the file replaces the default");
+    is_str(cfg.sites[0].hosts.v[0], "example.org", "quoted host lower-cased");
+    is_str(cfg.sites[0].access_log, "/log/#not a comment", "'#' inside a value is literal");
+    is_int(cfg.sites[0].follow_symlinks, FOLLOW_OFF, "follow_symlinks OFF");
+    config_dispose(&cfg);
+
+    is_str(errors_of("[server]\nworkers = 0\nworkers: 1\n"),
+           "t.ini:3: duplicate key 'workers' in [server] (first at line 2)\n",
+           "':' separates too; duplicate key");
+    is_str(errors_of("[server]\nworkers = 65\nmax_connections_per_ip = 1000001\n"
+                     "idle_timeout = 999ms\nheader_timeout = 601s\nmax_header_size = 4095\n"
+                     "max_uri_length = 255\nfile_cache = 17179869185\n"),
+           "t.ini:2: workers: expected an integer between 0 and 64, got '65'\n"
+           "t.ini:3: max_connections_per_ip: expected an integer between 0 and 1000000, got "
+           "'1000001'\n"
+           "t.ini:4: idle_timeout: expected a duration between 1s and 1h, got '999ms'\n"
+           "t.ini:5: header_timeout: expected a duration between 1s and 10m, got '601s'\n"
+           "t.ini:6: max_header_size: expected a size between 4k and 1m, got '4095'\n"
+           "t.ini:7: max_uri_length: expected a size between 256 and 64k, got '255'\n"
+           "t.ini:8: file_cache: expected a size between 0 and 16g, got '17179869185'\n",
+           "one past every bound, each on its own line");
+    is_str(errors_of("[server]\nworkers = 99999999999999999999999\n"),
+           "t.ini:2: workers: expected an integer between 0 and 64, got "
+           "'99999999999999999999999'\n",
+           "unsigned overflow");
+    is_str(errors_of("[server]\nworkers = \"\"\"\n"),
+           "t.ini:2: workers: expected an integer "
+           "between 0 and 64, got '\"'\n",
+           "only one pair of quotes is removed");
+    is_str(errors_of("[server]\nworkers = \"\n"),
+           "t.ini:2: workers: expected a closing '\"', got '\"'\n", "a lone quote");
+    is_str(errors_of("[site a]\nroot = \"/x ;y\"\n"),
+           "t.ini:2: root: expected a closing '\"', got '\"/x'\n"
+           "t.ini:1: [site a]: root is required\n",
+           "inline ';' comment cuts inside quotes too");
+    is_str(errors_of("[site a]\nroot = /x;y\n"), "", "';' without space before is literal");
+    is_str(errors_of("  [site a]\n  root = /x\n    # indented comment\n"), "",
+           "indented lines before any key are not continuations");
+    is_str(errors_of("[site a]\nroot = /x\n  [site b]\n"),
+           "t.ini:3: root: takes one value; only lists continue on an indented line\n",
+           "an indented header continues the previous key, like inih");
+    is_str(errors_of("[site a]\nroot=/x\nhosts=a.example\n[site b]\nroot=/y\nhosts=B.example\n"
+                     "[site c]\nroot=/z\n"),
+           "", "three sites, one default");
+    is_str(errors_of("[site a]\nroot=/x\nhosts=\n"),
+           "t.ini:3: hosts: expected host names or IP addresses, got ''\n", "empty host list");
+    is_str(errors_of("[site a]\nroot=/x\nindex = . ..\n"),
+           "t.ini:3: index: expected file names without '/', got '.'\n"
+           "t.ini:3: index: expected file names without '/', got '..'\n",
+           "dot names are not index files");
+    is_str(errors_of("[server]\nlisten =\n"),
+           "t.ini:2: listen: expected host:port, [v6]:port or :port, got ''\n", "empty listen");
+    is_str(errors_of("[server]\nlisten = :80 LOCALHOST:80\n   localhost:80\n"),
+           "t.ini:3: listen: 'localhost:80' is given twice\n", "duplicate listen (any case)");
+}
+
+static void test_lines(void)
+{
+    char text[1024], line[256];
+
+    /* 199 bytes is the longest line; 200 is too long and keeps the count in step */
+    memset(line, 'a', sizeof line);
+    snprintf(text, sizeof text, "[site a]\nroot = /%.*s\nindex = %.*s\nbrowse = x\n", 191, line,
+             192, line);
+    is_str(errors_of(text),
+           "t.ini:3: line too long (max 199 bytes); continue a list on an indented next line\n"
+           "t.ini:4: browse: expected on or off, got 'x'\n",
+           "199 bytes pass, 200 bytes are too long");
+    snprintf(text, sizeof text, "[site a]\nroot = /%.*s\r\nbrowse = x\r\n", 191, line);
+    is_str(errors_of(text), "t.ini:3: browse: expected on or off, got 'x'\n",
+           "CRLF is not counted");
+    snprintf(text, sizeof text,
+             "[site a]\nroot = /x\nhosts = a.example\n  %.*s.example\n"
+             "  b.example\nbrowse = x",
+             200, line);
+    is_str(errors_of(text),
+           "t.ini:4: line too long (max 199 bytes); continue a list on an indented next line\n"
+           "t.ini:6: browse: expected on or off, got 'x'\n",
+           "a long continuation line; no final newline");
+
+    is_str(errors_of("[server\nworkers = 99\n[site a]\nroot = /x\nbare words\n;ok\n#ok\n"
+                     "= v\nkey ; = v\n[site b] x\nroot = /y\n"),
+           "t.ini:1: syntax error\n"
+           "t.ini:5: syntax error\n"
+           "t.ini:8: syntax error\n"
+           "t.ini:9: syntax error\n"
+           "t.ini:10: syntax error\n",
+           "every syntax error, with its line; keys after a broken header are dropped");
+    is_str(errors_of("[site a]\nroot = /x\n[site a ;b]\n"), "t.ini:3: syntax error\n",
+           "a comment before ']' leaves the header unterminated");
+    is_str(errors_of("[site a] ; comment\nroot = /x\n"), "", "a comment after ']'");
+    is_str(errors_of("[site a]\n= x\n  y\nroot = /x\n"),
+           "t.ini:2: syntax error\nt.ini:3: syntax error\n",
+           "no continuation after an empty name (inih forgets the key)");
+    is_str(errors_of(""), "", "empty text");
+    is_str(errors_of("[site x.y_z-9]\nroot = /x\n[Server]\n[site]\n[site a b]\n"),
+           "t.ini:3: unknown section [Server]\n"
+           "t.ini:4: [site] needs a name, as in [site blog]\n"
+           "t.ini:5: bad site name 'a b' (letters, digits, '.', '_', '-')\n",
+           "section names");
+    is_str(errors_of("[site a]\nroot = /x\nRoot = /y\n"),
+           "t.ini:3: unknown key 'Root' in [site a]\n", "keys are case-sensitive");
+}
+
+static void test_hosts(void)
+{
+    struct config cfg;
+    const struct site_conf *s;
+
+    is_str(load(&cfg, "[site a]\nroot = /a\nhosts = www.Example.com example.com:8080\n"
+                      "  [::1]:8080 127.0.0.1 FE80::1\n"
+                      "[site b]\nroot = /b\nhosts = b.example.\n"
+                      "[site c]\nroot = /c\n"),
+           "", "hosts load");
+    if (!ok(cfg.n_sites == 3 && cfg.sites[0].hosts.n == 5 && cfg.sites[1].hosts.n == 1,
+            "five hosts and one")) {
+        config_dispose(&cfg);
+        return;
+    }
+    is_str(cfg.sites[0].hosts.v[1], "example.com", "port stripped");
+    is_str(cfg.sites[0].hosts.v[2], "[::1]", "v6 literal kept in brackets");
+    is_str(cfg.sites[0].hosts.v[4], "[fe80::1]", "bare v6 gets brackets and lower case");
+    is_str(cfg.sites[1].hosts.v[0], "b.example", "trailing dot stripped");
+    is_int(cfg.sites[0].hosts_line, 3, "hosts_line");
+
+    s = config_site_for_host(&cfg, "WWW.EXAMPLE.COM");
+    is_str(s ? s->name : NULL, "a", "host lookup ignores case");
+    s = config_site_for_host(&cfg, "example.com:443");
+    is_str(s ? s->name : NULL, "a", "host lookup ignores the port");
+    s = config_site_for_host(&cfg, "example.com.");
+    is_str(s ? s->name : NULL, "a", "host lookup ignores a trailing dot");
+    s = config_site_for_host(&cfg, "[::1]:8080");
+    is_str(s ? s->name : NULL, "a", "v6 literal with port");
+    s = config_site_for_host(&cfg, "[::1]");
+    is_str(s ? s->name : NULL, "a", "v6 literal");
+    s = config_site_for_host(&cfg, "b.example:80");
+    is_str(s ? s->name : NULL, "b", "second site");
+    s = config_site_for_host(&cfg, "example.co");
+    is_str(s ? s->name : NULL, "c", "a prefix is no match: the site without hosts");
+    s = config_site_for_host(&cfg, "xexample.com");
+    is_str(s ? s->name : NULL, "c", "unknown host: the site without hosts");
+    s = config_site_for_host(&cfg, NULL);
+    is_str(s ? s->name : NULL, "c", "no Host header: the site without hosts");
+    s = config_site_for_host(&cfg, "");
+    is_str(s ? s->name : NULL, "c", "empty Host: the site without hosts");
+    config_dispose(&cfg);
+
+    load(&cfg, "[site a]\nroot = /a\nhosts = a.example\n[site b]\nroot = /b\nhosts = b.example\n");
+    s = config_site_for_host(&cfg, "other.example");
+    is_str(s ? s->name : NULL, "a", "every site has hosts: the first site");
+    config_dispose(&cfg);
+}
+
+static void test_check_fs(void)
+{
+    struct config cfg;
+    struct errlist errs = {0};
+
+    is_str(load(&cfg, "[site a]\nroot = /\n[site b]\nhosts = b.example\n"
+                      "root = /nonexistent/wharf/x\n[site c]\nhosts = c.example\n"
+                      "root = /dev/null\n"),
+           "", "check_fs config loads");
+    is_int(config_check_fs(&cfg, &errs), -1, "check_fs fails");
+    is_str(join(&errs),
+           "t.ini:5: root '/nonexistent/wharf/x': No such file or directory\n"
+           "t.ini:8: root '/dev/null': Not a directory\n",
+           "check_fs names the root line and the reason");
+    errlist_dispose(&errs);
+    config_dispose(&cfg);
+
+    config_init(&cfg);
+    config_finish(&cfg, &errs);
+    is_int(config_check_fs(&cfg, &errs), 0, "default root '.' exists");
+    config_dispose(&cfg);
+    errlist_dispose(&errs);
+}
+
+static int select_ini(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && strcmp(d->d_name + n - 4, ".ini") == 0;
+}
+
+/* Runs every fixture in dir/sub; returns how many there were. */
+static int run_fixtures(const char *dir, const char *sub, bool good)
+{
+    char *path = xasprintf("%s/%s", dir, sub);
+    struct dirent **names;
+    int n;
+
+    n = scandir(path, &names, select_ini, alphasort);
+    if (n < 0) {
+        ok(0, "fixture directory readable");
+        printf("#   %s\n", path);
+        free(path);
+        return 0;
+    }
+    free(path);
+    for (int i = 0; i < n; i++) {
+        const char *ini = names[i]->d_name;
+        int stem = (int)strlen(ini) - 4;
+        char *name, *text, *want = NULL;
+        struct config cfg;
+        struct errlist errs = {0};
+        int rc;
+
+        path = xasprintf("%s/%s/%s", dir, sub, ini);
+        text = read_all(path);
+        free(path);
+        if (good) {
+            name = xasprintf("good/%s loads without errors", ini);
+        } else {
+            path = xasprintf("%s/%s/%.*s.err", dir, sub, stem, ini);
+            want = read_all(path);
+            free(path);
+            name = xasprintf("bad/%s gives exactly bad/%.*s.err", ini, stem, ini);
+        }
+        config_init(&cfg);
+        rc = config_parse(&cfg, text ? text : "", ini, &errs);
+        rc |= config_finish(&cfg, &errs);
+        if (good) {
+            is_str(join(&errs), "", name);
+        } else {
+            ok(want != NULL, "  .err file present");
+            is_str(join(&errs), want ? want : "", name);
+            is_int(rc, -1, "  parse or finish reports failure");
+        }
+        config_dispose(&cfg);
+        errlist_dispose(&errs);
+        free(name);
+        free(text);
+        free(want);
+        free(names[i]);
+    }
+    free(names);
+    return n;
+}
+
+static void test_full_fixture(const char *dir)
+{
+    char *path = xasprintf("%s/good/full.ini", dir);
+    struct config cfg;
+    struct errlist errs = {0};
+    char *text = read_all(path);
+
+    if (!ok(text != NULL, "full.ini readable")) {
+        printf("#   %s\n", path);
+        free(path);
+        return;
+    }
+    free(path);
+    config_init(&cfg);
+    config_parse(&cfg, text, "full.ini", &errs);
+    config_finish(&cfg, &errs);
+    is_str(join(&errs), "", "full.ini: no errors");
+    if (!ok(cfg.server.n_listen == 2 && cfg.n_sites == 2 && cfg.sites[0].hosts.n == 3 &&
+                cfg.sites[0].index.n == 2,
+            "full: two listeners, two sites, three hosts, two index files"))
+        goto out;
+    is_str(cfg.server.listen[0].text, "127.0.0.1:8080", "full: first listener");
+    is_str(cfg.server.listen[1].host, "::1", "full: v6 listener on a continuation line");
+    is_int(cfg.server.listen[1].port, 8443, "full: v6 port");
+    is_int(cfg.server.workers, 4, "full: workers");
+    is_str(cfg.server.error_log, "/var/log/wharf/error.log", "full: error_log");
+    is_int(cfg.server.max_connections_per_ip, 64, "full: max_connections_per_ip");
+    is_int(cfg.server.idle_timeout_ms, 120000, "full: idle_timeout 2m");
+    is_int(cfg.server.header_timeout_ms, 10000, "full: header_timeout 10s");
+    is_int(cfg.server.max_header_bytes, 32768, "full: max_header_size 32KiB");
+    is_int(cfg.server.max_uri_bytes, 4096, "full: max_uri_length");
+    is_str(cfg.server.mime_types, "/etc/mime.types", "full: quoted mime_types");
+    is_int(cfg.server.file_cache_bytes, 1 << 30, "full: file_cache 1G");
+    is_int(cfg.server.gzip_cache_bytes, 0, "full: gzip_cache off");
+    is_str(cfg.sites[0].name, "blog", "full: site 1 name");
+    is_int(cfg.sites[0].line, 20, "full: site 1 header line");
+    is_str(cfg.sites[0].hosts.v[0], "blog.example.com", "full: host lower-cased");
+    is_str(cfg.sites[0].hosts.v[1], "www.blog.example.com", "full: port stripped");
+    is_str(cfg.sites[0].hosts.v[2], "static.example.com", "full: trailing dot stripped");
+    is_str(cfg.sites[0].root, "/srv/blog/current", "full: quoted root");
+    is_str(cfg.sites[0].index.v[1], "index.php", "full: second index");
+    ok(cfg.sites[0].browse && cfg.sites[0].gzip, "full: browse yes, gzip ON");
+    is_str(cfg.sites[0].access_log, "-", "full: access_log to stdout");
+    is_int(cfg.sites[0].follow_symlinks, FOLLOW_ON, "full: follow_symlinks on");
+    is_str(cfg.sites[1].name, "files", "full: site name trimmed");
+    is_str(cfg.sites[1].root, "/srv/files#1", "full: '#' in a value");
+    is_int(cfg.sites[1].root_line, 32, "full: root_line");
+    is_int(cfg.sites[1].index.n, 4, "full: default index");
+    is_str(cfg.sites[1].access_log, "/var/log/wharf/files.log", "full: access_log path");
+    is_int(cfg.sites[1].follow_symlinks, FOLLOW_OFF, "full: follow_symlinks off");
+    const struct site_conf *s = config_site_for_host(&cfg, "STATIC.example.com:8080");
+    is_str(s ? s->name : NULL, "blog", "full: lookup");
+    s = config_site_for_host(&cfg, "unknown.example.com");
+    is_str(s ? s->name : NULL, "files", "full: fallback");
+out:
+    config_dispose(&cfg);
+    errlist_dispose(&errs);
+    free(text);
+}
+
+int main(int argc, char **argv)
+{
+    const char *src = getenv("WHARF_SRCDIR");
+    char *dir;
+
+    if (argc > 1)
+        dir = xstrdup(argv[1]);
+    else if (src && *src)
+        dir = xasprintf("%s/tests/fixtures/config", src);
+    else
+        dir = xstrdup("tests/fixtures/config");
+
+    test_listen();
+    test_bool();
+    test_size();
+    test_duration();
+    test_defaults();
+    test_parse_values();
+    test_lines();
+    test_hosts();
+    test_check_fs();
+    test_full_fixture(dir);
+    ok(run_fixtures(dir, "good", true) >= 2, "at least 2 good fixtures");
+    ok(run_fixtures(dir, "bad", false) >= 8, "at least 8 bad fixtures");
+    free(dir);
+    return done_testing();
+}
