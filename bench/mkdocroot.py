@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Build the benchmark docroot: 1k.bin, 100k.bin, 10m.bin (random bytes) and
+page.html (exactly 100 KiB of realistic, compressible HTML; deterministic)."""
+import os
+import random
+import sys
+
+WORDS = """the a of to and in is for on with that this by from at as be are was it
+server request response connection client file static content cache header body
+memory thread event socket kernel buffer latency throughput benchmark nginx proxy
+configuration module performance network traffic gzip compression encoding
+document page site user browser image style script query path host port
+release version update feature support issue change note guide example section
+install build test deploy production system service process worker daemon
+reliable fast small simple secure modern open source project community team
+article comment author date archive category tag search home about contact""".split()
+
+rng = random.Random(20240601)
+
+
+def sentence():
+    n = rng.randint(6, 18)
+    w = [rng.choice(WORDS) for _ in range(n)]
+    if rng.random() < 0.25:
+        i = rng.randrange(n)
+        w[i] = f'<a href="/{rng.choice(WORDS)}/{rng.choice(WORDS)}.html">{w[i]}</a>'
+    if rng.random() < 0.15:
+        i = rng.randrange(n)
+        w[i] = f"<strong>{w[i]}</strong>"
+    s = " ".join(w)
+    return s[0].upper() + s[1:] + rng.choice([".", ".", ".", "?", "!"])
+
+
+def article(i):
+    title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7))).title()
+    out = [f'<article class="post" id="post-{i}">',
+           f'  <header><h2><a href="/posts/{i}/">{title}</a></h2>',
+           f'    <p class="meta">Posted on <time datetime="2024-{1 + i % 12:02d}-{1 + i % 28:02d}">'
+           f'{1 + i % 28} {["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][i % 12]} 2024</time>'
+           f' by <a href="/authors/{rng.choice(WORDS)}">{rng.choice(WORDS).title()}</a></p></header>']
+    for _ in range(rng.randint(2, 4)):
+        out.append("  <p>" + " ".join(sentence() for _ in range(rng.randint(2, 5))) + "</p>")
+    if rng.random() < 0.3:
+        out.append("  <ul>")
+        for _ in range(rng.randint(3, 6)):
+            out.append(f"    <li>{sentence()}</li>")
+        out.append("  </ul>")
+    if rng.random() < 0.2:
+        out.append('  <table class="data"><thead><tr><th>Name</th><th>Value</th><th>Unit</th></tr></thead><tbody>')
+        for _ in range(rng.randint(3, 6)):
+            out.append(f"    <tr><td>{rng.choice(WORDS)}</td><td>{rng.randint(1, 99999)}</td>"
+                       f"<td>{rng.choice(['ms', 'KiB', 'req/s', '%'])}</td></tr>")
+        out.append("  </tbody></table>")
+    tags = " ".join(f'<a class="tag" href="/tags/{t}">{t}</a>' for t in rng.sample(WORDS, 3))
+    out.append(f'  <footer class="tags">{tags}</footer>')
+    out.append("</article>")
+    return "\n".join(out) + "\n"
+
+
+def page(size):
+    head = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Wharf Bench Blog - Notes on serving static content</title>
+  <link rel="stylesheet" href="/css/site.css">
+  <style>
+    body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 60rem; color: #222; }
+    .post { border-bottom: 1px solid #ddd; padding: 1rem 0; }
+    .meta, .tags { color: #777; font-size: 0.9rem; }
+    table.data td, table.data th { padding: 0.2rem 0.5rem; border: 1px solid #eee; }
+  </style>
+</head>
+<body>
+<nav class="top"><ul>
+  <li><a href="/">Home</a></li><li><a href="/archive/">Archive</a></li>
+  <li><a href="/tags/">Tags</a></li><li><a href="/about/">About</a></li>
+</ul></nav>
+<main>
+"""
+    tail = """</main>
+<footer class="site"><p>&copy; 2024 Wharf Bench. Served statically.</p></footer>
+</body>
+</html>
+"""
+    body, i = "", 0
+    while True:
+        a = article(i)
+        if len((head + body + a + tail).encode()) > size - 64:
+            break
+        body += a
+        i += 1
+    extra = ""
+    while True:  # fill the rest with prose, then pad to the exact size
+        t = sentence() + " "
+        if len((head + body + "<p>" + extra + t + "</p>\n" + tail).encode()) > size - 16:
+            break
+        extra += t
+    body += "<p>" + extra + "</p>\n"
+    pad = size - len((head + body + tail).encode()) - len("<!--  -->\n")
+    return (head + body + "<!-- " + "x" * max(pad, 0) + " -->\n" + tail).encode()
+
+
+def main():
+    root = sys.argv[1]
+    os.makedirs(root, exist_ok=True)
+    for name, n in (("1k.bin", 1024), ("100k.bin", 100 * 1024), ("10m.bin", 10 * 1024 * 1024)):
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(os.urandom(n))
+    p = page(100 * 1024)
+    assert len(p) == 100 * 1024, len(p)
+    with open(os.path.join(root, "page.html"), "wb") as f:
+        f.write(p)
+
+
+if __name__ == "__main__":
+    main()
