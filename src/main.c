@@ -138,13 +138,24 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
             const char *why;
             if (config_parse_listen(cli->listen[i], &cfg->server.listen[cfg->server.n_listen],
                                     &why) != 0)
-                errlist_add(errs, "--listen: %s, got '%s'", why, cli->listen[i]);
+                errlist_add(errs, "--listen: expected %s, got '%s'", why, cli->listen[i]);
             else
                 cfg->server.n_listen++;
         }
     }
-    if (config_finish(cfg, errs) != 0 && !cli->root)
-        return -1;
+    if (cli->root) {
+        /* the default site: the one without hosts, else the first, else a new one */
+        struct site_conf *def = NULL;
+        for (size_t i = 0; i < cfg->n_sites && !def; i++)
+            if (cfg->sites[i].hosts.n == 0)
+                def = &cfg->sites[i];
+        if (!def)
+            def = cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+        free(def->root);
+        def->root = xstrdup(cli->root);
+        def->root_line = 0;
+    }
+    config_finish(cfg, errs);
     for (size_t i = 0; i < cfg->n_sites; i++) {
         struct site_conf *s = &cfg->sites[i];
         if (cli->browse)
@@ -155,11 +166,6 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
             free(s->access_log);
             s->access_log = xstrdup(cli->access_log);
         }
-    }
-    if (cli->root) {
-        struct site_conf *def = (struct site_conf *)config_site_for_host(cfg, NULL);
-        free(def->root);
-        def->root = xstrdup(cli->root);
     }
     return errs->n ? -1 : 0;
 }

@@ -206,32 +206,42 @@ static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
     return ret;
 }
 
-/* Whether the client offered a usable precompressed sibling: FILE.gz, regular, not older. */
+/*
+ * A usable precompressed sibling: FILE.gz, regular, not older than FILE. Returns its entry
+ * (referenced) and, when its body is not held in memory, an open fd in *fd (else -1).
+ * note: cached under "FILE.gz\n", not "FILE.gz": a direct request for FILE.gz is a different
+ * representation (application/gzip, no Content-Encoding). A path never holds a control byte.
+ */
 static struct file_entry *precompressed(struct request *r, const struct site_conf *site,
                                         const char *full, const char *path,
-                                        const struct stat *orig)
+                                        const struct stat *orig, int *fd)
 {
-    char key[PATH_MAX], rel[PATH_MAX];
+    char key[PATH_MAX], file[PATH_MAX], rel[PATH_MAX];
     struct stat st;
-    if ((size_t)snprintf(key, sizeof key, "%s.gz", full) >= sizeof key ||
+    *fd = -1;
+    if ((size_t)snprintf(file, sizeof file, "%s.gz", full) >= sizeof file ||
+        (size_t)snprintf(key, sizeof key, "%s.gz\n", full) >= sizeof key ||
         (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
         return NULL;
-    if (stat(key, &st) != 0 || !S_ISREG(st.st_mode) ||
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
         return NULL;
     struct file_entry *e = file_cache_get(small_files, key, &st);
-    if (e)
+    if (e && e->resp)
         return e;
-    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
-    if (fd < 0)
+    file_entry_release(e);
+    int gz_fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    if (gz_fd < 0)
         return NULL;
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max_file)
-        e = make_entry(key, fd, &st, path, true, r);
-    close(fd);
-    if (e && !e->resp) {
-        file_entry_release(e);
-        e = NULL;
+    if (!S_ISREG(st.st_mode)) {
+        close(gz_fd);
+        return NULL;
     }
+    e = make_entry(key, gz_fd, &st, path, true, r);
+    if (e->resp)
+        close(gz_fd);
+    else
+        *fd = gz_fd; /* too large for memory: sent from the file */
     return e;
 }
 
@@ -246,13 +256,14 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
 {
     enum MHD_Result ret = MHD_NO;
     struct file_entry *alt = NULL;
+    int alt_fd = -1;
     struct MHD_Response *resp = NULL;
     const char *range = header(c, MHD_HTTP_HEADER_RANGE);
     bool gz = false;
 
     if (site->gzip && !range && !e->is_gzip_file &&
         gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
-        alt = precompressed(r, site, full, path, st);
+        alt = precompressed(r, site, full, path, st, &alt_fd);
         if (!alt && e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type))
             alt = gzip_holder(full, e, fd, st, r);
         gz = alt != NULL;
@@ -277,11 +288,21 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         break;
     }
 
+    if (alt && alt_fd >= 0) {
+        resp = MHD_create_response_from_fd64(alt->size, alt_fd);
+        if (!resp) {
+            ret = http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+            goto out;
+        }
+        alt_fd = -1; /* MHD owns it now */
+        add_entity_headers(resp, alt, alt->etag, true);
+        ret = http_front_queue(c, r, MHD_HTTP_OK, resp, alt->size);
+        goto out;
+    }
     if (alt) {
-        resp = alt->is_gzip_file ? alt->resp : alt->resp_gz;
-        ret = http_front_queue(c, r, MHD_HTTP_OK, resp,
+        /* the entry owns these responses; our reference keeps them alive while queued */
+        ret = http_front_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
                                alt->is_gzip_file ? alt->size : alt->gz_len);
-        resp = NULL; /* owned by the entry */
         goto out;
     }
 
@@ -328,6 +349,8 @@ out:
     if (resp)
         MHD_destroy_response(resp);
     file_entry_release(alt);
+    if (alt_fd >= 0)
+        close(alt_fd);
     if (fd >= 0)
         close(fd);
     return ret;
