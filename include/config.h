@@ -37,6 +37,52 @@ struct str_list {
     size_t n;
 };
 
+enum fcgi_lb {
+    FCGI_LB_ROUND_ROBIN = 0,
+    FCGI_LB_LEAST_CONN,
+    FCGI_LB_RANDOM,
+    FCGI_LB_IP_HASH,
+};
+
+struct upstream_addr {
+    char *text;      /* as written: "127.0.0.1:9000", "[::1]:9000", "unix:/run/php.sock" */
+    char *host;      /* TCP host; NULL for unix sockets */
+    uint16_t port;
+    char *path;      /* unix socket path; NULL for TCP */
+};
+
+/* A preset: presets/NAME.ini, the FastCGI routing rules of one kind of application. */
+struct preset {
+    char *name;
+    char *ext;              /* ".php": files with it run, and are never served as source */
+    char *split;            /* ".php": where SCRIPT_NAME ends and PATH_INFO begins */
+    struct str_list index;  /* index scripts tried for a directory ("index.php") */
+    char *try_script;       /* front controller for requests matching no file ("/index.php");
+                             * NULL = 404 */
+    struct str_list env;    /* NAME=VALUE params added to every request */
+};
+
+struct fcgi_site_conf {
+    struct upstream_addr *upstreams; /* empty = FastCGI off */
+    size_t n_upstreams;
+    bool spawn;                      /* "fastcgi = spawn": wharf runs php-fpm itself */
+    char *preset_name;               /* "php" */
+    const struct preset *preset;     /* resolved by config_load_presets() */
+    char *path;                      /* URL prefix handled by FastCGI ("/") */
+    struct str_list except;          /* URL prefixes never sent to FastCGI */
+    struct str_list env;             /* NAME=VALUE, after the preset's */
+    char *root;                      /* document root as the backend sees it; NULL = root */
+    enum fcgi_lb lb;
+    unsigned max_conns;              /* kept-alive connections per upstream */
+    uint64_t queue_timeout_ms;       /* wait for a free connection, then 503 */
+    uint64_t connect_timeout_ms;     /* then 502 (next upstream tried) */
+    uint64_t read_timeout_ms;        /* between two reads from the backend, then 504 */
+    uint64_t send_timeout_ms;        /* between two writes to the backend, then 504 */
+    uint64_t max_body_bytes;         /* larger request bodies get 413 */
+    unsigned line;                   /* line of the fastcgi key; 0 = command line */
+    unsigned preset_line;            /* line of fastcgi_preset; 0 = default/command line */
+};
+
 struct site_conf {
     char *name;                 /* from "[site NAME]"; "default" for the CLI-made site */
     struct str_list hosts;      /* lower-case, port stripped; empty = default site */
@@ -49,6 +95,7 @@ struct site_conf {
     unsigned line;              /* line of the section header, for messages */
     unsigned root_line;         /* line of the root key; 0 = not set */
     unsigned hosts_line;        /* line of the (first) hosts key; 0 = not set */
+    struct fcgi_site_conf fcgi;
 };
 
 struct server_conf {
@@ -66,6 +113,8 @@ struct server_conf {
     uint64_t file_cache_bytes;    /* in-memory small-file cache; 0 = off */
     uint64_t file_cache_max_file; /* largest file kept in memory */
     uint64_t gzip_cache_bytes;    /* compressed variants kept in memory */
+    char *presets_dir;            /* NULL = the installed presets (or ../presets of the binary) */
+    char *temp_dir;               /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
 };
 
 struct config {
@@ -98,6 +147,14 @@ int config_parse(struct config *cfg, const char *text, const char *filename,
  * is none, cross-checks (duplicate hosts, a site without root, ...). Returns 0 if no errors.
  */
 int config_finish(struct config *cfg, struct errlist *errs);
+/** Parse the text of a preset file into p (named name). Same syntax and errors as the main file;
+ *  keys: ext, split, index, try, env. Returns 0 if no errors. */
+int config_parse_preset(struct preset *p, const char *name, const char *text,
+                        const char *filename, struct errlist *errs);
+void config_preset_dispose(struct preset *p);
+/** Parse "host:port", "[v6]:port" or "unix:/path" into out. */
+int config_parse_upstream(const char *s, struct upstream_addr *out, const char **why);
+void config_upstream_dispose(struct upstream_addr *u);
 /** File-system checks: every root exists and is a directory. Returns 0 if no errors. */
 int config_check_fs(const struct config *cfg, struct errlist *errs);
 void config_dispose(struct config *cfg);

@@ -34,6 +34,7 @@ enum section_kind {
     SEC_SERVER,
     SEC_SITE,
     SEC_SKIP, /* a header that failed (already reported): ignore its keys */
+    SEC_PRESET, /* a presets/NAME.ini file: keys without a section */
 };
 
 enum key_type {
@@ -47,6 +48,10 @@ enum key_type {
     T_WORDS,
     T_HOSTS,
     T_ENUM,
+    T_UPSTREAMS,
+    T_URLPATH,
+    T_PREFIXES,
+    T_ENV,
 };
 
 struct config_key {
@@ -64,9 +69,11 @@ struct config_key {
 static const char *const follow_names[] = {"inside", "on", "off", NULL};
 static const char *const stderr_words[] = {"-", "stderr", NULL};
 static const char *const off_words[] = {"off", NULL};
+static const char *const lb_names[] = {"round_robin", "least_conn", "random", "ip_hash", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
+#define PRESET(field) offsetof(struct preset, field)
 
 static const struct config_key keys[] = {
     /* listen has no default here: config_finish() adds it only if neither the file nor the
@@ -97,6 +104,34 @@ static const struct config_key keys[] = {
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
     {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
+    {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, 0},
+
+    {SEC_SITE, "fastcgi", T_UPSTREAMS, SITE(fcgi), NULL, 0, 0, NULL, SITE(fcgi.line)},
+    {SEC_SITE, "fastcgi_preset", T_STRING, SITE(fcgi.preset_name), "php", 0, 0, NULL,
+     SITE(fcgi.preset_line)},
+    {SEC_SITE, "fastcgi_path", T_URLPATH, SITE(fcgi.path), "/", 0, 0, NULL, 0},
+    {SEC_SITE, "fastcgi_except", T_PREFIXES, SITE(fcgi.except), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "fastcgi_env", T_ENV, SITE(fcgi.env), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "fastcgi_root", T_PATH, SITE(fcgi.root), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "fastcgi_lb", T_ENUM, SITE(fcgi.lb), "round_robin", 0, 0, lb_names, 0},
+    {SEC_SITE, "fastcgi_max_conns", T_UNSIGNED, SITE(fcgi.max_conns), "4", 1, 1024, NULL, 0},
+    {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "10s", 1,
+     10 * MIN, NULL, 0},
+    {SEC_SITE, "fastcgi_connect_timeout", T_DURATION, SITE(fcgi.connect_timeout_ms), "5s", 1,
+     10 * MIN, NULL, 0},
+    {SEC_SITE, "fastcgi_read_timeout", T_DURATION, SITE(fcgi.read_timeout_ms), "60s", 1,
+     1 * HOUR, NULL, 0},
+    {SEC_SITE, "fastcgi_send_timeout", T_DURATION, SITE(fcgi.send_timeout_ms), "60s", 1,
+     1 * HOUR, NULL, 0},
+    {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL,
+     0},
+
+    {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "index", T_WORDS, PRESET(index), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "try", T_URLPATH, PRESET(try_script), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "env", T_ENV, PRESET(env), NULL, 0, 0, NULL, 0},
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
@@ -117,6 +152,7 @@ struct load {
     bool has_prev_key;   /* mirrors inih's prev_name: an indented line continues */
     enum section_kind sec;
     size_t site;                  /* index in cfg->sites when sec == SEC_SITE */
+    struct preset *preset;        /* the preset being parsed when sec == SEC_PRESET */
     unsigned server_line;         /* line of [server]; 0 = not seen */
     const struct config_key *key; /* accepted key of the last key line; NULL = drop continuations */
     unsigned seen[ARRAY_LEN(keys)]; /* line each key was first given in this section; 0 = not */
@@ -698,6 +734,153 @@ static void expect_enum(const struct config_key *k, char *buf, size_t n)
     }
 }
 
+/* ---- FastCGI value types ------------------------------------------------------------------ */
+
+int config_parse_upstream(const char *s, struct upstream_addr *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    if (strncmp(s, "unix:", 5) == 0) {
+        if (s[5] != '/' || strlen(s) > 107) {
+            *why = "unix:/absolute/path (at most 107 bytes)";
+            return -1;
+        }
+        out->path = xstrdup(s + 5);
+        out->text = xstrdup(s);
+        return 0;
+    }
+    struct listen_addr a;
+    int rc = config_parse_listen(s, &a, why);
+    if (rc != 0 || !a.host) {
+        if (rc == 0)
+            free(a.text); /* ":port" is a listen form, not an upstream */
+        *why = "host:port, [v6]:port or unix:/path";
+        return -1;
+    }
+    out->host = a.host;
+    out->port = a.port;
+    out->text = a.text;
+    return 0;
+}
+
+void config_upstream_dispose(struct upstream_addr *u)
+{
+    free(u->text);
+    free(u->host);
+    free(u->path);
+    memset(u, 0, sizeof *u);
+}
+
+/* "fastcgi = ADDR ..." or "fastcgi = spawn"; bound to struct fcgi_site_conf. */
+static int parse_upstreams(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct fcgi_site_conf *f = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        struct upstream_addr u;
+        const char *why = NULL;
+        if (ascii_casecmp(w, "spawn") == 0) {
+            f->spawn = true;
+            continue;
+        }
+        if (config_parse_upstream(w, &u, &why) != 0) {
+            rc = bad_value(ld, k, w, NULL);
+            continue;
+        }
+        f->upstreams = xrealloc(f->upstreams, (f->n_upstreams + 1) * sizeof *f->upstreams);
+        f->upstreams[f->n_upstreams++] = u;
+    }
+    if (f->spawn && f->n_upstreams)
+        rc = errlist_add(ld->errs, "%s:%u: %s: 'spawn' cannot be combined with addresses",
+                         fname(ld), ld->line, k->name);
+    return rc;
+}
+
+static void expect_upstreams(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("host:port, [v6]:port, unix:/path or spawn", buf, n);
+}
+
+static void dispose_upstreams(const struct config_key *k, void *base)
+{
+    struct fcgi_site_conf *f = slot_of(base, k);
+    for (size_t i = 0; i < f->n_upstreams; i++)
+        config_upstream_dispose(&f->upstreams[i]);
+    free(f->upstreams);
+    f->upstreams = NULL;
+    f->n_upstreams = 0;
+    f->spawn = false;
+}
+
+static bool is_url_path(const char *s)
+{
+    if (s[0] != '/')
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '?' || *s == '#' || *s == '%')
+            return false;
+    return true;
+}
+
+static int parse_urlpath(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    if (!is_url_path(val))
+        return bad_value(ld, k, val, NULL);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+static void expect_urlpath(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a URL path starting with '/'", buf, n);
+}
+
+static int parse_prefixes(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        if (!is_url_path(w))
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+    }
+    return rc;
+}
+
+static void expect_prefixes(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("URL paths starting with '/'", buf, n);
+}
+
+/* One NAME=VALUE per line; the value may hold spaces. */
+static int parse_env(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    const char *eq = strchr(val, '=');
+    if (!eq || eq == val)
+        return bad_value(ld, k, val, NULL);
+    for (const char *c = val; c < eq; c++)
+        if (!(is_digit(*c) || (lower(*c) >= 'a' && lower(*c) <= 'z') || *c == '_'))
+            return bad_value(ld, k, val, NULL);
+    str_list_push(l, xstrdup(val));
+    return 0;
+}
+
+static void expect_env(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("NAME=VALUE (NAME: letters, digits, '_')", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -710,6 +893,10 @@ static const struct type_def types[] = {
     [T_WORDS] = {true, parse_words, expect_words, dispose_str_list},
     [T_HOSTS] = {true, parse_hosts, expect_hosts, dispose_str_list},
     [T_ENUM] = {false, parse_enum, expect_enum, dispose_nothing},
+    [T_UPSTREAMS] = {true, parse_upstreams, expect_upstreams, dispose_upstreams},
+    [T_URLPATH] = {false, parse_urlpath, expect_urlpath, dispose_string},
+    [T_PREFIXES] = {true, parse_prefixes, expect_prefixes, dispose_str_list},
+    [T_ENV] = {true, parse_env, expect_env, dispose_str_list},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -788,6 +975,11 @@ static void open_section(struct load *ld, const char *name)
     struct config *cfg = ld->cfg;
 
     memset(ld->seen, 0, sizeof ld->seen);
+    if (ld->preset) {
+        errlist_add(ld->errs, "%s:%u: a preset has no sections, only keys", fname(ld), ld->line);
+        ld->sec = SEC_SKIP;
+        return;
+    }
     ld->sec = SEC_SKIP;
     if (strcmp(name, "server") == 0) {
         if (ld->server_line) {
@@ -829,6 +1021,8 @@ static void open_section(struct load *ld, const char *name)
 
 static void *section_base(struct load *ld)
 {
+    if (ld->sec == SEC_PRESET)
+        return ld->preset;
     return ld->sec == SEC_SERVER ? (void *)&ld->cfg->server : (void *)&ld->cfg->sites[ld->site];
 }
 
@@ -836,7 +1030,10 @@ static const char *section_label(struct load *ld, char *buf, size_t n)
 {
     if (ld->sec == SEC_SERVER)
         return "[server]";
-    snprintf(buf, n, "[site %s]", ld->cfg->sites[ld->site].name);
+    if (ld->sec == SEC_PRESET)
+        snprintf(buf, n, "preset '%s'", ld->preset->name);
+    else
+        snprintf(buf, n, "[site %s]", ld->cfg->sites[ld->site].name);
     return buf;
 }
 
@@ -1071,6 +1268,37 @@ int config_parse(struct config *cfg, const char *text, const char *filename, str
     if (rc != 0 && errs->n == before)
         errlist_add(errs, "%s:%d: syntax error", fname(&ld), rc);
     return errs->n == before ? 0 : -1;
+}
+
+int config_parse_preset(struct preset *p, const char *name, const char *text,
+                        const char *filename, struct errlist *errs)
+{
+    size_t before = errs->n;
+    memset(p, 0, sizeof *p);
+    p->name = xstrdup(name);
+    struct load ld = {
+        .filename = filename,
+        .errs = errs,
+        .p = text,
+        .sec = SEC_PRESET,
+        .preset = p,
+    };
+    int rc = ini_parse_stream(read_line, &ld, on_ini, &ld);
+    if (rc != 0 && errs->n == before)
+        errlist_add(errs, "%s:%d: syntax error", fname(&ld), rc);
+    if (errs->n == before && p->split && !p->ext)
+        errlist_add(errs, "%s: 'split' needs 'ext' (the extension of the scripts that run)",
+                    fname(&ld));
+    if (errs->n == before && !p->ext)
+        errlist_add(errs, "%s: 'ext' is required (e.g. ext = .php)", fname(&ld));
+    return errs->n == before ? 0 : -1;
+}
+
+void config_preset_dispose(struct preset *p)
+{
+    dispose_section(SEC_PRESET, p);
+    free(p->name);
+    p->name = NULL;
 }
 
 /* ---- second pass -------------------------------------------------------------------------- */
