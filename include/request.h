@@ -22,6 +22,7 @@ struct request {
     time_t start_wall;           /* for the access log timestamp */
     char *target;                /* raw request-target as received; points to inline or heap */
     size_t target_len;
+    const char *raw_uri;         /* MHD's copy, valid until the head is processed */
     unsigned early_status;       /* set before the handler runs (414 from the URI length) */
     unsigned status;             /* 0 until a response is queued */
     uint64_t bytes;              /* body bytes of the queued response (0 for HEAD) */

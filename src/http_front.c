@@ -98,6 +98,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     memcpy(r->target, uri, n);
     r->target[n] = '\0';
     r->target_len = n;
+    r->raw_uri = uri;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
                                                                  MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->watch = ci ? ci->socket_context : NULL;
@@ -108,14 +109,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = ci ? conn_watch_add(ci->connect_fd) : NULL;
-    } else {
-        conn_watch_remove(*socket_context);
-        *socket_context = NULL;
+        return;
     }
+    conn_watch_remove(*socket_context);
+    *socket_context = NULL;
 }
 
 static void copy_token(char *dst, size_t cap, const char *src)
@@ -127,12 +128,27 @@ static void copy_token(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    if (ascii_casecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
     if (r->early_status)
         return http_front_error(c, r, r->early_status, NULL, NULL, NULL);
 
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (host) {
+        unsigned n_hosts = 0; /* RFC 9112 3.2: more than one Host is a 400 */
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &n_hosts);
+        if (n_hosts > 1)
+            return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "More than one Host header.",
+                                    NULL, NULL);
+    }
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
         return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
@@ -218,6 +234,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         copy_token(r->method, sizeof r->method, method);
         copy_token(r->protocol, sizeof r->protocol, version);
         r->is_head = strcmp(method, "HEAD") == 0;
+        /* note: MHD hands out the target as a C string, so a raw NUL in it ("GET /a\0.php")
+         * would silently cut it short; the version string follows the target in MHD's buffer,
+         * so any gap beyond the one separating byte means bytes we did not see. */
+        if (!r->early_status && version > r->raw_uri &&
+            (size_t)(version - r->raw_uri) != r->target_len + 1)
+            r->early_status = MHD_HTTP_BAD_REQUEST;
         if (!has_body(c))
             return MHD_YES;
     }
@@ -328,6 +350,7 @@ static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const
     struct MHD_OptionItem opts[] = {
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
         { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+        { MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL },

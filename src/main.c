@@ -235,9 +235,9 @@ int main(int argc, char **argv)
         config_parse(&cfg, text, cli.config, &errs);
         free(text);
     }
-    if (errs.n == 0)
-        apply_cli(&cfg, &cli, &errs);
-    if (errs.n == 0 && config_check_fs(&cfg, &errs) == 0)
+    /* every pass runs even after errors, so --test lists all of them at once */
+    apply_cli(&cfg, &cli, &errs);
+    if (config_check_fs(&cfg, &errs) == 0 && errs.n == 0)
         absolutize_roots(&cfg);
     if (errs.n) {
         print_errors(&errs);
