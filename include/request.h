@@ -13,6 +13,7 @@
 
 struct site_conf;
 struct conn_watch;
+struct fcgi_req;
 
 #define REQUEST_TARGET_INLINE 200
 
@@ -27,12 +28,21 @@ struct request {
     unsigned status;             /* 0 until a response is queued */
     uint64_t bytes;              /* body bytes of the queued response (0 for HEAD) */
     bool is_head;
+    bool has_body;               /* Content-Length > 0 or Transfer-Encoding */
+    bool handled_by_fcgi;        /* every handler call goes to fcgi_request_handle */
     bool head_seen;              /* the access handler saw the complete head */
     bool handled;                /* a response has been chosen (dispatched) */
     char method[16];             /* copied: MHD's strings are gone at completion */
     char protocol[12];
     const struct site_conf *site;
     struct conn_watch *watch;    /* the connection's slowloris watch, may be NULL */
+    /* FastCGI requests only (heap strings, freed with the request) */
+    char *path;                  /* decoded, normalised path (DOCUMENT_URI) */
+    char *query;                 /* raw query without '?'; NULL = none */
+    char *fcgi_script;           /* SCRIPT_NAME */
+    char *fcgi_path_info;        /* PATH_INFO, "" = none */
+    struct fcgi_req *fcgi;
+    int fcgi_state;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

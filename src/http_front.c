@@ -27,6 +27,8 @@
 #include "buf.h"
 #include "conn_watch.h"
 #include "error_page.h"
+#include "fcgi_pool.h"
+#include "fcgi_request.h"
 #include "log.h"
 #include "path.h"
 #include "route.h"
@@ -178,6 +180,22 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     if (path_has_hidden_segment(path))
         return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
 
+    bool is_source = false;
+    if (site->fcgi.preset &&
+        fcgi_request_route(site, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
+        r->path = xstrndup(path, path_len);
+        r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
+        r->handled_by_fcgi = true;
+        enum MHD_Result ret = fcgi_request_handle(c, r, NULL, &(size_t){ 0 });
+        if (ret == MHD_YES && !r->has_body && !r->status) {
+            size_t none = 0; /* no body to wait for: submit right away */
+            ret = fcgi_request_handle(c, r, NULL, &none);
+        }
+        return ret;
+    }
+    if (is_source) /* a script that does not run is never shown as source */
+        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+
     switch (route_decide(site, method, path)) {
     case ROUTE_STATIC:
         return static_file_serve(c, r, site, path, t.query, t.query_len);
@@ -224,6 +242,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *r = *con_cls;
     if (!r)
         return MHD_NO; /* cannot happen: on_uri always runs first */
+    if (r->handled_by_fcgi)
+        return fcgi_request_handle(c, r, upload_data, upload_data_size);
     if (r->handled) {
         *upload_data_size = 0; /* a body nobody reads (the response is already queued) */
         return MHD_YES;
@@ -240,7 +260,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r->early_status && version > r->raw_uri &&
             (size_t)(version - r->raw_uri) != r->target_len + 1)
             r->early_status = MHD_HTTP_BAD_REQUEST;
-        if (!has_body(c))
+        r->has_body = has_body(c);
+        if (!r->has_body)
             return MHD_YES;
     }
     r->handled = true;
@@ -284,8 +305,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         };
         access_log_write(log, &e);
     }
+    fcgi_request_completed(r, toe);
     if (r->target != r->target_inline)
         free(r->target);
+    free(r->path);
+    free(r->query);
+    free(r->fcgi_script);
+    free(r->fcgi_path_info);
     free(r);
 }
 
@@ -467,11 +493,16 @@ uint16_t http_front_port(void)
 
 void http_front_stop(void)
 {
+    MHD_socket fds[MAX_DAEMONS];
+    for (size_t i = 0; i < n_daemons; i++)
+        fds[i] = MHD_quiesce_daemon(daemons[i]);
+    /* every suspended connection must be resumed before MHD_stop_daemon (DESIGN-NOTES 6.8):
+     * failing what the FastCGI thread still holds resumes them */
+    fcgi_pool_stop();
     for (size_t i = 0; i < n_daemons; i++) {
-        MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
         MHD_stop_daemon(daemons[i]);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
+        if (fds[i] != MHD_INVALID_SOCKET)
+            close(fds[i]);
     }
     n_daemons = 0;
     free(site_logs);

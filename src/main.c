@@ -19,9 +19,13 @@
 
 #include "access_log.h"
 #include "conn_watch.h"
+#include "fcgi_pool.h"
+#include "fcgi_request.h"
+#include "fpm_supervisor.h"
 #include "http_front.h"
 #include "log.h"
 #include "mime.h"
+#include "preset.h"
 #include "static_file.h"
 #include "util.h"
 
@@ -39,6 +43,9 @@ static const char usage[] =
     "      --browse            list directories without an index file\n"
     "      --gzip              compress text responses for clients that accept gzip\n"
     "      --access-log FILE   write an access log to FILE ('-' = standard output)\n"
+    "      --php [ADDR]        run PHP through php-fpm at ADDR (host:port, [v6]:port,\n"
+    "                          unix:/path) with the php preset; without ADDR, wharf\n"
+    "                          starts and supervises php-fpm itself (development)\n"
     "  -t, --test              check the configuration and exit\n"
     "  -V, --version           print the version and exit\n"
     "  -h, --help              print this help and exit\n"
@@ -53,9 +60,11 @@ struct cli {
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
+    bool php;                  /* --php given */
+    const char *php_upstream;  /* its address; NULL = spawn php-fpm */
 };
 
-enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG };
+enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
@@ -66,6 +75,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         { "browse", no_argument, NULL, OPT_BROWSE },
         { "gzip", no_argument, NULL, OPT_GZIP },
         { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+        { "php", optional_argument, NULL, OPT_PHP },
         { "test", no_argument, NULL, 't' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
@@ -84,6 +94,13 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         case OPT_BROWSE: cli->browse = true; break;
         case OPT_GZIP: cli->gzip = true; break;
         case OPT_ACCESS_LOG: cli->access_log = optarg; break;
+        case OPT_PHP:
+            cli->php = true;
+            cli->php_upstream = optarg;
+            /* "--php ADDR" as well as "--php=ADDR": take a following word that is not a flag */
+            if (!optarg && optind < argc && argv[optind][0] != '-')
+                cli->php_upstream = argv[optind++];
+            break;
         case 't': cli->test = true; break;
         case 'V': printf("wharf %s\n", PACKAGE_VERSION); exit(0);
         case 'h': fputs(usage, stdout); exit(0);
@@ -154,6 +171,31 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         free(def->root);
         def->root = xstrdup(cli->root);
         def->root_line = 0;
+    }
+    if (cli->php) {
+        /* --php: PHP through FastCGI for the default site, with the php preset */
+        struct site_conf *def = NULL;
+        for (size_t i = 0; i < cfg->n_sites && !def; i++)
+            if (cfg->sites[i].hosts.n == 0)
+                def = &cfg->sites[i];
+        if (!def)
+            def = cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+        struct fcgi_site_conf *f = &def->fcgi;
+        for (size_t i = 0; i < f->n_upstreams; i++)
+            config_upstream_dispose(&f->upstreams[i]);
+        f->n_upstreams = 0;
+        f->spawn = !cli->php_upstream;
+        if (cli->php_upstream) {
+            const char *why = NULL;
+            f->upstreams = xrealloc(f->upstreams, sizeof *f->upstreams);
+            if (config_parse_upstream(cli->php_upstream, &f->upstreams[0], &why) != 0)
+                errlist_add(errs, "--php: expected %s, got '%s'", why, cli->php_upstream);
+            else
+                f->n_upstreams = 1;
+        }
+        free(f->preset_name);
+        f->preset_name = xstrdup("php");
+        f->preset_line = 0;
     }
     config_finish(cfg, errs);
     for (size_t i = 0; i < cfg->n_sites; i++) {
@@ -239,6 +281,7 @@ int main(int argc, char **argv)
     apply_cli(&cfg, &cli, &errs);
     if (config_check_fs(&cfg, &errs) == 0 && errs.n == 0)
         absolutize_roots(&cfg);
+    preset_resolve_all(&cfg, &errs);
     if (errs.n) {
         print_errors(&errs);
         fprintf(stderr, "wharf: %zu error%s in the configuration\n", errs.n,
@@ -266,14 +309,29 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct fpm_supervisor *fpm = NULL;
+    for (size_t i = 0; i < cfg.n_sites && !fpm; i++) {
+        if (cfg.sites[i].fcgi.spawn) {
+            fpm = fpm_supervisor_start(cfg.sites[i].fcgi.max_conns, &errs);
+            if (!fpm)
+                break;
+        }
+    }
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
-    if (http_front_start(&cfg, &errs) != 0) {
+    if (errs.n || fcgi_request_setup(&cfg, fpm ? fpm_supervisor_upstream(fpm) : NULL, &errs) != 0 ||
+        fcgi_pool_start() != 0 || http_front_start(&cfg, &errs) != 0) {
+        if (!errs.n)
+            errlist_add(&errs, "cannot start the FastCGI thread");
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+        fcgi_pool_stop();
+        fcgi_request_teardown();
+        fpm_supervisor_stop(fpm);
         access_log_shutdown();
         static_file_shutdown();
         mime_table_free(mime);
+        preset_free_all();
         goto out;
     }
     access_log_start();
@@ -296,15 +354,19 @@ int main(int argc, char **argv)
         } else if (sig == SIGHUP) {
             log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
         }
+        fpm_supervisor_poll(fpm);
         unsigned killed = conn_watch_sweep();
         if (killed)
             log_info("http", 0, "closed %u connection%s that did not send a request head in time",
                      killed, killed == 1 ? "" : "s");
     }
     http_front_stop();
+    fcgi_request_teardown();
+    fpm_supervisor_stop(fpm);
     access_log_shutdown();
     static_file_shutdown();
     mime_table_free(mime);
+    preset_free_all();
     log_info("main", 0, "stopped");
     rc = 0;
 out:

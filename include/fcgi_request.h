@@ -1,0 +1,129 @@
+/*
+ * fcgi_request: one HTTP request proxied to a FastCGI backend, seen from both sides.
+ *
+ * The MHD side (an MHD worker thread, inside the access handler or the content reader)
+ * decides that a path runs a script, buffers the request body (memory, then an unlinked temp
+ * file: a slow uploader never holds a php-fpm child, and chunked uploads get a
+ * CONTENT_LENGTH), encodes BEGIN_REQUEST + PARAMS, hands the request to the FastCGI thread
+ * (fcgi_pool_submit) and suspends the connection. The FastCGI thread sends, reads, parses the
+ * CGI head and appends body bytes; whenever the MHD side waits for something it resumes the
+ * connection, exactly once per suspend (the `mhd_waiting` flag under `lock`).
+ *
+ * Ownership: refcounted. The MHD request holds one reference until NOTIFY_COMPLETED, the pool
+ * one while the request is queued or on a connection, a streaming response one until MHD frees
+ * it. Fields are grouped by who may touch them.
+ */
+#ifndef WHARF_FCGI_REQUEST_H
+#define WHARF_FCGI_REQUEST_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cgi_response.h"
+#include "config.h"
+#include "fcgi_record.h"
+#include "request.h"
+
+#define FCGI_BODY_MEM_MAX (64u * 1024)       /* request body kept in memory, then a temp file */
+#define FCGI_OUT_HIGH_WATER (256u * 1024)    /* stop reading the backend above this */
+#define FCGI_OUT_LOW_WATER (64u * 1024)      /* and start again below this */
+#define FCGI_MAX_REDIRECTS 5                 /* local redirects (Location: /x, no Status) */
+
+struct fcgi_pool;
+struct fcgi_conn;
+
+enum fcgi_fail {
+    FCGI_OK = 0,
+    FCGI_FAIL_CONNECT,   /* 502: no backend could be reached */
+    FCGI_FAIL_TIMEOUT,   /* 504: the backend stopped answering */
+    FCGI_FAIL_OVERLOAD,  /* 503: no free connection within the queue timeout, or the backend
+                          *      answered FCGI_OVERLOADED */
+    FCGI_FAIL_PROTOCOL,  /* 502: malformed records or CGI head, or a truncated response */
+};
+
+/* What the MHD side asks the FastCGI thread to do (bits of kick_flags). */
+enum {
+    FCGI_KICK_SUBMIT = 1,  /* start this request */
+    FCGI_KICK_ABORT = 2,   /* the client is gone: drop it, never reuse its connection */
+    FCGI_KICK_DRAINED = 4, /* the client consumed output: read from the backend again */
+};
+
+struct fcgi_req {
+    _Atomic int refs;
+    uint64_t id;                      /* the HTTP request's id, for logs */
+    struct fcgi_pool *pool;
+
+    /* ---- written by the MHD side before submit, read-only afterwards ---- */
+    struct buf head_records;          /* BEGIN_REQUEST + PARAMS records, complete */
+    struct buf body_mem;              /* request body, when it fits in memory */
+    int body_fd;                      /* request body beyond memory (unlinked file); -1 = none */
+    uint64_t body_len;                /* bytes of request body */
+    uint32_t client_hash;             /* for ip_hash */
+    bool is_head;
+
+    /* ---- MHD side only ---- */
+    struct MHD_Connection *conn;
+    bool body_too_large;              /* past fastcgi_max_body: answer 413 at the end */
+    unsigned redirects;
+
+    /* ---- FastCGI thread only ---- */
+    struct fcgi_conn *fc;             /* connection carrying it, NULL while queued */
+    struct fcgi_req *q_next;          /* pool wait queue */
+    uint64_t deadline_ms;             /* queue, connect, send or read deadline */
+    unsigned attempts;                /* connection attempts made */
+    unsigned tried_mask;              /* upstreams already tried (bit per upstream < 32) */
+    bool got_response_bytes;          /* anything received: no retry after this */
+    struct cgi_head_parser head_parser;
+    uint64_t stderr_logged;           /* bytes of STDERR logged (capped) */
+    struct buf stderr_line;           /* partial STDERR line */
+
+    /* ---- shared, under lock ---- */
+    pthread_mutex_t lock;
+    bool mhd_waiting;                 /* the MHD side suspended and wants a resume */
+    bool head_done;                   /* head_parser.head is complete and final */
+    bool ended;                       /* END_REQUEST seen, or failed: no more output */
+    bool stream_error;                /* the body broke after the head was sent */
+    bool aborted;                     /* the client is gone */
+    bool reading_paused;              /* the pool stopped reading: out is over high water */
+    bool in_pool;                     /* the FastCGI thread still holds it */
+    enum fcgi_fail fail;
+    struct buf out;                   /* response body bytes not yet given to MHD */
+    size_t out_off;                   /* bytes of out already given */
+    unsigned kick_flags;
+    bool in_kick_list;
+    struct fcgi_req *kick_next;
+};
+
+/** Take and drop references; the last release frees everything. Thread-safe. */
+void fcgi_req_ref(struct fcgi_req *q);
+void fcgi_req_release(struct fcgi_req *q);
+
+/** Resume the MHD connection if the MHD side is waiting. Call with q->lock held. */
+void fcgi_req_wake_locked(struct fcgi_req *q);
+
+/* ---- MHD side, called from http_front ---- */
+
+/** Create the pools of every FastCGI site (spawned: the address of the php-fpm wharf started,
+ *  for sites with "fastcgi = spawn"). Returns 0, or -1 with errors. */
+int fcgi_request_setup(const struct config *cfg, const struct upstream_addr *spawned,
+                       struct errlist *errs);
+void fcgi_request_teardown(void);
+
+/** Whether (site, normalised path) runs a script; if so fills script/path_info (caller
+ *  frees) and returns true. Also answers *is_source: a path ending in the FastCGI extension
+ *  that does not run (it must not be served as a static file). Touches the file system. */
+bool fcgi_request_route(const struct site_conf *site, const char *path, char **script_name,
+                        char **path_info, bool *is_source);
+
+/** The access handler for a request routed to FastCGI (every call, as MHD makes them). */
+enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
+                                    const char *upload_data, size_t *upload_data_size);
+
+/** MHD reported the request complete (or aborted). */
+void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe);
+
+#endif

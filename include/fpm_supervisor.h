@@ -1,0 +1,25 @@
+/*
+ * fpm_supervisor: local development mode ("fastcgi = spawn", or --php alone). wharf writes a
+ * php-fpm configuration into a private temporary directory, starts php-fpm on a unix socket
+ * there (posix_spawn: safe in a threaded process), restarts it with backoff when it dies, and
+ * stops it (and removes the directory) on exit. php-fpm's own log goes to wharf's stderr.
+ */
+#ifndef WHARF_FPM_SUPERVISOR_H
+#define WHARF_FPM_SUPERVISOR_H
+
+#include "config.h"
+
+struct fpm_supervisor;
+
+/** Find php-fpm (PATH, then /usr/sbin and /usr/local/sbin: php-fpm, php-fpmX.Y), start it
+ *  with `children` static workers and wait until its socket accepts connections. NULL with
+ *  errors on failure. */
+struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *errs);
+/** The socket address to give the FastCGI pools ("unix:/tmp/wharf-fpm.XXXXXX/php-fpm.sock"). */
+const struct upstream_addr *fpm_supervisor_upstream(const struct fpm_supervisor *s);
+/** Reap and restart a dead php-fpm (with backoff). Call about once a second from one thread. */
+void fpm_supervisor_poll(struct fpm_supervisor *s);
+/** Stop php-fpm (SIGQUIT, then SIGKILL after 5 s), remove the directory, free s. NULL is ok. */
+void fpm_supervisor_stop(struct fpm_supervisor *s);
+
+#endif

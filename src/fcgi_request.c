@@ -1,0 +1,579 @@
+/*
+ * fcgi_request: the MHD side of a proxied request (see include/fcgi_request.h).
+ *
+ * States, kept in request->fcgi_state and driven by MHD's calls to the access handler:
+ *   FS_BODY    head seen; body pieces are buffered (memory, then an unlinked temp file)
+ *   FS_WAIT    submitted, connection suspended until the head (or a failure) is in
+ *   FS_DONE    a response is queued
+ * Only existing scripts run: the script part of the path must be a regular file with the
+ * preset's extension inside the root (fs_open_beneath applies the symlink policy), otherwise
+ * the front controller (preset "try") or 404, without touching the backend.
+ */
+#include "fcgi_request.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgi_env.h"
+#include "fcgi_pool.h"
+#include "fs.h"
+#include "http_front.h"
+#include "log.h"
+#include "util.h"
+
+#define PARAMS_MAX (256u * 1024)   /* encoded params; headers are bounded by MHD anyway */
+#define MAX_HEADERS 256
+
+enum { FS_BODY = 1, FS_WAIT, FS_DONE };
+
+static const struct config *cfg;
+static struct fcgi_pool **site_pools; /* parallel to cfg->sites; NULL = no FastCGI */
+static const char *temp_dir = "/tmp";
+
+int fcgi_request_setup(const struct config *c, const struct upstream_addr *spawned,
+                       struct errlist *errs)
+{
+    cfg = c;
+    if (c->server.temp_dir)
+        temp_dir = c->server.temp_dir;
+    else if (getenv("TMPDIR"))
+        temp_dir = getenv("TMPDIR");
+    site_pools = xcalloc(c->n_sites ? c->n_sites : 1, sizeof *site_pools);
+    for (size_t i = 0; i < c->n_sites; i++) {
+        const struct site_conf *s = &c->sites[i];
+        if (s->fcgi.n_upstreams)
+            site_pools[i] = fcgi_pool_new(s->name, &s->fcgi, s->fcgi.upstreams,
+                                          s->fcgi.n_upstreams, errs);
+        else if (s->fcgi.spawn && spawned)
+            site_pools[i] = fcgi_pool_new(s->name, &s->fcgi, spawned, 1, errs);
+    }
+    return errs->n ? -1 : 0;
+}
+
+void fcgi_request_teardown(void)
+{
+    free(site_pools);
+    site_pools = NULL;
+}
+
+/* ---- references ----------------------------------------------------------------------------- */
+
+static struct fcgi_req *req_new(struct fcgi_pool *pool, uint64_t id)
+{
+    struct fcgi_req *q = xcalloc(1, sizeof *q);
+    atomic_init(&q->refs, 1);
+    q->id = id;
+    q->pool = pool;
+    q->body_fd = -1;
+    buf_init(&q->head_records, PARAMS_MAX);
+    buf_init(&q->body_mem, FCGI_BODY_MEM_MAX);
+    buf_init(&q->out, 0);
+    buf_init(&q->stderr_line, 0);
+    cgi_head_init(&q->head_parser);
+    pthread_mutex_init(&q->lock, NULL);
+    return q;
+}
+
+void fcgi_req_ref(struct fcgi_req *q)
+{
+    atomic_fetch_add(&q->refs, 1);
+}
+
+void fcgi_req_release(struct fcgi_req *q)
+{
+    if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
+        return;
+    buf_dispose(&q->head_records);
+    buf_dispose(&q->body_mem);
+    buf_dispose(&q->out);
+    buf_dispose(&q->stderr_line);
+    cgi_head_dispose(&q->head_parser); /* the MHD side reads the head after the pool let go */
+    if (q->body_fd >= 0)
+        close(q->body_fd);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+void fcgi_req_wake_locked(struct fcgi_req *q)
+{
+    if (q->mhd_waiting) {
+        q->mhd_waiting = false;
+        MHD_resume_connection(q->conn);
+    }
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+static bool has_prefix(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (n && prefix[n - 1] == '/')
+        n--;
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Is root + rel an existing regular file (under the site's symlink policy)? */
+static bool is_script(const struct site_conf *site, const char *rel)
+{
+    struct stat st;
+    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return S_ISREG(st.st_mode);
+}
+
+static int kind_of(const struct site_conf *site, const char *rel)
+{
+    struct stat st;
+    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return S_ISDIR(st.st_mode) ? 'd' : 'f';
+}
+
+bool fcgi_request_route(const struct site_conf *site, const char *path, char **script_name,
+                        char **path_info, bool *is_source)
+{
+    const struct preset *p = site->fcgi.preset;
+    size_t len = strlen(path);
+    *is_source = false;
+    if (!p || !site_pools || !site_pools[site - cfg->sites])
+        return false;
+    const char *split = p->split ? p->split : p->ext;
+    bool in_scope = has_prefix(path, site->fcgi.path);
+    for (size_t i = 0; in_scope && i < site->fcgi.except.n; i++)
+        if (has_prefix(path, site->fcgi.except.v[i]))
+            in_scope = false;
+
+    size_t script_len;
+    if (cgi_split_script(path, len, split, &script_len) && ends_with(path, script_len, p->ext)) {
+        char *script = xstrndup(path, script_len);
+        if (in_scope && is_script(site, script)) {
+            *script_name = script;
+            *path_info = xstrdup(path + script_len);
+            return true;
+        }
+        free(script);
+        if (ends_with(path, len, p->ext)) {
+            *is_source = true; /* never served as a static file */
+            goto fallback;
+        }
+    }
+    if (!in_scope)
+        return false;
+    if (path[len - 1] == '/') {
+        for (size_t i = 0; i < p->index.n; i++) {
+            char *s = xasprintf("%s%s", path, p->index.v[i]);
+            if (is_script(site, s)) {
+                *script_name = s;
+                *path_info = xstrdup("");
+                return true;
+            }
+            free(s);
+        }
+    }
+    if (kind_of(site, path))
+        return false; /* an existing file or directory: static content */
+fallback:
+    if (in_scope && p->try_script && is_script(site, p->try_script)) {
+        *script_name = xstrdup(p->try_script);
+        *path_info = xstrdup("");
+        *is_source = false;
+        return true;
+    }
+    return false;
+}
+
+/* ---- request body ------------------------------------------------------------------------ */
+
+static int open_temp(void)
+{
+    int fd = open(temp_dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char *tmpl = xasprintf("%s/wharf-body-XXXXXX", temp_dir);
+    fd = mkstemp(tmpl);
+    if (fd >= 0)
+        unlink(tmpl);
+    free(tmpl);
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Keep n more body bytes: memory first, a temp file past FCGI_BODY_MEM_MAX. */
+static int keep_body(struct fcgi_req *q, const char *data, size_t n)
+{
+    if (q->body_fd < 0 && buf_append(&q->body_mem, data, n) == 0) {
+        q->body_len += n;
+        return 0;
+    }
+    if (q->body_fd < 0) {
+        q->body_fd = open_temp();
+        if (q->body_fd < 0 || write_all(q->body_fd, q->body_mem.data, q->body_mem.len) != 0)
+            return -1;
+        buf_dispose(&q->body_mem);
+    }
+    if (write_all(q->body_fd, data, n) != 0)
+        return -1;
+    q->body_len += n;
+    return 0;
+}
+
+/* ---- params -------------------------------------------------------------------------------- */
+
+struct header_set {
+    struct cgi_header v[MAX_HEADERS];
+    size_t n;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct header_set *h = cls;
+    if (h->n >= MAX_HEADERS || !value || strlen(value) != value_size)
+        return MHD_YES; /* an embedded NUL: dropped, as cgi_env_build drops CR/LF */
+    h->v[h->n].name = key;
+    h->v[h->n].value = value;
+    h->n++;
+    return MHD_YES;
+}
+
+static int add_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    return fcgi_record_pair(ctx, name, nlen, value, vlen);
+}
+
+static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t n, unsigned *port)
+{
+    *port = 0;
+    snprintf(addr, n, "-");
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)n);
+        *port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)n);
+        *port = ntohs(in6->sin6_port);
+    }
+}
+
+static uint32_t hash_text(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* BEGIN_REQUEST + PARAMS (+ the empty STDIN when there is no body) into q->head_records. */
+static int build_head_records(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+{
+    const struct site_conf *site = r->site;
+    struct header_set hs = { .n = 0 };
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &hs);
+
+    char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+    unsigned remote_port, local_port;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+                                                                 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
+    q->client_hash = hash_text(remote);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) == 0)
+        sockaddr_text((struct sockaddr *)&ss, local, sizeof local, &local_port);
+    else
+        sockaddr_text(NULL, local, sizeof local, &local_port);
+
+    /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
+     * opcache new paths (and new keys) at once */
+    char *real_root = site->fcgi.root ? NULL : realpath(site->root, NULL);
+    const char *docroot = site->fcgi.root ? site->fcgi.root : real_root ? real_root : site->root;
+
+    char server_name[256];
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (host) {
+        size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+        snprintf(server_name, sizeof server_name, "%.*s", (int)n, host);
+    } else {
+        snprintf(server_name, sizeof server_name, "%s",
+                 site->hosts.n ? site->hosts.v[0] : local);
+    }
+    const struct preset *p = site->fcgi.preset;
+    struct cgi_request cr = {
+        .method = r->method,
+        .request_uri = r->target,
+        .query = r->query,
+        .script_name = r->fcgi_script,
+        .path_info = r->fcgi_path_info,
+        .document_root = docroot,
+        .script_filename = NULL, /* document_root + script_name, joined by cgi_env */
+        .document_uri = r->path,
+        .server_name = server_name,
+        .server_addr = local,
+        .server_port = local_port,
+        .server_protocol = r->protocol,
+        .server_software = WHARF_SERVER_HEADER,
+        .remote_addr = remote,
+        .remote_port = remote_port,
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_length = q->body_len,
+        .has_body = r->has_body,
+        .https = false,
+        .redirect_status = 200,
+        .headers = hs.v,
+        .n_headers = hs.n,
+        .env = { { p->env.v, p->env.n }, { site->fcgi.env.v, site->fcgi.env.n } },
+    };
+    struct buf params;
+    buf_init(&params, PARAMS_MAX);
+    int rc = cgi_env_build(&cr, add_param, &params);
+    if (rc == 0)
+        rc = fcgi_record_begin(&q->head_records, 1, FCGI_RESPONDER, true) ||
+             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, params.data, params.len) ||
+             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, NULL, 0);
+    if (rc == 0 && q->body_len == 0)
+        rc = fcgi_record_stream(&q->head_records, FCGI_STDIN, 1, NULL, 0);
+    buf_dispose(&params);
+    free(real_root);
+    return rc ? -1 : 0;
+}
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+static const unsigned fail_status[] = {
+    [FCGI_OK] = MHD_HTTP_OK,
+    [FCGI_FAIL_CONNECT] = MHD_HTTP_BAD_GATEWAY,
+    [FCGI_FAIL_TIMEOUT] = MHD_HTTP_GATEWAY_TIMEOUT,
+    [FCGI_FAIL_OVERLOAD] = MHD_HTTP_SERVICE_UNAVAILABLE,
+    [FCGI_FAIL_PROTOCOL] = MHD_HTTP_BAD_GATEWAY,
+};
+
+/* MHD's content reader for a response still streaming from the backend. Called with MHD's
+ * response mutex held, in the connection's MHD thread. */
+static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct fcgi_req *q = cls;
+    ssize_t ret;
+    bool drained = false;
+    pthread_mutex_lock(&q->lock);
+    size_t avail = q->out.len - q->out_off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(out, q->out.data + q->out_off, n);
+        q->out_off += n;
+        if (q->out_off == q->out.len) {
+            buf_reset(&q->out);
+            q->out_off = 0;
+        } else if (q->out_off > FCGI_OUT_HIGH_WATER) {
+            memmove(q->out.data, q->out.data + q->out_off, q->out.len - q->out_off);
+            q->out.len -= q->out_off;
+            q->out_off = 0;
+        }
+        drained = q->reading_paused && q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
+        ret = (ssize_t)n;
+    } else if (q->ended) {
+        ret = q->stream_error ? MHD_CONTENT_READER_END_WITH_ERROR
+                              : MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        /* nothing yet: park the connection; the FastCGI thread resumes it on new bytes */
+        q->mhd_waiting = true;
+        MHD_suspend_connection(q->conn);
+        ret = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (drained)
+        fcgi_pool_kick(q, FCGI_KICK_DRAINED);
+    return ret;
+}
+
+static void on_free_body(void *cls)
+{
+    fcgi_req_release(cls);
+}
+
+static bool skip_header(const char *name)
+{
+    static const char *const hop[] = { "Status", "Content-Length", "Transfer-Encoding",
+                                       "Connection", "Keep-Alive", "Date", "Upgrade",
+                                       "Trailer", "TE" };
+    for (size_t i = 0; i < ARRAY_LEN(hop); i++)
+        if (ascii_casecmp(name, hop[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The head is in (q->lock held by the caller, released here is not): queue the response. */
+static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct request *r,
+                                              struct fcgi_req *q)
+{
+    const struct cgi_head *h = &q->head_parser.head;
+    struct MHD_Response *resp;
+    uint64_t size;
+    unsigned status = cgi_head_effective_status(h);
+
+    if (q->ended && !q->stream_error) {
+        /* complete: one buffer response with Content-Length (the fast path) */
+        size = q->out.len - q->out_off;
+        char *body = xmalloc(size + 1);
+        memcpy(body, q->out.data + q->out_off, size);
+        resp = MHD_create_response_from_buffer(size, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(body);
+    } else {
+        size = h->has_content_length ? h->content_length : MHD_SIZE_UNKNOWN;
+        fcgi_req_ref(q);
+        resp = MHD_create_response_from_callback(size, 32 * 1024, on_read_body, q, on_free_body);
+        if (!resp)
+            fcgi_req_release(q);
+    }
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (!skip_header(h->headers[i].name))
+            MHD_add_response_header(resp, h->headers[i].name, h->headers[i].value);
+    enum MHD_Result ret = http_front_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- the access handler ------------------------------------------------------------------- */
+
+static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
+{
+    const struct site_conf *site = r->site;
+    struct fcgi_req *q = req_new(site_pools[site - cfg->sites], r->id);
+    q->conn = c;
+    q->is_head = r->is_head;
+    r->fcgi = q;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
+        r->fcgi_state = FS_DONE;
+        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.",
+                                NULL, NULL);
+    }
+    r->fcgi_state = FS_BODY;
+    return MHD_YES; /* not queueing now lets MHD answer "Expect: 100-continue" */
+}
+
+static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+{
+    if (q->body_too_large) {
+        r->fcgi_state = FS_DONE;
+        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.",
+                                NULL, NULL);
+    }
+    if (build_head_records(c, r, q) != 0) {
+        r->fcgi_state = FS_DONE;
+        return http_front_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
+    }
+    r->fcgi_state = FS_WAIT;
+    pthread_mutex_lock(&q->lock);
+    q->mhd_waiting = true;
+    MHD_suspend_connection(c);
+    pthread_mutex_unlock(&q->lock);
+    fcgi_pool_submit(q);
+    return MHD_YES;
+}
+
+enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
+                                    const char *upload_data, size_t *upload_data_size)
+{
+    struct fcgi_req *q = r->fcgi;
+    if (!q)
+        return begin(c, r);
+    switch (r->fcgi_state) {
+    case FS_BODY:
+        if (*upload_data_size) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            if (q->body_too_large)
+                return MHD_YES; /* read and drop; 413 at the end */
+            if (q->body_len + n > r->site->fcgi.max_body_bytes) {
+                q->body_too_large = true;
+                return MHD_YES;
+            }
+            if (keep_body(q, upload_data, n) != 0) {
+                log_error("fcgi", r->id, "buffering the request body in %s: %s", temp_dir,
+                          strerror(errno));
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        return submit(c, r, q);
+    case FS_WAIT: {
+        pthread_mutex_lock(&q->lock);
+        bool head = q->head_done;
+        enum fcgi_fail fail = q->fail;
+        bool ended = q->ended;
+        pthread_mutex_unlock(&q->lock);
+        if (!head) {
+            r->fcgi_state = FS_DONE;
+            if (!ended && fail == FCGI_OK)
+                fail = FCGI_FAIL_PROTOCOL; /* resumed with nothing: cannot happen */
+            return http_front_error(c, r, fail_status[fail], NULL, NULL, NULL);
+        }
+        r->fcgi_state = FS_DONE;
+        pthread_mutex_lock(&q->lock);
+        enum MHD_Result ret = queue_backend_response(c, r, q);
+        pthread_mutex_unlock(&q->lock);
+        return ret;
+    }
+    default:
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+}
+
+void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe)
+{
+    struct fcgi_req *q = r->fcgi;
+    if (!q)
+        return;
+    r->fcgi = NULL;
+    pthread_mutex_lock(&q->lock);
+    bool busy = q->in_pool;
+    q->aborted = true;
+    q->mhd_waiting = false;
+    pthread_mutex_unlock(&q->lock);
+    if (busy)
+        fcgi_pool_kick(q, FCGI_KICK_ABORT);
+    fcgi_req_release(q);
+}

@@ -1,0 +1,280 @@
+/*
+ * fpm_supervisor: see include/fpm_supervisor.h. The pool is pm = static with as many children
+ * as the FastCGI pool keeps connections, so every kept connection has a child and no request
+ * waits in php-fpm's backlog behind a pinned one (DESIGN-NOTES 3).
+ */
+#include "fpm_supervisor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define START_WAIT_MS 10000
+#define BACKOFF_MAX_MS 30000
+
+extern char **environ;
+
+struct fpm_supervisor {
+    char *binary;
+    char *dir;
+    char *conf;
+    struct upstream_addr up;
+    pid_t pid;
+    uint64_t restart_at_ms;   /* 0 = running (or not due) */
+    uint64_t backoff_ms;
+    uint64_t started_ms;
+};
+
+static bool executable(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* php-fpm, or the newest php-fpmX.Y, in PATH and the sbin directories. */
+static char *find_fpm(void)
+{
+    const char *path = getenv("PATH");
+    char *dirs = xasprintf("%s:/usr/sbin:/usr/local/sbin", path ? path : "/usr/bin:/bin");
+    char *best = NULL;
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !best;
+         d = strtok_r(NULL, ":", &save)) {
+        char *p = xasprintf("%s/php-fpm", d);
+        if (executable(p)) {
+            best = p;
+            break;
+        }
+        free(p);
+        DIR *dh = opendir(d);
+        if (!dh)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(dh))) {
+            if (strncmp(de->d_name, "php-fpm", 7) != 0 || !de->d_name[7])
+                continue;
+            char *q = xasprintf("%s/%s", d, de->d_name);
+            if (executable(q) && (!best || strcmp(q, best) > 0)) {
+                free(best);
+                best = q;
+            } else {
+                free(q);
+            }
+        }
+        closedir(dh);
+    }
+    free(dirs);
+    return best;
+}
+
+static int write_conf(struct fpm_supervisor *s, unsigned children)
+{
+    FILE *f = fopen(s->conf, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "; written by wharf for local development; removed when wharf stops\n"
+            "[global]\n"
+            "pid = %s/php-fpm.pid\n"
+            "error_log = /proc/self/fd/2\n"
+            "log_level = warning\n"
+            "daemonize = no\n"
+            "\n"
+            "[wharf]\n"
+            "listen = %s\n"
+            "listen.mode = 0600\n"
+            "pm = static\n"
+            "pm.max_children = %u\n"
+            "catch_workers_output = yes\n"
+            "decorate_workers_output = no\n"
+            "clear_env = no\n"
+            "security.limit_extensions = .php\n",
+            s->dir, s->up.path, children);
+    return fclose(f);
+}
+
+static int spawn(struct fpm_supervisor *s)
+{
+    char *argv[6];
+    int n = 0;
+    argv[n++] = s->binary;
+    argv[n++] = "--nodaemonize";
+    argv[n++] = "--fpm-config";
+    argv[n++] = s->conf;
+    if (geteuid() == 0)
+        argv[n++] = "--allow-to-run-as-root";
+    argv[n] = NULL;
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none); /* wharf blocks its signals; php-fpm needs them */
+    sigset_t dfl;
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
+    int rc = posix_spawn(&s->pid, s->binary, NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        errno = rc;
+        s->pid = 0;
+        return -1;
+    }
+    s->started_ms = clock_ms();
+    return 0;
+}
+
+static bool socket_ready(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    bool ok = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    close(fd);
+    return ok;
+}
+
+static void remove_dir(struct fpm_supervisor *s)
+{
+    char *files[] = { s->conf, s->up.path, NULL };
+    for (size_t i = 0; files[i]; i++)
+        unlink(files[i]);
+    char *pid = xasprintf("%s/php-fpm.pid", s->dir);
+    unlink(pid);
+    free(pid);
+    rmdir(s->dir);
+}
+
+struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *errs)
+{
+    struct fpm_supervisor *s = xcalloc(1, sizeof *s);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    s->binary = find_fpm();
+    if (!s->binary) {
+        errlist_add(errs, "--php: php-fpm not found (install php-fpm, or give --php ADDRESS "
+                          "of a running php-fpm)");
+        free(s);
+        return NULL;
+    }
+    s->dir = xasprintf("%s/wharf-fpm.XXXXXX", tmp);
+    if (!mkdtemp(s->dir)) {
+        errlist_add(errs, "--php: cannot create a directory in %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    s->conf = xasprintf("%s/php-fpm.conf", s->dir);
+    s->up.path = xasprintf("%s/php-fpm.sock", s->dir);
+    s->up.text = xasprintf("unix:%s", s->up.path);
+    if (write_conf(s, children) != 0) {
+        errlist_add(errs, "--php: cannot write %s: %s", s->conf, strerror(errno));
+        goto fail;
+    }
+    if (spawn(s) != 0) {
+        errlist_add(errs, "--php: cannot start %s: %s", s->binary, strerror(errno));
+        goto fail;
+    }
+    for (uint64_t t0 = clock_ms(); clock_ms() - t0 < START_WAIT_MS;) {
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            errlist_add(errs, "--php: %s exited at start (status %d); see its messages above",
+                        s->binary, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            goto fail;
+        }
+        if (socket_ready(s->up.path)) {
+            log_info("fpm", 0, "started %s (pid %ld) on %s with %u children", s->binary,
+                     (long)s->pid, s->up.text, children);
+            s->backoff_ms = 1000;
+            return s;
+        }
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    errlist_add(errs, "--php: %s did not open %s within %u s", s->binary, s->up.path,
+                START_WAIT_MS / 1000);
+fail:
+    fpm_supervisor_stop(s);
+    return NULL;
+}
+
+const struct upstream_addr *fpm_supervisor_upstream(const struct fpm_supervisor *s)
+{
+    return &s->up;
+}
+
+void fpm_supervisor_poll(struct fpm_supervisor *s)
+{
+    if (!s)
+        return;
+    uint64_t now = clock_ms();
+    if (s->pid > 0) {
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) != s->pid)
+            return;
+        s->pid = 0;
+        /* a php-fpm that lived a while gets a quick restart; one that keeps dying backs off */
+        if (now - s->started_ms > 60000)
+            s->backoff_ms = 1000;
+        log_error("fpm", 0, "php-fpm exited (%s %d); restarting in %llu ms",
+                  WIFSIGNALED(status) ? "signal" : "status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                  (unsigned long long)s->backoff_ms);
+        s->restart_at_ms = now + s->backoff_ms;
+        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+        return;
+    }
+    if (s->restart_at_ms && now >= s->restart_at_ms) {
+        s->restart_at_ms = 0;
+        unlink(s->up.path);
+        if (spawn(s) != 0) {
+            log_error("fpm", 0, "cannot restart %s: %s", s->binary, strerror(errno));
+            s->restart_at_ms = now + s->backoff_ms;
+        } else {
+            log_info("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
+        }
+    }
+}
+
+void fpm_supervisor_stop(struct fpm_supervisor *s)
+{
+    if (!s)
+        return;
+    if (s->pid > 0) {
+        kill(s->pid, SIGQUIT);
+        int status;
+        uint64_t t0 = clock_ms();
+        while (waitpid(s->pid, &status, WNOHANG) == 0) {
+            if (clock_ms() - t0 > 5000) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, &status, 0);
+                break;
+            }
+            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (s->dir && s->conf)
+        remove_dir(s);
+    else if (s->dir)
+        rmdir(s->dir);
+    free(s->binary);
+    free(s->dir);
+    free(s->conf);
+    config_upstream_dispose(&s->up);
+    free(s);
+}
