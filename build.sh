@@ -37,8 +37,8 @@ case "$cmd" in
 run)
     install_deps
     build
-    echo "build.sh: serving www/ on http://127.0.0.1:8080 (Ctrl-C stops)" >&2
-    exec ./src/wharf --root www "$@"
+    echo "build.sh: serving www/ (and www/demo.php through php-fpm) on http://127.0.0.1:8080 (Ctrl-C stops)" >&2
+    exec ./src/wharf --root www --php "$@"
     ;;
 test)
     install_deps

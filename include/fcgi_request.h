@@ -31,7 +31,6 @@
 #define FCGI_BODY_MEM_MAX (64u * 1024)       /* request body kept in memory, then a temp file */
 #define FCGI_OUT_HIGH_WATER (256u * 1024)    /* stop reading the backend above this */
 #define FCGI_OUT_LOW_WATER (64u * 1024)      /* and start again below this */
-#define FCGI_MAX_REDIRECTS 5                 /* local redirects (Location: /x, no Status) */
 
 struct fcgi_pool;
 struct fcgi_conn;
@@ -68,7 +67,6 @@ struct fcgi_req {
     /* ---- MHD side only ---- */
     struct MHD_Connection *conn;
     bool body_too_large;              /* past fastcgi_max_body: answer 413 at the end */
-    unsigned redirects;
 
     /* ---- FastCGI thread only ---- */
     struct fcgi_conn *fc;             /* connection carrying it, NULL while queued */

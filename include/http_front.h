@@ -14,6 +14,7 @@
 #include "request.h"
 
 #define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
+#define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects (a CGI "Location: /path" without Status) */
 
 /** Bind every listen address and start serving cfg (which must outlive the server).
  *  Returns 0, or -1 with a message per failure in errs (a busy port, a bad address). */
@@ -26,6 +27,10 @@ uint16_t http_front_port(void);
 /** Queue resp (the caller still destroys its own reference) and record status and body size. */
 enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                  struct MHD_Response *resp, uint64_t body_bytes);
+/** Answer r as if it had asked for target (a local path, RFC 3875 6.2.2 local redirect):
+ *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
+enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
+                                      const char *target);
 /** Queue a small error page (HTML, or JSON when the client prefers it). detail may be NULL.
  *  An optional extra header (name, value) is added when name is not NULL. */
 enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,

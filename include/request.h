@@ -43,6 +43,7 @@ struct request {
     char *fcgi_path_info;        /* PATH_INFO, "" = none */
     struct fcgi_req *fcgi;
     int fcgi_state;
+    unsigned redirects;          /* local redirects followed */
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

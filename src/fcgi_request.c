@@ -551,6 +551,13 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
             return http_front_error(c, r, fail_status[fail], NULL, NULL, NULL);
         }
         r->fcgi_state = FS_DONE;
+        if (cgi_head_is_local_redirect(&q->head_parser.head)) {
+            char *target = xstrdup(q->head_parser.head.location);
+            fcgi_request_completed(r, MHD_REQUEST_TERMINATED_COMPLETED_OK); /* drops q */
+            enum MHD_Result ret = http_front_redispatch(c, r, target);
+            free(target);
+            return ret;
+        }
         pthread_mutex_lock(&q->lock);
         enum MHD_Result ret = queue_backend_response(c, r, q);
         pthread_mutex_unlock(&q->lock);

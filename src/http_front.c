@@ -234,6 +234,32 @@ static bool has_body(struct MHD_Connection *c)
  * body is answered on the second call to keep the connection alive. One with a body that no
  * handler wants is answered at once: closing beats reading an upload we would throw away.
  */
+enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
+                                      const char *target)
+{
+    if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
+        log_error("http", r->id, "more than %u local redirects; last to %s",
+                  HTTP_FRONT_MAX_REDIRECTS, target);
+        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+    }
+    size_t n = strlen(target);
+    char *t = xstrndup(target, n);
+    if (r->target != r->target_inline)
+        free(r->target);
+    r->target = t;
+    r->target_len = n;
+    free(r->path);
+    free(r->query);
+    free(r->fcgi_script);
+    free(r->fcgi_path_info);
+    r->path = r->query = r->fcgi_script = r->fcgi_path_info = NULL;
+    r->handled_by_fcgi = false;
+    r->fcgi_state = 0;
+    r->has_body = false; /* RFC 3875 6.2.2: the new request is a GET without the old body */
+    copy_token(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
+    return dispatch(c, r, r->method);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,

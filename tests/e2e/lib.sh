@@ -169,3 +169,51 @@ sys.stdout.write(out.decode("latin-1"))
 finish() {
     exit $((TAP_FAILED > 0))
 }
+
+# ---- php-fpm --------------------------------------------------------------------------------
+
+# find_fpm: print the php-fpm binary (php-fpm or php-fpmX.Y in PATH or /usr/sbin), or nothing.
+find_fpm() {
+    local p
+    for p in php-fpm $(ls /usr/sbin/php-fpm* /usr/local/sbin/php-fpm* 2>/dev/null | sort -r); do
+        command -v "$p" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# start_fpm NAME LISTEN [EXTRA-POOL-LINES]: a private php-fpm (pm = static, 4 children) listening
+# on LISTEN (a unix socket path or 127.0.0.1:PORT), its files in $T/fpm-NAME/; sets FPM_PID.
+# Extra lines (e.g. "security.limit_extensions = .php .jpg" or "pm.max_children = 2") go into
+# the pool section and override the defaults. Skips the whole test when php-fpm is missing.
+start_fpm() {
+    local name=$1 listen=$2 extra=${3:-} bin dir i
+    bin=$(find_fpm) || skip_all "php-fpm is not installed"
+    dir="$T/fpm-$name"
+    mkdir -p "$dir"
+    {
+        printf '[global]\npid = %s/fpm.pid\nerror_log = %s/fpm.log\ndaemonize = no\n' "$dir" "$dir"
+        printf '[%s]\nlisten = %s\n' "$name" "$listen"
+        printf 'pm = static\ncatch_workers_output = yes\ndecorate_workers_output = no\n'
+        printf 'clear_env = no\n'
+        if ! printf '%s\n' "$extra" | grep -q '^pm.max_children'; then
+            printf 'pm.max_children = 4\n'
+        fi
+        printf '%s\n' "$extra"
+    } >"$dir/fpm.conf"
+    local root_flag=()
+    [ "$(id -u)" -eq 0 ] && root_flag=(--allow-to-run-as-root)
+    "$bin" --nodaemonize --fpm-config "$dir/fpm.conf" "${root_flag[@]}" 2>>"$dir/fpm.log" &
+    FPM_PID=$!
+    PIDS+=("$FPM_PID")
+    for ((i = 0; i < 200; i++)); do
+        if [ "${listen#/}" != "$listen" ]; then
+            [ -S "$listen" ] && return 0
+        else
+            python3 -c 'import socket,sys; h,p=sys.argv[1].rsplit(":",1); socket.create_connection((h,int(p)),timeout=1).close()' "$listen" 2>/dev/null && return 0
+        fi
+        kill -0 "$FPM_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$dir/fpm.log" >&2
+    bail "php-fpm $name did not start on $listen"
+}
