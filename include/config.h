@@ -83,6 +83,26 @@ struct fcgi_site_conf {
     unsigned preset_line;            /* line of fastcgi_preset; 0 = default/command line */
 };
 
+struct git_site_conf {
+    char *repo;                 /* https, ssh, file URL or local path; NULL = no git deploy */
+    char *branch;               /* NULL = the remote's default branch */
+    char *key;                  /* ssh private key */
+    char *known_hosts;          /* a known_hosts file, or "strict" (ssh's own files, the
+                                 * default) or "accept-new" (trust on first use) */
+    uint64_t interval_ms;       /* between polls; 0 = only at start, webhooks and signals */
+    char *then;                 /* build command run in the new release (sh -c); NULL = none */
+    uint64_t then_timeout_ms;
+    uint64_t timeout_ms;        /* each git command */
+    char *hook;                 /* URL path receiving push webhooks; NULL = none */
+    char *secret;               /* webhook secret (required with hook) */
+    unsigned keep;              /* old releases kept besides the live one */
+    unsigned depth;             /* shallow fetch depth; 0 = full history */
+    bool submodules;
+    char *subdir;               /* serve this subdirectory of the checkout ("public") */
+    char *status;               /* URL path of the JSON deploy status; NULL = none */
+    unsigned line;              /* line of git_repo */
+};
+
 struct site_conf {
     char *name;                 /* from "[site NAME]"; "default" for the CLI-made site */
     struct str_list hosts;      /* lower-case, port stripped; empty = default site */
@@ -96,6 +116,7 @@ struct site_conf {
     unsigned root_line;         /* line of the root key; 0 = not set */
     unsigned hosts_line;        /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
+    struct git_site_conf git;
 };
 
 struct server_conf {

@@ -14,6 +14,7 @@
 struct site_conf;
 struct conn_watch;
 struct fcgi_req;
+struct buf;
 
 #define REQUEST_TARGET_INLINE 200
 
@@ -44,6 +45,11 @@ struct request {
     struct fcgi_req *fcgi;
     int fcgi_state;
     unsigned redirects;          /* local redirects followed */
+    /* git webhook / status requests */
+    bool handled_by_git;         /* every handler call goes to git_http_handle */
+    int hook_state;              /* 0 new, 1 reading the body, 2 answered */
+    bool hook_too_large;
+    struct buf *hook_body;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

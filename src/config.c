@@ -50,6 +50,7 @@ enum key_type {
     T_ENUM,
     T_UPSTREAMS,
     T_URLPATH,
+    T_RELPATH,
     T_PREFIXES,
     T_ENV,
 };
@@ -126,6 +127,25 @@ static const struct config_key keys[] = {
      1 * HOUR, NULL, 0},
     {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL,
      0},
+
+    {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
+    {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_key", T_PATH, SITE(git.key), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_known_hosts", T_PATH, SITE(git.known_hosts), "strict", 0, 0, NULL, 0},
+    {SEC_SITE, "git_interval", T_DURATION, SITE(git.interval_ms), "60s", 0, 7 * 24 * HOUR, NULL,
+     0},
+    {SEC_SITE, "git_then", T_STRING, SITE(git.then), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_then_timeout", T_DURATION, SITE(git.then_timeout_ms), "10m", 1 * SEC,
+     24 * HOUR, NULL, 0},
+    {SEC_SITE, "git_timeout", T_DURATION, SITE(git.timeout_ms), "5m", 1 * SEC, 24 * HOUR, NULL,
+     0},
+    {SEC_SITE, "git_hook", T_URLPATH, SITE(git.hook), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_keep", T_UNSIGNED, SITE(git.keep), "3", 0, 1000, NULL, 0},
+    {SEC_SITE, "git_depth", T_UNSIGNED, SITE(git.depth), "0", 0, 1000000, NULL, 0},
+    {SEC_SITE, "git_submodules", T_BOOL, SITE(git.submodules), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "git_subdir", T_RELPATH, SITE(git.subdir), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_status", T_URLPATH, SITE(git.status), NULL, 0, 0, NULL, 0},
 
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
@@ -840,6 +860,30 @@ static void expect_urlpath(const struct config_key *k, char *buf, size_t n)
     expect_text("a URL path starting with '/'", buf, n);
 }
 
+/* A path inside a tree: relative, no "..", no empty or dot segments. */
+static int parse_relpath(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    bool ok = val[0] && val[0] != '/';
+    for (const char *seg = val; ok && *seg;) {
+        size_t n = strcspn(seg, "/");
+        ok = n > 0 && seg[0] != '.';
+        seg += n;
+        if (*seg == '/')
+            seg++;
+    }
+    if (!ok)
+        return bad_value(ld, k, val, NULL);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+static void expect_relpath(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a relative path without '.' or '..' segments", buf, n);
+}
+
 static int parse_prefixes(struct load *ld, const struct config_key *k, void *base, char *val)
 {
     struct str_list *l = slot_of(base, k);
@@ -895,6 +939,7 @@ static const struct type_def types[] = {
     [T_ENUM] = {false, parse_enum, expect_enum, dispose_nothing},
     [T_UPSTREAMS] = {true, parse_upstreams, expect_upstreams, dispose_upstreams},
     [T_URLPATH] = {false, parse_urlpath, expect_urlpath, dispose_string},
+    [T_RELPATH] = {false, parse_relpath, expect_relpath, dispose_string},
     [T_PREFIXES] = {true, parse_prefixes, expect_prefixes, dispose_str_list},
     [T_ENV] = {true, parse_env, expect_env, dispose_str_list},
 };
@@ -1354,6 +1399,12 @@ int config_finish(struct config *cfg, struct errlist *errs)
         else if (!s->root)
             errlist_add(errs, "%s: [site %s]: root is required", where(cfg, s->line, at, sizeof at),
                         s->name);
+        if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status))
+            errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
+                        where(cfg, s->line, at, sizeof at), s->name);
+        if (s->git.hook && (!s->git.secret || !*s->git.secret))
+            errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
+                        where(cfg, s->line, at, sizeof at), s->name);
         if (s->hosts.n == 0) {
             if (catchall)
                 errlist_add(errs,
@@ -1391,6 +1442,27 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
         struct stat st;
         if (!s->root)
             continue; /* config_finish() reported it */
+        if (s->git.repo) {
+            /* wharf owns a git site's root: it may not exist yet, its parent must */
+            char *parent = xstrdup(s->root);
+            for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
+                parent[n - 1] = '\0';
+            char *slash = strrchr(parent, '/');
+            if (slash)
+                *(slash == parent ? slash + 1 : slash) = '\0';
+            else
+                strcpy(parent, ".");
+            if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+                errlist_add(errs, "%s: root '%s': its directory '%s' does not exist",
+                            where(cfg, s->root_line, at, sizeof at), s->root, parent);
+            else if (lstat(s->root, &st) == 0 && !S_ISLNK(st.st_mode))
+                errlist_add(errs,
+                            "%s: root '%s' exists and is not a link made by wharf; with "
+                            "git_repo wharf owns the root: move it away or name a new path",
+                            where(cfg, s->root_line, at, sizeof at), s->root);
+            free(parent);
+            continue;
+        }
         if (stat(s->root, &st) != 0)
             errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
                         strerror(errno));

@@ -474,14 +474,14 @@ static void dispatch(struct fcgi_req *q)
                 q->tried_mask |= 1u << idx;
             continue;
         }
-        if (connect(c->fd, (struct sockaddr *)&b->sa, b->salen) == 0 || errno == EINPROGRESS) {
-            if (errno != EINPROGRESS) {
-                c->st = CS_SENDING;
-                c->be->n_busy--; /* assign() counts it again */
-                assign(c, q);
-            }
+        int rc = connect(c->fd, (struct sockaddr *)&b->sa, b->salen);
+        if (rc == 0) {
+            c->be->n_busy--; /* assign() counts it again */
+            assign(c, q);
             return;
         }
+        if (errno == EINPROGRESS)
+            return; /* EPOLLOUT tells the outcome */
         /* refused at once (typical for unix sockets): mark and try the next upstream */
         if (idx < 32)
             q->tried_mask |= 1u << idx;
@@ -612,22 +612,19 @@ static void conn_recv(struct fcgi_conn *c)
     if (q->stderr_line.len)
         log_stderr(q, (const uint8_t *)"\n", 1);
 
-    /* one wake-up per batch: the head and, when it came too, the end */
+    /* One wake-up per batch. When the end came too, release_from_pool() wakes the MHD side
+     * with `ended` already set, so it answers with one complete buffer response. */
     pthread_mutex_lock(&q->lock);
-    if (head_now)
-        q->head_done = !broken || q->got_response_bytes ? head_now : false;
-    if (head_now && broken)
-        q->head_done = false; /* nothing was handed over yet: report an error status instead */
-    if (head_now || (q->head_done && q->out.len > q->out_off))
+    if (head_now && !broken)
+        q->head_done = true;
+    if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off))
         fcgi_req_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
     if (broken) {
-        if (!q->got_response_bytes || (c->reused && !head_now && !q->head_done &&
-                                       q->head_parser.raw.len == 0 && fail == FCGI_FAIL_PROTOCOL &&
-                                       why && strcmp(why, "upstream closed the connection") == 0))
-            conn_failed(c, fail, why);
-        else {
+        if (!q->got_response_bytes) {
+            conn_failed(c, fail, why); /* nothing came back: another connection may do */
+        } else {
             detach(c, false);
             fail_req(q, fail, why);
         }

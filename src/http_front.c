@@ -29,6 +29,8 @@
 #include "error_page.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
+#include "git_http.h"
+#include "git_worker.h"
 #include "log.h"
 #include "path.h"
 #include "route.h"
@@ -177,8 +179,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL,
                                 NULL);
     }
+    if (site->git.repo && git_http_owns(site, path)) {
+        r->handled_by_git = true;
+        r->path = xstrndup(path, path_len);
+        return git_http_handle(c, r, r->path, NULL, &(size_t){ 0 });
+    }
     if (path_has_hidden_segment(path))
         return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+    if (site->git.repo && !git_worker_is_live(site))
+        return http_front_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                "The site is being deployed for the first time.",
+                                MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
     if (site->fcgi.preset &&
@@ -270,6 +281,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO; /* cannot happen: on_uri always runs first */
     if (r->handled_by_fcgi)
         return fcgi_request_handle(c, r, upload_data, upload_data_size);
+    if (r->handled_by_git)
+        return git_http_handle(c, r, r->path, upload_data, upload_data_size);
     if (r->handled) {
         *upload_data_size = 0; /* a body nobody reads (the response is already queued) */
         return MHD_YES;
@@ -332,6 +345,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         access_log_write(log, &e);
     }
     fcgi_request_completed(r, toe);
+    git_http_completed(r);
     if (r->target != r->target_inline)
         free(r->target);
     free(r->path);

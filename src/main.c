@@ -22,6 +22,7 @@
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
+#include "git_worker.h"
 #include "http_front.h"
 #include "log.h"
 #include "mime.h"
@@ -46,6 +47,8 @@ static const char usage[] =
     "      --php [ADDR]        run PHP through php-fpm at ADDR (host:port, [v6]:port,\n"
     "                          unix:/path) with the php preset; without ADDR, wharf\n"
     "                          starts and supervises php-fpm itself (development)\n"
+    "      --deploy SITE       deploy the git site SITE now (fetch, build, switch) and exit\n"
+    "      --rollback SITE     switch the git site SITE back to its previous release and exit\n"
     "  -t, --test              check the configuration and exit\n"
     "  -V, --version           print the version and exit\n"
     "  -h, --help              print this help and exit\n"
@@ -60,11 +63,13 @@ struct cli {
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
+    const char *deploy;        /* --deploy SITE */
+    const char *rollback;      /* --rollback SITE */
     bool php;                  /* --php given */
     const char *php_upstream;  /* its address; NULL = spawn php-fpm */
 };
 
-enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP };
+enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_DEPLOY, OPT_ROLLBACK };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
@@ -76,6 +81,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         { "gzip", no_argument, NULL, OPT_GZIP },
         { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
         { "php", optional_argument, NULL, OPT_PHP },
+        { "deploy", required_argument, NULL, OPT_DEPLOY },
+        { "rollback", required_argument, NULL, OPT_ROLLBACK },
         { "test", no_argument, NULL, 't' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
@@ -94,6 +101,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         case OPT_BROWSE: cli->browse = true; break;
         case OPT_GZIP: cli->gzip = true; break;
         case OPT_ACCESS_LOG: cli->access_log = optarg; break;
+        case OPT_DEPLOY: cli->deploy = optarg; break;
+        case OPT_ROLLBACK: cli->rollback = optarg; break;
         case OPT_PHP:
             cli->php = true;
             cli->php_upstream = optarg;
@@ -249,6 +258,27 @@ static void absolutize_roots(struct config *cfg)
     }
 }
 
+/* --deploy SITE / --rollback SITE: done in this process, under the site's deploy lock; a
+ * running server serves the new release at once (it follows the root symlink per request). */
+static int one_shot_deploy(const struct config *cfg, const char *name, bool rollback)
+{
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct site_conf *s = &cfg->sites[i];
+        if (strcmp(s->name, name) != 0)
+            continue;
+        if (!s->git.repo) {
+            fprintf(stderr, "wharf: [site %s] has no git_repo\n", name);
+            return 1;
+        }
+        int rc = git_deploy_once(s, rollback);
+        fprintf(stderr, "wharf: %s of [site %s] %s\n", rollback ? "rollback" : "deploy", name,
+                rc == 0 ? "done" : "failed (see above)");
+        return rc == 0 ? 0 : 1;
+    }
+    fprintf(stderr, "wharf: no [site %s] in the configuration\n", name);
+    return 1;
+}
+
 static void print_errors(const struct errlist *errs)
 {
     for (size_t i = 0; i < errs->n; i++)
@@ -293,6 +323,10 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if (cli.deploy || cli.rollback) {
+        rc = one_shot_deploy(&cfg, cli.deploy ? cli.deploy : cli.rollback, cli.rollback != NULL);
+        goto out;
+    }
 
     const char *why;
     if (log_open(cfg.server.error_log, &why) != 0) {
@@ -306,6 +340,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -335,6 +370,8 @@ int main(int argc, char **argv)
         goto out;
     }
     access_log_start();
+    if (git_worker_start(&cfg) != 0)
+        log_error("main", 0, "cannot start the git deploy thread");
     for (size_t i = 0; i < cfg.n_sites; i++)
         log_info("main", 0, "site %s: root %s%s", cfg.sites[i].name, cfg.sites[i].root,
                  cfg.sites[i].hosts.n ? "" : " (default)");
@@ -351,6 +388,9 @@ int main(int argc, char **argv)
             log_reopen();
             access_log_reopen_all();
             log_info("main", 0, "logs reopened");
+        } else if (sig == SIGUSR2) {
+            log_info("main", 0, "SIGUSR2: deploying every git site");
+            git_worker_request_all();
         } else if (sig == SIGHUP) {
             log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
         }
@@ -360,6 +400,7 @@ int main(int argc, char **argv)
             log_info("http", 0, "closed %u connection%s that did not send a request head in time",
                      killed, killed == 1 ? "" : "s");
     }
+    git_worker_stop();
     http_front_stop();
     fcgi_request_teardown();
     fpm_supervisor_stop(fpm);

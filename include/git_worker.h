@@ -1,0 +1,43 @@
+/*
+ * git_worker: keeps every site with git_repo fresh, in one background thread. Each deploy
+ * fetches into a bare cache, checks the commit out into a fresh release directory, runs the
+ * build command there, and only when all of that worked switches the site's root (a symlink)
+ * to the new release with one rename(). The old release keeps being served until then, and
+ * after any failure. The worker never calls into the HTTP front: the front reads the root
+ * symlink per request and the worker's status through the functions below.
+ *
+ * Layout, for root = /srv/site:
+ *   /srv/site -> .site.wharf/releases/20261122T194500Z-1a2b3c4d5e6f[/subdir]   (symlink)
+ *   /srv/.site.wharf/repo.git       bare fetch cache
+ *   /srv/.site.wharf/releases/      complete releases; NAME.tmp while being built
+ *   /srv/.site.wharf/lock           flock: one deployer at a time (server or wharf --deploy)
+ */
+#ifndef WHARF_GIT_WORKER_H
+#define WHARF_GIT_WORKER_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "config.h"
+
+/** Start the worker for every site with git_repo (none: nothing starts). Start-up never waits
+ *  for git: the first deploys run in the thread. */
+int git_worker_start(const struct config *cfg);
+/** Stop the thread (a running git or build command is killed) and free everything. */
+void git_worker_stop(void);
+/** Ask for a deploy of site soon; bursts coalesce into at most one more deploy. Thread-safe. */
+void git_worker_request(const struct site_conf *site);
+/** Ask for a deploy of every git site (SIGUSR2). */
+void git_worker_request_all(void);
+/** The branch deployed (configured or detected); "" while unknown. Thread-safe. */
+void git_worker_branch(const struct site_conf *site, char *out, size_t n);
+/** Whether the site's root holds a release (false until its first deploy). Thread-safe. */
+bool git_worker_is_live(const struct site_conf *site);
+/** Append the site's deploy status as JSON. Thread-safe. */
+void git_worker_status_json(const struct site_conf *site, struct buf *out);
+
+/** One deploy (or a rollback to the previous kept release) of site from the command line,
+ *  in this process; waits for a deploy that is running in a server. 0 on success. */
+int git_deploy_once(const struct site_conf *site, bool rollback);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * git_http: see include/git_http.h. Answers: 202 a deploy was queued; 200 acknowledged and
+ * ignored (a ping, another branch, an event that is not a push); 403 a missing, malformed or
+ * wrong signature (nothing runs); 405 not a POST; 413 a body over GIT_HTTP_MAX_BODY.
+ */
+#include "git_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "git_worker.h"
+#include "http_front.h"
+#include "log.h"
+#include "util.h"
+#include "webhook.h"
+
+bool git_http_owns(const struct site_conf *site, const char *path)
+{
+    return (site->git.hook && strcmp(path, site->git.hook) == 0) ||
+           (site->git.status && strcmp(path, site->git.status) == 0);
+}
+
+static enum MHD_Result json_reply(struct MHD_Connection *c, struct request *r, unsigned status,
+                                  struct buf *b)
+{
+    size_t len = b->len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, buf_steal(b, NULL), MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = http_front_queue(c, r, status, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result message(struct MHD_Connection *c, struct request *r, unsigned status,
+                               const char *text)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"status\":%u,\"message\":\"", status);
+    buf_append_json(&b, text, strlen(text));
+    buf_puts(&b, "\"}\n");
+    return json_reply(c, r, status, &b);
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* The whole body is in: check it and act. */
+static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
+{
+    const struct site_conf *site = r->site;
+    struct buf *body = r->hook_body;
+    if (r->hook_too_large)
+        return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+    struct webhook_headers h = {
+        .hub_signature_256 = header(c, "X-Hub-Signature-256"),
+        .gitea_signature = header(c, "X-Gitea-Signature") ? header(c, "X-Gitea-Signature")
+                                                          : header(c, "X-Forgejo-Signature"),
+        .gitlab_token = header(c, "X-Gitlab-Token"),
+        .hub_signature = header(c, "X-Hub-Signature"),
+    };
+    enum webhook_verdict v = webhook_verify(&h, body->data ? body->data : "", body->len,
+                                            site->git.secret);
+    if (v != WEBHOOK_OK) {
+        log_warn("webhook", r->id, "[site %s] refused: %s", site->name, webhook_verdict_text(v));
+        return message(c, r, MHD_HTTP_FORBIDDEN, webhook_verdict_text(v));
+    }
+    const char *gh = header(c, "X-GitHub-Event"), *gt = header(c, "X-Gitea-Event"),
+               *gl = header(c, "X-Gitlab-Event");
+    if (webhook_is_ping(gh, gt, gl))
+        return message(c, r, MHD_HTTP_OK, "pong");
+    if (!webhook_is_push(gh, gt, gl))
+        return message(c, r, MHD_HTTP_OK, "not a push event: ignored");
+    char ref[256], branch[256];
+    if (webhook_push_ref(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), body->data ? body->data : "",
+                         body->len, ref, sizeof ref) != 0)
+        return message(c, r, MHD_HTTP_BAD_REQUEST, "no \"ref\" in the push payload");
+    git_worker_branch(site, branch, sizeof branch);
+    /* before the branch is known (first fetch pending) every push may be the one: deploy */
+    if (branch[0] && !webhook_ref_is_branch(ref, branch)) {
+        log_info("webhook", r->id, "[site %s] push to %s ignored (deploying %s)", site->name, ref,
+                 branch);
+        return message(c, r, MHD_HTTP_OK, "push to another branch: ignored");
+    }
+    log_info("webhook", r->id, "[site %s] push to %s: deploy queued", site->name, ref);
+    git_worker_request(site);
+    return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
+}
+
+enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, const char *path,
+                                const char *upload_data, size_t *upload_data_size)
+{
+    const struct site_conf *site = r->site;
+    if (r->hook_state == 0) {
+        if (site->git.status && strcmp(path, site->git.status) == 0) {
+            r->hook_state = 2;
+            if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+                return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
+                                        MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+            struct buf b;
+            buf_init(&b, 0);
+            git_worker_status_json(site, &b);
+            buf_putc(&b, '\n');
+            return json_reply(c, r, MHD_HTTP_OK, &b);
+        }
+        if (strcmp(r->method, "POST") != 0) {
+            r->hook_state = 2;
+            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
+                                    MHD_HTTP_HEADER_ALLOW, "POST");
+        }
+        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > GIT_HTTP_MAX_BODY) {
+            r->hook_state = 2;
+            return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+        }
+        r->hook_body = xmalloc(sizeof *r->hook_body);
+        buf_init(r->hook_body, GIT_HTTP_MAX_BODY);
+        r->hook_state = 1;
+        if (r->has_body)
+            return MHD_YES; /* the body follows */
+    }
+    if (r->hook_state == 1) {
+        if (*upload_data_size) {
+            if (buf_append(r->hook_body, upload_data, *upload_data_size) != 0)
+                r->hook_too_large = true;
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        r->hook_state = 2;
+        return finish_hook(c, r);
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+}
+
+void git_http_completed(struct request *r)
+{
+    if (r->hook_body) {
+        buf_dispose(r->hook_body);
+        free(r->hook_body);
+        r->hook_body = NULL;
+    }
+}
