@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Build the benchmark docroot: 1k.bin, 100k.bin, 10m.bin (random bytes) and
-page.html (exactly 100 KiB of realistic, compressible HTML; deterministic)."""
+"""Build the benchmark docroot: 1k.bin, 100k.bin, 10m.bin (random bytes),
+page.html (exactly 100 KiB of realistic, compressible HTML; deterministic) and the PHP
+scripts of the FastCGI scenarios: hello.php, table.php (~5 KiB HTML table of 50 rows of
+computed values), slow.php (usleep 200 ms) and opcache.php (prints opcache=1 when OPcache
+is enabled in the serving php-fpm)."""
 import os
 import random
 import sys
@@ -102,6 +105,40 @@ def page(size):
     return (head + body + "<!-- " + "x" * max(pad, 0) + " -->\n" + tail).encode()
 
 
+PHP_SCRIPTS = {
+    "hello.php": '<?php echo "Hello, world!";\n',
+    "table.php": r"""<?php
+// 50 rows x 7 columns of computed values, ~5 KiB of HTML
+$rows = [];
+for ($i = 1; $i <= 50; $i++) {
+    $rows[] = [
+        'id' => $i,
+        'name' => 'item-' . str_pad((string)($i * 37 % 101), 3, '0', STR_PAD_LEFT),
+        'square' => $i * $i,
+        'root' => sqrt($i),
+        'hash' => substr(md5("row $i"), 0, 6),
+        'price' => $i * 3.75 + ($i % 7) * 0.35,
+    ];
+}
+$total = array_sum(array_column($rows, 'price'));
+header('Content-Type: text/html; charset=utf-8');
+echo "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Price table</title></head><body>\n";
+echo "<table class=\"prices\">\n<tr><th>#</th><th>Name</th><th>Square</th><th>Root</th><th>Hash</th><th>Price</th><th>Share</th></tr>\n";
+foreach ($rows as $r) {
+    printf("<tr><td>%d</td><td>%s</td><td>%d</td><td>%.2f</td><td>%s</td><td>%s</td><td>%.2f%%</td></tr>\n",
+        $r['id'], htmlspecialchars($r['name']), $r['square'], $r['root'], $r['hash'],
+        number_format($r['price'], 2), 100 * $r['price'] / $total);
+}
+echo "</table>\n<p>Total: ", number_format($total, 2), "</p>\n</body></html>\n";
+""",
+    "slow.php": '<?php usleep(200000); echo "slept\n";\n',
+    "opcache.php": """<?php
+$s = function_exists('opcache_get_status') ? @opcache_get_status(false) : false;
+echo 'opcache=', ($s && !empty($s['opcache_enabled'])) ? 1 : 0, "\n";
+""",
+}
+
+
 def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
@@ -112,6 +149,9 @@ def main():
     assert len(p) == 100 * 1024, len(p)
     with open(os.path.join(root, "page.html"), "wb") as f:
         f.write(p)
+    for name, text in PHP_SCRIPTS.items():
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,19 @@ META.tsv lines:    key <TAB> value
 import statistics
 import sys
 
-SERVERS = ("wharf", "nginx")
+# column order; h2o and direct (fcgi_load straight to php-fpm) only appear when they ran
+SERVERS = ("wharf", "nginx", "h2o", "direct")
+LABELS = {"direct": "php-fpm direct"}
+RATIOS = ("nginx", "h2o", "direct")  # wharf/X columns
+
+PHP_METRICS = [
+    ("rps", "req/s", "high", "{:.0f}"),
+    ("p99_ms", "p99 latency (ms)", "low", "{:.2f}"),
+    ("errors", "errors", None, "{:.0f}"),
+    ("front_cpu_per_1k", "front server CPU-s per 1k req", "low", "{:.3f}"),
+    ("fpm_cpu_per_1k", "php-fpm CPU-s per 1k req", "low", "{:.3f}"),
+    ("peak_rss_mib", "front peak RSS (MiB)", "low", "{:.1f}"),
+]
 
 # scenario id -> (title, [(metric, label, better, fmt)]); better: "high", "low" or None
 SCENARIOS = [
@@ -53,6 +65,18 @@ SCENARIOS = [
         ("kb_per_conn", "KB per idle conn", "low", "{:.2f}"),
         ("peak_rss_mib", "peak RSS (MiB)", "low", "{:.1f}"),
     ]),
+    ("s7", "7. PHP hello.php, 64 conns", PHP_METRICS),
+    ("s8", "8. PHP table.php (~5 KiB), 64 conns", PHP_METRICS),
+    ("s9", "9. static 1 KiB, 64 conns, under slow.php saturation", [
+        ("rps_alone", "static req/s, PHP idle", "high", "{:.0f}"),
+        ("p99_alone", "static p99 (ms), PHP idle", "low", "{:.2f}"),
+        ("rps_during", "static req/s, 200 conns on slow.php", "high", "{:.0f}"),
+        ("p99_during", "static p99 (ms), 200 conns on slow.php", "low", "{:.2f}"),
+        ("errors", "static errors", None, "{:.0f}"),
+        ("slow_ok_rps", "slow.php 2xx/s (ceiling 20)", "high", "{:.1f}"),
+        ("slow_errors", "slow.php non-2xx + socket errors", None, "{:.0f}"),
+        ("rss_during_mib", "front RSS during (MiB)", "low", "{:.1f}"),
+    ]),
 ]
 
 
@@ -89,42 +113,75 @@ def main():
             k, _, v = line.rstrip("\n").partition("\t")
             meta[k] = v
     out = []
-    out.append(f"# wharf vs nginx static benchmark ({meta.get('date', '?')})")
+    servers = [s for s in SERVERS if any(k[1] == s for k in data)]
+    for s in ("wharf", "nginx"):
+        if s not in servers:
+            servers.insert(("wharf", "nginx").index(s), s)
+    ratios = [s for s in RATIOS if s in servers]
+    php = any(k[0] in ("s7", "s8", "s9") for k in data)
+    out.append(f"# wharf vs nginx benchmark{' (static + PHP)' if php else ''} ({meta.get('date', '?')})")
     out.append("")
     out.append(f"Machine: nproc {meta.get('nproc', '?')}, kernel {meta.get('kernel', '?')}, "
                f"{meta.get('cpu', '?')}; load avg at start {meta.get('load_start', '?')}, "
                f"at end {meta.get('load_end', '?')}.  ")
     out.append(f"Versions: {meta.get('wharf_version', '?')}; {meta.get('nginx_version', '?')}; "
-               f"{meta.get('wrk_version', '?')}.  ")
+               f"{meta.get('wrk_version', '?')}"
+               + (f"; {meta.get('php_fpm_version', '?')}" if php else "")
+               + (f"; {meta['h2o_version']}" if php and "h2o_version" in meta else "")
+               + ".  ")
     out.append(f"Method: {meta.get('rounds', '?')} interleaved rounds (wharf, nginx, wharf, ...) of "
                f"{meta.get('duration', '?')} s per scenario, wrk -t2 --latency, fresh server per run "
                f"after a 1 s warm-up; idle test with {meta.get('idle_count', '?')} connections. "
                f"Cells: median (min-max) over rounds.")
+    if php:
+        n = meta.get("fcgi_conns", "4")
+        out.append("")
+        out.append(
+            f"PHP (scenarios 7-9): a fresh php-fpm per run (pm = static, {n} children, OPcache on, "
+            f"unix socket) and one front end at a time. wharf: `--php unix:SOCK` ({n} kept "
+            f"FastCGI connections + queue); nginx: upstream `keepalive` x 2 workers = {n}, "
+            f"`fastcgi_keep_conn on`"
+            + ("; h2o: a FastCGI connection per request" if "h2o" in servers else "")
+            + f"; php-fpm direct: bench/fcgi_load.c, {n} kept-alive FastCGI connections, no HTTP "
+            f"(the ceiling; wharf/direct = share of it). CPU-s per 1k req: utime+stime of the "
+            f"front server's processes (php-fpm separately), delta over the run / requests. "
+            f"Scenario 9: wrk -t1 -c64 on a 1 KiB file alone, then while wrk -c200 keeps slow.php "
+            f"(usleep 200 ms) saturated (started {meta.get('php_ramp', '?')} s before).")
     out.append("")
-    out.append("Ratio = wharf/nginx of the medians. **Higher is better** for req/s, MB/s and "
-               "req per CPU-s; **lower is better** for latency, RSS and KB per connection.")
+    out.append("Ratio = wharf/X of the medians. **Higher is better** for req/s, MB/s and "
+               "req per CPU-s; **lower is better** for latency, RSS, KB per connection and CPU-s "
+               "per 1k req.")
     out.append("")
-    out.append("| Scenario | Metric | wharf | nginx | wharf/nginx |")
-    out.append("|---|---|---|---|---|")
+    head = ["Scenario", "Metric"] + [LABELS.get(s, s) for s in servers] + \
+        [f"wharf/{LABELS.get(s, s)}" for s in ratios]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
     for sc, title, metrics in SCENARIOS:
         if not any((sc, s, m[0]) in data for s in SERVERS for m in metrics):
             continue
         if sc == "s6":
             title = f"6. {meta.get('idle_count', '?')} idle keep-alive conns"
+        ran = {s for s in servers if any((sc, s, m[0]) in data for m in metrics)}
         first = True
         for metric, label, better, fmt in metrics:
-            w = data.get((sc, "wharf", metric), [])
-            n = data.get((sc, "nginx", metric), [])
-            ratio = "-"
-            if better and w and n and statistics.median(n) != 0:
-                r = statistics.median(w) / statistics.median(n)
-                arrow = "↑" if better == "high" else "↓"
-                ratio = f"{r:.2f} ({arrow} better)"
+            vals = {s: data.get((sc, s, metric), []) for s in servers}
+            w = vals["wharf"]
+            cells = [cell(vals[s], fmt) if s in ran or s in ("wharf", "nginx") else "-"
+                     for s in servers]
+            rcells = []
+            for s in ratios:
+                x = vals[s]
+                ratio = "-"
+                if better and w and x and statistics.median(x) != 0:
+                    r = statistics.median(w) / statistics.median(x)
+                    arrow = "↑" if better == "high" else "↓"
+                    ratio = f"{r:.2f} ({arrow} better)"
+                rcells.append(ratio)
             if metric.startswith("errors") and sc == "s4":
-                ratio = " / ".join(
-                    f"{s}: {'PASS' if vals and max(vals) == 0 else 'FAIL'}"
-                    for s, vals in (("wharf", w), ("nginx", n)))
-            out.append(f"| {title if first else ''} | {label} | {cell(w, fmt)} | {cell(n, fmt)} | {ratio} |")
+                rcells[0] = " / ".join(
+                    f"{s}: {'PASS' if v and max(v) == 0 else 'FAIL'}"
+                    for s, v in (("wharf", w), ("nginx", vals["nginx"])))
+            out.append("| " + " | ".join([title if first else "", label] + cells + rcells) + " |")
             first = False
     out.append("")
     notes = [v for k, v in sorted(meta.items()) if k.startswith("note")]

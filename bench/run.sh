@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# bench/run.sh - compare wharf with nginx on static content (see bench/README in the
-# header below). Prints a Markdown table and writes it to bench/results/latest.md;
-# every wrk output and idle-test result goes to bench/results/latest.log.
+# bench/run.sh - compare wharf with nginx on static content and, through php-fpm, on PHP
+# (with h2o as a third front end when it is installed or installable, and a FastCGI-direct
+# ceiling). Prints a Markdown table and writes it to bench/results/latest.md; every wrk
+# output and idle-test result goes to bench/results/latest.log.
 #
 # Environment:
-#   ROUNDS=3        interleaved rounds per scenario (wharf, nginx, wharf, nginx, ...)
+#   ROUNDS=3        interleaved rounds per scenario (wharf, nginx, [h2o, direct,] wharf, ...)
 #   DURATION=8      seconds per wrk run (a 1 s warm-up precedes each run)
-#   SCENARIOS="1 2 3 4 5 6"   subset to run
+#   SCENARIOS="1 2 3 4 5 6 7 8 9"   subset to run; "static" = 1-6, "php" = 7-9
 #   IDLE_CONNS=5000 connections for the idle keep-alive RSS test (scenario 6)
-#   WHARF=src/wharf NGINX=nginx   binaries
+#   WHARF=src/wharf NGINX=nginx PHP_FPM=php-fpm8.2 H2O=h2o   binaries (H2O=0: leave h2o out;
+#                   unset: use h2o from PATH, or apt-get install h2o when running as root)
+#   FCGI_CONNS=4    php-fpm's pm.max_children = wharf's fastcgi_max_conns (default 4) =
+#                   nginx's 2 workers x upstream keepalive 2 = fcgi_load's connections
+#   PHP_RAMP=2      seconds the slow.php load runs before the static measurement (scenario 9)
 #   KEEP_TMP=1      keep the temp dir (docroot, configs, server logs)
 #   GZIP_STATIC=1   also put a precompressed page.html.gz (gzip -6) in the docroot and turn on
 #                   nginx's gzip_static (wharf serves FILE.gz itself); default: both compress
 #
 # Scenarios: 1) 1 KiB file, 64 conns  2) 100 KiB file, 64 conns  3) 10 MiB file, 16 conns
 # 4) 1 KiB file, 1000 keep-alive conns  5) gzip of a 100 KiB HTML page, 64 conns
-# 6) RSS with IDLE_CONNS idle keep-alive connections.
+# 6) RSS with IDLE_CONNS idle keep-alive connections
+# 7) hello.php, 64 conns  8) table.php (~5 KiB HTML table), 64 conns: wharf, nginx, h2o and
+#    "direct" (bench/fcgi_load.c: FCGI_CONNS kept-alive FastCGI connections straight to php-fpm,
+#    no HTTP front end = the ceiling); front server and php-fpm CPU-s per 1000 requests
+# 9) static 1 KiB file at 64 conns (wrk -t1), first alone, then while 200 connections hammer
+#    slow.php (usleep 200 ms; 4 children = 20 req/s, so ~200 requests always queued)
 # Each server is started fresh for every run (so VmHWM is that run's peak) on 127.0.0.1
-# with its own config; the system nginx service is never touched.
+# with its own config; the system nginx/h2o services are never touched. PHP runs also get a
+# fresh private php-fpm (pm = static, FCGI_CONNS children, OPcache on, unix socket in the temp
+# dir) and exactly one front end at a time: kept FastCGI connections pin php-fpm children, so
+# two keep-alive clients must never share a pool (DESIGN-NOTES section 2 item 7).
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,11 +40,14 @@ RESULTS_DIR=$BENCH_DIR/results
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 DURATION=${DURATION%s}
-SCENARIOS=${SCENARIOS:-1 2 3 4 5 6}
+SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 WHARF=${WHARF:-$TOP_DIR/src/wharf}
+FCGI_CONNS=${FCGI_CONNS:-4}
+PHP_RAMP=${PHP_RAMP:-2}
 WRK_THREADS=2
 SERVERS=(wharf nginx)
+PHP_FRONTS=(wharf nginx) # + h2o when available (setup_php)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -39,6 +55,22 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be whole seconds (e.g. 8 or 8s)"
 [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNS must be a positive integer"
+[[ $FCGI_CONNS =~ ^[1-9][0-9]*$ ]] || die "FCGI_CONNS must be a positive integer"
+[[ $PHP_RAMP =~ ^[0-9]+$ ]] || die "PHP_RAMP must be whole seconds"
+
+# "static" and "php" stand for their scenario numbers; check every name before starting
+expanded=
+for s in $SCENARIOS; do
+    case $s in
+    static) expanded+=" 1 2 3 4 5 6" ;;
+    php) expanded+=" 7 8 9" ;;
+    [1-9]) expanded+=" $s" ;;
+    *) die "unknown scenario '$s' (use 1-9, static or php)" ;;
+    esac
+done
+SCENARIOS=${expanded# }
+NEED_PHP=
+[[ " $SCENARIOS " == *" "[789]" "* ]] && NEED_PHP=1
 
 # ---------------------------------------------------------------- dependencies
 ensure_deps() {
@@ -52,6 +84,12 @@ ensure_deps() {
         [[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
         [[ -z $NGINX ]] && pkgs+=(nginx-light)
     fi
+    if [[ -n $NEED_PHP ]]; then
+        [[ -z ${PHP_FPM:-} ]] && PHP_FPM=$(find_fpm)
+        [[ -z $PHP_FPM ]] && pkgs+=(php-fpm)
+        command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+        [[ -f /usr/include/fastcgi.h ]] || pkgs+=(libfcgi-dev)
+    fi
     if ((${#pkgs[@]})); then
         [[ $(id -u) -eq 0 ]] || die "missing ${pkgs[*]}; install them (apt-get install -y ${pkgs[*]})"
         log "installing ${pkgs[*]}"
@@ -60,9 +98,57 @@ ensure_deps() {
         if [[ -z ${NGINX:-} ]]; then
             NGINX=$(command -v nginx || echo /usr/sbin/nginx)
         fi
+        [[ -n $NEED_PHP && -z ${PHP_FPM:-} ]] && PHP_FPM=$(find_fpm)
     fi
     [[ -x $NGINX ]] || die "nginx not found at $NGINX"
     [[ -x $WHARF ]] || die "wharf binary $WHARF not found; build it: make -j2 src/wharf"
+    if [[ -n $NEED_PHP ]]; then
+        [[ -n $PHP_FPM && -x $PHP_FPM ]] || die "php-fpm not found (set PHP_FPM)"
+        ensure_h2o
+    fi
+}
+
+# php-fpm or php-fpmX.Y in PATH or /usr/sbin (newest first)
+find_fpm() {
+    local p
+    for p in php-fpm $(ls /usr/sbin/php-fpm* /usr/local/sbin/php-fpm* 2>/dev/null | sort -r); do
+        command -v "$p" 2>/dev/null && return 0
+    done
+    return 0
+}
+
+# h2o is optional: H2O=0 leaves it out; otherwise use it from PATH or install Debian's package
+# (as root). Debian's policy-rc.d normally stops the package from starting its service; if one
+# was started anyway, it is stopped by PID (only processes that appeared with the install).
+H2O_NOTE=
+ensure_h2o() {
+    if [[ ${H2O:-} == 0 ]]; then
+        H2O='' H2O_NOTE="h2o left out (H2O=0)"
+        return 0
+    fi
+    [[ -z ${H2O:-} ]] && H2O=$(command -v h2o || true)
+    if [[ -z $H2O && $(id -u) -eq 0 ]]; then
+        local before after pid
+        before=" $(pgrep -x h2o | tr '\n' ' ') "
+        log "installing h2o (optional third front end)"
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y h2o >&2 ||
+            { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y h2o >&2; }; then
+            H2O=$(command -v h2o || true)
+            after=$(pgrep -x h2o || true)
+            for pid in $after; do
+                if [[ $before != *" $pid "* ]]; then
+                    log "stopping the h2o service process $pid that the package started"
+                    kill -TERM "$pid" 2>/dev/null
+                    H2O_NOTE="the h2o package started a service (pid $pid); it was stopped by PID"
+                fi
+            done
+        fi
+    fi
+    if [[ -z $H2O || ! -x $H2O ]]; then
+        H2O='' H2O_NOTE="h2o left out: not installed and not installable here"
+        log "$H2O_NOTE"
+    fi
+    return 0
 }
 
 raise_fd_limit() {
@@ -86,12 +172,16 @@ free_port() {
 # ------------------------------------------------------------------ processes
 SERVER_PID=
 CHILD_PID=
+BG_PID=
+FPM_PID=
 TMP=
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [[ -n $CHILD_PID ]] && kill "$CHILD_PID" 2>/dev/null
+    [[ -n $BG_PID ]] && kill "$BG_PID" 2>/dev/null
     [[ -n $SERVER_PID ]] && stop_server
+    [[ -n $FPM_PID ]] && stop_fpm
     if [[ -n $TMP && -d $TMP ]]; then
         if [[ -n ${KEEP_TMP:-} ]]; then log "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
     fi
@@ -100,17 +190,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'log interrupted; exit 130' INT TERM
 
-port_of() { if [[ $1 == wharf ]]; then echo "$WHARF_PORT"; else echo "$NGINX_PORT"; fi; }
+port_of() {
+    case $1 in
+    wharf) echo "$WHARF_PORT" ;;
+    nginx) echo "$NGINX_PORT" ;;
+    h2o) echo "$H2O_PORT" ;;
+    esac
+}
 
-start_server() { # name
-    local name=$1
-    if [[ $name == wharf ]]; then
-        "$WHARF" --root "$DOCROOT" --listen "127.0.0.1:$WHARF_PORT" --gzip \
+# Starts one front end. MODE "php" = PHP through the php-fpm that start_fpm started: wharf with
+# --php unix:SOCK (fastcgi_max_conns default 4), nginx with nginx-php.conf, h2o (PHP only).
+start_server() { # name [static|php]
+    local name=$1 mode=${2:-static}
+    case $name in
+    wharf)
+        local php=()
+        [[ $mode == php ]] && php=(--php "unix:$FPM_SOCK")
+        "$WHARF" --root "$DOCROOT" --listen "127.0.0.1:$WHARF_PORT" --gzip "${php[@]}" \
             >>"$TMP/wharf.log" 2>&1 </dev/null &
-    else
-        "$NGINX" -e "$TMP/nginx-error.log" -p "$TMP/" -c "$TMP/nginx.conf" \
+        ;;
+    nginx)
+        local conf=$TMP/nginx.conf
+        [[ $mode == php ]] && conf=$TMP/nginx-php.conf
+        "$NGINX" -e "$TMP/nginx-error.log" -p "$TMP/" -c "$conf" \
             >>"$TMP/nginx.out" 2>&1 </dev/null &
-    fi
+        ;;
+    h2o)
+        "$H2O" -c "$TMP/h2o.conf" >>"$TMP/h2o.out" 2>&1 </dev/null &
+        ;;
+    *) die "unknown server $name" ;;
+    esac
     SERVER_PID=$!
     # wait until it answers 200
     local port code i
@@ -119,7 +228,7 @@ start_server() { # name
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             wait "$SERVER_PID" 2>/dev/null
             SERVER_PID=
-            tail -n 20 "$TMP/$name.log" "$TMP/nginx-error.log" "$TMP/nginx.out" 2>/dev/null >&2
+            tail -n 20 "$TMP/$name.log" "$TMP/$name-error.log" "$TMP/$name.out" 2>/dev/null >&2
             die "$name exited during start-up"
         fi
         code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/1k.bin" || true)
@@ -143,6 +252,40 @@ stop_server() {
         kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null # nginx's master exits after its workers
+    return 0
+}
+
+# A fresh private php-fpm for every PHP run (see the header): config written by setup_php.
+start_fpm() {
+    local root_flag=() i
+    [[ $(id -u) -eq 0 ]] && root_flag=(--allow-to-run-as-root)
+    rm -f "$FPM_SOCK"
+    "$PHP_FPM" --nodaemonize --fpm-config "$TMP/fpm/fpm.conf" "${root_flag[@]}" \
+        >>"$TMP/fpm/fpm.out" 2>&1 </dev/null &
+    FPM_PID=$!
+    for ((i = 0; i < 200; i++)); do
+        [[ -S $FPM_SOCK ]] && return 0
+        kill -0 "$FPM_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -n 20 "$TMP/fpm/fpm.log" "$TMP/fpm/fpm.out" 2>/dev/null >&2
+    die "php-fpm did not create $FPM_SOCK"
+}
+
+stop_fpm() {
+    local pid=$FPM_PID i
+    [[ -z $pid ]] && return 0
+    FPM_PID=
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "php-fpm $pid did not exit after SIGTERM, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null # the master exits after its children
     return 0
 }
 
@@ -289,6 +432,318 @@ print("{ok} opened, {failed} failed, {still_open} still open; RSS {rss_before_kb
     fi
 }
 
+# ------------------------------------------------------------------------ PHP
+# Configs for the PHP scenarios (php-fpm pool, nginx-php.conf, h2o.conf, wharf INI when
+# FCGI_CONNS != 4) and the FastCGI-direct load client.
+setup_php() {
+    local root_flag=() opcache=1
+    [[ $(id -u) -eq 0 ]] && root_flag=(--allow-to-run-as-root)
+    mkdir -p "$TMP/fpm"
+    FPM_SOCK=$TMP/fpm/php-fpm.sock
+    if ! "$PHP_FPM" -m 2>/dev/null | grep -qx 'Zend OPcache'; then
+        opcache=
+        add_note "php-fpm has no Zend OPcache module: the PHP scenarios ran without opcache"
+        log "WARNING: php-fpm has no Zend OPcache module"
+    fi
+    {
+        printf '[global]\npid = %s\nerror_log = %s\ndaemonize = no\n' "$TMP/fpm/fpm.pid" "$TMP/fpm/fpm.log"
+        printf '[bench]\nlisten = %s\nlisten.mode = 0666\n' "$FPM_SOCK"
+        printf 'pm = static\npm.max_children = %s\npm.max_requests = 0\n' "$FCGI_CONNS"
+        [[ -n $opcache ]] && printf 'php_admin_value[opcache.enable] = 1\n'
+    } >"$TMP/fpm/fpm.conf"
+    "$PHP_FPM" -t --fpm-config "$TMP/fpm/fpm.conf" "${root_flag[@]}" >>"$TMP/fpm/fpm.out" 2>&1 ||
+        { cat "$TMP/fpm/fpm.out" >&2; die "php-fpm config test failed ($TMP/fpm/fpm.conf)"; }
+
+    # wharf: --php unix:SOCK (fastcgi_max_conns defaults to 4), else an INI with the pool size
+    WHARF_PHP_ARGS=(--root "$DOCROOT" --php "unix:$FPM_SOCK")
+    if ((FCGI_CONNS != 4)); then
+        printf '[site bench]\nroot = %s\nfastcgi = unix:%s\nfastcgi_max_conns = %s\n' \
+            "$DOCROOT" "$FPM_SOCK" "$FCGI_CONNS" >"$TMP/wharf-php.ini"
+        WHARF_PHP_ARGS=(--config "$TMP/wharf-php.ini")
+    fi
+    "$WHARF" "${WHARF_PHP_ARGS[@]}" --listen "127.0.0.1:$WHARF_PORT" --test >>"$TMP/wharf.log" 2>&1 ||
+        { tail -n 5 "$TMP/wharf.log" >&2; die "wharf rejects its PHP configuration"; }
+
+    # nginx: upstream keep-alive, 2 workers x keepalive (FCGI_CONNS/2) = pm.max_children
+    local fparams=/etc/nginx/fastcgi_params
+    if [[ ! -f $fparams ]]; then
+        fparams=$TMP/fastcgi_params
+        printf 'fastcgi_param %s;\n' 'QUERY_STRING $query_string' 'REQUEST_METHOD $request_method' \
+            'CONTENT_TYPE $content_type' 'CONTENT_LENGTH $content_length' \
+            'SCRIPT_NAME $fastcgi_script_name' 'REQUEST_URI $request_uri' \
+            'DOCUMENT_URI $document_uri' 'DOCUMENT_ROOT $document_root' \
+            'SERVER_PROTOCOL $server_protocol' 'REQUEST_SCHEME $scheme' \
+            'GATEWAY_INTERFACE CGI/1.1' 'SERVER_SOFTWARE nginx/$nginx_version' \
+            'REMOTE_ADDR $remote_addr' 'REMOTE_PORT $remote_port' 'SERVER_ADDR $server_addr' \
+            'SERVER_PORT $server_port' 'SERVER_NAME $server_name' 'REDIRECT_STATUS 200' >"$fparams"
+    fi
+    local ka=$((FCGI_CONNS / 2))
+    ((ka < 1)) && ka=1
+    printf 'upstream backend {\n    server unix:%s;\n    keepalive %s;\n}\n' "$FPM_SOCK" "$ka" \
+        >"$TMP/nginx-php-http.conf"
+    cat >"$TMP/nginx-php-server.conf" <<NGX
+location ~ \\.php\$ {
+    fastcgi_pass backend;
+    fastcgi_keep_conn on;
+    include $fparams;
+    fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+}
+NGX
+    sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
+        -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" -e "s|@PHP_HTTP@|$TMP/nginx-php-http.conf|g" \
+        -e "s|@PHP_SERVER@|$TMP/nginx-php-server.conf|g" \
+        "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx-php.conf"
+    "$NGINX" -t -q -e "$TMP/nginx-error.log" -p "$TMP/" -c "$TMP/nginx-php.conf" ||
+        die "nginx PHP config test failed ($TMP/nginx-php.conf)"
+
+    # h2o: file handler + .php custom handler; FastCGI connections are not kept
+    # (fastcgi.timeout.keepalive = 0, the default: h2o 2.2's pool has no upper bound, and
+    # kept connections beyond pm.max_children would pin children as nginx's do)
+    if [[ -n $H2O ]]; then
+        H2O_PORT=$(free_port)
+        while [[ $H2O_PORT == "$WHARF_PORT" || $H2O_PORT == "$NGINX_PORT" ]]; do H2O_PORT=$(free_port); done
+        cat >"$TMP/h2o.conf" <<H2O
+listen:
+  host: 127.0.0.1
+  port: $H2O_PORT
+num-threads: 2
+error-log: $TMP/h2o-error.log
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $DOCROOT
+        file.custom-handler:
+          extension: .php
+          fastcgi.connect:
+            port: $FPM_SOCK
+            type: unix
+H2O
+        if "$H2O" -t -c "$TMP/h2o.conf" >>"$TMP/h2o.out" 2>&1; then
+            PHP_FRONTS+=(h2o)
+        else
+            tail -n 5 "$TMP/h2o.out" >&2
+            H2O_NOTE="h2o left out: it rejects its configuration ($(tail -n 1 "$TMP/h2o.out"))"
+            log "$H2O_NOTE"
+        fi
+    fi
+    [[ -n $H2O_NOTE ]] && add_note "$H2O_NOTE"
+    [[ -n $H2O && " ${PHP_FRONTS[*]} " == *" h2o "* ]] &&
+        add_note "h2o: FastCGI connection per request (fastcgi.timeout.keepalive 0, the default; h2o 2.2's FastCGI socket pool has no size limit, so kept connections could pin every php-fpm child)"
+
+    FCGI_LOAD=$TMP/fcgi_load
+    cc -O2 -Wall -pthread -o "$FCGI_LOAD" "$BENCH_DIR/fcgi_load.c" >&2 || die "cannot build fcgi_load.c"
+}
+
+# GET PATH from a front end (or php-fpm directly); body to FILE, prints "status bytes"
+php_get() { # name path file
+    local name=$1 path=$2 file=$3 port
+    if [[ $name == direct ]]; then
+        "$FCGI_LOAD" -s "$FPM_SOCK" -f "$DOCROOT$path" -u "$path" -r "$DOCROOT" -p >"$file.raw" 2>/dev/null
+        # CGI head: up to the first empty line
+        python3 -c '
+import re, sys
+raw = open(sys.argv[1], "rb").read()
+head, _, body = raw.partition(b"\r\n\r\n")
+m = re.search(rb"(?im)^Status:\s*(\d+)", head)
+open(sys.argv[2], "wb").write(body)
+print(m.group(1).decode() if m else 200, len(body))' "$file.raw" "$file"
+    else
+        port=$(port_of "$name")
+        curl -s -m 5 -o "$file" -w '%{http_code} %{size_download}\n' "http://127.0.0.1:$port$path"
+    fi
+}
+
+# Once per front end and the direct client: hello.php says exactly "Hello, world!",
+# table.php is identical everywhere (a static copy of the source would differ), slow.php
+# answers, opcache is on in that php-fpm. wharf or nginx failing is fatal; h2o is dropped.
+check_php() {
+    local name status size f problem ref=$TMP/php-check-direct-table fronts=(direct "${PHP_FRONTS[@]}")
+    for name in "${fronts[@]}"; do
+        start_fpm
+        [[ $name != direct ]] && start_server "$name" php
+        problem=
+        f=$TMP/php-check-$name
+        read -r status size < <(php_get "$name" /hello.php "$f-hello")
+        [[ $status == 200 && $(cat "$f-hello") == 'Hello, world!' ]] ||
+            problem+=" hello.php: $status, '$(head -c 60 "$f-hello")';"
+        read -r status size < <(php_get "$name" /table.php "$f-table")
+        if [[ $status != 200 ]] || ! grep -q '</table>' "$f-table"; then
+            problem+=" table.php: $status, $size bytes;"
+        elif [[ $name != direct ]] && ! cmp -s "$f-table" "$ref"; then
+            problem+=" table.php differs from php-fpm's direct answer;"
+        fi
+        local tsize=$size
+        read -r status size < <(php_get "$name" /slow.php "$f-slow")
+        [[ $status == 200 && $(cat "$f-slow") == slept ]] || problem+=" slow.php: $status;"
+        read -r status size < <(php_get "$name" /opcache.php "$f-opcache")
+        local opc
+        opc=$(tr -d '\n' <"$f-opcache")
+        [[ $opc == opcache=1 ]] || problem+=" opcache.php: '$opc';"
+        [[ $name != direct ]] && stop_server
+        stop_fpm
+        if [[ -z $problem ]]; then
+            if [[ $name == direct ]]; then
+                add_note "php check: php-fpm direct (fcgi_load): hello.php 'Hello, world!', table.php $tsize bytes, slow.php, $opc"
+            else
+                add_note "php check: $name ran PHP: hello.php 200 'Hello, world!', table.php 200 $tsize bytes identical to php-fpm's direct answer, slow.php 200, $opc"
+            fi
+            continue
+        fi
+        if [[ $name == h2o ]]; then
+            add_note "h2o left out: PHP check failed:$problem"
+            log "WARNING: h2o PHP check failed:$problem; leaving h2o out"
+            PHP_FRONTS=(wharf nginx)
+        else
+            die "$name PHP check failed:$problem"
+        fi
+    done
+}
+
+proc_cpu() { local _r _h c _n; read -r _r _h c _n < <(proc_stats "$1"); echo "$c"; }
+per_1k() { awk -v c0="$1" -v c1="$2" -v r="$3" -v d="$DURATION" \
+    'BEGIN{ if (r > 0) printf "%.4f\n", (c1 - c0) / (r * d) * 1000; else print "nan" }'; }
+
+# scenarios 7 and 8: one front end (or fcgi_load) against a fresh php-fpm
+run_php() { # scenario server round conns path
+    local sc=$1 name=$2 rnd=$3 conns=$4 path=$5
+    local out=$TMP/wrk.out rss hwm c0='' c1='' np f0 f1 rps p99 mbps n2 se err fcpu='' pcpu url
+    start_fpm
+    if [[ $name == direct ]]; then
+        local fl=("$FCGI_LOAD" -s "$FPM_SOCK" -f "$DOCROOT$path" -u "$path" -r "$DOCROOT" -c "$FCGI_CONNS")
+        "${fl[@]}" -d 1 >/dev/null 2>&1 # warm-up
+        f0=$(proc_cpu "$FPM_PID")
+        "${fl[@]}" -d "$DURATION" >"$out" 2>&1 &
+        CHILD_PID=$!
+        wait "$CHILD_PID"
+        CHILD_PID=
+        f1=$(proc_cpu "$FPM_PID")
+        hwm=
+    else
+        start_server "$name" php
+        url="http://127.0.0.1:$(port_of "$name")$path"
+        wrk -t"$WRK_THREADS" -c"$conns" -d1s "$url" >/dev/null 2>&1 # warm-up
+        read -r rss hwm c0 np < <(proc_stats "$SERVER_PID")
+        f0=$(proc_cpu "$FPM_PID")
+        wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 &
+        CHILD_PID=$!
+        wait "$CHILD_PID"
+        CHILD_PID=
+        read -r rss hwm c1 np < <(proc_stats "$SERVER_PID")
+        f1=$(proc_cpu "$FPM_PID")
+        stop_server
+    fi
+    stop_fpm
+    {
+        printf '\n=== %s %s round %s: -c%s %s (load %s)\n' "$sc" "$name" "$rnd" \
+            "$([[ $name == direct ]] && echo "$FCGI_CONNS fcgi" || echo "$conns")" "$path" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)"
+        cat "$out"
+        [[ -n $c0 ]] && printf 'server: rss %s KB, peak %s KB, cpu %.2f s, %s processes\n' "$rss" "$hwm" \
+            "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" "$np"
+        printf 'php-fpm: cpu %.2f s\n' "$(awk -v a="$f0" -v b="$f1" 'BEGIN{print b-a}')"
+    } >>"$RAWLOG"
+    if [[ $name == direct ]]; then
+        if ! read -r rps p99 err < <(awk '$1=="rps"{r=$2} $1=="p99_ms"{p=$2} $1=="errors"{e=$2}
+                END{ if (r == "") exit 1; print r, p, e }' "$out"); then
+            cat "$out" >&2
+            add_note "$sc direct round $rnd: fcgi_load produced no result"
+            return 0
+        fi
+    else
+        if ! read -r rps p99 mbps n2 se < <(parse_wrk <"$out"); then
+            cat "$out" >&2
+            add_note "$sc $name round $rnd: wrk produced no result"
+            log "WARNING: wrk produced no result for $sc $name"
+            return 0
+        fi
+        err=$((n2 + se))
+        fcpu=$(per_1k "$c0" "$c1" "$rps")
+    fi
+    pcpu=$(per_1k "$f0" "$f1" "$rps")
+    record "$sc" "$name" "$rnd" rps "$rps"
+    record "$sc" "$name" "$rnd" p99_ms "$p99"
+    record "$sc" "$name" "$rnd" errors "$err"
+    [[ -n $fcpu && $fcpu != nan ]] && record "$sc" "$name" "$rnd" front_cpu_per_1k "$fcpu"
+    [[ $pcpu != nan ]] && record "$sc" "$name" "$rnd" fpm_cpu_per_1k "$pcpu"
+    [[ -n $hwm ]] && record "$sc" "$name" "$rnd" peak_rss_mib "$(awk -v k="$hwm" 'BEGIN{printf "%.2f", k/1024}')"
+    log "  $sc $name r$rnd: ${rps} req/s, p99 ${p99} ms, errors $err, CPU-s per 1k req: front ${fcpu:--}, php-fpm $pcpu"
+    if ((err > 0)); then
+        log "  WARNING: $name reported $err errors"
+        if [[ $name == direct ]]; then
+            add_note "$sc direct round $rnd: $err fcgi_load errors"
+        else
+            grep -E 'Socket errors|Non-2xx' "$out" | sed 's/^/      /' >&2
+            add_note "$sc $name round $rnd: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')"
+        fi
+    fi
+}
+
+# scenario 9: static 1 KiB at 64 conns alone, then while 200 conns keep slow.php queued
+run_static_php() { # server round
+    local name=$1 rnd=$2 port url slow alone=$TMP/wrk-alone.out during=$TMP/wrk-during.out bg=$TMP/wrk-slow.out
+    local rss hwm np bgdur=$((DURATION + PHP_RAMP + 1))
+    local a_rps a_p99 a_n2 a_se d_rps d_p99 d_n2 d_se s_rps s_n2 s_se
+    start_fpm
+    start_server "$name" php
+    port=$(port_of "$name")
+    url="http://127.0.0.1:$port/1k.bin"
+    slow="http://127.0.0.1:$port/slow.php"
+    wrk -t1 -c64 -d1s "$url" >/dev/null 2>&1 # warm-up
+    wrk -t1 -c64 -d"${DURATION}s" --latency "$url" >"$alone" 2>&1 &
+    CHILD_PID=$!
+    wait "$CHILD_PID"
+    CHILD_PID=
+    # the slow load: wrk's timeout raised so that queued requests are not counted as errors
+    wrk -t1 -c200 -d"${bgdur}s" --timeout 60s --latency "$slow" >"$bg" 2>&1 &
+    BG_PID=$!
+    sleep "$PHP_RAMP"
+    wrk -t1 -c64 -d"${DURATION}s" --latency "$url" >"$during" 2>&1 &
+    CHILD_PID=$!
+    wait "$CHILD_PID"
+    CHILD_PID=
+    read -r rss hwm _ np < <(proc_stats "$SERVER_PID")
+    wait "$BG_PID"
+    BG_PID=
+    stop_server
+    stop_fpm
+    {
+        printf '\n=== s9 %s round %s: static -c64 /1k.bin alone (load %s)\n' "$name" "$rnd" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)"
+        cat "$alone"
+        printf '=== s9 %s round %s: static -c64 /1k.bin during slow.php load\n' "$name" "$rnd"
+        cat "$during"
+        printf '=== s9 %s round %s: background -c200 /slow.php, %s s\n' "$name" "$rnd" "$bgdur"
+        cat "$bg"
+        printf 'server at the end of the slow phase: rss %s KB, peak %s KB, %s processes\n' "$rss" "$hwm" "$np"
+    } >>"$RAWLOG"
+    if ! read -r a_rps a_p99 _ a_n2 a_se < <(parse_wrk <"$alone") ||
+        ! read -r d_rps d_p99 _ d_n2 d_se < <(parse_wrk <"$during") ||
+        ! read -r s_rps _ _ s_n2 s_se < <(parse_wrk <"$bg"); then
+        add_note "s9 $name round $rnd: wrk produced no result"
+        log "WARNING: wrk produced no result for s9 $name"
+        return 0
+    fi
+    local err=$((a_n2 + a_se + d_n2 + d_se)) s_ok
+    s_ok=$(awk -v r="$s_rps" -v n="$s_n2" -v d="$bgdur" 'BEGIN{ v = r - n / d; printf "%.1f", v < 0 ? 0 : v }')
+    record s9 "$name" "$rnd" rps_alone "$a_rps"
+    record s9 "$name" "$rnd" p99_alone "$a_p99"
+    record s9 "$name" "$rnd" rps_during "$d_rps"
+    record s9 "$name" "$rnd" p99_during "$d_p99"
+    record s9 "$name" "$rnd" errors "$err"
+    record s9 "$name" "$rnd" slow_ok_rps "$s_ok"
+    record s9 "$name" "$rnd" slow_errors "$((s_n2 + s_se))"
+    record s9 "$name" "$rnd" rss_during_mib "$(awk -v k="$rss" 'BEGIN{printf "%.2f", k/1024}')"
+    log "  s9 $name r$rnd: static alone ${a_rps} req/s p99 ${a_p99} ms; during slow PHP ${d_rps} req/s p99 ${d_p99} ms; errors $err; slow.php ${s_ok} ok/s, $((s_n2 + s_se)) errors"
+    if ((err > 0)); then
+        log "  WARNING: $name reported $err static errors"
+        add_note "s9 $name round $rnd: static errors: $(grep -hE 'Socket errors|Non-2xx' "$alone" "$during" | tr -s ' ' | tr '\n' ';')"
+    fi
+    if ((s_n2 + s_se > 0)); then
+        add_note "s9 $name round $rnd: slow.php load: $(grep -E 'Socket errors|Non-2xx' "$bg" | tr -s ' ' | tr '\n' ';')"
+    fi
+}
+
 # ---------------------------------------------------------------------- main
 ensure_deps
 raise_fd_limit
@@ -316,8 +771,10 @@ chmod -R a+rX "$DOCROOT"
 WHARF_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 while [[ $NGINX_PORT == "$WHARF_PORT" ]]; do NGINX_PORT=$(free_port); done
+: >"$TMP/empty.conf" # the PHP includes of the static nginx.conf
 sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
-    -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" \
+    -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" -e "s|@PHP_HTTP@|$TMP/empty.conf|g" \
+    -e "s|@PHP_SERVER@|$TMP/empty.conf|g" \
     "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx.conf"
 "$NGINX" -t -q -e "$TMP/nginx-error.log" -p "$TMP/" -c "$TMP/nginx.conf" ||
     die "nginx config test failed ($TMP/nginx.conf)"
@@ -332,6 +789,11 @@ sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
     printf 'nginx_version\t%s\n' "$("$NGINX" -v 2>&1 | head -n1)"
     printf 'wrk_version\t%s\n' "$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')"
     printf 'rounds\t%s\nduration\t%s\nidle_count\t%s\n' "$ROUNDS" "$DURATION" "$IDLE_CONNS"
+    if [[ -n $NEED_PHP ]]; then
+        printf 'php_fpm_version\t%s\n' "$("$PHP_FPM" -v 2>&1 | head -n1 | awk '{print $1, $2}')"
+        [[ -n $H2O ]] && printf 'h2o_version\t%s\n' "$("$H2O" --version 2>&1 | head -n1)"
+        printf 'fcgi_conns\t%s\nphp_ramp\t%s\n' "$FCGI_CONNS" "$PHP_RAMP"
+    fi
 } >>"$META"
 if [[ " $SCENARIOS " == *" 5 "* ]]; then
     if [[ -n ${GZIP_STATIC:-} ]]; then
@@ -348,6 +810,12 @@ for name in "${SERVERS[@]}"; do
     stop_server
 done
 log "both servers answer 200 with the right sizes"
+if [[ -n $NEED_PHP ]]; then
+    setup_php
+    check_php
+    log "PHP front ends: ${PHP_FRONTS[*]} (+ direct); each runs PHP (bodies checked); php-fpm $FCGI_CONNS children, socket $FPM_SOCK"
+    printf 'php_fronts\t%s\n' "${PHP_FRONTS[*]}" >>"$META"
+fi
 
 for s in $SCENARIOS; do
     case $s in
@@ -357,10 +825,18 @@ for s in $SCENARIOS; do
     4) log "scenario 4: 1 KiB file, 1000 keep-alive conns" ;;
     5) log "scenario 5: gzip, 100 KiB HTML, 64 conns" ;;
     6) log "scenario 6: RSS with $IDLE_CONNS idle keep-alive conns" ;;
+    7) log "scenario 7: hello.php, 64 conns (${PHP_FRONTS[*]}, direct)" ;;
+    8) log "scenario 8: table.php, 64 conns (${PHP_FRONTS[*]}, direct)" ;;
+    9) log "scenario 9: static 1 KiB, 64 conns, alone and under 200 conns of slow.php (${PHP_FRONTS[*]})" ;;
     *) die "unknown scenario '$s'" ;;
     esac
+    servers=("${SERVERS[@]}")
+    case $s in
+    7 | 8) servers=("${PHP_FRONTS[@]}" direct) ;;
+    9) servers=("${PHP_FRONTS[@]}") ;;
+    esac
     for ((r = 1; r <= ROUNDS; r++)); do
-        for name in "${SERVERS[@]}"; do
+        for name in "${servers[@]}"; do
             case $s in
             1) run_wrk s1 "$name" "$r" 64 /1k.bin ;;
             2) run_wrk s2 "$name" "$r" 64 /100k.bin ;;
@@ -368,6 +844,9 @@ for s in $SCENARIOS; do
             4) run_wrk s4 "$name" "$r" 1000 /1k.bin ;;
             5) run_wrk s5 "$name" "$r" 64 /page.html 'Accept-Encoding: gzip' ;;
             6) run_idle "$name" "$r" ;;
+            7) run_php s7 "$name" "$r" 64 /hello.php ;;
+            8) run_php s8 "$name" "$r" 64 /table.php ;;
+            9) run_static_php "$name" "$r" ;;
             esac
         done
     done

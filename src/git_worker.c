@@ -517,6 +517,21 @@ static int deploy(struct gsite *g, bool force, char *err, size_t errn)
     current_release(g, live, sizeof live);
     const char *live_sha = strrchr(live, '-');
     struct stat st;
+    /* after a rollback, the commit rolled back from is not redeployed until the branch moves */
+    char *skip_path = xasprintf("%s/rolled-back", g->state), skip[64] = "";
+    FILE *f = fopen(skip_path, "r");
+    if (f) {
+        if (!fgets(skip, sizeof skip, f))
+            skip[0] = '\0';
+        fclose(f);
+        skip[strcspn(skip, "\n")] = '\0';
+    }
+    if (skip[0] && strncmp(sha, skip, strlen(skip)) == 0) {
+        free(skip_path);
+        return 1;
+    }
+    unlink(skip_path);
+    free(skip_path);
     if (!force && live_sha && strncmp(live_sha + 1, sha, 12) == 0 && stat(g->root, &st) == 0) {
         record_live(g, live, sha, commit_time(g, sha));
         return 1; /* already live: nothing to do */
@@ -585,6 +600,14 @@ static int rollback(struct gsite *g, char *err, size_t errn)
     if (!prev) {
         set_error(err, errn, "no release older than %s is kept", live[0] ? live : "(none)");
     } else if (switch_to(g, prev, err, errn) == 0) {
+        const char *from = strrchr(live, '-');
+        char *skip_path = xasprintf("%s/rolled-back", g->state);
+        FILE *f = fopen(skip_path, "w");
+        if (f) {
+            fprintf(f, "%s\n", from ? from + 1 : "");
+            fclose(f);
+        }
+        free(skip_path);
         const char *dash = strrchr(prev, '-');
         record_live(g, prev, dash ? dash + 1 : "", 0);
         log_info(g->tag, 0, "rolled back from %s to %s", live, prev);
