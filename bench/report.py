@@ -19,6 +19,7 @@ PHP_METRICS = [
     ("errors", "errors", None, "{:.0f}"),
     ("front_cpu_per_1k", "front server CPU-s per 1k req", "low", "{:.3f}"),
     ("fpm_cpu_per_1k", "php-fpm CPU-s per 1k req", "low", "{:.3f}"),
+    ("fpm_backlog", "conns in php-fpm's listen backlog (mid-run)", None, "{:.0f}"),
     ("peak_rss_mib", "front peak RSS (MiB)", "low", "{:.1f}"),
 ]
 
@@ -131,7 +132,9 @@ def main():
                + ".  ")
     out.append(f"Method: {meta.get('rounds', '?')} interleaved rounds (wharf, nginx, wharf, ...) of "
                f"{meta.get('duration', '?')} s per scenario, wrk -t2 --latency, fresh server per run "
-               f"after a 1 s warm-up; idle test with {meta.get('idle_count', '?')} connections. "
+               f"after a 1 s warm-up"
+               + (f"; idle test with {meta.get('idle_count', '?')} connections" if any(k[0] == "s6" for k in data) else "")
+               + ". "
                f"Cells: median (min-max) over rounds.")
     if php:
         n = meta.get("fcgi_conns", "4")
@@ -146,7 +149,12 @@ def main():
             f"(the ceiling; wharf/direct = share of it). CPU-s per 1k req: utime+stime of the "
             f"front server's processes (php-fpm separately), delta over the run / requests. "
             f"Scenario 9: wrk -t1 -c64 on a 1 KiB file alone, then while wrk -c200 keeps slow.php "
-            f"(usleep 200 ms) saturated (started {meta.get('php_ramp', '?')} s before).")
+            f"(usleep 200 ms) saturated (started {meta.get('php_ramp', '?')} s before). php-fpm backlog = "
+            f"connections waiting in its accept queue at mid-run: with nginx these wait behind "
+            f"children pinned by nginx's idle kept connections (nginx opens upstream connections "
+            f"beyond its keepalive cache; DESIGN-NOTES section 2), hence a p99 near 1 s and wrk "
+            f"timeouts; h2o connects per request, so its backlog is an ordinary FIFO; wharf and "
+            f"the direct client queue in front of their {n} connections instead.")
     out.append("")
     out.append("Ratio = wharf/X of the medians. **Higher is better** for req/s, MB/s and "
                "req per CPU-s; **lower is better** for latency, RSS, KB per connection and CPU-s "

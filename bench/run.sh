@@ -600,6 +600,16 @@ check_php() {
     done
 }
 
+# connections waiting in php-fpm's listen backlog (Recv-Q of its listening socket)
+fpm_backlog() { ss -xlH 2>/dev/null | awk -v s="$FPM_SOCK" '$5 == s { print $3; exit }'; }
+
+# samples fpm_backlog halfway through the measured run of CHILD_PID into $TMP/backlog
+sample_backlog() {
+    : >"$TMP/backlog"
+    sleep "$(awk -v d="$DURATION" 'BEGIN{print d / 2}')"
+    kill -0 "$CHILD_PID" 2>/dev/null && fpm_backlog >"$TMP/backlog"
+}
+
 proc_cpu() { local _r _h c _n; read -r _r _h c _n < <(proc_stats "$1"); echo "$c"; }
 per_1k() { awk -v c0="$1" -v c1="$2" -v r="$3" -v d="$DURATION" \
     'BEGIN{ if (r > 0) printf "%.4f\n", (c1 - c0) / (r * d) * 1000; else print "nan" }'; }
@@ -615,6 +625,7 @@ run_php() { # scenario server round conns path
         f0=$(proc_cpu "$FPM_PID")
         "${fl[@]}" -d "$DURATION" >"$out" 2>&1 &
         CHILD_PID=$!
+        sample_backlog
         wait "$CHILD_PID"
         CHILD_PID=
         f1=$(proc_cpu "$FPM_PID")
@@ -627,6 +638,7 @@ run_php() { # scenario server round conns path
         f0=$(proc_cpu "$FPM_PID")
         wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 &
         CHILD_PID=$!
+        sample_backlog
         wait "$CHILD_PID"
         CHILD_PID=
         read -r rss hwm c1 np < <(proc_stats "$SERVER_PID")
@@ -641,7 +653,8 @@ run_php() { # scenario server round conns path
         cat "$out"
         [[ -n $c0 ]] && printf 'server: rss %s KB, peak %s KB, cpu %.2f s, %s processes\n' "$rss" "$hwm" \
             "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" "$np"
-        printf 'php-fpm: cpu %.2f s\n' "$(awk -v a="$f0" -v b="$f1" 'BEGIN{print b-a}')"
+        printf 'php-fpm: cpu %.2f s, listen backlog mid-run %s\n' \
+            "$(awk -v a="$f0" -v b="$f1" 'BEGIN{print b-a}')" "$(cat "$TMP/backlog")"
     } >>"$RAWLOG"
     if [[ $name == direct ]]; then
         if ! read -r rps p99 err < <(awk '$1=="rps"{r=$2} $1=="p99_ms"{p=$2} $1=="errors"{e=$2}
@@ -666,8 +679,11 @@ run_php() { # scenario server round conns path
     record "$sc" "$name" "$rnd" errors "$err"
     [[ -n $fcpu && $fcpu != nan ]] && record "$sc" "$name" "$rnd" front_cpu_per_1k "$fcpu"
     [[ $pcpu != nan ]] && record "$sc" "$name" "$rnd" fpm_cpu_per_1k "$pcpu"
+    local backlog
+    backlog=$(cat "$TMP/backlog")
+    [[ -n $backlog ]] && record "$sc" "$name" "$rnd" fpm_backlog "$backlog"
     [[ -n $hwm ]] && record "$sc" "$name" "$rnd" peak_rss_mib "$(awk -v k="$hwm" 'BEGIN{printf "%.2f", k/1024}')"
-    log "  $sc $name r$rnd: ${rps} req/s, p99 ${p99} ms, errors $err, CPU-s per 1k req: front ${fcpu:--}, php-fpm $pcpu"
+    log "  $sc $name r$rnd: ${rps} req/s, p99 ${p99} ms, errors $err, CPU-s per 1k req: front ${fcpu:--}, php-fpm $pcpu; php-fpm backlog ${backlog:-?}"
     if ((err > 0)); then
         log "  WARNING: $name reported $err errors"
         if [[ $name == direct ]]; then
@@ -705,8 +721,10 @@ run_static_php() { # server round
     read -r rss hwm _ np < <(proc_stats "$SERVER_PID")
     wait "$BG_PID"
     BG_PID=
-    stop_server
+    # php-fpm first: h2o's graceful stop would otherwise wait ~10 s for the requests still
+    # queued in php-fpm's backlog
     stop_fpm
+    stop_server
     {
         printf '\n=== s9 %s round %s: static -c64 /1k.bin alone (load %s)\n' "$name" "$rnd" \
             "$(cut -d' ' -f1-3 /proc/loadavg)"
