@@ -42,6 +42,15 @@ enum fcgi_fail {
     FCGI_FAIL_OVERLOAD,  /* 503: no free connection within the queue timeout, or the backend
                           *      answered FCGI_OVERLOADED */
     FCGI_FAIL_PROTOCOL,  /* 502: malformed records or CGI head, or a truncated response */
+    FCGI_FAIL_CLIENT_GONE, /* the client closed its connection while waiting: no answer */
+};
+
+/* Something the FastCGI thread's epoll set watches; `kind` comes first so an event can tell. */
+enum { FCGI_WATCH_CONN = 1, FCGI_WATCH_CLIENT };
+struct fcgi_watch {
+    int kind;
+    struct fcgi_req *q;          /* NULL once unwatched (freed after the current epoll batch) */
+    struct fcgi_watch *next;
 };
 
 /* What the MHD side asks the FastCGI thread to do (bits of kick_flags). */
@@ -62,6 +71,7 @@ struct fcgi_req {
     int body_fd;                      /* request body beyond memory (unlinked file); -1 = none */
     uint64_t body_len;                /* bytes of request body */
     uint32_t client_hash;             /* for ip_hash */
+    int client_fd;                    /* the HTTP connection's socket (owned by MHD)  */
     bool is_head;
 
     /* ---- MHD side only ---- */
@@ -78,6 +88,9 @@ struct fcgi_req {
     struct cgi_head_parser head_parser;
     uint64_t stderr_logged;           /* bytes of STDERR logged (capped) */
     struct buf stderr_line;           /* partial STDERR line */
+    struct fcgi_watch *client_watch;  /* note: MHD cannot see a suspended client leave, so the
+                                       * thread watches its socket for EPOLLRDHUP until the head
+                                       * is handed over; NULL = not watched */
 
     /* ---- shared, under lock ---- */
     pthread_mutex_t lock;

@@ -7,7 +7,7 @@
  * symlink per request and the worker's status through the functions below.
  *
  * Layout, for root = /srv/site:
- *   /srv/site -> .site.wharf/releases/20261122T194500Z-1a2b3c4d5e6f[/subdir]   (symlink)
+ *   /srv/site -> .site.wharf/releases/000042-20261122T194500Z-1a2b3c4d5e6f[/subdir]   (symlink)
  *   /srv/.site.wharf/repo.git       bare fetch cache
  *   /srv/.site.wharf/releases/      complete releases; NAME.tmp while being built
  *   /srv/.site.wharf/lock           flock: one deployer at a time (server or wharf --deploy)

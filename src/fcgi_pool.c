@@ -63,6 +63,7 @@ struct fcgi_pool {
 };
 
 struct fcgi_conn {
+    int kind;                  /* FCGI_WATCH_CONN: first, see struct fcgi_watch */
     int fd;
     struct fcgi_backend *be;
     enum conn_state st;
@@ -77,10 +78,13 @@ struct fcgi_conn {
     struct fcgi_dec dec;
     struct fcgi_conn *next_idle;
     struct fcgi_conn *prev, *next; /* all connections */
+    uint64_t since_ms;         /* when it became idle, or got its request */
 };
 
 static struct fcgi_pool *pools;
 static struct fcgi_conn *conns;
+static struct fcgi_conn *dead_conns; /* closed, freed after the current epoll batch */
+static struct fcgi_watch *dead_watches; /* likewise */
 static int ep = -1, kick_fd = -1;
 static pthread_t thread;
 static bool thread_started;
@@ -150,9 +154,42 @@ static void set_events(struct fcgi_conn *c, uint32_t events)
     c->events = events;
 }
 
+static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len);
+static void unwatch_client(struct fcgi_req *q);
+
+static void watch_client(struct fcgi_req *q)
+{
+    if (q->client_watch || q->client_fd < 0)
+        return;
+    struct fcgi_watch *w = xcalloc(1, sizeof *w);
+    w->kind = FCGI_WATCH_CLIENT;
+    w->q = q;
+    struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, q->client_fd, &ev) == 0)
+        q->client_watch = w;
+    else
+        free(w);
+}
+
+/* Before the MHD side gets the connection back (and may close or reuse its fd). */
+static void unwatch_client(struct fcgi_req *q)
+{
+    struct fcgi_watch *w = q->client_watch;
+    if (!w)
+        return;
+    epoll_ctl(ep, EPOLL_CTL_DEL, q->client_fd, NULL);
+    q->client_watch = NULL;
+    w->q = NULL; /* an event already fetched in this batch may still name it */
+    w->next = dead_watches;
+    dead_watches = w;
+}
+
 /* The pool lets go of q: it ended (ok or failed). Drops the pool's reference. */
 static void release_from_pool(struct fcgi_req *q)
 {
+    if (q->stderr_line.len)
+        log_stderr(q, (const uint8_t *)"\n", 1); /* a last line without its newline */
+    unwatch_client(q);
     pthread_mutex_lock(&q->lock);
     q->ended = true;
     q->in_pool = false;
@@ -167,6 +204,7 @@ static const char *fail_name[] = {
     [FCGI_FAIL_TIMEOUT] = "timeout",
     [FCGI_FAIL_OVERLOAD] = "overloaded",
     [FCGI_FAIL_PROTOCOL] = "bad response",
+    [FCGI_FAIL_CLIENT_GONE] = "client gone",
 };
 
 /* End q with an error. Before the head reached the client this becomes an error status;
@@ -183,6 +221,17 @@ static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
     release_from_pool(q);
 }
 
+/* Does another connection to c's upstream wait for an answer that has not begun? */
+static bool sibling_stalled(const struct fcgi_conn *c)
+{
+    uint64_t now = clock_ms();
+    for (const struct fcgi_conn *o = conns; o; o = o->next)
+        if (o != c && o->be == c->be && o->req && o->st != CS_IDLE &&
+            !o->req->got_response_bytes && now - o->since_ms >= FCGI_POOL_STALL_MS)
+            return true;
+    return false;
+}
+
 /* Take q off its connection; keep the connection for the next request if it is clean. */
 static void detach(struct fcgi_conn *c, bool keep)
 {
@@ -192,11 +241,18 @@ static void detach(struct fcgi_conn *c, bool keep)
         q->fc = NULL;
     c->be->n_busy--;
     buf_reset(&c->chunk);
+    if (keep && sibling_stalled(c)) {
+        /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
+         * byte may sit in php-fpm's listen queue behind exactly this child (more connections
+         * than pm.max_children): let the child go rather than keep it. */
+        keep = false;
+    }
     if (!keep) {
         conn_close(c);
         return;
     }
     c->st = CS_IDLE;
+    c->since_ms = clock_ms();
     c->reused = true;
     c->next_idle = c->be->idle;
     c->be->idle = c;
@@ -233,7 +289,24 @@ static void conn_close(struct fcgi_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     buf_dispose(&c->chunk);
-    free(c);
+    /* an event for c may already be fetched in this epoll batch: free it after the batch */
+    c->kind = 0;
+    c->next = dead_conns;
+    dead_conns = c;
+}
+
+static void free_dead(void)
+{
+    while (dead_conns) {
+        struct fcgi_conn *c = dead_conns;
+        dead_conns = c->next;
+        free(c);
+    }
+    while (dead_watches) {
+        struct fcgi_watch *w = dead_watches;
+        dead_watches = w->next;
+        free(w);
+    }
 }
 
 /* Something went wrong on c while it carried q. Retry elsewhere if nothing came back. */
@@ -352,6 +425,7 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     fcgi_dec_init(&c->dec, 1);
     c->be->n_busy++;
     c->st = CS_SENDING;
+    c->since_ms = clock_ms();
     q->deadline_ms = clock_ms() + q->pool->conf->send_timeout_ms;
     conn_send(c);
 }
@@ -366,6 +440,7 @@ static struct fcgi_conn *conn_open(struct fcgi_backend *b, struct fcgi_req *q)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     struct fcgi_conn *c = xcalloc(1, sizeof *c);
+    c->kind = FCGI_WATCH_CONN;
     c->fd = fd;
     c->be = b;
     buf_init(&c->chunk, 0);
@@ -378,6 +453,7 @@ static struct fcgi_conn *conn_open(struct fcgi_backend *b, struct fcgi_req *q)
     c->req = q;
     q->fc = c;
     c->st = CS_CONNECTING;
+    c->since_ms = clock_ms();
     c->events = EPOLLOUT | EPOLLRDHUP;
     struct epoll_event ev = { .events = c->events, .data.ptr = c };
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -554,6 +630,7 @@ static void conn_recv(struct fcgi_conn *c)
             break;
         }
         q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
+        q->got_response_bytes = true; /* the backend answered something: never send it again */
         size_t off = 0;
         while (off < (size_t)n && !broken && !ended) {
             struct fcgi_dec_event ev;
@@ -568,7 +645,6 @@ static void conn_recv(struct fcgi_conn *c)
                 why = fcgi_dec_error(&c->dec);
                 break;
             }
-            q->got_response_bytes = true;
             switch (ev.type) {
             case FCGI_STDOUT:
                 if (on_stdout(q, ev.data, ev.len, &head_now) != 0) {
@@ -609,11 +685,11 @@ static void conn_recv(struct fcgi_conn *c)
             break;
         }
     }
-    if (q->stderr_line.len)
-        log_stderr(q, (const uint8_t *)"\n", 1);
 
     /* One wake-up per batch. When the end came too, release_from_pool() wakes the MHD side
      * with `ended` already set, so it answers with one complete buffer response. */
+    if (head_now && !broken)
+        unwatch_client(q); /* the MHD side takes the connection back now */
     pthread_mutex_lock(&q->lock);
     if (head_now && !broken)
         q->head_done = true;
@@ -692,7 +768,9 @@ static void check_deadlines(void)
     struct fcgi_conn *c = conns;
     while (c) {
         struct fcgi_conn *next = c->next;
-        if (c->req && c->req->deadline_ms <= now) {
+        if (c->st == CS_IDLE && now - c->since_ms > FCGI_POOL_IDLE_MS) {
+            conn_close(c); /* give the pinned php-fpm child back */
+        } else if (c->req && c->req->deadline_ms <= now) {
             if (c->st == CS_CONNECTING) {
                 size_t idx = (size_t)(c->be - c->be->pool->be);
                 if (idx < 32)
@@ -750,10 +828,12 @@ static void handle_kicks(void)
         pthread_mutex_unlock(&q->lock);
 
         if (flags & FCGI_KICK_SUBMIT) {
-            if (flags & FCGI_KICK_ABORT)
+            if (flags & FCGI_KICK_ABORT) {
                 release_from_pool(q);
-            else
+            } else {
+                watch_client(q);
                 dispatch(q);
+            }
         } else if (flags & FCGI_KICK_ABORT) {
             if (q->fc) {
                 detach(q->fc, false); /* never reuse a connection mid-response */
@@ -771,6 +851,22 @@ static void handle_kicks(void)
     }
 }
 
+/* The client closed its connection while its request waited for a head: drop the request and
+ * its backend connection (never reused mid-response), and hand the connection back to MHD. */
+static void client_gone(struct fcgi_req *q)
+{
+    log_info("fcgi", q->id, "[site %s] the client went away before the response", q->pool->site);
+    pthread_mutex_lock(&q->lock);
+    q->fail = FCGI_FAIL_CLIENT_GONE;
+    q->aborted = true;
+    pthread_mutex_unlock(&q->lock);
+    if (q->fc)
+        detach(q->fc, false);
+    else
+        remove_from_queue(q);
+    release_from_pool(q);
+}
+
 static void *on_thread(void *arg)
 {
     struct epoll_event evs[64];
@@ -781,9 +877,17 @@ static void *on_thread(void *arg)
                 handle_kicks();
                 continue;
             }
-            conn_event(evs[i].data.ptr, evs[i].events);
+            if (*(int *)evs[i].data.ptr == FCGI_WATCH_CLIENT) {
+                struct fcgi_req *q = ((struct fcgi_watch *)evs[i].data.ptr)->q;
+                if (q) /* NULL: something earlier in this batch already let it go */
+                    client_gone(q);
+                continue;
+            }
+            if (*(int *)evs[i].data.ptr == FCGI_WATCH_CONN) /* 0: closed in this batch */
+                conn_event(evs[i].data.ptr, evs[i].events);
         }
         check_deadlines();
+        free_dead();
     }
     return NULL;
 }
@@ -867,6 +971,7 @@ void fcgi_pool_stop(void)
         free(p->site);
         free(p);
     }
+    free_dead();
     if (ep >= 0)
         close(ep);
     if (kick_fd >= 0)

@@ -74,6 +74,7 @@ static struct fcgi_req *req_new(struct fcgi_pool *pool, uint64_t id)
     q->id = id;
     q->pool = pool;
     q->body_fd = -1;
+    q->client_fd = -1;
     buf_init(&q->head_records, PARAMS_MAX);
     buf_init(&q->body_mem, FCGI_BODY_MEM_MAX);
     buf_init(&q->out, 0);
@@ -382,6 +383,7 @@ static const unsigned fail_status[] = {
     [FCGI_FAIL_TIMEOUT] = MHD_HTTP_GATEWAY_TIMEOUT,
     [FCGI_FAIL_OVERLOAD] = MHD_HTTP_SERVICE_UNAVAILABLE,
     [FCGI_FAIL_PROTOCOL] = MHD_HTTP_BAD_GATEWAY,
+    [FCGI_FAIL_CLIENT_GONE] = MHD_HTTP_BAD_GATEWAY, /* not sent: the client is gone */
 };
 
 /* MHD's content reader for a response still streaming from the backend. Called with MHD's
@@ -505,6 +507,9 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
         return http_front_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
     r->fcgi_state = FS_WAIT;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+                                                                 MHD_CONNECTION_INFO_CONNECTION_FD);
+    q->client_fd = ci ? ci->connect_fd : -1;
     pthread_mutex_lock(&q->lock);
     q->mhd_waiting = true;
     MHD_suspend_connection(c);
@@ -546,6 +551,8 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
         pthread_mutex_unlock(&q->lock);
         if (!head) {
             r->fcgi_state = FS_DONE;
+            if (fail == FCGI_FAIL_CLIENT_GONE)
+                return MHD_NO; /* nobody to answer: MHD closes the connection */
             if (!ended && fail == FCGI_OK)
                 fail = FCGI_FAIL_PROTOCOL; /* resumed with nothing: cannot happen */
             return http_front_error(c, r, fail_status[fail], NULL, NULL, NULL);

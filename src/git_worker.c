@@ -35,6 +35,9 @@
 
 #define HISTORY 10             /* deploy durations kept for the status */
 #define RETRY_MS 30000         /* after a failed deploy with git_interval 0, try again */
+#define DEBOUNCE_MS 250        /* a requested deploy waits this long for more pushes */
+#define MIN_GAP_MS 1000        /* between two requested deploys of one site: a burst of
+                                * pushes becomes at most two deploys a second */
 
 struct gsite {
     const struct site_conf *site;
@@ -47,6 +50,8 @@ struct gsite {
     char tag[96];              /* "git [site NAME]" for the log */
     uint64_t next_ms;          /* next poll; 0 = now */
     bool requested;            /* a deploy was asked for (webhook, signal) */
+    uint64_t requested_ms;     /* when the oldest pending request came */
+    uint64_t started_ms;       /* when the last deploy started */
     _Atomic bool live;
     /* status, under status_lock */
     char live_commit[41];
@@ -257,6 +262,23 @@ static void free_list(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+/* One more than the highest release number on disk (complete or not). */
+static unsigned next_seq(const struct gsite *g)
+{
+    unsigned max = 0;
+    DIR *d = opendir(g->releases);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char *end;
+        unsigned long n = strtoul(de->d_name, &end, 10);
+        if (end != de->d_name && *end == '-' && n > max && n < 999999)
+            max = (unsigned)n;
+    }
+    if (d)
+        closedir(d);
+    return max + 1;
 }
 
 /* Remove unfinished builds (a crash or kill -9 mid-deploy leaves them). */
@@ -539,14 +561,12 @@ static int deploy(struct gsite *g, bool force, char *err, size_t errn)
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02dZ-%.12s", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sha);
+    /* NNNNNN-TIME-SHA: the sequence number keeps names in deploy order, whatever the clock
+     * or the commit ids, so pruning and rollback can sort by name */
+    snprintf(name, sizeof name, "%06u-%04d%02d%02dT%02d%02d%02dZ-%.12s", next_seq(g),
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             sha);
     final_dir = xasprintf("%s/%s", g->releases, name);
-    if (stat(final_dir, &st) == 0) { /* same commit deployed twice in one second */
-        free(final_dir);
-        snprintf(name + strlen(name), sizeof name - strlen(name), "-%ld", (long)getpid());
-        final_dir = xasprintf("%s/%s", g->releases, name);
-    }
     tmp_dir = xasprintf("%s.tmp", final_dir);
     log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
     if (mkdir(tmp_dir, 0755) != 0) {
@@ -668,10 +688,18 @@ static void *on_thread(void *arg)
         struct gsite *due = NULL;
         for (size_t i = 0; i < n_sites && !due; i++) {
             struct gsite *g = &sites[i];
-            if (g->requested || g->next_ms <= now)
+            uint64_t at = g->next_ms;
+            if (g->requested) {
+                uint64_t req_at = g->requested_ms + DEBOUNCE_MS;
+                if (g->started_ms && g->started_ms + MIN_GAP_MS > req_at)
+                    req_at = g->started_ms + MIN_GAP_MS;
+                if (req_at < at)
+                    at = req_at;
+            }
+            if (at <= now)
                 due = g;
-            else if (g->next_ms < soonest)
-                soonest = g->next_ms;
+            else if (at < soonest)
+                soonest = at;
         }
         if (!due) {
             struct timespec ts;
@@ -689,6 +717,7 @@ static void *on_thread(void *arg)
         /* requests arriving while this deploy runs set `requested` again: bursts coalesce
          * into at most one more deploy */
         due->requested = false;
+        due->started_ms = now;
         pthread_mutex_unlock(&lock);
         run_one(due, false);
         pthread_mutex_lock(&lock);
@@ -755,8 +784,9 @@ void git_worker_request(const struct site_conf *site)
 {
     pthread_mutex_lock(&lock);
     struct gsite *g = find(site);
-    if (g) {
+    if (g && !g->requested) {
         g->requested = true;
+        g->requested_ms = clock_ms();
         pthread_cond_signal(&wake);
     }
     pthread_mutex_unlock(&lock);
@@ -765,8 +795,11 @@ void git_worker_request(const struct site_conf *site)
 void git_worker_request_all(void)
 {
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_sites; i++)
+    for (size_t i = 0; i < n_sites; i++) {
+        if (!sites[i].requested)
+            sites[i].requested_ms = clock_ms();
         sites[i].requested = true;
+    }
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
 }
