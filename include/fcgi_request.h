@@ -85,6 +85,8 @@ struct fcgi_req {
     unsigned attempts;                /* connection attempts made */
     unsigned tried_mask;              /* upstreams already tried (bit per upstream < 32) */
     bool got_response_bytes;          /* anything received: no retry after this */
+    bool head_handed;                 /* the head went to the MHD side */
+    uint64_t submitted_ms;            /* when the thread took it */
     struct cgi_head_parser head_parser;
     uint64_t stderr_logged;           /* bytes of STDERR logged (capped) */
     struct buf stderr_line;           /* partial STDERR line */

@@ -688,8 +688,10 @@ static void conn_recv(struct fcgi_conn *c)
 
     /* One wake-up per batch. When the end came too, release_from_pool() wakes the MHD side
      * with `ended` already set, so it answers with one complete buffer response. */
-    if (head_now && !broken)
+    if (head_now && !broken) {
+        q->head_handed = true;
         unwatch_client(q); /* the MHD side takes the connection back now */
+    }
     pthread_mutex_lock(&q->lock);
     if (head_now && !broken)
         q->head_done = true;
@@ -752,9 +754,30 @@ static void conn_event(struct fcgi_conn *c, uint32_t events)
     }
 }
 
+/* Requests that wait for a while get their client's socket watched; quick ones never pay the
+ * two epoll_ctl calls. */
+static void watch_waiting_clients(uint64_t now)
+{
+    static uint64_t last_scan;
+    if (now - last_scan < FCGI_POOL_WATCH_AFTER_MS / 2)
+        return;
+    last_scan = now;
+    for (struct fcgi_pool *p = pools; p; p = p->next)
+        for (struct fcgi_req *q = p->q_head; q; q = q->q_next)
+            if (!q->client_watch && now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
+                watch_client(q);
+    for (struct fcgi_conn *c = conns; c; c = c->next) {
+        struct fcgi_req *q = c->req;
+        if (q && !q->client_watch && !q->head_handed &&
+            now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
+            watch_client(q);
+    }
+}
+
 static void check_deadlines(void)
 {
     uint64_t now = clock_ms();
+    watch_waiting_clients(now);
     for (struct fcgi_pool *p = pools; p; p = p->next) {
         while (p->q_head && p->q_head->deadline_ms <= now) {
             struct fcgi_req *q = p->q_head;
@@ -831,7 +854,7 @@ static void handle_kicks(void)
             if (flags & FCGI_KICK_ABORT) {
                 release_from_pool(q);
             } else {
-                watch_client(q);
+                q->submitted_ms = clock_ms();
                 dispatch(q);
             }
         } else if (flags & FCGI_KICK_ABORT) {

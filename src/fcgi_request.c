@@ -38,6 +38,12 @@ enum { FS_BODY = 1, FS_WAIT, FS_DONE };
 static const struct config *cfg;
 static struct fcgi_pool **site_pools; /* parallel to cfg->sites; NULL = no FastCGI */
 static const char *temp_dir = "/tmp";
+struct root_cache {
+    char link[PATH_MAX];   /* readlink(root) when resolved; "" = root is not a symlink */
+    char real[PATH_MAX];   /* "" = not resolved yet */
+};
+static struct root_cache *root_caches; /* parallel to cfg->sites */
+static pthread_mutex_t root_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int fcgi_request_setup(const struct config *c, const struct upstream_addr *spawned,
                        struct errlist *errs)
@@ -48,6 +54,7 @@ int fcgi_request_setup(const struct config *c, const struct upstream_addr *spawn
     else if (getenv("TMPDIR"))
         temp_dir = getenv("TMPDIR");
     site_pools = xcalloc(c->n_sites ? c->n_sites : 1, sizeof *site_pools);
+    root_caches = xcalloc(c->n_sites ? c->n_sites : 1, sizeof *root_caches);
     for (size_t i = 0; i < c->n_sites; i++) {
         const struct site_conf *s = &c->sites[i];
         if (s->fcgi.n_upstreams)
@@ -63,6 +70,8 @@ void fcgi_request_teardown(void)
 {
     free(site_pools);
     site_pools = NULL;
+    free(root_caches);
+    root_caches = NULL;
 }
 
 /* ---- references ----------------------------------------------------------------------------- */
@@ -129,14 +138,89 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
 }
 
 /* Is root + rel an existing regular file (under the site's symlink policy)? */
+/*
+ * Scripts found by the full check (fs_open_beneath: symlink policy, confinement) are
+ * remembered by path and identity, so the next request for the same script costs one stat():
+ * the same device and inode at the same path is the same file that passed the check.
+ */
+#define SCRIPT_CACHE_SLOTS 256
+static struct {
+    char path[240];
+    dev_t dev;
+    ino_t ino;
+} script_cache[SCRIPT_CACHE_SLOTS];
+static pthread_mutex_t script_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t script_slot(const char *path)
+{
+    uint32_t h = 2166136261u;
+    for (; *path; path++)
+        h = (h ^ (unsigned char)*path) * 16777619u;
+    return h % SCRIPT_CACHE_SLOTS;
+}
+
 static bool is_script(const struct site_conf *site, const char *rel)
 {
+    char full[PATH_MAX];
     struct stat st;
+    bool known = false;
+    size_t slot = 0;
+    int n = snprintf(full, sizeof full, "%s%s", site->root, rel);
+    bool cacheable = n > 0 && (size_t)n < sizeof script_cache[0].path;
+    if (cacheable && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+        slot = script_slot(full);
+        pthread_mutex_lock(&script_cache_lock);
+        known = strcmp(script_cache[slot].path, full) == 0 &&
+                script_cache[slot].dev == st.st_dev && script_cache[slot].ino == st.st_ino;
+        pthread_mutex_unlock(&script_cache_lock);
+        if (known)
+            return true;
+    }
     int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
     if (fd < 0)
         return false;
     close(fd);
-    return S_ISREG(st.st_mode);
+    if (!S_ISREG(st.st_mode))
+        return false;
+    if (cacheable) {
+        slot = script_slot(full);
+        pthread_mutex_lock(&script_cache_lock);
+        memcpy(script_cache[slot].path, full, (size_t)n + 1);
+        script_cache[slot].dev = st.st_dev;
+        script_cache[slot].ino = st.st_ino;
+        pthread_mutex_unlock(&script_cache_lock);
+    }
+    return true;
+}
+
+/*
+ * The resolved root for DOCUMENT_ROOT, per site: realpath() walks every component, so it is
+ * redone only when the root symlink points elsewhere (a deploy switched it); one readlink()
+ * per request tells.
+ */
+
+static void resolved_root(const struct site_conf *site, char *out, size_t n)
+{
+    struct root_cache *rc = &root_caches[site - cfg->sites];
+    char link[PATH_MAX];
+    ssize_t len = readlink(site->root, link, sizeof link - 1);
+    link[len > 0 ? len : 0] = '\0';
+    pthread_mutex_lock(&root_cache_lock);
+    bool hit = rc->real[0] && strcmp(rc->link, link) == 0;
+    if (hit)
+        snprintf(out, n, "%s", rc->real);
+    pthread_mutex_unlock(&root_cache_lock);
+    if (hit)
+        return;
+    char *real = realpath(site->root, NULL);
+    snprintf(out, n, "%s", real ? real : site->root);
+    if (real) {
+        pthread_mutex_lock(&root_cache_lock);
+        snprintf(rc->link, sizeof rc->link, "%s", link);
+        snprintf(rc->real, sizeof rc->real, "%s", real);
+        pthread_mutex_unlock(&root_cache_lock);
+    }
+    free(real);
 }
 
 static int kind_of(const struct site_conf *site, const char *rel)
@@ -322,8 +406,10 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */
-    char *real_root = site->fcgi.root ? NULL : realpath(site->root, NULL);
-    const char *docroot = site->fcgi.root ? site->fcgi.root : real_root ? real_root : site->root;
+    char real_root[PATH_MAX];
+    if (!site->fcgi.root)
+        resolved_root(site, real_root, sizeof real_root);
+    const char *docroot = site->fcgi.root ? site->fcgi.root : real_root;
 
     char server_name[256];
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -371,7 +457,6 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
     if (rc == 0 && q->body_len == 0)
         rc = fcgi_record_stream(&q->head_records, FCGI_STDIN, 1, NULL, 0);
     buf_dispose(&params);
-    free(real_root);
     return rc ? -1 : 0;
 }
 
