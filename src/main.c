@@ -35,7 +35,7 @@
 
 static const char usage[] =
     "Usage: wharf [OPTIONS]\n"
-    "Serve a static site (and, in later versions, PHP through FastCGI).\n"
+    "Serve static files, run PHP through php-fpm, and deploy sites from git.\n"
     "\n"
     "  -c, --config FILE       read the INI configuration FILE\n"
     "  -l, --listen ADDR       listen on ADDR (host:port, [v6]:port or :port);\n"
