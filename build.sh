@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 # Build and runtime dependencies, and what the tests use (php-fpm, curl, python3, git).
 PACKAGES=(build-essential autoconf automake libtool pkg-config
           libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev
-          curl python3 git php-fpm php-cli media-types dokuwiki)
+          curl python3 git php-fpm php-cli media-types dokuwiki openssl procps)
 
 install_deps() {
     local missing=()
