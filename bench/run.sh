@@ -31,6 +31,7 @@
 # fresh private php-fpm (pm = static, FCGI_CONNS children, OPcache on, unix socket in the temp
 # dir) and exactly one front end at a time: kept FastCGI connections pin php-fpm children, so
 # two keep-alive clients must never share a pool (DESIGN-NOTES section 2 item 7).
+# Deploy under load (git webhooks, mixed-version check, push-to-live latency): bench/deploy.sh.
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
