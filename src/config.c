@@ -94,7 +94,7 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "max_uri_length", T_SIZE, SRV(max_uri_bytes), "8k", 256, 64 * KIB, NULL, 0},
     {SEC_SERVER, "mime_types", T_PATH, SRV(mime_types), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "file_cache", T_SIZE, SRV(file_cache_bytes), "64m", 0, 16 * GIB, NULL, 0},
-    {SEC_SERVER, "file_cache_max_file", T_SIZE, SRV(file_cache_max_file), "64k", 0, 16 * MIB, NULL,
+    {SEC_SERVER, "file_cache_max_file", T_SIZE, SRV(file_cache_max_file), "256k", 0, 16 * MIB, NULL,
      0},
     {SEC_SERVER, "gzip_cache", T_SIZE, SRV(gzip_cache_bytes), "32m", 0, 16 * GIB, NULL, 0},
 
@@ -117,7 +117,7 @@ static const struct config_key keys[] = {
     {SEC_SITE, "fastcgi_root", T_PATH, SITE(fcgi.root), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "fastcgi_lb", T_ENUM, SITE(fcgi.lb), "round_robin", 0, 0, lb_names, 0},
     {SEC_SITE, "fastcgi_max_conns", T_UNSIGNED, SITE(fcgi.max_conns), "4", 1, 1024, NULL, 0},
-    {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "10s", 1,
+    {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "30s", 1,
      10 * MIN, NULL, 0},
     {SEC_SITE, "fastcgi_connect_timeout", T_DURATION, SITE(fcgi.connect_timeout_ms), "5s", 1,
      10 * MIN, NULL, 0},

@@ -810,6 +810,31 @@ static void check_deadlines(void)
     }
 }
 
+/* Connections that closed leave room for new ones: start waiting requests on them (a freed
+ * idle connection takes the oldest one at once, in detach()). */
+static void serve_queues(void)
+{
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        while (p->q_head) {
+            bool room = false;
+            for (size_t i = 0; i < p->n_be && !room; i++)
+                room = has_room(&p->be[i], p->conf->max_conns);
+            if (!room)
+                break;
+            struct fcgi_req *q = p->q_head;
+            p->q_head = q->q_next;
+            if (!p->q_head)
+                p->q_tail = NULL;
+            p->q_len--;
+            q->q_next = NULL;
+            size_t before = p->q_len;
+            dispatch(q);
+            if (p->q_len > before)
+                break; /* it went back to the queue: no upstream would take it now */
+        }
+    }
+}
+
 static void remove_from_queue(struct fcgi_req *q)
 {
     struct fcgi_pool *p = q->pool;
@@ -910,6 +935,7 @@ static void *on_thread(void *arg)
                 conn_event(evs[i].data.ptr, evs[i].events);
         }
         check_deadlines();
+        serve_queues();
         free_dead();
     }
     return NULL;

@@ -231,7 +231,7 @@ static void test_defaults(void)
     is_int(cfg.server.max_uri_bytes, 8192, "default max_uri_length");
     ok(cfg.server.mime_types == NULL, "default mime_types");
     is_int(cfg.server.file_cache_bytes, 64 << 20, "default file_cache");
-    is_int(cfg.server.file_cache_max_file, 64 << 10, "default file_cache_max_file");
+    is_int(cfg.server.file_cache_max_file, 256 << 10, "default file_cache_max_file");
     is_int(cfg.server.gzip_cache_bytes, 32 << 20, "default gzip_cache");
     is_int(cfg.n_sites, 0, "init: no sites");
 
