@@ -9,7 +9,7 @@
 #include "config.h"
 
 /** The directory presets are read from: [server] presets_dir, else the installed one, else
- *  ../presets beside the wharf binary (a build tree). Caller frees. */
+ *  ../presets beside the wharf binary (a build tree), else the source tree's. Caller frees. */
 char *preset_dir(const struct config *cfg);
 /** Resolve site->fcgi.preset for every FastCGI site; a missing or malformed preset is an error
  *  at the fastcgi_preset line. Returns 0 if no errors. */

@@ -45,6 +45,10 @@ char *preset_dir(const struct config *cfg)
             free(p);
         }
     }
+#ifdef WHARF_SRC_PRESETS
+    if (is_dir(WHARF_SRC_PRESETS)) /* uninstalled, built outside the source tree */
+        return xstrdup(WHARF_SRC_PRESETS);
+#endif
     return xstrdup(WHARF_DATADIR "/presets");
 }
 
