@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "util.h"
+#include "http_token.h"
 
 #define HEADERS_ON_STACK 32
 #define NAME_ON_STACK 128
@@ -35,14 +36,6 @@ static const char *const reserved[] = {
 static const char *str(const char *s)
 {
     return s ? s : "";
-}
-
-/* RFC 9110 5.6.2 tchar */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 /* a + b with one '/' dropped at the seam; on the stack unless long. */
@@ -95,7 +88,7 @@ static bool header_kept(const struct cgi_header *h)
     if (!n || !*n || !h->value)
         return false;
     for (const char *c = n; *c; c++)
-        if (!is_tchar((unsigned char)*c) || *c == '_' || *c == '.')
+        if (!http_is_tchar((unsigned char)*c) || *c == '_' || *c == '.')
             return false;
     /* note: "Proxy" -> HTTP_PROXY, which many HTTP clients take as their proxy (httpoxy) */
     if (ascii_casecmp(n, "Proxy") == 0 || ascii_casecmp(n, "Content-Type") == 0 ||

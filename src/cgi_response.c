@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "http_token.h"
 
 static bool is_digit(unsigned char c)
 {
@@ -25,14 +26,6 @@ static bool is_digit(unsigned char c)
 static bool is_alpha(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* RFC 9110 5.6.2 tchar */
-static bool is_tchar(unsigned char c)
-{
-    if (is_alpha(c) || is_digit(c))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 static bool is_ws(char c)
@@ -142,7 +135,7 @@ static int header_line(struct cgi_head_parser *p, char *s, char *eol, unsigned l
     if (colon == s)
         return fail(p, "line %u: empty header name", line);
     for (const char *c = s; c < colon; c++)
-        if (!is_tchar((unsigned char)*c))
+        if (!http_is_tchar((unsigned char)*c))
             return fail(p, "line %u: bad character in header name", line);
     *colon = '\0';
     v = colon + 1;

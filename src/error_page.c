@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "http_token.h"
 
 /* Phrases follow RFC 9110 (413 "Content Too Large", 422 "Unprocessable Content"). */
 static const struct {
@@ -84,18 +85,10 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* RFC 9110 5.6.2 tchar. */
-static bool is_tchar(char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static size_t span_token(const char *s)
 {
     size_t n = 0;
-    while (is_tchar(s[n]))
+    while (http_is_tchar(s[n]))
         n++;
     return n;
 }
@@ -110,26 +103,6 @@ static size_t span_quoted(const char *s)
             i++;
     }
     return 0;
-}
-
-/* qvalue (RFC 9110 12.4.2) of exactly s[0..n) in thousandths, or -1. */
-static int parse_qvalue(const char *s, size_t n)
-{
-    int q, scale = 100;
-
-    if (n == 0 || (s[0] != '0' && s[0] != '1'))
-        return -1;
-    q = (s[0] - '0') * 1000;
-    if (n == 1)
-        return q;
-    if (s[1] != '.' || n > 5)
-        return -1;
-    for (size_t i = 2; i < n; i++, scale /= 10) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        q += (s[i] - '0') * scale;
-    }
-    return q > 1000 ? -1 : q;
 }
 
 struct media_range {
@@ -190,7 +163,7 @@ static void parse_range(const char **pp, struct media_range *r)
         if (!seen_q && n == 1 && (*s == 'q' || *s == 'Q')) {
             seen_q = true;
             /* A quoted weight is not a qvalue; parse_qvalue rejects the quote. */
-            r->q = parse_qvalue(s + 2, v);
+            r->q = http_parse_qvalue(s + 2, v);
             if (r->q < 0)
                 bad = true;
         }

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "util.h"
+#include "http_token.h"
 
 #define GZIP_CHUNK 16384
 
@@ -20,42 +21,13 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* RFC 9110 5.6.2 tchar. */
-static bool is_tchar(char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths; -1 if invalid.
- * Reads s[0..n) exactly. */
-static int parse_qvalue(const char *s, size_t n)
-{
-    int q, scale = 100;
-
-    if (n == 0 || (s[0] != '0' && s[0] != '1'))
-        return -1;
-    q = (s[0] - '0') * 1000;
-    if (n == 1)
-        return q;
-    if (s[1] != '.' || n > 5)
-        return -1;
-    for (size_t i = 2; i < n; i++, scale /= 10) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        q += (s[i] - '0') * scale;
-    }
-    return q > 1000 ? -1 : q;
-}
-
 /* Weight of one list element s[0..n): 0..1000, with anything malformed as 0. name/name_len get
  * the coding (empty if the element does not even start with a token). */
 static int parse_element(const char *s, size_t n, const char **name, size_t *name_len)
 {
     size_t i = 0, qs;
 
-    while (i < n && is_tchar(s[i]))
+    while (i < n && http_is_tchar(s[i]))
         i++;
     *name = s;
     *name_len = i;
@@ -75,7 +47,7 @@ static int parse_element(const char *s, size_t n, const char **name, size_t *nam
     qs = i;
     while (i < n && !is_ows(s[i]))
         i++;
-    int q = parse_qvalue(s + qs, i - qs);
+    int q = http_parse_qvalue(s + qs, i - qs);
     while (i < n && is_ows(s[i]))
         i++;
     return (q < 0 || i != n) ? 0 : q;

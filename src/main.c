@@ -148,6 +148,16 @@ static char *read_file(const char *path, size_t max, const char **why)
     return text;
 }
 
+/* The site the command line's --root and --php apply to: the one without hosts, else the
+ * first, else a new one. */
+static struct site_conf *default_site(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        if (cfg->sites[i].hosts.n == 0)
+            return &cfg->sites[i];
+    return cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+}
+
 /* Command-line flags win over the file: --root names the default site's root, the other
  * site flags apply to every site. */
 static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *errs)
@@ -170,26 +180,14 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         }
     }
     if (cli->root) {
-        /* the default site: the one without hosts, else the first, else a new one */
-        struct site_conf *def = NULL;
-        for (size_t i = 0; i < cfg->n_sites && !def; i++)
-            if (cfg->sites[i].hosts.n == 0)
-                def = &cfg->sites[i];
-        if (!def)
-            def = cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+        struct site_conf *def = default_site(cfg);
         free(def->root);
         def->root = xstrdup(cli->root);
         def->root_line = 0;
     }
     if (cli->php) {
         /* --php: PHP through FastCGI for the default site, with the php preset */
-        struct site_conf *def = NULL;
-        for (size_t i = 0; i < cfg->n_sites && !def; i++)
-            if (cfg->sites[i].hosts.n == 0)
-                def = &cfg->sites[i];
-        if (!def)
-            def = cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
-        struct fcgi_site_conf *f = &def->fcgi;
+        struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
         for (size_t i = 0; i < f->n_upstreams; i++)
             config_upstream_dispose(&f->upstreams[i]);
         f->n_upstreams = 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "http_token.h"
 
 #define DEFAULT_TYPE "application/octet-stream"
 
@@ -196,13 +197,6 @@ struct mime_table *mime_table_new(void)
     return t;
 }
 
-/* RFC 9110 tchar: what a media type's type/subtype and a sane extension are made of. */
-static bool is_tchar(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool valid_media_type(const char *s, size_t n)
 {
     size_t slash = 0, n_slash = 0;
@@ -210,7 +204,7 @@ static bool valid_media_type(const char *s, size_t n)
         if (s[i] == '/') {
             slash = i;
             n_slash++;
-        } else if (!is_tchar((unsigned char)s[i])) {
+        } else if (!http_is_tchar((unsigned char)s[i])) {
             return false;
         }
     }
@@ -221,7 +215,7 @@ static bool valid_media_type(const char *s, size_t n)
 static bool valid_ext(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.' || !is_tchar((unsigned char)s[i]))
+        if (s[i] == '.' || !http_is_tchar((unsigned char)s[i]))
             return false;
     }
     return n > 0;
