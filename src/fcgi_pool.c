@@ -855,8 +855,8 @@ static void remove_from_queue(struct fcgi_req *q)
 static void handle_kicks(void)
 {
     uint64_t v;
-    while (read(kick_fd, &v, sizeof v) > 0)
-        ;
+    ssize_t r = read(kick_fd, &v, sizeof v); /* one read resets an eventfd */
+    (void)r;
     pthread_mutex_lock(&kick_lock);
     struct fcgi_req *list = kick_head;
     kick_head = NULL;
@@ -955,12 +955,15 @@ void fcgi_pool_kick(struct fcgi_req *q, unsigned flags)
         return;
     fcgi_req_ref(q);
     pthread_mutex_lock(&kick_lock);
+    bool first = kick_head == NULL;
     q->kick_next = kick_head;
     kick_head = q;
     pthread_mutex_unlock(&kick_lock);
-    uint64_t one = 1;
-    ssize_t w = write(kick_fd, &one, sizeof one);
-    (void)w;
+    if (first) { /* the thread drains the whole list per wake-up: one signal is enough */
+        uint64_t one = 1;
+        ssize_t w = write(kick_fd, &one, sizeof one);
+        (void)w;
+    }
 }
 
 void fcgi_pool_submit(struct fcgi_req *q)
