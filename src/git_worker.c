@@ -524,7 +524,7 @@ static int lock_state(const struct gsite *g, bool wait)
 }
 
 /* Fetch, build and switch. Returns 0 (deployed), 1 (already current), -1 (failed, err set). */
-static int deploy(struct gsite *g, bool force, char *err, size_t errn)
+static int deploy(struct gsite *g, char *err, size_t errn)
 {
     char sha[41], live[128], name[128];
     int rc = -1;
@@ -554,7 +554,7 @@ static int deploy(struct gsite *g, bool force, char *err, size_t errn)
     }
     unlink(skip_path);
     free(skip_path);
-    if (!force && live_sha && strncmp(live_sha + 1, sha, 12) == 0 && stat(g->root, &st) == 0) {
+    if (live_sha && strncmp(live_sha + 1, sha, 12) == 0 && stat(g->root, &st) == 0) {
         record_live(g, live, sha, commit_time(g, sha));
         return 1; /* already live: nothing to do */
     }
@@ -637,7 +637,7 @@ static int rollback(struct gsite *g, char *err, size_t errn)
     return rc;
 }
 
-static void run_one(struct gsite *g, bool force)
+static void run_one(struct gsite *g)
 {
     char err[256] = "";
     uint64_t t0 = clock_ms();
@@ -654,7 +654,7 @@ static void run_one(struct gsite *g, bool force)
         rc = -1;
         snprintf(err, sizeof err, "cannot create %s: %s", g->state, strerror(errno));
     } else {
-        rc = deploy(g, force, err, sizeof err);
+        rc = deploy(g, err, sizeof err);
         close(fd);
     }
     uint64_t ms = clock_ms() - t0;
@@ -719,7 +719,7 @@ static void *on_thread(void *arg)
         due->requested = false;
         due->started_ms = now;
         pthread_mutex_unlock(&lock);
-        run_one(due, false);
+        run_one(due);
         pthread_mutex_lock(&lock);
         uint64_t interval = due->site->git.interval_ms;
         bool ok = atomic_load(&due->live);
@@ -894,7 +894,7 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
     if (fd < 0) {
         snprintf(err, sizeof err, "cannot lock %s: %s", g.lock_path, strerror(errno));
     } else {
-        rc = do_rollback ? rollback(&g, err, sizeof err) : deploy(&g, false, err, sizeof err);
+        rc = do_rollback ? rollback(&g, err, sizeof err) : deploy(&g, err, sizeof err);
         close(fd);
     }
     if (rc < 0)
