@@ -112,6 +112,25 @@ is "$(body /)" "phtml index" "custom preset: index.phtml for /"
 is "$(status /missing.phtml)" "404" "custom preset: /missing.phtml -> 404"
 stop_pid "$WPID"
 
+# ---- fastcgi_root: the document root as the backend sees it -----------------------------------
+# php-fpm in another container sees the site under another path. Here that path is a symlink to
+# the same directory, so php-fpm can run the script and we can see exactly what it was told.
+ln -s "$T/plain" "$T/backend-view"
+PORT=$(free_port)
+cat >"$T/froot.ini" <<EOF
+[server]
+listen = 127.0.0.1:$PORT
+
+[site froot]
+root = $T/plain
+fastcgi = unix:$T/fpm.sock
+fastcgi_root = $T/backend-view
+EOF
+start_wharf_ini "$T/froot.ini"
+is "$(body '/env.php?v=DOCUMENT_ROOT')" "$T/backend-view" "fastcgi_root: DOCUMENT_ROOT is the backend's path, as configured"
+is "$(body '/env.php?v=SCRIPT_FILENAME')" "$T/backend-view/env.php" "fastcgi_root: SCRIPT_FILENAME is under the backend's path"
+stop_pid "$WPID"
+
 # ---- missing or malformed presets are config errors -----------------------------------------
 # check_bad NAME PRESET: a config whose fastcgi_preset (line 9) names PRESET
 check_bad() {
