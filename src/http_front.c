@@ -362,7 +362,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    log_msg(LOG_WARN, "mhd", 0, "%s", msg);
+    /* we return MHD_NO on purpose when a waiting client has gone (already logged) */
+    bool ours = strstr(msg, "Application reported internal error") != NULL;
+    log_msg(ours ? LOG_DEBUG : LOG_WARN, "mhd", 0, "%s", msg);
 }
 
 /* ---- listeners ------------------------------------------------------------------------ */
