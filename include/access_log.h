@@ -15,16 +15,16 @@
 #include "buf.h"
 
 struct access_entry {
-    const char *remote_addr;   /* textual address */
-    const char *remote_user;   /* NULL = "-" */
-    time_t time;               /* wall clock at request start */
+    const char *remote_addr; /* textual address */
+    const char *remote_user; /* NULL = "-" */
+    time_t time;             /* wall clock at request start */
     const char *method;
-    const char *target;        /* raw request-target */
-    const char *protocol;      /* "HTTP/1.1" */
+    const char *target;   /* raw request-target */
+    const char *protocol; /* "HTTP/1.1" */
     unsigned status;
-    uint64_t bytes;            /* body bytes sent */
-    const char *referer;       /* NULL = "-" */
-    const char *user_agent;    /* NULL = "-" */
+    uint64_t bytes;         /* body bytes sent */
+    const char *referer;    /* NULL = "-" */
+    const char *user_agent; /* NULL = "-" */
     uint64_t duration_us;
 };
 

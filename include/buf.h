@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* always NUL-terminated when non-NULL */
-    size_t len;  /* bytes used, excluding the terminator */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* ceiling for len; 0 = SIZE_MAX */
+    char *data; /* always NUL-terminated when non-NULL */
+    size_t len; /* bytes used, excluding the terminator */
+    size_t cap; /* bytes allocated */
+    size_t max; /* ceiling for len; 0 = SIZE_MAX */
 };
 
 /** Start empty with a ceiling of max bytes (0 = unlimited). Allocates nothing. */

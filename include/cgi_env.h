@@ -18,8 +18,8 @@ typedef int (*cgi_param_cb)(void *ctx, const char *name, size_t nlen, const char
 /* One request header as received (name in any case). */
 struct cgi_header {
     const char *name;
-    const char *value;  /* note: a C string, so a value with an embedded NUL must be refused
-                         * by the caller (MHD reports the real length) */
+    const char *value; /* note: a C string, so a value with an embedded NUL must be refused
+                        * by the caller (MHD reports the real length) */
 };
 
 /* "NAME=VALUE" strings from the config; same layout as config.h's struct str_list. */
@@ -28,35 +28,35 @@ struct cgi_env_list {
     size_t n;
 };
 
-#define CGI_ENV_LISTS 2  /* the preset's env, then the site's */
+#define CGI_ENV_LISTS 2 /* the preset's env, then the site's */
 
 /* Everything cgi_env_build needs. A NULL string is emitted as "" unless noted. */
 struct cgi_request {
-    const char *method;           /* "GET" */
-    const char *request_uri;      /* raw request-target as received, with the query */
-    const char *query;            /* raw, without the '?'; NULL = no query */
-    const char *script_name;      /* URL path of the script: "/blog/index.php" */
-    const char *path_info;        /* "/a/b"; NULL or "" = none (no PATH_INFO/PATH_TRANSLATED) */
-    const char *document_root;    /* resolved real path, as the backend sees it */
-    const char *script_filename;  /* NULL = document_root + script_name */
-    const char *document_uri;     /* decoded, normalised path */
+    const char *method;          /* "GET" */
+    const char *request_uri;     /* raw request-target as received, with the query */
+    const char *query;           /* raw, without the '?'; NULL = no query */
+    const char *script_name;     /* URL path of the script: "/blog/index.php" */
+    const char *path_info;       /* "/a/b"; NULL or "" = none (no PATH_INFO/PATH_TRANSLATED) */
+    const char *document_root;   /* resolved real path, as the backend sees it */
+    const char *script_filename; /* NULL = document_root + script_name */
+    const char *document_uri;    /* decoded, normalised path */
     const char *server_name;
     const char *server_addr;
     unsigned server_port;
-    const char *server_protocol;  /* "HTTP/1.1" */
-    const char *server_software;  /* "wharf/0.1" */
+    const char *server_protocol; /* "HTTP/1.1" */
+    const char *server_software; /* "wharf/0.1" */
     const char *remote_addr;
     unsigned remote_port;
-    const char *content_type;     /* NULL = no CONTENT_TYPE */
-    uint64_t content_length;      /* bytes; used only when has_body */
-    bool has_body;                /* CONTENT_LENGTH is emitted only then (php-fpm reads STDIN
-                                   * up to it) */
-    bool https;                   /* HTTPS=on */
-    unsigned redirect_status;     /* REDIRECT_STATUS (200 for php-cgi's force-redirect);
-                                   * 0 = omit */
+    const char *content_type; /* NULL = no CONTENT_TYPE */
+    uint64_t content_length;  /* bytes; used only when has_body */
+    bool has_body;            /* CONTENT_LENGTH is emitted only then (php-fpm reads STDIN
+                               * up to it) */
+    bool https;               /* HTTPS=on */
+    unsigned redirect_status; /* REDIRECT_STATUS (200 for php-cgi's force-redirect);
+                               * 0 = omit */
     const struct cgi_header *headers;
     size_t n_headers;
-    struct cgi_env_list env[CGI_ENV_LISTS];  /* lowest precedence first; see cgi_env_build */
+    struct cgi_env_list env[CGI_ENV_LISTS]; /* lowest precedence first; see cgi_env_build */
 };
 
 /**

@@ -16,19 +16,19 @@
 #define CGI_RESPONSE_MAX_HEAD 65536
 
 struct cgi_head_header {
-    char *name;   /* as sent (any case), a non-empty RFC 9110 token */
-    char *value;  /* without surrounding SP/HTAB; may be "" */
+    char *name;  /* as sent (any case), a non-empty RFC 9110 token */
+    char *value; /* without surrounding SP/HTAB; may be "" */
 };
 
 /* The parsed head. Strings point into the parser and live until cgi_head_dispose. */
 struct cgi_head {
-    unsigned status;          /* from Status:, 100-599; 0 = no Status header */
-    char *status_reason;      /* "Not Found"; NULL = none given */
-    const char *location;     /* value of Location:; NULL = none */
+    unsigned status;      /* from Status:, 100-599; 0 = no Status header */
+    char *status_reason;  /* "Not Found"; NULL = none given */
+    const char *location; /* value of Location:; NULL = none */
     bool has_content_length;
-    uint64_t content_length;  /* bytes; valid if has_content_length */
-    struct cgi_head_header *headers;  /* every header but Status, in order, with repeats
-                                       * (Set-Cookie); Location and Content-Length included */
+    uint64_t content_length;         /* bytes; valid if has_content_length */
+    struct cgi_head_header *headers; /* every header but Status, in order, with repeats
+                                      * (Set-Cookie); Location and Content-Length included */
     size_t n_headers;
 };
 
@@ -40,13 +40,13 @@ enum cgi_head_status {
 
 /* Transparent so it can live inside a request; touch only head, via the functions below. */
 struct cgi_head_parser {
-    struct buf raw;              /* head bytes so far, capped at CGI_RESPONSE_MAX_HEAD */
-    struct cgi_head head;        /* valid once cgi_head_feed returned DONE */
+    struct buf raw;       /* head bytes so far, capped at CGI_RESPONSE_MAX_HEAD */
+    struct cgi_head head; /* valid once cgi_head_feed returned DONE */
     enum cgi_head_status state;
-    size_t line_len;             /* bytes in the current line, not counting a CR */
-    unsigned line_no;            /* 1-based, for error messages */
-    bool cr;                     /* the previous byte was a CR */
-    char why[80];                /* the error, once state is ERROR */
+    size_t line_len;  /* bytes in the current line, not counting a CR */
+    unsigned line_no; /* 1-based, for error messages */
+    bool cr;          /* the previous byte was a CR */
+    char why[80];     /* the error, once state is ERROR */
 };
 
 /** Prepare an empty parser. Allocates nothing. */

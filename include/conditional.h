@@ -18,7 +18,7 @@ int etag_make(char out[ETAG_MAX], int64_t mtime_sec, long mtime_nsec, uint64_t s
               const char *suffix);
 
 struct cond_headers {
-    const char *if_match;            /* NULL when absent */
+    const char *if_match; /* NULL when absent */
     const char *if_none_match;
     const char *if_modified_since;
     const char *if_unmodified_since;

@@ -26,10 +26,10 @@ enum follow_symlinks {
 };
 
 struct listen_addr {
-    char *host;      /* "127.0.0.1", "::1", "localhost"; NULL = all addresses (":port") */
-    uint16_t port;   /* 1..65535 */
-    char *text;      /* as written, for messages */
-    unsigned line;   /* line in the config file; 0 = command line or default */
+    char *host;    /* "127.0.0.1", "::1", "localhost"; NULL = all addresses (":port") */
+    uint16_t port; /* 1..65535 */
+    char *text;    /* as written, for messages */
+    unsigned line; /* line in the config file; 0 = command line or default */
 };
 
 struct str_list {
@@ -45,76 +45,76 @@ enum fcgi_lb {
 };
 
 struct upstream_addr {
-    char *text;      /* as written: "127.0.0.1:9000", "[::1]:9000", "unix:/run/php.sock" */
-    char *host;      /* TCP host; NULL for unix sockets */
+    char *text; /* as written: "127.0.0.1:9000", "[::1]:9000", "unix:/run/php.sock" */
+    char *host; /* TCP host; NULL for unix sockets */
     uint16_t port;
-    char *path;      /* unix socket path; NULL for TCP */
+    char *path; /* unix socket path; NULL for TCP */
 };
 
 /* A preset: presets/NAME.ini, the FastCGI routing rules of one kind of application. */
 struct preset {
     char *name;
-    char *ext;              /* ".php": files with it run, and are never served as source */
-    char *split;            /* ".php": where SCRIPT_NAME ends and PATH_INFO begins */
-    struct str_list index;  /* index scripts tried for a directory ("index.php") */
-    char *try_script;       /* front controller for requests matching no file ("/index.php");
-                             * NULL = 404 */
-    struct str_list env;    /* NAME=VALUE params added to every request */
+    char *ext;             /* ".php": files with it run, and are never served as source */
+    char *split;           /* ".php": where SCRIPT_NAME ends and PATH_INFO begins */
+    struct str_list index; /* index scripts tried for a directory ("index.php") */
+    char *try_script;      /* front controller for requests matching no file ("/index.php");
+                            * NULL = 404 */
+    struct str_list env;   /* NAME=VALUE params added to every request */
 };
 
 struct fcgi_site_conf {
     struct upstream_addr *upstreams; /* empty = FastCGI off */
     size_t n_upstreams;
-    bool spawn;                      /* "fastcgi = spawn": wharf runs php-fpm itself */
-    char *preset_name;               /* "php" */
-    const struct preset *preset;     /* resolved by config_load_presets() */
-    char *path;                      /* URL prefix handled by FastCGI ("/") */
-    struct str_list except;          /* URL prefixes never sent to FastCGI */
-    struct str_list env;             /* NAME=VALUE, after the preset's */
-    char *root;                      /* document root as the backend sees it; NULL = root */
+    bool spawn;                  /* "fastcgi = spawn": wharf runs php-fpm itself */
+    char *preset_name;           /* "php" */
+    const struct preset *preset; /* resolved by config_load_presets() */
+    char *path;                  /* URL prefix handled by FastCGI ("/") */
+    struct str_list except;      /* URL prefixes never sent to FastCGI */
+    struct str_list env;         /* NAME=VALUE, after the preset's */
+    char *root;                  /* document root as the backend sees it; NULL = root */
     enum fcgi_lb lb;
-    unsigned max_conns;              /* kept-alive connections per upstream */
-    uint64_t queue_timeout_ms;       /* wait for a free connection, then 503 */
-    uint64_t connect_timeout_ms;     /* then 502 (next upstream tried) */
-    uint64_t read_timeout_ms;        /* between two reads from the backend, then 504 */
-    uint64_t send_timeout_ms;        /* between two writes to the backend, then 504 */
-    uint64_t max_body_bytes;         /* larger request bodies get 413 */
-    unsigned line;                   /* line of the fastcgi key; 0 = command line */
-    unsigned preset_line;            /* line of fastcgi_preset; 0 = default/command line */
+    unsigned max_conns;          /* kept-alive connections per upstream */
+    uint64_t queue_timeout_ms;   /* wait for a free connection, then 503 */
+    uint64_t connect_timeout_ms; /* then 502 (next upstream tried) */
+    uint64_t read_timeout_ms;    /* between two reads from the backend, then 504 */
+    uint64_t send_timeout_ms;    /* between two writes to the backend, then 504 */
+    uint64_t max_body_bytes;     /* larger request bodies get 413 */
+    unsigned line;               /* line of the fastcgi key; 0 = command line */
+    unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
 };
 
 struct git_site_conf {
-    char *repo;                 /* https, ssh, file URL or local path; NULL = no git deploy */
-    char *branch;               /* NULL = the remote's default branch */
-    char *key;                  /* ssh private key */
-    char *known_hosts;          /* a known_hosts file, or "strict" (ssh's own files, the
-                                 * default) or "accept-new" (trust on first use) */
-    uint64_t interval_ms;       /* between polls; 0 = only at start, webhooks and signals */
-    char *then;                 /* build command run in the new release (sh -c); NULL = none */
+    char *repo;           /* https, ssh, file URL or local path; NULL = no git deploy */
+    char *branch;         /* NULL = the remote's default branch */
+    char *key;            /* ssh private key */
+    char *known_hosts;    /* a known_hosts file, or "strict" (ssh's own files, the
+                           * default) or "accept-new" (trust on first use) */
+    uint64_t interval_ms; /* between polls; 0 = only at start, webhooks and signals */
+    char *then;           /* build command run in the new release (sh -c); NULL = none */
     uint64_t then_timeout_ms;
-    uint64_t timeout_ms;        /* each git command */
-    char *hook;                 /* URL path receiving push webhooks; NULL = none */
-    char *secret;               /* webhook secret (required with hook) */
-    unsigned keep;              /* old releases kept besides the live one */
-    unsigned depth;             /* shallow fetch depth; 0 = full history */
+    uint64_t timeout_ms; /* each git command */
+    char *hook;          /* URL path receiving push webhooks; NULL = none */
+    char *secret;        /* webhook secret (required with hook) */
+    unsigned keep;       /* old releases kept besides the live one */
+    unsigned depth;      /* shallow fetch depth; 0 = full history */
     bool submodules;
-    char *subdir;               /* serve this subdirectory of the checkout ("public") */
-    char *status;               /* URL path of the JSON deploy status; NULL = none */
-    unsigned line;              /* line of git_repo */
+    char *subdir;  /* serve this subdirectory of the checkout ("public") */
+    char *status;  /* URL path of the JSON deploy status; NULL = none */
+    unsigned line; /* line of git_repo */
 };
 
 struct site_conf {
-    char *name;                 /* from "[site NAME]"; "default" for the CLI-made site */
-    struct str_list hosts;      /* lower-case, port stripped; empty = default site */
-    char *root;                 /* document root; NULL until set */
-    struct str_list index;      /* index file names, in order */
-    bool browse;                /* directory listings */
-    bool gzip;                  /* on-the-fly and precompressed gzip */
-    char *access_log;           /* path, "-" = stdout, NULL = off */
+    char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
+    struct str_list hosts; /* lower-case, port stripped; empty = default site */
+    char *root;            /* document root; NULL until set */
+    struct str_list index; /* index file names, in order */
+    bool browse;           /* directory listings */
+    bool gzip;             /* on-the-fly and precompressed gzip */
+    char *access_log;      /* path, "-" = stdout, NULL = off */
     enum follow_symlinks follow_symlinks;
-    unsigned line;              /* line of the section header, for messages */
-    unsigned root_line;         /* line of the root key; 0 = not set */
-    unsigned hosts_line;        /* line of the (first) hosts key; 0 = not set */
+    unsigned line;       /* line of the section header, for messages */
+    unsigned root_line;  /* line of the root key; 0 = not set */
+    unsigned hosts_line; /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
 };
@@ -122,24 +122,24 @@ struct site_conf {
 struct server_conf {
     struct listen_addr *listen; /* at least one after config_finish() */
     size_t n_listen;
-    unsigned workers;             /* MHD worker threads; 0 = number of CPUs */
-    char *error_log;              /* path, NULL = stderr */
-    unsigned max_connections;     /* total, all listeners */
+    unsigned workers;                /* MHD worker threads; 0 = number of CPUs */
+    char *error_log;                 /* path, NULL = stderr */
+    unsigned max_connections;        /* total, all listeners */
     unsigned max_connections_per_ip; /* 0 = unlimited */
-    uint64_t idle_timeout_ms;     /* keep-alive / inactivity timeout */
-    uint64_t header_timeout_ms;   /* whole request head must arrive within this */
-    uint64_t max_header_bytes;    /* per-connection buffer for request line + headers */
-    uint64_t max_uri_bytes;       /* longer request-targets get 414 */
-    char *mime_types;             /* mime.types file; NULL = /etc/mime.types if present */
-    uint64_t file_cache_bytes;    /* in-memory small-file cache; 0 = off */
-    uint64_t file_cache_max_file; /* largest file kept in memory */
-    uint64_t gzip_cache_bytes;    /* compressed variants kept in memory */
-    char *presets_dir;            /* NULL = the installed presets (or ../presets of the binary) */
-    char *temp_dir;               /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
+    uint64_t idle_timeout_ms;        /* keep-alive / inactivity timeout */
+    uint64_t header_timeout_ms;      /* whole request head must arrive within this */
+    uint64_t max_header_bytes;       /* per-connection buffer for request line + headers */
+    uint64_t max_uri_bytes;          /* longer request-targets get 414 */
+    char *mime_types;                /* mime.types file; NULL = /etc/mime.types if present */
+    uint64_t file_cache_bytes;       /* in-memory small-file cache; 0 = off */
+    uint64_t file_cache_max_file;    /* largest file kept in memory */
+    uint64_t gzip_cache_bytes;       /* compressed variants kept in memory */
+    char *presets_dir; /* NULL = the installed presets (or ../presets of the binary) */
+    char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
 };
 
 struct config {
-    char *filename;             /* NULL when built from the command line only */
+    char *filename; /* NULL when built from the command line only */
     struct server_conf server;
     struct site_conf *sites;
     size_t n_sites;
@@ -161,8 +161,7 @@ struct site_conf *config_add_site(struct config *cfg, const char *name);
  * be wrapped in double quotes. An indented line continues a list-valued key (hosts, index,
  * listen); a list key given again in the same section appends. Lines are at most 199 bytes.
  */
-int config_parse(struct config *cfg, const char *text, const char *filename,
-                 struct errlist *errs);
+int config_parse(struct config *cfg, const char *text, const char *filename, struct errlist *errs);
 /**
  * Second pass, after command-line overrides: default listen address, a default site when there
  * is none, cross-checks (duplicate hosts, a site without root, ...). Returns 0 if no errors.
@@ -170,8 +169,8 @@ int config_parse(struct config *cfg, const char *text, const char *filename,
 int config_finish(struct config *cfg, struct errlist *errs);
 /** Parse the text of a preset file into p (named name). Same syntax and errors as the main file;
  *  keys: ext, split, index, try, env. Returns 0 if no errors. */
-int config_parse_preset(struct preset *p, const char *name, const char *text,
-                        const char *filename, struct errlist *errs);
+int config_parse_preset(struct preset *p, const char *name, const char *text, const char *filename,
+                        struct errlist *errs);
 void config_preset_dispose(struct preset *p);
 /** Parse "host:port", "[v6]:port" or "unix:/path" into out. */
 int config_parse_upstream(const char *s, struct upstream_addr *out, const char **why);

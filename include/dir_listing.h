@@ -14,9 +14,9 @@
 #include "buf.h"
 
 struct dir_entry {
-    char *name;      /* file name, no slash */
+    char *name; /* file name, no slash */
     bool is_dir;
-    uint64_t size;   /* bytes; ignored for directories */
+    uint64_t size; /* bytes; ignored for directories */
     time_t mtime;
 };
 

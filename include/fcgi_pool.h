@@ -13,12 +13,13 @@
 #include "config.h"
 #include "fcgi_request.h"
 
-#define FCGI_POOL_DOWN_MS 10000    /* skip an upstream this long after it failed */
-#define FCGI_POOL_QUEUE_MAX 4096   /* waiting requests per site, then 503 at once */
-#define FCGI_POOL_IDLE_MS 30000    /* an idle kept connection is closed after this */
+#define FCGI_POOL_DOWN_MS 10000      /* skip an upstream this long after it failed */
+#define FCGI_POOL_QUEUE_MAX 4096     /* waiting requests per site, then 503 at once */
+#define FCGI_POOL_IDLE_MS 30000      /* an idle kept connection is closed after this */
 #define FCGI_POOL_WATCH_AFTER_MS 200 /* watch the client of a request waiting this long */
-#define FCGI_POOL_STALL_MS 100     /* a request with no answer byte after this may be queued
-                                    * in php-fpm behind a child we keep: release it */
+#define FCGI_POOL_STALL_MS                                                                         \
+    100 /* a request with no answer byte after this may be queued                                  \
+         * in php-fpm behind a child we keep: release it */
 
 /** A pool for the site's upstreams (addresses resolved now; NULL with errors on failure). */
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,

@@ -28,20 +28,20 @@
 #include "fcgi_record.h"
 #include "request.h"
 
-#define FCGI_BODY_MEM_MAX (64u * 1024)       /* request body kept in memory, then a temp file */
-#define FCGI_OUT_HIGH_WATER (256u * 1024)    /* stop reading the backend above this */
-#define FCGI_OUT_LOW_WATER (64u * 1024)      /* and start again below this */
+#define FCGI_BODY_MEM_MAX (64u * 1024)    /* request body kept in memory, then a temp file */
+#define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
+#define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
 
 struct fcgi_pool;
 struct fcgi_conn;
 
 enum fcgi_fail {
     FCGI_OK = 0,
-    FCGI_FAIL_CONNECT,   /* 502: no backend could be reached */
-    FCGI_FAIL_TIMEOUT,   /* 504: the backend stopped answering */
-    FCGI_FAIL_OVERLOAD,  /* 503: no free connection within the queue timeout, or the backend
-                          *      answered FCGI_OVERLOADED */
-    FCGI_FAIL_PROTOCOL,  /* 502: malformed records or CGI head, or a truncated response */
+    FCGI_FAIL_CONNECT,     /* 502: no backend could be reached */
+    FCGI_FAIL_TIMEOUT,     /* 504: the backend stopped answering */
+    FCGI_FAIL_OVERLOAD,    /* 503: no free connection within the queue timeout, or the backend
+                            *      answered FCGI_OVERLOADED */
+    FCGI_FAIL_PROTOCOL,    /* 502: malformed records or CGI head, or a truncated response */
     FCGI_FAIL_CLIENT_GONE, /* the client closed its connection while waiting: no answer */
 };
 
@@ -49,7 +49,7 @@ enum fcgi_fail {
 enum { FCGI_WATCH_CONN = 1, FCGI_WATCH_CLIENT };
 struct fcgi_watch {
     int kind;
-    struct fcgi_req *q;          /* NULL once unwatched (freed after the current epoll batch) */
+    struct fcgi_req *q; /* NULL once unwatched (freed after the current epoll batch) */
     struct fcgi_watch *next;
 };
 
@@ -62,50 +62,50 @@ enum {
 
 struct fcgi_req {
     _Atomic int refs;
-    uint64_t id;                      /* the HTTP request's id, for logs */
+    uint64_t id; /* the HTTP request's id, for logs */
     struct fcgi_pool *pool;
 
     /* ---- written by the MHD side before submit, read-only afterwards ---- */
-    struct buf head_records;          /* BEGIN_REQUEST + PARAMS records, complete */
-    struct buf body_mem;              /* request body, when it fits in memory */
-    int body_fd;                      /* request body beyond memory (unlinked file); -1 = none */
-    uint64_t body_len;                /* bytes of request body */
-    uint32_t client_hash;             /* for ip_hash */
-    int client_fd;                    /* the HTTP connection's socket (owned by MHD)  */
+    struct buf head_records; /* BEGIN_REQUEST + PARAMS records, complete */
+    struct buf body_mem;     /* request body, when it fits in memory */
+    int body_fd;             /* request body beyond memory (unlinked file); -1 = none */
+    uint64_t body_len;       /* bytes of request body */
+    uint32_t client_hash;    /* for ip_hash */
+    int client_fd;           /* the HTTP connection's socket (owned by MHD)  */
     bool is_head;
 
     /* ---- MHD side only ---- */
     struct MHD_Connection *conn;
-    bool body_too_large;              /* past fastcgi_max_body: answer 413 at the end */
+    bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
 
     /* ---- FastCGI thread only ---- */
-    struct fcgi_conn *fc;             /* connection carrying it, NULL while queued */
-    struct fcgi_req *q_next;          /* pool wait queue */
-    uint64_t deadline_ms;             /* queue, connect, send or read deadline */
-    unsigned attempts;                /* connection attempts made */
-    unsigned tried_mask;              /* upstreams already tried (bit per upstream < 32) */
-    bool got_response_bytes;          /* anything received: no retry after this */
-    bool head_handed;                 /* the head went to the MHD side */
-    uint64_t submitted_ms;            /* when the thread took it */
+    struct fcgi_conn *fc;    /* connection carrying it, NULL while queued */
+    struct fcgi_req *q_next; /* pool wait queue */
+    uint64_t deadline_ms;    /* queue, connect, send or read deadline */
+    unsigned attempts;       /* connection attempts made */
+    unsigned tried_mask;     /* upstreams already tried (bit per upstream < 32) */
+    bool got_response_bytes; /* anything received: no retry after this */
+    bool head_handed;        /* the head went to the MHD side */
+    uint64_t submitted_ms;   /* when the thread took it */
     struct cgi_head_parser head_parser;
-    uint64_t stderr_logged;           /* bytes of STDERR logged (capped) */
-    struct buf stderr_line;           /* partial STDERR line */
-    struct fcgi_watch *client_watch;  /* note: MHD cannot see a suspended client leave, so the
-                                       * thread watches its socket for EPOLLRDHUP until the head
-                                       * is handed over; NULL = not watched */
+    uint64_t stderr_logged;          /* bytes of STDERR logged (capped) */
+    struct buf stderr_line;          /* partial STDERR line */
+    struct fcgi_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
+                                      * thread watches its socket for EPOLLRDHUP until the head
+                                      * is handed over; NULL = not watched */
 
     /* ---- shared, under lock ---- */
     pthread_mutex_t lock;
-    bool mhd_waiting;                 /* the MHD side suspended and wants a resume */
-    bool head_done;                   /* head_parser.head is complete and final */
-    bool ended;                       /* END_REQUEST seen, or failed: no more output */
-    bool stream_error;                /* the body broke after the head was sent */
-    bool aborted;                     /* the client is gone */
-    bool reading_paused;              /* the pool stopped reading: out is over high water */
-    bool in_pool;                     /* the FastCGI thread still holds it */
+    bool mhd_waiting;    /* the MHD side suspended and wants a resume */
+    bool head_done;      /* head_parser.head is complete and final */
+    bool ended;          /* END_REQUEST seen, or failed: no more output */
+    bool stream_error;   /* the body broke after the head was sent */
+    bool aborted;        /* the client is gone */
+    bool reading_paused; /* the pool stopped reading: out is over high water */
+    bool in_pool;        /* the FastCGI thread still holds it */
     enum fcgi_fail fail;
-    struct buf out;                   /* response body bytes not yet given to MHD */
-    size_t out_off;                   /* bytes of out already given */
+    struct buf out; /* response body bytes not yet given to MHD */
+    size_t out_off; /* bytes of out already given */
     unsigned kick_flags;
     bool in_kick_list;
     struct fcgi_req *kick_next;

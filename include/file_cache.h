@@ -27,28 +27,28 @@ struct file_entry {
     /* identity, copied from the stat() that filled the entry */
     dev_t dev;
     ino_t ino;
-    uint64_t size;                       /* bytes of the file on disk */
+    uint64_t size; /* bytes of the file on disk */
     struct timespec mtime;
     /* representation metadata */
-    const char *content_type;            /* owned by the mime table */
-    bool is_gzip_file;                   /* a precompressed FILE.gz: body is already gzip */
+    const char *content_type; /* owned by the mime table */
+    bool is_gzip_file;        /* a precompressed FILE.gz: body is already gzip */
     char etag[ETAG_MAX];
     char last_modified[HTTP_DATE_LEN + 1];
     /* bodies; the fields below are written once, under the cache lock */
-    char *data;                          /* identity bytes, NULL when not held in memory */
-    struct MHD_Response *resp;           /* full 200 response over data, or NULL */
-    char *gz_data;                       /* gzip of the identity bytes, NULL if not made */
+    char *data;                /* identity bytes, NULL when not held in memory */
+    struct MHD_Response *resp; /* full 200 response over data, or NULL */
+    char *gz_data;             /* gzip of the identity bytes, NULL if not made */
     size_t gz_len;
-    struct MHD_Response *resp_gz;        /* full 200 gzip response, or NULL */
+    struct MHD_Response *resp_gz; /* full 200 gzip response, or NULL */
     char etag_gz[ETAG_MAX];
-    bool gz_useless;                     /* compression did not pay off: never retry */
+    bool gz_useless; /* compression did not pay off: never retry */
     /* private */
     char *key_;
     size_t mem_;
     unsigned refs_;
     struct file_entry *hnext_, *lprev_, *lnext_;
-    struct file_cache *cache_;          /* set by file_cache_put, never changes */
-    bool linked_;                        /* in the table and LRU list */
+    struct file_cache *cache_; /* set by file_cache_put, never changes */
+    bool linked_;              /* in the table and LRU list */
 };
 
 struct file_cache;
@@ -61,13 +61,14 @@ void file_cache_free(struct file_cache *c);
  *  a stale entry). Thread-safe. */
 struct file_entry *file_cache_get(struct file_cache *c, const char *key, const struct stat *st);
 
-/** A fresh entry referenced once by the caller for key with identity from st (not yet in any cache). */
+/** A fresh entry referenced once by the caller for key with identity from st (not yet in any
+ * cache). */
 struct file_entry *file_entry_new(const char *key, const struct stat *st);
 
 /**
  * Insert e (replacing an older entry for the same key); the caller keeps its reference and
- * must put every new entry before using or releasing it. If e does not fit the budget it is not cached but still returned referenced (it is
- * freed on its last release). Thread-safe.
+ * must put every new entry before using or releasing it. If e does not fit the budget it is not
+ * cached but still returned referenced (it is freed on its last release). Thread-safe.
  */
 struct file_entry *file_cache_put(struct file_cache *c, struct file_entry *e);
 

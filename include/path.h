@@ -14,16 +14,16 @@
 
 enum path_status {
     PATH_OK = 0,
-    PATH_BAD_REQUEST,  /* 400: NUL, bad %-escape, invalid/overlong UTF-8, not origin-form */
-    PATH_TOO_LONG,     /* 414: the decoded path does not fit out_cap */
+    PATH_BAD_REQUEST, /* 400: NUL, bad %-escape, invalid/overlong UTF-8, not origin-form */
+    PATH_TOO_LONG,    /* 414: the decoded path does not fit out_cap */
 };
 
 struct path_target {
-    const char *path;   /* raw path part (points into the input; a static "/" for "http://h") */
+    const char *path; /* raw path part (points into the input; a static "/" for "http://h") */
     size_t path_len;
-    const char *query;  /* after '?', without it; NULL when absent */
+    const char *query; /* after '?', without it; NULL when absent */
     size_t query_len;
-    const char *authority;  /* host[:port] from an absolute-form target; NULL otherwise */
+    const char *authority; /* host[:port] from an absolute-form target; NULL otherwise */
     size_t authority_len;
 };
 

@@ -14,12 +14,12 @@
 #include "buf.h"
 
 struct proc_opts {
-    const char *cwd;          /* NULL = unchanged */
-    char *const *env_add;     /* extra "NAME=VALUE" entries, NULL-terminated; may be NULL */
-    uint64_t timeout_ms;      /* 0 = none */
-    const char *log_tag;      /* each output line is logged as "<tag>: line" */
-    struct buf *capture;      /* stdout (and stderr) bytes, up to its cap; may be NULL */
-    bool quiet;               /* log output lines at debug level only */
+    const char *cwd;      /* NULL = unchanged */
+    char *const *env_add; /* extra "NAME=VALUE" entries, NULL-terminated; may be NULL */
+    uint64_t timeout_ms;  /* 0 = none */
+    const char *log_tag;  /* each output line is logged as "<tag>: line" */
+    struct buf *capture;  /* stdout (and stderr) bytes, up to its cap; may be NULL */
+    bool quiet;           /* log output lines at debug level only */
 };
 
 /** Run argv[0] (looked up in PATH) with argv. Returns the exit status (0..255), 128+signal if

@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 enum range_result {
-    RANGE_NONE = 0,       /* absent, malformed or another unit: ignore it, serve 200 */
-    RANGE_SINGLE,         /* one satisfiable range: *start, *len set, serve 206 */
-    RANGE_MULTI,          /* several satisfiable ranges: wharf serves the full 200 */
-    RANGE_UNSATISFIABLE,  /* syntactically valid, none satisfiable: 416 + bytes * /SIZE */
+    RANGE_NONE = 0,      /* absent, malformed or another unit: ignore it, serve 200 */
+    RANGE_SINGLE,        /* one satisfiable range: *start, *len set, serve 206 */
+    RANGE_MULTI,         /* several satisfiable ranges: wharf serves the full 200 */
+    RANGE_UNSATISFIABLE, /* syntactically valid, none satisfiable: 416 + bytes * /SIZE */
 };
 
 /** Parse "bytes=a-b", "bytes=a-", "bytes=-n" and lists of them against a representation

@@ -19,35 +19,35 @@ struct buf;
 #define REQUEST_TARGET_INLINE 200
 
 struct request {
-    uint64_t id;                 /* process-unique, for logs */
-    uint64_t start_us;           /* monotonic, for the duration */
-    time_t start_wall;           /* for the access log timestamp */
-    char *target;                /* raw request-target as received; points to inline or heap */
+    uint64_t id;       /* process-unique, for logs */
+    uint64_t start_us; /* monotonic, for the duration */
+    time_t start_wall; /* for the access log timestamp */
+    char *target;      /* raw request-target as received; points to inline or heap */
     size_t target_len;
-    const char *raw_uri;         /* MHD's copy, valid until the head is processed */
-    unsigned early_status;       /* set before the handler runs (414 from the URI length) */
-    unsigned status;             /* 0 until a response is queued */
-    uint64_t bytes;              /* body bytes of the queued response (0 for HEAD) */
+    const char *raw_uri;   /* MHD's copy, valid until the head is processed */
+    unsigned early_status; /* set before the handler runs (414 from the URI length) */
+    unsigned status;       /* 0 until a response is queued */
+    uint64_t bytes;        /* body bytes of the queued response (0 for HEAD) */
     bool is_head;
-    bool has_body;               /* Content-Length > 0 or Transfer-Encoding */
-    bool handled_by_fcgi;        /* every handler call goes to fcgi_request_handle */
-    bool head_seen;              /* the access handler saw the complete head */
-    bool handled;                /* a response has been chosen (dispatched) */
-    char method[16];             /* copied: MHD's strings are gone at completion */
+    bool has_body;        /* Content-Length > 0 or Transfer-Encoding */
+    bool handled_by_fcgi; /* every handler call goes to fcgi_request_handle */
+    bool head_seen;       /* the access handler saw the complete head */
+    bool handled;         /* a response has been chosen (dispatched) */
+    char method[16];      /* copied: MHD's strings are gone at completion */
     char protocol[12];
     const struct site_conf *site;
-    struct conn_watch *watch;    /* the connection's slowloris watch, may be NULL */
+    struct conn_watch *watch; /* the connection's slowloris watch, may be NULL */
     /* FastCGI requests only (heap strings, freed with the request) */
-    char *path;                  /* decoded, normalised path (DOCUMENT_URI) */
-    char *query;                 /* raw query without '?'; NULL = none */
-    char *fcgi_script;           /* SCRIPT_NAME */
-    char *fcgi_path_info;        /* PATH_INFO, "" = none */
+    char *path;           /* decoded, normalised path (DOCUMENT_URI) */
+    char *query;          /* raw query without '?'; NULL = none */
+    char *fcgi_script;    /* SCRIPT_NAME */
+    char *fcgi_path_info; /* PATH_INFO, "" = none */
     struct fcgi_req *fcgi;
     int fcgi_state;
-    unsigned redirects;          /* local redirects followed */
+    unsigned redirects; /* local redirects followed */
     /* git webhook / status requests */
-    bool handled_by_git;         /* every handler call goes to git_http_handle */
-    int hook_state;              /* 0 new, 1 reading the body, 2 answered */
+    bool handled_by_git; /* every handler call goes to git_http_handle */
+    int hook_state;      /* 0 new, 1 reading the body, 2 answered */
     bool hook_too_large;
     struct buf *hook_body;
     char target_inline[REQUEST_TARGET_INLINE];

@@ -9,10 +9,10 @@
 #include "config.h"
 
 enum route_kind {
-    ROUTE_STATIC = 0,       /* GET or HEAD of a file, directory or listing */
-    ROUTE_OPTIONS,          /* OPTIONS: 204 with Allow */
-    ROUTE_BAD_METHOD,       /* 405 with Allow */
-    ROUTE_NOT_IMPLEMENTED,  /* 501: a method no handler knows (not a token we accept) */
+    ROUTE_STATIC = 0,      /* GET or HEAD of a file, directory or listing */
+    ROUTE_OPTIONS,         /* OPTIONS: 204 with Allow */
+    ROUTE_BAD_METHOD,      /* 405 with Allow */
+    ROUTE_NOT_IMPLEMENTED, /* 501: a method no handler knows (not a token we accept) */
 };
 
 /** Methods a static resource allows, for the Allow header. */

@@ -20,7 +20,7 @@ void static_file_shutdown(void);
 
 /** Answer a GET or HEAD for the normalised path (query is the raw query or NULL). */
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
-                                  const struct site_conf *site, const char *path,
-                                  const char *query, size_t query_len);
+                                  const struct site_conf *site, const char *path, const char *query,
+                                  size_t query_len);
 
 #endif

@@ -50,8 +50,7 @@ const char *webhook_verdict_text(enum webhook_verdict v);
  * when the body is malformed or truncated, "ref" is missing, not a string, repeated, contains
  * NUL, or does not fit cap (including the NUL). May allocate (aborts on OOM); thread-safe.
  */
-int webhook_push_ref(const char *content_type, const void *body, size_t len, char *out,
-                     size_t cap);
+int webhook_push_ref(const char *content_type, const void *body, size_t len, char *out, size_t cap);
 
 /** Whether ref is exactly "refs/heads/<branch>". False for NULL or an empty branch. */
 bool webhook_ref_is_branch(const char *ref, const char *branch);

@@ -35,8 +35,8 @@ struct access_log {
 
     pthread_mutex_t lock; /* guards fd, pending and dropped; held only for memcpy-sized work */
     int fd;
-    struct buf pending;   /* formatted lines not yet taken by the writer */
-    uint64_t dropped;     /* lines lost to the backlog cap since the last report */
+    struct buf pending; /* formatted lines not yet taken by the writer */
+    uint64_t dropped;   /* lines lost to the backlog cap since the last report */
 
     pthread_mutex_t io_lock; /* held while writing; orders the writer thread against reopen */
     struct buf out;          /* the writer's spare buffer, empty between writes */
@@ -62,13 +62,13 @@ static int put_field(struct buf *b, const char *s, bool quoted)
         return buf_putc(b, '-');
     for (i = 0; s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+        char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
 
         if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && (quoted || c != ' '))
             continue;
         if (buf_append(b, s + start, i - start) != 0)
             return -1;
-        if ((c == '"' || c == '\\') ? buf_append(b, (char[]){ '\\', (char)c }, 2)
+        if ((c == '"' || c == '\\') ? buf_append(b, (char[]){'\\', (char)c}, 2)
                                     : buf_append(b, esc, 4))
             return -1;
         start = i + 1;
@@ -78,15 +78,15 @@ static int put_field(struct buf *b, const char *s, bool quoted)
 
 static int put_time(struct buf *b, time_t t)
 {
-    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
 
     if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
         return buf_puts(b, "[-]");
-    return buf_printf(b, "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday % 100,
-                      months[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour % 100,
-                      tm.tm_min % 100, tm.tm_sec % 100);
+    return buf_printf(b, "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday % 100, months[tm.tm_mon],
+                      (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
+                      tm.tm_sec % 100);
 }
 
 int access_log_format(struct buf *b, const struct access_entry *e)

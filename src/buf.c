@@ -93,12 +93,23 @@ int buf_append_html(struct buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *ent = NULL;
         switch (s[i]) {
-        case '&': ent = "&amp;"; break;
-        case '<': ent = "&lt;"; break;
-        case '>': ent = "&gt;"; break;
-        case '"': ent = "&quot;"; break;
-        case '\'': ent = "&#39;"; break;
-        default: continue;
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&#39;";
+            break;
+        default:
+            continue;
         }
         if (buf_append(b, s + start, i - start) != 0 || buf_puts(b, ent) != 0)
             return -1;
@@ -137,7 +148,7 @@ int buf_append_url(struct buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                    c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-        char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
         if (keep ? buf_putc(b, (char)c) : buf_append(b, esc, 3))
             return -1;
     }

@@ -25,11 +25,10 @@
 
 /* Variables we set ourselves; config env may not touch them (nor any HTTP_*). */
 static const char *const reserved[] = {
-    "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_NAME",     "SERVER_ADDR",
-    "SERVER_PORT",       "SERVER_PROTOCOL", "REQUEST_METHOD",  "REQUEST_URI",
-    "QUERY_STRING",      "DOCUMENT_URI",    "DOCUMENT_ROOT",   "SCRIPT_NAME",
-    "SCRIPT_FILENAME",   "PATH_INFO",       "PATH_TRANSLATED", "REMOTE_ADDR",
-    "REMOTE_PORT",       "CONTENT_TYPE",    "CONTENT_LENGTH",  "HTTPS",
+    "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_NAME",     "SERVER_ADDR",    "SERVER_PORT",
+    "SERVER_PROTOCOL",   "REQUEST_METHOD",  "REQUEST_URI",     "QUERY_STRING",   "DOCUMENT_URI",
+    "DOCUMENT_ROOT",     "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",      "PATH_TRANSLATED",
+    "REMOTE_ADDR",       "REMOTE_PORT",     "CONTENT_TYPE",    "CONTENT_LENGTH", "HTTPS",
     "REDIRECT_STATUS",
 };
 
@@ -68,7 +67,7 @@ static void joined_dispose(struct joined *j)
 
 struct hslot {
     const struct cgi_header *h;
-    size_t pos;  /* index in r->headers: ties keep arrival order */
+    size_t pos; /* index in r->headers: ties keep arrival order */
 };
 
 static int cmp_slot(const void *a, const void *b)
@@ -136,7 +135,7 @@ static int emit_headers(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     struct hslot stack_slot[HEADERS_ON_STACK];
     size_t stack_rank[HEADERS_ON_STACK];
     struct hslot *slot = stack_slot;
-    size_t *rank = stack_rank;  /* header index -> its slot; SIZE_MAX = dropped */
+    size_t *rank = stack_rank; /* header index -> its slot; SIZE_MAX = dropped */
     void *heap = NULL;
     size_t n = 0;
     int rc = -1;
@@ -149,7 +148,7 @@ static int emit_headers(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     for (size_t i = 0; i < r->n_headers; i++) {
         rank[i] = SIZE_MAX;
         if (header_kept(&r->headers[i]))
-            slot[n++] = (struct hslot){ &r->headers[i], i };
+            slot[n++] = (struct hslot){&r->headers[i], i};
     }
     if (n > 1)
         qsort(slot, n, sizeof *slot, cmp_slot);
@@ -231,7 +230,7 @@ int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
 {
     char server_port[16], remote_port[16], content_length[24], redirect_status[16];
     struct joined script_filename, path_translated;
-    struct param p[ARRAY_LEN(reserved)];  /* every fixed param is reserved, so this fits */
+    struct param p[ARRAY_LEN(reserved)]; /* every fixed param is reserved, so this fits */
     size_t n = 0;
     bool has_path_info = r->path_info && r->path_info[0];
     int rc = -1;
@@ -242,40 +241,38 @@ int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     snprintf(content_length, sizeof content_length, "%" PRIu64, r->content_length);
     snprintf(redirect_status, sizeof redirect_status, "%u", r->redirect_status);
 
-    p[n++] = (struct param){ "GATEWAY_INTERFACE", "CGI/1.1" };
-    p[n++] = (struct param){ "SERVER_SOFTWARE", str(r->server_software) };
-    p[n++] = (struct param){ "SERVER_NAME", str(r->server_name) };
-    p[n++] = (struct param){ "SERVER_ADDR", str(r->server_addr) };
-    p[n++] = (struct param){ "SERVER_PORT", server_port };
-    p[n++] = (struct param){ "SERVER_PROTOCOL", str(r->server_protocol) };
-    p[n++] = (struct param){ "REQUEST_METHOD", str(r->method) };
-    p[n++] = (struct param){ "REQUEST_URI", str(r->request_uri) };
-    p[n++] = (struct param){ "QUERY_STRING", str(r->query) };
-    p[n++] = (struct param){ "DOCUMENT_URI", str(r->document_uri) };
-    p[n++] = (struct param){ "DOCUMENT_ROOT", str(r->document_root) };
-    p[n++] = (struct param){ "SCRIPT_NAME", str(r->script_name) };
+    p[n++] = (struct param){"GATEWAY_INTERFACE", "CGI/1.1"};
+    p[n++] = (struct param){"SERVER_SOFTWARE", str(r->server_software)};
+    p[n++] = (struct param){"SERVER_NAME", str(r->server_name)};
+    p[n++] = (struct param){"SERVER_ADDR", str(r->server_addr)};
+    p[n++] = (struct param){"SERVER_PORT", server_port};
+    p[n++] = (struct param){"SERVER_PROTOCOL", str(r->server_protocol)};
+    p[n++] = (struct param){"REQUEST_METHOD", str(r->method)};
+    p[n++] = (struct param){"REQUEST_URI", str(r->request_uri)};
+    p[n++] = (struct param){"QUERY_STRING", str(r->query)};
+    p[n++] = (struct param){"DOCUMENT_URI", str(r->document_uri)};
+    p[n++] = (struct param){"DOCUMENT_ROOT", str(r->document_root)};
+    p[n++] = (struct param){"SCRIPT_NAME", str(r->script_name)};
     /* note: php-fpm opens SCRIPT_FILENAME; without it every request is "No input file" */
-    p[n++] = (struct param){ "SCRIPT_FILENAME",
-                             r->script_filename ? r->script_filename
-                                                : join_paths(&script_filename,
-                                                             str(r->document_root),
-                                                             str(r->script_name)) };
+    p[n++] = (struct param){"SCRIPT_FILENAME",
+                            r->script_filename ? r->script_filename
+                                               : join_paths(&script_filename, str(r->document_root),
+                                                            str(r->script_name))};
     if (has_path_info) {
-        p[n++] = (struct param){ "PATH_INFO", r->path_info };
-        p[n++] = (struct param){ "PATH_TRANSLATED",
-                                 join_paths(&path_translated, str(r->document_root),
-                                            r->path_info) };
+        p[n++] = (struct param){"PATH_INFO", r->path_info};
+        p[n++] = (struct param){"PATH_TRANSLATED",
+                                join_paths(&path_translated, str(r->document_root), r->path_info)};
     }
-    p[n++] = (struct param){ "REMOTE_ADDR", str(r->remote_addr) };
-    p[n++] = (struct param){ "REMOTE_PORT", remote_port };
+    p[n++] = (struct param){"REMOTE_ADDR", str(r->remote_addr)};
+    p[n++] = (struct param){"REMOTE_PORT", remote_port};
     if (r->content_type && !strpbrk(r->content_type, "\r\n"))
-        p[n++] = (struct param){ "CONTENT_TYPE", r->content_type };
+        p[n++] = (struct param){"CONTENT_TYPE", r->content_type};
     if (r->has_body)
-        p[n++] = (struct param){ "CONTENT_LENGTH", content_length };
+        p[n++] = (struct param){"CONTENT_LENGTH", content_length};
     if (r->https)
-        p[n++] = (struct param){ "HTTPS", "on" };
+        p[n++] = (struct param){"HTTPS", "on"};
     if (r->redirect_status)
-        p[n++] = (struct param){ "REDIRECT_STATUS", redirect_status };
+        p[n++] = (struct param){"REDIRECT_STATUS", redirect_status};
     assert(n <= ARRAY_LEN(p));
 
     for (size_t i = 0; i < n; i++)

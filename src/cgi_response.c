@@ -53,8 +53,8 @@ void cgi_head_dispose(struct cgi_head_parser *p)
     memset(&p->head, 0, sizeof p->head);
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct cgi_head_parser *p,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct cgi_head_parser *p, const char *fmt,
+                                                      ...)
 {
     va_list ap;
 
@@ -155,7 +155,7 @@ static int header_line(struct cgi_head_parser *p, char *s, char *eol, unsigned l
             return fail(p, "line %u: second Location with a different value", line);
         h->location = v;
     }
-    h->headers[h->n_headers++] = (struct cgi_head_header){ s, v };
+    h->headers[h->n_headers++] = (struct cgi_head_header){s, v};
     return 0;
 }
 
@@ -243,8 +243,8 @@ static bool is_absolute_url(const char *s)
 {
     if (!is_alpha((unsigned char)*s))
         return false;
-    while (is_alpha((unsigned char)*s) || is_digit((unsigned char)*s) || *s == '+' ||
-           *s == '-' || *s == '.')
+    while (is_alpha((unsigned char)*s) || is_digit((unsigned char)*s) || *s == '+' || *s == '-' ||
+           *s == '.')
         s++;
     return strncmp(s, "://", 3) == 0;
 }

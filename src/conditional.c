@@ -29,8 +29,8 @@ int etag_make(char out[ETAG_MAX], int64_t mtime_sec, long mtime_nsec, uint64_t s
      * has none, which keeps the nginx-style "<sec>-<size>" shape */
     if (mtime_nsec > 0 && mtime_nsec < 1000000000)
         snprintf(nsec, sizeof nsec, ".%lx", mtime_nsec);
-    int n = snprintf(out, ETAG_MAX, "\"%" PRIx64 "%s-%" PRIx64 "%s\"", (uint64_t)mtime_sec,
-                     nsec, size, suffix);
+    int n = snprintf(out, ETAG_MAX, "\"%" PRIx64 "%s-%" PRIx64 "%s\"", (uint64_t)mtime_sec, nsec,
+                     size, suffix);
     if (n < 0 || n >= ETAG_MAX) {
         out[0] = '\0';
         return -1;
@@ -95,7 +95,7 @@ enum list_match { LIST_NO_MATCH, LIST_MATCH, LIST_INVALID };
  * note: the whole list is validated even after a match, so garbage is never half-trusted. */
 static enum list_match match_list(const char *v, const char *own, bool strong)
 {
-    struct etag mine = { 0 }, e;
+    struct etag mine = {0}, e;
     bool have_mine = parse_own_etag(own, &mine), matched = false, any = false;
 
     const char *p = v;
@@ -161,7 +161,7 @@ bool cond_if_range(const char *if_range, const char *etag, time_t mtime)
     if (!if_range)
         return true;
 
-    struct etag theirs, mine = { 0 };
+    struct etag theirs, mine = {0};
     const char *p = if_range;
     if (*p == '"' || (p[0] == 'W' && p[1] == '/')) {
         if (!parse_etag(&p, &theirs) || *p != '\0')

@@ -33,7 +33,7 @@ enum section_kind {
     SEC_NONE, /* before the first section header */
     SEC_SERVER,
     SEC_SITE,
-    SEC_SKIP, /* a header that failed (already reported): ignore its keys */
+    SEC_SKIP,   /* a header that failed (already reported): ignore its keys */
     SEC_PRESET, /* a presets/NAME.ini file: keys without a section */
 };
 
@@ -117,28 +117,25 @@ static const struct config_key keys[] = {
     {SEC_SITE, "fastcgi_root", T_PATH, SITE(fcgi.root), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "fastcgi_lb", T_ENUM, SITE(fcgi.lb), "round_robin", 0, 0, lb_names, 0},
     {SEC_SITE, "fastcgi_max_conns", T_UNSIGNED, SITE(fcgi.max_conns), "4", 1, 1024, NULL, 0},
-    {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "30s", 1,
-     10 * MIN, NULL, 0},
+    {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "30s", 1, 10 * MIN,
+     NULL, 0},
     {SEC_SITE, "fastcgi_connect_timeout", T_DURATION, SITE(fcgi.connect_timeout_ms), "5s", 1,
      10 * MIN, NULL, 0},
-    {SEC_SITE, "fastcgi_read_timeout", T_DURATION, SITE(fcgi.read_timeout_ms), "60s", 1,
-     1 * HOUR, NULL, 0},
-    {SEC_SITE, "fastcgi_send_timeout", T_DURATION, SITE(fcgi.send_timeout_ms), "60s", 1,
-     1 * HOUR, NULL, 0},
-    {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL,
-     0},
+    {SEC_SITE, "fastcgi_read_timeout", T_DURATION, SITE(fcgi.read_timeout_ms), "60s", 1, 1 * HOUR,
+     NULL, 0},
+    {SEC_SITE, "fastcgi_send_timeout", T_DURATION, SITE(fcgi.send_timeout_ms), "60s", 1, 1 * HOUR,
+     NULL, 0},
+    {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL, 0},
 
     {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
     {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_key", T_PATH, SITE(git.key), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_known_hosts", T_PATH, SITE(git.known_hosts), "strict", 0, 0, NULL, 0},
-    {SEC_SITE, "git_interval", T_DURATION, SITE(git.interval_ms), "60s", 0, 7 * 24 * HOUR, NULL,
-     0},
+    {SEC_SITE, "git_interval", T_DURATION, SITE(git.interval_ms), "60s", 0, 7 * 24 * HOUR, NULL, 0},
     {SEC_SITE, "git_then", T_STRING, SITE(git.then), NULL, 0, 0, NULL, 0},
-    {SEC_SITE, "git_then_timeout", T_DURATION, SITE(git.then_timeout_ms), "10m", 1 * SEC,
-     24 * HOUR, NULL, 0},
-    {SEC_SITE, "git_timeout", T_DURATION, SITE(git.timeout_ms), "5m", 1 * SEC, 24 * HOUR, NULL,
-     0},
+    {SEC_SITE, "git_then_timeout", T_DURATION, SITE(git.then_timeout_ms), "10m", 1 * SEC, 24 * HOUR,
+     NULL, 0},
+    {SEC_SITE, "git_timeout", T_DURATION, SITE(git.timeout_ms), "5m", 1 * SEC, 24 * HOUR, NULL, 0},
     {SEC_SITE, "git_hook", T_URLPATH, SITE(git.hook), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_keep", T_UNSIGNED, SITE(git.keep), "3", 0, 1000, NULL, 0},
@@ -1315,8 +1312,8 @@ int config_parse(struct config *cfg, const char *text, const char *filename, str
     return errs->n == before ? 0 : -1;
 }
 
-int config_parse_preset(struct preset *p, const char *name, const char *text,
-                        const char *filename, struct errlist *errs)
+int config_parse_preset(struct preset *p, const char *name, const char *text, const char *filename,
+                        struct errlist *errs)
 {
     size_t before = errs->n;
     memset(p, 0, sizeof *p);

@@ -38,7 +38,7 @@ static bool is_listed(const struct dir_entry *e)
 
 void dir_listing_human_size(uint64_t size, char out[16])
 {
-    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     unsigned u = 0;
 
     if (size < 1024) {
@@ -135,14 +135,12 @@ static const char html_style[] =
     "</head>\n"
     "<body>\n"
     "<h1>Index of ";
-static const char html_table[] =
-    "</h1>\n"
-    "<table>\n"
-    "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n";
-static const char html_tail[] =
-    "</table>\n"
-    "</body>\n"
-    "</html>\n";
+static const char html_table[] = "</h1>\n"
+                                 "<table>\n"
+                                 "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n";
+static const char html_tail[] = "</table>\n"
+                                "</body>\n"
+                                "</html>\n";
 
 static int html_row(struct buf *b, const struct dir_entry *e)
 {

@@ -33,9 +33,9 @@
 #include "log.h"
 #include "util.h"
 
-#define STDIN_CHUNK (32u * 1024)       /* request body bytes encoded per STDIN record batch */
+#define STDIN_CHUNK (32u * 1024) /* request body bytes encoded per STDIN record batch */
 #define RECV_BUF (64u * 1024)
-#define STDERR_LOG_MAX (64u * 1024)     /* per request; the rest is counted, not logged */
+#define STDERR_LOG_MAX (64u * 1024) /* per request; the rest is counted, not logged */
 #define STDERR_LINE_MAX 2000
 
 enum conn_state { CS_CONNECTING, CS_SENDING, CS_RECEIVING, CS_IDLE };
@@ -45,10 +45,10 @@ struct fcgi_backend {
     char *name;
     struct sockaddr_storage sa;
     socklen_t salen;
-    unsigned n_conns;          /* open: connecting, busy or idle */
+    unsigned n_conns; /* open: connecting, busy or idle */
     unsigned n_busy;
-    struct fcgi_conn *idle;    /* idle connections, a stack */
-    uint64_t down_until_ms;    /* passive health: skipped until then */
+    struct fcgi_conn *idle; /* idle connections, a stack */
+    uint64_t down_until_ms; /* passive health: skipped until then */
 };
 
 struct fcgi_pool {
@@ -63,27 +63,27 @@ struct fcgi_pool {
 };
 
 struct fcgi_conn {
-    int kind;                  /* FCGI_WATCH_CONN: first, see struct fcgi_watch */
+    int kind; /* FCGI_WATCH_CONN: first, see struct fcgi_watch */
     int fd;
     struct fcgi_backend *be;
     enum conn_state st;
     struct fcgi_req *req;
-    bool reused;               /* served a request before: it may have been closed meanwhile */
-    uint32_t events;           /* current epoll mask */
-    size_t head_off;           /* bytes of req->head_records sent */
-    uint64_t body_off;         /* request body bytes encoded so far */
-    struct buf chunk;          /* encoded STDIN records being sent */
+    bool reused;       /* served a request before: it may have been closed meanwhile */
+    uint32_t events;   /* current epoll mask */
+    size_t head_off;   /* bytes of req->head_records sent */
+    uint64_t body_off; /* request body bytes encoded so far */
+    struct buf chunk;  /* encoded STDIN records being sent */
     size_t chunk_off;
-    bool stdin_done;           /* the empty STDIN record is encoded */
+    bool stdin_done; /* the empty STDIN record is encoded */
     struct fcgi_dec dec;
     struct fcgi_conn *next_idle;
     struct fcgi_conn *prev, *next; /* all connections */
-    uint64_t since_ms;         /* when it became idle, or got its request */
+    uint64_t since_ms;             /* when it became idle, or got its request */
 };
 
 static struct fcgi_pool *pools;
 static struct fcgi_conn *conns;
-static struct fcgi_conn *dead_conns; /* closed, freed after the current epoll batch */
+static struct fcgi_conn *dead_conns;    /* closed, freed after the current epoll batch */
 static struct fcgi_watch *dead_watches; /* likewise */
 static int ep = -1, kick_fd = -1;
 static pthread_t thread;
@@ -112,7 +112,7 @@ static int resolve(const struct upstream_addr *u, struct fcgi_backend *b, struct
     }
     char port[8];
     snprintf(port, sizeof port, "%u", u->port);
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(u->host, port, &hints, &res);
     if (rc != 0 || !res)
@@ -124,8 +124,7 @@ static int resolve(const struct upstream_addr *u, struct fcgi_backend *b, struct
 }
 
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
-                                const struct upstream_addr *ups, size_t n_ups,
-                                struct errlist *errs)
+                                const struct upstream_addr *ups, size_t n_ups, struct errlist *errs)
 {
     struct fcgi_pool *p = xcalloc(1, sizeof *p);
     p->site = xstrdup(site_name);
@@ -149,7 +148,7 @@ static void set_events(struct fcgi_conn *c, uint32_t events)
 {
     if (c->events == events)
         return;
-    struct epoll_event ev = { .events = events, .data.ptr = c };
+    struct epoll_event ev = {.events = events, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
     c->events = events;
 }
@@ -164,7 +163,7 @@ static void watch_client(struct fcgi_req *q)
     struct fcgi_watch *w = xcalloc(1, sizeof *w);
     w->kind = FCGI_WATCH_CLIENT;
     w->q = q;
-    struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, q->client_fd, &ev) == 0)
         q->client_watch = w;
     else
@@ -226,8 +225,8 @@ static bool sibling_stalled(const struct fcgi_conn *c)
 {
     uint64_t now = clock_ms();
     for (const struct fcgi_conn *o = conns; o; o = o->next)
-        if (o != c && o->be == c->be && o->req && o->st != CS_IDLE &&
-            !o->req->got_response_bytes && now - o->since_ms >= FCGI_POOL_STALL_MS)
+        if (o != c && o->be == c->be && o->req && o->st != CS_IDLE && !o->req->got_response_bytes &&
+            now - o->since_ms >= FCGI_POOL_STALL_MS)
             return true;
     return false;
 }
@@ -320,11 +319,11 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
         return;
     if (was_connecting) {
         b->down_until_ms = clock_ms() + FCGI_POOL_DOWN_MS;
-        log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s",
-                 q->pool->site, b->name, detail, FCGI_POOL_DOWN_MS / 1000);
+        log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
+                 b->name, detail, FCGI_POOL_DOWN_MS / 1000);
     }
-    bool retry = !q->got_response_bytes && !q->aborted &&
-                 (was_connecting || was_reused) && q->attempts < q->pool->n_be + 2;
+    bool retry = !q->got_response_bytes && !q->aborted && (was_connecting || was_reused) &&
+                 q->attempts < q->pool->n_be + 2;
     if (retry) {
         dispatch(q);
         return;
@@ -455,7 +454,7 @@ static struct fcgi_conn *conn_open(struct fcgi_backend *b, struct fcgi_req *q)
     c->st = CS_CONNECTING;
     c->since_ms = clock_ms();
     c->events = EPOLLOUT | EPOLLRDHUP;
-    struct epoll_event ev = { .events = c->events, .data.ptr = c };
+    struct epoll_event ev = {.events = c->events, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     q->deadline_ms = clock_ms() + q->pool->conf->connect_timeout_ms;
     return c;
@@ -477,15 +476,21 @@ static struct fcgi_backend *pick(struct fcgi_pool *p, struct fcgi_req *q, bool *
     size_t n = p->n_be, start = 0;
     *any_left = false;
     switch (p->conf->lb) {
-    case FCGI_LB_ROUND_ROBIN: start = p->rr++ % n; break;
+    case FCGI_LB_ROUND_ROBIN:
+        start = p->rr++ % n;
+        break;
     case FCGI_LB_RANDOM:
         rand_state ^= rand_state << 13;
         rand_state ^= rand_state >> 17;
         rand_state ^= rand_state << 5;
         start = rand_state % n;
         break;
-    case FCGI_LB_IP_HASH: start = q->client_hash % n; break;
-    case FCGI_LB_LEAST_CONN: start = 0; break;
+    case FCGI_LB_IP_HASH:
+        start = q->client_hash % n;
+        break;
+    case FCGI_LB_LEAST_CONN:
+        start = 0;
+        break;
     }
     for (int pass = 0; pass < 2; pass++) { /* pass 0: healthy only; pass 1: down ones too */
         struct fcgi_backend *best = NULL;
@@ -578,8 +583,7 @@ static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len)
             buf_putc(&q->stderr_line, (char)data[i]);
         if (eol || (len == 0)) {
             if (q->stderr_logged < STDERR_LOG_MAX && q->stderr_line.len)
-                log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site,
-                         q->stderr_line.data);
+                log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, q->stderr_line.data);
             q->stderr_logged += q->stderr_line.len + 1;
             buf_reset(&q->stderr_line);
         }
@@ -983,7 +987,7 @@ int fcgi_pool_start(void)
     kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ep < 0 || kick_fd < 0)
         return -1;
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(ep, EPOLL_CTL_ADD, kick_fd, &ev);
     if (pthread_create(&thread, NULL, on_thread, NULL) != 0)
         return -1;

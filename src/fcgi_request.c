@@ -30,7 +30,7 @@
 #include "log.h"
 #include "util.h"
 
-#define PARAMS_MAX (256u * 1024)   /* encoded params; headers are bounded by MHD anyway */
+#define PARAMS_MAX (256u * 1024) /* encoded params; headers are bounded by MHD anyway */
 #define MAX_HEADERS 256
 
 enum { FS_BODY = 1, FS_WAIT, FS_DONE };
@@ -39,8 +39,8 @@ static const struct config *cfg;
 static struct fcgi_pool **site_pools; /* parallel to cfg->sites; NULL = no FastCGI */
 static const char *temp_dir = "/tmp";
 struct root_cache {
-    char link[PATH_MAX];   /* readlink(root) when resolved; "" = root is not a symlink */
-    char real[PATH_MAX];   /* "" = not resolved yet */
+    char link[PATH_MAX]; /* readlink(root) when resolved; "" = root is not a symlink */
+    char real[PATH_MAX]; /* "" = not resolved yet */
 };
 static struct root_cache *root_caches; /* parallel to cfg->sites */
 static pthread_mutex_t root_cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,8 +58,8 @@ int fcgi_request_setup(const struct config *c, const struct upstream_addr *spawn
     for (size_t i = 0; i < c->n_sites; i++) {
         const struct site_conf *s = &c->sites[i];
         if (s->fcgi.n_upstreams)
-            site_pools[i] = fcgi_pool_new(s->name, &s->fcgi, s->fcgi.upstreams,
-                                          s->fcgi.n_upstreams, errs);
+            site_pools[i] =
+                fcgi_pool_new(s->name, &s->fcgi, s->fcgi.upstreams, s->fcgi.n_upstreams, errs);
         else if (s->fcgi.spawn && spawned)
             site_pools[i] = fcgi_pool_new(s->name, &s->fcgi, spawned, 1, errs);
     }
@@ -170,8 +170,8 @@ static bool is_script(const struct site_conf *site, const char *rel)
     if (cacheable && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
         slot = script_slot(full);
         pthread_mutex_lock(&script_cache_lock);
-        known = strcmp(script_cache[slot].path, full) == 0 &&
-                script_cache[slot].dev == st.st_dev && script_cache[slot].ino == st.st_ino;
+        known = strcmp(script_cache[slot].path, full) == 0 && script_cache[slot].dev == st.st_dev &&
+                script_cache[slot].ino == st.st_ino;
         pthread_mutex_unlock(&script_cache_lock);
         if (known)
             return true;
@@ -387,13 +387,13 @@ static uint32_t hash_text(const char *s)
 static int build_head_records(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
 {
     const struct site_conf *site = r->site;
-    struct header_set hs = { .n = 0 };
+    struct header_set hs = {.n = 0};
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &hs);
 
     char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
     unsigned remote_port, local_port;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-                                                                 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
     q->client_hash = hash_text(remote);
     struct sockaddr_storage ss;
@@ -417,8 +417,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
         snprintf(server_name, sizeof server_name, "%.*s", (int)n, host);
     } else {
-        snprintf(server_name, sizeof server_name, "%s",
-                 site->hosts.n ? site->hosts.v[0] : local);
+        snprintf(server_name, sizeof server_name, "%s", site->hosts.n ? site->hosts.v[0] : local);
     }
     const struct preset *p = site->fcgi.preset;
     struct cgi_request cr = {
@@ -437,15 +436,15 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .server_software = WHARF_SERVER_HEADER,
         .remote_addr = remote,
         .remote_port = remote_port,
-        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .content_length = q->body_len,
         .has_body = r->has_body,
         .https = false,
         .redirect_status = 200,
         .headers = hs.v,
         .n_headers = hs.n,
-        .env = { { p->env.v, p->env.n }, { site->fcgi.env.v, site->fcgi.env.n } },
+        .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},
     };
     struct buf params;
     buf_init(&params, PARAMS_MAX);
@@ -495,8 +494,8 @@ static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
         drained = q->reading_paused && q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
         ret = (ssize_t)n;
     } else if (q->ended) {
-        ret = q->stream_error ? MHD_CONTENT_READER_END_WITH_ERROR
-                              : MHD_CONTENT_READER_END_OF_STREAM;
+        ret =
+            q->stream_error ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     } else {
         /* nothing yet: park the connection; the FastCGI thread resumes it on new bytes */
         q->mhd_waiting = true;
@@ -516,9 +515,9 @@ static void on_free_body(void *cls)
 
 static bool skip_header(const char *name)
 {
-    static const char *const hop[] = { "Status", "Content-Length", "Transfer-Encoding",
-                                       "Connection", "Keep-Alive", "Date", "Upgrade",
-                                       "Trailer", "TE" };
+    static const char *const hop[] = {"Status",     "Content-Length", "Transfer-Encoding",
+                                      "Connection", "Keep-Alive",     "Date",
+                                      "Upgrade",    "Trailer",        "TE"};
     for (size_t i = 0; i < ARRAY_LEN(hop); i++)
         if (ascii_casecmp(name, hop[i]) == 0)
             return true;
@@ -569,12 +568,12 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
     q->conn = c;
     q->is_head = r->is_head;
     r->fcgi = q;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.",
-                                NULL, NULL);
+        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
+                                NULL);
     }
     r->fcgi_state = FS_BODY;
     return MHD_YES; /* not queueing now lets MHD answer "Expect: 100-continue" */
@@ -584,16 +583,16 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
 {
     if (q->body_too_large) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.",
-                                NULL, NULL);
+        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
+                                NULL);
     }
     if (build_head_records(c, r, q) != 0) {
         r->fcgi_state = FS_DONE;
         return http_front_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
     r->fcgi_state = FS_WAIT;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-                                                                 MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     q->client_fd = ci ? ci->connect_fd : -1;
     pthread_mutex_lock(&q->lock);
     q->mhd_waiting = true;

@@ -15,7 +15,7 @@
 struct file_cache {
     pthread_mutex_t lock;
     struct file_entry **buckets;
-    size_t n_buckets;          /* power of two */
+    size_t n_buckets; /* power of two */
     size_t n_entries;
     uint64_t bytes, max_bytes;
     struct file_entry *lru_head, *lru_tail; /* head = most recently used */

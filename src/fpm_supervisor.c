@@ -33,7 +33,7 @@ struct fpm_supervisor {
     char *conf;
     struct upstream_addr up;
     pid_t pid;
-    uint64_t restart_at_ms;   /* 0 = running (or not due) */
+    uint64_t restart_at_ms; /* 0 = running (or not due) */
     uint64_t backoff_ms;
     uint64_t started_ms;
 };
@@ -143,7 +143,7 @@ static bool socket_ready(const char *path)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
     bool ok = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
     close(fd);
@@ -152,7 +152,7 @@ static bool socket_ready(const char *path)
 
 static void remove_dir(struct fpm_supervisor *s)
 {
-    char *files[] = { s->conf, s->up.path, NULL };
+    char *files[] = {s->conf, s->up.path, NULL};
     for (size_t i = 0; files[i]; i++)
         unlink(files[i]);
     char *pid = xasprintf("%s/php-fpm.pid", s->dir);
@@ -202,7 +202,7 @@ struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *e
             s->backoff_ms = 1000;
             return s;
         }
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     errlist_add(errs, "--php: %s did not open %s within %u s", s->binary, s->up.path,
@@ -264,7 +264,7 @@ void fpm_supervisor_stop(struct fpm_supervisor *s)
                 waitpid(s->pid, &status, 0);
                 break;
             }
-            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
     }

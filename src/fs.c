@@ -75,8 +75,7 @@ out:
     return rc;
 }
 
-int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks policy,
-                    struct stat *st)
+int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks policy, struct stat *st)
 {
     const char *relative = rel[0] == '/' ? rel + 1 : rel;
     if (relative[0] == '\0')
@@ -105,8 +104,7 @@ int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks poli
         char *real = realpath(full, NULL);
         char *root_real = realpath(root, NULL);
         size_t n = root_real ? strlen(root_real) : 0;
-        bool same = real && root_real &&
-                    strcmp(real + n, strcmp(rel, "/") == 0 ? "" : rel) == 0 &&
+        bool same = real && root_real && strcmp(real + n, strcmp(rel, "/") == 0 ? "" : rel) == 0 &&
                     strncmp(real, root_real, n) == 0;
         int rc = -ENOENT;
         if (same) {

@@ -67,8 +67,8 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
         .gitlab_token = header(c, "X-Gitlab-Token"),
         .hub_signature = header(c, "X-Hub-Signature"),
     };
-    enum webhook_verdict v = webhook_verify(&h, body->data ? body->data : "", body->len,
-                                            site->git.secret);
+    enum webhook_verdict v =
+        webhook_verify(&h, body->data ? body->data : "", body->len, site->git.secret);
     if (v != WEBHOOK_OK) {
         log_warn("webhook", r->id, "[site %s] refused: %s", site->name, webhook_verdict_text(v));
         return message(c, r, MHD_HTTP_FORBIDDEN, webhook_verdict_text(v));
@@ -113,8 +113,8 @@ enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, con
         }
         if (strcmp(r->method, "POST") != 0) {
             r->hook_state = 2;
-            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-                                    MHD_HTTP_HEADER_ALLOW, "POST");
+            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                    "POST");
         }
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > GIT_HTTP_MAX_BODY) {

@@ -33,31 +33,32 @@
 #include "proc.h"
 #include "util.h"
 
-#define HISTORY 10             /* deploy durations kept for the status */
-#define RETRY_MS 30000         /* after a failed deploy with git_interval 0, try again */
-#define DEBOUNCE_MS 250        /* a requested deploy waits this long for more pushes */
-#define MIN_GAP_MS 1000        /* between two requested deploys of one site: a burst of
-                                * pushes becomes at most two deploys a second */
+#define HISTORY 10      /* deploy durations kept for the status */
+#define RETRY_MS 30000  /* after a failed deploy with git_interval 0, try again */
+#define DEBOUNCE_MS 250 /* a requested deploy waits this long for more pushes */
+#define MIN_GAP_MS                                                                                 \
+    1000 /* between two requested deploys of one site: a burst of                                  \
+          * pushes becomes at most two deploys a second */
 
 struct gsite {
     const struct site_conf *site;
-    char *root;                /* the symlink path, without trailing slashes */
-    char *state;               /* /srv/.site.wharf */
-    char *cache;               /* state/repo.git */
-    char *releases;            /* state/releases */
+    char *root;     /* the symlink path, without trailing slashes */
+    char *state;    /* /srv/.site.wharf */
+    char *cache;    /* state/repo.git */
+    char *releases; /* state/releases */
     char *lock_path;
-    char *branch;              /* configured, or detected from the remote */
-    char tag[96];              /* "git [site NAME]" for the log */
-    uint64_t next_ms;          /* next poll; 0 = now */
-    bool requested;            /* a deploy was asked for (webhook, signal) */
-    uint64_t requested_ms;     /* when the oldest pending request came */
-    uint64_t started_ms;       /* when the last deploy started */
+    char *branch;          /* configured, or detected from the remote */
+    char tag[96];          /* "git [site NAME]" for the log */
+    uint64_t next_ms;      /* next poll; 0 = now */
+    bool requested;        /* a deploy was asked for (webhook, signal) */
+    uint64_t requested_ms; /* when the oldest pending request came */
+    uint64_t started_ms;   /* when the last deploy started */
     _Atomic bool live;
     /* status, under status_lock */
     char live_commit[41];
     char live_release[128];
-    int64_t live_commit_time;  /* commit time (unix seconds), 0 = unknown */
-    int64_t last_attempt;      /* wall clock */
+    int64_t live_commit_time; /* commit time (unix seconds), 0 = unknown */
+    int64_t last_attempt;     /* wall clock */
     int64_t last_success;
     char last_error[256];
     bool deploying;
@@ -71,7 +72,7 @@ static size_t n_sites;
 static pthread_t thread;
 static bool running;
 static bool stopping;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;      /* requested, next_ms, stopping */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* requested, next_ms, stopping */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -198,7 +199,8 @@ static int git(struct gsite *g, struct buf *capture, const char *cwd, char *cons
     return git_with(g, capture, cwd, args, NULL);
 }
 
-static void set_error(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_error(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void set_error(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
@@ -374,7 +376,7 @@ static int detect_branch(struct gsite *g, char *err, size_t errn)
         return 0;
     struct buf out;
     buf_init(&out, 64 * 1024);
-    char *args[] = { "ls-remote", "--symref", "--", g->site->git.repo, "HEAD", NULL };
+    char *args[] = {"ls-remote", "--symref", "--", g->site->git.repo, "HEAD", NULL};
     int rc = git(g, &out, NULL, args);
     const char *p = rc == 0 && out.data ? strstr(out.data, "ref: refs/heads/") : NULL;
     if (p) {
@@ -397,7 +399,7 @@ static int fetch(struct gsite *g, char *sha, char *err, size_t errn)
 {
     struct stat st;
     if (stat(g->cache, &st) != 0) {
-        char *args[] = { "init", "--quiet", "--bare", g->cache, NULL };
+        char *args[] = {"init", "--quiet", "--bare", g->cache, NULL};
         if (git(g, NULL, NULL, args) != 0) {
             set_error(err, errn, "git init %s failed", g->cache);
             return -1;
@@ -433,7 +435,7 @@ static int fetch(struct gsite *g, char *sha, char *err, size_t errn)
     struct buf out;
     buf_init(&out, 256);
     char *ref = xasprintf("refs/remotes/origin/%s^{commit}", g->branch);
-    char *rp[] = { "-C", g->cache, "rev-parse", "--verify", "--quiet", ref, NULL };
+    char *rp[] = {"-C", g->cache, "rev-parse", "--verify", "--quiet", ref, NULL};
     rc = git(g, &out, NULL, rp);
     free(ref);
     trim(&out);
@@ -451,7 +453,7 @@ static int64_t commit_time(struct gsite *g, const char *sha)
 {
     struct buf out;
     buf_init(&out, 64);
-    char *args[] = { "-C", g->cache, "log", "-1", "--format=%ct", (char *)sha, "--", NULL };
+    char *args[] = {"-C", g->cache, "log", "-1", "--format=%ct", (char *)sha, "--", NULL};
     int64_t t = 0;
     if (git(g, &out, NULL, args) == 0 && out.data)
         t = strtoll(out.data, NULL, 10);
@@ -465,10 +467,10 @@ static int checkout(struct gsite *g, const char *sha, const char *dir, char *err
     char *gd = xasprintf("--git-dir=%s", g->cache);
     /* a private index per release: the cache's own index is never shared between builds */
     char *index = xasprintf("GIT_INDEX_FILE=%s.index", dir);
-    char *args[] = { gd, wt, "checkout", "--quiet", "--force", (char *)sha, "--", ".", NULL };
+    char *args[] = {gd, wt, "checkout", "--quiet", "--force", (char *)sha, "--", ".", NULL};
     int rc = git_with(g, NULL, NULL, args, index);
     if (rc == 0 && g->site->git.submodules) {
-        char *sm[] = { gd, wt, "submodule", "--quiet", "update", "--init", "--recursive", NULL };
+        char *sm[] = {gd, wt, "submodule", "--quiet", "update", "--init", "--recursive", NULL};
         rc = git_with(g, NULL, dir, sm, index);
     }
     char *idx_path = xasprintf("%s.index", dir);
@@ -487,10 +489,10 @@ static int run_then(struct gsite *g, const char *sha, const char *dir, char *err
     const char *cmd = g->site->git.then;
     if (!cmd)
         return 0;
-    char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
     char *commit = xasprintf("WHARF_COMMIT=%s", sha);
     char *release = xasprintf("WHARF_RELEASE=%s", dir);
-    char *env[] = { commit, release, NULL };
+    char *env[] = {commit, release, NULL};
     char tag[128];
     snprintf(tag, sizeof tag, "git_then [site %s]", g->site->name);
     struct proc_opts o = {
@@ -564,8 +566,7 @@ static int deploy(struct gsite *g, char *err, size_t errn)
     /* NNNNNN-TIME-SHA: the sequence number keeps names in deploy order, whatever the clock
      * or the commit ids, so pruning and rollback can sort by name */
     snprintf(name, sizeof name, "%06u-%04d%02d%02dT%02d%02d%02dZ-%.12s", next_seq(g),
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             sha);
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sha);
     final_dir = xasprintf("%s/%s", g->releases, name);
     tmp_dir = xasprintf("%s.tmp", final_dir);
     log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
@@ -580,8 +581,8 @@ static int deploy(struct gsite *g, char *err, size_t errn)
         bool ok = stat(sub, &st) == 0 && S_ISDIR(st.st_mode);
         free(sub);
         if (!ok) {
-            set_error(err, errn, "git_subdir '%s' is not a directory in %.12s",
-                      g->site->git.subdir, sha);
+            set_error(err, errn, "git_subdir '%s' is not a directory in %.12s", g->site->git.subdir,
+                      sha);
             goto out;
         }
     }

@@ -10,11 +10,11 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char wkday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char *const weekday[7] = { "Sunday",   "Monday", "Tuesday", "Wednesday",
-                                        "Thursday", "Friday", "Saturday" };
-static const char month[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+static const char wkday[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const weekday[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                       "Thursday", "Friday", "Saturday"};
+static const char month[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12), after H. Hinnant's
  * public-domain derivation: count in 400-year eras starting at March 1. */
@@ -129,7 +129,7 @@ static bool parse_time(const char *s, int *h, int *mi, int *sec)
 
 static bool make_time(int y, int m, int d, int h, int mi, int sec, time_t *out)
 {
-    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (m < 1 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
         return false;

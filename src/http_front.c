@@ -62,8 +62,8 @@ enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, un
 {
     struct buf b;
     buf_init(&b, ERROR_PAGE_MAX);
-    bool json = error_page_wants_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                                  MHD_HTTP_HEADER_ACCEPT));
+    bool json = error_page_wants_json(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
     const char *type = error_page_render(&b, status, detail, json);
     if (!type) { /* the detail did not fit: the page without it always does */
         buf_reset(&b);
@@ -103,8 +103,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->target[n] = '\0';
     r->target_len = n;
     r->raw_uri = uri;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
-                                                                 MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->watch = ci ? ci->socket_context : NULL;
     conn_watch_reading_head(r->watch);
     return r;
@@ -150,8 +150,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         unsigned n_hosts = 0; /* RFC 9112 3.2: more than one Host is a 400 */
         MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &n_hosts);
         if (n_hosts > 1)
-            return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "More than one Host header.",
-                                    NULL, NULL);
+            return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "More than one Host header.", NULL,
+                                    NULL);
     }
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
@@ -160,8 +160,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     char authority[256];
     if (t.authority) {
         /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
-        copy_token(authority, t.authority_len < sizeof authority ? t.authority_len + 1
-                                                                 : sizeof authority,
+        copy_token(authority,
+                   t.authority_len < sizeof authority ? t.authority_len + 1 : sizeof authority,
                    t.authority);
         host = authority;
     }
@@ -176,13 +176,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     case PATH_TOO_LONG:
         return http_front_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
     default:
-        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL,
-                                NULL);
+        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
     if (site->git.repo && git_http_owns(site, path)) {
         r->handled_by_git = true;
         r->path = xstrndup(path, path_len);
-        return git_http_handle(c, r, r->path, NULL, &(size_t){ 0 });
+        return git_http_handle(c, r, r->path, NULL, &(size_t){0});
     }
     if (path_has_hidden_segment(path))
         return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
@@ -197,7 +196,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         r->path = xstrndup(path, path_len);
         r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
         r->handled_by_fcgi = true;
-        enum MHD_Result ret = fcgi_request_handle(c, r, NULL, &(size_t){ 0 });
+        enum MHD_Result ret = fcgi_request_handle(c, r, NULL, &(size_t){0});
         if (ret == MHD_YES && !r->has_body && !r->status) {
             size_t none = 0; /* no body to wait for: submit right away */
             ret = fcgi_request_handle(c, r, NULL, &none);
@@ -232,8 +231,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
 
 static bool has_body(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return (cl && strcmp(cl, "0") != 0) ||
            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
@@ -272,9 +271,8 @@ enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct request *r = *con_cls;
     if (!r)
@@ -338,8 +336,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .status = r->status ? r->status : 499,
             .bytes = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0,
             .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
-            .user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                      MHD_HTTP_HEADER_USER_AGENT),
+            .user_agent =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
             .duration_us = clock_us() - r->start_us,
         };
         access_log_write(log, &e);
@@ -416,18 +414,18 @@ static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const
     unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem opts[] = {
-        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
-        { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
-        { MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
-        { MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL },
-        { MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL },
-        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL },
-        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL },
-        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL },
-        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
-        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
-        { workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL },
-        { MHD_OPTION_END, 0, NULL },
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
+        {workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL},
+        {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -482,9 +480,9 @@ int http_front_start(const struct config *config, struct errlist *errs)
         const struct listen_addr *la = &cfg->server.listen[i];
         char port[8];
         snprintf(port, sizeof port, "%u", la->port);
-        struct addrinfo hints = { .ai_family = la->host ? AF_UNSPEC : AF_INET6,
-                                  .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+        struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
         struct addrinfo *res = NULL;
         int gai = getaddrinfo(la->host, port, &hints, &res);
         if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */

@@ -22,7 +22,7 @@ static int log_fd = 2;
 static char *log_path;
 static enum log_level log_max = LOG_INFO;
 
-static const char *level_name[] = { "error", "warn", "info", "debug" };
+static const char *level_name[] = {"error", "warn", "info", "debug"};
 
 static int open_log_file(const char *path)
 {
@@ -77,8 +77,8 @@ void log_msg(enum log_level level, const char *module, uint64_t req_id, const ch
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)tv.tv_usec / 1000, level_name[level], module);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (long)tv.tv_usec / 1000, level_name[level], module);
     if (req_id)
         n += snprintf(line + n, sizeof line - (size_t)n, " #%llu", (unsigned long long)req_id);
     n += snprintf(line + n, sizeof line - (size_t)n, ": ");

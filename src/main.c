@@ -63,10 +63,10 @@ struct cli {
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
-    const char *deploy;        /* --deploy SITE */
-    const char *rollback;      /* --rollback SITE */
-    bool php;                  /* --php given */
-    const char *php_upstream;  /* its address; NULL = spawn php-fpm */
+    const char *deploy;       /* --deploy SITE */
+    const char *rollback;     /* --rollback SITE */
+    bool php;                 /* --php given */
+    const char *php_upstream; /* its address; NULL = spawn php-fpm */
 };
 
 enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_DEPLOY, OPT_ROLLBACK };
@@ -74,35 +74,49 @@ enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_DEPLOY, OPT_ROLL
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "listen", required_argument, NULL, 'l' },
-        { "root", required_argument, NULL, 'r' },
-        { "browse", no_argument, NULL, OPT_BROWSE },
-        { "gzip", no_argument, NULL, OPT_GZIP },
-        { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
-        { "php", optional_argument, NULL, OPT_PHP },
-        { "deploy", required_argument, NULL, OPT_DEPLOY },
-        { "rollback", required_argument, NULL, OPT_ROLLBACK },
-        { "test", no_argument, NULL, 't' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"root", required_argument, NULL, 'r'},
+        {"browse", no_argument, NULL, OPT_BROWSE},
+        {"gzip", no_argument, NULL, OPT_GZIP},
+        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+        {"php", optional_argument, NULL, OPT_PHP},
+        {"deploy", required_argument, NULL, OPT_DEPLOY},
+        {"rollback", required_argument, NULL, OPT_ROLLBACK},
+        {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:l:r:tVh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': cli->config = optarg; break;
+        case 'c':
+            cli->config = optarg;
+            break;
         case 'l':
             cli->listen = xrealloc(cli->listen, (cli->n_listen + 1) * sizeof *cli->listen);
             cli->listen[cli->n_listen++] = optarg;
             break;
-        case 'r': cli->root = optarg; break;
-        case OPT_BROWSE: cli->browse = true; break;
-        case OPT_GZIP: cli->gzip = true; break;
-        case OPT_ACCESS_LOG: cli->access_log = optarg; break;
-        case OPT_DEPLOY: cli->deploy = optarg; break;
-        case OPT_ROLLBACK: cli->rollback = optarg; break;
+        case 'r':
+            cli->root = optarg;
+            break;
+        case OPT_BROWSE:
+            cli->browse = true;
+            break;
+        case OPT_GZIP:
+            cli->gzip = true;
+            break;
+        case OPT_ACCESS_LOG:
+            cli->access_log = optarg;
+            break;
+        case OPT_DEPLOY:
+            cli->deploy = optarg;
+            break;
+        case OPT_ROLLBACK:
+            cli->rollback = optarg;
+            break;
         case OPT_PHP:
             cli->php = true;
             cli->php_upstream = optarg;
@@ -110,9 +124,15 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             if (!optarg && optind < argc && argv[optind][0] != '-')
                 cli->php_upstream = argv[optind++];
             break;
-        case 't': cli->test = true; break;
-        case 'V': printf("wharf %s\n", PACKAGE_VERSION); exit(0);
-        case 'h': fputs(usage, stdout); exit(0);
+        case 't':
+            cli->test = true;
+            break;
+        case 'V':
+            printf("wharf %s\n", PACKAGE_VERSION);
+            exit(0);
+        case 'h':
+            fputs(usage, stdout);
+            exit(0);
         case ':':
             fprintf(stderr, "wharf: option '%s' needs a value\n", argv[optind - 1]);
             return -1;
@@ -285,9 +305,9 @@ static void print_errors(const struct errlist *errs)
 
 int main(int argc, char **argv)
 {
-    struct cli cli = { 0 };
+    struct cli cli = {0};
     struct config cfg;
-    struct errlist errs = { 0 };
+    struct errlist errs = {0};
     int rc = 1;
 
     if (parse_cli(argc, argv, &cli) != 0) {
@@ -376,7 +396,7 @@ int main(int argc, char **argv)
     log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
 
     for (;;) {
-        struct timespec tick = { 1, 0 };
+        struct timespec tick = {1, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);

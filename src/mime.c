@@ -21,17 +21,17 @@
 enum source { SRC_TEXT = 1, SRC_BUILTIN, SRC_SET }; /* 0 = empty slot; higher wins */
 
 struct entry {
-    char *ext;         /* lower case; NULL = empty slot */
+    char *ext; /* lower case; NULL = empty slot */
     size_t ext_len;
-    const char *type;  /* points into struct mime_table.owned */
+    const char *type; /* points into struct mime_table.owned */
     enum source src;
 };
 
 struct mime_table {
     struct entry *slot;
-    size_t cap;        /* power of two */
+    size_t cap; /* power of two */
     size_t used;
-    char **owned;      /* every type string ever stored, freed with the table */
+    char **owned; /* every type string ever stored, freed with the table */
     size_t n_owned, cap_owned;
 };
 
@@ -39,38 +39,67 @@ static const struct {
     const char *ext;
     const char *type;
 } builtin[] = {
-    { "html", "text/html" },          { "htm", "text/html" },
-    { "xhtml", "application/xhtml+xml" },
-    { "css", "text/css" },            { "js", "text/javascript" },
-    { "mjs", "text/javascript" },     { "json", "application/json" },
-    { "map", "application/json" },    { "jsonld", "application/ld+json" },
-    { "xml", "application/xml" },     { "txt", "text/plain" },
-    { "md", "text/markdown" },        { "csv", "text/csv" },
-    { "ics", "text/calendar" },       { "vtt", "text/vtt" },
-    { "webmanifest", "application/manifest+json" },
-    { "atom", "application/atom+xml" }, { "rss", "application/rss+xml" },
-    { "svg", "image/svg+xml" },       { "png", "image/png" },
-    { "apng", "image/apng" },         { "jpg", "image/jpeg" },
-    { "jpeg", "image/jpeg" },         { "gif", "image/gif" },
-    { "webp", "image/webp" },         { "avif", "image/avif" },
-    { "jxl", "image/jxl" },           { "ico", "image/x-icon" },
-    { "bmp", "image/bmp" },           { "tif", "image/tiff" },
-    { "tiff", "image/tiff" },         { "woff", "font/woff" },
-    { "woff2", "font/woff2" },        { "ttf", "font/ttf" },
-    { "otf", "font/otf" },            { "eot", "application/vnd.ms-fontobject" },
-    { "wasm", "application/wasm" },   { "pdf", "application/pdf" },
-    { "zip", "application/zip" },     { "gz", "application/gzip" },
-    { "tgz", "application/gzip" },    { "bz2", "application/x-bzip2" },
-    { "xz", "application/x-xz" },     { "zst", "application/zstd" },
-    { "7z", "application/x-7z-compressed" }, { "tar", "application/x-tar" },
-    { "mp3", "audio/mpeg" },          { "ogg", "audio/ogg" },
-    { "oga", "audio/ogg" },           { "opus", "audio/ogg" },
-    { "wav", "audio/wav" },           { "flac", "audio/flac" },
-    { "m4a", "audio/mp4" },           { "aac", "audio/aac" },
-    { "mp4", "video/mp4" },           { "m4v", "video/mp4" },
-    { "webm", "video/webm" },         { "ogv", "video/ogg" },
-    { "mov", "video/quicktime" },     { "avi", "video/x-msvideo" },
-    { "mkv", "video/x-matroska" },
+    {"html", "text/html"},
+    {"htm", "text/html"},
+    {"xhtml", "application/xhtml+xml"},
+    {"css", "text/css"},
+    {"js", "text/javascript"},
+    {"mjs", "text/javascript"},
+    {"json", "application/json"},
+    {"map", "application/json"},
+    {"jsonld", "application/ld+json"},
+    {"xml", "application/xml"},
+    {"txt", "text/plain"},
+    {"md", "text/markdown"},
+    {"csv", "text/csv"},
+    {"ics", "text/calendar"},
+    {"vtt", "text/vtt"},
+    {"webmanifest", "application/manifest+json"},
+    {"atom", "application/atom+xml"},
+    {"rss", "application/rss+xml"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"apng", "image/apng"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"avif", "image/avif"},
+    {"jxl", "image/jxl"},
+    {"ico", "image/x-icon"},
+    {"bmp", "image/bmp"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"ttf", "font/ttf"},
+    {"otf", "font/otf"},
+    {"eot", "application/vnd.ms-fontobject"},
+    {"wasm", "application/wasm"},
+    {"pdf", "application/pdf"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"tgz", "application/gzip"},
+    {"bz2", "application/x-bzip2"},
+    {"xz", "application/x-xz"},
+    {"zst", "application/zstd"},
+    {"7z", "application/x-7z-compressed"},
+    {"tar", "application/x-tar"},
+    {"mp3", "audio/mpeg"},
+    {"ogg", "audio/ogg"},
+    {"oga", "audio/ogg"},
+    {"opus", "audio/ogg"},
+    {"wav", "audio/wav"},
+    {"flac", "audio/flac"},
+    {"m4a", "audio/mp4"},
+    {"aac", "audio/aac"},
+    {"mp4", "video/mp4"},
+    {"m4v", "video/mp4"},
+    {"webm", "video/webm"},
+    {"ogv", "video/ogg"},
+    {"mov", "video/quicktime"},
+    {"avi", "video/x-msvideo"},
+    {"mkv", "video/x-matroska"},
 };
 
 static int lower(int c)
@@ -144,8 +173,7 @@ static bool wants_charset(const char *type, size_t len)
     if (n > 5 && ascii_ncasecmp(type, "text/", 5) == 0)
         return true;
     if (n > 12 && ascii_ncasecmp(type, "application/", 12) == 0) {
-        return is_type(type, n, "application/json") ||
-               is_type(type, n, "application/javascript") ||
+        return is_type(type, n, "application/json") || is_type(type, n, "application/javascript") ||
                is_type(type, n, "application/xml") || has_suffix(type, n, "+json") ||
                has_suffix(type, n, "+xml");
     }
@@ -154,8 +182,8 @@ static bool wants_charset(const char *type, size_t len)
 
 static const char *own_type(struct mime_table *t, const char *type, size_t n)
 {
-    char *s = wants_charset(type, n) ? xasprintf("%.*s; charset=utf-8", (int)n, type)
-                                     : xstrndup(type, n);
+    char *s =
+        wants_charset(type, n) ? xasprintf("%.*s; charset=utf-8", (int)n, type) : xstrndup(type, n);
     if (t->n_owned == t->cap_owned) {
         t->cap_owned = t->cap_owned ? t->cap_owned * 2 : 128;
         t->owned = xrealloc(t->owned, t->cap_owned * sizeof *t->owned);
@@ -165,8 +193,7 @@ static const char *own_type(struct mime_table *t, const char *type, size_t n)
 }
 
 /* Store ext -> type unless an entry from a stronger source is there. Returns whether stored. */
-static bool put(struct mime_table *t, const char *ext, size_t n, const char *type,
-                enum source src)
+static bool put(struct mime_table *t, const char *ext, size_t n, const char *type, enum source src)
 {
     if ((t->used + 1) * 4 > t->cap * 3)
         grow(t);
@@ -311,9 +338,14 @@ bool mime_is_compressible(const char *content_type)
         return true;
     if (n > 12 && ascii_ncasecmp(s, "application/", 12) == 0) {
         static const char *const app[] = {
-            "application/json",       "application/javascript", "application/x-javascript",
-            "application/ecmascript", "application/xml",        "application/wasm",
-            "application/vnd.ms-fontobject", "application/x-font-ttf",
+            "application/json",
+            "application/javascript",
+            "application/x-javascript",
+            "application/ecmascript",
+            "application/xml",
+            "application/wasm",
+            "application/vnd.ms-fontobject",
+            "application/x-font-ttf",
             "application/x-font-otf",
         };
         for (size_t i = 0; i < ARRAY_LEN(app); i++) {

@@ -18,8 +18,8 @@
  * bytes follow and narrows the range of the first, which is what rules out overlong forms
  * (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code points over U+10FFFF. */
 struct utf8_check {
-    unsigned need;          /* continuation bytes still expected */
-    unsigned char lo, hi;   /* allowed range of the next continuation byte */
+    unsigned need;        /* continuation bytes still expected */
+    unsigned char lo, hi; /* allowed range of the next continuation byte */
 };
 
 static bool utf8_step(struct utf8_check *u, unsigned char c)
@@ -71,13 +71,13 @@ static int hex_value(unsigned char c)
  * have popped the spilled segments again. */
 struct norm {
     char *out;
-    size_t lim;          /* usable bytes; out[lim] stays free for the NUL */
-    size_t len;          /* bytes of out in use */
-    size_t seg;          /* start of the current segment in out, just after a '/' */
-    size_t seg_len;      /* decoded length of the current segment, stored or not */
-    bool seg_dots;       /* the current segment is all '.' so far */
-    bool seg_spilled;    /* the current segment did not fit and is not stored */
-    size_t spilled;      /* complete segments above out[0..seg) that did not fit */
+    size_t lim;       /* usable bytes; out[lim] stays free for the NUL */
+    size_t len;       /* bytes of out in use */
+    size_t seg;       /* start of the current segment in out, just after a '/' */
+    size_t seg_len;   /* decoded length of the current segment, stored or not */
+    bool seg_dots;    /* the current segment is all '.' so far */
+    bool seg_spilled; /* the current segment did not fit and is not stored */
+    size_t spilled;   /* complete segments above out[0..seg) that did not fit */
 };
 
 static void put_byte(struct norm *n, char c)
@@ -104,8 +104,8 @@ static void pop_segment(struct norm *n)
         return;
     }
     if (n->seg <= 1)
-        return;   /* ".." at the root is clamped, as Go's path.Clean does */
-    i = n->seg - 1;   /* the '/' that ends the previous segment */
+        return;     /* ".." at the root is clamped, as Go's path.Clean does */
+    i = n->seg - 1; /* the '/' that ends the previous segment */
     while (n->out[i - 1] != '/')
         i--;
     n->seg = n->len = i;
@@ -113,7 +113,7 @@ static void pop_segment(struct norm *n)
 
 static void end_segment(struct norm *n, bool last)
 {
-    bool dots = n->seg_dots && n->seg_len <= 2;   /* "", "." or ".." */
+    bool dots = n->seg_dots && n->seg_len <= 2; /* "", "." or ".." */
 
     if (dots) {
         n->len = n->seg;
@@ -126,7 +126,7 @@ static void end_segment(struct norm *n, bool last)
             n->out[n->len++] = '/';
             n->seg = n->len;
         } else {
-            n->len = n->seg;   /* "seg/" is the unit that fits or spills */
+            n->len = n->seg; /* "seg/" is the unit that fits or spills */
             n->spilled++;
         }
     }
@@ -138,10 +138,10 @@ static void end_segment(struct norm *n, bool last)
 enum path_status path_normalize(const char *raw, size_t raw_len, char *out, size_t out_cap,
                                 size_t *out_len)
 {
-    char tiny[2];   /* lets a too-small out still be checked for PATH_BAD_REQUEST */
+    char tiny[2]; /* lets a too-small out still be checked for PATH_BAD_REQUEST */
     bool fits = out_cap >= 2;
-    struct norm n = { .out = fits ? out : tiny, .lim = (fits ? out_cap : sizeof tiny) - 1 };
-    struct utf8_check u = { 0 };
+    struct norm n = {.out = fits ? out : tiny, .lim = (fits ? out_cap : sizeof tiny) - 1};
+    struct utf8_check u = {0};
     enum path_status st = PATH_BAD_REQUEST;
 
     *out_len = 0;
@@ -231,7 +231,7 @@ enum path_status path_split_target(const char *raw, size_t raw_len, struct path_
     q = memchr(p, '?', (size_t)(end - p));
     path_end = q ? q : end;
     if (path_end == p) {
-        t->path = "/";   /* RFC 9112 3.2.2: an empty path in absolute-form means "/" */
+        t->path = "/"; /* RFC 9112 3.2.2: an empty path in absolute-form means "/" */
         t->path_len = 1;
     } else {
         t->path = p;
@@ -260,7 +260,7 @@ const char *path_extension(const char *norm)
     seg = strrchr(norm, '/');
     seg = seg ? seg + 1 : norm;
     while (*seg == '.')
-        seg++;   /* a dotfile's name is not its extension */
+        seg++; /* a dotfile's name is not its extension */
     dot = strrchr(seg, '.');
     if (!dot || dot[1] == '\0')
         return NULL;

@@ -76,7 +76,7 @@ static void log_lines(struct buf *pending, const struct proc_opts *o, bool flush
 
 int proc_run(char *const argv[], const struct proc_opts *o)
 {
-    int pipefd[2] = { -1, -1 };
+    int pipefd[2] = {-1, -1};
     int rc = -1, devnull = -1;
     pid_t pid = -1;
     char **env = NULL;
@@ -111,8 +111,7 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     close(pipefd[1]);
     pipefd[1] = -1;
     if (err != 0) {
-        log_error(o->log_tag ? o->log_tag : "proc", 0, "cannot run %s: %s", argv[0],
-                  strerror(err));
+        log_error(o->log_tag ? o->log_tag : "proc", 0, "cannot run %s: %s", argv[0], strerror(err));
         goto out;
     }
 
@@ -133,7 +132,7 @@ int proc_run(char *const argv[], const struct proc_opts *o)
             if (deadline - now < (uint64_t)wait_ms)
                 wait_ms = (int)(deadline - now);
         }
-        struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
         int n = poll(&pfd, 1, wait_ms);
         if (n < 0 && errno == EINTR)
             continue;

@@ -8,8 +8,8 @@
 #include <string.h>
 
 static const char *const known_methods[] = {
-    "POST", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL",
-    "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "MKCALENDAR",
+    "POST",  "PUT",  "DELETE", "PATCH", "CONNECT", "TRACE",  "PROPFIND", "PROPPATCH",
+    "MKCOL", "COPY", "MOVE",   "LOCK",  "UNLOCK",  "SEARCH", "REPORT",   "MKCALENDAR",
 };
 
 enum route_kind route_decide(const struct site_conf *site, const char *method, const char *path)

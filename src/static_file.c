@@ -37,8 +37,8 @@
 #include "range.h"
 #include "util.h"
 
-#define GZIP_MIN_BYTES 256          /* smaller bodies grow or gain nothing */
-#define GZIP_MAX_FILE (8u << 20)    /* larger compressible files are sent as they are */
+#define GZIP_MIN_BYTES 256       /* smaller bodies grow or gain nothing */
+#define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
 #define GZIP_LEVEL 6
 #define LISTING_MAX_BYTES (8u << 20)
 #define LISTING_MAX_ENTRIES 50000
@@ -213,8 +213,8 @@ static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
  * representation (application/gzip, no Content-Encoding). A path never holds a control byte.
  */
 static struct file_entry *precompressed(struct request *r, const struct site_conf *site,
-                                        const char *full, const char *path,
-                                        const struct stat *orig, int *fd)
+                                        const char *full, const char *path, const struct stat *orig,
+                                        int *fd)
 {
     char key[PATH_MAX], file[PATH_MAX], rel[PATH_MAX];
     struct stat st;
@@ -223,8 +223,7 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
         (size_t)snprintf(key, sizeof key, "%s.gz\n", full) >= sizeof key ||
         (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
         return NULL;
-    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
         return NULL;
     struct file_entry *e = file_cache_get(small_files, key, &st);
     if (e && e->resp)
@@ -250,9 +249,8 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
  * (ownership passes here: it is closed or handed to MHD), else -1.
  */
 static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
-                                   const struct site_conf *site, const char *full,
-                                   const char *path, struct file_entry *e, int fd,
-                                   const struct stat *st)
+                                   const struct site_conf *site, const char *full, const char *path,
+                                   struct file_entry *e, int fd, const struct stat *st)
 {
     enum MHD_Result ret = MHD_NO;
     struct file_entry *alt = NULL;
@@ -268,7 +266,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
             alt = gzip_holder(full, e, fd, st, r);
         gz = alt != NULL;
     }
-    const struct file_entry *v = alt ? alt : e;  /* the variant we answer with */
+    const struct file_entry *v = alt ? alt : e; /* the variant we answer with */
     const char *etag = !alt ? e->etag : alt->is_gzip_file ? alt->etag : alt->etag_gz;
 
     struct cond_headers ch = {
@@ -343,8 +341,8 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
                  (unsigned long long)(start + len - 1), (unsigned long long)e->size);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
-    ret = http_front_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-                           resp, len);
+    ret = http_front_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp,
+                           len);
 out:
     if (resp)
         MHD_destroy_response(resp);
@@ -358,8 +356,8 @@ out:
 
 /* Serve the regular file open on fd (ownership passes here). */
 static enum MHD_Result serve_fd(struct MHD_Connection *c, struct request *r,
-                                const struct site_conf *site, const char *full,
-                                const char *path, int fd, const struct stat *st)
+                                const struct site_conf *site, const char *full, const char *path,
+                                int fd, const struct stat *st)
 {
     struct file_entry *e = make_entry(full, fd, st, path, false, r);
     if (e->data) {
@@ -469,13 +467,12 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
     if (site->browse)
         return listing(c, r, site, path, dirfd);
     close(dirfd);
-    return http_front_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL,
-                            NULL);
+    return http_front_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL, NULL);
 }
 
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
-                                  const struct site_conf *site, const char *path,
-                                  const char *query, size_t query_len)
+                                  const struct site_conf *site, const char *path, const char *query,
+                                  size_t query_len)
 {
     char full[PATH_MAX];
     struct stat st;
@@ -500,8 +497,8 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     if (fd < 0) {
         if (fd != -ENOENT && fd != -ENOTDIR && fd != -EACCES && fd != -EINVAL && fd != -ELOOP)
             log_warn("static", r->id, "open %s: %s", full, strerror(-fd));
-        return http_front_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND,
-                                NULL, NULL, NULL);
+        return http_front_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND, NULL,
+                                NULL, NULL);
     }
     if (S_ISDIR(st.st_mode))
         return serve_dir(c, r, site, path, path_len, query, query_len, fd);

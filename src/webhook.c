@@ -337,7 +337,7 @@ static int skip_value(struct scan *s, int depth)
 /* The top level must be one object; its "ref" member is decoded into out, all else skipped. */
 static int json_top_ref(const void *body, size_t len, char *out, size_t cap)
 {
-    struct scan s = { body, (const unsigned char *)body + len };
+    struct scan s = {body, (const unsigned char *)body + len};
     char key[4];
     size_t n, ref_len = 0;
     bool found = false;
@@ -462,8 +462,7 @@ out:
     return rc;
 }
 
-int webhook_push_ref(const char *content_type, const void *body, size_t len, char *out,
-                     size_t cap)
+int webhook_push_ref(const char *content_type, const void *body, size_t len, char *out, size_t cap)
 {
     int rc;
 

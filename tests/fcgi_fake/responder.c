@@ -57,8 +57,9 @@ static void note(const char *fmt, ...)
 {
     char line[512];
     const char *qs = FCGX_GetParam("QUERY_STRING", req.envp);
-    int n = snprintf(line, sizeof line, "responder %d conn %lu req %lu %s [%.200s]: ",
-                     (int)getpid(), conn_no, req_no, mode, qs ? qs : "");
+    int n =
+        snprintf(line, sizeof line, "responder %d conn %lu req %lu %s [%.200s]: ", (int)getpid(),
+                 conn_no, req_no, mode, qs ? qs : "");
     va_list ap;
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
@@ -118,7 +119,7 @@ static int wait_or_gone(long ms)
         long left = ms < 0 ? 1000 : until - elapsed_ms();
         if (left <= 0)
             return 0;
-        struct pollfd p = { .fd = req.ipcFd, .events = POLLIN | POLLRDHUP };
+        struct pollfd p = {.fd = req.ipcFd, .events = POLLIN | POLLRDHUP};
         int n = poll(&p, 1, (int)left);
         if (n < 0 && errno == EINTR)
             continue;
@@ -229,7 +230,8 @@ static void do_big(void)
     for (size_t i = 0; i < sizeof pat; i++)
         pat[i] = (char)(i % 251);
     if (num_param("cl", 1))
-        FCGX_FPrintF(req.out, "Content-Type: application/octet-stream\r\nContent-Length: %llu\r\n\r\n",
+        FCGX_FPrintF(req.out,
+                     "Content-Type: application/octet-stream\r\nContent-Length: %llu\r\n\r\n",
                      size);
     else
         FCGX_FPrintF(req.out, "Content-Type: application/octet-stream\r\n\r\n");
@@ -326,7 +328,7 @@ int main(int argc, char **argv)
         if (kids[i] == 0)
             worker(sock, parent);
     }
-    struct sigaction sa = { .sa_handler = on_term };
+    struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     fprintf(stderr, "responder %d: listening on %s with %d workers\n", (int)parent, argv[1],

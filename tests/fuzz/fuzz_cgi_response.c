@@ -15,10 +15,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            __builtin_trap();                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            __builtin_trap();                                                                      \
     } while (0)
 
 /* Chunk sizes: 0..64 mostly, sometimes up to 4 KiB; 0-byte feeds must be harmless. */
@@ -31,8 +31,8 @@ static size_t next_chunk(uint32_t *rng)
 
 /* Feed in = [0, n): chunk sizes from rng, or all at once when rng is NULL, or one by one
  * when step1. Returns the final status; *at = body offset in the whole input on DONE. */
-static enum cgi_head_status run(struct cgi_head_parser *p, const char *in, size_t n,
-                                uint32_t *rng, bool step1, size_t *at)
+static enum cgi_head_status run(struct cgi_head_parser *p, const char *in, size_t n, uint32_t *rng,
+                                bool step1, size_t *at)
 {
     enum cgi_head_status st = CGI_HEAD_NEED_MORE;
     size_t off = 0, consumed = 0;

@@ -77,9 +77,10 @@ static void test_format(void)
         uint64_t us;
         const char *want;
     } durations[] = {
-        { 0, " 0.000\n" },       { 499, " 0.000\n" },      { 500, " 0.001\n" },
-        { 1499, " 0.001\n" },    { 999500, " 1.000\n" },   { 1234567, " 1.235\n" },
-        { 61000000, " 61.000\n" }, { UINT64_MAX, " 18446744073709.552\n" },
+        {0, " 0.000\n"},         {499, " 0.000\n"},
+        {500, " 0.001\n"},       {1499, " 0.001\n"},
+        {999500, " 1.000\n"},    {1234567, " 1.235\n"},
+        {61000000, " 61.000\n"}, {UINT64_MAX, " 18446744073709.552\n"},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         char name[64];
@@ -316,7 +317,7 @@ static void test_threads(void)
     access_log_shutdown();
 
     char *got = slurp(path, &len);
-    int next[4] = { 0 }, lines = 0, bad = 0;
+    int next[4] = {0}, lines = 0, bad = 0;
     for (char *p = got; p && *p;) {
         char *nl = strchr(p, '\n');
         char *q = strstr(p, "\"GET /t");
@@ -455,9 +456,9 @@ static void test_stdout(void)
 
 static void cleanup(void)
 {
-    static const char *const names[] = { "open.log", "e2e.log", "bg.log", "threads.log",
-                                         "rotate.log", "rotate.log.1", "moved.log", "drop.log",
-                                         "stdout.log" };
+    static const char *const names[] = {"open.log",    "e2e.log",    "bg.log",
+                                        "threads.log", "rotate.log", "rotate.log.1",
+                                        "moved.log",   "drop.log",   "stdout.log"};
     char path[160];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);

@@ -11,7 +11,7 @@
 struct sink {
     struct buf out;
     int calls, fail_at;
-    int bad_len;  /* a NUL inside name or value */
+    int bad_len; /* a NUL inside name or value */
 };
 
 static int collect(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
@@ -33,7 +33,7 @@ static int collect(void *ctx, const char *name, size_t nlen, const char *value, 
 static const char *build(const struct cgi_request *r, int *rc)
 {
     static char *last;
-    struct sink s = { .fail_at = 0 };
+    struct sink s = {.fail_at = 0};
 
     buf_init(&s.out, 0);
     *rc = cgi_env_build(r, collect, &s);
@@ -60,13 +60,10 @@ static void test_get(void)
 {
     struct cgi_request r;
     static const struct cgi_header h[] = {
-        { "Host", "example.org:8080" },
-        { "User-Agent", "curl/7.88.1" },
-        { "Accept", "text/html" },
-        { "Cookie", "a=1" },
-        { "Accept", "application/json" },
-        { "Cookie", "b=2" },
-        { "Accept-Encoding", "gzip, br" },
+        {"Host", "example.org:8080"},    {"User-Agent", "curl/7.88.1"},
+        {"Accept", "text/html"},         {"Cookie", "a=1"},
+        {"Accept", "application/json"},  {"Cookie", "b=2"},
+        {"Accept-Encoding", "gzip, br"},
     };
     int rc;
 
@@ -111,14 +108,14 @@ static void test_post(void)
 {
     struct cgi_request r;
     static const struct cgi_header h[] = {
-        { "Host", "example.org" },
-        { "Content-Type", "application/x-www-form-urlencoded" },
-        { "Content-Length", "11" },
-        { "Origin", "https://example.org" },
+        {"Host", "example.org"},
+        {"Content-Type", "application/x-www-form-urlencoded"},
+        {"Content-Length", "11"},
+        {"Origin", "https://example.org"},
     };
-    static char *preset_env[] = { "APP_ENV=dev", "PATH_INFO=/evil", "PHP_VALUE=a=1", "X=1" };
-    static char *site_env[] = { "HTTP_HOST=evil", "APP_ENV=prod", "EMPTY=", "=noname",
-                                "NOEQUALS", "X=2", "X=3" };
+    static char *preset_env[] = {"APP_ENV=dev", "PATH_INFO=/evil", "PHP_VALUE=a=1", "X=1"};
+    static char *site_env[] = {"HTTP_HOST=evil", "APP_ENV=prod", "EMPTY=", "=noname",
+                               "NOEQUALS",       "X=2",          "X=3"};
     int rc;
 
     base_request(&r);
@@ -136,8 +133,8 @@ static void test_post(void)
     r.server_port = 443;
     r.headers = h;
     r.n_headers = ARRAY_LEN(h);
-    r.env[0] = (struct cgi_env_list){ preset_env, ARRAY_LEN(preset_env) };
-    r.env[1] = (struct cgi_env_list){ site_env, ARRAY_LEN(site_env) };
+    r.env[0] = (struct cgi_env_list){preset_env, ARRAY_LEN(preset_env)};
+    r.env[1] = (struct cgi_env_list){site_env, ARRAY_LEN(site_env)};
     is_str(build(&r, &rc),
            "GATEWAY_INTERFACE=CGI/1.1\n"
            "SERVER_SOFTWARE=wharf/0.1\n"
@@ -249,28 +246,28 @@ static void test_httpoxy_and_bad_names(void)
 {
     struct cgi_request r;
     static const struct cgi_header h[] = {
-        { "Proxy", "http://evil:8080" },
-        { "proxy", "http://evil:8081" },
-        { "PROXY", "http://evil:8082" },
-        { "Proxy-Connection", "keep-alive" },
-        { "X_Forwarded_For", "1.2.3.4" },
-        { "X.Forwarded.For", "1.2.3.4" },
-        { "X-Forwarded-For", "5.6.7.8" },
-        { "X Foo", "sp" },
-        { "X:Foo", "colon" },
-        { "X[Foo", "bracket" },
-        { "", "empty" },
-        { "\xc3\x84rger", "utf8" },
-        { "X\tTab", "tab" },
-        { "X!#$%&'*+^`|~9", "all tchars" },
-        { NULL, "null name" },
-        { "X-Null-Value", NULL },
-        { "content-type", "text/evil" },
-        { "CONTENT-LENGTH", "99" },
-        { "X-Inject", "a\r\nX-B: c" },
-        { "X-Lf", "a\nb" },
-        { "X-Cr", "a\rb" },
-        { "X-Ok", "" },
+        {"Proxy", "http://evil:8080"},
+        {"proxy", "http://evil:8081"},
+        {"PROXY", "http://evil:8082"},
+        {"Proxy-Connection", "keep-alive"},
+        {"X_Forwarded_For", "1.2.3.4"},
+        {"X.Forwarded.For", "1.2.3.4"},
+        {"X-Forwarded-For", "5.6.7.8"},
+        {"X Foo", "sp"},
+        {"X:Foo", "colon"},
+        {"X[Foo", "bracket"},
+        {"", "empty"},
+        {"\xc3\x84rger", "utf8"},
+        {"X\tTab", "tab"},
+        {"X!#$%&'*+^`|~9", "all tchars"},
+        {NULL, "null name"},
+        {"X-Null-Value", NULL},
+        {"content-type", "text/evil"},
+        {"CONTENT-LENGTH", "99"},
+        {"X-Inject", "a\r\nX-B: c"},
+        {"X-Lf", "a\nb"},
+        {"X-Cr", "a\rb"},
+        {"X-Ok", ""},
     };
     const char *out;
     int rc;
@@ -293,16 +290,9 @@ static void test_joining_and_case(void)
 {
     struct cgi_request r;
     static const struct cgi_header h[] = {
-        { "x-a", "1" },
-        { "hOsT", "h" },
-        { "X-A", "2" },
-        { "cookie", "a=1" },
-        { "X-b", "only" },
-        { "x-A", "bad\r\n" },
-        { "COOKIE", "b=2" },
-        { "X-a", "3" },
-        { "Cookie", "" },
-        { "user-agent", "ua" },
+        {"x-a", "1"},    {"hOsT", "h"},        {"X-A", "2"},      {"cookie", "a=1"},
+        {"X-b", "only"}, {"x-A", "bad\r\n"},   {"COOKIE", "b=2"}, {"X-a", "3"},
+        {"Cookie", ""},  {"user-agent", "ua"},
     };
     const char *out;
     int rc;
@@ -336,7 +326,7 @@ static void test_many_and_long(void)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof names[i], i % 2 ? "x-h%d" : "X-H%d", i % 100);
         snprintf(values[i], sizeof values[i], "v%d", i);
-        h[i] = (struct cgi_header){ names[i], values[i] };
+        h[i] = (struct cgi_header){names[i], values[i]};
     }
     base_request(&r);
     r.redirect_status = 0;
@@ -354,7 +344,7 @@ static void test_many_and_long(void)
     memset(longname, 'a', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
     longname[1] = '-';
-    h[0] = (struct cgi_header){ longname, "long" };
+    h[0] = (struct cgi_header){longname, "long"};
     r.n_headers = 1;
     memset(want, 0, sizeof want);
     memcpy(want, "HTTP_A_", 7);
@@ -382,9 +372,12 @@ static void test_cb_failure(void)
 {
     struct cgi_request r;
     static const struct cgi_header h[] = {
-        { "A", "1" }, { "B", "1" }, { "a", "2" }, { "C", "x" },
+        {"A", "1"},
+        {"B", "1"},
+        {"a", "2"},
+        {"C", "x"},
     };
-    static char *env[] = { "E1=1", "E2=2" };
+    static char *env[] = {"E1=1", "E2=2"};
     struct sink s;
     int total, rc, all_ok = 1;
 
@@ -393,7 +386,7 @@ static void test_cb_failure(void)
     r.path_info = "/p";
     r.headers = h;
     r.n_headers = ARRAY_LEN(h);
-    r.env[1] = (struct cgi_env_list){ env, ARRAY_LEN(env) };
+    r.env[1] = (struct cgi_env_list){env, ARRAY_LEN(env)};
     memset(&s, 0, sizeof s);
     buf_init(&s.out, 0);
     is_int(cgi_env_build(&r, collect, &s), 0, "counting run succeeds");
@@ -419,11 +412,20 @@ static void test_reserved(void)
         const char *name;
         bool want;
     } cases[] = {
-        { "SCRIPT_FILENAME", true }, { "PATH_INFO", true },     { "HTTPS", true },
-        { "REDIRECT_STATUS", true }, { "HTTP_HOST", true },     { "HTTP_", true },
-        { "GATEWAY_INTERFACE", true }, { "CONTENT_LENGTH", true },
-        { "https", false },          { "HTTP", false },         { "PHP_VALUE", false },
-        { "APP_ENV", false },        { "SCRIPT_FILENAMEX", false }, { "", false },
+        {"SCRIPT_FILENAME", true},
+        {"PATH_INFO", true},
+        {"HTTPS", true},
+        {"REDIRECT_STATUS", true},
+        {"HTTP_HOST", true},
+        {"HTTP_", true},
+        {"GATEWAY_INTERFACE", true},
+        {"CONTENT_LENGTH", true},
+        {"https", false},
+        {"HTTP", false},
+        {"PHP_VALUE", false},
+        {"APP_ENV", false},
+        {"SCRIPT_FILENAMEX", false},
+        {"", false},
     };
     char name[64];
 
@@ -441,32 +443,32 @@ static void test_split(void)
         bool match;
         const char *script;
     } cases[] = {
-        { "/index.php/a/b", ".php", true, "/index.php" },
-        { "/index.php", ".php", true, "/index.php" },
-        { "/index.php/", ".php", true, "/index.php" },
-        { "/a.php.txt", ".php", false, "/a.php.txt" },
-        { "/uploads/a.jpg/x.php", ".php", true, "/uploads/a.jpg/x.php" },
-        { "/x.php/y.php/z", ".php", true, "/x.php" },
-        { "/.php", ".php", true, "/.php" },
-        { "/a/.php/b", ".php", true, "/a/.php" },
-        { "/x.php.php/y", ".php", true, "/x.php.php" },
-        { "/x.phpx/y.php", ".php", true, "/x.phpx/y.php" },
-        { "/X.PHP/a", ".php", false, "/X.PHP/a" },
-        { "/x.Php", ".php", false, "/x.Php" },
-        { "/", ".php", false, "/" },
-        { "", ".php", false, "" },
-        { "/php", ".php", false, "/php" },
-        { "/dir.php/sub/file.php", ".php", true, "/dir.php" },
-        { "/a.php//b", ".php", true, "/a.php" },
-        { "/index.php", "", false, "/index.php" },
-        { "/index.php", NULL, false, "/index.php" },
-        { "/cgi-bin/run.cgi/x", ".cgi", true, "/cgi-bin/run.cgi" },
-        { "/a.phtml/b", ".php", false, "/a.phtml/b" },
-        { "/app.php5/x", ".php5", true, "/app.php5" },
-        { "/a/b.php?x", ".php", false, "/a/b.php?x" },
-        { "/a.p", ".php", false, "/a.p" },
-        { ".php", ".php", true, ".php" },
-        { "/index.php/a.php", ".php", true, "/index.php" },
+        {"/index.php/a/b", ".php", true, "/index.php"},
+        {"/index.php", ".php", true, "/index.php"},
+        {"/index.php/", ".php", true, "/index.php"},
+        {"/a.php.txt", ".php", false, "/a.php.txt"},
+        {"/uploads/a.jpg/x.php", ".php", true, "/uploads/a.jpg/x.php"},
+        {"/x.php/y.php/z", ".php", true, "/x.php"},
+        {"/.php", ".php", true, "/.php"},
+        {"/a/.php/b", ".php", true, "/a/.php"},
+        {"/x.php.php/y", ".php", true, "/x.php.php"},
+        {"/x.phpx/y.php", ".php", true, "/x.phpx/y.php"},
+        {"/X.PHP/a", ".php", false, "/X.PHP/a"},
+        {"/x.Php", ".php", false, "/x.Php"},
+        {"/", ".php", false, "/"},
+        {"", ".php", false, ""},
+        {"/php", ".php", false, "/php"},
+        {"/dir.php/sub/file.php", ".php", true, "/dir.php"},
+        {"/a.php//b", ".php", true, "/a.php"},
+        {"/index.php", "", false, "/index.php"},
+        {"/index.php", NULL, false, "/index.php"},
+        {"/cgi-bin/run.cgi/x", ".cgi", true, "/cgi-bin/run.cgi"},
+        {"/a.phtml/b", ".php", false, "/a.phtml/b"},
+        {"/app.php5/x", ".php5", true, "/app.php5"},
+        {"/a/b.php?x", ".php", false, "/a/b.php?x"},
+        {"/a.p", ".php", false, "/a.p"},
+        {".php", ".php", true, ".php"},
+        {"/index.php/a.php", ".php", true, "/index.php"},
     };
     char name[128];
 
@@ -482,8 +484,7 @@ static void test_split(void)
     }
     /* path_len is honoured: the match may not look past it */
     size_t len = 0;
-    ok(!cgi_split_script("/a.ph/b.php", 4, ".php", &len) && len == 4,
-       "split stops at path_len");
+    ok(!cgi_split_script("/a.ph/b.php", 4, ".php", &len) && len == 4, "split stops at path_len");
     ok(cgi_split_script("/a.php/b", 6, ".php", &len) && len == 6,
        "split: match ending exactly at path_len");
 }

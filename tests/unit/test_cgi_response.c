@@ -160,10 +160,8 @@ static void test_values(void)
                "DONE @37 status=0 eff=200 [X|a  b] [Y|] [Z|] [W|v] [V|x]",
                "values trimmed of SP/HTAB; empty values kept");
     check_head(S("x-weird!#$%&'*+-.^_`|~9: ok\r\n\r\n"),
-               "DONE @31 status=0 eff=200 [x-weird!#$%&'*+-.^_`|~9|ok]",
-               "every tchar in a name");
-    check_head(S("A: b: c\r\n\r\n"), "DONE @11 status=0 eff=200 [A|b: c]",
-               "the first ':' splits");
+               "DONE @31 status=0 eff=200 [x-weird!#$%&'*+-.^_`|~9|ok]", "every tchar in a name");
+    check_head(S("A: b: c\r\n\r\n"), "DONE @11 status=0 eff=200 [A|b: c]", "the first ':' splits");
     check_head(S("A: \xc3\xa9t\xc3\xa9\x01\r\n\r\n"),
                "DONE @13 status=0 eff=200 [A|\xc3\xa9t\xc3\xa9\x01]", "value bytes kept as is");
 }
@@ -208,27 +206,27 @@ static void test_status(void)
 {
     static const struct {
         const char *value;
-        const char *want;  /* "code|reason" or NULL = error */
+        const char *want; /* "code|reason" or NULL = error */
     } cases[] = {
-        { "200", "200|" },
-        { "200 OK", "200|OK" },
-        { "404 Not Found", "404|Not Found" },
-        { "  404   Not  Found  ", "404|Not  Found" },
-        { "500\tInternal Error", "500|Internal Error" },
-        { "100", "100|" },
-        { "599 x", "599|x" },
-        { "099", NULL },
-        { "600", NULL },
-        { "99", NULL },
-        { "2000", NULL },
-        { "200OK", NULL },
-        { "20", NULL },
-        { "", NULL },
-        { "abc", NULL },
-        { "-200", NULL },
-        { "2 00", NULL },
-        { "+200", NULL },
-        { "200.0", NULL },
+        {"200", "200|"},
+        {"200 OK", "200|OK"},
+        {"404 Not Found", "404|Not Found"},
+        {"  404   Not  Found  ", "404|Not  Found"},
+        {"500\tInternal Error", "500|Internal Error"},
+        {"100", "100|"},
+        {"599 x", "599|x"},
+        {"099", NULL},
+        {"600", NULL},
+        {"99", NULL},
+        {"2000", NULL},
+        {"200OK", NULL},
+        {"20", NULL},
+        {"", NULL},
+        {"abc", NULL},
+        {"-200", NULL},
+        {"2 00", NULL},
+        {"+200", NULL},
+        {"200.0", NULL},
     };
     char in[128], want[160], name[160];
 
@@ -268,22 +266,22 @@ static void test_content_length(void)
 {
     static const struct {
         const char *value;
-        const char *want;  /* digits or an error message */
+        const char *want; /* digits or an error message */
     } cases[] = {
-        { "0", "0" },
-        { "123", "123" },
-        { "  123 ", "123" },
-        { "007", "7" },
-        { "18446744073709551615", "18446744073709551615" },
-        { "18446744073709551616", "ERROR line 1: Content-Length overflows" },
-        { "99999999999999999999", "ERROR line 1: Content-Length overflows" },
-        { "", "ERROR line 1: empty Content-Length" },
-        { "12a", "ERROR line 1: Content-Length is not a number" },
-        { "-1", "ERROR line 1: Content-Length is not a number" },
-        { "+5", "ERROR line 1: Content-Length is not a number" },
-        { "1 2", "ERROR line 1: Content-Length is not a number" },
-        { "0x10", "ERROR line 1: Content-Length is not a number" },
-        { "5, 5", "ERROR line 1: Content-Length is not a number" },
+        {"0", "0"},
+        {"123", "123"},
+        {"  123 ", "123"},
+        {"007", "7"},
+        {"18446744073709551615", "18446744073709551615"},
+        {"18446744073709551616", "ERROR line 1: Content-Length overflows"},
+        {"99999999999999999999", "ERROR line 1: Content-Length overflows"},
+        {"", "ERROR line 1: empty Content-Length"},
+        {"12a", "ERROR line 1: Content-Length is not a number"},
+        {"-1", "ERROR line 1: Content-Length is not a number"},
+        {"+5", "ERROR line 1: Content-Length is not a number"},
+        {"1 2", "ERROR line 1: Content-Length is not a number"},
+        {"0x10", "ERROR line 1: Content-Length is not a number"},
+        {"5, 5", "ERROR line 1: Content-Length is not a number"},
     };
     char in[128], want[200], name[160];
 
@@ -314,16 +312,14 @@ static void test_errors(void)
     check_head(S("X-A: 1\r\nno colon here\r\n\r\n"), "ERROR line 2: no ':' in header line",
                "line without ':'");
     check_head(S(": v\r\n\r\n"), "ERROR line 1: empty header name", "empty name");
-    check_head(S("X A: v\r\n\r\n"), "ERROR line 1: bad character in header name",
-               "space in name");
+    check_head(S("X A: v\r\n\r\n"), "ERROR line 1: bad character in header name", "space in name");
     check_head(S("Status : 200\r\n\r\n"), "ERROR line 1: bad character in header name",
                "space before ':'");
     check_head(S("X-A: 1\r\n folded\r\n\r\n"), "ERROR line 2: no ':' in header line",
                "obs-fold without ':'");
     check_head(S("X-A: 1\r\n\tB: folded\r\n\r\n"), "ERROR line 2: bad character in header name",
                "obs-fold with ':'");
-    check_head(S("X(A): 1\r\n\r\n"), "ERROR line 1: bad character in header name",
-               "'(' in name");
+    check_head(S("X(A): 1\r\n\r\n"), "ERROR line 1: bad character in header name", "'(' in name");
     check_head(S("X\xc3\xa4: 1\r\n\r\n"), "ERROR line 1: bad character in header name",
                "UTF-8 in name");
     check_head(S("X-A: 1\r\nX-B: a\0b\r\n\r\n"), "ERROR line 2: NUL byte", "NUL in a value");
@@ -353,14 +349,14 @@ static void test_limits(void)
     ok(strncmp(got, want, strlen(want)) == 0, "head of exactly 64 KiB is accepted");
     free(got);
 
-    in[MAX - 2] = 'a';  /* now the blank line ends at byte MAX + 1 */
+    in[MAX - 2] = 'a'; /* now the blank line ends at byte MAX + 1 */
     memcpy(in + MAX - 1, "\r\n\r\n", 4);
     got = run(in, MAX + 3);
     is_str(got, "ERROR response head over 65536 bytes", "head of 64 KiB + 1 is refused");
     free(got);
 
     {
-        size_t cuts[] = { 1000, MAX - 1, MAX };
+        size_t cuts[] = {1000, MAX - 1, MAX};
         got = run_cuts(in, MAX + 3, cuts, 3);
         is_str(got, "ERROR response head over 65536 bytes", "same when split at the cap");
         free(got);
@@ -437,7 +433,7 @@ static void test_api(void)
     cgi_head_dispose(&p);
 
     {
-        struct cgi_head h = { 0 };
+        struct cgi_head h = {0};
         is_int(cgi_head_effective_status(&h), 200, "empty head: 200");
         ok(!cgi_head_is_local_redirect(&h), "empty head: not a local redirect");
         h.location = "";

@@ -33,21 +33,21 @@ static void test_human_size(void)
         uint64_t n;
         const char *want;
     } cases[] = {
-        { 0, "0 B" },
-        { 1, "1 B" },
-        { 512, "512 B" },
-        { 1023, "1023 B" },
-        { 1024, "1.0 KiB" },
-        { 1536, "1.5 KiB" },
-        { 1075, "1.0 KiB" },            /* 1.0498 rounds down */
-        { 1076, "1.1 KiB" },            /* 1.0508 rounds up */
-        { 10 * 1024 * 1024, "10.0 MiB" },
-        { 1048575, "1.0 MiB" },         /* not "1024.0 KiB" */
-        { 1048524, "1023.9 KiB" },
-        { (uint64_t)1 << 30, "1.0 GiB" },
-        { (uint64_t)5 << 40, "5.0 TiB" },
-        { (uint64_t)3 << 50, "3.0 PiB" },
-        { UINT64_MAX, "16.0 EiB" },
+        {0, "0 B"},
+        {1, "1 B"},
+        {512, "512 B"},
+        {1023, "1023 B"},
+        {1024, "1.0 KiB"},
+        {1536, "1.5 KiB"},
+        {1075, "1.0 KiB"}, /* 1.0498 rounds down */
+        {1076, "1.1 KiB"}, /* 1.0508 rounds up */
+        {10 * 1024 * 1024, "10.0 MiB"},
+        {1048575, "1.0 MiB"}, /* not "1024.0 KiB" */
+        {1048524, "1023.9 KiB"},
+        {(uint64_t)1 << 30, "1.0 GiB"},
+        {(uint64_t)5 << 40, "5.0 TiB"},
+        {(uint64_t)3 << 50, "3.0 PiB"},
+        {UINT64_MAX, "16.0 EiB"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[16], name[64];
@@ -61,9 +61,8 @@ static void test_human_size(void)
 static void test_sort(void)
 {
     struct dir_entry e[] = {
-        { "b", false, 1, T0 }, { "Z", false, 1, T0 }, { "sub", true, 0, T0 },
-        { "a", true, 0, T0 },  { "\xc3\xa9", false, 1, T0 }, { "a", false, 1, T0 },
-        { "B", true, 0, T0 },
+        {"b", false, 1, T0},        {"Z", false, 1, T0}, {"sub", true, 0, T0}, {"a", true, 0, T0},
+        {"\xc3\xa9", false, 1, T0}, {"a", false, 1, T0}, {"B", true, 0, T0},
     };
     char got[64] = "";
     dir_listing_sort(e, 7);
@@ -81,9 +80,9 @@ static void test_sort(void)
 static void test_html_whole(void)
 {
     struct dir_entry e[] = {
-        { "sub", true, 999, T0 },
-        { "a.txt", false, 1536, T0 + 59 },
-        { ".hidden", false, 3, T0 },
+        {"sub", true, 999, T0},
+        {"a.txt", false, 1536, T0 + 59},
+        {".hidden", false, 3, T0},
     };
     struct buf b;
     buf_init(&b, 0);
@@ -108,8 +107,7 @@ static void test_html_root_and_empty(void)
     ok(strstr(b.data, "<title>Index of /</title>") != NULL, "root title");
     ok(strstr(b.data, "<h1>Index of /</h1>") != NULL, "root h1");
     ok(strstr(b.data, "../") == NULL, "no parent link at /");
-    ok(strstr(b.data, "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n</table>\n") !=
-           NULL,
+    ok(strstr(b.data, "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n</table>\n") != NULL,
        "table has only the header row");
     buf_dispose(&b);
 }
@@ -117,19 +115,19 @@ static void test_html_root_and_empty(void)
 static void test_html_escaping(void)
 {
     struct dir_entry e[] = {
-        { "<script>alert(1)", false, 0, T0 },
-        { "a&b", false, 1023, T0 },
-        { "\"q\"", false, (uint64_t)1 << 30, T0 },
-        { "sp ace", true, 0, T0 },
-        { "%", false, 10 * 1024 * 1024, T0 },
-        { "caf\xc3\xa9 \xe6\x97\xa5", false, 1024, T0 },
-        { "it's", false, 1, T0 },
-        { "javascript:alert(1)", false, 1, T0 },
-        { ".", true, 0, T0 },
-        { "..", true, 0, T0 },
-        { ".git", true, 0, T0 },
-        { "", false, 0, T0 },
-        { "x/y", false, 0, T0 },
+        {"<script>alert(1)", false, 0, T0},
+        {"a&b", false, 1023, T0},
+        {"\"q\"", false, (uint64_t)1 << 30, T0},
+        {"sp ace", true, 0, T0},
+        {"%", false, 10 * 1024 * 1024, T0},
+        {"caf\xc3\xa9 \xe6\x97\xa5", false, 1024, T0},
+        {"it's", false, 1, T0},
+        {"javascript:alert(1)", false, 1, T0},
+        {".", true, 0, T0},
+        {"..", true, 0, T0},
+        {".git", true, 0, T0},
+        {"", false, 0, T0},
+        {"x/y", false, 0, T0},
     };
     struct buf b;
     buf_init(&b, 0);
@@ -167,7 +165,7 @@ static void test_html_escaping(void)
 
 static void test_html_cap(void)
 {
-    struct dir_entry e[] = { { "a.txt", false, 1, T0 } };
+    struct dir_entry e[] = {{"a.txt", false, 1, T0}};
     struct buf b;
     buf_init(&b, 100);
     is_int(dir_listing_html(&b, "/docs/", e, 1), -1, "html fails cleanly on the cap");
@@ -188,13 +186,10 @@ static void test_html_cap(void)
 static void test_json(void)
 {
     struct dir_entry e[] = {
-        { "d", true, 77, T0 },
-        { "a", false, 12, T0 },
-        { ".env", false, 5, T0 },
-        { "q\"\\\n", false, 0, T0 },
-        { "caf\xc3\xa9", false, 1, T0 },
-        { "bad\xff\xc3(", false, 2, T0 },
-        { "old", false, 3, (time_t)-1 },
+        {"d", true, 77, T0},           {"a", false, 12, T0},
+        {".env", false, 5, T0},        {"q\"\\\n", false, 0, T0},
+        {"caf\xc3\xa9", false, 1, T0}, {"bad\xff\xc3(", false, 2, T0},
+        {"old", false, 3, (time_t)-1},
     };
     struct buf b;
     buf_init(&b, 0);
@@ -222,7 +217,7 @@ static void test_json(void)
            "\"mtime\":\"Wed, 31 Dec 1969 23:59:59 GMT\"}]}",
            "json: escapes, dotfile hidden, invalid UTF-8 replaced, first entry has no comma");
     buf_reset(&b);
-    struct dir_entry far[] = { { "far", false, 1, (time_t)400000000000LL } };
+    struct dir_entry far[] = {{"far", false, 1, (time_t)400000000000LL}};
     is_int(dir_listing_json(&b, "/", far, 1), 0, "json with a date past year 9999");
     is_str(b.data,
            "{\"path\":\"/\",\"entries\":[{\"name\":\"far\",\"type\":\"file\",\"size\":1,"
@@ -241,11 +236,9 @@ static void test_utf8_edges(void)
 {
     /* Overlong, surrogate, beyond U+10FFFF and truncated sequences are all invalid. */
     struct dir_entry e[] = {
-        { "\xc0\xaf", false, 0, T0 },
-        { "\xed\xa0\x80", false, 0, T0 },
-        { "\xf4\x90\x80\x80", false, 0, T0 },
-        { "\xe6\x97", false, 0, T0 },
-        { "\xf0\x9f\x98\x80", false, 0, T0 },
+        {"\xc0\xaf", false, 0, T0},         {"\xed\xa0\x80", false, 0, T0},
+        {"\xf4\x90\x80\x80", false, 0, T0}, {"\xe6\x97", false, 0, T0},
+        {"\xf0\x9f\x98\x80", false, 0, T0},
     };
     struct buf b;
     buf_init(&b, 0);

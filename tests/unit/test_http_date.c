@@ -68,7 +68,7 @@ int main(void)
     check_parse("Thu Jan  1 00:00:00 1970", 0);
     check_parse("Wed Dec 31 23:59:59 1969", -1);
     check_parse("Sat Feb 29 00:00:00 2020", 1582934400);
-    check_parse("Thursday, 01-Jan-70 00:00:00 GMT", 0);        /* 70 -> 1970 */
+    check_parse("Thursday, 01-Jan-70 00:00:00 GMT", 0);             /* 70 -> 1970 */
     check_parse("Wednesday, 31-Dec-69 00:00:00 GMT", 3155673600LL); /* 69 -> 2069 */
     check_parse("Saturday, 01-Jan-00 00:00:00 GMT", 946684800);
     check_parse("Friday, 31-Dec-99 23:59:59 GMT", 946684799);
@@ -77,11 +77,11 @@ int main(void)
     check_parse("Mon, 06 Nov 1994 08:49:37 GMT", 784111777);
     /* every month name */
     {
-        static const char *const mon[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-        static const long long first[12] = { 1704067200, 1706745600, 1709251200, 1711929600,
-                                              1714521600, 1717200000, 1719792000, 1722470400,
-                                              1725148800, 1727740800, 1730419200, 1733011200 };
+        static const char *const mon[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        static const long long first[12] = {1704067200, 1706745600, 1709251200, 1711929600,
+                                            1714521600, 1717200000, 1719792000, 1722470400,
+                                            1725148800, 1727740800, 1730419200, 1733011200};
         for (int i = 0; i < 12; i++) {
             char s[40];
             snprintf(s, sizeof s, "Mon, 01 %s 2024 00:00:00 GMT", mon[i]);
@@ -182,7 +182,7 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         check_reject(bad[i]);
-    ok(!http_date_parse(NULL, &(time_t){ 0 }), "reject NULL");
+    ok(!http_date_parse(NULL, &(time_t){0}), "reject NULL");
     {
         time_t t = 42;
         http_date_parse("Sun, 31 Nov 1994 08:49:37 GMT", &t);

@@ -7,13 +7,16 @@
 #include "tap.h"
 
 /* sizeof keeps embedded NULs in the raw input */
-#define N(raw, st, want) { raw, sizeof(raw) - 1, st, want }
+#define N(raw, st, want)                                                                           \
+    {                                                                                              \
+        raw, sizeof(raw) - 1, st, want                                                             \
+    }
 
 static const struct {
     const char *raw;
     size_t raw_len;
     enum path_status st;
-    const char *want;   /* "" for errors: out is emptied */
+    const char *want; /* "" for errors: out is emptied */
 } norm_cases[] = {
     /* plain paths, slashes and dot segments */
     N("/", PATH_OK, "/"),
@@ -199,8 +202,7 @@ static void test_norm_cap(void)
     is_int(out[0], '\0', "one-byte out emptied");
     is_int(path_normalize("/", 1, NULL, 0, &len), PATH_TOO_LONG, "zero cap");
     is_int(path_normalize("/%zz", 4, NULL, 0, &len), PATH_BAD_REQUEST, "bad beats zero cap");
-    is_int(path_normalize("/aaaaaa/%00", 11, out, 3, &len), PATH_BAD_REQUEST,
-           "bad beats too long");
+    is_int(path_normalize("/aaaaaa/%00", 11, out, 3, &len), PATH_BAD_REQUEST, "bad beats too long");
     is_int(path_normalize("/aaaaaa/%c3", 11, out, 3, &len), PATH_BAD_REQUEST,
            "truncated UTF-8 beats too long");
 }
@@ -364,7 +366,7 @@ static enum path_status ref_normalize(const char *raw, size_t raw_len, char *out
     for (size_t i = 0; i < raw_len; i++) {
         if (raw[i] == '%') {
             unsigned v;
-            char hex[3] = { 0 };
+            char hex[3] = {0};
 
             if (i + 2 >= raw_len || !strchr("0123456789abcdefABCDEF", raw[i + 1]) ||
                 !strchr("0123456789abcdefABCDEF", raw[i + 2]) || !raw[i + 1] || !raw[i + 2])
@@ -444,12 +446,12 @@ static void show(const char *what, const char *raw, size_t len)
 
 static void test_property(void)
 {
-    static const char alphabet[] = "/.%2efc5a\\0";   /* sizeof includes a raw NUL */
+    static const char alphabet[] = "/.%2efc5a\\0"; /* sizeof includes a raw NUL */
     /* whole escapes from the same alphabet, so that random strings are often well-formed;
      * "" stands for one random byte of the alphabet */
     static const char *const pieces[] = {
-        "", "", "", "", "/", "/", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%2e%2e",
-        "%25", "%252e", "%c5%a5", "%c0%ae", "%00", "a", "\\",
+        "",    "",    "",       "",    "/",     "/",      "..",     "%2e", "%2E", "%2f",
+        "%2F", "%5c", "%2e%2e", "%25", "%252e", "%c5%a5", "%c0%ae", "%00", "a",   "\\",
     };
     int runs = 5000, n_ok = 0, n_bad = 0, n_long = 0, bad_inv = 0, bad_ref = 0, bad_cap = 0;
     int bad_idem = 0, dotdot = 0;
@@ -498,8 +500,8 @@ static void test_property(void)
             show("invariant broken by", raw, raw_len);
         /* the result needs exactly len + 1 bytes, however long the way there was */
         if (path_normalize(raw, raw_len, out2, len + 1, &len2) != PATH_OK || len2 != len ||
-            memcmp(out2, out, len) || path_normalize(raw, raw_len, out2, len, &len2) !=
-            PATH_TOO_LONG) {
+            memcmp(out2, out, len) ||
+            path_normalize(raw, raw_len, out2, len, &len2) != PATH_TOO_LONG) {
             if (!bad_cap++)
                 show("cap not exact for", raw, raw_len);
         }

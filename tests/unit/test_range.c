@@ -48,13 +48,13 @@ int main(void)
     SINGLE("bytes=-1", 10, 9, 1);
     SINGLE("bytes=-3", 10, 7, 3);
     SINGLE("bytes=-10", 10, 0, 10);
-    SINGLE("bytes=-11", 10, 0, 10);                  /* longer suffix: the whole thing */
+    SINGLE("bytes=-11", 10, 0, 10); /* longer suffix: the whole thing */
     SINGLE("bytes=-18446744073709551615", 10, 0, 10);
-    SINGLE("bytes=5-100", 10, 5, 5);                 /* end beyond size: clamped */
+    SINGLE("bytes=5-100", 10, 5, 5); /* end beyond size: clamped */
     SINGLE("bytes=0-18446744073709551615", 10, 0, 10);
-    SINGLE("bytes=0005-0007", 10, 5, 3);             /* leading zeros */
+    SINGLE("bytes=0005-0007", 10, 5, 3); /* leading zeros */
     SINGLE("bytes=000000000000000000000000000001-2", 10, 1, 2);
-    SINGLE("BYTES=0-0", 10, 0, 1);                   /* the unit is case-insensitive */
+    SINGLE("BYTES=0-0", 10, 0, 1); /* the unit is case-insensitive */
     SINGLE("Bytes=1-1", 10, 1, 1);
     SINGLE("bytes=1-1", UINT64_MAX, 1, 1);
     SINGLE("bytes=18446744073709551614-", UINT64_MAX, UINT64_MAX - 1, 1);
@@ -63,8 +63,8 @@ int main(void)
 
     /* unsatisfiable */
     UNSAT("bytes=-0", 10);
-    UNSAT("bytes=10-", 10);                          /* start at size */
-    UNSAT("bytes=11-20", 10);                        /* start beyond size */
+    UNSAT("bytes=10-", 10);   /* start at size */
+    UNSAT("bytes=11-20", 10); /* start beyond size */
     UNSAT("bytes=10-10", 10);
     UNSAT("bytes=18446744073709551615-", 10);
     UNSAT("bytes=10-, 20-30, -0", 10);
@@ -74,25 +74,25 @@ int main(void)
     UNSAT("bytes=0-", 0);
     UNSAT("bytes=0-0", 0);
     UNSAT("bytes=-0", 0);
-    NONE("bytes=-1", 0);                             /* "satisfiable" by the whole empty body */
+    NONE("bytes=-1", 0); /* "satisfiable" by the whole empty body */
     NONE("bytes=0-0,-5", 0);
     NONE("bytes=0-5-", 0);
 
     /* lists: whitespace, empty elements, coalescing */
-    SINGLE("bytes=0-4,5-9", 10, 0, 10);              /* adjacent */
-    SINGLE("bytes=5-9,0-4", 10, 0, 10);              /* out of order */
-    SINGLE("bytes=0-4, 3-6", 10, 0, 7);              /* overlapping */
-    SINGLE("bytes=0-9,2-3", 10, 0, 10);              /* contained */
-    SINGLE("bytes=2-3,2-3", 10, 2, 2);               /* duplicate */
+    SINGLE("bytes=0-4,5-9", 10, 0, 10); /* adjacent */
+    SINGLE("bytes=5-9,0-4", 10, 0, 10); /* out of order */
+    SINGLE("bytes=0-4, 3-6", 10, 0, 7); /* overlapping */
+    SINGLE("bytes=0-9,2-3", 10, 0, 10); /* contained */
+    SINGLE("bytes=2-3,2-3", 10, 2, 2);  /* duplicate */
     SINGLE("bytes=0-1 , 2-3", 10, 0, 4);
     SINGLE("bytes=0-1\t,\t2-3", 10, 0, 4);
     SINGLE("bytes=0-1 ,2-3 ", 10, 0, 4);
     SINGLE("bytes= 0-1", 10, 0, 2);
-    SINGLE("bytes=0-1,", 10, 0, 2);                  /* empty elements are allowed */
+    SINGLE("bytes=0-1,", 10, 0, 2); /* empty elements are allowed */
     SINGLE("bytes=,0-1", 10, 0, 2);
     SINGLE("bytes=0-1,,, ,2-3", 10, 0, 4);
     SINGLE("bytes=-2,0-7", 10, 0, 10);
-    SINGLE("bytes=50-60,2-3", 10, 2, 2);             /* unsatisfiable element dropped */
+    SINGLE("bytes=50-60,2-3", 10, 2, 2); /* unsatisfiable element dropped */
     SINGLE("bytes=-0,4-", 10, 4, 6);
     SINGLE("bytes=8-,-5", 10, 5, 5);
     MULTI("bytes=0-0,2-2", 10);
@@ -116,11 +116,11 @@ int main(void)
             n += (size_t)snprintf(h + n, sizeof h - n, "%d-%d,", 2 * i, 2 * i);
         MULTI(h, 1000);
         snprintf(h + n, sizeof h - n, "5000-");
-        NONE(h, 1000);                               /* 101st, unsatisfiable, still counts */
+        NONE(h, 1000); /* 101st, unsatisfiable, still counts */
         n = (size_t)snprintf(h, sizeof h, "bytes=0-0");
         for (int i = 1; i < 300; i++)
             n += (size_t)snprintf(h + n, sizeof h - n, ",");
-        SINGLE(h, 1000, 0, 1);                       /* empty elements are not specs */
+        SINGLE(h, 1000, 0, 1); /* empty elements are not specs */
     }
 
     /* malformed or not bytes: ignore the header */
@@ -156,11 +156,11 @@ int main(void)
     NONE("bytes=0-1 2-3", 10);
     NONE("bytes=0-1;2-3", 10);
     NONE("bytes=0-1,x", 10);
-    NONE("bytes=0-1,2-3,5-4", 10);                   /* one bad element spoils the list */
+    NONE("bytes=0-1,2-3,5-4", 10); /* one bad element spoils the list */
     NONE("bytes=1.5-2", 10);
     NONE("bytes=0-1\r\n", 10);
     NONE("bytes=\xff-1", 10);
-    NONE("bytes=18446744073709551616-", 10);         /* UINT64_MAX + 1 */
+    NONE("bytes=18446744073709551616-", 10); /* UINT64_MAX + 1 */
     NONE("bytes=0-18446744073709551616", 10);
     NONE("bytes=-18446744073709551616", 10);
     NONE("bytes=99999999999999999999999999-", 10);

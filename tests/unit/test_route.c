@@ -3,7 +3,7 @@
 
 int main(void)
 {
-    struct site_conf site = { 0 };
+    struct site_conf site = {0};
     is_int(route_decide(&site, "GET", "/"), ROUTE_STATIC, "GET is static");
     is_int(route_decide(&site, "HEAD", "/a.txt"), ROUTE_STATIC, "HEAD is static");
     is_int(route_decide(&site, "OPTIONS", "/"), ROUTE_OPTIONS, "OPTIONS answered with Allow");

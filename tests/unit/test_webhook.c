@@ -20,21 +20,21 @@
 
 static enum webhook_verdict hub(const char *sig, const char *body, const char *secret)
 {
-    struct webhook_headers h = { .hub_signature_256 = sig };
+    struct webhook_headers h = {.hub_signature_256 = sig};
 
     return webhook_verify(&h, body, strlen(body), secret);
 }
 
 static enum webhook_verdict gitea(const char *sig, const char *body, const char *secret)
 {
-    struct webhook_headers h = { .gitea_signature = sig };
+    struct webhook_headers h = {.gitea_signature = sig};
 
     return webhook_verify(&h, body, strlen(body), secret);
 }
 
 static enum webhook_verdict gitlab(const char *token, const char *secret)
 {
-    struct webhook_headers h = { .gitlab_token = token };
+    struct webhook_headers h = {.gitlab_token = token};
 
     return webhook_verify(&h, "{}", 2, secret);
 }
@@ -45,12 +45,12 @@ static void test_hub_signature(void)
 
     is_int(hub("sha256=" JEFE_HEX, JEFE_DATA, JEFE_KEY), WEBHOOK_OK, "rfc4231 tc2 via hub header");
     is_int(hub("sha256=" JEFE_HEX_UC, JEFE_DATA, JEFE_KEY), WEBHOOK_OK, "uppercase hex");
-    is_int(hub("sha256=5BDCc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
-               JEFE_DATA, JEFE_KEY),
+    is_int(hub("sha256=5BDCc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", JEFE_DATA,
+               JEFE_KEY),
            WEBHOOK_OK, "mixed-case hex");
     is_int(hub("sha256=" TC1_HEX, "Hi There", TC1_KEY), WEBHOOK_OK, "rfc4231 tc1");
     {
-        struct webhook_headers h = { .hub_signature_256 = "sha256=" EMPTY_HEX };
+        struct webhook_headers h = {.hub_signature_256 = "sha256=" EMPTY_HEX};
 
         is_int(webhook_verify(&h, NULL, 0, "key"), WEBHOOK_OK, "empty body as NULL, 0");
         is_int(webhook_verify(&h, "", 0, "key"), WEBHOOK_OK, "empty body as \"\", 0");
@@ -58,7 +58,7 @@ static void test_hub_signature(void)
     }
     {
         /* the body is bytes, not a string: an embedded NUL is signed like any other byte */
-        struct webhook_headers h = { .hub_signature_256 = "sha256=" JEFE_HEX };
+        struct webhook_headers h = {.hub_signature_256 = "sha256=" JEFE_HEX};
 
         is_int(webhook_verify(&h, JEFE_DATA "\0", sizeof(JEFE_DATA), JEFE_KEY),
                WEBHOOK_WRONG_SIGNATURE, "trailing NUL byte is part of the body");
@@ -82,8 +82,7 @@ static void test_hub_signature(void)
            "secret with trailing space");
     is_int(hub("sha256=" JEFE_HEX, JEFE_DATA, ""), WEBHOOK_WRONG_SIGNATURE, "empty secret");
     is_int(hub("sha256=" JEFE_HEX, JEFE_DATA, NULL), WEBHOOK_WRONG_SIGNATURE, "NULL secret");
-    is_int(hub("sha256=" EMPTY_HEX, "", ""), WEBHOOK_WRONG_SIGNATURE,
-           "empty secret, empty body");
+    is_int(hub("sha256=" EMPTY_HEX, "", ""), WEBHOOK_WRONG_SIGNATURE, "empty secret, empty body");
 
     /* malformed */
     is_int(hub("sha1=" JEFE_HEX, JEFE_DATA, JEFE_KEY), WEBHOOK_BAD_SIGNATURE, "sha1= prefix");
@@ -101,16 +100,16 @@ static void test_hub_signature(void)
     is_int(hub("sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384g", JEFE_DATA,
                JEFE_KEY),
            WEBHOOK_BAD_SIGNATURE, "non-hex digit");
-    is_int(hub("sha256= 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384",
-               JEFE_DATA, JEFE_KEY),
+    is_int(hub("sha256= 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384", JEFE_DATA,
+               JEFE_KEY),
            WEBHOOK_BAD_SIGNATURE, "space after =");
     is_int(hub("sha256=" JEFE_HEX " ", JEFE_DATA, JEFE_KEY), WEBHOOK_BAD_SIGNATURE,
            "trailing space");
     is_int(hub(" sha256=" JEFE_HEX, JEFE_DATA, JEFE_KEY), WEBHOOK_BAD_SIGNATURE, "leading space");
     is_int(hub("sha256=", JEFE_DATA, JEFE_KEY), WEBHOOK_BAD_SIGNATURE, "prefix only");
     is_int(hub("", JEFE_DATA, JEFE_KEY), WEBHOOK_BAD_SIGNATURE, "empty header");
-    is_int(hub("sha256=0x5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec38",
-               JEFE_DATA, JEFE_KEY),
+    is_int(hub("sha256=0x5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec38", JEFE_DATA,
+               JEFE_KEY),
            WEBHOOK_BAD_SIGNATURE, "0x inside");
     is_int(hub("sha1=" JEFE_HEX, JEFE_DATA, ""), WEBHOOK_BAD_SIGNATURE,
            "malformed wins over empty secret");
@@ -118,8 +117,8 @@ static void test_hub_signature(void)
 
 static void test_absent(void)
 {
-    struct webhook_headers none = { 0 };
-    struct webhook_headers sha1 = { .hub_signature = "sha1=" SHA1_HEX };
+    struct webhook_headers none = {0};
+    struct webhook_headers sha1 = {.hub_signature = "sha1=" SHA1_HEX};
 
     is_int(webhook_verify(&none, JEFE_DATA, strlen(JEFE_DATA), JEFE_KEY), WEBHOOK_NO_SIGNATURE,
            "no header");
@@ -164,7 +163,7 @@ static void test_gitlab(void)
     is_int(gitlab("x", NULL), WEBHOOK_WRONG_SIGNATURE, "gitlab NULL secret");
     {
         /* the token is judged, not the body: any body passes with the right token */
-        struct webhook_headers h = { .gitlab_token = "tok" };
+        struct webhook_headers h = {.gitlab_token = "tok"};
 
         is_int(webhook_verify(&h, NULL, 0, "tok"), WEBHOOK_OK, "gitlab token, empty body");
     }
@@ -175,29 +174,27 @@ static void test_precedence(void)
     struct webhook_headers h;
     size_t n = strlen(JEFE_DATA);
 
-    h = (struct webhook_headers){ .hub_signature_256 = "sha256=" JEFE_HEX,
-                                  .gitea_signature = TC1_HEX };
+    h = (struct webhook_headers){.hub_signature_256 = "sha256=" JEFE_HEX,
+                                 .gitea_signature = TC1_HEX};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_OK, "valid 256 beats wrong gitea");
-    h = (struct webhook_headers){ .hub_signature_256 = "sha256=" TC1_HEX,
-                                  .gitea_signature = JEFE_HEX };
+    h = (struct webhook_headers){.hub_signature_256 = "sha256=" TC1_HEX,
+                                 .gitea_signature = JEFE_HEX};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_WRONG_SIGNATURE,
            "wrong 256 not rescued by valid gitea");
-    h = (struct webhook_headers){ .hub_signature_256 = "sha1=" JEFE_HEX,
-                                  .gitea_signature = JEFE_HEX };
+    h = (struct webhook_headers){.hub_signature_256 = "sha1=" JEFE_HEX,
+                                 .gitea_signature = JEFE_HEX};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_BAD_SIGNATURE,
            "malformed 256 not rescued by valid gitea");
-    h = (struct webhook_headers){ .gitea_signature = TC1_HEX, .gitlab_token = JEFE_KEY };
+    h = (struct webhook_headers){.gitea_signature = TC1_HEX, .gitlab_token = JEFE_KEY};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_WRONG_SIGNATURE,
            "wrong gitea not rescued by valid gitlab token");
-    h = (struct webhook_headers){ .hub_signature_256 = "sha256=" TC1_HEX,
-                                  .gitlab_token = JEFE_KEY };
+    h = (struct webhook_headers){.hub_signature_256 = "sha256=" TC1_HEX, .gitlab_token = JEFE_KEY};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_WRONG_SIGNATURE,
            "wrong 256 not rescued by valid gitlab token");
-    h = (struct webhook_headers){ .gitlab_token = JEFE_KEY,
-                                  .hub_signature = "sha1=" SHA1_HEX };
+    h = (struct webhook_headers){.gitlab_token = JEFE_KEY, .hub_signature = "sha1=" SHA1_HEX};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_OK, "gitlab token beside sha1");
-    h = (struct webhook_headers){ .hub_signature_256 = "sha256=" JEFE_HEX,
-                                  .hub_signature = "garbage" };
+    h = (struct webhook_headers){.hub_signature_256 = "sha256=" JEFE_HEX,
+                                 .hub_signature = "garbage"};
     is_int(webhook_verify(&h, JEFE_DATA, n, JEFE_KEY), WEBHOOK_OK, "sha1 header ignored");
 }
 
