@@ -226,6 +226,9 @@ void fpm_supervisor_poll(struct fpm_supervisor *s)
         int status;
         if (waitpid(s->pid, &status, WNOHANG) != s->pid)
             return;
+        /* its children outlive a killed master and keep the old socket: end the whole group
+         * (posix_spawn made the master a group leader) before starting a new one */
+        kill(-s->pid, SIGKILL);
         s->pid = 0;
         /* a php-fpm that lived a while gets a quick restart; one that keeps dying backs off */
         if (now - s->started_ms > 60000)
@@ -260,13 +263,14 @@ void fpm_supervisor_stop(struct fpm_supervisor *s)
         uint64_t t0 = clock_ms();
         while (waitpid(s->pid, &status, WNOHANG) == 0) {
             if (clock_ms() - t0 > 5000) {
-                kill(s->pid, SIGKILL);
+                kill(-s->pid, SIGKILL);
                 waitpid(s->pid, &status, 0);
                 break;
             }
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        kill(-s->pid, SIGKILL); /* stragglers of its process group, if any */
     }
     if (s->dir && s->conf)
         remove_dir(s);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# --php without an address: wharf starts php-fpm itself, restarts it when it dies, stops it.
+. "$(dirname "$0")/lib.sh"
+
+find_fpm >/dev/null || skip_all "php-fpm is not installed"
+mkdir -p "$T/www"
+printf '<?php echo "pid:", getmypid();\n' >"$T/www/pid.php"
+start_wharf --root "$T/www" --php
+
+like "$(body /pid.php)" '^pid:[0-9]+$' "spawn: wharf's own php-fpm runs PHP"
+master=$(pgrep -P "$WPID" | head -1)
+ok $([ -n "$master" ]; echo $?) "spawn: php-fpm is a child of wharf"
+old_children=$(pgrep -P "$master" | tr '\n' ' ')
+ok $([ -n "$old_children" ]; echo $?) "spawn: php-fpm has workers"
+
+kill -9 "$master"
+recovered=1
+for ((i = 0; i < 100; i++)); do
+    new=$(pgrep -P "$WPID" | head -1)
+    if [ -n "$new" ] && [ "$new" != "$master" ] && [[ "$(body /pid.php)" == pid:* ]]; then
+        recovered=0
+        break
+    fi
+    sleep 0.1
+done
+ok $recovered "supervision: a killed php-fpm is restarted and serves again within 10 s"
+alive() { # alive PID: running and not a zombie (PID 1 here may never reap orphans)
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+left=0
+for ((i = 0; i < 20; i++)); do
+    left=0
+    for p in $old_children; do alive "$p" && left=$((left + 1)); done
+    [ "$left" -eq 0 ] && break
+    sleep 0.1
+done
+is "$left" "0" "supervision: the dead master's workers are gone (they held the old socket)"
+grep -q "php-fpm exited (signal 9)" "$T/wharf.err"
+ok $? "supervision: the error log says php-fpm died and is restarted"
+
+new_master=$(pgrep -P "$WPID" | head -1)
+stop_pid "$WPID"
+alive "$new_master"
+ok $((! $?)) "stop: php-fpm stops with wharf"
+finish
