@@ -313,6 +313,9 @@ for kind in truncated truncatedlate; do
     fi
 done
 get raw.test /raw.php?mode=ok
+get raw.test /raw.php?mode=overloaded
+is "$ST" 503 "END_REQUEST with FCGI_OVERLOADED -> 503"
+get raw.test /raw.php?mode=ok
 is "$ST $(b1)" "200 raw ok" "after the malformed responses the site still answers"
 
 # ---- STDERR -> error log, with the request id, capped ---------------------------------------------

@@ -176,6 +176,11 @@ def serve(sock, n):
                 sock.sendall(end_request(rid))
                 log("raw_fake conn %d %s: %s" % (n, mode, c.wait_closed()))
                 return
+            if mode == "overloaded":
+                # FCGI_OVERLOADED (protocol status 2): the application refuses the request
+                sock.sendall(end_request(rid, app_status=0, protocol_status=2))
+                log("raw_fake conn %d %s: %s" % (n, mode, c.wait_closed()))
+                return
             if mode == "truncatedhead":
                 sock.sendall(record(STDOUT, rid, b"Content-Type: text/pl"))
                 return
