@@ -122,6 +122,11 @@ struct site_conf {
 struct server_conf {
     struct listen_addr *listen; /* at least one after config_finish() */
     size_t n_listen;
+    struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
+    size_t n_tls_listen;
+    char *tls_cert;               /* PEM certificate chain */
+    char *tls_key;                /* PEM private key */
+    unsigned tls_line;            /* line of tls_cert, for messages */
     unsigned workers;                /* MHD worker threads; 0 = number of CPUs */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */

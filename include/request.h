@@ -29,6 +29,7 @@ struct request {
     unsigned status;       /* 0 until a response is queued */
     uint64_t bytes;        /* body bytes of the queued response (0 for HEAD) */
     bool is_head;
+    bool is_tls;                 /* arrived on a tls_listen address (HTTPS=on for FastCGI) */
     bool has_body;        /* Content-Length > 0 or Transfer-Encoding */
     bool handled_by_fcgi; /* every handler call goes to fcgi_request_handle */
     bool head_seen;       /* the access handler saw the complete head */

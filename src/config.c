@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 /* inih's line buffer is 200 bytes including the NUL and we hand it lines without '\n'. */
@@ -105,6 +106,9 @@ static const struct config_key keys[] = {
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
     {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
+    {SEC_SERVER, "tls_listen", T_LISTEN, SRV(tls_listen), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "tls_cert", T_PATH, SRV(tls_cert), NULL, 0, 0, NULL, SRV(tls_line)},
+    {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, 0},
 
@@ -630,13 +634,28 @@ static void expect_duration(const struct config_key *k, char *buf, size_t n)
 }
 
 /* The listen list is a (pointer, count) pair, so this type is bound to struct server_conf. */
+/* A listen list is a (pointer, count) pair: the count is the field right after the pointer. */
+_Static_assert(offsetof(struct server_conf, n_listen) ==
+                   offsetof(struct server_conf, listen) + sizeof(struct listen_addr *),
+               "n_listen follows listen");
+_Static_assert(offsetof(struct server_conf, n_tls_listen) ==
+                   offsetof(struct server_conf, tls_listen) + sizeof(struct listen_addr *),
+               "n_tls_listen follows tls_listen");
+
+static struct listen_addr **listen_list(void *base, const struct config_key *k, size_t **n)
+{
+    struct listen_addr **v = slot_of(base, k);
+    *n = (size_t *)(v + 1);
+    return v;
+}
+
 static int parse_listen(struct load *ld, const struct config_key *k, void *base, char *val)
 {
-    struct server_conf *srv = base;
+    size_t *n;
+    struct listen_addr **v = listen_list(base, k, &n);
     int rc = 0;
     char *w;
 
-    assert(k->off == offsetof(struct server_conf, listen));
     if (!*val)
         return bad_value(ld, k, val, "host:port, [v6]:port or :port");
     while ((w = next_word(&val)) != NULL) {
@@ -647,8 +666,8 @@ static int parse_listen(struct load *ld, const struct config_key *k, void *base,
             continue;
         }
         a.line = ld->line;
-        srv->listen = xrealloc(srv->listen, (srv->n_listen + 1) * sizeof *srv->listen);
-        srv->listen[srv->n_listen++] = a;
+        *v = xrealloc(*v, (*n + 1) * sizeof **v);
+        (*v)[(*n)++] = a;
     }
     return rc;
 }
@@ -660,14 +679,15 @@ static void expect_listen(const struct config_key *k, char *buf, size_t n)
 
 static void dispose_listen(const struct config_key *k, void *base)
 {
-    struct server_conf *srv = base;
-    for (size_t i = 0; i < srv->n_listen; i++) {
-        free(srv->listen[i].host);
-        free(srv->listen[i].text);
+    size_t *n;
+    struct listen_addr **v = listen_list(base, k, &n);
+    for (size_t i = 0; i < *n; i++) {
+        free((*v)[i].host);
+        free((*v)[i].text);
     }
-    free(srv->listen);
-    srv->listen = NULL;
-    srv->n_listen = 0;
+    free(*v);
+    *v = NULL;
+    *n = 0;
 }
 
 /* Index file names: looked up inside a directory, so no '/' and no dot names. */
@@ -1368,7 +1388,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
     struct server_conf *srv = &cfg->server;
     const struct site_conf *catchall = NULL;
 
-    if (srv->n_listen == 0) {
+    if (srv->n_listen == 0 && srv->n_tls_listen == 0) {
         struct listen_addr a;
         const char *why;
         int rc = config_parse_listen(CONFIG_DEFAULT_LISTEN, &a, &why);
@@ -1383,6 +1403,19 @@ int config_finish(struct config *cfg, struct errlist *errs)
             if (same_listen(&srv->listen[i], &srv->listen[j])) {
                 errlist_add(errs, "%s: listen: '%s' is given twice",
                             where(cfg, srv->listen[j].line, at, sizeof at), srv->listen[j].text);
+                break;
+            }
+        }
+    }
+    if (srv->n_tls_listen && (!srv->tls_cert || !srv->tls_key))
+        errlist_add(errs, "%s: tls_listen needs tls_cert and tls_key",
+                    where(cfg, srv->tls_listen[0].line, at, sizeof at));
+    for (size_t j = 0; j < srv->n_tls_listen; j++) {
+        for (size_t i = 0; i < srv->n_listen; i++) {
+            if (same_listen(&srv->listen[i], &srv->tls_listen[j])) {
+                errlist_add(errs, "%s: tls_listen: '%s' is also in listen",
+                            where(cfg, srv->tls_listen[j].line, at, sizeof at),
+                            srv->tls_listen[j].text);
                 break;
             }
         }
@@ -1434,6 +1467,12 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
     size_t before = errs->n;
     char at[320];
 
+    const char *tls_files[] = {cfg->server.tls_cert, cfg->server.tls_key};
+    for (size_t i = 0; i < 2 && cfg->server.n_tls_listen; i++)
+        if (tls_files[i] && access(tls_files[i], R_OK) != 0)
+            errlist_add(errs, "%s: %s '%s': %s",
+                        where(cfg, cfg->server.tls_line, at, sizeof at),
+                        i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];
         struct stat st;

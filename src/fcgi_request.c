@@ -440,7 +440,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .content_length = q->body_len,
         .has_body = r->has_body,
-        .https = false,
+        .https = r->is_tls,
         .redirect_status = 200,
         .headers = hs.v,
         .n_headers = hs.n,

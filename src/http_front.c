@@ -90,6 +90,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     struct request *r = xmalloc(sizeof *r);
     memset(r, 0, offsetof(struct request, target_inline));
+    r->is_tls = cls != NULL; /* the TLS daemons pass a non-NULL cls */
     r->id = atomic_fetch_add_explicit(&next_request_id, 1, memory_order_relaxed);
     r->start_us = clock_us();
     r->start_wall = time(NULL);
@@ -407,21 +408,65 @@ static unsigned cpu_count(void)
     return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const char *text)
+/* PEM text of the certificate and key, read once; GnuTLS (inside MHD) parses them. */
+static char *tls_cert_pem, *tls_key_pem;
+
+static char *read_pem(const char *path, struct errlist *errs, const char *key)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        errlist_add(errs, "%s '%s': %s", key, path, strerror(errno));
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = buf_append(&b, chunk, n);
+    fclose(f);
+    if (rc != 0 || b.len == 0) {
+        errlist_add(errs, "%s '%s': %s", key, path, rc ? "larger than 1 MiB" : "empty");
+        buf_dispose(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+static int load_tls(struct errlist *errs)
+{
+    if (!tls_cert_pem)
+        tls_cert_pem = read_pem(cfg->server.tls_cert, errs, "tls_cert");
+    if (!tls_key_pem)
+        tls_key_pem = read_pem(cfg->server.tls_key, errs, "tls_key");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return errlist_add(errs, "this libmicrohttpd was built without TLS");
+    return tls_cert_pem && tls_key_pem ? 0 : -1;
+}
+
+static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const char *text,
+                        bool tls)
 {
     const struct server_conf *s = &cfg->server;
     unsigned workers = s->workers ? s->workers : cpu_count();
     unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL}, /* first, or MHD warns */
+        /* TLS daemons get the certificate and key; others repeat a harmless option instead */
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
+         tls ? tls_cert_pem : NULL},
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
+         tls ? tls_key_pem : NULL},
         {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
         {workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL},
@@ -476,8 +521,12 @@ int http_front_start(const struct config *config, struct errlist *errs)
     if (errs->n)
         return -1;
 
-    for (size_t i = 0; i < cfg->server.n_listen; i++) {
-        const struct listen_addr *la = &cfg->server.listen[i];
+    bool tls[MAX_DAEMONS];
+    size_t n_all = cfg->server.n_listen + cfg->server.n_tls_listen;
+    for (size_t i = 0; i < n_all; i++) {
+        bool is_tls = i >= cfg->server.n_listen;
+        const struct listen_addr *la = is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen]
+                                              : &cfg->server.listen[i];
         char port[8];
         snprintf(port, sizeof port, "%u", la->port);
         struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
@@ -497,6 +546,7 @@ int http_front_start(const struct config *config, struct errlist *errs)
             int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
             if (fd >= 0) {
                 texts[n_fds] = la->text;
+                tls[n_fds] = is_tls;
                 fds[n_fds++] = fd;
             }
             if (!la->host)
@@ -504,6 +554,8 @@ int http_front_start(const struct config *config, struct errlist *errs)
         }
         freeaddrinfo(res);
     }
+    if (!errs->n && cfg->server.n_tls_listen && load_tls(errs) != 0)
+        errlist_add(errs, "TLS is not available");
     if (errs->n) {
         for (size_t i = 0; i < n_fds; i++)
             close(fds[i]);
@@ -515,13 +567,14 @@ int http_front_start(const struct config *config, struct errlist *errs)
         per_daemon = 1;
     first_port = bound_port(fds[0]);
     for (size_t i = 0; i < n_fds; i++) {
-        if (start_daemon(fds[i], per_daemon, errs, texts[i]) != 0) {
+        if (start_daemon(fds[i], per_daemon, errs, texts[i], tls[i]) != 0) {
             for (size_t j = i + 1; j < n_fds; j++)
                 close(fds[j]);
             http_front_stop();
             return -1;
         }
-        log_info("http", 0, "listening on %s (port %u)", texts[i], bound_port(fds[i]));
+        log_info("http", 0, "listening on %s (port %u%s)", texts[i], bound_port(fds[i]),
+                 tls[i] ? ", TLS" : "");
     }
     return 0;
 }
