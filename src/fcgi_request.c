@@ -439,7 +439,9 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .content_type =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .content_length = q->body_len,
-        .has_body = r->has_body,
+        /* a declared empty body ("Content-Length: 0") still gets CONTENT_LENGTH=0, as nginx does */
+        .has_body = r->has_body ||
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
         .https = r->is_tls,
         .redirect_status = 200,
         .headers = hs.v,
