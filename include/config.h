@@ -112,6 +112,7 @@ struct site_conf {
     bool gzip;             /* on-the-fly and precompressed gzip */
     char *access_log;      /* path, "-" = stdout, NULL = off */
     enum follow_symlinks follow_symlinks;
+    struct str_list deny; /* URL path prefixes never served (403), static or script */
     unsigned line;       /* line of the section header, for messages */
     unsigned root_line;  /* line of the root key; 0 = not set */
     unsigned hosts_line; /* line of the (first) hosts key; 0 = not set */

@@ -59,4 +59,8 @@ bool path_has_hidden_segment(const char *norm);
  */
 const char *path_extension(const char *norm);
 
+/** Whether a normalised path is prefix itself or below it, segment-wise: "/app" covers "/app"
+ *  and "/app/x" but not "/apple"; a trailing slash on prefix is ignored. */
+bool path_has_prefix(const char *path, const char *prefix);
+
 #endif

@@ -106,6 +106,7 @@ static const struct config_key keys[] = {
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
     {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
+    {SEC_SITE, "deny", T_PREFIXES, SITE(deny), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_listen", T_LISTEN, SRV(tls_listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_cert", T_PATH, SRV(tls_cert), NULL, 0, 0, NULL, SRV(tls_line)},
     {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},

@@ -28,6 +28,7 @@
 #include "fs.h"
 #include "http_front.h"
 #include "log.h"
+#include "path.h"
 #include "util.h"
 
 #define PARAMS_MAX (256u * 1024) /* encoded params; headers are bounded by MHD anyway */
@@ -122,14 +123,6 @@ void fcgi_req_wake_locked(struct fcgi_req *q)
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
-
-static bool has_prefix(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (n && prefix[n - 1] == '/')
-        n--;
-    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
 
 static bool ends_with(const char *s, size_t n, const char *suffix)
 {
@@ -242,9 +235,9 @@ bool fcgi_request_route(const struct site_conf *site, const char *path, char **s
     if (!p || !site_pools || !site_pools[site - cfg->sites])
         return false;
     const char *split = p->split ? p->split : p->ext;
-    bool in_scope = has_prefix(path, site->fcgi.path);
+    bool in_scope = path_has_prefix(path, site->fcgi.path);
     for (size_t i = 0; in_scope && i < site->fcgi.except.n; i++)
-        if (has_prefix(path, site->fcgi.except.v[i]))
+        if (path_has_prefix(path, site->fcgi.except.v[i]))
             in_scope = false;
 
     size_t script_len;

@@ -266,3 +266,11 @@ const char *path_extension(const char *norm)
         return NULL;
     return dot;
 }
+
+bool path_has_prefix(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (n && prefix[n - 1] == '/')
+        n--;
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}

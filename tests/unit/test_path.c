@@ -530,5 +530,14 @@ int main(void)
     test_split();
     test_hidden_and_extension();
     test_property();
+    /* path_has_prefix: whole segments only, a trailing slash on the prefix is ignored */
+    ok(path_has_prefix("/app", "/app"), "prefix: the prefix itself");
+    ok(path_has_prefix("/app/x/y", "/app"), "prefix: a path below it");
+    ok(path_has_prefix("/app/", "/app/"), "prefix: trailing slash on both");
+    ok(path_has_prefix("/app/x", "/app/"), "prefix: trailing slash on the prefix is ignored");
+    ok(!path_has_prefix("/apple", "/app"), "prefix: not a partial segment");
+    ok(!path_has_prefix("/ap", "/app"), "prefix: not a shorter path");
+    ok(path_has_prefix("/anything", "/"), "prefix: \"/\" covers everything");
+    ok(!path_has_prefix("/static2/x", "/static"), "prefix: /static does not cover /static2");
     return done_testing();
 }
