@@ -523,16 +523,29 @@ static bool skip_header(const char *name)
 static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct request *r,
                                               struct fcgi_req *q)
 {
+    /* the head no longer changes once head_done is set; only `out` needs the lock, and it is
+     * not held across MHD calls (a content reader takes it) */
     const struct cgi_head *h = &q->head_parser.head;
     struct MHD_Response *resp;
     uint64_t size;
     unsigned status = cgi_head_effective_status(h);
+    char *body = NULL;
+    size_t body_len = 0;
 
-    if (q->ended && !q->stream_error) {
+    pthread_mutex_lock(&q->lock);
+    bool complete = q->ended && !q->stream_error;
+    if (complete && q->out_off == 0) {
+        body = buf_steal(&q->out, &body_len);
+    } else if (complete) {
+        body_len = q->out.len - q->out_off;
+        body = xmalloc(body_len + 1);
+        memcpy(body, q->out.data + q->out_off, body_len);
+    }
+    pthread_mutex_unlock(&q->lock);
+
+    if (complete) {
         /* complete: one buffer response with Content-Length (the fast path) */
-        size = q->out.len - q->out_off;
-        char *body = xmalloc(size + 1);
-        memcpy(body, q->out.data + q->out_off, size);
+        size = body_len;
         resp = MHD_create_response_from_buffer(size, body, MHD_RESPMEM_MUST_FREE);
         if (!resp)
             free(body);
@@ -644,10 +657,7 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
             free(target);
             return ret;
         }
-        pthread_mutex_lock(&q->lock);
-        enum MHD_Result ret = queue_backend_response(c, r, q);
-        pthread_mutex_unlock(&q->lock);
-        return ret;
+        return queue_backend_response(c, r, q);
     }
     default:
         *upload_data_size = 0;
