@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +57,37 @@ static int open_resolved(const char *root, const char *rel, enum follow_symlinks
 {
     char *full = xasprintf("%s%s", root, rel);
     char *real = realpath(full, NULL);
+    int real_errno = errno; /* realpath() may change errno even when it succeeds */
     char *root_real = realpath(root, NULL);
     int rc = -ENOENT;
     if (!real || !root_real) {
-        rc = -(errno ? errno : ENOENT);
+        rc = !real && real_errno ? -real_errno : -ENOENT;
         goto out;
     }
     bool inside;
     bool visible = inside_and_visible(real, root_real, &inside);
     if (inside ? !visible : policy != FOLLOW_ON)
         goto out;
-    int fd = open(real, OPEN_FLAGS);
-    rc = fd < 0 ? -errno : finish_open(fd, st);
+    int fd = open(real, OPEN_FLAGS | O_NOFOLLOW);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (inside) {
+        /* a link swapped between realpath() and open(): check what was really opened */
+        char link[64], opened[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, opened, sizeof opened - 1);
+        bool still_inside;
+        if (n > 0) {
+            opened[n] = '\0';
+            if (!inside_and_visible(opened, root_real, &still_inside)) {
+                close(fd);
+                goto out;
+            }
+        }
+    }
+    rc = finish_open(fd, st);
 out:
     free(full);
     free(real);
@@ -104,8 +124,11 @@ int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks poli
         char *real = realpath(full, NULL);
         char *root_real = realpath(root, NULL);
         size_t n = root_real ? strlen(root_real) : 0;
-        bool same = real && root_real && strcmp(real + n, strcmp(rel, "/") == 0 ? "" : rel) == 0 &&
-                    strncmp(real, root_real, n) == 0;
+        size_t rel_len = strlen(rel);
+        while (rel_len > 0 && rel[rel_len - 1] == '/')
+            rel_len--; /* realpath() drops a directory's trailing slash */
+        bool same = real && root_real && strncmp(real, root_real, n) == 0 &&
+                    strlen(real + n) == rel_len && strncmp(real + n, rel, rel_len) == 0;
         int rc = -ENOENT;
         if (same) {
             int fd2 = open(real, OPEN_FLAGS | O_NOFOLLOW);
