@@ -17,29 +17,7 @@ export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
 : >"$GIT_CONFIG_GLOBAL"
 
 # ---- helpers --------------------------------------------------------------------------------
-now_ms() { date +%s%3N; }
 
-# wait_until MS CMD...: run CMD until it succeeds or MS milliseconds have passed
-wait_until() {
-    local end=$(($(now_ms) + $1))
-    shift
-    while :; do
-        "$@" && return 0
-        [ "$(now_ms)" -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
-# holds_for MS CMD...: CMD keeps succeeding for MS milliseconds (a bounded negative check)
-holds_for() {
-    local end=$(($(now_ms) + $1))
-    shift
-    while [ "$(now_ms)" -lt "$end" ]; do
-        "$@" || return 1
-        sleep 0.1
-    done
-    "$@"
-}
-body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; }  # body_is PATH WANT [curl args]
 status_is() { [ "$(status "$1" "${@:3}")" = "$2" ]; }
 
 # new_remote NAME BRANCH: a bare $T/NAME.git whose HEAD is BRANCH, a work clone $T/NAME.work

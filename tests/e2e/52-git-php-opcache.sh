@@ -11,17 +11,6 @@ export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
 : >"$GIT_CONFIG_GLOBAL"
 unset DOCUMENT_ROOT SCRIPT_FILENAME 2>/dev/null # php-fpm imports its environment (clear_env = no)
 
-now_ms() { date +%s%3N; }
-wait_until() { # wait_until MS CMD...
-    local end=$(($(now_ms) + $1))
-    shift
-    while :; do
-        "$@" && return 0
-        [ "$(now_ms)" -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
-body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; }
 put() { mkdir -p "$(dirname "$T/work/$1")"; printf '%s' "$2" >"$T/work/$1"; }
 push() {
     git -C "$T/work" add -A

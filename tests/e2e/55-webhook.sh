@@ -14,26 +14,6 @@ export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
 SECRET='It5-a-s3cret!'
 
 # ---- helpers --------------------------------------------------------------------------------
-now_ms() { date +%s%3N; }
-wait_until() { # wait_until MS CMD...
-    local end=$(($(now_ms) + $1))
-    shift
-    while :; do
-        "$@" && return 0
-        [ "$(now_ms)" -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
-holds_for() { # holds_for MS CMD...: CMD keeps succeeding for MS milliseconds
-    local end=$(($(now_ms) + $1))
-    shift
-    while [ "$(now_ms)" -lt "$end" ]; do
-        "$@" || return 1
-        sleep 0.1
-    done
-    "$@"
-}
-body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; }
 put() { printf '%s' "$2" >"$T/work/$1"; }
 push() { # push MSG [BRANCH]: commit everything, push to BRANCH (main); sets SHA
     git -C "$T/work" add -A

@@ -217,3 +217,31 @@ start_fpm() {
     cat "$dir/fpm.log" >&2
     bail "php-fpm $name did not start on $listen"
 }
+
+# ---- bounded polling ------------------------------------------------------------------------
+
+now_ms() { date +%s%3N; }
+
+# wait_until MS CMD...: run CMD until it succeeds or MS milliseconds have passed
+wait_until() {
+    local end=$(($(now_ms) + $1))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$(now_ms)" -ge "$end" ] && return 1
+        sleep 0.05
+    done
+}
+
+# holds_for MS CMD...: CMD keeps succeeding for MS milliseconds (a bounded negative check)
+holds_for() {
+    local end=$(($(now_ms) + $1))
+    shift
+    while [ "$(now_ms)" -lt "$end" ]; do
+        "$@" || return 1
+        sleep 0.1
+    done
+    "$@"
+}
+
+body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; } # body_is PATH WANT [curl args]
