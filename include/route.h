@@ -1,7 +1,8 @@
 /*
- * route: (site, method, normalised path) -> what handles the request. Pure. Today the only
- * handler is static content; the FastCGI and webhook handlers of later issues become new
- * kinds here, so http_front never grows a chain of special cases.
+ * route: the method rules for a path that is neither a git endpoint nor a script. Pure.
+ * http_front asks, in order: a git webhook/status path (git_http_owns), a hidden or denied
+ * path, a script (fcgi_request_route, which has to look at the file system, so it cannot live
+ * here), and only then route_decide() for static content: GET/HEAD, OPTIONS, 405 or 501.
  */
 #ifndef WHARF_ROUTE_H
 #define WHARF_ROUTE_H
