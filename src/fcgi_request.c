@@ -267,8 +267,10 @@ bool fcgi_request_route(const struct site_conf *site, const char *path, char **s
             free(s);
         }
     }
-    if (kind_of(site, path))
-        return false; /* an existing file or directory: static content */
+    /* without a front controller, anything else is static content (or its 404): static_file
+     * looks at the file system itself, so don't do it twice here */
+    if (!p->try_script || kind_of(site, path))
+        return false;
 fallback:
     if (in_scope && p->try_script && is_script(site, p->try_script)) {
         *script_name = xstrdup(p->try_script);
