@@ -1,14 +1,23 @@
 /*
- * fcgi_pool: the FastCGI thread. One thread, one epoll set, owning every backend connection of
- * every site: bounded pools of kept-alive connections per upstream (one request in flight per
- * connection, request id 1: php-fpm does not multiplex, DESIGN-NOTES 3), a FIFO of waiting
- * requests per site, load balancing, passive health (an upstream that fails to connect is
- * skipped for FCGI_POOL_DOWN_MS), failover while nothing was sent, and every timeout.
- * The MHD side talks to it only through fcgi_pool_submit()/fcgi_pool_kick(); it talks back only
- * by filling the request's shared fields and resuming the MHD connection.
+ * fcgi_pool: FastCGI connection pools and the engines that drive them.
+ *
+ * A pool (one per FastCGI site) bounds the kept-alive connections per upstream across the
+ * whole process (one request in flight per connection, request id 1: php-fpm does not
+ * multiplex, DESIGN-NOTES 3), keeps one FIFO of waiting requests, balances, and skips an
+ * upstream that failed to connect for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
+ *
+ * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
+ * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request
+ * is started by the engine of the thread whose MHD connection asked for it, right after MHD's
+ * callbacks return, so the usual PHP request never changes threads: no hand-off to another
+ * thread on the way to php-fpm, none on the way back. When this engine has no free connection,
+ * the request waits in the pool's queue and whichever engine frees a connection first takes it
+ * (answering a foreign MHD connection is thread-safe: the request's lock and MHD_resume).
  */
 #ifndef WHARF_FCGI_POOL_H
 #define WHARF_FCGI_POOL_H
+
+#include <stdint.h>
 
 #include "config.h"
 #include "fcgi_request.h"
@@ -20,20 +29,45 @@
 #define FCGI_POOL_STALL_MS                                                                         \
     100 /* a request with no answer byte after this may be queued                                  \
          * in php-fpm behind a child we keep: release it */
+#define FCGI_POOL_TICK_MS 100 /* engines look at deadlines at least this often */
+#define FCGI_POOL_STEAL_MS 10 /* serve another worker's request first when it waited this much
+                               * longer than our own oldest */
+#define FCGI_MAX_ENGINES 64
+
+struct fcgi_engine;
 
 /** A pool for the site's upstreams (addresses resolved now; NULL with errors on failure). */
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
                                 const struct upstream_addr *ups, size_t n_ups,
                                 struct errlist *errs);
-/** Start the FastCGI thread (once, after the pools exist). */
-int fcgi_pool_start(void);
-/** Fail every queued and running request (their MHD connections are resumed), stop the
- *  thread and free the pools. Call before MHD_stop_daemon (no suspended connection may remain). */
-void fcgi_pool_stop(void);
 
-/** Hand a complete request (head records and body ready) to the thread. Takes a reference. */
+/** An engine whose sockets go into the epoll set ep (its worker's). NULL on failure. */
+struct fcgi_engine *fcgi_engine_new(int ep);
+/** The calling thread runs e from now on (MHD callbacks on it submit to e). */
+void fcgi_engine_bind(struct fcgi_engine *e);
+/** An epoll event whose data.ptr was not the worker's own (every engine tag starts with an
+ *  int kind, see struct fcgi_watch). */
+void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events);
+/** After each batch of events and MHD_run(): start submitted requests, serve the queues,
+ *  enforce deadlines. */
+void fcgi_engine_run(struct fcgi_engine *e);
+/** Wake e's thread from any thread (its epoll_wait returns). */
+void fcgi_engine_wake(struct fcgi_engine *e);
+
+/** Shutdown, once every worker thread has stopped: fail every request still queued or running
+ *  (their MHD connections are resumed). Call before MHD_stop_daemon. */
+void fcgi_pool_stop(void);
+/** After MHD_stop_daemon: free pools and engines. */
+void fcgi_pool_free(void);
+
+/* ---- the MHD side (fcgi_request.c), on a worker thread ---- */
+
+/** Hand a complete request (head records and body ready) to this thread's engine. */
 void fcgi_pool_submit(struct fcgi_req *q);
-/** Tell the thread about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). Thread-safe. */
+/** Tell the request's engine about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). */
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags);
+/** The MHD side has its connection back (a head or a failure came, or it completed): stop
+ *  watching the client socket. Idempotent; on the thread that submitted q. */
+void fcgi_pool_reclaim(struct fcgi_req *q);
 
 #endif

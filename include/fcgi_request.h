@@ -5,9 +5,10 @@
  * decides that a path runs a script, buffers the request body (memory, then an unlinked temp
  * file: a slow uploader never holds a php-fpm child, and chunked uploads get a
  * CONTENT_LENGTH), encodes BEGIN_REQUEST + PARAMS, hands the request to the FastCGI thread
- * (fcgi_pool_submit) and suspends the connection. The FastCGI thread sends, reads, parses the
- * CGI head and appends body bytes; whenever the MHD side waits for something it resumes the
- * connection, exactly once per suspend (the `mhd_waiting` flag under `lock`).
+ * (fcgi_pool_submit: the same thread's FastCGI engine) and suspends the connection. The engine
+ * serving it (usually that same thread's) sends, reads, parses the CGI head and appends body
+ * bytes; whenever the MHD side waits for something it resumes the connection, exactly once per
+ * suspend (the `mhd_waiting` flag under `lock`).
  *
  * Ownership: refcounted. The MHD request holds one reference until NOTIFY_COMPLETED, the pool
  * one while the request is queued or on a connection, a streaming response one until MHD frees
@@ -45,15 +46,15 @@ enum fcgi_fail {
     FCGI_FAIL_CLIENT_GONE, /* the client closed its connection while waiting: no answer */
 };
 
-/* Something the FastCGI thread's epoll set watches; `kind` comes first so an event can tell. */
-enum { FCGI_WATCH_CONN = 1, FCGI_WATCH_CLIENT };
+/* Something an engine's epoll set watches; `kind` comes first so an event can tell. */
+enum { FCGI_WATCH_CONN = 1, FCGI_WATCH_CLIENT, FCGI_WATCH_KICK };
 struct fcgi_watch {
     int kind;
     struct fcgi_req *q; /* NULL once unwatched (freed after the current epoll batch) */
     struct fcgi_watch *next;
 };
 
-/* What the MHD side asks the FastCGI thread to do (bits of kick_flags). */
+/* What the MHD side asks the engine to do (bits of kick_flags). */
 enum {
     FCGI_KICK_SUBMIT = 1,  /* start this request */
     FCGI_KICK_ABORT = 2,   /* the client is gone: drop it, never reuse its connection */
@@ -78,21 +79,27 @@ struct fcgi_req {
     struct MHD_Connection *conn;
     bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
 
-    /* ---- FastCGI thread only ---- */
+    /* ---- the thread that submitted it (its MHD connection's) ---- */
+    struct fcgi_engine *home;
+    struct fcgi_req *home_prev, *home_next; /* home's requests waiting for a head */
+    bool in_home_list;
+    uint64_t submitted_ms;
+    struct fcgi_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
+                                      * home engine watches its socket for EPOLLRDHUP until the
+                                      * MHD side has the connection back; NULL = not watched */
+
+    /* ---- the engine serving it (handed over under the pool lock) ---- */
     struct fcgi_conn *fc;    /* connection carrying it, NULL while queued */
-    struct fcgi_req *q_next; /* pool wait queue */
+    struct fcgi_req *q_next; /* pool wait queue (pool lock) */
+    bool queued;             /* in the pool's wait queue (pool lock) */
+    uint64_t queued_ms;      /* when it was queued (pool lock) */
     uint64_t deadline_ms;    /* queue, connect, send or read deadline */
     unsigned attempts;       /* connection attempts made */
     unsigned tried_mask;     /* upstreams already tried (bit per upstream < 32) */
     bool got_response_bytes; /* anything received: no retry after this */
-    bool head_handed;        /* the head went to the MHD side */
-    uint64_t submitted_ms;   /* when the thread took it */
     struct cgi_head_parser head_parser;
-    uint64_t stderr_logged;          /* bytes of STDERR logged (capped) */
-    struct buf stderr_line;          /* partial STDERR line */
-    struct fcgi_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
-                                      * thread watches its socket for EPOLLRDHUP until the head
-                                      * is handed over; NULL = not watched */
+    uint64_t stderr_logged; /* bytes of STDERR logged (capped) */
+    struct buf stderr_line; /* partial STDERR line */
 
     /* ---- shared, under lock ---- */
     pthread_mutex_t lock;
@@ -101,8 +108,9 @@ struct fcgi_req {
     bool ended;          /* END_REQUEST seen, or failed: no more output */
     bool stream_error;   /* the body broke after the head was sent */
     bool aborted;        /* the client is gone */
-    bool reading_paused; /* the pool stopped reading: out is over high water */
-    bool in_pool;        /* the FastCGI thread still holds it */
+    bool reading_paused; /* the engine stopped reading: out is over high water */
+    bool in_pool;        /* the pool (queue or an engine) still holds it */
+    struct fcgi_engine *engine; /* serving it; NULL while queued (also under the pool lock) */
     enum fcgi_fail fail;
     struct buf out; /* response body bytes not yet given to MHD */
     size_t out_off; /* bytes of out already given */

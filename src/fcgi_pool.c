@@ -1,11 +1,15 @@
 /*
  * fcgi_pool: see include/fcgi_pool.h.
  *
- * Everything below runs in the FastCGI thread except fcgi_pool_submit()/fcgi_pool_kick(),
- * which only push onto the kick list and write the eventfd. A request is always in exactly
- * one place: the kick list (new), a pool's wait queue, or on a connection (fc). A connection
- * is connecting, sending, receiving or idle; an idle one is watched for EOF (php-fpm closes
+ * Threads: an engine's functions run on its worker thread; fcgi_pool_submit/kick/reclaim on
+ * the MHD side (also a worker thread, maybe another engine's). A request is in exactly one
+ * place: an engine's kick list (new), the pool's wait queue, or on a connection (fc) of the
+ * engine in q->engine. A connection belongs to the engine that opened it for its whole life;
+ * it is connecting, sending, receiving or idle. An idle one is watched for EOF (php-fpm closes
  * kept connections when a child exits) and dropped then.
+ *
+ * Locks: pool->lock guards the pool's counts, idle stacks, busy lists and queue; q->lock the
+ * request's shared fields. The order is pool, then request. The kick list has its own lock.
  *
  * Notes:
  * - Every flush that empties the socket buffer refills it at once (encoding the next STDIN
@@ -21,6 +25,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,20 +50,28 @@ struct fcgi_backend {
     char *name;
     struct sockaddr_storage sa;
     socklen_t salen;
-    unsigned n_conns; /* open: connecting, busy or idle */
+    unsigned index;
+    /* under pool->lock */
+    unsigned n_conns; /* open, in every engine: connecting, busy or idle */
+    unsigned n_conns_of[FCGI_MAX_ENGINES];
     unsigned n_busy;
-    struct fcgi_conn *idle; /* idle connections, a stack */
-    uint64_t down_until_ms; /* passive health: skipped until then */
+    unsigned n_idle;
+    struct fcgi_conn *idle[FCGI_MAX_ENGINES]; /* idle connections per engine, stacks */
+    struct fcgi_conn *busy;                   /* connections carrying a request */
+    _Atomic uint64_t down_until_ms;           /* passive health: skipped until then */
 };
 
 struct fcgi_pool {
+    pthread_mutex_t lock;
     char *site;
     const struct fcgi_site_conf *conf;
     struct fcgi_backend *be;
     size_t n_be;
     unsigned rr;
-    struct fcgi_req *q_head, *q_tail;
-    size_t q_len;
+    struct {
+        struct fcgi_req *head, *tail;
+    } queue[FCGI_MAX_ENGINES]; /* waiting requests by home engine, oldest first */
+    _Atomic size_t q_len;      /* all queues; read without the lock as a hint */
     struct fcgi_pool *next;
 };
 
@@ -66,6 +79,7 @@ struct fcgi_conn {
     int kind; /* FCGI_WATCH_CONN: first, see struct fcgi_watch */
     int fd;
     struct fcgi_backend *be;
+    struct fcgi_engine *engine;
     enum conn_state st;
     struct fcgi_req *req;
     bool reused;       /* served a request before: it may have been closed meanwhile */
@@ -76,26 +90,38 @@ struct fcgi_conn {
     size_t chunk_off;
     bool stdin_done; /* the empty STDIN record is encoded */
     struct fcgi_dec dec;
-    struct fcgi_conn *next_idle;
-    struct fcgi_conn *prev, *next; /* all connections */
-    uint64_t since_ms;             /* when it became idle, or got its request */
+    struct fcgi_conn *next_idle;             /* pool lock */
+    struct fcgi_conn *busy_prev, *busy_next; /* pool lock */
+    struct fcgi_conn *prev, *next;           /* the engine's connections */
+    uint64_t since_ms;                       /* when it became idle, or got its request */
+    _Atomic bool answered;                   /* a byte came back for the current request */
+};
+
+struct fcgi_engine {
+    int kind; /* FCGI_WATCH_KICK: the tag of kick_fd */
+    unsigned index;
+    int ep, kick_fd;
+    struct fcgi_conn *conns;
+    struct fcgi_conn *dead_conns;    /* closed, freed after the current epoll batch */
+    struct fcgi_watch *dead_watches; /* likewise */
+    pthread_mutex_t kick_lock;
+    struct fcgi_req *kick_head;
+    struct fcgi_req *waiting; /* submitted here, the MHD side waits for the head */
+    uint64_t last_scan_ms;
+    uint32_t rand_state;
+    uint8_t recv_buf[RECV_BUF];
+    uint8_t stdin_buf[STDIN_CHUNK];
 };
 
 static struct fcgi_pool *pools;
-static struct fcgi_conn *conns;
-static struct fcgi_conn *dead_conns;    /* closed, freed after the current epoll batch */
-static struct fcgi_watch *dead_watches; /* likewise */
-static int ep = -1, kick_fd = -1;
-static pthread_t thread;
-static bool thread_started;
-static volatile bool stopping;
-static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fcgi_req *kick_head;
-static uint8_t recv_buf[RECV_BUF];
-static uint32_t rand_state = 2463534242u;
+static struct fcgi_engine *engines[FCGI_MAX_ENGINES];
+static unsigned n_engines;
+static _Atomic bool stopping;
+static _Thread_local struct fcgi_engine *self;
 
-static void dispatch(struct fcgi_req *q);
+static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
 static void conn_close(struct fcgi_conn *c);
+static void abort_queued(struct fcgi_req *q);
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
@@ -127,6 +153,7 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
                                 const struct upstream_addr *ups, size_t n_ups, struct errlist *errs)
 {
     struct fcgi_pool *p = xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
     p->site = xstrdup(site_name);
     p->conf = conf;
     p->be = xcalloc(n_ups, sizeof *p->be);
@@ -134,6 +161,7 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
     size_t before = errs->n;
     for (size_t i = 0; i < n_ups; i++) {
         p->be[i].pool = p;
+        p->be[i].index = (unsigned)i;
         p->be[i].name = xstrdup(ups[i].text);
         resolve(&ups[i], &p->be[i], errs, site_name);
     }
@@ -142,53 +170,102 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
     return errs->n == before ? p : NULL;
 }
 
-/* ---- request state changes -------------------------------------------------------------- */
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void mark_tried(struct fcgi_req *q, const struct fcgi_backend *b)
+{
+    if (b->index < 32)
+        q->tried_mask |= 1u << b->index;
+}
+
+static bool tried(const struct fcgi_req *q, const struct fcgi_backend *b)
+{
+    return b->index < 32 && (q->tried_mask & (1u << b->index));
+}
 
 static void set_events(struct fcgi_conn *c, uint32_t events)
 {
     if (c->events == events)
         return;
     struct epoll_event ev = {.events = events, .data.ptr = c};
-    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    epoll_ctl(c->engine->ep, EPOLL_CTL_MOD, c->fd, &ev);
     c->events = events;
 }
 
-static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len);
-static void unwatch_client(struct fcgi_req *q);
-
-static void watch_client(struct fcgi_req *q)
+/* Pool lock held. */
+static void busy_link(struct fcgi_backend *b, struct fcgi_conn *c)
 {
-    if (q->client_watch || q->client_fd < 0)
-        return;
-    struct fcgi_watch *w = xcalloc(1, sizeof *w);
-    w->kind = FCGI_WATCH_CLIENT;
-    w->q = q;
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, q->client_fd, &ev) == 0)
-        q->client_watch = w;
+    c->busy_prev = NULL;
+    c->busy_next = b->busy;
+    if (b->busy)
+        b->busy->busy_prev = c;
+    b->busy = c;
+    b->n_busy++;
+}
+
+static void busy_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
+{
+    if (c->busy_prev)
+        c->busy_prev->busy_next = c->busy_next;
     else
-        free(w);
+        b->busy = c->busy_next;
+    if (c->busy_next)
+        c->busy_next->busy_prev = c->busy_prev;
+    c->busy_prev = c->busy_next = NULL;
+    b->n_busy--;
 }
 
-/* Before the MHD side gets the connection back (and may close or reuse its fd). */
-static void unwatch_client(struct fcgi_req *q)
+static void idle_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
 {
-    struct fcgi_watch *w = q->client_watch;
-    if (!w)
-        return;
-    epoll_ctl(ep, EPOLL_CTL_DEL, q->client_fd, NULL);
-    q->client_watch = NULL;
-    w->q = NULL; /* an event already fetched in this batch may still name it */
-    w->next = dead_watches;
-    dead_watches = w;
+    struct fcgi_conn **pp = &b->idle[c->engine->index];
+    while (*pp && *pp != c)
+        pp = &(*pp)->next_idle;
+    if (*pp) {
+        *pp = c->next_idle;
+        b->n_idle--;
+    }
+    c->next_idle = NULL;
 }
 
-/* The pool lets go of q: it ended (ok or failed). Drops the pool's reference. */
+/* Wake engine e, unless it is the caller's: that one looks at its kick list before it sleeps. */
+static void signal_engine(struct fcgi_engine *e)
+{
+    if (e == self)
+        return;
+    uint64_t one = 1;
+    ssize_t w = write(e->kick_fd, &one, sizeof one);
+    (void)w;
+}
+
+void fcgi_engine_wake(struct fcgi_engine *e)
+{
+    uint64_t one = 1;
+    ssize_t w = write(e->kick_fd, &one, sizeof one);
+    (void)w;
+}
+
+/* Put q (its flags already set, in_kick_list already claimed) on e's kick list. */
+static void engine_push(struct fcgi_engine *e, struct fcgi_req *q)
+{
+    fcgi_req_ref(q); /* the kick's */
+    pthread_mutex_lock(&e->kick_lock);
+    bool first = e->kick_head == NULL;
+    q->kick_next = e->kick_head;
+    e->kick_head = q;
+    pthread_mutex_unlock(&e->kick_lock);
+    if (first) /* the engine drains the whole list per wake-up: one signal is enough */
+        signal_engine(e);
+}
+
+/* ---- request state changes -------------------------------------------------------------- */
+
+static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len);
+
+/* The pool lets go of q: it ended (ok or failed). Drops the pool's reference. Any thread. */
 static void release_from_pool(struct fcgi_req *q)
 {
     if (q->stderr_line.len)
         log_stderr(q, (const uint8_t *)"\n", 1); /* a last line without its newline */
-    unwatch_client(q);
     pthread_mutex_lock(&q->lock);
     q->ended = true;
     q->in_pool = false;
@@ -220,90 +297,89 @@ static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
     release_from_pool(q);
 }
 
-/* Does another connection to c's upstream wait for an answer that has not begun? */
-static bool sibling_stalled(const struct fcgi_conn *c)
+/* Pool lock held. Does another connection to c's upstream wait for an answer that has not
+ * begun? */
+static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
 {
-    uint64_t now = clock_ms();
-    for (const struct fcgi_conn *o = conns; o; o = o->next)
-        if (o != c && o->be == c->be && o->req && o->st != CS_IDLE && !o->req->got_response_bytes &&
+    for (const struct fcgi_conn *o = c->be->busy; o; o = o->busy_next)
+        if (o != c && !atomic_load_explicit(&o->answered, memory_order_relaxed) &&
             now - o->since_ms >= FCGI_POOL_STALL_MS)
             return true;
     return false;
 }
 
-/* Take q off its connection; keep the connection for the next request if it is clean. */
+/* Take q off its connection; keep the connection for the next request if it is clean. A kept
+ * connection goes on its engine's idle stack; the engine serves the queue from it afterwards
+ * (fcgi_engine_run), so the oldest waiting request goes first. */
 static void detach(struct fcgi_conn *c, bool keep)
 {
     struct fcgi_req *q = c->req;
+    struct fcgi_backend *b = c->be;
     c->req = NULL;
     if (q)
         q->fc = NULL;
-    c->be->n_busy--;
     buf_reset(&c->chunk);
-    if (keep && sibling_stalled(c)) {
-        /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
-         * byte may sit in php-fpm's listen queue behind exactly this child (more connections
-         * than pm.max_children): let the child go rather than keep it. */
+    uint64_t now = clock_ms();
+    pthread_mutex_lock(&b->pool->lock);
+    busy_unlink(b, c);
+    /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
+     * byte may sit in php-fpm's listen queue behind exactly this child (more connections than
+     * pm.max_children): let the child go rather than keep it. */
+    if (keep && !sibling_stalled(c, now)) {
+        c->st = CS_IDLE;
+        c->since_ms = now;
+        c->reused = true;
+        c->next_idle = b->idle[c->engine->index];
+        b->idle[c->engine->index] = c;
+        b->n_idle++;
+    } else {
         keep = false;
     }
-    if (!keep) {
+    pthread_mutex_unlock(&b->pool->lock);
+    if (keep)
+        set_events(c, EPOLLIN | EPOLLRDHUP);
+    else
         conn_close(c);
-        return;
-    }
-    c->st = CS_IDLE;
-    c->since_ms = clock_ms();
-    c->reused = true;
-    c->next_idle = c->be->idle;
-    c->be->idle = c;
-    set_events(c, EPOLLIN | EPOLLRDHUP);
-    /* a freed connection serves the oldest waiting request first */
-    struct fcgi_pool *p = c->be->pool;
-    if (p->q_head) {
-        struct fcgi_req *w = p->q_head;
-        p->q_head = w->q_next;
-        if (!p->q_head)
-            p->q_tail = NULL;
-        p->q_len--;
-        w->q_next = NULL;
-        dispatch(w);
-    }
 }
 
+/* Close c (idle, or already detached from its request). */
 static void conn_close(struct fcgi_conn *c)
 {
-    if (c->st == CS_IDLE) {
-        struct fcgi_conn **pp = &c->be->idle;
-        while (*pp && *pp != c)
-            pp = &(*pp)->next_idle;
-        if (*pp)
-            *pp = c->next_idle;
-    }
-    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    struct fcgi_engine *e = c->engine;
+    struct fcgi_backend *b = c->be;
+    pthread_mutex_lock(&b->pool->lock);
+    if (c->st == CS_IDLE)
+        idle_unlink(b, c);
+    else if (c->req)
+        busy_unlink(b, c);
+    b->n_conns--;
+    b->n_conns_of[e->index]--;
+    pthread_mutex_unlock(&b->pool->lock);
+    epoll_ctl(e->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    c->be->n_conns--;
     if (c->prev)
         c->prev->next = c->next;
     else
-        conns = c->next;
+        e->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
     buf_dispose(&c->chunk);
     /* an event for c may already be fetched in this epoll batch: free it after the batch */
     c->kind = 0;
-    c->next = dead_conns;
-    dead_conns = c;
+    c->next = e->dead_conns;
+    e->dead_conns = c;
 }
 
-static void free_dead(void)
+static void free_dead(struct fcgi_engine *e)
 {
-    while (dead_conns) {
-        struct fcgi_conn *c = dead_conns;
-        dead_conns = c->next;
+    while (e->dead_conns) {
+        struct fcgi_conn *c = e->dead_conns;
+        e->dead_conns = c->next;
         free(c);
     }
-    while (dead_watches) {
-        struct fcgi_watch *w = dead_watches;
-        dead_watches = w->next;
+    while (e->dead_watches) {
+        struct fcgi_watch *w = e->dead_watches;
+        e->dead_watches = w->next;
         free(w);
     }
 }
@@ -312,20 +388,21 @@ static void free_dead(void)
 static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *detail)
 {
     struct fcgi_req *q = c->req;
+    struct fcgi_engine *e = c->engine;
     bool was_connecting = c->st == CS_CONNECTING, was_reused = c->reused;
     struct fcgi_backend *b = c->be;
     detach(c, false);
     if (!q)
         return;
     if (was_connecting) {
-        b->down_until_ms = clock_ms() + FCGI_POOL_DOWN_MS;
+        atomic_store(&b->down_until_ms, clock_ms() + FCGI_POOL_DOWN_MS);
         log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
                  b->name, detail, FCGI_POOL_DOWN_MS / 1000);
     }
     bool retry = !q->got_response_bytes && !q->aborted && (was_connecting || was_reused) &&
                  q->attempts < q->pool->n_be + 2;
     if (retry) {
-        dispatch(q);
+        dispatch(e, q);
         return;
     }
     fail_req(q, why, detail);
@@ -337,7 +414,6 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
 static int refill(struct fcgi_conn *c)
 {
     struct fcgi_req *q = c->req;
-    static uint8_t tmp[STDIN_CHUNK];
     buf_reset(&c->chunk);
     c->chunk_off = 0;
     if (c->body_off < q->body_len) {
@@ -345,11 +421,11 @@ static int refill(struct fcgi_conn *c)
                                                            : STDIN_CHUNK;
         const void *src;
         if (q->body_fd >= 0) {
-            ssize_t got = pread(q->body_fd, tmp, n, (off_t)c->body_off);
+            ssize_t got = pread(q->body_fd, c->engine->stdin_buf, n, (off_t)c->body_off);
             if (got <= 0)
                 return -1;
             n = (size_t)got;
-            src = tmp;
+            src = c->engine->stdin_buf;
         } else {
             src = q->body_mem.data + c->body_off;
         }
@@ -411,7 +487,7 @@ static void conn_send(struct fcgi_conn *c)
     }
 }
 
-/* Put q on c and start sending. */
+/* Put q on c (already counted busy) and start sending. */
 static void assign(struct fcgi_conn *c, struct fcgi_req *q)
 {
     c->req = q;
@@ -422,14 +498,14 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     buf_reset(&c->chunk);
     c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
     fcgi_dec_init(&c->dec, 1);
-    c->be->n_busy++;
     c->st = CS_SENDING;
-    c->since_ms = clock_ms();
     q->deadline_ms = clock_ms() + q->pool->conf->send_timeout_ms;
     conn_send(c);
 }
 
-static struct fcgi_conn *conn_open(struct fcgi_backend *b, struct fcgi_req *q)
+/* A new connection to b for q (b->n_conns already counts it). NULL if no socket. */
+static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b,
+                                   struct fcgi_req *q)
 {
     int fd = socket(b->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -442,48 +518,69 @@ static struct fcgi_conn *conn_open(struct fcgi_backend *b, struct fcgi_req *q)
     c->kind = FCGI_WATCH_CONN;
     c->fd = fd;
     c->be = b;
+    c->engine = e;
     buf_init(&c->chunk, 0);
-    c->next = conns;
-    if (conns)
-        conns->prev = c;
-    conns = c;
-    b->n_conns++;
-    b->n_busy++;
+    c->next = e->conns;
+    if (e->conns)
+        e->conns->prev = c;
+    e->conns = c;
     c->req = q;
     q->fc = c;
     c->st = CS_CONNECTING;
     c->since_ms = clock_ms();
+    pthread_mutex_lock(&b->pool->lock);
+    busy_link(b, c);
+    pthread_mutex_unlock(&b->pool->lock);
     c->events = EPOLLOUT | EPOLLRDHUP;
     struct epoll_event ev = {.events = c->events, .data.ptr = c};
-    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev);
     q->deadline_ms = clock_ms() + q->pool->conf->connect_timeout_ms;
     return c;
 }
 
 /* ---- choosing a connection ----------------------------------------------------------------- */
 
-static bool has_room(const struct fcgi_backend *b, unsigned max)
+/* How a request goes on, decided under the pool lock. */
+enum plan {
+    PLAN_IDLE,        /* an idle connection of this engine: *cp */
+    PLAN_OPEN,        /* room for a new connection to *bp */
+    PLAN_WAIT,        /* no room now: queue (and wake the engines in *poke, which have idle
+                       * connections this engine cannot use) */
+    PLAN_NO_UPSTREAM, /* every upstream was tried */
+};
+
+/* Connections per upstream an engine opens for its own requests: an even share, so each
+ * worker mostly serves its own clients (beyond it, engines serve each other's queues). */
+static unsigned share(const struct fcgi_pool *p)
 {
-    return b->idle || b->n_conns < max;
+    unsigned n = n_engines ? n_engines : 1;
+    return (p->conf->max_conns + n - 1) / n;
 }
 
-/* Upstreams not yet tried for q; those up first. Among them, by the balancing method, the first
- * with room. *any_left says whether an untried upstream exists at all. */
-static struct fcgi_backend *pick(struct fcgi_pool *p, struct fcgi_req *q, bool *any_left)
+/* Pool lock held. Can engine i start a request on b now? */
+static bool has_room(const struct fcgi_backend *b, unsigned i, unsigned max, unsigned fair)
 {
-    unsigned max = p->conf->max_conns;
+    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < fair);
+}
+
+/* Pool lock held; changes nothing. Among upstreams not yet tried for q (those up first), by
+ * the balancing method, the first with room for engine e. */
+static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_req *q,
+                      struct fcgi_backend **bp, uint64_t *poke)
+{
+    unsigned max = p->conf->max_conns, fair = share(p);
     uint64_t now = clock_ms();
     size_t n = p->n_be, start = 0;
-    *any_left = false;
+    bool any_left = false;
     switch (p->conf->lb) {
     case FCGI_LB_ROUND_ROBIN:
-        start = p->rr++ % n;
+        start = p->rr % n;
         break;
     case FCGI_LB_RANDOM:
-        rand_state ^= rand_state << 13;
-        rand_state ^= rand_state >> 17;
-        rand_state ^= rand_state << 5;
-        start = rand_state % n;
+        e->rand_state ^= e->rand_state << 13;
+        e->rand_state ^= e->rand_state >> 17;
+        e->rand_state ^= e->rand_state << 5;
+        start = e->rand_state % n;
         break;
     case FCGI_LB_IP_HASH:
         start = q->client_hash % n;
@@ -495,84 +592,246 @@ static struct fcgi_backend *pick(struct fcgi_pool *p, struct fcgi_req *q, bool *
     for (int pass = 0; pass < 2; pass++) { /* pass 0: healthy only; pass 1: down ones too */
         struct fcgi_backend *best = NULL;
         for (size_t k = 0; k < n; k++) {
-            size_t i = (start + k) % n;
-            struct fcgi_backend *b = &p->be[i];
-            if (i < 32 && (q->tried_mask & (1u << i)))
+            struct fcgi_backend *b = &p->be[(start + k) % n];
+            if (tried(q, b))
                 continue;
-            *any_left = true;
-            if (pass == 0 && b->down_until_ms > now)
+            any_left = true;
+            if (pass == 0 && atomic_load_explicit(&b->down_until_ms, memory_order_relaxed) > now)
                 continue;
-            if (!has_room(b, max))
+            if (!has_room(b, e->index, max, fair)) {
+                for (unsigned i = 0; i < n_engines; i++) /* who could take it instead */
+                    if (i != e->index && has_room(b, i, max, fair))
+                        *poke |= 1ull << i;
                 continue;
-            if (p->conf->lb != FCGI_LB_LEAST_CONN)
-                return b;
+            }
+            if (p->conf->lb != FCGI_LB_LEAST_CONN) {
+                *bp = b;
+                return b->idle[e->index] ? PLAN_IDLE : PLAN_OPEN;
+            }
             if (!best || b->n_busy < best->n_busy)
                 best = b;
         }
-        if (best)
-            return best;
+        if (best) {
+            *bp = best;
+            return best->idle[e->index] ? PLAN_IDLE : PLAN_OPEN;
+        }
     }
+    return any_left ? PLAN_WAIT : PLAN_NO_UPSTREAM;
+}
+
+/* Pool lock held: make a PLAN_IDLE or PLAN_OPEN for q on b happen in the counts. Returns the
+ * idle connection to use, or NULL for a new one. */
+static struct fcgi_conn *commit(struct fcgi_engine *e, struct fcgi_backend *b, struct fcgi_req *q)
+{
+    if (b->pool->conf->lb == FCGI_LB_ROUND_ROBIN)
+        b->pool->rr++;
+    q->attempts++;
+    struct fcgi_conn *c = b->idle[e->index];
+    if (c) {
+        b->idle[e->index] = c->next_idle;
+        c->next_idle = NULL;
+        b->n_idle--;
+        c->since_ms = clock_ms();
+        atomic_store_explicit(&c->answered, false, memory_order_relaxed);
+        busy_link(b, c);
+        return c;
+    }
+    b->n_conns++;
+    b->n_conns_of[e->index]++;
     return NULL;
 }
 
-static void dispatch(struct fcgi_req *q)
+static void poke_engines(uint64_t mask)
+{
+    for (unsigned i = 0; i < n_engines; i++)
+        if (mask & (1ull << i))
+            fcgi_engine_wake(engines[i]);
+}
+
+/* Start q on connection c (idle) or on a new connection to b. */
+static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_backend *b,
+                     struct fcgi_conn *c)
+{
+    if (c) {
+        assign(c, q);
+        return;
+    }
+    c = conn_open(e, b, q);
+    if (!c) {
+        pthread_mutex_lock(&b->pool->lock);
+        b->n_conns--;
+        b->n_conns_of[e->index]--;
+        pthread_mutex_unlock(&b->pool->lock);
+        mark_tried(q, b);
+        dispatch(e, q);
+        return;
+    }
+    if (connect(c->fd, (struct sockaddr *)&b->sa, b->salen) == 0) {
+        assign(c, q);
+        return;
+    }
+    if (errno == EINPROGRESS)
+        return; /* EPOLLOUT tells the outcome */
+    /* refused at once (typical for unix sockets): mark and try the next upstream */
+    mark_tried(q, b);
+    char detail[128];
+    snprintf(detail, sizeof detail, "connect: %s", strerror(errno));
+    conn_failed(c, FCGI_FAIL_CONNECT, detail);
+}
+
+/* Find q a connection on engine e, or queue it. */
+static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
 {
     struct fcgi_pool *p = q->pool;
-    for (;;) {
-        bool any_left;
-        struct fcgi_backend *b = pick(p, q, &any_left);
-        if (!b) {
-            if (!any_left) {
-                fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
-                return;
-            }
-            if (p->q_len >= FCGI_POOL_QUEUE_MAX) {
-                fail_req(q, FCGI_FAIL_OVERLOAD, "wait queue full");
-                return;
-            }
-            q->deadline_ms = clock_ms() + p->conf->queue_timeout_ms;
-            q->q_next = NULL;
-            if (p->q_tail)
-                p->q_tail->q_next = q;
-            else
-                p->q_head = q;
-            p->q_tail = q;
-            p->q_len++;
-            return;
-        }
-        q->attempts++;
-        if (b->idle) {
-            struct fcgi_conn *c = b->idle;
-            b->idle = c->next_idle;
-            c->next_idle = NULL;
-            assign(c, q);
-            return;
-        }
-        size_t idx = (size_t)(b - p->be);
-        struct fcgi_conn *c = conn_open(b, q);
-        if (!c) {
-            if (idx < 32)
-                q->tried_mask |= 1u << idx;
-            continue;
-        }
-        int rc = connect(c->fd, (struct sockaddr *)&b->sa, b->salen);
-        if (rc == 0) {
-            c->be->n_busy--; /* assign() counts it again */
-            assign(c, q);
-            return;
-        }
-        if (errno == EINPROGRESS)
-            return; /* EPOLLOUT tells the outcome */
-        /* refused at once (typical for unix sockets): mark and try the next upstream */
-        if (idx < 32)
-            q->tried_mask |= 1u << idx;
-        char detail[128];
-        snprintf(detail, sizeof detail, "connect: %s", strerror(errno));
-        conn_failed(c, FCGI_FAIL_CONNECT, detail);
+    if (atomic_load(&stopping)) {
+        fail_req(q, FCGI_FAIL_CONNECT, "server shutting down");
+        return;
+    }
+    struct fcgi_backend *b = NULL;
+    struct fcgi_conn *c = NULL;
+    uint64_t poke = 0;
+    pthread_mutex_lock(&p->lock);
+    enum plan pl = plan(e, p, q, &b, &poke);
+    bool full = false;
+    if (pl == PLAN_IDLE || pl == PLAN_OPEN) {
+        c = commit(e, b, q);
+    } else if (pl == PLAN_WAIT && p->q_len >= FCGI_POOL_QUEUE_MAX) {
+        full = true;
+    } else if (pl == PLAN_WAIT) {
+        q->queued_ms = clock_ms();
+        q->deadline_ms = q->queued_ms + p->conf->queue_timeout_ms;
+        q->q_next = NULL;
+        q->queued = true;
+        unsigned h = q->home->index;
+        if (p->queue[h].tail)
+            p->queue[h].tail->q_next = q;
+        else
+            p->queue[h].head = q;
+        p->queue[h].tail = q;
+        p->q_len++;
+        pthread_mutex_lock(&q->lock);
+        q->engine = NULL; /* whoever takes it from the queue serves it */
+        pthread_mutex_unlock(&q->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+
+    switch (pl) {
+    case PLAN_IDLE:
+    case PLAN_OPEN:
+        start_on(e, q, b, c);
+        return;
+    case PLAN_WAIT:
+        if (full)
+            fail_req(q, FCGI_FAIL_OVERLOAD, "wait queue full");
+        else
+            poke_engines(poke);
+        return;
+    case PLAN_NO_UPSTREAM:
+        fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
         return;
     }
 }
 
+/* Pool lock held: take q out of the wait queue. */
+static void unqueue_locked(struct fcgi_pool *p, struct fcgi_req *q)
+{
+    unsigned h = q->home->index;
+    struct fcgi_req **pp = &p->queue[h].head, *prev = NULL;
+    while (*pp && *pp != q) {
+        prev = *pp;
+        pp = &(*pp)->q_next;
+    }
+    if (!*pp)
+        return;
+    *pp = q->q_next;
+    if (p->queue[h].tail == q)
+        p->queue[h].tail = prev;
+    p->q_len--;
+    q->q_next = NULL;
+    q->queued = false;
+}
+
+/* The client of a queued request left: drop it, unless an engine has just taken it (that
+ * engine then sees `aborted`, or gets the kick). Any thread. */
+static void abort_queued(struct fcgi_req *q)
+{
+    struct fcgi_pool *p = q->pool;
+    pthread_mutex_lock(&p->lock);
+    bool was = q->queued;
+    if (was)
+        unqueue_locked(p, q);
+    pthread_mutex_unlock(&p->lock);
+    if (was)
+        release_from_pool(q);
+}
+
+/* Pool lock held. The request engine e should serve next: the oldest of its own, unless
+ * another engine's oldest has waited FCGI_POOL_STEAL_MS longer (or e has none waiting). */
+static struct fcgi_req *next_to_serve(struct fcgi_engine *e, struct fcgi_pool *p)
+{
+    struct fcgi_req *own = p->queue[e->index].head, *other = NULL;
+    for (unsigned i = 0; i < n_engines; i++) {
+        struct fcgi_req *h = p->queue[i].head;
+        if (i != e->index && h && (!other || h->queued_ms < other->queued_ms))
+            other = h;
+    }
+    if (own && (!other || other->queued_ms + FCGI_POOL_STEAL_MS >= own->queued_ms))
+        return own;
+    return other;
+}
+
+/* Engine e has room (a connection came free or closed, or another engine woke it): start the
+ * oldest waiting requests that it can serve. */
+static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
+{
+    while (atomic_load_explicit(&p->q_len, memory_order_relaxed) && !atomic_load(&stopping)) {
+        struct fcgi_backend *b = NULL;
+        struct fcgi_conn *c = NULL;
+        uint64_t poke = 0;
+        pthread_mutex_lock(&p->lock);
+        struct fcgi_req *q = next_to_serve(e, p);
+        if (!q) {
+            pthread_mutex_unlock(&p->lock);
+            return;
+        }
+        pthread_mutex_lock(&q->lock); /* claim it: the MHD side reads q->engine to kick */
+        bool aborted = q->aborted;
+        pthread_mutex_unlock(&q->lock);
+        enum plan pl = aborted ? PLAN_NO_UPSTREAM : plan(e, p, q, &b, &poke);
+        if (pl == PLAN_WAIT) {
+            pthread_mutex_unlock(&p->lock);
+            return; /* no room here; the engines in `poke` will serve it */
+        }
+        unqueue_locked(p, q);
+        if (pl != PLAN_NO_UPSTREAM)
+            c = commit(e, b, q);
+        pthread_mutex_lock(&q->lock);
+        q->engine = e;
+        aborted = q->aborted;
+        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&p->lock);
+        if (aborted) {
+            if (pl != PLAN_NO_UPSTREAM) { /* give the room back */
+                pthread_mutex_lock(&p->lock);
+                if (c) {
+                    busy_unlink(b, c);
+                    c->next_idle = b->idle[e->index];
+                    b->idle[e->index] = c;
+                    b->n_idle++;
+                } else {
+                    b->n_conns--;
+                    b->n_conns_of[e->index]--;
+                }
+                pthread_mutex_unlock(&p->lock);
+            }
+            release_from_pool(q);
+        } else if (pl == PLAN_NO_UPSTREAM) {
+            fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
+        } else {
+            start_on(e, q, b, c);
+        }
+    }
+}
 /* ---- receiving ------------------------------------------------------------------------------ */
 
 static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len)
@@ -615,15 +874,39 @@ static int on_stdout(struct fcgi_req *q, const uint8_t *data, size_t len, bool *
     return 0;
 }
 
+/* Drop n bytes that an earlier recv() only peeked at. */
+static void consume(struct fcgi_conn *c, size_t n)
+{
+    while (n) {
+        ssize_t got = recv(c->fd, c->engine->recv_buf, n < RECV_BUF ? n : RECV_BUF, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return; /* cannot happen (the bytes were there); the next read will notice */
+        n -= (size_t)got;
+    }
+}
+
+static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p);
+
 static void conn_recv(struct fcgi_conn *c)
 {
     struct fcgi_req *q = c->req;
+    struct fcgi_engine *e = c->engine;
+    uint8_t *recv_buf = e->recv_buf;
     bool head_now = false, ended = false, broken = false;
     const char *why = NULL;
     enum fcgi_fail fail = FCGI_FAIL_PROTOCOL;
+    /* note: consuming a php-fpm child's last bytes wakes it when it already sleeps in read()
+     * on this socket (unix_write_space; it finds nothing and sleeps again). When requests wait,
+     * the first read only peeks: if it holds the whole rest of the response, the connection
+     * gets its next request first and the bytes are consumed after, while the child is awake
+     * with work. One wake-up per request instead of two. */
+    bool peek = atomic_load_explicit(&q->pool->q_len, memory_order_relaxed) > 0;
+    size_t peeked = 0;
 
     for (;;) {
-        ssize_t n = recv(c->fd, recv_buf, sizeof recv_buf, 0);
+        ssize_t n = recv(c->fd, recv_buf, RECV_BUF, peek ? MSG_PEEK : 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -633,8 +916,13 @@ static void conn_recv(struct fcgi_conn *c)
             why = n == 0 ? "upstream closed the connection" : strerror(errno);
             break;
         }
+        if (peek) {
+            peeked = (size_t)n;
+            peek = false;
+        }
         q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
         q->got_response_bytes = true; /* the backend answered something: never send it again */
+        atomic_store_explicit(&c->answered, true, memory_order_relaxed);
         size_t off = 0;
         while (off < (size_t)n && !broken && !ended) {
             struct fcgi_dec_event ev;
@@ -679,6 +967,10 @@ static void conn_recv(struct fcgi_conn *c)
         }
         if (broken || ended)
             break;
+        if (peeked) { /* not the end yet: take the bytes and read on as usual */
+            consume(c, peeked);
+            peeked = 0;
+        }
         pthread_mutex_lock(&q->lock);
         bool full = q->out.len - q->out_off > FCGI_OUT_HIGH_WATER;
         if (full)
@@ -692,10 +984,6 @@ static void conn_recv(struct fcgi_conn *c)
 
     /* One wake-up per batch. When the end came too, release_from_pool() wakes the MHD side
      * with `ended` already set, so it answers with one complete buffer response. */
-    if (head_now && !broken) {
-        q->head_handed = true;
-        unwatch_client(q); /* the MHD side takes the connection back now */
-    }
     pthread_mutex_lock(&q->lock);
     if (head_now && !broken)
         q->head_done = true;
@@ -713,7 +1001,12 @@ static void conn_recv(struct fcgi_conn *c)
         return;
     }
     if (ended) {
-        detach(c, true);
+        detach(c, true); /* or closed: a close discards what was only peeked */
+        if (peeked) {
+            serve_queue(e, q->pool); /* c (on top of the idle stack) takes the next request */
+            if (c->kind == FCGI_WATCH_CONN) /* still open (closed ones wait for free_dead) */
+                consume(c, peeked);
+        }
         release_from_pool(q);
     }
 }
@@ -732,16 +1025,12 @@ static void conn_event(struct fcgi_conn *c, uint32_t events)
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
             char detail[128];
-            size_t idx = (size_t)(c->be - c->be->pool->be);
-            if (idx < 32)
-                c->req->tried_mask |= 1u << idx;
+            mark_tried(c->req, c->be);
             snprintf(detail, sizeof detail, "connect: %s", strerror(err));
             conn_failed(c, FCGI_FAIL_CONNECT, detail);
             return;
         }
-        c->be->down_until_ms = 0;
-        c->st = CS_SENDING;
-        c->be->n_busy--; /* assign() counts it again */
+        atomic_store(&c->be->down_until_ms, 0);
         assign(c, c->req);
         return;
     }
@@ -758,279 +1047,361 @@ static void conn_event(struct fcgi_conn *c, uint32_t events)
     }
 }
 
-/* Requests that wait for a while get their client's socket watched; quick ones never pay the
- * two epoll_ctl calls. */
-static void watch_waiting_clients(uint64_t now)
+/* ---- the client of a waiting request (home engine only) ------------------------------------ */
+
+static void watch_client(struct fcgi_engine *e, struct fcgi_req *q)
 {
-    static uint64_t last_scan;
-    if (now - last_scan < FCGI_POOL_WATCH_AFTER_MS / 2)
+    if (q->client_watch || q->client_fd < 0)
         return;
-    last_scan = now;
-    for (struct fcgi_pool *p = pools; p; p = p->next)
-        for (struct fcgi_req *q = p->q_head; q; q = q->q_next)
-            if (!q->client_watch && now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
-                watch_client(q);
-    for (struct fcgi_conn *c = conns; c; c = c->next) {
-        struct fcgi_req *q = c->req;
-        if (q && !q->client_watch && !q->head_handed &&
-            now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
-            watch_client(q);
-    }
+    struct fcgi_watch *w = xcalloc(1, sizeof *w);
+    w->kind = FCGI_WATCH_CLIENT;
+    w->q = q;
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
+    if (epoll_ctl(e->ep, EPOLL_CTL_ADD, q->client_fd, &ev) == 0)
+        q->client_watch = w;
+    else
+        free(w);
 }
 
-static void check_deadlines(void)
+static void unwatch_client(struct fcgi_req *q)
+{
+    struct fcgi_watch *w = q->client_watch;
+    if (!w)
+        return;
+    struct fcgi_engine *e = q->home;
+    epoll_ctl(e->ep, EPOLL_CTL_DEL, q->client_fd, NULL);
+    q->client_watch = NULL;
+    w->q = NULL; /* an event already fetched in this batch may still name it */
+    w->next = e->dead_watches;
+    e->dead_watches = w;
+}
+
+void fcgi_pool_reclaim(struct fcgi_req *q)
+{
+    struct fcgi_engine *e = q->home;
+    if (!e || !q->in_home_list)
+        return;
+    unwatch_client(q);
+    if (q->home_prev)
+        q->home_prev->home_next = q->home_next;
+    else
+        e->waiting = q->home_next;
+    if (q->home_next)
+        q->home_next->home_prev = q->home_prev;
+    q->home_prev = q->home_next = NULL;
+    q->in_home_list = false;
+    fcgi_req_release(q); /* the home list's */
+}
+
+/* The client closed its connection while its request waited for a head: drop the request and
+ * its backend connection (never reused mid-response), and hand the connection back to MHD,
+ * which closes it. */
+static void client_gone(struct fcgi_req *q)
+{
+    unwatch_client(q);
+    pthread_mutex_lock(&q->lock);
+    bool pending = q->in_pool && !q->head_done;
+    if (pending) {
+        q->fail = FCGI_FAIL_CLIENT_GONE;
+        q->aborted = true;
+        fcgi_req_wake_locked(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!pending)
+        return;
+    log_info("fcgi", q->id, "[site %s] the client went away before the response", q->pool->site);
+    fcgi_pool_kick(q, FCGI_KICK_ABORT);
+}
+
+/* Requests that wait for a while get their client's socket watched; quick ones never pay the
+ * two epoll_ctl calls. */
+static void watch_waiting_clients(struct fcgi_engine *e, uint64_t now)
+{
+    if (now - e->last_scan_ms < FCGI_POOL_WATCH_AFTER_MS / 2)
+        return;
+    e->last_scan_ms = now;
+    for (struct fcgi_req *q = e->waiting; q; q = q->home_next)
+        if (!q->client_watch && now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
+            watch_client(e, q);
+}
+
+static void check_deadlines(struct fcgi_engine *e)
 {
     uint64_t now = clock_ms();
-    watch_waiting_clients(now);
+    watch_waiting_clients(e, now);
     for (struct fcgi_pool *p = pools; p; p = p->next) {
-        while (p->q_head && p->q_head->deadline_ms <= now) {
-            struct fcgi_req *q = p->q_head;
-            p->q_head = q->q_next;
-            if (!p->q_head)
-                p->q_tail = NULL;
-            p->q_len--;
-            fail_req(q, FCGI_FAIL_OVERLOAD, "no free upstream connection within the queue timeout");
+        for (unsigned i = 0; i < n_engines; i++) {
+            while (atomic_load_explicit(&p->q_len, memory_order_relaxed)) {
+                pthread_mutex_lock(&p->lock);
+                struct fcgi_req *q = p->queue[i].head;
+                if (q && q->deadline_ms <= now)
+                    unqueue_locked(p, q);
+                else
+                    q = NULL;
+                pthread_mutex_unlock(&p->lock);
+                if (!q)
+                    break;
+                fail_req(q, FCGI_FAIL_OVERLOAD,
+                         "no free upstream connection within the queue timeout");
+            }
         }
     }
-    struct fcgi_conn *c = conns;
+    struct fcgi_conn *c = e->conns;
     while (c) {
         struct fcgi_conn *next = c->next;
         if (c->st == CS_IDLE && now - c->since_ms > FCGI_POOL_IDLE_MS) {
             conn_close(c); /* give the pinned php-fpm child back */
         } else if (c->req && c->req->deadline_ms <= now) {
             if (c->st == CS_CONNECTING) {
-                size_t idx = (size_t)(c->be - c->be->pool->be);
-                if (idx < 32)
-                    c->req->tried_mask |= 1u << idx;
+                mark_tried(c->req, c->be);
                 conn_failed(c, FCGI_FAIL_CONNECT, "connect timed out");
             } else if (!c->req->reading_paused) {
                 struct fcgi_req *q = c->req;
+                bool sending = c->st == CS_SENDING;
                 detach(c, false);
-                fail_req(q, FCGI_FAIL_TIMEOUT,
-                         c->st == CS_SENDING ? "send timed out" : "read timed out");
+                fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
             }
         }
         c = next;
     }
 }
 
-/* Connections that closed leave room for new ones: start waiting requests on them (a freed
- * idle connection takes the oldest one at once, in detach()). */
-static void serve_queues(void)
-{
-    for (struct fcgi_pool *p = pools; p; p = p->next) {
-        while (p->q_head) {
-            bool room = false;
-            for (size_t i = 0; i < p->n_be && !room; i++)
-                room = has_room(&p->be[i], p->conf->max_conns);
-            if (!room)
-                break;
-            struct fcgi_req *q = p->q_head;
-            p->q_head = q->q_next;
-            if (!p->q_head)
-                p->q_tail = NULL;
-            p->q_len--;
-            q->q_next = NULL;
-            size_t before = p->q_len;
-            dispatch(q);
-            if (p->q_len > before)
-                break; /* it went back to the queue: no upstream would take it now */
-        }
-    }
-}
+/* ---- kicks ---------------------------------------------------------------------------------- */
 
-static void remove_from_queue(struct fcgi_req *q)
+static void handle_kick(struct fcgi_engine *e, struct fcgi_req *q)
 {
-    struct fcgi_pool *p = q->pool;
-    struct fcgi_req **pp = &p->q_head, *prev = NULL;
-    while (*pp && *pp != q) {
-        prev = *pp;
-        pp = &(*pp)->q_next;
-    }
-    if (!*pp)
+    pthread_mutex_lock(&q->lock);
+    q->kick_next = NULL;
+    q->in_kick_list = false;
+    struct fcgi_engine *owner = q->engine;
+    unsigned flags = q->kick_flags;
+    if (owner != e) {
+        /* it moved (retried elsewhere, or queued) after the kick was sent: pass it on */
+        bool push = owner != NULL && flags;
+        if (push)
+            q->in_kick_list = true;
+        else
+            q->kick_flags &= ~(unsigned)FCGI_KICK_ABORT; /* handled right below */
+        pthread_mutex_unlock(&q->lock);
+        if (push)
+            engine_push(owner, q);
+        else if (flags & FCGI_KICK_ABORT)
+            abort_queued(q);
         return;
-    *pp = q->q_next;
-    if (p->q_tail == q)
-        p->q_tail = prev;
-    p->q_len--;
-    q->q_next = NULL;
+    }
+    q->kick_flags = 0;
+    bool resume_reading = (flags & FCGI_KICK_DRAINED) && q->reading_paused &&
+                          q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
+    if (resume_reading)
+        q->reading_paused = false;
+    pthread_mutex_unlock(&q->lock);
+
+    if (flags & FCGI_KICK_SUBMIT) {
+        if (flags & FCGI_KICK_ABORT)
+            release_from_pool(q);
+        else
+            dispatch(e, q);
+    } else if (flags & FCGI_KICK_ABORT) {
+        if (q->fc) {
+            detach(q->fc, false); /* never reuse a connection mid-response */
+            release_from_pool(q);
+        }
+    } else if (resume_reading && q->fc) {
+        q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
+        set_events(q->fc, EPOLLIN | EPOLLRDHUP);
+        conn_recv(q->fc);
+    }
 }
 
-static void handle_kicks(void)
+static void handle_kicks(struct fcgi_engine *e)
 {
-    uint64_t v;
-    ssize_t r = read(kick_fd, &v, sizeof v); /* one read resets an eventfd */
-    (void)r;
-    pthread_mutex_lock(&kick_lock);
-    struct fcgi_req *list = kick_head;
-    kick_head = NULL;
-    pthread_mutex_unlock(&kick_lock);
+    pthread_mutex_lock(&e->kick_lock);
+    struct fcgi_req *list = e->kick_head;
+    e->kick_head = NULL;
+    pthread_mutex_unlock(&e->kick_lock);
+    struct fcgi_req *fifo = NULL; /* pushed newest first: start the oldest first */
     while (list) {
         struct fcgi_req *q = list;
-        pthread_mutex_lock(&q->lock);
         list = q->kick_next;
-        q->kick_next = NULL;
-        q->in_kick_list = false;
-        unsigned flags = q->kick_flags;
-        q->kick_flags = 0;
-        bool resume_reading = (flags & FCGI_KICK_DRAINED) && q->reading_paused &&
-                              q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
-        if (resume_reading)
-            q->reading_paused = false;
-        pthread_mutex_unlock(&q->lock);
-
-        if (flags & FCGI_KICK_SUBMIT) {
-            if (flags & FCGI_KICK_ABORT) {
-                release_from_pool(q);
-            } else {
-                q->submitted_ms = clock_ms();
-                dispatch(q);
-            }
-        } else if (flags & FCGI_KICK_ABORT) {
-            if (q->fc) {
-                detach(q->fc, false); /* never reuse a connection mid-response */
-                release_from_pool(q);
-            } else if (q->in_pool) {
-                remove_from_queue(q);
-                release_from_pool(q);
-            }
-        } else if (resume_reading && q->fc) {
-            q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
-            set_events(q->fc, EPOLLIN | EPOLLRDHUP);
-            conn_recv(q->fc);
-        }
+        q->kick_next = fifo;
+        fifo = q;
+    }
+    while (fifo) {
+        struct fcgi_req *q = fifo;
+        fifo = q->kick_next;
+        handle_kick(e, q);
         fcgi_req_release(q); /* the kick's reference */
     }
 }
 
-/* The client closed its connection while its request waited for a head: drop the request and
- * its backend connection (never reused mid-response), and hand the connection back to MHD. */
-static void client_gone(struct fcgi_req *q)
+/* ---- engines -------------------------------------------------------------------------------- */
+
+struct fcgi_engine *fcgi_engine_new(int ep)
 {
-    log_info("fcgi", q->id, "[site %s] the client went away before the response", q->pool->site);
-    pthread_mutex_lock(&q->lock);
-    q->fail = FCGI_FAIL_CLIENT_GONE;
-    q->aborted = true;
-    pthread_mutex_unlock(&q->lock);
-    if (q->fc)
-        detach(q->fc, false);
-    else
-        remove_from_queue(q);
-    release_from_pool(q);
+    if (n_engines >= FCGI_MAX_ENGINES)
+        return NULL;
+    struct fcgi_engine *e = xcalloc(1, sizeof *e);
+    e->kind = FCGI_WATCH_KICK;
+    e->ep = ep;
+    e->index = n_engines;
+    e->rand_state = 2463534242u + 7919u * n_engines;
+    pthread_mutex_init(&e->kick_lock, NULL);
+    e->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
+    if (e->kick_fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, e->kick_fd, &ev) != 0) {
+        if (e->kick_fd >= 0)
+            close(e->kick_fd);
+        free(e);
+        return NULL;
+    }
+    engines[n_engines++] = e;
+    return e;
 }
 
-static void *on_thread(void *arg)
+void fcgi_engine_bind(struct fcgi_engine *e)
 {
-    struct epoll_event evs[64];
-    while (!stopping) {
-        int n = epoll_wait(ep, evs, 64, 100);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) {
-                handle_kicks();
-                continue;
-            }
-            if (*(int *)evs[i].data.ptr == FCGI_WATCH_CLIENT) {
-                struct fcgi_req *q = ((struct fcgi_watch *)evs[i].data.ptr)->q;
-                if (q) /* NULL: something earlier in this batch already let it go */
-                    client_gone(q);
-                continue;
-            }
-            if (*(int *)evs[i].data.ptr == FCGI_WATCH_CONN) /* 0: closed in this batch */
-                conn_event(evs[i].data.ptr, evs[i].events);
-        }
-        check_deadlines();
-        serve_queues();
-        free_dead();
+    self = e;
+}
+
+void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events)
+{
+    switch (*(int *)tag) {
+    case FCGI_WATCH_KICK: {
+        uint64_t v;
+        ssize_t r = read(e->kick_fd, &v, sizeof v); /* one read resets an eventfd */
+        (void)r;
+        return; /* the list itself is drained in fcgi_engine_run */
     }
-    return NULL;
+    case FCGI_WATCH_CLIENT: {
+        struct fcgi_req *q = ((struct fcgi_watch *)tag)->q;
+        if (q) /* NULL: something earlier in this batch already let it go */
+            client_gone(q);
+        return;
+    }
+    case FCGI_WATCH_CONN:
+        conn_event(tag, events);
+        return;
+    default:
+        return; /* 0: closed earlier in this batch */
+    }
+}
+
+void fcgi_engine_run(struct fcgi_engine *e)
+{
+    handle_kicks(e);
+    check_deadlines(e);
+    for (struct fcgi_pool *p = pools; p; p = p->next)
+        serve_queue(e, p);
+    free_dead(e);
 }
 
 /* ---- the MHD side's entry points ------------------------------------------------------------ */
 
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags)
 {
-    bool add;
     pthread_mutex_lock(&q->lock);
     q->kick_flags |= flags;
-    add = !q->in_kick_list;
-    q->in_kick_list = true;
+    struct fcgi_engine *owner = q->engine;
+    bool push = owner && !q->in_kick_list;
+    if (push)
+        q->in_kick_list = true;
     pthread_mutex_unlock(&q->lock);
-    if (!add)
-        return;
-    fcgi_req_ref(q);
-    pthread_mutex_lock(&kick_lock);
-    bool first = kick_head == NULL;
-    q->kick_next = kick_head;
-    kick_head = q;
-    pthread_mutex_unlock(&kick_lock);
-    if (first) { /* the thread drains the whole list per wake-up: one signal is enough */
-        uint64_t one = 1;
-        ssize_t w = write(kick_fd, &one, sizeof one);
-        (void)w;
-    }
+    if (push)
+        engine_push(owner, q);
+    else if (!owner && (flags & FCGI_KICK_ABORT))
+        abort_queued(q); /* queued: no engine has it */
 }
 
 void fcgi_pool_submit(struct fcgi_req *q)
 {
+    struct fcgi_engine *e = self;
     fcgi_req_ref(q); /* the pool's */
+    fcgi_req_ref(q); /* the home list's */
+    q->home = e;
+    q->submitted_ms = clock_ms();
+    q->in_home_list = true;
+    q->home_prev = NULL;
+    q->home_next = e->waiting;
+    if (e->waiting)
+        e->waiting->home_prev = q;
+    e->waiting = q;
     pthread_mutex_lock(&q->lock);
     q->in_pool = true;
+    q->engine = e;
     pthread_mutex_unlock(&q->lock);
     fcgi_pool_kick(q, FCGI_KICK_SUBMIT);
 }
 
-int fcgi_pool_start(void)
-{
-    if (thread_started || !pools)
-        return 0;
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ep < 0 || kick_fd < 0)
-        return -1;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(ep, EPOLL_CTL_ADD, kick_fd, &ev);
-    if (pthread_create(&thread, NULL, on_thread, NULL) != 0)
-        return -1;
-    thread_started = true;
-    return 0;
-}
+/* ---- shutdown ------------------------------------------------------------------------------- */
 
 void fcgi_pool_stop(void)
 {
-    if (thread_started) {
-        stopping = true;
-        pthread_join(thread, NULL);
-        thread_started = false;
-        handle_kicks(); /* requests submitted meanwhile: fail below */
-    }
-    while (conns) {
-        struct fcgi_conn *c = conns;
-        struct fcgi_req *q = c->req;
-        if (q) {
-            detach(c, false);
-            fail_req(q, FCGI_FAIL_CONNECT, "server shutting down");
-        } else {
-            conn_close(c);
+    atomic_store(&stopping, true); /* dispatch() now fails what it is given */
+    bool again = true;
+    while (again) { /* kicks may be passed on between engines */
+        again = false;
+        for (unsigned i = 0; i < n_engines; i++) {
+            self = engines[i];
+            if (engines[i]->kick_head) {
+                handle_kicks(engines[i]);
+                again = true;
+            }
         }
     }
+    for (unsigned i = 0; i < n_engines; i++) {
+        struct fcgi_engine *e = engines[i];
+        self = e;
+        while (e->conns) {
+            struct fcgi_conn *c = e->conns;
+            struct fcgi_req *q = c->req;
+            if (q) {
+                detach(c, false);
+                fail_req(q, FCGI_FAIL_CONNECT, "server shutting down");
+            } else {
+                conn_close(c);
+            }
+        }
+        free_dead(e);
+    }
+    self = NULL;
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        for (unsigned i = 0; i < FCGI_MAX_ENGINES; i++) {
+            for (;;) {
+                pthread_mutex_lock(&p->lock);
+                struct fcgi_req *q = p->queue[i].head;
+                if (q)
+                    unqueue_locked(p, q);
+                pthread_mutex_unlock(&p->lock);
+                if (!q)
+                    break;
+                fail_req(q, FCGI_FAIL_OVERLOAD, "server shutting down");
+            }
+        }
+    }
+}
+
+void fcgi_pool_free(void)
+{
     while (pools) {
         struct fcgi_pool *p = pools;
         pools = p->next;
-        while (p->q_head) {
-            struct fcgi_req *q = p->q_head;
-            p->q_head = q->q_next;
-            fail_req(q, FCGI_FAIL_OVERLOAD, "server shutting down");
-        }
         for (size_t i = 0; i < p->n_be; i++)
             free(p->be[i].name);
         free(p->be);
         free(p->site);
+        pthread_mutex_destroy(&p->lock);
         free(p);
     }
-    free_dead();
-    if (ep >= 0)
-        close(ep);
-    if (kick_fd >= 0)
-        close(kick_fd);
-    ep = kick_fd = -1;
+    for (unsigned i = 0; i < n_engines; i++) {
+        struct fcgi_engine *e = engines[i];
+        while (e->waiting) /* only after MHD_stop_daemon: nothing waits any more */
+            fcgi_pool_reclaim(e->waiting);
+        free_dead(e);
+        close(e->kick_fd);
+        pthread_mutex_destroy(&e->kick_lock);
+        free(e);
+        engines[i] = NULL;
+    }
+    n_engines = 0;
+    atomic_store(&stopping, false);
 }

@@ -494,7 +494,7 @@ static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
         ret =
             q->stream_error ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     } else {
-        /* nothing yet: park the connection; the FastCGI thread resumes it on new bytes */
+        /* nothing yet: park the connection; the engine resumes it on new bytes */
         q->mhd_waiting = true;
         MHD_suspend_connection(q->conn);
         ret = 0;
@@ -638,6 +638,7 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
         }
         return submit(c, r, q);
     case FS_WAIT: {
+        fcgi_pool_reclaim(q); /* ours again: stop watching the client for the engine */
         pthread_mutex_lock(&q->lock);
         bool head = q->head_done;
         enum fcgi_fail fail = q->fail;
@@ -673,6 +674,7 @@ void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode t
     if (!q)
         return;
     r->fcgi = NULL;
+    fcgi_pool_reclaim(q);
     pthread_mutex_lock(&q->lock);
     bool busy = q->in_pool;
     q->aborted = true;

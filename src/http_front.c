@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -31,19 +32,21 @@
 #include "fcgi_request.h"
 #include "git_http.h"
 #include "git_worker.h"
+#include "ip_limit.h"
 #include "log.h"
 #include "path.h"
 #include "route.h"
 #include "static_file.h"
 #include "util.h"
+#include "worker.h"
 
-#define MAX_DAEMONS 32
+#define MAX_LISTEN WORKER_MAX_DAEMONS
 #define ERROR_PAGE_MAX 4096
 
 static const struct config *cfg;
-static struct MHD_Daemon *daemons[MAX_DAEMONS];
-static size_t n_daemons;
+static bool started;
 static uint16_t first_port;
+static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; NULL = off */
 static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
 static _Atomic uint64_t next_request_id = 1;
 
@@ -116,12 +119,24 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        per_ip ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         *socket_context = ci ? conn_watch_add(ci->connect_fd) : NULL;
+        if (ai)
+            ip_limit_add(per_ip, ai->client_addr);
         return;
     }
+    if (ai)
+        ip_limit_remove(per_ip, ai->client_addr);
     conn_watch_remove(*socket_context);
     *socket_context = NULL;
+}
+
+/* MHD's accept policy: the per-address limit, counted across every daemon. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    return ip_limit_admit(per_ip, addr) ? MHD_YES : MHD_NO;
 }
 
 static void copy_token(char *dst, size_t cap, const char *src)
@@ -448,14 +463,18 @@ static int load_tls(struct errlist *errs)
     return tls_cert_pem && tls_key_pem ? 0 : -1;
 }
 
-static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const char *text,
-                        bool tls)
+/* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup). */
+static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct errlist *errs,
+                        const char *text, bool tls)
 {
     const struct server_conf *s = &cfg->server;
-    unsigned workers = s->workers ? s->workers : cpu_count();
     unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     (tls ? MHD_USE_TLS : 0);
+    /* external epoll mode: the worker's loop runs it (worker.h) */
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own_fd < 0)
+        return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL}, /* first, or MHD warns */
         /* TLS daemons get the certificate and key; others repeat a harmless option instead */
@@ -463,26 +482,27 @@ static int start_daemon(int fd, unsigned conn_limit, struct errlist *errs, const
          tls ? tls_cert_pem : NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
          tls ? tls_key_pem : NULL},
-        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_LISTEN_SOCKET, own_fd, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
-        {workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request, NULL,
+                         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
-        errlist_add(errs, "cannot start the HTTP server on %s", text);
-        close(fd);
-        return -1;
+        close(own_fd);
+        return errlist_add(errs, "cannot start the HTTP server on %s", text);
     }
-    daemons[n_daemons++] = d;
+    if (worker_add_daemon(worker, d) != 0) {
+        MHD_stop_daemon(d);
+        return errlist_add(errs, "cannot add the HTTP server on %s to worker %u", text, worker);
+    }
     return 0;
 }
 
@@ -505,8 +525,8 @@ static void raise_fd_limit(unsigned want)
 
 int http_front_start(const struct config *config, struct errlist *errs)
 {
-    int fds[MAX_DAEMONS];
-    const char *texts[MAX_DAEMONS];
+    int fds[MAX_LISTEN];
+    const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
     conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
@@ -524,7 +544,7 @@ int http_front_start(const struct config *config, struct errlist *errs)
     if (errs->n)
         return -1;
 
-    bool tls[MAX_DAEMONS];
+    bool tls[MAX_LISTEN];
     size_t n_all = cfg->server.n_listen + cfg->server.n_tls_listen;
     for (size_t i = 0; i < n_all; i++) {
         bool is_tls = i >= cfg->server.n_listen;
@@ -545,7 +565,7 @@ int http_front_start(const struct config *config, struct errlist *errs)
             errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
             continue;
         }
-        for (struct addrinfo *ai = res; ai && n_fds < MAX_DAEMONS; ai = ai->ai_next) {
+        for (struct addrinfo *ai = res; ai && n_fds < MAX_LISTEN; ai = ai->ai_next) {
             int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
             if (fd >= 0) {
                 texts[n_fds] = la->text;
@@ -565,19 +585,28 @@ int http_front_start(const struct config *config, struct errlist *errs)
         return -1;
     }
     raise_fd_limit(cfg->server.max_connections);
-    unsigned per_daemon = cfg->server.max_connections / (unsigned)n_fds;
+    unsigned n_workers = cfg->server.workers ? cfg->server.workers : cpu_count();
+    unsigned per_daemon = cfg->server.max_connections / (unsigned)(n_fds * n_workers);
     if (per_daemon < 1)
         per_daemon = 1;
     first_port = bound_port(fds[0]);
+    per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
+    started = true;
+    int rc = worker_create(n_workers, errs);
+    for (unsigned w = 0; rc == 0 && w < n_workers; w++)
+        for (size_t i = 0; rc == 0 && i < n_fds; i++)
+            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i]);
     for (size_t i = 0; i < n_fds; i++) {
-        if (start_daemon(fds[i], per_daemon, errs, texts[i], tls[i]) != 0) {
-            for (size_t j = i + 1; j < n_fds; j++)
-                close(fds[j]);
-            http_front_stop();
-            return -1;
-        }
-        log_info("http", 0, "listening on %s (port %u%s)", texts[i], bound_port(fds[i]),
-                 tls[i] ? ", TLS" : "");
+        if (rc == 0)
+            log_info("http", 0, "listening on %s (port %u%s)", texts[i], bound_port(fds[i]),
+                     tls[i] ? ", TLS" : "");
+        close(fds[i]); /* every daemon has its own descriptor of the socket */
+    }
+    if (rc == 0)
+        rc = worker_start(errs);
+    if (rc != 0) {
+        http_front_stop();
+        return -1;
     }
     return 0;
 }
@@ -589,18 +618,21 @@ uint16_t http_front_port(void)
 
 void http_front_stop(void)
 {
-    MHD_socket fds[MAX_DAEMONS];
-    for (size_t i = 0; i < n_daemons; i++)
-        fds[i] = MHD_quiesce_daemon(daemons[i]);
+    if (!started)
+        return;
+    started = false;
+    worker_stop(); /* nobody runs MHD or the engines from here on */
     /* every suspended connection must be resumed before MHD_stop_daemon (DESIGN-NOTES 6.8):
-     * failing what the FastCGI thread still holds resumes them */
+     * failing what the engines and queues still hold resumes them */
     fcgi_pool_stop();
-    for (size_t i = 0; i < n_daemons; i++) {
-        MHD_stop_daemon(daemons[i]);
-        if (fds[i] != MHD_INVALID_SOCKET)
-            close(fds[i]);
-    }
-    n_daemons = 0;
+    struct MHD_Daemon *ds[WORKER_MAX * WORKER_MAX_DAEMONS];
+    size_t n = worker_daemons(ds, sizeof ds / sizeof ds[0]);
+    for (size_t i = 0; i < n; i++)
+        MHD_stop_daemon(ds[i]);
+    fcgi_pool_free();
+    worker_free();
+    ip_limit_free(per_ip);
+    per_ip = NULL;
     free(site_logs);
     site_logs = NULL;
 }

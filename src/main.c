@@ -373,12 +373,10 @@ int main(int argc, char **argv)
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
     if (errs.n || fcgi_request_setup(&cfg, fpm ? fpm_supervisor_upstream(fpm) : NULL, &errs) != 0 ||
-        fcgi_pool_start() != 0 || http_front_start(&cfg, &errs) != 0) {
-        if (!errs.n)
-            errlist_add(&errs, "cannot start the FastCGI thread");
+        http_front_start(&cfg, &errs) != 0) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "wharf: %s\n", errs.msg[i]);
-        fcgi_pool_stop();
+        fcgi_pool_free(); /* the pools, when the server never started */
         fcgi_request_teardown();
         fpm_supervisor_stop(fpm);
         access_log_shutdown();

@@ -1,0 +1,26 @@
+/*
+ * ip_limit: open connections per client address, across every MHD daemon of every worker
+ * (MHD's own per-IP limit counts per daemon only). MHD's accept policy callback asks
+ * ip_limit_admit(); the connection is counted when it starts and uncounted when it closes.
+ * Thread-safe. Connections accepted at the same moment on two workers may both pass the check
+ * (at most one extra per other worker); a client never keeps more than that.
+ */
+#ifndef WHARF_IP_LIMIT_H
+#define WHARF_IP_LIMIT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+struct ip_limit;
+
+/** A limit of max connections per address; max 0 = unlimited (NULL is returned, and every
+ *  function below accepts NULL). */
+struct ip_limit *ip_limit_new(unsigned max);
+bool ip_limit_admit(struct ip_limit *l, const struct sockaddr *sa);
+void ip_limit_add(struct ip_limit *l, const struct sockaddr *sa);
+void ip_limit_remove(struct ip_limit *l, const struct sockaddr *sa);
+/** Connections counted for sa now. */
+unsigned ip_limit_count(struct ip_limit *l, const struct sockaddr *sa);
+void ip_limit_free(struct ip_limit *l);
+
+#endif

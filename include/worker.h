@@ -1,0 +1,35 @@
+/*
+ * worker: the event-loop threads. Each worker owns one epoll set holding its MHD daemons (one
+ * per listen socket, in MHD's external epoll mode, all workers sharing the listen sockets)
+ * and its FastCGI engine's sockets, and runs both from one loop: wait, let MHD do its part,
+ * then let the engine start what MHD's callbacks submitted. A PHP request is therefore read,
+ * sent to php-fpm, answered and written back by one thread, with no hand-off between threads
+ * (docs/architecture.md, "Threads").
+ */
+#ifndef WHARF_WORKER_H
+#define WHARF_WORKER_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+#include "util.h"
+
+#define WORKER_MAX 64
+#define WORKER_MAX_DAEMONS 16 /* listen sockets (plain and TLS) per worker */
+
+/** Create n workers (epoll set and FastCGI engine each), not running yet. */
+int worker_create(unsigned n, struct errlist *errs);
+/** How many workers exist. */
+unsigned worker_count(void);
+/** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
+int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
+/** Start every worker's thread. */
+int worker_start(struct errlist *errs);
+/** Stop and join every thread (their daemons and engines stay, for the shutdown). */
+void worker_stop(void);
+/** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
+size_t worker_daemons(struct MHD_Daemon **out, size_t max);
+/** Close the epoll sets and forget the workers (after fcgi_pool_free). */
+void worker_free(void);
+
+#endif
