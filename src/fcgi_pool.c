@@ -1316,6 +1316,13 @@ void fcgi_pool_submit(struct fcgi_req *q)
 {
     struct fcgi_engine *e = self;
     fcgi_req_ref(q); /* the pool's */
+    if (!e || atomic_load(&stopping)) { /* the last MHD pass of a shutdown */
+        pthread_mutex_lock(&q->lock);
+        q->in_pool = true;
+        pthread_mutex_unlock(&q->lock);
+        fail_req(q, FCGI_FAIL_OVERLOAD, "server shutting down");
+        return;
+    }
     fcgi_req_ref(q); /* the home list's */
     q->home = e;
     q->submitted_ms = clock_ms();

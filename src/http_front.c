@@ -622,11 +622,20 @@ void http_front_stop(void)
         return;
     started = false;
     worker_stop(); /* nobody runs MHD or the engines from here on */
-    /* every suspended connection must be resumed before MHD_stop_daemon (DESIGN-NOTES 6.8):
-     * failing what the engines and queues still hold resumes them */
-    fcgi_pool_stop();
     struct MHD_Daemon *ds[WORKER_MAX * WORKER_MAX_DAEMONS];
     size_t n = worker_daemons(ds, sizeof ds / sizeof ds[0]);
+    for (size_t i = 0; i < n; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(ds[i]); /* no new connections */
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    /* every suspended connection must be resumed before MHD_stop_daemon (DESIGN-NOTES 6.8):
+     * failing what the engines and queues still hold resumes them; one more pass lets MHD send
+     * those clients their 502/503 (best effort: a slow reader is simply closed) */
+    fcgi_pool_stop();
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++)
+            MHD_run(ds[i]);
     for (size_t i = 0; i < n; i++)
         MHD_stop_daemon(ds[i]);
     fcgi_pool_free();
