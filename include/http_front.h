@@ -9,6 +9,7 @@
 
 #include <microhttpd.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config.h"
 #include "request.h"
@@ -31,6 +32,9 @@ enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, un
  *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
 enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
                                       const char *target);
+/** The server's address of r's connection (SERVER_ADDR/PORT), asked once per connection.
+ *  NULL when unknown. */
+const struct sockaddr *http_front_local_addr(struct request *r);
 /** Queue a small error page (HTML, or JSON when the client prefers it). detail may be NULL.
  *  An optional extra header (name, value) is added when name is not NULL. */
 enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,

@@ -13,6 +13,7 @@
 
 struct site_conf;
 struct conn_watch;
+struct conn_ctx;
 struct fcgi_req;
 struct buf;
 
@@ -38,6 +39,7 @@ struct request {
     char protocol[12];
     const struct site_conf *site;
     struct conn_watch *watch; /* the connection's slowloris watch, may be NULL */
+    struct conn_ctx *conn_ctx; /* http_front's per-connection state, may be NULL */
     /* FastCGI requests only (heap strings, freed with the request) */
     char *path;           /* decoded, normalised path (DOCUMENT_URI) */
     char *query;          /* raw query without '?'; NULL = none */

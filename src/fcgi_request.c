@@ -42,6 +42,8 @@ static const char *temp_dir = "/tmp";
 struct root_cache {
     char link[PATH_MAX]; /* readlink(root) when resolved; "" = root is not a symlink */
     char real[PATH_MAX]; /* "" = not resolved yet */
+    bool plain;          /* the root was a directory, not a symlink, at checked_ms */
+    uint64_t checked_ms;
 };
 static struct root_cache *root_caches; /* parallel to cfg->sites */
 static pthread_mutex_t root_cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -188,20 +190,38 @@ static bool is_script(const struct site_conf *site, const char *rel)
 
 /*
  * The resolved root for DOCUMENT_ROOT, per site: realpath() walks every component, so it is
- * redone only when the root symlink points elsewhere (a deploy switched it); one readlink()
- * per request tells.
+ * redone only when the root symlink points elsewhere (a deploy switched it, maybe from another
+ * process: wharf --rollback); one readlink() per request tells. A root that is a plain
+ * directory (it cannot be swapped for a symlink atomically, rename(2) refuses) is resolved
+ * again once a second instead, which saves that syscall on most sites and still follows a
+ * switched symlink higher up its path (root = /srv/current/public) within a second.
  */
+#define PLAIN_ROOT_RECHECK_MS 1000
 
 static void resolved_root(const struct site_conf *site, char *out, size_t n)
 {
     struct root_cache *rc = &root_caches[site - cfg->sites];
-    char link[PATH_MAX];
-    ssize_t len = readlink(site->root, link, sizeof link - 1);
-    link[len > 0 ? len : 0] = '\0';
+    uint64_t now = clock_ms();
     pthread_mutex_lock(&root_cache_lock);
-    bool hit = rc->real[0] && strcmp(rc->link, link) == 0;
+    bool hit = rc->real[0] && rc->plain && now - rc->checked_ms < PLAIN_ROOT_RECHECK_MS;
     if (hit)
         snprintf(out, n, "%s", rc->real);
+    pthread_mutex_unlock(&root_cache_lock);
+    if (hit)
+        return;
+    char link[PATH_MAX];
+    ssize_t len = readlink(site->root, link, sizeof link - 1);
+    bool plain = len < 0 && errno == EINVAL; /* exists, not a symlink */
+    link[len > 0 ? len : 0] = '\0';
+    pthread_mutex_lock(&root_cache_lock);
+    /* a plain root is resolved afresh each time: a symlink higher up (/srv/current/public)
+     * may have been switched */
+    hit = !plain && rc->real[0] && strcmp(rc->link, link) == 0;
+    if (hit) {
+        snprintf(out, n, "%s", rc->real);
+        rc->plain = plain;
+        rc->checked_ms = now;
+    }
     pthread_mutex_unlock(&root_cache_lock);
     if (hit)
         return;
@@ -211,6 +231,8 @@ static void resolved_root(const struct site_conf *site, char *out, size_t n)
         pthread_mutex_lock(&root_cache_lock);
         snprintf(rc->link, sizeof rc->link, "%s", link);
         snprintf(rc->real, sizeof rc->real, "%s", real);
+        rc->plain = plain;
+        rc->checked_ms = now;
         pthread_mutex_unlock(&root_cache_lock);
     }
     free(real);
@@ -391,13 +413,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
     q->client_hash = hash_text(remote);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) == 0)
-        sockaddr_text((struct sockaddr *)&ss, local, sizeof local, &local_port);
-    else
-        sockaddr_text(NULL, local, sizeof local, &local_port);
+    sockaddr_text(http_front_local_addr(r), local, sizeof local, &local_port);
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */

@@ -50,6 +50,14 @@ static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; N
 static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
 static _Atomic uint64_t next_request_id = 1;
 
+/* What we keep per connection (MHD's socket context). */
+struct conn_ctx {
+    struct conn_watch *watch;
+    struct sockaddr_storage local; /* our end, asked once per connection */
+    socklen_t local_len;           /* 0 = not asked yet */
+    int fd;
+};
+
 /* ---- responses ------------------------------------------------------------------------ */
 
 enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
@@ -109,7 +117,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->raw_uri = uri;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    r->watch = ci ? ci->socket_context : NULL;
+    r->conn_ctx = ci ? ci->socket_context : NULL;
+    r->watch = r->conn_ctx ? r->conn_ctx->watch : NULL;
     conn_watch_reading_head(r->watch);
     return r;
 }
@@ -122,15 +131,36 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     const union MHD_ConnectionInfo *ai =
         per_ip ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = ci ? conn_watch_add(ci->connect_fd) : NULL;
+        struct conn_ctx *ctx = xcalloc(1, sizeof *ctx);
+        ctx->fd = ci ? ci->connect_fd : -1;
+        ctx->watch = ci ? conn_watch_add(ci->connect_fd) : NULL;
+        *socket_context = ctx;
         if (ai)
             ip_limit_add(per_ip, ai->client_addr);
         return;
     }
     if (ai)
         ip_limit_remove(per_ip, ai->client_addr);
-    conn_watch_remove(*socket_context);
+    struct conn_ctx *ctx = *socket_context;
+    if (ctx) {
+        conn_watch_remove(ctx->watch);
+        free(ctx);
+    }
     *socket_context = NULL;
+}
+
+const struct sockaddr *http_front_local_addr(struct request *r)
+{
+    struct conn_ctx *ctx = r->conn_ctx;
+    if (!ctx || ctx->fd < 0)
+        return NULL;
+    if (!ctx->local_len) {
+        socklen_t len = sizeof ctx->local;
+        if (getsockname(ctx->fd, (struct sockaddr *)&ctx->local, &len) != 0)
+            return NULL;
+        ctx->local_len = len;
+    }
+    return (const struct sockaddr *)&ctx->local;
 }
 
 /* MHD's accept policy: the per-address limit, counted across every daemon. */

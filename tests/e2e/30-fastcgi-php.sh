@@ -344,4 +344,26 @@ EOF
     stop_pid "$WPID"
 done
 
+
+# ---- a symlink higher up the root's path (root = .../current/public) -----------------------
+# The root itself is a plain directory here, so wharf resolves it again at most once a second:
+# after `current` is switched, DOCUMENT_ROOT follows within that second.
+for r in A B; do
+    mkdir -p "$T/up$r/public"
+    cp "$T/rel1/env.php" "$T/up$r/public/env.php"
+done
+ln -s upA "$T/current"
+start_fpm up "$T/fpm-up.sock"
+start_wharf --root "$T/current/public" --php "unix:$T/fpm-up.sock"
+UPA=$(realpath "$T/upA/public")
+UPB=$(realpath "$T/upB/public")
+is "$(e DOCUMENT_ROOT)" "$UPA" "root under a symlinked directory: DOCUMENT_ROOT is its real path"
+ln -s upB "$T/current.new" && mv -T "$T/current.new" "$T/current"
+doc_is() { [ "$(e DOCUMENT_ROOT)" = "$1" ]; }
+wait_until 3000 doc_is "$UPB"
+ok $? "after the symlink above the root is switched, DOCUMENT_ROOT follows within a second ($(e DOCUMENT_ROOT))"
+is "$(e SCRIPT_FILENAME)" "$UPB/env.php" "...and SCRIPT_FILENAME too"
+stop_pid "$WPID"
+stop_pid "$FPM_PID"
+
 finish
