@@ -66,6 +66,8 @@ void fcgi_pool_free(void);
 void fcgi_pool_submit(struct fcgi_req *q);
 /** Tell the request's engine about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). */
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags);
+/** q's MHD connection was just resumed (by any thread): make its worker run MHD soon. */
+void fcgi_pool_resumed(struct fcgi_req *q);
 /** The MHD side has its connection back (a head or a failure came, or it completed): stop
  *  watching the client socket. Idempotent; on the thread that submitted q. */
 void fcgi_pool_reclaim(struct fcgi_req *q);

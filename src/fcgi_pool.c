@@ -237,6 +237,15 @@ static void signal_engine(struct fcgi_engine *e)
     (void)w;
 }
 
+void fcgi_pool_resumed(struct fcgi_req *q)
+{
+    /* note: MHD_resume_connection() only flags the connection; a daemon without an internal
+     * thread processes it at its next MHD_run(). The home worker runs its daemons after every
+     * wake-up, so waking it is enough; on its own thread that happens anyway this iteration. */
+    if (q->home && q->home != self)
+        fcgi_engine_wake(q->home);
+}
+
 void fcgi_engine_wake(struct fcgi_engine *e)
 {
     uint64_t one = 1;

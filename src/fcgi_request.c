@@ -121,6 +121,7 @@ void fcgi_req_wake_locked(struct fcgi_req *q)
     if (q->mhd_waiting) {
         q->mhd_waiting = false;
         MHD_resume_connection(q->conn);
+        fcgi_pool_resumed(q); /* MHD does not wake a daemon in external mode: we do */
     }
 }
 

@@ -66,6 +66,22 @@ start_wharf_ini "$T/wharf.ini"
 read -r good npids why < <(python3 -c "$LOAD" "$PORT" 16 10)
 is "$good" 160 "max_conns 1, 2 workers, 16 keep-alive clients: all 160 answers right ${why:+($why)}"
 is "$npids" 1 "max_conns 1 holds for the whole process: one php-fpm child served everything"
+# one request at a time over 8 keep-alive connections (on both workers): whichever worker owns
+# the php-fpm connection, the answer reaches the client's worker at once, not at its next tick
+slow=$(python3 - "$PORT" <<'PY'
+import http.client, sys, time
+cs = [http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10) for _ in range(8)]
+slow = 0
+for r in range(5):
+    for c in cs:
+        t = time.time()
+        c.request("GET", "/id.php?us=0&id=seq")
+        c.getresponse().read()
+        slow += time.time() - t > 0.08
+print(slow)
+PY
+)
+ok $((slow <= 2 ? 0 : 1)) "40 sequential requests across both workers: $slow of them took over 80 ms"
 curl -s -o /dev/null "$(URL /id.php?us=1500000\&id=slow)" &
 SLOW=$!
 wait_until 2000 test -e "$W/ran-slow"
