@@ -128,7 +128,7 @@ struct server_conf {
     char *tls_cert;               /* PEM certificate chain */
     char *tls_key;                /* PEM private key */
     unsigned tls_line;            /* line of tls_cert, for messages */
-    unsigned workers;                /* MHD worker threads; 0 = number of CPUs */
+    unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */
     unsigned max_connections_per_ip; /* 0 = unlimited */

@@ -1,11 +1,11 @@
 /*
  * fcgi_request: one HTTP request proxied to a FastCGI backend, seen from both sides.
  *
- * The MHD side (an MHD worker thread, inside the access handler or the content reader)
- * decides that a path runs a script, buffers the request body (memory, then an unlinked temp
- * file: a slow uploader never holds a php-fpm child, and chunked uploads get a
- * CONTENT_LENGTH), encodes BEGIN_REQUEST + PARAMS, hands the request to the FastCGI thread
- * (fcgi_pool_submit: the same thread's FastCGI engine) and suspends the connection. The engine
+ * The MHD side (a worker thread, inside the access handler or the content reader) decides
+ * that a path runs a script, buffers the request body (memory, then an unlinked temp file: a
+ * slow uploader never holds a php-fpm child, and chunked uploads get a CONTENT_LENGTH),
+ * encodes BEGIN_REQUEST + PARAMS, suspends the connection and hands the request to the same
+ * thread's FastCGI engine (fcgi_pool_submit). The engine
  * serving it (usually that same thread's) sends, reads, parses the CGI head and appends body
  * bytes; whenever the MHD side waits for something it resumes the connection, exactly once per
  * suspend (the `mhd_waiting` flag under `lock`).

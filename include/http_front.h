@@ -1,6 +1,7 @@
 /*
- * http_front: the libmicrohttpd daemons (one per listen address, each with a pool of epoll
- * worker threads), the per-request context, virtual-host selection and dispatch by route.
+ * http_front: the listen sockets and the libmicrohttpd daemons (one per listen address and
+ * worker, run by the worker threads, see worker.h), the per-request context, virtual-host
+ * selection and dispatch by route.
  * Handlers answer through http_front_queue()/http_front_error() so every response is counted
  * for the access log and carries the same server headers.
  */
