@@ -24,6 +24,8 @@ void buf_dispose(struct buf *b);
 void buf_reset(struct buf *b);
 /** Append; -1 (and b unchanged) if the result would exceed the ceiling. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/** Make room for n more bytes now (one allocation instead of several doublings); -1 past max. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -45,6 +45,8 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
 struct fcgi_engine *fcgi_engine_new(int ep);
 /** The calling thread runs e from now on (MHD callbacks on it submit to e). */
 void fcgi_engine_bind(struct fcgi_engine *e);
+/** A loop turn starts (after epoll_wait): the engine reads the clock once for it. */
+void fcgi_engine_begin(struct fcgi_engine *e);
 /** An epoll event whose data.ptr was not the worker's own (every engine tag starts with an
  *  int kind, see struct fcgi_watch). */
 void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events);

@@ -32,6 +32,10 @@ void errlist_dispose(struct errlist *e);
 
 /** Monotonic clock in milliseconds / microseconds. */
 uint64_t clock_ms(void);
+/** v in decimal into out (at least 21 bytes), NUL-terminated; returns the length. */
+size_t u64_to_dec(char *out, uint64_t v);
+/** Copy the string src into out (n > 0 bytes), cut to fit; returns the length copied. */
+size_t copy_str(char *out, size_t n, const char *src);
 uint64_t clock_us(void);
 
 /** ASCII case-insensitive compare of the first n bytes; no locale. */

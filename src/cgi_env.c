@@ -228,7 +228,7 @@ struct param {
 
 int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
 {
-    char server_port[16], remote_port[16], content_length[24], redirect_status[16];
+    char server_port[24], remote_port[24], content_length[24], redirect_status[24];
     struct joined script_filename, path_translated;
     struct param p[ARRAY_LEN(reserved)]; /* every fixed param is reserved, so this fits */
     size_t n = 0;
@@ -236,10 +236,10 @@ int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     int rc = -1;
 
     script_filename.p = path_translated.p = NULL;
-    snprintf(server_port, sizeof server_port, "%u", r->server_port);
-    snprintf(remote_port, sizeof remote_port, "%u", r->remote_port);
-    snprintf(content_length, sizeof content_length, "%" PRIu64, r->content_length);
-    snprintf(redirect_status, sizeof redirect_status, "%u", r->redirect_status);
+    u64_to_dec(server_port, r->server_port); /* not snprintf: this runs per PHP request */
+    u64_to_dec(remote_port, r->remote_port);
+    u64_to_dec(content_length, r->content_length);
+    u64_to_dec(redirect_status, r->redirect_status);
 
     p[n++] = (struct param){"GATEWAY_INTERFACE", "CGI/1.1"};
     p[n++] = (struct param){"SERVER_SOFTWARE", str(r->server_software)};

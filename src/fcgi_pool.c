@@ -105,9 +105,10 @@ struct fcgi_engine {
     struct fcgi_conn *dead_conns;    /* closed, freed after the current epoll batch */
     struct fcgi_watch *dead_watches; /* likewise */
     pthread_mutex_t kick_lock;
-    struct fcgi_req *kick_head;
+    struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting; /* submitted here, the MHD side waits for the head */
     uint64_t last_scan_ms;
+    uint64_t now_ms; /* see now_ms(); 0 = read the clock */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
@@ -118,6 +119,13 @@ static struct fcgi_engine *engines[FCGI_MAX_ENGINES];
 static unsigned n_engines;
 static _Atomic bool stopping;
 static _Thread_local struct fcgi_engine *self;
+
+/* The engine's clock, read once per loop turn (fcgi_engine_begin): deadlines are in whole
+ * milliseconds, and a PHP request used to read the clock a dozen times. */
+static uint64_t now_ms(void)
+{
+    return self && self->now_ms ? self->now_ms : clock_ms();
+}
 
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
 static void conn_close(struct fcgi_conn *c);
@@ -328,7 +336,7 @@ static void detach(struct fcgi_conn *c, bool keep)
     if (q)
         q->fc = NULL;
     buf_reset(&c->chunk);
-    uint64_t now = clock_ms();
+    uint64_t now = now_ms();
     pthread_mutex_lock(&b->pool->lock);
     busy_unlink(b, c);
     /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
@@ -404,7 +412,7 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     if (!q)
         return;
     if (was_connecting) {
-        atomic_store(&b->down_until_ms, clock_ms() + FCGI_POOL_DOWN_MS);
+        atomic_store(&b->down_until_ms, now_ms() + FCGI_POOL_DOWN_MS);
         log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
                  b->name, detail, FCGI_POOL_DOWN_MS / 1000);
     }
@@ -448,7 +456,7 @@ static int refill(struct fcgi_conn *c)
 static void start_receiving(struct fcgi_conn *c)
 {
     c->st = CS_RECEIVING;
-    c->req->deadline_ms = clock_ms() + c->req->pool->conf->read_timeout_ms;
+    c->req->deadline_ms = now_ms() + c->req->pool->conf->read_timeout_ms;
     set_events(c, EPOLLIN | EPOLLRDHUP);
 }
 
@@ -481,7 +489,7 @@ static void conn_send(struct fcgi_conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (progress)
-                    q->deadline_ms = clock_ms() + q->pool->conf->send_timeout_ms;
+                    q->deadline_ms = now_ms() + q->pool->conf->send_timeout_ms;
                 set_events(c, EPOLLOUT | EPOLLRDHUP);
                 return;
             }
@@ -508,7 +516,7 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
     fcgi_dec_init(&c->dec, 1);
     c->st = CS_SENDING;
-    q->deadline_ms = clock_ms() + q->pool->conf->send_timeout_ms;
+    q->deadline_ms = now_ms() + q->pool->conf->send_timeout_ms;
     conn_send(c);
 }
 
@@ -536,14 +544,14 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     c->req = q;
     q->fc = c;
     c->st = CS_CONNECTING;
-    c->since_ms = clock_ms();
+    c->since_ms = now_ms();
     pthread_mutex_lock(&b->pool->lock);
     busy_link(b, c);
     pthread_mutex_unlock(&b->pool->lock);
     c->events = EPOLLOUT | EPOLLRDHUP;
     struct epoll_event ev = {.events = c->events, .data.ptr = c};
     epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev);
-    q->deadline_ms = clock_ms() + q->pool->conf->connect_timeout_ms;
+    q->deadline_ms = now_ms() + q->pool->conf->connect_timeout_ms;
     return c;
 }
 
@@ -578,7 +586,7 @@ static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_re
                       struct fcgi_backend **bp, uint64_t *poke)
 {
     unsigned max = p->conf->max_conns, fair = share(p);
-    uint64_t now = clock_ms();
+    uint64_t now = now_ms();
     size_t n = p->n_be, start = 0;
     bool any_left = false;
     switch (p->conf->lb) {
@@ -640,7 +648,7 @@ static struct fcgi_conn *commit(struct fcgi_engine *e, struct fcgi_backend *b, s
         b->idle[e->index] = c->next_idle;
         c->next_idle = NULL;
         b->n_idle--;
-        c->since_ms = clock_ms();
+        c->since_ms = now_ms();
         atomic_store_explicit(&c->answered, false, memory_order_relaxed);
         busy_link(b, c);
         return c;
@@ -707,7 +715,7 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
     } else if (pl == PLAN_WAIT && p->q_len >= FCGI_POOL_QUEUE_MAX) {
         full = true;
     } else if (pl == PLAN_WAIT) {
-        q->queued_ms = clock_ms();
+        q->queued_ms = now_ms();
         q->deadline_ms = q->queued_ms + p->conf->queue_timeout_ms;
         q->q_next = NULL;
         q->queued = true;
@@ -929,7 +937,7 @@ static void conn_recv(struct fcgi_conn *c)
             peeked = (size_t)n;
             peek = false;
         }
-        q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
+        q->deadline_ms = now_ms() + q->pool->conf->read_timeout_ms;
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         atomic_store_explicit(&c->answered, true, memory_order_relaxed);
         size_t off = 0;
@@ -1136,7 +1144,7 @@ static void watch_waiting_clients(struct fcgi_engine *e, uint64_t now)
 
 static void check_deadlines(struct fcgi_engine *e)
 {
-    uint64_t now = clock_ms();
+    uint64_t now = now_ms();
     watch_waiting_clients(e, now);
     for (struct fcgi_pool *p = pools; p; p = p->next) {
         for (unsigned i = 0; i < n_engines; i++) {
@@ -1216,7 +1224,7 @@ static void handle_kick(struct fcgi_engine *e, struct fcgi_req *q)
             release_from_pool(q);
         }
     } else if (resume_reading && q->fc) {
-        q->deadline_ms = clock_ms() + q->pool->conf->read_timeout_ms;
+        q->deadline_ms = now_ms() + q->pool->conf->read_timeout_ms;
         set_events(q->fc, EPOLLIN | EPOLLRDHUP);
         conn_recv(q->fc);
     }
@@ -1224,6 +1232,8 @@ static void handle_kick(struct fcgi_engine *e, struct fcgi_req *q)
 
 static void handle_kicks(struct fcgi_engine *e)
 {
+    if (!atomic_load_explicit(&e->kick_head, memory_order_acquire))
+        return; /* nothing: skip the lock (a push after this is signalled or seen next turn) */
     pthread_mutex_lock(&e->kick_lock);
     struct fcgi_req *list = e->kick_head;
     e->kick_head = NULL;
@@ -1295,8 +1305,14 @@ void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events)
     }
 }
 
+void fcgi_engine_begin(struct fcgi_engine *e)
+{
+    e->now_ms = clock_ms();
+}
+
 void fcgi_engine_run(struct fcgi_engine *e)
 {
+    e->now_ms = clock_ms(); /* MHD_run may have taken a while */
     handle_kicks(e);
     check_deadlines(e);
     for (struct fcgi_pool *p = pools; p; p = p->next)
@@ -1334,7 +1350,7 @@ void fcgi_pool_submit(struct fcgi_req *q)
     }
     fcgi_req_ref(q); /* the home list's */
     q->home = e;
-    q->submitted_ms = clock_ms();
+    q->submitted_ms = now_ms();
     q->in_home_list = true;
     q->home_prev = NULL;
     q->home_next = e->waiting;
@@ -1353,6 +1369,8 @@ void fcgi_pool_submit(struct fcgi_req *q)
 void fcgi_pool_stop(void)
 {
     atomic_store(&stopping, true); /* dispatch() now fails what it is given */
+    for (unsigned i = 0; i < n_engines; i++)
+        engines[i]->now_ms = 0; /* no loop turns any more: read the clock */
     bool again = true;
     while (again) { /* kicks may be passed on between engines */
         again = false;

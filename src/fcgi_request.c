@@ -206,7 +206,7 @@ static void resolved_root(const struct site_conf *site, char *out, size_t n)
     pthread_mutex_lock(&root_cache_lock);
     bool hit = rc->real[0] && rc->plain && now - rc->checked_ms < PLAIN_ROOT_RECHECK_MS;
     if (hit)
-        snprintf(out, n, "%s", rc->real);
+        copy_str(out, n, rc->real);
     pthread_mutex_unlock(&root_cache_lock);
     if (hit)
         return;
@@ -219,7 +219,7 @@ static void resolved_root(const struct site_conf *site, char *out, size_t n)
      * may have been switched */
     hit = !plain && rc->real[0] && strcmp(rc->link, link) == 0;
     if (hit) {
-        snprintf(out, n, "%s", rc->real);
+        copy_str(out, n, rc->real);
         rc->plain = plain;
         rc->checked_ms = now;
     }
@@ -379,7 +379,7 @@ static int add_param(void *ctx, const char *name, size_t nlen, const char *value
 static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t n, unsigned *port)
 {
     *port = 0;
-    snprintf(addr, n, "-");
+    copy_str(addr, n, "-");
     if (!sa)
         return;
     if (sa->sa_family == AF_INET) {
@@ -427,7 +427,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (host) {
         size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
-        snprintf(server_name, sizeof server_name, "%.*s", (int)n, host);
+        copy_str(server_name, n + 1 < sizeof server_name ? n + 1 : sizeof server_name, host);
     } else {
         snprintf(server_name, sizeof server_name, "%s", site->hosts.n ? site->hosts.v[0] : local);
     }
@@ -462,9 +462,11 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
     };
     struct buf params;
     buf_init(&params, PARAMS_MAX);
+    buf_reserve(&params, 2048); /* a typical request's params: one allocation, not five */
     int rc = cgi_env_build(&cr, add_param, &params);
     if (rc == 0)
-        rc = fcgi_record_begin(&q->head_records, 1, FCGI_RESPONDER, true) ||
+        rc = buf_reserve(&q->head_records, params.len + 64) ||
+             fcgi_record_begin(&q->head_records, 1, FCGI_RESPONDER, true) ||
              fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, params.data, params.len) ||
              fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, NULL, 0);
     if (rc == 0 && q->body_len == 0)

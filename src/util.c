@@ -126,3 +126,27 @@ int ascii_casecmp(const char *a, const char *b)
             return ca - cb;
     }
 }
+
+size_t u64_to_dec(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t copy_str(char *out, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, src, len);
+    out[len] = '\0';
+    return len;
+}

@@ -93,6 +93,7 @@ static void *run(void *arg)
                 timeout = (int)t;
         }
         int n = epoll_wait(w->ep, evs, EVENTS_PER_WAIT, timeout);
+        fcgi_engine_begin(w->engine);
         for (int i = 0; i < n; i++)
             if (*(int *)evs[i].data.ptr != WORKER_TAG_MHD)
                 fcgi_engine_event(w->engine, evs[i].data.ptr, evs[i].events);
