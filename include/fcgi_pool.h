@@ -27,11 +27,11 @@
 #define FCGI_POOL_IDLE_MS 30000      /* an idle kept connection is closed after this */
 #define FCGI_POOL_WATCH_AFTER_MS 200 /* watch the client of a request waiting this long */
 #define FCGI_POOL_STALL_MS                                                                         \
-    100 /* a request with no answer byte after this may be queued                                  \
-         * in php-fpm behind a child we keep: release it */
+    100                       /* a request with no answer byte after this may be queued            \
+                               * in php-fpm behind a child we keep: release it */
 #define FCGI_POOL_TICK_MS 100 /* engines look at deadlines at least this often */
-#define FCGI_POOL_STEAL_MS 10 /* serve another worker's request first when it waited this much
-                               * longer than our own oldest */
+/* serve another worker's waiting request first when it waited this much longer than ours */
+#define FCGI_POOL_STEAL_MS 10
 #define FCGI_MAX_ENGINES 64
 
 struct fcgi_engine;

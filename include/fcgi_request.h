@@ -5,10 +5,10 @@
  * that a path runs a script, buffers the request body (memory, then an unlinked temp file: a
  * slow uploader never holds a php-fpm child, and chunked uploads get a CONTENT_LENGTH),
  * encodes BEGIN_REQUEST + PARAMS, suspends the connection and hands the request to the same
- * thread's FastCGI engine (fcgi_pool_submit). The engine
- * serving it (usually that same thread's) sends, reads, parses the CGI head and appends body
- * bytes; whenever the MHD side waits for something it resumes the connection, exactly once per
- * suspend (the `mhd_waiting` flag under `lock`).
+ * thread's FastCGI engine (fcgi_pool_submit). The engine serving it (usually that same
+ * thread's) sends, reads, parses the CGI head and appends body bytes; whenever the MHD side
+ * waits for something it resumes the connection, exactly once per suspend (the `mhd_waiting`
+ * flag under `lock`).
  *
  * Ownership: refcounted. The MHD request holds one reference until NOTIFY_COMPLETED, the pool
  * one while the request is queued or on a connection, a streaming response one until MHD frees
@@ -103,13 +103,13 @@ struct fcgi_req {
 
     /* ---- shared, under lock ---- */
     pthread_mutex_t lock;
-    bool mhd_waiting;    /* the MHD side suspended and wants a resume */
-    bool head_done;      /* head_parser.head is complete and final */
-    bool ended;          /* END_REQUEST seen, or failed: no more output */
-    bool stream_error;   /* the body broke after the head was sent */
-    bool aborted;        /* the client is gone */
-    bool reading_paused; /* the engine stopped reading: out is over high water */
-    bool in_pool;        /* the pool (queue or an engine) still holds it */
+    bool mhd_waiting;           /* the MHD side suspended and wants a resume */
+    bool head_done;             /* head_parser.head is complete and final */
+    bool ended;                 /* END_REQUEST seen, or failed: no more output */
+    bool stream_error;          /* the body broke after the head was sent */
+    bool aborted;               /* the client is gone */
+    bool reading_paused;        /* the engine stopped reading: out is over high water */
+    bool in_pool;               /* the pool (queue or an engine) still holds it */
     struct fcgi_engine *engine; /* serving it; NULL while queued (also under the pool lock) */
     enum fcgi_fail fail;
     struct buf out; /* response body bytes not yet given to MHD */

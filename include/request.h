@@ -30,7 +30,7 @@ struct request {
     unsigned status;       /* 0 until a response is queued */
     uint64_t bytes;        /* body bytes of the queued response (0 for HEAD) */
     bool is_head;
-    bool is_tls;                 /* arrived on a tls_listen address (HTTPS=on for FastCGI) */
+    bool is_tls;          /* arrived on a tls_listen address (HTTPS=on for FastCGI) */
     bool has_body;        /* Content-Length > 0 or Transfer-Encoding */
     bool handled_by_fcgi; /* every handler call goes to fcgi_request_handle */
     bool head_seen;       /* the access handler saw the complete head */
@@ -38,7 +38,7 @@ struct request {
     char method[16];      /* copied: MHD's strings are gone at completion */
     char protocol[12];
     const struct site_conf *site;
-    struct conn_watch *watch; /* the connection's slowloris watch, may be NULL */
+    struct conn_watch *watch;  /* the connection's slowloris watch, may be NULL */
     struct conn_ctx *conn_ctx; /* http_front's per-connection state, may be NULL */
     /* FastCGI requests only (heap strings, freed with the request) */
     char *path;           /* decoded, normalised path (DOCUMENT_URI) */

@@ -19,8 +19,6 @@
 
 /** Create n workers (epoll set and FastCGI engine each), not running yet. */
 int worker_create(unsigned n, struct errlist *errs);
-/** How many workers exist. */
-unsigned worker_count(void);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
 /** Start every worker's thread. */

@@ -106,7 +106,7 @@ struct fcgi_engine {
     struct fcgi_watch *dead_watches; /* likewise */
     pthread_mutex_t kick_lock;
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
-    struct fcgi_req *waiting; /* submitted here, the MHD side waits for the head */
+    struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
     uint64_t last_scan_ms;
     uint64_t now_ms; /* see now_ms(); 0 = read the clock */
     uint32_t rand_state;
@@ -1340,7 +1340,7 @@ void fcgi_pool_kick(struct fcgi_req *q, unsigned flags)
 void fcgi_pool_submit(struct fcgi_req *q)
 {
     struct fcgi_engine *e = self;
-    fcgi_req_ref(q); /* the pool's */
+    fcgi_req_ref(q);                    /* the pool's */
     if (!e || atomic_load(&stopping)) { /* the last MHD pass of a shutdown */
         pthread_mutex_lock(&q->lock);
         q->in_pool = true;

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@
 static const struct config *cfg;
 static bool started;
 static uint16_t first_port;
-static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; NULL = off */
+static struct ip_limit *per_ip;       /* max_connections_per_ip across every daemon; NULL = off */
 static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
 static _Atomic uint64_t next_request_id = 1;
 
@@ -529,6 +530,10 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
          tls ? tls_key_pem : NULL},
         {MHD_OPTION_LISTEN_SOCKET, own_fd, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+        /* note: without its own threads MHD cannot know that SIGPIPE is ignored (we do it in
+         * http_front_start) and would never use sendfile(): 10 MiB files ran at a third of
+         * the speed */
+        {MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
@@ -537,9 +542,8 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request, NULL,
-                         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request,
+                                            NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         close(own_fd);
         return errlist_add(errs, "cannot start the HTTP server on %s", text);
@@ -574,6 +578,7 @@ int http_front_start(const struct config *config, struct errlist *errs)
     const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
     conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
 
     site_logs = xcalloc(cfg->n_sites, sizeof *site_logs);
@@ -593,8 +598,8 @@ int http_front_start(const struct config *config, struct errlist *errs)
     size_t n_all = cfg->server.n_listen + cfg->server.n_tls_listen;
     for (size_t i = 0; i < n_all; i++) {
         bool is_tls = i >= cfg->server.n_listen;
-        const struct listen_addr *la = is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen]
-                                              : &cfg->server.listen[i];
+        const struct listen_addr *la =
+            is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen] : &cfg->server.listen[i];
         char port[8];
         snprintf(port, sizeof port, "%u", la->port);
         struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,

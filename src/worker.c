@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "fcgi_pool.h"
-#include "log.h"
 
 #define WORKER_TAG_MHD 1000 /* above every FCGI_WATCH_* kind */
 #define EVENTS_PER_WAIT 64
@@ -55,11 +54,6 @@ int worker_create(unsigned n, struct errlist *errs)
             return errlist_add(errs, "cannot create the FastCGI engine of worker %u", i);
     }
     return 0;
-}
-
-unsigned worker_count(void)
-{
-    return n_workers;
 }
 
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
