@@ -904,8 +904,6 @@ static void consume(struct fcgi_conn *c, size_t n)
     }
 }
 
-static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p);
-
 static void conn_recv(struct fcgi_conn *c)
 {
     struct fcgi_req *q = c->req;
