@@ -238,11 +238,8 @@ static void idle_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
 /* Wake engine e, unless it is the caller's: that one looks at its kick list before it sleeps. */
 static void signal_engine(struct fcgi_engine *e)
 {
-    if (e == self)
-        return;
-    uint64_t one = 1;
-    ssize_t w = write(e->kick_fd, &one, sizeof one);
-    (void)w;
+    if (e != self)
+        fcgi_engine_wake(e);
 }
 
 void fcgi_pool_resumed(struct fcgi_req *q)

@@ -170,15 +170,6 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return ip_limit_admit(per_ip, addr) ? MHD_YES : MHD_NO;
 }
 
-static void copy_token(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
@@ -207,9 +198,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     char authority[256];
     if (t.authority) {
         /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
-        copy_token(authority,
-                   t.authority_len < sizeof authority ? t.authority_len + 1 : sizeof authority,
-                   t.authority);
+        copy_str(authority,
+                 t.authority_len < sizeof authority ? t.authority_len + 1 : sizeof authority,
+                 t.authority);
         host = authority;
     }
     const struct site_conf *site = config_site_for_host(cfg, host);
@@ -316,7 +307,7 @@ enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *
     r->handled_by_fcgi = false;
     r->fcgi_state = 0;
     r->has_body = false; /* RFC 3875 6.2.2: the new request is a GET without the old body */
-    copy_token(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
+    copy_str(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
     return dispatch(c, r, r->method);
 }
 
@@ -338,8 +329,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r->head_seen) {
         r->head_seen = true;
         conn_watch_busy(r->watch);
-        copy_token(r->method, sizeof r->method, method);
-        copy_token(r->protocol, sizeof r->protocol, version);
+        copy_str(r->method, sizeof r->method, method);
+        copy_str(r->protocol, sizeof r->protocol, version);
         r->is_head = strcmp(method, "HEAD") == 0;
         /* note: MHD hands out the target as a C string, so a raw NUL in it ("GET /a\0.php")
          * would silently cut it short; the version string follows the target in MHD's buffer,
