@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "cgi_response.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
+#include "fuzz.h"
 
 /* Chunk sizes: 0..64 mostly, sometimes up to 4 KiB; 0-byte feeds must be harmless. */
 static size_t next_chunk(uint32_t *rng)

@@ -17,14 +17,7 @@
 
 #include "buf.h"
 #include "fcgi_record.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
+#include "fuzz.h"
 
 struct run {
     struct buf log;     /* entries: type, id(2), app_status(4), protocol_status, len(4), data */

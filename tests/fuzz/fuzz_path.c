@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "path.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
+#include "fuzz.h"
 
 static bool utf8_ok(const unsigned char *s, size_t n)
 {
