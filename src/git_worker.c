@@ -372,53 +372,23 @@ static void remove_git_leftovers(const char *dir, int depth, bool in_objects)
         closedir(d);
 }
 
-/* Remove what killed deploys leave (see the top of this file). Called with the deploy lock
- * held: no other deployer runs, so every temporary artefact is stale. live: the entry the root
- * points at, never removed. */
-static void remove_leftovers(const struct gsite *g, const char *live)
+/* ROOT.wharf-swap.PID symlinks beside the root: a switch killed between symlink() and rename(). */
+static void remove_swap_links(const struct gsite *g)
 {
-    DIR *d = opendir(g->releases);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        const char *e = de->d_name;
-        if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 || strcmp(e, live) == 0 ||
-            is_complete(g, e))
-            continue;
-        char *p = xasprintf("%s/%s", g->releases, e);
-        log_info(g->tag, 0, "removing %s (left by an unfinished deploy)", e);
-        rm_rf(p);
-        free(p);
-    }
-    if (d)
-        closedir(d);
-    /* the cache: a stale lock, or a `git init` killed half-way (no HEAD: made again) */
-    char *head = xasprintf("%s/HEAD", g->cache);
-    struct stat st;
-    if (lstat(g->cache, &st) == 0 && stat(head, &st) != 0) {
-        log_info(g->tag, 0, "removing the unfinished fetch cache %s", g->cache);
-        rm_rf(g->cache);
-    }
-    free(head);
-    remove_git_leftovers(g->cache, GIT_WALK_DEPTH, false);
-    char *gc_pid = xasprintf("%s/gc.pid", g->cache);
-    unlink(gc_pid);
-    free(gc_pid);
-    char *tmp = xasprintf("%s.tmp", g->cache);
-    rm_rf(tmp);
-    free(tmp);
-    /* ROOT.wharf-swap.PID: a switch killed between symlink() and rename() */
     char *dir = xstrdup(g->root);
     char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dir;
+    char *prefix = xasprintf("%s.wharf-swap.", slash ? slash + 1 : dir);
     if (slash)
-        *slash = '\0';
-    char *prefix = xasprintf("%s.wharf-swap.", base);
-    d = opendir(slash ? (slash == dir ? "/" : dir) : ".");
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/site" -> "/", "/srv/site" -> "/srv" */
+    else
+        strcpy(dir, ".");
+    DIR *d = opendir(dir);
+    struct dirent *de;
     while (d && (de = readdir(d))) {
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
-        char *p =
-            slash ? xasprintf("%s/%s", slash == dir ? "" : dir, de->d_name) : xstrdup(de->d_name);
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
         if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
             unlink(p);
         free(p);
@@ -427,6 +397,52 @@ static void remove_leftovers(const struct gsite *g, const char *live)
         closedir(d);
     free(prefix);
     free(dir);
+}
+
+/* Remove what killed deploys leave (see the top of this file). Called with the deploy lock
+ * held: no other deployer runs, so every temporary artefact is stale. live: the entry the root
+ * points at, never removed. */
+static void remove_leftovers(const struct gsite *g, const char *live)
+{
+    /* releases/: everything but complete releases and the live entry (names first: removing
+     * while reading the directory may skip entries) */
+    char **v = NULL;
+    size_t n = 0;
+    DIR *d = opendir(g->releases);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        const char *e = de->d_name;
+        if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 || strcmp(e, live) == 0 ||
+            is_complete(g, e))
+            continue;
+        v = xrealloc(v, (n + 1) * sizeof *v);
+        v[n++] = xstrdup(e);
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        char *p = xasprintf("%s/%s", g->releases, v[i]);
+        log_info(g->tag, 0, "removing %s (left by an unfinished deploy)", v[i]);
+        rm_rf(p);
+        free(p);
+    }
+    free_list(v, n);
+    /* the cache: a `git init` killed half-way (no HEAD: made again), stale locks */
+    char *head = xasprintf("%s/HEAD", g->cache);
+    char *gc_pid = xasprintf("%s/gc.pid", g->cache);
+    char *tmp = xasprintf("%s.tmp", g->cache);
+    struct stat st;
+    if (lstat(g->cache, &st) == 0 && stat(head, &st) != 0) {
+        log_info(g->tag, 0, "removing the unfinished fetch cache %s", g->cache);
+        rm_rf(g->cache);
+    }
+    remove_git_leftovers(g->cache, GIT_WALK_DEPTH, false);
+    unlink(gc_pid);
+    rm_rf(tmp);
+    free(head);
+    free(gc_pid);
+    free(tmp);
+    remove_swap_links(g);
     char *skip_tmp = xasprintf("%s/rolled-back.tmp", g->state);
     unlink(skip_tmp);
     free(skip_tmp);

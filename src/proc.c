@@ -100,6 +100,17 @@ static char *find_program(const char *name)
     }
 }
 
+/* Close every descriptor from fd up (system calls only: the guard uses it). */
+static void close_from(int fd)
+{
+#ifdef HAVE_CLOSE_RANGE
+    if (close_range((unsigned)fd, ~0U, 0) == 0)
+        return;
+#endif
+    for (; fd < 65536; fd++)
+        close(fd);
+}
+
 /* What the guard needs, all made before fork(). */
 struct guard_plan {
     const char *path; /* the program, resolved */
@@ -128,14 +139,11 @@ static _Noreturn void run_guard(struct guard_plan *g)
 #endif
     if (getppid() != g->parent) /* wharf died before prctl */
         _exit(127);
-    if (dup2(g->in_fd, 0) < 0 || dup2(g->out_fd, 1) < 0 || dup2(g->out_fd, 2) < 0)
+    /* above 2 first (wharf may run with 0, 1 or 2 closed), then onto 0, 1, 2 without CLOEXEC */
+    int in = fcntl(g->in_fd, F_DUPFD, 3), out = fcntl(g->out_fd, F_DUPFD, 3);
+    if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
         _exit(127);
-        /* wharf's sockets, files and the deploy lock stay with wharf */
-#ifdef HAVE_CLOSE_RANGE
-    if (close_range(3, ~0U, 0) != 0)
-#endif
-        for (int fd = 3; fd < 65536; fd++)
-            close(fd);
+    close_from(3); /* wharf's sockets, files and the deploy lock stay with wharf */
     if (g->cwd && chdir(g->cwd) != 0)
         _exit(127);
     struct sigaction dfl = {.sa_handler = SIG_DFL};
