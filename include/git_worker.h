@@ -9,8 +9,11 @@
  * Layout, for root = /srv/site:
  *   /srv/site -> .site.wharf/releases/000042-20261122T194500Z-1a2b3c4d5e6f[/subdir]   (symlink)
  *   /srv/.site.wharf/repo.git       bare fetch cache
- *   /srv/.site.wharf/releases/      complete releases; NAME.tmp while being built
+ *   /srv/.site.wharf/releases/      complete releases (real directories named exactly
+ *                                   NNNNNN-TIME-SHA12, see release.h); NAME.tmp while being
+ *                                   built; anything else there is a leftover and is removed
  *   /srv/.site.wharf/lock           flock: one deployer at a time (server or wharf --deploy)
+ *   /srv/.site.wharf/rolled-back    the commits rolled back from, not deployed again
  */
 #ifndef WHARF_GIT_WORKER_H
 #define WHARF_GIT_WORKER_H
@@ -37,7 +40,8 @@ bool git_worker_is_live(const struct site_conf *site);
 void git_worker_status_json(const struct site_conf *site, struct buf *out);
 
 /** One deploy (or a rollback to the previous kept release) of site from the command line,
- *  in this process; waits for a deploy that is running in a server. 0 on success. */
+ *  in this process; waits for a deploy that is running in a server. Both first remove what
+ *  killed deploys left. 0 on success. */
 int git_deploy_once(const struct site_conf *site, bool rollback);
 
 #endif

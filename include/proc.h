@@ -1,9 +1,13 @@
 /*
- * proc: run a command to completion from a threaded process. posix_spawn (no fork of a process
- * holding locks in other threads), its own process group (a timeout kills the command and
- * everything it started), stdin from /dev/null, stdout and stderr through a pipe: each line is
- * logged with a tag, and stdout can also be captured (capped). Used by the git worker for git
- * and the build command.
+ * proc: run a command to completion from a threaded process, in its own process group: a
+ * timeout or a stop kills the command and everything it started. A small guard process (a fork
+ * of wharf that only makes system calls, then posix_spawn of the command) leads the group and
+ * waits for the command; it has PR_SET_PDEATHSIG, so when wharf dies, even by kill -9, the
+ * guard kills the whole group at once: no git or build command outlives a killed deploy.
+ * (Processes that leave the group with setsid(), or that the command leaves running after it
+ * exits, are not followed.) stdin is /dev/null; stdout and stderr go through a pipe: each line
+ * is logged with a tag, and stdout can also be captured (capped). The command gets no other
+ * file descriptor of wharf. Used by the git worker for git and the build command.
  */
 #ifndef WHARF_PROC_H
 #define WHARF_PROC_H
@@ -23,7 +27,9 @@ struct proc_opts {
 };
 
 /** Run argv[0] (looked up in PATH) with argv. Returns the exit status (0..255), 128+signal if
- *  it was killed, -1 if it could not be started, -2 on timeout (it was killed). */
+ *  it was killed, -1 if it could not be started (127 if it could not be executed), -2 on
+ *  timeout (it was killed). The death signal that protects the command is tied to the calling
+ *  thread: call it from a thread that lives until it returns (any caller does: it blocks). */
 int proc_run(char *const argv[], const struct proc_opts *o);
 
 /** Kill every running and future command (shutdown): proc_run returns -2 at once. */

@@ -2,11 +2,27 @@
  * git_worker: see include/git_worker.h.
  *
  * Invariants:
- * - The root symlink only ever points at a complete release: releases are built under a
- *   ".tmp" name, renamed when complete, and the symlink is replaced by rename() of a new link.
- *   A kill -9 at any moment leaves either the old or the new release live; leftovers named
- *   ".tmp" are removed by the next deploy.
- * - The live release (and, for rollback, the one before it) is never pruned.
+ * - A complete release is an entry of releases/ whose name is exactly a release name
+ *   (NNNNNN-TIME-SHA12, see release.h: no .tmp, .tmp.index, .del or other suffix) and that is a
+ *   real directory (lstat: not a symlink, not a file). Nothing else counts, anywhere: in the
+ *   release list, for rollback, for prune, for "already live". This rule is enough because a
+ *   directory only gets a release name by the rename() of a finished build (NAME.tmp, checked
+ *   out, git_then run, git_subdir checked) and only loses it by a rename() to NAME.del before
+ *   it is removed: both atomic, so a kill -9 never leaves a half-built or half-removed
+ *   directory under a release name.
+ * - The root symlink only ever points at a complete release: switch_to() checks its target,
+ *   and the symlink is replaced by rename() of a new link. A kill -9 at any moment leaves
+ *   either the old or the new release live.
+ * - Everything else a killed deploy leaves (NAME.tmp, NAME.tmp.index, NAME.del, any other
+ *   entry of releases/ that is not a complete release, git's *.lock files in the cache, a
+ *   half-made cache, ROOT.wharf-swap.PID) is removed under the deploy lock before each deploy
+ *   and rollback; the first deploy runs at start. The entry the root points at is never
+ *   removed, whatever it is; when it is not a complete release, the root is first switched to
+ *   the newest complete one, and the do-not-redeploy list only holds while the root is on a
+ *   complete release.
+ * - The live release and the rollback target are never pruned.
+ * - The processes of a deploy do not outlive it: proc_run() kills a command's process group on
+ *   timeout or stop, and when wharf dies (see proc.h).
  * - `.git` is never inside a release: the checkout uses the cache as --git-dir with the release
  *   as --work-tree (submodules leave `.git` link files, which are hidden paths anyway).
  * - git runs non-interactively (GIT_TERMINAL_PROMPT=0, ssh in batch mode) with a timeout.
@@ -31,6 +47,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "release.h"
 #include "util.h"
 
 #define HISTORY 10      /* deploy durations kept for the status */
@@ -173,9 +190,15 @@ static void git_env(const struct gsite *g, char *env[5], char *buf, size_t n)
 static int git_with(struct gsite *g, struct buf *capture, const char *cwd, char *const args[],
                     char *extra_env)
 {
-    char *argv[32];
+    char *argv[36];
     size_t n = 0;
     argv[n++] = "git";
+    /* an automatic gc after a fetch stays in the deploy's process group (detached, it would
+     * setsid() away from it and outlive a killed deploy) */
+    argv[n++] = "-c";
+    argv[n++] = "gc.autoDetach=false";
+    argv[n++] = "-c";
+    argv[n++] = "maintenance.autoDetach=false";
     for (size_t i = 0; args[i] && n < ARRAY_LEN(argv) - 1; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
@@ -238,7 +261,27 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Complete releases, oldest first (names start with a UTC timestamp). Caller frees. */
+/* Whether releases/NAME is a complete release (the rule at the top of this file). */
+static bool is_complete(const struct gsite *g, const char *name)
+{
+    if (!release_name_valid(name))
+        return false;
+    char *p = xasprintf("%s/%s", g->releases, name);
+    struct stat st;
+    bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    free(p);
+    return ok;
+}
+
+/* Whether the root resolves to a complete release; live gets the entry it names ("" if none). */
+static bool live_is_complete(const struct gsite *g, char *live, size_t n)
+{
+    struct stat st;
+    current_release(g, live, n);
+    return is_complete(g, live) && stat(g->root, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Complete releases, oldest first (names start with the deploy number). Caller frees. */
 static char **list_releases(const struct gsite *g, size_t *count)
 {
     char **v = NULL;
@@ -246,15 +289,15 @@ static char **list_releases(const struct gsite *g, size_t *count)
     DIR *d = opendir(g->releases);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0))
+        if (!is_complete(g, de->d_name))
             continue;
         v = xrealloc(v, (n + 1) * sizeof *v);
         v[n++] = xstrdup(de->d_name);
     }
     if (d)
         closedir(d);
-    qsort(v, n, sizeof *v, cmp_str);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_str);
     *count = n;
     return v;
 }
@@ -266,60 +309,162 @@ static void free_list(char **v, size_t n)
     free(v);
 }
 
-/* One more than the highest release number on disk (complete or not). */
+/* One more than the highest number any entry claims (complete or not), so a new release never
+ * takes the name of a leftover. */
 static unsigned next_seq(const struct gsite *g)
 {
     unsigned max = 0;
     DIR *d = opendir(g->releases);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        char *end;
-        unsigned long n = strtoul(de->d_name, &end, 10);
-        if (end != de->d_name && *end == '-' && n > max && n < 999999)
-            max = (unsigned)n;
+        unsigned n = release_name_seq(de->d_name);
+        if (n > max)
+            max = n;
     }
     if (d)
         closedir(d);
     return max + 1;
 }
 
-/* Remove unfinished builds (a crash or kill -9 mid-deploy leaves them). */
-static void remove_tmp_releases(const struct gsite *g)
+/* Remove a release: first out of the release namespace in one rename(), then the files, so a
+ * kill -9 half-way leaves NAME.del (a leftover), never a half-removed release. */
+static void remove_release(const struct gsite *g, const char *name)
 {
-    DIR *d = opendir(g->releases);
+    char *p = xasprintf("%s/%s", g->releases, name);
+    char *del = xasprintf("%s.del", p);
+    rm_rf(del);
+    if (rename(p, del) == 0)
+        rm_rf(del);
+    else
+        log_warn(g->tag, 0, "cannot remove release %s: %s", name, strerror(errno));
+    free(p);
+    free(del);
+}
+
+/* git's NAME.lock files (and tmp_* files) under dir: a git killed with its deploy leaves them,
+ * and a stale ref lock fails every later fetch. Loose object directories are not walked. */
+#define GIT_WALK_DEPTH 32 /* directory levels walked in the cache (refs/remotes/origin/a/b/...) */
+
+static void remove_git_leftovers(const char *dir, int depth, bool in_objects)
+{
+    DIR *d = opendir(dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-            char *p = xasprintf("%s/%s", g->releases, de->d_name);
-            rm_rf(p);
-            free(p);
-        }
+        const char *e = de->d_name;
+        size_t len = strlen(e);
+        if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
+            continue;
+        if (in_objects && len == 2 && strspn(e, "0123456789abcdef") == 2)
+            continue;
+        char *p = xasprintf("%s/%s", dir, e);
+        struct stat st;
+        bool is_temp = (len > 5 && strcmp(e + len - 5, ".lock") == 0) || strncmp(e, "tmp_", 4) == 0;
+        if (lstat(p, &st) != 0)
+            ;
+        else if (S_ISREG(st.st_mode) && is_temp)
+            unlink(p);
+        else if (S_ISDIR(st.st_mode) && depth > 0)
+            remove_git_leftovers(p, depth - 1,
+                                 depth == GIT_WALK_DEPTH && strcmp(e, "objects") == 0);
+        free(p);
     }
     if (d)
         closedir(d);
 }
 
-/* Keep the newest git_keep releases plus the live one and the one before it. */
-static void prune(const struct gsite *g)
+/* ROOT.wharf-swap.PID symlinks beside the root: a switch killed between symlink() and rename(). */
+static void remove_swap_links(const struct gsite *g)
 {
-    char live[128];
-    current_release(g, live, sizeof live);
-    size_t n;
-    char **v = list_releases(g, &n);
-    size_t live_idx = n;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], live) == 0)
-            live_idx = i;
-    size_t keep = g->site->git.keep + 1; /* + the live one */
-    for (size_t i = 0; i + keep < n; i++) {
-        if (i == live_idx || i + 1 == live_idx)
+    char *dir = xstrdup(g->root);
+    char *slash = strrchr(dir, '/');
+    char *prefix = xasprintf("%s.wharf-swap.", slash ? slash + 1 : dir);
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/site" -> "/", "/srv/site" -> "/srv" */
+    else
+        strcpy(dir, ".");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+            unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    free(prefix);
+    free(dir);
+}
+
+/* Remove what killed deploys leave (see the top of this file). Called with the deploy lock
+ * held: no other deployer runs, so every temporary artefact is stale. live: the entry the root
+ * points at, never removed. */
+static void remove_leftovers(const struct gsite *g, const char *live)
+{
+    /* releases/: everything but complete releases and the live entry (names first: removing
+     * while reading the directory may skip entries) */
+    char **v = NULL;
+    size_t n = 0;
+    DIR *d = opendir(g->releases);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        const char *e = de->d_name;
+        if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 || strcmp(e, live) == 0 ||
+            is_complete(g, e))
+            continue;
+        v = xrealloc(v, (n + 1) * sizeof *v);
+        v[n++] = xstrdup(e);
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < n; i++) {
         char *p = xasprintf("%s/%s", g->releases, v[i]);
-        log_info(g->tag, 0, "removing old release %s", v[i]);
+        log_info(g->tag, 0, "removing %s (left by an unfinished deploy)", v[i]);
         rm_rf(p);
         free(p);
     }
+    free_list(v, n);
+    /* the cache: a `git init` killed half-way (no HEAD: made again), stale locks */
+    char *head = xasprintf("%s/HEAD", g->cache);
+    char *gc_pid = xasprintf("%s/gc.pid", g->cache);
+    char *tmp = xasprintf("%s.tmp", g->cache);
+    struct stat st;
+    if (lstat(g->cache, &st) == 0 && stat(head, &st) != 0) {
+        log_info(g->tag, 0, "removing the unfinished fetch cache %s", g->cache);
+        rm_rf(g->cache);
+    }
+    remove_git_leftovers(g->cache, GIT_WALK_DEPTH, false);
+    unlink(gc_pid);
+    rm_rf(tmp);
+    free(head);
+    free(gc_pid);
+    free(tmp);
+    remove_swap_links(g);
+    char *skip_tmp = xasprintf("%s/rolled-back.tmp", g->state);
+    unlink(skip_tmp);
+    free(skip_tmp);
+}
+
+/* Keep the live release, its rollback target and the newest git_keep others (release.h). */
+static void prune(const struct gsite *g)
+{
+    char live[128];
+    if (!live_is_complete(g, live, sizeof live))
+        return; /* only after a switch: the live one is complete */
+    size_t n;
+    char **v = list_releases(g, &n);
+    bool *drop = xcalloc(n ? n : 1, sizeof *drop);
+    release_prune_plan(v, n, live, g->site->git.keep, drop);
+    for (size_t i = 0; i < n; i++) {
+        if (!drop[i] || strcmp(v[i], live) == 0)
+            continue;
+        log_info(g->tag, 0, "removing old release %s", v[i]);
+        remove_release(g, v[i]);
+    }
+    free(drop);
     free_list(v, n);
 }
 
@@ -333,7 +478,9 @@ static int switch_to(const struct gsite *g, const char *name, char *err, size_t 
     char *tmp = xasprintf("%s.wharf-swap.%ld", g->root, (long)getpid());
     int rc = -1;
     unlink(tmp);
-    if (symlink(target, tmp) != 0) {
+    if (!is_complete(g, name)) {
+        set_error(err, errn, "%s is not a complete release; the root stays", name);
+    } else if (symlink(target, tmp) != 0) {
         set_error(err, errn, "symlink %s: %s", tmp, strerror(errno));
     } else if (rename(tmp, g->root) != 0) {
         set_error(err, errn, "switching %s: %s", g->root, strerror(errno));
@@ -368,7 +515,7 @@ static void load_live(struct gsite *g)
     record_live(g, name, dash ? dash + 1 : "", 0);
 }
 
-/* ---- one deploy ---------------------------------------------------------------------------- */
+/* ---- git ----------------------------------------------------------------------------------- */
 
 static int detect_branch(struct gsite *g, char *err, size_t errn)
 {
@@ -399,11 +546,18 @@ static int fetch(struct gsite *g, char *sha, char *err, size_t errn)
 {
     struct stat st;
     if (stat(g->cache, &st) != 0) {
-        char *args[] = {"init", "--quiet", "--bare", g->cache, NULL};
-        if (git(g, NULL, NULL, args) != 0) {
+        /* made under another name and renamed: a killed `git init` leaves no half cache */
+        char *tmp = xasprintf("%s.tmp", g->cache);
+        char *args[] = {"init", "--quiet", "--bare", tmp, NULL};
+        rm_rf(tmp);
+        int rc = git(g, NULL, NULL, args) == 0 && rename(tmp, g->cache) == 0 ? 0 : -1;
+        if (rc != 0) {
             set_error(err, errn, "git init %s failed", g->cache);
-            return -1;
+            rm_rf(tmp);
         }
+        free(tmp);
+        if (rc != 0)
+            return -1;
     }
     if (detect_branch(g, err, errn) != 0)
         return -1;
@@ -525,48 +679,126 @@ static int lock_state(const struct gsite *g, bool wait)
     return fd;
 }
 
+/* ---- the do-not-redeploy list ---------------------------------------------------------------
+ * state/rolled-back holds the commits rolled back from (12 hex digits a line, newest last):
+ * while the branch is on one of them, it is not deployed again, so a rollback (or two in a
+ * row) is not undone by the next poll. A branch on any other commit empties the list. */
+
+#define SKIP_MAX 64 /* commits remembered */
+
+/* The list into buf (n bytes): "c1\nc2\n..."; "" if none. */
+static void read_skip(const struct gsite *g, char *buf, size_t n)
+{
+    char *path = xasprintf("%s/rolled-back", g->state);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, buf, n - 1) : -1;
+    buf[got > 0 ? got : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    free(path);
+}
+
+static bool skip_has(const char *list, const char *sha)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len >= 7 && strncmp(sha, p, len) == 0)
+            return true;
+        p += len + (p[len] == '\n');
+    }
+    return false;
+}
+
+/* Add commit (12 hex digits) to the list; written whole under another name and renamed. */
+static int add_skip(const struct gsite *g, const char *commit)
+{
+    char old[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
+    read_skip(g, old, sizeof old);
+    const char *keep = old;
+    size_t lines = 0;
+    for (const char *p = old; *p; p++)
+        lines += *p == '\n';
+    while (lines-- >= SKIP_MAX && strchr(keep, '\n'))
+        keep = strchr(keep, '\n') + 1; /* the oldest go */
+    char *path = xasprintf("%s/rolled-back", g->state);
+    char *tmp = xasprintf("%s/rolled-back.tmp", g->state);
+    FILE *f = fopen(tmp, "we");
+    int rc = -1;
+    if (f) {
+        fprintf(f, "%s%.*s\n", keep, RELEASE_COMMIT_LEN, commit);
+        rc = fclose(f) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+    }
+    if (rc != 0)
+        unlink(tmp);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+static void clear_skip(const struct gsite *g)
+{
+    char *path = xasprintf("%s/rolled-back", g->state);
+    unlink(path);
+    free(path);
+}
+
+/* ---- one deploy ---------------------------------------------------------------------------- */
+
+/* Under the deploy lock, before a deploy or a rollback: remove leftovers (never the entry the
+ * root points at) and, with repair, switch a root that is not on a complete release to the
+ * newest complete one. Returns whether the root is on a complete release; live gets its name. */
+static bool recover(struct gsite *g, char *live, size_t n, bool repair)
+{
+    bool ok = live_is_complete(g, live, n);
+    remove_leftovers(g, live);
+    if (ok || !repair)
+        return ok;
+    size_t count;
+    char **v = list_releases(g, &count);
+    char err[256];
+    if (count && switch_to(g, v[count - 1], err, sizeof err) == 0) {
+        log_warn(g->tag, 0, "the root pointed at '%s', not a complete release: now on %s", live,
+                 v[count - 1]);
+        ok = live_is_complete(g, live, n);
+        remove_leftovers(g, live); /* what it pointed at before */
+    }
+    free_list(v, count);
+    return ok;
+}
+
 /* Fetch, build and switch. Returns 0 (deployed), 1 (already current), -1 (failed, err set). */
 static int deploy(struct gsite *g, char *err, size_t errn)
 {
-    char sha[41], live[128], name[128];
+    char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
     if (mkdir_p(g->releases) != 0) {
         set_error(err, errn, "cannot create %s: %s", g->releases, strerror(errno));
         return -1;
     }
-    remove_tmp_releases(g);
+    bool live_ok = recover(g, live, sizeof live, true);
     if (fetch(g, sha, err, errn) != 0)
         return -1;
-    current_release(g, live, sizeof live);
-    const char *live_sha = strrchr(live, '-');
     struct stat st;
-    /* after a rollback, the commit rolled back from is not redeployed until the branch moves */
-    char *skip_path = xasprintf("%s/rolled-back", g->state), skip[64] = "";
-    FILE *f = fopen(skip_path, "r");
-    if (f) {
-        if (!fgets(skip, sizeof skip, f))
-            skip[0] = '\0';
-        fclose(f);
-        skip[strcspn(skip, "\n")] = '\0';
+    char skip[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
+    read_skip(g, skip, sizeof skip);
+    if (live_ok && skip_has(skip, sha)) {
+        if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
+            record_live(g, live, release_name_commit(live), 0);
+        return 1; /* rolled back from: not deployed again until the branch moves */
     }
-    if (skip[0] && strncmp(sha, skip, strlen(skip)) == 0) {
-        free(skip_path);
-        return 1;
-    }
-    unlink(skip_path);
-    free(skip_path);
-    if (live_sha && strncmp(live_sha + 1, sha, 12) == 0 && stat(g->root, &st) == 0) {
+    if (skip[0])
+        clear_skip(g);
+    if (live_ok && strncmp(release_name_commit(live), sha, RELEASE_COMMIT_LEN) == 0) {
         record_live(g, live, sha, commit_time(g, sha));
         return 1; /* already live: nothing to do */
     }
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    /* NNNNNN-TIME-SHA: the sequence number keeps names in deploy order, whatever the clock
-     * or the commit ids, so pruning and rollback can sort by name */
-    snprintf(name, sizeof name, "%06u-%04d%02d%02dT%02d%02d%02dZ-%.12s", next_seq(g),
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sha);
+    /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
+     * pruning and rollback can sort by name */
+    if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0) {
+        set_error(err, errn, "no release number left in %s", g->releases);
+        return -1;
+    }
     final_dir = xasprintf("%s/%s", g->releases, name);
     tmp_dir = xasprintf("%s.tmp", final_dir);
     log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
@@ -586,12 +818,13 @@ static int deploy(struct gsite *g, char *err, size_t errn)
             goto out;
         }
     }
+    /* the build is complete: from here on it is a release (the rule at the top) */
     if (rename(tmp_dir, final_dir) != 0) {
         set_error(err, errn, "cannot rename %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
     if (switch_to(g, name, err, errn) != 0) {
-        rm_rf(final_dir);
+        remove_release(g, name);
         goto out;
     }
     record_live(g, name, sha, commit_time(g, sha));
@@ -606,32 +839,26 @@ out:
     return rc;
 }
 
-/* Switch back to the newest kept release older than the live one. */
+/* Switch to the rollback target (release.h): the newest complete release older than the live
+ * one, of another commit; the newest complete one when the root is not on a complete release.
+ * The commit rolled back from goes on the do-not-redeploy list first, so a kill -9 at any
+ * point leaves either no rollback or a complete one. */
 static int rollback(struct gsite *g, char *err, size_t errn)
 {
     char live[128];
-    current_release(g, live, sizeof live);
+    bool live_ok = recover(g, live, sizeof live, false);
     size_t n;
     char **v = list_releases(g, &n);
-    const char *prev = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], live) < 0)
-            prev = v[i];
+    size_t t = release_rollback_target(v, n, live_ok ? live : "");
     int rc = -1;
-    if (!prev) {
-        set_error(err, errn, "no release older than %s is kept", live[0] ? live : "(none)");
-    } else if (switch_to(g, prev, err, errn) == 0) {
-        const char *from = strrchr(live, '-');
-        char *skip_path = xasprintf("%s/rolled-back", g->state);
-        FILE *f = fopen(skip_path, "w");
-        if (f) {
-            fprintf(f, "%s\n", from ? from + 1 : "");
-            fclose(f);
-        }
-        free(skip_path);
-        const char *dash = strrchr(prev, '-');
-        record_live(g, prev, dash ? dash + 1 : "", 0);
-        log_info(g->tag, 0, "rolled back from %s to %s", live, prev);
+    if (t == n) {
+        set_error(err, errn, "no complete release older than %s (of another commit) is kept",
+                  live[0] ? live : "(none)");
+    } else if (live_ok && add_skip(g, release_name_commit(live)) != 0) {
+        set_error(err, errn, "cannot write %s/rolled-back: %s", g->state, strerror(errno));
+    } else if (switch_to(g, v[t], err, errn) == 0) {
+        record_live(g, v[t], release_name_commit(v[t]), 0);
+        log_info(g->tag, 0, "rolled back from %s to %s", live[0] ? live : "(none)", v[t]);
         rc = 0;
     }
     free_list(v, n);

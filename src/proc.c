@@ -1,5 +1,7 @@
 /*
- * proc: see include/proc.h. The child starts with every signal unblocked and default
+ * proc: see include/proc.h. Each command runs under a guard process (run_guard) that leads its
+ * process group and kills that group when wharf dies, so a kill -9 of wharf mid-deploy leaves
+ * no git or git_then running. The command starts with every signal unblocked and default
  * dispositions (wharf's threads block TERM/INT/USR1/USR2/HUP and ignore PIPE; a git or a build
  * command must not inherit that).
  */
@@ -15,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #include "log.h"
@@ -74,46 +79,145 @@ static void log_lines(struct buf *pending, const struct proc_opts *o, bool flush
     pending->len = left;
 }
 
+/* argv[0] looked up in PATH (the guard cannot: it may only make system calls); NULL if there
+ * is no such program. Caller frees. */
+static char *find_program(const char *name)
+{
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path;; p++) {
+        size_t len = strcspn(p, ":");
+        char *cand = xasprintf("%.*s%s%s", (int)len, p, len ? "/" : "", name);
+        if (access(cand, X_OK) == 0)
+            return cand;
+        free(cand);
+        p += len;
+        if (!*p)
+            return NULL;
+    }
+}
+
+/* Close every descriptor from fd up (system calls only: the guard uses it). */
+static void close_from(int fd)
+{
+#ifdef HAVE_CLOSE_RANGE
+    if (close_range((unsigned)fd, ~0U, 0) == 0)
+        return;
+#endif
+    for (; fd < 65536; fd++)
+        close(fd);
+}
+
+/* What the guard needs, all made before fork(). */
+struct guard_plan {
+    const char *path; /* the program, resolved */
+    char *const *argv;
+    char **env;
+    const char *cwd;
+    int in_fd, out_fd; /* /dev/null, the pipe's write end */
+    pid_t parent;
+    posix_spawnattr_t attr; /* the command: empty signal mask, default dispositions */
+};
+
+/* The guard: a fork of wharf (only system calls from here: other threads may hold locks) that
+ * leads the command's process group, starts the command in it and waits for it. Its exit
+ * status is the command's (128 + signal if the command was killed). When the thread that
+ * forked it dies (kill -9 of wharf included: PR_SET_PDEATHSIG) or it is told to stop, it kills
+ * the whole group, itself included, so nothing a deploy started outlives it. */
+static _Noreturn void run_guard(struct guard_plan *g)
+{
+    sigset_t all, stop;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL); /* signals are taken with sigwaitinfo below */
+    setpgid(0, 0);
+#ifdef HAVE_SYS_PRCTL_H
+    /* note: the death signal is tied to the thread that forked us, which waits in proc_run */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    if (getppid() != g->parent) /* wharf died before prctl */
+        _exit(127);
+    /* above 2 first (wharf may run with 0, 1 or 2 closed), then onto 0, 1, 2 without CLOEXEC */
+    int in = fcntl(g->in_fd, F_DUPFD, 3), out = fcntl(g->out_fd, F_DUPFD, 3);
+    if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+        _exit(127);
+    close_from(3); /* wharf's sockets, files and the deploy lock stay with wharf */
+    if (g->cwd && chdir(g->cwd) != 0)
+        _exit(127);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGCHLD, &dfl, NULL); /* queued while blocked, even if wharf ignored it */
+    pid_t cmd;
+    if (posix_spawn(&cmd, g->path, NULL, &g->attr, g->argv, g->env) != 0)
+        _exit(127);
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGCHLD);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    for (;;) {
+        int sig = sigwaitinfo(&stop, NULL);
+        int status;
+        if (sig == SIGCHLD) {
+            if (waitpid(cmd, &status, WNOHANG) == cmd)
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        } else if (sig > 0) {
+            kill(0, SIGKILL); /* the group: the command, what it started, and this guard */
+            _exit(128 + SIGKILL);
+        }
+    }
+}
+
 int proc_run(char *const argv[], const struct proc_opts *o)
 {
     int pipefd[2] = {-1, -1};
     int rc = -1, devnull = -1;
     pid_t pid = -1;
     char **env = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
+    char *path = NULL;
+    bool attr_ready = false;
+    struct guard_plan g = {.argv = argv, .cwd = o->cwd, .parent = getpid()};
+    const char *tag = o->log_tag ? o->log_tag : "proc";
     struct buf pending;
     buf_init(&pending, 0);
 
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-    if (o->cwd)
-        posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    path = find_program(argv[0]);
+    if (!path) {
+        log_error(tag, 0, "cannot run %s: not found in PATH", argv[0]);
+        goto out;
+    }
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
+        log_error(tag, 0, "cannot run %s: %s", argv[0], strerror(errno));
+        goto out;
+    }
+    posix_spawnattr_init(&g.attr);
+    attr_ready = true;
     sigset_t none, dfl;
     sigemptyset(&none);
     sigfillset(&dfl);
     sigdelset(&dfl, SIGKILL);
     sigdelset(&dfl, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setsigmask(&g.attr, &none);
+    posix_spawnattr_setsigdefault(&g.attr, &dfl);
+    posix_spawnattr_setflags(&g.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     env = merged_env(o->env_add);
-    int err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    g.path = path;
+    g.env = env;
+    g.in_fd = devnull;
+    g.out_fd = pipefd[1];
+    pid = fork();
+    if (pid == 0)
+        run_guard(&g);
     close(pipefd[1]);
     pipefd[1] = -1;
-    if (err != 0) {
-        log_error(o->log_tag ? o->log_tag : "proc", 0, "cannot run %s: %s", argv[0], strerror(err));
+    if (pid < 0) {
+        log_error(tag, 0, "cannot run %s: %s", argv[0], strerror(errno));
         goto out;
     }
+    /* the guard leads the group: make sure of it before a timeout may kill(-pid) */
+    setpgid(pid, pid);
 
     uint64_t deadline = o->timeout_ms ? clock_ms() + o->timeout_ms : 0;
     bool timed_out = false;
@@ -169,11 +273,16 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     else
         rc = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 out:
+    if (attr_ready)
+        posix_spawnattr_destroy(&g.attr);
     if (devnull >= 0)
         close(devnull);
     if (pipefd[0] >= 0)
         close(pipefd[0]);
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
     free(env);
+    free(path);
     buf_dispose(&pending);
     return rc;
 }

@@ -1,0 +1,49 @@
+/*
+ * release: the names of a git site's releases and the choices made from a list of them
+ * (which one a rollback goes to, which ones a prune drops). Pure: no I/O, no clock, no locks;
+ * git_worker does the file-system side and decides what is complete.
+ *
+ * A release name is exactly "NNNNNN-YYYYMMDDTHHMMSSZ-hhhhhhhhhhhh": a 6-digit deploy sequence
+ * number (names sort in deploy order, whatever the clock or the commit ids), the UTC time of
+ * the deploy and the first 12 hex digits of the commit. Anything else in releases/ (NAME.tmp,
+ * NAME.tmp.index, NAME.del, ...) is never a release.
+ */
+#ifndef WHARF_RELEASE_H
+#define WHARF_RELEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELEASE_NAME_LEN 36   /* 6 + 1 + 16 + 1 + 12, without the NUL */
+#define RELEASE_COMMIT_LEN 12 /* hex digits of the commit id in a name */
+#define RELEASE_SEQ_MAX 999999
+
+/** Whether name has exactly the release form (lowercase hex commit, no suffix). */
+bool release_name_valid(const char *name);
+
+/** Write the name for deploy number seq (1..RELEASE_SEQ_MAX) at unix time t of commit (at
+ *  least RELEASE_COMMIT_LEN lowercase hex digits) into out (n > RELEASE_NAME_LEN). 0, or -1
+ *  when an argument is out of range (out is then ""). */
+int release_name_make(char *out, size_t n, unsigned seq, int64_t t, const char *commit);
+
+/** The sequence number a directory entry claims (its leading digits before a '-'), for any
+ *  entry, release or leftover; 0 if it has none. New releases get one more than the highest. */
+unsigned release_name_seq(const char *name);
+
+/** The RELEASE_COMMIT_LEN hex digits of a valid name (not NUL-terminated there: the end of the
+ *  name), or NULL for an invalid one. */
+const char *release_name_commit(const char *name);
+
+/** The release a rollback from live goes to. names: complete releases sorted by name
+ *  (oldest first). When live is a release name: the newest one older than live whose commit
+ *  differs from live's (a commit deployed twice is skipped). Otherwise (nothing live, or the
+ *  root points at something that is not a release): the newest one. Returns its index, or n
+ *  when there is none. */
+size_t release_rollback_target(char *const *names, size_t n, const char *live);
+
+/** Which releases a prune removes: names as for release_rollback_target; drop[i] is set for
+ *  each one to remove. Kept: live, the rollback target from live, and the newest keep others. */
+void release_prune_plan(char *const *names, size_t n, const char *live, unsigned keep, bool *drop);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * release: see include/release.h. The name is checked character by character against its one
+ * form, so a leftover whose name only starts like a release (NAME.tmp.index) is never taken
+ * for one.
+ */
+#include "release.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* "NNNNNN-YYYYMMDDTHHMMSSZ-hhhhhhhhhhhh": d = digit, h = lowercase hex, others literal */
+static const char name_form[] = "dddddd-ddddddddTddddddZ-hhhhhhhhhhhh";
+
+bool release_name_valid(const char *name)
+{
+    size_t i;
+    for (i = 0; name_form[i]; i++) {
+        char c = name[i], f = name_form[i];
+        bool digit = c >= '0' && c <= '9';
+        if (f == 'd' ? !digit : f == 'h' ? !(digit || (c >= 'a' && c <= 'f')) : c != f)
+            return false;
+    }
+    return name[i] == '\0';
+}
+
+int release_name_make(char *out, size_t n, unsigned seq, int64_t t, const char *commit)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (n)
+        out[0] = '\0';
+    if (n <= RELEASE_NAME_LEN || seq == 0 || seq > RELEASE_SEQ_MAX || !gmtime_r(&tt, &tm) ||
+        tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+        return -1;
+    for (size_t i = 0; i < RELEASE_COMMIT_LEN; i++)
+        if (!((commit[i] >= '0' && commit[i] <= '9') || (commit[i] >= 'a' && commit[i] <= 'f')))
+            return -1;
+    snprintf(out, n, "%06u-%04d%02d%02dT%02d%02d%02dZ-%.12s", seq, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, commit);
+    return 0;
+}
+
+unsigned release_name_seq(const char *name)
+{
+    unsigned v = 0;
+    size_t i;
+    for (i = 0; name[i] >= '0' && name[i] <= '9'; i++) {
+        if (v > RELEASE_SEQ_MAX)
+            return 0;
+        v = v * 10 + (unsigned)(name[i] - '0');
+    }
+    return i && name[i] == '-' && v <= RELEASE_SEQ_MAX ? v : 0;
+}
+
+const char *release_name_commit(const char *name)
+{
+    return release_name_valid(name) ? name + RELEASE_NAME_LEN - RELEASE_COMMIT_LEN : NULL;
+}
+
+size_t release_rollback_target(char *const *names, size_t n, const char *live)
+{
+    const char *live_commit = live ? release_name_commit(live) : NULL;
+    if (!live_commit)
+        return n ? n - 1 : 0;
+    for (size_t i = n; i-- > 0;) {
+        if (strcmp(names[i], live) < 0 &&
+            memcmp(release_name_commit(names[i]), live_commit, RELEASE_COMMIT_LEN) != 0)
+            return i;
+    }
+    return n;
+}
+
+void release_prune_plan(char *const *names, size_t n, const char *live, unsigned keep, bool *drop)
+{
+    size_t target = release_rollback_target(names, n, live);
+    unsigned kept = 0;
+    for (size_t i = n; i-- > 0;) {
+        bool is_live = live && strcmp(names[i], live) == 0;
+        drop[i] = false;
+        if (is_live)
+            continue;
+        if (kept < keep)
+            kept++; /* the rollback target counts here when it is among the newest */
+        else
+            drop[i] = i != target;
+    }
+}

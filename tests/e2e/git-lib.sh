@@ -1,0 +1,58 @@
+# git-lib.sh: helpers for the git deploy tests, sourced after lib.sh. Repositories live in $T:
+# a bare "remote" NAME.git and a working clone NAME.work that commits and pushes. No user or
+# system git configuration leaks in (wharf's git inherits this environment too).
+command -v git >/dev/null || skip_all "git is not installed"
+export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
+: >"$GIT_CONFIG_GLOBAL"
+
+# new_remote NAME: a bare $T/NAME.git (branch main) and its work clone $T/NAME.work
+new_remote() {
+    git -c init.defaultBranch=main init -q --bare "$T/$1.git"
+    git -c init.defaultBranch=main init -q "$T/$1.work"
+    git -C "$T/$1.work" config user.name "wharf e2e"
+    git -C "$T/$1.work" config user.email "e2e@example.invalid"
+    git -C "$T/$1.work" remote add origin "$T/$1.git"
+}
+# put NAME PATH CONTENT: write a file in the work clone
+put() {
+    mkdir -p "$(dirname "$T/$1.work/$2")"
+    printf '%s' "$3" >"$T/$1.work/$2"
+}
+# push NAME MSG: commit everything and push it to main; sets SHA
+push() {
+    git -C "$T/$1.work" add -A
+    git -C "$T/$1.work" commit -q --allow-empty -m "$2"
+    git -C "$T/$1.work" push -q origin HEAD:refs/heads/main 2>>"$T/git.err" || bail "git push to $1 failed"
+    SHA=$(git -C "$T/$1.work" rev-parse HEAD)
+}
+# state_of ROOT: the site's state directory (releases/, repo.git, lock, rolled-back)
+state_of() { echo "$(dirname "$1")/.$(basename "$1").wharf"; }
+# entries ROOT: every entry of releases/ (of any type), one name a line
+entries() { ls -A "$(state_of "$1")/releases" 2>/dev/null | sort; }
+# is_release_name NAME: exactly NNNNNN-YYYYMMDDTHHMMSSZ-<12 hex>
+is_release_name() { [[ "$1" =~ ^[0-9]{6}-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$ ]]; }
+# strays ROOT: entries of releases/ that are not release directories (should be none)
+strays() {
+    local e d
+    d="$(state_of "$1")/releases"
+    entries "$1" | while read -r e; do
+        if ! is_release_name "$e" || [ -L "$d/$e" ] || [ ! -d "$d/$e" ]; then echo "$e"; fi
+    done
+}
+# live_ok ROOT: root is a symlink to a complete release (a real directory whose name is a
+# release name, directly under releases/); prints why not on stdout otherwise
+live_ok() {
+    local t rel
+    [ -L "$1" ] || { echo "root is not a symlink"; return 1; }
+    t=$(readlink "$1")
+    rel=${t##*/releases/}
+    rel=${rel%%/*}
+    is_release_name "$rel" || { echo "root points at '$t' (not a release name)"; return 1; }
+    t="$(state_of "$1")/releases/$rel"
+    [ ! -L "$t" ] && [ -d "$t" ] || { echo "root points at '$rel', not a real directory"; return 1; }
+    [ -d "$1/" ] || { echo "root does not resolve to a directory"; return 1; }
+}
+# live_name ROOT: the release the root points at
+live_name() { local t; t=$(readlink "$1"); t=${t##*/releases/}; echo "${t%%/*}"; }
+# no_procs PATTERN: no process's command line matches PATTERN (pgrep -f)
+no_procs() { ! pgrep -f "$1" >/dev/null; }
