@@ -81,6 +81,7 @@ struct fcgi_site_conf {
     uint64_t max_body_bytes;     /* larger request bodies get 413 */
     unsigned line;               /* line of the fastcgi key; 0 = command line */
     unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
+    bool preset_from_cli;        /* named by --preset (errors say so) */
 };
 
 struct git_site_conf {

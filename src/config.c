@@ -1395,6 +1395,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
         int rc = config_parse_listen(CONFIG_DEFAULT_LISTEN, &a, &why);
         assert(rc == 0);
         (void)rc;
+        free(srv->listen); /* an empty array (every --listen refused) is still ours */
         srv->listen = xmalloc(sizeof *srv->listen);
         srv->listen[0] = a;
         srv->n_listen = 1;
@@ -1471,8 +1472,7 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
     const char *tls_files[] = {cfg->server.tls_cert, cfg->server.tls_key};
     for (size_t i = 0; i < 2 && cfg->server.n_tls_listen; i++)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
-            errlist_add(errs, "%s: %s '%s': %s",
-                        where(cfg, cfg->server.tls_line, at, sizeof at),
+            errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];

@@ -3,7 +3,8 @@
 # that is not an existing file or directory to /index.php with the original REQUEST_URI, while
 # existing files are served and existing scripts run themselves; a custom preset from a
 # [server] presets_dir (ext = .phtml, env = APP_ENV=test); fastcgi_env; a missing or malformed
-# preset is a config error naming the config file and the fastcgi_preset line; and
+# preset is a config error naming the config file and the fastcgi_preset line (also in a site
+# without fastcgi); --preset NAME on the command line; and
 # `wharf --php` without an address spawns php-fpm and leaves none behind after SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
@@ -159,6 +160,41 @@ check_bad nosuch-preset nosuch
 check_bad malformed-preset bad
 like "$(cat "$T/malformed-preset.out")" "$T/mypresets/bad.ini:2:" "malformed-preset: the error also names the preset file and its bad line (bad.ini:2)"
 check_bad traversal-preset ../mypresets/mine
+
+# a fastcgi_preset naming no preset is an error even in a site without fastcgi (line 6 here)
+port=$(free_port)
+cat >"$T/nofcgi.ini" <<EOF
+[server]
+listen = 127.0.0.1:$port
+
+[site x]
+root = $T/plain
+fastcgi_preset = nosuch
+EOF
+timeout 10 "$WHARF" --config "$T/nofcgi.ini" --test >"$T/nofcgi.out" 2>&1
+rc=$?
+is "$rc" "1" "fastcgi_preset = nosuch without fastcgi: wharf --test exits 1"
+like "$(cat "$T/nofcgi.out")" "^$T/nofcgi.ini:6: fastcgi_preset: unknown preset 'nosuch'" \
+    "fastcgi_preset = nosuch without fastcgi: the error names nofcgi.ini:6"
+sed -i 's/^fastcgi_preset = nosuch$/fastcgi_preset = laravel/' "$T/nofcgi.ini"
+timeout 10 "$WHARF" --config "$T/nofcgi.ini" --test >"$T/nofcgi.out" 2>&1
+is "$?" "0" "fastcgi_preset = laravel without fastcgi: valid"
+
+# ---- --preset NAME: a front controller from the command line --------------------------------
+out=$(timeout 10 "$WHARF" --root "$T/laravel" --php "unix:$T/fpm.sock" --preset nosuch --test 2>&1)
+is "$?" "1" "--preset nosuch: wharf --test exits 1"
+like "$out" "^--preset: fastcgi_preset: unknown preset 'nosuch'" "--preset nosuch: the error names --preset"
+out=$(timeout 10 "$WHARF" --root "$T/laravel" --preset laravel --test 2>&1)
+is "$?" "1" "--preset without --php (no FastCGI): wharf --test exits 1"
+like "$out" "^--preset: \\[site default\\] has no FastCGI backend" "--preset without --php: the error says why"
+start_wharf --root "$T/laravel" --php "unix:$T/fpm.sock" --preset laravel
+is "$(body '/some/pretty/path?x=1')" "$(fc_body '/some/pretty/path?x=1' '{"x":"1"}')" \
+    "--preset laravel: /some/pretty/path?x=1 runs /index.php with the original REQUEST_URI"
+is "$(body /other.php)" "other:/other.php" "--preset laravel: an existing script runs itself"
+stop_pid "$WPID"
+start_wharf --root "$T/laravel" --php "unix:$T/fpm.sock"
+is "$(status '/some/pretty/path')" "404" "without --preset: --php uses the php preset (no front controller, 404)"
+stop_pid "$WPID"
 
 # ---- spawn mode: wharf --php starts php-fpm and stops it ------------------------------------
 mkdir -p "$T/spawn"
