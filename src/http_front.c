@@ -356,6 +356,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
     struct access_log *log = r->site ? site_logs[r->site - cfg->sites] : NULL;
+    fcgi_request_count_bytes(r);
     if (log && r->handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
