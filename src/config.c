@@ -54,6 +54,7 @@ enum key_type {
     T_RELPATH,
     T_PREFIXES,
     T_ENV,
+    T_COMMENT,
 };
 
 struct config_key {
@@ -154,6 +155,8 @@ static const struct config_key keys[] = {
     {SEC_PRESET, "index", T_WORDS, PRESET(index), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "try", T_URLPATH, PRESET(try_script), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "env", T_ENV, PRESET(env), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "server_software_comment", T_COMMENT, PRESET(server_software_comment), NULL, 0, 0,
+     NULL, 0},
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
@@ -943,6 +946,28 @@ static void expect_env(const struct config_key *k, char *buf, size_t n)
     expect_text("NAME=VALUE (NAME: letters, digits, '_')", buf, n);
 }
 
+#define COMMENT_MAX 64
+
+/* An RFC 9110 comment's text without the parentheses: printable ASCII, no '(', ')' or '\\'. */
+static int parse_comment(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    size_t n = strlen(val);
+    if (n == 0 || n > COMMENT_MAX)
+        return bad_value(ld, k, val, NULL);
+    for (const char *c = val; *c; c++)
+        if (*c < 0x20 || *c > 0x7e || *c == '(' || *c == ')' || *c == '\\')
+            return bad_value(ld, k, val, NULL);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+static void expect_comment(const struct config_key *k, char *buf, size_t n)
+{
+    snprintf(buf, n, "1-%d printable ASCII characters without '(', ')' or '\\'", COMMENT_MAX);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -960,6 +985,7 @@ static const struct type_def types[] = {
     [T_RELPATH] = {false, parse_relpath, expect_relpath, dispose_string},
     [T_PREFIXES] = {true, parse_prefixes, expect_prefixes, dispose_str_list},
     [T_ENV] = {true, parse_env, expect_env, dispose_str_list},
+    [T_COMMENT] = {false, parse_comment, expect_comment, dispose_string},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)

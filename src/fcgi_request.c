@@ -439,6 +439,12 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         snprintf(server_name, sizeof server_name, "%s", site->hosts.n ? site->hosts.v[0] : local);
     }
     const struct preset *p = site->fcgi.preset;
+    /* note: WordPress offers pretty permalinks only when SERVER_SOFTWARE names Apache, nginx
+     * or IIS (wp-includes/vars.php); its preset says what wharf is compatible with */
+    char software[128];
+    if (p->server_software_comment)
+        snprintf(software, sizeof software, "%s (%s)", WHARF_SERVER_HEADER,
+                 p->server_software_comment);
     struct cgi_request cr = {
         .method = r->method,
         .request_uri = r->target,
@@ -452,7 +458,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .server_addr = local,
         .server_port = local_port,
         .server_protocol = r->protocol,
-        .server_software = WHARF_SERVER_HEADER,
+        .server_software = p->server_software_comment ? software : WHARF_SERVER_HEADER,
         .remote_addr = remote,
         .remote_port = remote_port,
         .content_type =

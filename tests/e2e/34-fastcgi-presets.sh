@@ -22,6 +22,16 @@ EOF
     printf '.app { color: blue }\n' >"$d/app.css"
     printf 'logo\n' >"$d/assets/logo.txt"
 done
+# WordPress's test for URL rewriting (wp-includes/vars.php, got_url_rewrite()): the server
+# software must name Apache, LiteSpeed, nginx or IIS 7+, else only /index.php/... permalinks
+cat >"$T/wordpress/wp-check.php" <<'EOF'
+<?php
+$sw = $_SERVER['SERVER_SOFTWARE'];
+$rewrites = str_contains($sw, 'Apache') || str_contains($sw, 'LiteSpeed') || str_contains($sw, 'nginx')
+    || str_contains($sw, 'Microsoft-IIS/');
+echo $sw, "\n", $rewrites ? 'pretty permalinks' : 'index.php permalinks only';
+EOF
+cp "$T/wordpress/wp-check.php" "$T/laravel/wp-check.php"
 mkdir -p "$T/plain" "$T/phtml" "$T/mypresets"
 cat >"$T/plain/env.php" <<'EOF'
 <?php $v = $_GET['v'] ?? ''; echo array_key_exists($v, $_SERVER) ? $_SERVER[$v] : '(unset)';
@@ -86,6 +96,13 @@ for p in $FRONTS; do
         is "$st $b" "200 $(fc_body '/missing.php' '[]')" "$p: /missing.php -> the front controller with REQUEST_URI /missing.php"
     fi
 done
+
+# ---- WordPress pretty permalinks --------------------------------------------------------------
+server=$(headers /wp-check.php -H "Host: wordpress.test" | header_value Server)
+is "$(body /wp-check.php -H "Host: wordpress.test")" "$server (nginx-compatible)
+pretty permalinks" "wordpress: SERVER_SOFTWARE is '$server (nginx-compatible)', so WordPress offers pretty permalinks"
+is "$(body /wp-check.php -H "Host: laravel.test")" "$server
+index.php permalinks only" "laravel: SERVER_SOFTWARE is the plain '$server' (the comment is the wordpress preset's)"
 
 # ---- fastcgi_env ----------------------------------------------------------------------------
 is "$(body '/env.php?v=FOO')" "bar" "fastcgi_env = FOO=bar reaches PHP"

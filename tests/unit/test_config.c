@@ -537,6 +537,39 @@ static void test_presets(void)
     preset_free_all();
 }
 
+static void test_preset_keys(void)
+{
+    struct preset p;
+    struct errlist errs = {0};
+
+    is_int(config_parse_preset(&p, "wp",
+                               "ext = .php\ntry = /index.php\n"
+                               "server_software_comment = nginx-compatible\n",
+                               "wp.ini", &errs),
+           0, "preset: server_software_comment accepted");
+    is_str(p.server_software_comment, "nginx-compatible", "preset: server_software_comment kept");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "plain", "ext = .php\n", "plain.ini", &errs), 0,
+           "preset: without server_software_comment");
+    ok(p.server_software_comment == NULL, "preset: no comment by default");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "bad", "ext = .php\nserver_software_comment = a (b)\n",
+                               "bad.ini", &errs),
+           -1, "preset: a comment with parentheses is refused");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "bad2", "ext = .php\n\nserver_software_comment = \"\"\n",
+                               "bad2.ini", &errs),
+           -1, "preset: an empty comment is refused");
+    is_str(join(&errs),
+           "bad.ini:2: server_software_comment: expected 1-64 printable ASCII characters without "
+           "'(', ')' or '\\', got 'a (b)'\n"
+           "bad2.ini:3: server_software_comment: expected 1-64 printable ASCII characters without "
+           "'(', ')' or '\\', got ''\n",
+           "preset: bad comments are errors at their lines");
+    config_preset_dispose(&p);
+    errlist_dispose(&errs);
+}
+
 /* ---- counting live heap blocks (glibc; ASan brings its own leak check instead) ---------- */
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 #define COUNT_BLOCKS 1
@@ -743,6 +776,7 @@ int main(int argc, char **argv)
     test_hosts();
     test_check_fs();
     test_presets();
+    test_preset_keys();
     test_finish_empty_listen();
     test_full_fixture(dir);
     ok(run_fixtures(dir, "good", true) >= 2, "at least 2 good fixtures");
