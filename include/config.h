@@ -60,6 +60,7 @@ struct preset {
     char *try_script;              /* front controller for requests matching no file ("/index.php");
                                     * NULL = 404 */
     struct str_list env;           /* NAME=VALUE params added to every request */
+    struct str_list deny;          /* URL path prefixes refused (403) on every site using it */
     char *server_software_comment; /* "nginx-compatible": SERVER_SOFTWARE is
                                     * "wharf/VERSION (nginx-compatible)"; NULL = none */
 };
@@ -177,7 +178,8 @@ int config_parse(struct config *cfg, const char *text, const char *filename, str
  */
 int config_finish(struct config *cfg, struct errlist *errs);
 /** Parse the text of a preset file into p (named name). Same syntax and errors as the main file;
- *  keys: ext, split, index, try, env, server_software_comment. Returns 0 if no errors. */
+ *  keys: ext, split, index, try, env, deny, server_software_comment. Returns 0 if no
+ *  errors. */
 int config_parse_preset(struct preset *p, const char *name, const char *text, const char *filename,
                         struct errlist *errs);
 void config_preset_dispose(struct preset *p);

@@ -155,6 +155,7 @@ static const struct config_key keys[] = {
     {SEC_PRESET, "index", T_WORDS, PRESET(index), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "try", T_URLPATH, PRESET(try_script), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "env", T_ENV, PRESET(env), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "deny", T_PREFIXES, PRESET(deny), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "server_software_comment", T_COMMENT, PRESET(server_software_comment), NULL, 0, 0,
      NULL, 0},
 };

@@ -226,6 +226,10 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     for (size_t i = 0; i < site->deny.n; i++)
         if (path_has_prefix(path, site->deny.v[i]))
             return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
+    const struct preset *preset = site->fcgi.preset; /* the application's private directories */
+    for (size_t i = 0; preset && i < preset->deny.n; i++)
+        if (path_has_prefix(path, preset->deny.v[i]))
+            return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
     if (site->git.repo && !git_worker_is_live(site))
         return http_front_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                                 "The site is being deployed for the first time.",

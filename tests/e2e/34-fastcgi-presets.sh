@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# FastCGI presets: the front-controller presets laravel, symfony and wordpress send a request
-# that is not an existing file or directory to /index.php with the original REQUEST_URI, while
-# existing files are served and existing scripts run themselves; a custom preset from a
-# [server] presets_dir (ext = .phtml, env = APP_ENV=test); fastcgi_env; a missing or malformed
+# FastCGI presets: the front-controller presets laravel, symfony, wordpress and mediawiki send a
+# request that is not an existing file or directory to /index.php with the original REQUEST_URI,
+# while existing files are served and existing scripts run themselves (mediawiki also denies its
+# code and cache directories; wordpress's SERVER_SOFTWARE allows pretty permalinks); a custom
+# preset from a [server] presets_dir (ext = .phtml, env = APP_ENV=test); fastcgi_env; a missing or malformed
 # preset is a config error naming the config file and the fastcgi_preset line (also in a site
 # without fastcgi); --preset NAME on the command line; and
 # `wharf --php` without an address spawns php-fpm and leaves none behind after SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
-FRONTS="laravel symfony wordpress"
+FRONTS="laravel symfony wordpress mediawiki"
 
 # ---- apps -----------------------------------------------------------------------------------
 for p in $FRONTS; do
@@ -22,6 +23,17 @@ EOF
     printf '.app { color: blue }\n' >"$d/app.css"
     printf 'logo\n' >"$d/assets/logo.txt"
 done
+# MediaWiki's layout: entry points at the root, code and caches in directories never served
+d="$T/mediawiki"
+mkdir -p "$d/includes" "$d/cache" "$d/maintenance" "$d/vendor" "$d/images/deleted/a" "$d/images/a"
+printf '<?php echo "code";\n' >"$d/includes/WebStart.php"
+printf '<?php echo "maintenance";\n' >"$d/maintenance/update.php"
+printf 'cached\n' >"$d/cache/l10n.cdb"
+mkdir -p "$T/laravel/cache" && cp "$d/cache/l10n.cdb" "$T/laravel/cache/"
+printf 'deleted\n' >"$d/images/deleted/a/old.png"
+printf 'upload\n' >"$d/images/a/new.png"
+printf '<?php echo "rest ", $_SERVER["SCRIPT_NAME"], " ", $_SERVER["PATH_INFO"] ?? "";\n' >"$d/rest.php"
+
 # WordPress's test for URL rewriting (wp-includes/vars.php, got_url_rewrite()): the server
 # software must name Apache, LiteSpeed, nginx or IIS 7+, else only /index.php/... permalinks
 cat >"$T/wordpress/wp-check.php" <<'EOF'
@@ -96,6 +108,20 @@ for p in $FRONTS; do
         is "$st $b" "200 $(fc_body '/missing.php' '[]')" "$p: /missing.php -> the front controller with REQUEST_URI /missing.php"
     fi
 done
+
+# ---- MediaWiki short URLs ----------------------------------------------------------------------
+H="Host: mediawiki.test"
+is "$(body '/wiki/Main_Page' -H "$H")" "$(fc_body '/wiki/Main_Page' '[]')" \
+    "mediawiki: /wiki/Main_Page runs /index.php with REQUEST_URI /wiki/Main_Page (\$wgArticlePath = /wiki/\$1)"
+is "$(body '/wiki/Caf%C3%A9?action=history' -H "$H")" "$(fc_body '/wiki/Caf%C3%A9?action=history' '{"action":"history"}')" \
+    "mediawiki: /wiki/Caf%C3%A9?action=history keeps the raw REQUEST_URI and the query"
+is "$(body '/rest.php/v1/page/Main_Page' -H "$H")" "rest /rest.php /v1/page/Main_Page" \
+    "mediawiki: rest.php/v1/page/Main_Page runs rest.php with PATH_INFO"
+for u in /includes/WebStart.php /maintenance/update.php /cache/l10n.cdb /images/deleted/a/old.png /vendor/; do
+    is "$(status "$u" -H "$H")" "403" "mediawiki: $u is denied (403)"
+done
+is "$(body /images/a/new.png -H "$H")" "upload" "mediawiki: an upload under /images is served"
+is "$(body /cache/l10n.cdb -H 'Host: laravel.test')" "cached" "laravel: the mediawiki preset's deny is its own (/cache served)"
 
 # ---- WordPress pretty permalinks --------------------------------------------------------------
 server=$(headers /wp-check.php -H "Host: wordpress.test" | header_value Server)

@@ -549,6 +549,12 @@ static void test_preset_keys(void)
            0, "preset: server_software_comment accepted");
     is_str(p.server_software_comment, "nginx-compatible", "preset: server_software_comment kept");
     config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "mw", "ext = .php\ndeny = /cache /includes\n    /vendor\n",
+                               "mw.ini", &errs),
+           0, "preset: deny accepted, continued on an indented line");
+    is_int(p.deny.n, 3, "preset: three deny prefixes");
+    is_str(p.deny.n == 3 ? p.deny.v[2] : NULL, "/vendor", "preset: deny in order");
+    config_preset_dispose(&p);
     is_int(config_parse_preset(&p, "plain", "ext = .php\n", "plain.ini", &errs), 0,
            "preset: without server_software_comment");
     ok(p.server_software_comment == NULL, "preset: no comment by default");
