@@ -672,10 +672,11 @@ static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
         const char *name = h->headers[i].name, *value = h->headers[i].value;
         if (skip_header(name))
             continue;
-        char etag[256], *merged = NULL;
-        if (compressed && ascii_casecmp(name, "ETag") == 0 &&
-            gzip_weak_etag(value, etag, sizeof etag))
-            value = etag;
+        char *merged = NULL;
+        if (compressed && ascii_casecmp(name, "ETag") == 0) {
+            size_t n = strlen(value) + 3; /* "W/" and the NUL: always fits */
+            value = gzip_weak_etag(value, merged = xmalloc(n), n);
+        }
         if (!vary_done && ascii_casecmp(name, "Vary") == 0) {
             /* one Vary line: the application's list, with Accept-Encoding unless it is there */
             if (!gzip_vary_has_accept_encoding(value))
