@@ -16,8 +16,7 @@ bool gzip_accepted(const char *accept_encoding);
  *  level (1-9). Returns 0, or -1 on zlib error or when out's cap is hit. */
 int gzip_compress(const void *in, size_t len, int level, struct buf *out);
 
-#define GZIP_MIN_BYTES 256 /* bodies known to be smaller are sent as they are: gzip gains nothing  \
-                            */
+#define GZIP_MIN_BYTES 256 /* smaller bodies are sent as they are: gzip gains nothing */
 
 /* What gzip_choose() needs to know about a response that was not made here. */
 struct gzip_response {
