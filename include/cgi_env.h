@@ -51,7 +51,7 @@ struct cgi_request {
     uint64_t content_length;  /* bytes; used only when has_body */
     bool has_body;            /* CONTENT_LENGTH is emitted only then (php-fpm reads STDIN
                                * up to it) */
-    bool https;               /* HTTPS=on */
+    bool https;               /* HTTPS=on, REQUEST_SCHEME=https */
     unsigned redirect_status; /* REDIRECT_STATUS (200 for php-cgi's force-redirect);
                                * 0 = omit */
     const struct cgi_header *headers;
@@ -61,7 +61,8 @@ struct cgi_request {
 
 /**
  * Emit r's params through cb, in this order: GATEWAY_INTERFACE, SERVER_SOFTWARE,
- * SERVER_NAME, SERVER_ADDR, SERVER_PORT, SERVER_PROTOCOL, REQUEST_METHOD, REQUEST_URI,
+ * SERVER_NAME, SERVER_ADDR, SERVER_PORT, SERVER_PROTOCOL, REQUEST_SCHEME ("https" when
+ * https, else "http"), REQUEST_METHOD, REQUEST_URI,
  * QUERY_STRING, DOCUMENT_URI, DOCUMENT_ROOT, SCRIPT_NAME, SCRIPT_FILENAME, [PATH_INFO,
  * PATH_TRANSLATED], REMOTE_ADDR, REMOTE_PORT, [CONTENT_TYPE], [CONTENT_LENGTH], [HTTPS],
  * [REDIRECT_STATUS], then one HTTP_<NAME> per distinct request header name (in order of

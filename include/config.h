@@ -54,12 +54,15 @@ struct upstream_addr {
 /* A preset: presets/NAME.ini, the FastCGI routing rules of one kind of application. */
 struct preset {
     char *name;
-    char *ext;             /* ".php": files with it run, and are never served as source */
-    char *split;           /* ".php": where SCRIPT_NAME ends and PATH_INFO begins */
-    struct str_list index; /* index scripts tried for a directory ("index.php") */
-    char *try_script;      /* front controller for requests matching no file ("/index.php");
-                            * NULL = 404 */
-    struct str_list env;   /* NAME=VALUE params added to every request */
+    char *ext;                     /* ".php": files with it run, and are never served as source */
+    char *split;                   /* ".php": where SCRIPT_NAME ends and PATH_INFO begins */
+    struct str_list index;         /* index scripts tried for a directory ("index.php") */
+    char *try_script;              /* front controller for requests matching no file ("/index.php");
+                                    * NULL = 404 */
+    struct str_list env;           /* NAME=VALUE params added to every request */
+    struct str_list deny;          /* URL path prefixes refused (403) on every site using it */
+    char *server_software_comment; /* "nginx-compatible": SERVER_SOFTWARE is
+                                    * "wharf/VERSION (nginx-compatible)"; NULL = none */
 };
 
 struct fcgi_site_conf {
@@ -81,6 +84,7 @@ struct fcgi_site_conf {
     uint64_t max_body_bytes;     /* larger request bodies get 413 */
     unsigned line;               /* line of the fastcgi key; 0 = command line */
     unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
+    bool preset_from_cli;        /* named by --preset (errors say so) */
 };
 
 struct git_site_conf {
@@ -113,9 +117,9 @@ struct site_conf {
     char *access_log;      /* path, "-" = stdout, NULL = off */
     enum follow_symlinks follow_symlinks;
     struct str_list deny; /* URL path prefixes never served (403), static or script */
-    unsigned line;       /* line of the section header, for messages */
-    unsigned root_line;  /* line of the root key; 0 = not set */
-    unsigned hosts_line; /* line of the (first) hosts key; 0 = not set */
+    unsigned line;        /* line of the section header, for messages */
+    unsigned root_line;   /* line of the root key; 0 = not set */
+    unsigned hosts_line;  /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
 };
@@ -125,9 +129,9 @@ struct server_conf {
     size_t n_listen;
     struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
     size_t n_tls_listen;
-    char *tls_cert;               /* PEM certificate chain */
-    char *tls_key;                /* PEM private key */
-    unsigned tls_line;            /* line of tls_cert, for messages */
+    char *tls_cert;                  /* PEM certificate chain */
+    char *tls_key;                   /* PEM private key */
+    unsigned tls_line;               /* line of tls_cert, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */
@@ -174,7 +178,8 @@ int config_parse(struct config *cfg, const char *text, const char *filename, str
  */
 int config_finish(struct config *cfg, struct errlist *errs);
 /** Parse the text of a preset file into p (named name). Same syntax and errors as the main file;
- *  keys: ext, split, index, try, env. Returns 0 if no errors. */
+ *  keys: ext, split, index, try, env, deny, server_software_comment. Returns 0 if no
+ *  errors. */
 int config_parse_preset(struct preset *p, const char *name, const char *text, const char *filename,
                         struct errlist *errs);
 void config_preset_dispose(struct preset *p);

@@ -32,6 +32,8 @@
 #define FCGI_BODY_MEM_MAX (64u * 1024)    /* request body kept in memory, then a temp file */
 #define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
 #define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
+#define FCGI_GZIP_IN (16u * 1024)         /* raw bytes compressed per content-reader call */
+#define FCGI_GZIP_LEVEL 6                 /* zlib level for PHP responses (as for files) */
 
 struct fcgi_pool;
 struct fcgi_conn;
@@ -78,6 +80,8 @@ struct fcgi_req {
     /* ---- MHD side only ---- */
     struct MHD_Connection *conn;
     bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
+    bool streamed;       /* answered by a content reader (not one buffer) */
+    uint64_t body_sent;  /* body bytes the content reader gave MHD (compressed if gzip) */
 
     /* ---- the thread that submitted it (its MHD connection's) ---- */
     struct fcgi_engine *home;
@@ -143,6 +147,10 @@ bool fcgi_request_route(const struct site_conf *site, const char *path, char **s
 /** The access handler for a request routed to FastCGI (every call, as MHD makes them). */
 enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
                                     const char *upload_data, size_t *upload_data_size);
+
+/** Before the access log line: a streamed response's r->bytes becomes the body bytes really
+ *  handed to MHD (0 for HEAD and 304). A no-op for other requests. */
+void fcgi_request_count_bytes(struct request *r);
 
 /** MHD reported the request complete (or aborted). */
 void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe);

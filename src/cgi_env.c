@@ -29,7 +29,7 @@ static const char *const reserved[] = {
     "SERVER_PROTOCOL",   "REQUEST_METHOD",  "REQUEST_URI",     "QUERY_STRING",   "DOCUMENT_URI",
     "DOCUMENT_ROOT",     "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",      "PATH_TRANSLATED",
     "REMOTE_ADDR",       "REMOTE_PORT",     "CONTENT_TYPE",    "CONTENT_LENGTH", "HTTPS",
-    "REDIRECT_STATUS",
+    "REDIRECT_STATUS",   "REQUEST_SCHEME",
 };
 
 static const char *str(const char *s)
@@ -247,6 +247,7 @@ int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     p[n++] = (struct param){"SERVER_ADDR", str(r->server_addr)};
     p[n++] = (struct param){"SERVER_PORT", server_port};
     p[n++] = (struct param){"SERVER_PROTOCOL", str(r->server_protocol)};
+    p[n++] = (struct param){"REQUEST_SCHEME", r->https ? "https" : "http"};
     p[n++] = (struct param){"REQUEST_METHOD", str(r->method)};
     p[n++] = (struct param){"REQUEST_URI", str(r->request_uri)};
     p[n++] = (struct param){"QUERY_STRING", str(r->query)};

@@ -54,6 +54,7 @@ enum key_type {
     T_RELPATH,
     T_PREFIXES,
     T_ENV,
+    T_COMMENT,
 };
 
 struct config_key {
@@ -154,6 +155,9 @@ static const struct config_key keys[] = {
     {SEC_PRESET, "index", T_WORDS, PRESET(index), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "try", T_URLPATH, PRESET(try_script), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "env", T_ENV, PRESET(env), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "deny", T_PREFIXES, PRESET(deny), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "server_software_comment", T_COMMENT, PRESET(server_software_comment), NULL, 0, 0,
+     NULL, 0},
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
@@ -943,6 +947,28 @@ static void expect_env(const struct config_key *k, char *buf, size_t n)
     expect_text("NAME=VALUE (NAME: letters, digits, '_')", buf, n);
 }
 
+#define COMMENT_MAX 64
+
+/* An RFC 9110 comment's text without the parentheses: printable ASCII, no '(', ')' or '\\'. */
+static int parse_comment(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char **slot = slot_of(base, k);
+    size_t n = strlen(val);
+    if (n == 0 || n > COMMENT_MAX)
+        return bad_value(ld, k, val, NULL);
+    for (const char *c = val; *c; c++)
+        if (*c < 0x20 || *c > 0x7e || *c == '(' || *c == ')' || *c == '\\')
+            return bad_value(ld, k, val, NULL);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+static void expect_comment(const struct config_key *k, char *buf, size_t n)
+{
+    snprintf(buf, n, "1-%d printable ASCII characters without '(', ')' or '\\'", COMMENT_MAX);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -960,6 +986,7 @@ static const struct type_def types[] = {
     [T_RELPATH] = {false, parse_relpath, expect_relpath, dispose_string},
     [T_PREFIXES] = {true, parse_prefixes, expect_prefixes, dispose_str_list},
     [T_ENV] = {true, parse_env, expect_env, dispose_str_list},
+    [T_COMMENT] = {false, parse_comment, expect_comment, dispose_string},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1395,6 +1422,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
         int rc = config_parse_listen(CONFIG_DEFAULT_LISTEN, &a, &why);
         assert(rc == 0);
         (void)rc;
+        free(srv->listen); /* an empty array (every --listen refused) is still ours */
         srv->listen = xmalloc(sizeof *srv->listen);
         srv->listen[0] = a;
         srv->n_listen = 1;
@@ -1471,8 +1499,7 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
     const char *tls_files[] = {cfg->server.tls_cert, cfg->server.tls_key};
     for (size_t i = 0; i < 2 && cfg->server.n_tls_listen; i++)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
-            errlist_add(errs, "%s: %s '%s': %s",
-                        where(cfg, cfg->server.tls_line, at, sizeof at),
+            errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];

@@ -8,6 +8,12 @@
  * Only existing scripts run: the script part of the path must be a regular file with the
  * preset's extension inside the root (fs_open_beneath applies the symlink policy), otherwise
  * the front controller (preset "try") or 404, without touching the backend.
+ * Responses: a complete one (the backend ended before the head was handled) is one buffer
+ * response; otherwise a content reader streams `out` as it fills. With the site's gzip on, a
+ * compressible response (gzip_choose) is compressed: a complete one in one go, a streamed one by
+ * a gzip_stream in the content reader, which takes at most FCGI_GZIP_IN raw bytes per call (the
+ * back-pressure watermarks still count raw bytes) and flushes (Z_SYNC_FLUSH) whenever `out`
+ * runs dry, so a PHP flush() reaches the client compressed but at once.
  */
 #include "fcgi_request.h"
 
@@ -26,6 +32,7 @@
 #include "cgi_env.h"
 #include "fcgi_pool.h"
 #include "fs.h"
+#include "gzip.h"
 #include "http_front.h"
 #include "log.h"
 #include "path.h"
@@ -432,6 +439,12 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         snprintf(server_name, sizeof server_name, "%s", site->hosts.n ? site->hosts.v[0] : local);
     }
     const struct preset *p = site->fcgi.preset;
+    /* note: WordPress offers pretty permalinks only when SERVER_SOFTWARE names Apache, nginx
+     * or IIS (wp-includes/vars.php); its preset says what wharf is compatible with */
+    char software[128];
+    if (p->server_software_comment)
+        snprintf(software, sizeof software, "%s (%s)", WHARF_SERVER_HEADER,
+                 p->server_software_comment);
     struct cgi_request cr = {
         .method = r->method,
         .request_uri = r->target,
@@ -445,7 +458,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .server_addr = local,
         .server_port = local_port,
         .server_protocol = r->protocol,
-        .server_software = WHARF_SERVER_HEADER,
+        .server_software = p->server_software_comment ? software : WHARF_SERVER_HEADER,
         .remote_addr = remote,
         .remote_port = remote_port,
         .content_type =
@@ -486,6 +499,26 @@ static const unsigned fail_status[] = {
     [FCGI_FAIL_CLIENT_GONE] = MHD_HTTP_BAD_GATEWAY, /* not sent: the client is gone */
 };
 
+/* Take up to max bytes of q->out into dst (q->lock held); true when the engine, paused above
+ * the high-water mark, should now read again. */
+static bool take_out_locked(struct fcgi_req *q, char *dst, size_t max, size_t *n_out)
+{
+    size_t avail = q->out.len - q->out_off;
+    size_t n = avail < max ? avail : max;
+    memcpy(dst, q->out.data + q->out_off, n);
+    q->out_off += n;
+    if (q->out_off == q->out.len) {
+        buf_reset(&q->out);
+        q->out_off = 0;
+    } else if (q->out_off > FCGI_OUT_HIGH_WATER) {
+        memmove(q->out.data, q->out.data + q->out_off, q->out.len - q->out_off);
+        q->out.len -= q->out_off;
+        q->out_off = 0;
+    }
+    *n_out = n;
+    return q->reading_paused && q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
+}
+
 /* MHD's content reader for a response still streaming from the backend. Called with MHD's
  * response mutex held, in the connection's MHD thread. */
 static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
@@ -493,21 +526,12 @@ static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
     struct fcgi_req *q = cls;
     ssize_t ret;
     bool drained = false;
+    (void)pos;
     pthread_mutex_lock(&q->lock);
-    size_t avail = q->out.len - q->out_off;
-    if (avail) {
-        size_t n = avail < max ? avail : max;
-        memcpy(out, q->out.data + q->out_off, n);
-        q->out_off += n;
-        if (q->out_off == q->out.len) {
-            buf_reset(&q->out);
-            q->out_off = 0;
-        } else if (q->out_off > FCGI_OUT_HIGH_WATER) {
-            memmove(q->out.data, q->out.data + q->out_off, q->out.len - q->out_off);
-            q->out.len -= q->out_off;
-            q->out_off = 0;
-        }
-        drained = q->reading_paused && q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
+    if (q->out.len - q->out_off) {
+        size_t n;
+        drained = take_out_locked(q, out, max, &n);
+        q->body_sent += n;
         ret = (ssize_t)n;
     } else if (q->ended) {
         ret =
@@ -522,6 +546,78 @@ static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
     if (drained)
         fcgi_pool_kick(q, FCGI_KICK_DRAINED);
     return ret;
+}
+
+/* A streamed response being compressed: the content reader's own state (MHD thread only). */
+struct gz_body {
+    struct fcgi_req *q; /* a reference, released with the response */
+    struct gzip_stream *z;
+    struct buf zout; /* compressed bytes not yet given to MHD */
+    size_t zout_off; /* bytes of zout already given */
+    bool finished;   /* the gzip trailer is in zout */
+    char in[FCGI_GZIP_IN];
+};
+
+/* The content reader of a compressed stream. Invariant: it parks the connection only when every
+ * raw byte taken so far has been flushed out of zlib, so nothing the application sent waits
+ * in the compressor while the backend is silent. */
+static ssize_t on_read_gzip(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct gz_body *g = cls;
+    struct fcgi_req *q = g->q;
+    (void)pos;
+    for (;;) {
+        size_t have = g->zout.len - g->zout_off;
+        if (have) {
+            size_t n = have < max ? have : max;
+            memcpy(out, g->zout.data + g->zout_off, n);
+            g->zout_off += n;
+            if (g->zout_off == g->zout.len) {
+                buf_reset(&g->zout);
+                g->zout_off = 0;
+            }
+            q->body_sent += n;
+            return (ssize_t)n;
+        }
+        if (g->finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        size_t took = 0;
+        bool drained = false, parked = false;
+        pthread_mutex_lock(&q->lock);
+        if (q->out.len - q->out_off)
+            drained = take_out_locked(q, g->in, sizeof g->in, &took);
+        bool more = q->out.len - q->out_off > 0;
+        bool ended = q->ended, broken = q->stream_error;
+        if (!took && !ended) {
+            q->mhd_waiting = true;
+            MHD_suspend_connection(q->conn);
+            parked = true;
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (drained)
+            fcgi_pool_kick(q, FCGI_KICK_DRAINED);
+        if (parked)
+            return 0;
+        if (!took && broken)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        enum gzip_flush flush = more               ? GZIP_FLUSH_NONE
+                                : ended && !broken ? GZIP_FLUSH_FINISH
+                                                   : GZIP_FLUSH_SYNC;
+        if (gzip_stream_write(g->z, g->in, took, flush, &g->zout) != 0) {
+            log_error("fcgi", q->id, "gzip: compressing the response failed");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        g->finished = flush == GZIP_FLUSH_FINISH;
+    }
+}
+
+static void on_free_gzip(void *cls)
+{
+    struct gz_body *g = cls;
+    gzip_stream_free(g->z);
+    buf_dispose(&g->zout);
+    fcgi_req_release(g->q);
+    free(g);
 }
 
 static void on_free_body(void *cls)
@@ -540,7 +636,77 @@ static bool skip_header(const char *name)
     return false;
 }
 
-/* The head is in (q->lock held by the caller, released here is not): queue the response. */
+static const char *head_value(const struct cgi_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (ascii_casecmp(h->headers[i].name, name) == 0)
+            return h->headers[i].value;
+    return NULL;
+}
+
+/* Whether to compress (GZIP_COMPRESS), only announce Vary (GZIP_VARY) or leave it alone. */
+static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request *r,
+                                        const struct cgi_head *h, unsigned status)
+{
+    if (!r->site->gzip)
+        return GZIP_IDENTITY;
+    struct gzip_response gr = {
+        .status = status,
+        .is_head = r->is_head,
+        .content_type = head_value(h, "Content-Type"),
+        .content_encoding = head_value(h, "Content-Encoding"),
+        .has_content_range = head_value(h, "Content-Range") != NULL,
+        .has_length = h->has_content_length,
+        .length = h->content_length,
+    };
+    return gzip_choose(
+        &gr, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+}
+
+/* The application's headers, less hop-by-hop ones, plus what compression changes. */
+static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
+                            enum gzip_choice gz, bool compressed)
+{
+    bool vary_done = gz == GZIP_IDENTITY;
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const char *name = h->headers[i].name, *value = h->headers[i].value;
+        if (skip_header(name))
+            continue;
+        char *merged = NULL;
+        if (compressed && ascii_casecmp(name, "ETag") == 0) {
+            size_t n = strlen(value) + 3; /* "W/" and the NUL: always fits */
+            value = gzip_weak_etag(value, merged = xmalloc(n), n);
+        }
+        if (!vary_done && ascii_casecmp(name, "Vary") == 0) {
+            /* one Vary line: the application's list, with Accept-Encoding unless it is there */
+            if (!gzip_vary_has_accept_encoding(value))
+                value = merged = xasprintf("%s%sAccept-Encoding", value, *value ? ", " : "");
+            vary_done = true;
+        }
+        MHD_add_response_header(resp, name, value);
+        free(merged);
+    }
+    if (!vary_done)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (compressed)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+}
+
+/* A complete body compressed, or NULL to send it as it is (not smaller, or zlib failed). */
+static char *compress_whole(const char *body, size_t len, size_t *out_len)
+{
+    struct buf z;
+    if (len < GZIP_MIN_BYTES)
+        return NULL;
+    buf_init(&z, len); /* gzip that is not smaller is useless */
+    if (gzip_compress(body, len, FCGI_GZIP_LEVEL, &z) != 0) {
+        buf_dispose(&z);
+        return NULL;
+    }
+    return buf_steal(&z, out_len);
+}
+
+/* The head is in (q->lock not held): queue the response. */
 static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct request *r,
                                               struct fcgi_req *q)
 {
@@ -550,6 +716,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     struct MHD_Response *resp;
     uint64_t size;
     unsigned status = cgi_head_effective_status(h);
+    enum gzip_choice gz = gzip_choice_for(c, r, h, status);
+    bool compressed = false;
     char *body = NULL;
     size_t body_len = 0;
 
@@ -566,23 +734,45 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
 
     if (complete) {
         /* complete: one buffer response with Content-Length (the fast path) */
+        size_t zlen;
+        char *z = gz == GZIP_COMPRESS ? compress_whole(body, body_len, &zlen) : NULL;
+        if (z) {
+            free(body);
+            body = z;
+            body_len = zlen;
+            compressed = true;
+        }
         size = body_len;
         resp = MHD_create_response_from_buffer(size, body, MHD_RESPMEM_MUST_FREE);
         if (!resp)
             free(body);
+    } else if (gz == GZIP_COMPRESS) {
+        /* the size changes: chunked on HTTP/1.1, the end of the connection on HTTP/1.0 */
+        struct gz_body *g = xcalloc(1, sizeof *g);
+        g->q = q;
+        g->z = gzip_stream_new(FCGI_GZIP_LEVEL);
+        buf_init(&g->zout, 0);
+        size = MHD_SIZE_UNKNOWN;
+        fcgi_req_ref(q);
+        resp =
+            g->z ? MHD_create_response_from_callback(size, 32 * 1024, on_read_gzip, g, on_free_gzip)
+                 : NULL;
+        if (!resp)
+            on_free_gzip(g);
+        compressed = true;
+        q->streamed = true;
     } else {
         size = h->has_content_length ? h->content_length : MHD_SIZE_UNKNOWN;
         fcgi_req_ref(q);
         resp = MHD_create_response_from_callback(size, 32 * 1024, on_read_body, q, on_free_body);
         if (!resp)
             fcgi_req_release(q);
+        q->streamed = true;
     }
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    for (size_t i = 0; i < h->n_headers; i++)
-        if (!skip_header(h->headers[i].name))
-            MHD_add_response_header(resp, h->headers[i].name, h->headers[i].value);
+    add_app_headers(resp, h, gz, compressed);
     enum MHD_Result ret = http_front_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
     MHD_destroy_response(resp);
     return ret;
@@ -685,6 +875,13 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
         *upload_data_size = 0;
         return MHD_YES;
     }
+}
+
+void fcgi_request_count_bytes(struct request *r)
+{
+    const struct fcgi_req *q = r->fcgi;
+    if (q && q->streamed && !r->is_head && r->status != MHD_HTTP_NOT_MODIFIED)
+        r->bytes = q->body_sent;
 }
 
 void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe)

@@ -226,6 +226,10 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     for (size_t i = 0; i < site->deny.n; i++)
         if (path_has_prefix(path, site->deny.v[i]))
             return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
+    const struct preset *preset = site->fcgi.preset; /* the application's private directories */
+    for (size_t i = 0; preset && i < preset->deny.n; i++)
+        if (path_has_prefix(path, preset->deny.v[i]))
+            return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
     if (site->git.repo && !git_worker_is_live(site))
         return http_front_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                                 "The site is being deployed for the first time.",
@@ -356,6 +360,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
     struct access_log *log = r->site ? site_logs[r->site - cfg->sites] : NULL;
+    fcgi_request_count_bytes(r);
     if (log && r->handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =

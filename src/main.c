@@ -47,6 +47,8 @@ static const char usage[] =
     "      --php [ADDR]        run PHP through php-fpm at ADDR (host:port, [v6]:port,\n"
     "                          unix:/path) with the php preset; without ADDR, wharf\n"
     "                          starts and supervises php-fpm itself (development)\n"
+    "      --preset NAME       route the default site's PHP with preset NAME (php,\n"
+    "                          laravel, symfony, wordpress, mediawiki, ...)\n"
     "      --deploy SITE       deploy the git site SITE now (fetch, build, switch) and exit\n"
     "      --rollback SITE     switch the git site SITE back to its previous release and exit\n"
     "  -t, --test              check the configuration and exit\n"
@@ -67,9 +69,10 @@ struct cli {
     const char *rollback;     /* --rollback SITE */
     bool php;                 /* --php given */
     const char *php_upstream; /* its address; NULL = spawn php-fpm */
+    const char *preset;       /* --preset NAME; NULL = the file's, or php */
 };
 
-enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_DEPLOY, OPT_ROLLBACK };
+enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_PRESET, OPT_DEPLOY, OPT_ROLLBACK };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
@@ -81,6 +84,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"gzip", no_argument, NULL, OPT_GZIP},
         {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
         {"php", optional_argument, NULL, OPT_PHP},
+        {"preset", required_argument, NULL, OPT_PRESET},
         {"deploy", required_argument, NULL, OPT_DEPLOY},
         {"rollback", required_argument, NULL, OPT_ROLLBACK},
         {"test", no_argument, NULL, 't'},
@@ -123,6 +127,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             /* "--php ADDR" as well as "--php=ADDR": take a following word that is not a flag */
             if (!optarg && optind < argc && argv[optind][0] != '-')
                 cli->php_upstream = argv[optind++];
+            break;
+        case OPT_PRESET:
+            cli->preset = optarg;
             break;
         case 't':
             cli->test = true;
@@ -178,8 +185,8 @@ static struct site_conf *default_site(struct config *cfg)
     return cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
 }
 
-/* Command-line flags win over the file: --root names the default site's root, the other
- * site flags apply to every site. */
+/* Command-line flags win over the file: --root, --php and --preset apply to the default site,
+ * the other site flags to every site. */
 static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *errs)
 {
     if (cli->n_listen) {
@@ -223,6 +230,14 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         free(f->preset_name);
         f->preset_name = xstrdup("php");
         f->preset_line = 0;
+    }
+    if (cli->preset) {
+        /* checked with the others by preset_resolve_all(), which names --preset */
+        struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
+        free(f->preset_name);
+        f->preset_name = xstrdup(cli->preset);
+        f->preset_line = 0;
+        f->preset_from_cli = true;
     }
     config_finish(cfg, errs);
     for (size_t i = 0; i < cfg->n_sites; i++) {

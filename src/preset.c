@@ -63,10 +63,13 @@ static bool is_preset_name(const char *s)
     return true;
 }
 
-static char *slurp(const char *path, const char **why)
+/* The file's text, or NULL with *why (and *missing when there is no such file). */
+static char *slurp(const char *path, const char **why, bool *missing)
 {
     FILE *f = fopen(path, "rb");
+    *missing = false;
     if (!f) {
+        *missing = errno == ENOENT;
         *why = strerror(errno);
         return NULL;
     }
@@ -94,9 +97,14 @@ static const struct preset *load(const char *dir, const char *name, const char *
     }
     char *path = xasprintf("%s/%s.ini", dir, name);
     const char *why = "unreadable";
-    char *text = slurp(path, &why);
+    bool missing;
+    char *text = slurp(path, &why, &missing);
     if (!text) {
-        errlist_add(errs, "%s: fastcgi_preset: no preset '%s' (%s: %s)", at, name, path, why);
+        if (missing)
+            errlist_add(errs, "%s: fastcgi_preset: unknown preset '%s' (no %s)", at, name, path);
+        else
+            errlist_add(errs, "%s: fastcgi_preset: cannot read preset '%s' (%s: %s)", at, name,
+                        path, why);
         free(path);
         return NULL;
     }
@@ -123,17 +131,26 @@ int preset_resolve_all(struct config *cfg, struct errlist *errs)
     char *dir = NULL;
     for (size_t i = 0; i < cfg->n_sites; i++) {
         struct site_conf *s = &cfg->sites[i];
-        if (!s->fcgi.n_upstreams && !s->fcgi.spawn)
+        bool fastcgi = s->fcgi.n_upstreams || s->fcgi.spawn;
+        /* a preset that was named is checked even where nothing runs it yet: a typo must not
+         * wait for the day the site gets its fastcgi line */
+        if (!fastcgi && !s->fcgi.preset_line && !s->fcgi.preset_from_cli)
             continue;
         if (!dir)
             dir = preset_dir(cfg);
         char at[320];
-        if (s->fcgi.preset_line)
+        if (s->fcgi.preset_from_cli)
+            snprintf(at, sizeof at, "--preset");
+        else if (s->fcgi.preset_line)
             snprintf(at, sizeof at, "%s:%u", cfg->filename ? cfg->filename : "(config)",
                      s->fcgi.preset_line);
         else
             snprintf(at, sizeof at, "[site %s]", s->name);
-        s->fcgi.preset = load(dir, s->fcgi.preset_name, at, errs);
+        const struct preset *p = load(dir, s->fcgi.preset_name, at, errs);
+        if (fastcgi)
+            s->fcgi.preset = p;
+        else if (s->fcgi.preset_from_cli)
+            errlist_add(errs, "--preset: [site %s] has no FastCGI backend (add --php)", s->name);
     }
     free(dir);
     return errs->n == before ? 0 : -1;

@@ -37,7 +37,6 @@
 #include "range.h"
 #include "util.h"
 
-#define GZIP_MIN_BYTES 256       /* smaller bodies grow or gain nothing */
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
 #define GZIP_LEVEL 6
 #define LISTING_MAX_BYTES (8u << 20)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# TLS listeners: [server] tls_listen, tls_cert, tls_key; HTTPS=on reaches PHP over TLS only.
+# TLS listeners: [server] tls_listen, tls_cert, tls_key; HTTPS=on reaches PHP over TLS only,
+# and REQUEST_SCHEME says https there, http elsewhere.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null || skip_all "openssl is not installed"
@@ -8,6 +9,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
 mkdir -p "$T/www"
 printf 'secure\n' >"$T/www/a.txt"
 printf '<?php echo "https=", $_SERVER["HTTPS"] ?? "(unset)";\n' >"$T/www/env.php"
+printf '<?php echo "scheme=", $_SERVER["REQUEST_SCHEME"] ?? "(unset)";\n' >"$T/www/scheme.php"
 start_fpm tls "$T/fpm.sock"
 
 PORT=$(free_port)
@@ -32,6 +34,8 @@ is "$(curl -s --cacert "$T/cert.pem" --resolve "localhost:$TLS_PORT:127.0.0.1" \
     "https://localhost:$TLS_PORT/a.txt")" "secure" "a static file over TLS, verified against the certificate"
 is "$(curl -sk "$S/env.php")" "https=on" "PHP over TLS sees HTTPS=on"
 is "$(body /env.php)" "https=(unset)" "PHP over plain HTTP has no HTTPS param"
+is "$(curl -sk "$S/scheme.php")" "scheme=https" "PHP over TLS sees REQUEST_SCHEME=https"
+is "$(body /scheme.php)" "scheme=http" "PHP over plain HTTP sees REQUEST_SCHEME=http"
 is "$(curl -sk -o /dev/null -w '%{http_code}' "$S/missing")" "404" "errors over TLS too"
 is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/a.txt")" "000" \
     "plain HTTP on the TLS port is not answered as HTTP"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# FastCGI presets: the front-controller presets laravel, symfony and wordpress send a request
-# that is not an existing file or directory to /index.php with the original REQUEST_URI, while
-# existing files are served and existing scripts run themselves; a custom preset from a
-# [server] presets_dir (ext = .phtml, env = APP_ENV=test); fastcgi_env; a missing or malformed
-# preset is a config error naming the config file and the fastcgi_preset line; and
+# FastCGI presets: the front-controller presets laravel, symfony, wordpress and mediawiki send a
+# request that is not an existing file or directory to /index.php with the original REQUEST_URI,
+# while existing files are served and existing scripts run themselves (mediawiki also denies its
+# code and cache directories; wordpress's SERVER_SOFTWARE allows pretty permalinks); a custom
+# preset from a [server] presets_dir (ext = .phtml, env = APP_ENV=test); fastcgi_env; a missing or malformed
+# preset is a config error naming the config file and the fastcgi_preset line (also in a site
+# without fastcgi); --preset NAME on the command line; and
 # `wharf --php` without an address spawns php-fpm and leaves none behind after SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
-FRONTS="laravel symfony wordpress"
+FRONTS="laravel symfony wordpress mediawiki"
 
 # ---- apps -----------------------------------------------------------------------------------
 for p in $FRONTS; do
@@ -21,6 +23,27 @@ EOF
     printf '.app { color: blue }\n' >"$d/app.css"
     printf 'logo\n' >"$d/assets/logo.txt"
 done
+# MediaWiki's layout: entry points at the root, code and caches in directories never served
+d="$T/mediawiki"
+mkdir -p "$d/includes" "$d/cache" "$d/maintenance" "$d/vendor" "$d/images/deleted/a" "$d/images/a"
+printf '<?php echo "code";\n' >"$d/includes/WebStart.php"
+printf '<?php echo "maintenance";\n' >"$d/maintenance/update.php"
+printf 'cached\n' >"$d/cache/l10n.cdb"
+mkdir -p "$T/laravel/cache" && cp "$d/cache/l10n.cdb" "$T/laravel/cache/"
+printf 'deleted\n' >"$d/images/deleted/a/old.png"
+printf 'upload\n' >"$d/images/a/new.png"
+printf '<?php echo "rest ", $_SERVER["SCRIPT_NAME"], " ", $_SERVER["PATH_INFO"] ?? "";\n' >"$d/rest.php"
+
+# WordPress's test for URL rewriting (wp-includes/vars.php, got_url_rewrite()): the server
+# software must name Apache, LiteSpeed, nginx or IIS 7+, else only /index.php/... permalinks
+cat >"$T/wordpress/wp-check.php" <<'EOF'
+<?php
+$sw = $_SERVER['SERVER_SOFTWARE'];
+$rewrites = str_contains($sw, 'Apache') || str_contains($sw, 'LiteSpeed') || str_contains($sw, 'nginx')
+    || str_contains($sw, 'Microsoft-IIS/');
+echo $sw, "\n", $rewrites ? 'pretty permalinks' : 'index.php permalinks only';
+EOF
+cp "$T/wordpress/wp-check.php" "$T/laravel/wp-check.php"
 mkdir -p "$T/plain" "$T/phtml" "$T/mypresets"
 cat >"$T/plain/env.php" <<'EOF'
 <?php $v = $_GET['v'] ?? ''; echo array_key_exists($v, $_SERVER) ? $_SERVER[$v] : '(unset)';
@@ -85,6 +108,27 @@ for p in $FRONTS; do
         is "$st $b" "200 $(fc_body '/missing.php' '[]')" "$p: /missing.php -> the front controller with REQUEST_URI /missing.php"
     fi
 done
+
+# ---- MediaWiki short URLs ----------------------------------------------------------------------
+H="Host: mediawiki.test"
+is "$(body '/wiki/Main_Page' -H "$H")" "$(fc_body '/wiki/Main_Page' '[]')" \
+    "mediawiki: /wiki/Main_Page runs /index.php with REQUEST_URI /wiki/Main_Page (\$wgArticlePath = /wiki/\$1)"
+is "$(body '/wiki/Caf%C3%A9?action=history' -H "$H")" "$(fc_body '/wiki/Caf%C3%A9?action=history' '{"action":"history"}')" \
+    "mediawiki: /wiki/Caf%C3%A9?action=history keeps the raw REQUEST_URI and the query"
+is "$(body '/rest.php/v1/page/Main_Page' -H "$H")" "rest /rest.php /v1/page/Main_Page" \
+    "mediawiki: rest.php/v1/page/Main_Page runs rest.php with PATH_INFO"
+for u in /includes/WebStart.php /maintenance/update.php /cache/l10n.cdb /images/deleted/a/old.png /vendor/; do
+    is "$(status "$u" -H "$H")" "403" "mediawiki: $u is denied (403)"
+done
+is "$(body /images/a/new.png -H "$H")" "upload" "mediawiki: an upload under /images is served"
+is "$(body /cache/l10n.cdb -H 'Host: laravel.test')" "cached" "laravel: the mediawiki preset's deny is its own (/cache served)"
+
+# ---- WordPress pretty permalinks --------------------------------------------------------------
+server=$(headers /wp-check.php -H "Host: wordpress.test" | header_value Server)
+is "$(body /wp-check.php -H "Host: wordpress.test")" "$server (nginx-compatible)
+pretty permalinks" "wordpress: SERVER_SOFTWARE is '$server (nginx-compatible)', so WordPress offers pretty permalinks"
+is "$(body /wp-check.php -H "Host: laravel.test")" "$server
+index.php permalinks only" "laravel: SERVER_SOFTWARE is the plain '$server' (the comment is the wordpress preset's)"
 
 # ---- fastcgi_env ----------------------------------------------------------------------------
 is "$(body '/env.php?v=FOO')" "bar" "fastcgi_env = FOO=bar reaches PHP"
@@ -159,6 +203,41 @@ check_bad nosuch-preset nosuch
 check_bad malformed-preset bad
 like "$(cat "$T/malformed-preset.out")" "$T/mypresets/bad.ini:2:" "malformed-preset: the error also names the preset file and its bad line (bad.ini:2)"
 check_bad traversal-preset ../mypresets/mine
+
+# a fastcgi_preset naming no preset is an error even in a site without fastcgi (line 6 here)
+port=$(free_port)
+cat >"$T/nofcgi.ini" <<EOF
+[server]
+listen = 127.0.0.1:$port
+
+[site x]
+root = $T/plain
+fastcgi_preset = nosuch
+EOF
+timeout 10 "$WHARF" --config "$T/nofcgi.ini" --test >"$T/nofcgi.out" 2>&1
+rc=$?
+is "$rc" "1" "fastcgi_preset = nosuch without fastcgi: wharf --test exits 1"
+like "$(cat "$T/nofcgi.out")" "^$T/nofcgi.ini:6: fastcgi_preset: unknown preset 'nosuch'" \
+    "fastcgi_preset = nosuch without fastcgi: the error names nofcgi.ini:6"
+sed -i 's/^fastcgi_preset = nosuch$/fastcgi_preset = laravel/' "$T/nofcgi.ini"
+timeout 10 "$WHARF" --config "$T/nofcgi.ini" --test >"$T/nofcgi.out" 2>&1
+is "$?" "0" "fastcgi_preset = laravel without fastcgi: valid"
+
+# ---- --preset NAME: a front controller from the command line --------------------------------
+out=$(timeout 10 "$WHARF" --root "$T/laravel" --php "unix:$T/fpm.sock" --preset nosuch --test 2>&1)
+is "$?" "1" "--preset nosuch: wharf --test exits 1"
+like "$out" "^--preset: fastcgi_preset: unknown preset 'nosuch'" "--preset nosuch: the error names --preset"
+out=$(timeout 10 "$WHARF" --root "$T/laravel" --preset laravel --test 2>&1)
+is "$?" "1" "--preset without --php (no FastCGI): wharf --test exits 1"
+like "$out" "^--preset: \\[site default\\] has no FastCGI backend" "--preset without --php: the error says why"
+start_wharf --root "$T/laravel" --php "unix:$T/fpm.sock" --preset laravel
+is "$(body '/some/pretty/path?x=1')" "$(fc_body '/some/pretty/path?x=1' '{"x":"1"}')" \
+    "--preset laravel: /some/pretty/path?x=1 runs /index.php with the original REQUEST_URI"
+is "$(body /other.php)" "other:/other.php" "--preset laravel: an existing script runs itself"
+stop_pid "$WPID"
+start_wharf --root "$T/laravel" --php "unix:$T/fpm.sock"
+is "$(status '/some/pretty/path')" "404" "without --preset: --php uses the php preset (no front controller, 404)"
+stop_pid "$WPID"
 
 # ---- spawn mode: wharf --php starts php-fpm and stops it ------------------------------------
 mkdir -p "$T/spawn"

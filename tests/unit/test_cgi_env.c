@@ -83,6 +83,7 @@ static void test_get(void)
            "SERVER_ADDR=192.0.2.1\n"
            "SERVER_PORT=8080\n"
            "SERVER_PROTOCOL=HTTP/1.1\n"
+           "REQUEST_SCHEME=http\n"
            "REQUEST_METHOD=GET\n"
            "REQUEST_URI=/blog/index.php/a/b?x=1&y=%20z\n"
            "QUERY_STRING=x=1&y=%20z\n"
@@ -142,6 +143,7 @@ static void test_post(void)
            "SERVER_ADDR=192.0.2.1\n"
            "SERVER_PORT=443\n"
            "SERVER_PROTOCOL=HTTP/1.1\n"
+           "REQUEST_SCHEME=https\n"
            "REQUEST_METHOD=POST\n"
            "REQUEST_URI=/form.php\n"
            "QUERY_STRING=\n"
@@ -391,7 +393,7 @@ static void test_cb_failure(void)
     buf_init(&s.out, 0);
     is_int(cgi_env_build(&r, collect, &s), 0, "counting run succeeds");
     total = s.calls;
-    is_int(total, 18 + 3 + 2, "18 fixed params + 3 header names + 2 env");
+    is_int(total, 19 + 3 + 2, "19 fixed params + 3 header names + 2 env");
     is_int(s.bad_len, 0, "no NUL inside any name or value");
     buf_dispose(&s.out);
     for (int k = 1; k <= total; k++) {
@@ -420,6 +422,7 @@ static void test_reserved(void)
         {"HTTP_", true},
         {"GATEWAY_INTERFACE", true},
         {"CONTENT_LENGTH", true},
+        {"REQUEST_SCHEME", true},
         {"https", false},
         {"HTTP", false},
         {"PHP_VALUE", false},

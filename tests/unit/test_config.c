@@ -4,13 +4,18 @@
  * config_check_fs(), config_site_for_host(), and every fixture in tests/fixtures/config:
  * good/NAME.ini must load cleanly, bad/NAME.ini must give exactly the lines of bad/NAME.err.
  * Fixture directory: argv[1], else $WHARF_SRCDIR/tests/fixtures/config, else the relative path.
+ * Also: preset_resolve_all() errors (a named preset is checked even in a site without
+ * fastcgi), and config_finish() not leaking an empty listen array (blocks counted by the
+ * malloc family defined below, over glibc's own; not under ASan, whose leak check covers it).
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "preset.h"
 #include "tap.h"
 
 static char joined[8192];
@@ -484,6 +489,156 @@ static void test_check_fs(void)
     errlist_dispose(&errs);
 }
 
+/* Parse + finish + resolve presets from presets_dir; returns the joined messages. */
+static const char *load_presets(struct config *cfg, const char *text, const char *presets_dir)
+{
+    struct errlist errs = {0};
+    config_init(cfg);
+    config_parse(cfg, text, "t.ini", &errs);
+    config_finish(cfg, &errs);
+    free(cfg->server.presets_dir);
+    cfg->server.presets_dir = xstrdup(presets_dir);
+    preset_resolve_all(cfg, &errs);
+    join(&errs);
+    errlist_dispose(&errs);
+    return joined;
+}
+
+static void test_presets(void)
+{
+    struct config cfg;
+    char *want;
+    const char *dir = WHARF_SRC_PRESETS;
+
+    want = xasprintf("t.ini:3: fastcgi_preset: unknown preset 'nosuch' (no %s/nosuch.ini)\n", dir);
+    is_str(load_presets(&cfg, "[site a]\nroot = /\nfastcgi_preset = nosuch\n", dir), want,
+           "unknown fastcgi_preset in a site without fastcgi: error at its line");
+    config_dispose(&cfg);
+    free(want);
+    want = xasprintf("t.ini:4: fastcgi_preset: unknown preset 'nosuch' (no %s/nosuch.ini)\n", dir);
+    is_str(load_presets(&cfg,
+                        "[site a]\nroot = /\nfastcgi = 127.0.0.1:9000\nfastcgi_preset = nosuch\n",
+                        dir),
+           want, "unknown fastcgi_preset in a site with fastcgi: error at its line");
+    config_dispose(&cfg);
+    free(want);
+    is_str(load_presets(&cfg, "[site a]\nroot = /\nfastcgi_preset = wordpress\n", dir), "",
+           "a known preset in a site without fastcgi is fine");
+    ok(cfg.sites[0].fcgi.preset == NULL, "  and is not attached: nothing runs PHP there");
+    config_dispose(&cfg);
+    is_str(load_presets(&cfg, "[site a]\nroot = /\n", "/nonexistent/wharf/presets"), "",
+           "the default preset of a site without fastcgi is not looked up");
+    config_dispose(&cfg);
+    is_str(load_presets(&cfg, "[site a]\nroot = /\nfastcgi = 127.0.0.1:9000\n", dir), "",
+           "the default preset (php) of a fastcgi site loads");
+    ok(cfg.sites[0].fcgi.preset && strcmp(cfg.sites[0].fcgi.preset->name, "php") == 0,
+       "  and is attached");
+    config_dispose(&cfg);
+    preset_free_all();
+}
+
+static void test_preset_keys(void)
+{
+    struct preset p;
+    struct errlist errs = {0};
+
+    is_int(config_parse_preset(&p, "wp",
+                               "ext = .php\ntry = /index.php\n"
+                               "server_software_comment = nginx-compatible\n",
+                               "wp.ini", &errs),
+           0, "preset: server_software_comment accepted");
+    is_str(p.server_software_comment, "nginx-compatible", "preset: server_software_comment kept");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "mw", "ext = .php\ndeny = /cache /includes\n    /vendor\n",
+                               "mw.ini", &errs),
+           0, "preset: deny accepted, continued on an indented line");
+    is_int(p.deny.n, 3, "preset: three deny prefixes");
+    is_str(p.deny.n == 3 ? p.deny.v[2] : NULL, "/vendor", "preset: deny in order");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "plain", "ext = .php\n", "plain.ini", &errs), 0,
+           "preset: without server_software_comment");
+    ok(p.server_software_comment == NULL, "preset: no comment by default");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "bad", "ext = .php\nserver_software_comment = a (b)\n",
+                               "bad.ini", &errs),
+           -1, "preset: a comment with parentheses is refused");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "bad2", "ext = .php\n\nserver_software_comment = \"\"\n",
+                               "bad2.ini", &errs),
+           -1, "preset: an empty comment is refused");
+    is_str(join(&errs),
+           "bad.ini:2: server_software_comment: expected 1-64 printable ASCII characters without "
+           "'(', ')' or '\\', got 'a (b)'\n"
+           "bad2.ini:3: server_software_comment: expected 1-64 printable ASCII characters without "
+           "'(', ')' or '\\', got ''\n",
+           "preset: bad comments are errors at their lines");
+    config_preset_dispose(&p);
+    errlist_dispose(&errs);
+}
+
+/* ---- counting live heap blocks (glibc; ASan brings its own leak check instead) ---------- */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define COUNT_BLOCKS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+static bool counting;
+static long live_blocks;
+
+void *malloc(size_t n)
+{
+    void *p = __libc_malloc(n);
+    live_blocks += counting && p;
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    void *p = __libc_calloc(n, size);
+    live_blocks += counting && p;
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    void *p = __libc_realloc(old, n);
+    if (counting && !old && p)
+        live_blocks++;
+    else if (counting && old && n == 0)
+        live_blocks--;
+    return p;
+}
+
+void free(void *p)
+{
+    live_blocks -= counting && p;
+    __libc_free(p);
+}
+#endif
+
+/* config_finish() replaced an empty listen array (every --listen refused) without freeing it. */
+static void test_finish_empty_listen(void)
+{
+#ifdef COUNT_BLOCKS
+    struct config cfg;
+    struct errlist errs = {0};
+
+    live_blocks = 0;
+    counting = true;
+    config_init(&cfg);
+    cfg.server.listen = xcalloc(2, sizeof *cfg.server.listen);
+    cfg.server.n_listen = 0;
+    config_finish(&cfg, &errs);
+    size_t n_listen = cfg.server.n_listen;
+    config_dispose(&cfg);
+    errlist_dispose(&errs);
+    counting = false;
+    is_int((long long)n_listen, 1, "an empty listen array gets the default address");
+    is_int(live_blocks, 0, "and no heap block stays allocated after dispose");
+#endif
+}
+
 static int select_ini(const struct dirent *d)
 {
     size_t n = strlen(d->d_name);
@@ -626,6 +781,9 @@ int main(int argc, char **argv)
     test_lines();
     test_hosts();
     test_check_fs();
+    test_presets();
+    test_preset_keys();
+    test_finish_empty_listen();
     test_full_fixture(dir);
     ok(run_fixtures(dir, "good", true) >= 2, "at least 2 good fixtures");
     ok(run_fixtures(dir, "bad", false) >= 8, "at least 8 bad fixtures");
