@@ -757,8 +757,8 @@ static bool recover(struct gsite *g, char *live, size_t n, bool repair)
     char **v = list_releases(g, &count);
     char err[256];
     if (count && switch_to(g, v[count - 1], err, sizeof err) == 0) {
-        log_warn(g->tag, 0, "the root pointed at '%s', not a complete release: now on %s", live,
-                 v[count - 1]);
+        log_warn(g->tag, 0, "the root was on %s, not a complete release: now on %s",
+                 live[0] ? live : "nothing", v[count - 1]);
         ok = live_is_complete(g, live, n);
         remove_leftovers(g, live); /* what it pointed at before */
     }

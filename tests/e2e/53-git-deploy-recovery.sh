@@ -27,8 +27,9 @@ git_interval = 0
 ${2:-}
 EOF
 }
-deploy() { "$WHARF" --config "$T/$1.ini" --deploy "$1" >>"$T/cli.out" 2>&1; }
-rollback() { "$WHARF" --config "$T/$1.ini" --rollback "$1" >>"$T/cli.out" 2>&1; }
+# (bounded: a deploy lock held by a leftover process would make them wait for ever)
+deploy() { timeout 60 "$WHARF" --config "$T/$1.ini" --deploy "$1" >>"$T/cli.out" 2>&1; }
+rollback() { timeout 60 "$WHARF" --config "$T/$1.ini" --rollback "$1" >>"$T/cli.out" 2>&1; }
 restart_with() { # restart_with INI: stop the running wharf (if any), start with INI
     [ -n "${WPID:-}" ] && stop_pid "$WPID"
     start_wharf_ini "$1"
@@ -232,6 +233,26 @@ is "$(body /built.txt)" "built" "git_then kill: with its git_then"
 is "$(strays "$T/s7-site" | tr '\n' ' ')" "" "git_then kill: no leftovers"
 stop_pid "$WPID"
 WPID=
+
+# the same with wharf --deploy (git_then runs from the main thread there)
+put s7 index.html "D"
+put s7 build.sh "touch '$T/s7.cli-started'; sleep 30.4244"
+push s7 D
+"$WHARF" --config "$T/s7.ini" --deploy s7 >>"$T/cli.out" 2>&1 &
+CLI_PID=$!
+PIDS+=("$CLI_PID")
+wait_until 10000 test -e "$T/s7.cli-started"
+ok $? "--deploy kill: its slow git_then is running"
+kill -9 "$CLI_PID"
+wait "$CLI_PID" 2>/dev/null
+wait_until 5000 no_procs "sleep 30.4244"
+ok $? "--deploy kill: the git_then command is gone shortly after kill -9 of wharf --deploy"
+is "$(cat "$T/s7-site/index.html")" "C" "--deploy kill: the live release stays"
+put s7 build.sh 'printf built >built.txt'
+push s7 E
+deploy s7
+is "$?" 0 "--deploy kill: the next --deploy succeeds (the deploy lock is free)"
+is "$(cat "$T/s7-site/index.html")" "D" "--deploy kill: and brings the branch's commit"
 
 # git fetch: the remote (over ssh) hangs; kill -9 wharf during the fetch
 mkdir -p "$T/bin"

@@ -220,7 +220,7 @@ EOF
         bad_deploy=$((bad_deploy + 1))
         echo "# after restart $kills: version $k not deployed: $(body /_status)"
     fi
-    "$WHARF" --config "$T/t.ini" --rollback t >>"$T/rollback.out" 2>&1
+    timeout 60 "$WHARF" --config "$T/t.ini" --rollback t >>"$T/rollback.out" 2>&1
     local rc=$?
     if [ "$rc" != 0 ] || ! live_ok "$ROOT" >/dev/null || [ "$(body /)" != "v$((k - 1))" ] ||
         ! consistent "$(body /)" "$(body /built.txt)"; then
