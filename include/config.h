@@ -18,6 +18,13 @@
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_INDEX "index.html index.htm default.html default.htm"
+/* fastcgi_max_conns when not given: requests in flight per upstream. With "fastcgi = spawn"
+ * wharf writes php-fpm's pm.max_children itself and uses it; an external php-fpm's is not
+ * known (FCGI_GET_VALUES does not report it), so a moderate bound that does not throttle
+ * pages calling their own site, and that php-fpm's backlog absorbs when it has fewer
+ * children (kept connections beyond them are released, see fcgi_pool). */
+#define CONFIG_FCGI_MAX_CONNS 16
+#define CONFIG_FCGI_SPAWN_CHILDREN 8
 
 enum follow_symlinks {
     FOLLOW_INSIDE = 0, /* follow only when the target resolves inside the root (default) */
@@ -73,12 +80,16 @@ struct fcgi_site_conf {
     struct str_list env;         /* NAME=VALUE, after the preset's */
     char *root;                  /* document root as the backend sees it; NULL = root */
     enum fcgi_lb lb;
-    unsigned max_conns;          /* kept-alive connections per upstream */
+    unsigned max_conns;          /* connections open at once per upstream = requests in flight
+                                  * (php-fpm does not multiplex); 0 until config_finish() */
+    unsigned keep_conns;         /* idle connections kept open per upstream (each pins a
+                                  * php-fpm child); more are closed after their request */
     uint64_t queue_timeout_ms;   /* wait for a free connection, then 503 */
     uint64_t connect_timeout_ms; /* then 502 (next upstream tried) */
     uint64_t read_timeout_ms;    /* between two reads from the backend, then 504 */
     uint64_t send_timeout_ms;    /* between two writes to the backend, then 504 */
     uint64_t max_body_bytes;     /* larger request bodies get 413 */
+    uint64_t body_buffer_bytes;  /* request body kept in memory, beyond it a temp file */
     unsigned line;               /* line of the fastcgi key; 0 = command line */
     unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
 };
@@ -113,9 +124,9 @@ struct site_conf {
     char *access_log;      /* path, "-" = stdout, NULL = off */
     enum follow_symlinks follow_symlinks;
     struct str_list deny; /* URL path prefixes never served (403), static or script */
-    unsigned line;       /* line of the section header, for messages */
-    unsigned root_line;  /* line of the root key; 0 = not set */
-    unsigned hosts_line; /* line of the (first) hosts key; 0 = not set */
+    unsigned line;        /* line of the section header, for messages */
+    unsigned root_line;   /* line of the root key; 0 = not set */
+    unsigned hosts_line;  /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
 };
@@ -125,9 +136,9 @@ struct server_conf {
     size_t n_listen;
     struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
     size_t n_tls_listen;
-    char *tls_cert;               /* PEM certificate chain */
-    char *tls_key;                /* PEM private key */
-    unsigned tls_line;            /* line of tls_cert, for messages */
+    char *tls_cert;                  /* PEM certificate chain */
+    char *tls_key;                   /* PEM private key */
+    unsigned tls_line;               /* line of tls_cert, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */
@@ -142,6 +153,7 @@ struct server_conf {
     uint64_t gzip_cache_bytes;       /* compressed variants kept in memory */
     char *presets_dir; /* NULL = the installed presets (or ../presets of the binary) */
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
+    unsigned temp_dir_line;
 };
 
 struct config {

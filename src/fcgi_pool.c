@@ -109,7 +109,8 @@ struct fcgi_engine {
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
     uint64_t last_scan_ms;
-    uint64_t now_ms; /* see now_ms(); 0 = read the clock */
+    uint64_t last_release_ms; /* idle connections last checked for stalled siblings */
+    uint64_t now_ms;          /* see now_ms(); 0 = read the clock */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
@@ -340,7 +341,10 @@ static void detach(struct fcgi_conn *c, bool keep)
     /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
      * byte may sit in php-fpm's listen queue behind exactly this child (more connections than
      * pm.max_children): let the child go rather than keep it. */
-    if (keep && !sibling_stalled(c, now)) {
+    /* note: beyond fastcgi_keep_conns idle ones, a connection is closed after its request
+     * (its child goes back to php-fpm's listen queue): fastcgi_max_conns bounds concurrency,
+     * not how many children wharf pins between requests */
+    if (keep && b->n_idle < b->pool->conf->keep_conns && !sibling_stalled(c, now)) {
         c->st = CS_IDLE;
         c->since_ms = now;
         c->reused = true;
@@ -1156,6 +1160,30 @@ static void watch_waiting_clients(struct fcgi_engine *e, uint64_t now)
             watch_client(e, q);
 }
 
+/* A request whose upstream stayed silent past fastcgi_read_timeout: try it once on another
+ * upstream (as nginx's fastcgi_next_upstream timeout does) when that cannot run it twice in a
+ * way anyone sees: a GET or HEAD (safe, idempotent), nothing received for it (so nothing sent
+ * to the client), the client still there, and an upstream left that was not tried. */
+static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *hung)
+{
+    if (!q->is_safe || q->got_response_bytes || q->aborted || q->timeout_retried)
+        return false;
+    for (size_t i = 0; i < q->pool->n_be; i++)
+        if (&q->pool->be[i] != hung && !tried(q, &q->pool->be[i]))
+            return true;
+    return false;
+}
+
+/* Does idle connection c keep a php-fpm child from a request stalled on its upstream? */
+static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
+{
+    struct fcgi_backend *b = c->be;
+    pthread_mutex_lock(&b->pool->lock);
+    bool stalled = b->n_busy && sibling_stalled(c, now);
+    pthread_mutex_unlock(&b->pool->lock);
+    return stalled;
+}
+
 static void check_deadlines(struct fcgi_engine *e)
 {
     uint64_t now = now_ms();
@@ -1177,11 +1205,18 @@ static void check_deadlines(struct fcgi_engine *e)
             }
         }
     }
+    /* a request sitting in php-fpm's listen queue may wait for a child that one of this
+     * engine's idle connections pins, and no request may end to release it: look each tick */
+    bool release = now - e->last_release_ms >= FCGI_POOL_TICK_MS;
+    if (release)
+        e->last_release_ms = now;
     struct fcgi_conn *c = e->conns;
     while (c) {
         struct fcgi_conn *next = c->next;
         if (c->st == CS_IDLE && now - c->since_ms > FCGI_POOL_IDLE_MS) {
             conn_close(c); /* give the pinned php-fpm child back */
+        } else if (c->st == CS_IDLE && release && idle_pins_waiter(c, now)) {
+            conn_close(c);
         } else if (c->req && c->req->deadline_ms <= now) {
             if (c->st == CS_CONNECTING) {
                 mark_tried(c->req, c->be);
@@ -1189,8 +1224,22 @@ static void check_deadlines(struct fcgi_engine *e)
             } else if (!c->req->reading_paused) {
                 struct fcgi_req *q = c->req;
                 bool sending = c->st == CS_SENDING;
-                detach(c, false);
-                fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
+                struct fcgi_backend *b = c->be;
+                bool again = !sending && may_retry_hung(q, b);
+                detach(c, false); /* never reused: its child may still answer */
+                if (again) {
+                    q->timeout_retried = true;
+                    mark_tried(q, b);
+                    atomic_store(&b->down_until_ms, now + FCGI_POOL_DOWN_MS);
+                    log_warn("fcgi", q->id,
+                             "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
+                             "retrying the %s on another upstream, skipping this one for %u s",
+                             q->pool->site, b->name, q->is_head ? "HEAD" : "GET",
+                             FCGI_POOL_DOWN_MS / 1000);
+                    dispatch(e, q);
+                } else {
+                    fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
+                }
             }
         }
         c = next;
