@@ -338,12 +338,10 @@ static void detach(struct fcgi_conn *c, bool keep)
     uint64_t now = now_ms();
     pthread_mutex_lock(&b->pool->lock);
     busy_unlink(b, c);
-    /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
-     * byte may sit in php-fpm's listen queue behind exactly this child (more connections than
-     * pm.max_children): let the child go rather than keep it. */
-    /* note: beyond fastcgi_keep_conns idle ones, a connection is closed after its request
-     * (its child goes back to php-fpm's listen queue): fastcgi_max_conns bounds concurrency,
-     * not how many children wharf pins between requests */
+    /* note: a kept connection pins its php-fpm child. So at most fastcgi_keep_conns are kept
+     * idle (fastcgi_max_conns bounds requests in flight, not children pinned between
+     * requests), and none while a sibling waits for its first byte: it may sit in php-fpm's
+     * listen queue behind exactly this child (more connections than pm.max_children). */
     if (keep && b->n_idle < b->pool->conf->keep_conns && !sibling_stalled(c, now)) {
         c->st = CS_IDLE;
         c->since_ms = now;
