@@ -59,6 +59,8 @@ struct fcgi_backend {
     struct fcgi_conn *idle[FCGI_MAX_ENGINES]; /* idle connections per engine, stacks */
     struct fcgi_conn *busy;                   /* connections carrying a request */
     _Atomic uint64_t down_until_ms;           /* passive health: skipped until then */
+    struct fcgi_backend *same_addr; /* ring of the backends (of every pool) with this address;
+                                     * itself when alone. Fixed once the pools are made */
 };
 
 struct fcgi_pool {
@@ -159,6 +161,21 @@ static int resolve(const struct upstream_addr *u, struct fcgi_backend *b, struct
     return 0;
 }
 
+/* Put b into the ring of the earlier pools' backends with the same address. */
+static void link_same_addr(struct fcgi_backend *b)
+{
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        for (size_t i = 0; i < p->n_be; i++) {
+            struct fcgi_backend *o = &p->be[i];
+            if (o->salen == b->salen && memcmp(&o->sa, &b->sa, b->salen) == 0) {
+                b->same_addr = o->same_addr;
+                o->same_addr = b;
+                return;
+            }
+        }
+    }
+}
+
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
                                 const struct upstream_addr *ups, size_t n_ups, struct errlist *errs)
 {
@@ -173,7 +190,9 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
         p->be[i].pool = p;
         p->be[i].index = (unsigned)i;
         p->be[i].name = xstrdup(ups[i].text);
-        resolve(&ups[i], &p->be[i], errs, site_name);
+        p->be[i].same_addr = &p->be[i];
+        if (resolve(&ups[i], &p->be[i], errs, site_name) == 0)
+            link_same_addr(&p->be[i]);
     }
     p->next = pools;
     pools = p;
@@ -315,13 +334,18 @@ static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
 
 /* Pool lock held. Does another connection to c's upstream wait for an answer that has not
  * begun? */
-static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
+static bool stalled_on(const struct fcgi_backend *b, const struct fcgi_conn *c, uint64_t now)
 {
-    for (const struct fcgi_conn *o = c->be->busy; o; o = o->busy_next)
+    for (const struct fcgi_conn *o = b->busy; o; o = o->busy_next)
         if (o != c && !atomic_load_explicit(&o->answered, memory_order_relaxed) &&
             now - o->since_ms >= FCGI_POOL_STALL_MS)
             return true;
     return false;
+}
+
+static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
+{
+    return stalled_on(c->be, c, now);
 }
 
 /* Take q off its connection; keep the connection for the next request if it is clean. A kept
@@ -1172,14 +1196,21 @@ static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *
     return false;
 }
 
-/* Does idle connection c keep a php-fpm child from a request stalled on its upstream? */
+/* Does idle connection c keep a php-fpm child from a request stalled on its upstream, sent
+ * by this site's pool or by another site's with the same address (sites sharing one php-fpm
+ * pool)? One pool lock at a time. */
 static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
 {
-    struct fcgi_backend *b = c->be;
-    pthread_mutex_lock(&b->pool->lock);
-    bool stalled = b->n_busy && sibling_stalled(c, now);
-    pthread_mutex_unlock(&b->pool->lock);
-    return stalled;
+    const struct fcgi_backend *b = c->be;
+    do {
+        pthread_mutex_lock(&b->pool->lock);
+        bool stalled = b->n_busy && stalled_on(b, c, now);
+        pthread_mutex_unlock(&b->pool->lock);
+        if (stalled)
+            return true;
+        b = b->same_addr;
+    } while (b != c->be);
+    return false;
 }
 
 static void check_deadlines(struct fcgi_engine *e)

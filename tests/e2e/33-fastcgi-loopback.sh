@@ -63,6 +63,10 @@ fastcgi = unix:$T/big.sock
 hosts = small.test
 root = $W
 fastcgi = unix:$T/small.sock
+[site other]
+hosts = other.test
+root = $W
+fastcgi = unix:$T/small.sock
 INI
 start_wharf_ini "$T/wharf.ini"
 
@@ -128,4 +132,20 @@ PY
 )
 is "${worst#* }" "-" "bursts of 3 on 2 children: every request answered 200"
 ok $((${worst% *} < 1000 ? 0 : 1)) "...none waited a second or more beyond its own run time (worst ${worst% *} ms)"
+
+# ---- two sites on one php-fpm pool: one site's idle connections pin both children -----------
+python3 - "$PORT" <<'PY'
+import http.client, sys, threading
+def one():
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+    c.request("GET", "/pid.php?us=50000", headers={"Host": "small.test"})
+    c.getresponse().read()
+ts = [threading.Thread(target=one) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 -H 'Host: other.test' "$(URL /pid.php)")
+is "${out% *}" 200 "another site on the same php-fpm pool is answered while the first keeps connections"
+ok "$(awk -v t="${out#* }" 'BEGIN { exit !(t < 1) }'; echo $?)" \
+    "...within a second: the idle kept connections pinning both children are let go (${out#* } s)"
 finish
