@@ -32,6 +32,9 @@
     100                       /* a request with no answer byte after this may be queued            \
                                * in php-fpm behind a child we keep: release it */
 #define FCGI_POOL_TICK_MS 100 /* engines look at deadlines at least this often */
+/* a request with no answer byte after this makes its engine ask the kernel how many
+ * connections wait in the unix upstream's listen queue (see fit_upstream) */
+#define FCGI_POOL_PROBE_MS 20
 /* serve another worker's waiting request first when it waited this much longer than ours */
 #define FCGI_POOL_STEAL_MS 10
 #define FCGI_MAX_ENGINES 64

@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "listen_queue.h"
 #include "log.h"
 #include "util.h"
 
@@ -59,6 +60,9 @@ struct fcgi_backend {
     struct fcgi_conn *idle[FCGI_MAX_ENGINES]; /* idle connections per engine, stacks */
     struct fcgi_conn *busy;                   /* connections carrying a request */
     _Atomic uint64_t down_until_ms;           /* passive health: skipped until then */
+    unsigned fit;    /* pool lock: connections php-fpm was seen to take at once (below
+                      * fastcgi_max_conns, unix sockets); 0 = none seen */
+    uint64_t fit_ms; /* pool lock: when fit last shrank or grew */
     struct fcgi_backend *same_addr; /* ring of the backends (of every pool) with this address;
                                      * itself when alone. Fixed once the pools are made */
 };
@@ -591,18 +595,16 @@ enum plan {
     PLAN_NO_UPSTREAM, /* every upstream was tried */
 };
 
-/* Connections per upstream an engine opens for its own requests: an even share, so each
- * worker mostly serves its own clients (beyond it, engines serve each other's queues). */
-static unsigned share(const struct fcgi_pool *p)
+/* Pool lock held. Can engine i start a request on b now? Up to fastcgi_max_conns (or what
+ * php-fpm was seen to take, b->fit) connections in all, and of them an even share per engine
+ * for its own requests, so each worker mostly serves its own clients (beyond it, engines serve
+ * each other's queues). */
+static bool has_room(const struct fcgi_backend *b, unsigned i)
 {
-    unsigned n = n_engines ? n_engines : 1;
-    return (p->conf->max_conns + n - 1) / n;
-}
-
-/* Pool lock held. Can engine i start a request on b now? */
-static bool has_room(const struct fcgi_backend *b, unsigned i, unsigned max, unsigned fair)
-{
-    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < fair);
+    unsigned max = b->pool->conf->max_conns, n = n_engines ? n_engines : 1;
+    if (b->fit && b->fit < max)
+        max = b->fit;
+    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < (max + n - 1) / n);
 }
 
 /* Pool lock held; changes nothing. Among upstreams not yet tried for q (those up first), by
@@ -610,7 +612,6 @@ static bool has_room(const struct fcgi_backend *b, unsigned i, unsigned max, uns
 static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_req *q,
                       struct fcgi_backend **bp, uint64_t *poke)
 {
-    unsigned max = p->conf->max_conns, fair = share(p);
     uint64_t now = now_ms();
     size_t n = p->n_be, start = 0;
     bool any_left = false;
@@ -640,9 +641,9 @@ static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_re
             any_left = true;
             if (pass == 0 && atomic_load_explicit(&b->down_until_ms, memory_order_relaxed) > now)
                 continue;
-            if (!has_room(b, e->index, max, fair)) {
+            if (!has_room(b, e->index)) {
                 for (unsigned i = 0; i < n_engines; i++) /* who could take it instead */
-                    if (i != e->index && has_room(b, i, max, fair))
+                    if (i != e->index && has_room(b, i))
                         *poke |= 1ull << i;
                 continue;
             }
@@ -1196,6 +1197,67 @@ static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *
     return false;
 }
 
+/* note: php-fpm's children take connections from its listen queue one at a time and keep
+ * them (FCGI_KEEP_CONN), so with more connections than pm.max_children the extra ones wait
+ * there behind children that kept connections hold, and FCGI_GET_VALUES does not say how
+ * many children there are. For a unix socket the kernel tells how many connections wait in
+ * that queue (listen_queue_unix): when a request has waited FCGI_POOL_PROBE_MS for its first
+ * byte (the queue is asked, so a slow script costs a look, nothing more), the upstream's
+ * connections are fitted to those php-fpm took (b->fit), and further
+ * requests wait in wharf's queue (in order, with fastcgi_queue_timeout) instead. The fit grows
+ * back by one a second, so more children are found when php-fpm gets them. */
+static void fit_upstream(struct fcgi_backend *b, uint64_t now)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&b->sa;
+    int waiting = listen_queue_unix(sun->sun_path);
+    if (waiting <= 0)
+        return;
+    pthread_mutex_lock(&b->pool->lock);
+    unsigned took = b->n_conns > (unsigned)waiting ? b->n_conns - (unsigned)waiting : 1;
+    if (!b->fit || took < b->fit) {
+        if (!b->fit)
+            log_info("fcgi", 0,
+                     "[site %s] upstream %s: %d connections wait in its listen queue; "
+                     "using %u (raise pm.max_children, or set fastcgi_max_conns to it)",
+                     b->pool->site, b->name, waiting, took);
+        b->fit = took;
+    }
+    b->fit_ms = now;
+    pthread_mutex_unlock(&b->pool->lock);
+}
+
+/* Once a tick: fit the unix-socket upstreams of this engine's stalled requests, and let
+ * every fit grow back by one a second. */
+static void refit(struct fcgi_engine *e, uint64_t now)
+{
+    struct fcgi_backend *probe[8];
+    size_t n = 0;
+    for (struct fcgi_conn *c = e->conns; c; c = c->next) {
+        if (c->is_tcp || !c->req || c->st == CS_IDLE || c->st == CS_CONNECTING ||
+            atomic_load_explicit(&c->answered, memory_order_relaxed) ||
+            now - c->since_ms < FCGI_POOL_PROBE_MS)
+            continue;
+        size_t k = 0;
+        while (k < n && probe[k] != c->be)
+            k++;
+        if (k == n && n < ARRAY_LEN(probe))
+            probe[n++] = c->be;
+    }
+    for (size_t k = 0; k < n; k++)
+        fit_upstream(probe[k], now);
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_be; i++) {
+            struct fcgi_backend *b = &p->be[i];
+            if (b->fit && now - b->fit_ms >= 1000) {
+                b->fit = b->fit + 1 >= p->conf->max_conns ? 0 : b->fit + 1;
+                b->fit_ms = now;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
 /* Does idle connection c keep a php-fpm child from a request stalled on its upstream, sent
  * by this site's pool or by another site's with the same address (sites sharing one php-fpm
  * pool)? One pool lock at a time. */
@@ -1273,6 +1335,8 @@ static void check_deadlines(struct fcgi_engine *e)
         }
         c = next;
     }
+    if (release)
+        refit(e, now);
 }
 
 /* ---- kicks ---------------------------------------------------------------------------------- */

@@ -147,6 +147,54 @@ PY
 is "${worst#* }" "-" "bursts of 3 on 2 children: every request answered 200"
 ok $((${worst% *} < 1000 ? 0 : 1)) "...none waited a second or more beyond its own run time (worst ${worst% *} ms)"
 
+# ---- wharf learns how many connections php-fpm takes (unix socket: its listen queue) ---------
+# Site "other" (same 2-child php-fpm as "small", a pool of its own that has not met it yet):
+# 10 parallel 400 ms requests: the first wave fills php-fpm's listen queue; wharf
+# sees it there and fits the upstream to the 2 connections php-fpm took, so a second wave
+# waits in wharf's own queue (FIFO, fastcgi_queue_timeout), not in php-fpm's
+backlog() { ss -lx 2>/dev/null | grep -F "$T/small.sock" | awk '{ print $3 }'; } # listen queue
+wave() {
+    python3 - "$PORT" <<'PY'
+import http.client, sys, threading
+bad = []
+def one():
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+        c.request("GET", "/pid.php?us=400000", headers={"Host": "other.test"})
+        r = c.getresponse(); r.read()
+        if r.status != 200: bad.append(r.status)
+    except Exception as e:
+        bad.append(type(e).__name__)
+ts = [threading.Thread(target=one) for _ in range(10)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(",".join(map(str, bad)) or "-")
+PY
+}
+max_backlog() { # max_backlog MS: the longest php-fpm listen queue seen over MS
+    local end=$(($(now_ms) + $1)) m=0 b
+    while [ "$(now_ms)" -lt "$end" ]; do
+        b=$(backlog)
+        [ "${b:-0}" -gt "$m" ] && m=$b
+        sleep 0.05
+    done
+    echo "$m"
+}
+wave >"$T/wave1" &
+W1=$!
+first=$(max_backlog 600)
+wait "$W1"
+is "$(cat "$T/wave1")" "-" "first wave of 10 on 2 children: all answered 200"
+ok $((first >= 4 ? 0 : 1)) "(control) the first wave queued in php-fpm's listen queue (up to $first)"
+like "$(cat "$T/wharf.err")" "site other\] upstream unix:$T/small.sock: [0-9]+ connections wait in its listen queue; using [0-9]+" \
+    "wharf logs that the upstream takes fewer connections than fastcgi_max_conns"
+wave >"$T/wave2" &
+W2=$!
+second=$(max_backlog 1000)
+wait "$W2"
+is "$(cat "$T/wave2")" "-" "second wave: all answered 200"
+ok $((second <= 2 ? 0 : 1)) "the second wave waits in wharf's queue, not php-fpm's (its listen queue peaked at $second)"
+
 # ---- two sites on one php-fpm pool: one site's idle connections pin both children -----------
 python3 - "$PORT" <<'PY'
 import http.client, sys, threading
