@@ -2,7 +2,7 @@
 """Build the benchmark docroot: 1k.bin, 100k.bin, 10m.bin (random bytes),
 page.html (exactly 100 KiB of realistic, compressible HTML; deterministic) and the PHP
 scripts of the FastCGI scenarios: hello.php, table.php (~5 KiB HTML table of 50 rows of
-computed values), slow.php (usleep 200 ms) and opcache.php (prints opcache=1 when OPcache
+computed values), slow.php (usleep 200 ms), flush.php (60 kB in 12 flushed pieces) and opcache.php (prints opcache=1 when OPcache
 is enabled in the serving php-fpm)."""
 import os
 import random
@@ -132,6 +132,15 @@ foreach ($rows as $r) {
 echo "</table>\n<p>Total: ", number_format($total, 2), "</p>\n</body></html>\n";
 """,
     "slow.php": '<?php usleep(200000); echo "slept\n";\n',
+    # 60 kB flushed in 12 pieces (scenario 10, over TCP: each flush is a small segment)
+    "flush.php": """<?php
+while (ob_get_level()) ob_end_flush();
+$piece = str_repeat("x", 4999) . "\\n";
+for ($i = 0; $i < 12; $i++) {
+    echo $piece;
+    flush();
+}
+""",
     "opcache.php": """<?php
 $s = function_exists('opcache_get_status') ? @opcache_get_status(false) : false;
 echo 'opcache=', ($s && !empty($s['opcache_enabled'])) ? 1 : 0, "\n";

@@ -68,6 +68,7 @@ SCENARIOS = [
     ]),
     ("s7", "7. PHP hello.php, 64 conns", PHP_METRICS),
     ("s8", "8. PHP table.php (~5 KiB), 64 conns", PHP_METRICS),
+    ("s10", "10. PHP flush.php (60 kB in 12 flushes) over TCP, 16 conns", PHP_METRICS),
     ("s9", "9. static 1 KiB, 64 conns, under slow.php saturation", [
         ("rps_alone", "static req/s, PHP idle", "high", "{:.0f}"),
         ("p99_alone", "static p99 (ms), PHP idle", "low", "{:.2f}"),
@@ -119,7 +120,7 @@ def main():
         if s not in servers:
             servers.insert(("wharf", "nginx").index(s), s)
     ratios = [s for s in RATIOS if s in servers]
-    php = any(k[0] in ("s7", "s8", "s9") for k in data)
+    php = any(k[0] in ("s7", "s8", "s9", "s10") for k in data)
     out.append(f"# wharf vs nginx benchmark{' (static + PHP)' if php else ''} ({meta.get('date', '?')})")
     out.append("")
     out.append(f"Machine: nproc {meta.get('nproc', '?')}, kernel {meta.get('kernel', '?')}, "
@@ -140,8 +141,9 @@ def main():
         n = meta.get("fcgi_conns", "4")
         out.append("")
         out.append(
-            f"PHP (scenarios 7-9): a fresh php-fpm per run (pm = static, {n} children, OPcache on, "
-            f"unix socket) and one front end at a time. wharf: `--php unix:SOCK` ({n} kept "
+            f"PHP (scenarios 7-10): a fresh php-fpm per run (pm = static, {n} children, OPcache on, "
+            f"unix socket; scenario 10: the same pool on 127.0.0.1 TCP) and one front end at a "
+            f"time. wharf: `fastcgi_max_conns` = `fastcgi_keep_conns` = {n} (kept "
             f"FastCGI connections + queue); nginx: upstream `keepalive` x 2 workers = {n}, "
             f"`fastcgi_keep_conn on`"
             + ("; h2o: a FastCGI connection per request" if "h2o" in servers else "")

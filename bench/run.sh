@@ -7,11 +7,11 @@
 # Environment:
 #   ROUNDS=3        interleaved rounds per scenario (wharf, nginx, [h2o, direct,] wharf, ...)
 #   DURATION=8      seconds per wrk run (a 1 s warm-up precedes each run)
-#   SCENARIOS="1 2 3 4 5 6 7 8 9"   subset to run; "static" = 1-6, "php" = 7-9
+#   SCENARIOS="1 2 3 4 5 6 7 8 9 10"   subset to run; "static" = 1-6, "php" = 7-10
 #   IDLE_CONNS=5000 connections for the idle keep-alive RSS test (scenario 6)
 #   WHARF=src/wharf NGINX=nginx PHP_FPM=php-fpm8.2 H2O=h2o   binaries (H2O=0: leave h2o out;
 #                   unset: use h2o from PATH, or apt-get install h2o when running as root)
-#   FCGI_CONNS=4    php-fpm's pm.max_children = wharf's fastcgi_max_conns (default 4) =
+#   FCGI_CONNS=4    php-fpm's pm.max_children = wharf's fastcgi_max_conns and keep_conns =
 #                   nginx's 2 workers x upstream keepalive 2 = fcgi_load's connections
 #   PHP_RAMP=2      seconds the slow.php load runs before the static measurement (scenario 9)
 #   KEEP_TMP=1      keep the temp dir (docroot, configs, server logs)
@@ -26,6 +26,8 @@
 #    no HTTP front end = the ceiling); front server and php-fpm CPU-s per 1000 requests
 # 9) static 1 KiB file at 64 conns (wrk -t1), first alone, then while 200 connections hammer
 #    slow.php (usleep 200 ms; 4 children = 20 req/s, so ~200 requests always queued)
+# 10) flush.php (60 kB in 12 flushed pieces), 16 conns, through php-fpm on 127.0.0.1:PORT
+#    (TCP: each flush is a small segment, and a delayed ACK stalls the next one): wharf, nginx
 # Each server is started fresh for every run (so VmHWM is that run's peak) on 127.0.0.1
 # with its own config; the system nginx/h2o services are never touched. PHP runs also get a
 # fresh private php-fpm (pm = static, FCGI_CONNS children, OPcache on, unix socket in the temp
@@ -41,7 +43,7 @@ RESULTS_DIR=$BENCH_DIR/results
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 DURATION=${DURATION%s}
-SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9}
+SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9 10}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 WHARF=${WHARF:-$TOP_DIR/src/wharf}
 FCGI_CONNS=${FCGI_CONNS:-4}
@@ -64,14 +66,14 @@ expanded=
 for s in $SCENARIOS; do
     case $s in
     static) expanded+=" 1 2 3 4 5 6" ;;
-    php) expanded+=" 7 8 9" ;;
-    [1-9]) expanded+=" $s" ;;
-    *) die "unknown scenario '$s' (use 1-9, static or php)" ;;
+    php) expanded+=" 7 8 9 10" ;;
+    [1-9] | 10) expanded+=" $s" ;;
+    *) die "unknown scenario '$s' (use 1-10, static or php)" ;;
     esac
 done
 SCENARIOS=${expanded# }
 NEED_PHP=
-[[ " $SCENARIOS " == *" "[789]" "* ]] && NEED_PHP=1
+[[ " $SCENARIOS " == *" "[789]" "* || " $SCENARIOS " == *" 10 "* ]] && NEED_PHP=1
 
 # ---------------------------------------------------------------- dependencies
 ensure_deps() {
@@ -200,15 +202,14 @@ port_of() {
 }
 
 # Starts one front end. MODE "php" = PHP through the php-fpm that start_fpm started: wharf with
-# --php unix:SOCK (fastcgi_max_conns default 4), nginx with nginx-php.conf, h2o (PHP only).
+# wharf-php.ini (setup_php), nginx with nginx-php.conf, h2o (PHP only).
 start_server() { # name [static|php]
     local name=$1 mode=${2:-static}
     case $name in
     wharf)
-        local php=()
-        [[ $mode == php ]] && php=(--php "unix:$FPM_SOCK")
-        "$WHARF" --root "$DOCROOT" --listen "127.0.0.1:$WHARF_PORT" --gzip "${php[@]}" \
-            >>"$TMP/wharf.log" 2>&1 </dev/null &
+        local args=(--root "$DOCROOT" --listen "127.0.0.1:$WHARF_PORT" --gzip)
+        [[ $mode == php ]] && args=("${WHARF_PHP_ARGS[@]}")
+        "$WHARF" "${args[@]}" >>"$TMP/wharf.log" 2>&1 </dev/null &
         ;;
     nginx)
         local conf=$TMP/nginx.conf
@@ -441,6 +442,7 @@ setup_php() {
     [[ $(id -u) -eq 0 ]] && root_flag=(--allow-to-run-as-root)
     mkdir -p "$TMP/fpm"
     FPM_SOCK=$TMP/fpm/php-fpm.sock
+    FPM_TCP_PORT=$(free_port)
     if ! "$PHP_FPM" -m 2>/dev/null | grep -qx 'Zend OPcache'; then
         opcache=
         add_note "php-fpm has no Zend OPcache module: the PHP scenarios ran without opcache"
@@ -451,18 +453,26 @@ setup_php() {
         printf '[bench]\nlisten = %s\nlisten.mode = 0666\n' "$FPM_SOCK"
         printf 'pm = static\npm.max_children = %s\npm.max_requests = 0\n' "$FCGI_CONNS"
         [[ -n $opcache ]] && printf 'php_admin_value[opcache.enable] = 1\n'
+        # scenario 10: the same pool again on TCP
+        printf '[benchtcp]\nlisten = 127.0.0.1:%s\n' "$FPM_TCP_PORT"
+        printf 'pm = static\npm.max_children = %s\npm.max_requests = 0\n' "$FCGI_CONNS"
+        [[ -n $opcache ]] && printf 'php_admin_value[opcache.enable] = 1\n'
     } >"$TMP/fpm/fpm.conf"
     "$PHP_FPM" -t --fpm-config "$TMP/fpm/fpm.conf" "${root_flag[@]}" >>"$TMP/fpm/fpm.out" 2>&1 ||
         { cat "$TMP/fpm/fpm.out" >&2; die "php-fpm config test failed ($TMP/fpm/fpm.conf)"; }
 
-    # wharf: --php unix:SOCK (fastcgi_max_conns defaults to 4), else an INI with the pool size
-    WHARF_PHP_ARGS=(--root "$DOCROOT" --php "unix:$FPM_SOCK")
-    if ((FCGI_CONNS != 4)); then
-        printf '[site bench]\nroot = %s\nfastcgi = unix:%s\nfastcgi_max_conns = %s\n' \
-            "$DOCROOT" "$FPM_SOCK" "$FCGI_CONNS" >"$TMP/wharf-php.ini"
-        WHARF_PHP_ARGS=(--config "$TMP/wharf-php.ini")
-    fi
-    "$WHARF" "${WHARF_PHP_ARGS[@]}" --listen "127.0.0.1:$WHARF_PORT" --test >>"$TMP/wharf.log" 2>&1 ||
+    # wharf: as many requests in flight and kept connections as php-fpm has children (its own
+    # default, 16 in flight, would queue requests in php-fpm's backlog); the TCP pool for
+    # scenario 10 is the site of Host tcp.bench
+    {
+        printf '[server]\nlisten = 127.0.0.1:%s\n' "$WHARF_PORT"
+        printf '[site bench]\nroot = %s\ngzip = on\nfastcgi = unix:%s\n' "$DOCROOT" "$FPM_SOCK"
+        printf 'fastcgi_max_conns = %s\nfastcgi_keep_conns = %s\n' "$FCGI_CONNS" "$FCGI_CONNS"
+        printf '[site tcp]\nhosts = tcp.bench\nroot = %s\nfastcgi = 127.0.0.1:%s\n' "$DOCROOT" "$FPM_TCP_PORT"
+        printf 'fastcgi_max_conns = %s\nfastcgi_keep_conns = %s\n' "$FCGI_CONNS" "$FCGI_CONNS"
+    } >"$TMP/wharf-php.ini"
+    WHARF_PHP_ARGS=(--config "$TMP/wharf-php.ini")
+    "$WHARF" "${WHARF_PHP_ARGS[@]}" --test >>"$TMP/wharf.log" 2>&1 ||
         { tail -n 5 "$TMP/wharf.log" >&2; die "wharf rejects its PHP configuration"; }
 
     # nginx: upstream keep-alive, 2 workers x keepalive (FCGI_CONNS/2) = pm.max_children
@@ -480,11 +490,19 @@ setup_php() {
     fi
     local ka=$((FCGI_CONNS / 2))
     ((ka < 1)) && ka=1
-    printf 'upstream backend {\n    server unix:%s;\n    keepalive %s;\n}\n' "$FPM_SOCK" "$ka" \
-        >"$TMP/nginx-php-http.conf"
+    {
+        printf 'upstream backend {\n    server unix:%s;\n    keepalive %s;\n}\n' "$FPM_SOCK" "$ka"
+        printf 'upstream backend_tcp {\n    server 127.0.0.1:%s;\n    keepalive %s;\n}\n' "$FPM_TCP_PORT" "$ka"
+    } >"$TMP/nginx-php-http.conf"
     cat >"$TMP/nginx-php-server.conf" <<NGX
 location ~ \\.php\$ {
     fastcgi_pass backend;
+    fastcgi_keep_conn on;
+    include $fparams;
+    fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+}
+location = /flush.php {
+    fastcgi_pass backend_tcp;
     fastcgi_keep_conn on;
     include $fparams;
     fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
@@ -577,6 +595,11 @@ check_php() {
         local tsize=$size
         read -r status size < <(php_get "$name" /slow.php "$f-slow")
         [[ $status == 200 && $(cat "$f-slow") == slept ]] || problem+=" slow.php: $status;"
+        if [[ $name == wharf || $name == nginx ]]; then
+            size=$(curl -s -m 5 -H 'Host: tcp.bench' -o /dev/null -w '%{http_code} %{size_download}' \
+                "http://127.0.0.1:$(port_of "$name")/flush.php")
+            [[ $size == "200 60000" ]] || problem+=" flush.php over TCP: $size;"
+        fi
         read -r status size < <(php_get "$name" /opcache.php "$f-opcache")
         local opc
         opc=$(tr -d '\n' <"$f-opcache")
@@ -616,8 +639,9 @@ per_1k() { awk -v c0="$1" -v c1="$2" -v r="$3" -v d="$DURATION" \
     'BEGIN{ if (r > 0) printf "%.4f\n", (c1 - c0) / (r * d) * 1000; else print "nan" }'; }
 
 # scenarios 7 and 8: one front end (or fcgi_load) against a fresh php-fpm
-run_php() { # scenario server round conns path
-    local sc=$1 name=$2 rnd=$3 conns=$4 path=$5
+run_php() { # scenario server round conns path [header]
+    local sc=$1 name=$2 rnd=$3 conns=$4 path=$5 hdr=()
+    [[ -n ${6:-} ]] && hdr=(-H "$6")
     local out=$TMP/wrk.out rss hwm c0='' c1='' np f0 f1 rps p99 mbps n2 se err fcpu='' pcpu url
     start_fpm
     if [[ $name == direct ]]; then
@@ -634,10 +658,10 @@ run_php() { # scenario server round conns path
     else
         start_server "$name" php
         url="http://127.0.0.1:$(port_of "$name")$path"
-        wrk -t"$WRK_THREADS" -c"$conns" -d1s "$url" >/dev/null 2>&1 # warm-up
+        wrk -t"$WRK_THREADS" -c"$conns" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
         read -r rss hwm c0 np < <(proc_stats "$SERVER_PID")
         f0=$(proc_cpu "$FPM_PID")
-        wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 &
+        wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 &
         CHILD_PID=$!
         sample_backlog
         wait "$CHILD_PID"
@@ -847,12 +871,14 @@ for s in $SCENARIOS; do
     7) log "scenario 7: hello.php, 64 conns (${PHP_FRONTS[*]}, direct)" ;;
     8) log "scenario 8: table.php, 64 conns (${PHP_FRONTS[*]}, direct)" ;;
     9) log "scenario 9: static 1 KiB, 64 conns, alone and under 200 conns of slow.php (${PHP_FRONTS[*]})" ;;
+    10) log "scenario 10: flush.php (60 kB in 12 flushes) over TCP, 16 conns (wharf nginx)" ;;
     *) die "unknown scenario '$s'" ;;
     esac
     servers=("${SERVERS[@]}")
     case $s in
     7 | 8) servers=("${PHP_FRONTS[@]}" direct) ;;
     9) servers=("${PHP_FRONTS[@]}") ;;
+    10) servers=(wharf nginx) ;;
     esac
     for ((r = 1; r <= ROUNDS; r++)); do
         for name in "${servers[@]}"; do
@@ -866,6 +892,7 @@ for s in $SCENARIOS; do
             7) run_php s7 "$name" "$r" 64 /hello.php ;;
             8) run_php s8 "$name" "$r" 64 /table.php ;;
             9) run_static_php "$name" "$r" ;;
+            10) run_php s10 "$name" "$r" 16 /flush.php 'Host: tcp.bench' ;;
             esac
         done
     done

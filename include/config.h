@@ -18,6 +18,13 @@
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_INDEX "index.html index.htm default.html default.htm"
+/* fastcgi_max_conns when not given: requests in flight per upstream. With "fastcgi = spawn"
+ * wharf writes php-fpm's pm.max_children itself and uses it; an external php-fpm's is not
+ * known (FCGI_GET_VALUES does not report it), so a moderate bound that does not throttle
+ * pages calling their own site, and that php-fpm's backlog absorbs when it has fewer
+ * children (kept connections beyond them are released, see fcgi_pool). */
+#define CONFIG_FCGI_MAX_CONNS 16
+#define CONFIG_FCGI_SPAWN_CHILDREN 8
 
 enum follow_symlinks {
     FOLLOW_INSIDE = 0, /* follow only when the target resolves inside the root (default) */
@@ -76,12 +83,16 @@ struct fcgi_site_conf {
     struct str_list env;         /* NAME=VALUE, after the preset's */
     char *root;                  /* document root as the backend sees it; NULL = root */
     enum fcgi_lb lb;
-    unsigned max_conns;          /* kept-alive connections per upstream */
+    unsigned max_conns;          /* connections open at once per upstream = requests in flight
+                                  * (php-fpm does not multiplex); 0 until config_finish() */
+    unsigned keep_conns;         /* idle connections kept open per upstream (each pins a
+                                  * php-fpm child); more are closed after their request */
     uint64_t queue_timeout_ms;   /* wait for a free connection, then 503 */
     uint64_t connect_timeout_ms; /* then 502 (next upstream tried) */
     uint64_t read_timeout_ms;    /* between two reads from the backend, then 504 */
     uint64_t send_timeout_ms;    /* between two writes to the backend, then 504 */
     uint64_t max_body_bytes;     /* larger request bodies get 413 */
+    uint64_t body_buffer_bytes;  /* request body kept in memory, beyond it a temp file */
     unsigned line;               /* line of the fastcgi key; 0 = command line */
     unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
     bool preset_from_cli;        /* named by --preset (errors say so) */
@@ -146,6 +157,7 @@ struct server_conf {
     uint64_t gzip_cache_bytes;       /* compressed variants kept in memory */
     char *presets_dir; /* NULL = the installed presets (or ../presets of the binary) */
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
+    unsigned temp_dir_line;
 };
 
 struct config {

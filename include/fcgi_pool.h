@@ -1,10 +1,13 @@
 /*
  * fcgi_pool: FastCGI connection pools and the engines that drive them.
  *
- * A pool (one per FastCGI site) bounds the kept-alive connections per upstream across the
- * whole process (one request in flight per connection, request id 1: php-fpm does not
- * multiplex, DESIGN-NOTES 3), keeps one FIFO of waiting requests, balances, and skips an
- * upstream that failed to connect for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
+ * A pool (one per FastCGI site) bounds the connections per upstream across the whole process
+ * (one request in flight per connection, request id 1: php-fpm does not multiplex,
+ * DESIGN-NOTES 3): fastcgi_max_conns open at once, of which at most fastcgi_keep_conns stay
+ * open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
+ * php-fpm was seen to accept (its listen queue). It keeps FIFOs of waiting requests,
+ * balances, and skips an upstream that failed to connect, or left a GET unanswered past the
+ * read timeout, for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
  *
  * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
  * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request
@@ -30,6 +33,9 @@
     100                       /* a request with no answer byte after this may be queued            \
                                * in php-fpm behind a child we keep: release it */
 #define FCGI_POOL_TICK_MS 100 /* engines look at deadlines at least this often */
+/* a request with no answer byte after this makes its engine ask the kernel how many
+ * connections wait in the unix upstream's listen queue (see fit_upstream) */
+#define FCGI_POOL_PROBE_MS 20
 /* serve another worker's waiting request first when it waited this much longer than ours */
 #define FCGI_POOL_STEAL_MS 10
 #define FCGI_MAX_ENGINES 64

@@ -29,7 +29,6 @@
 #include "fcgi_record.h"
 #include "request.h"
 
-#define FCGI_BODY_MEM_MAX (64u * 1024)    /* request body kept in memory, then a temp file */
 #define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
 #define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
 #define FCGI_GZIP_IN (16u * 1024)         /* raw bytes compressed per content-reader call */
@@ -76,12 +75,14 @@ struct fcgi_req {
     uint32_t client_hash;    /* for ip_hash */
     int client_fd;           /* the HTTP connection's socket (owned by MHD)  */
     bool is_head;
+    bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
 
     /* ---- MHD side only ---- */
     struct MHD_Connection *conn;
     bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
     bool streamed;       /* answered by a content reader (not one buffer) */
     uint64_t body_sent;  /* body bytes the content reader gave MHD (compressed if gzip) */
+    bool body_failed;    /* could not be buffered (temp_dir): answer 500 at the end */
 
     /* ---- the thread that submitted it (its MHD connection's) ---- */
     struct fcgi_engine *home;
@@ -101,6 +102,7 @@ struct fcgi_req {
     unsigned attempts;       /* connection attempts made */
     unsigned tried_mask;     /* upstreams already tried (bit per upstream < 32) */
     bool got_response_bytes; /* anything received: no retry after this */
+    bool timeout_retried;    /* already retried once after a read timeout */
     struct cgi_head_parser head_parser;
     uint64_t stderr_logged; /* bytes of STDERR logged (capped) */
     struct buf stderr_line; /* partial STDERR line */

@@ -112,7 +112,7 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "tls_cert", T_PATH, SRV(tls_cert), NULL, 0, 0, NULL, SRV(tls_line)},
     {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
-    {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, SRV(temp_dir_line)},
 
     {SEC_SITE, "fastcgi", T_UPSTREAMS, SITE(fcgi), NULL, 0, 0, NULL, SITE(fcgi.line)},
     {SEC_SITE, "fastcgi_preset", T_STRING, SITE(fcgi.preset_name), "php", 0, 0, NULL,
@@ -122,7 +122,10 @@ static const struct config_key keys[] = {
     {SEC_SITE, "fastcgi_env", T_ENV, SITE(fcgi.env), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "fastcgi_root", T_PATH, SITE(fcgi.root), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "fastcgi_lb", T_ENUM, SITE(fcgi.lb), "round_robin", 0, 0, lb_names, 0},
-    {SEC_SITE, "fastcgi_max_conns", T_UNSIGNED, SITE(fcgi.max_conns), "4", 1, 1024, NULL, 0},
+    /* 0 = automatic, resolved by config_finish(): spawn's pm.max_children, else
+     * CONFIG_FCGI_MAX_CONNS */
+    {SEC_SITE, "fastcgi_max_conns", T_UNSIGNED, SITE(fcgi.max_conns), "0", 0, 1024, NULL, 0},
+    {SEC_SITE, "fastcgi_keep_conns", T_UNSIGNED, SITE(fcgi.keep_conns), "4", 0, 1024, NULL, 0},
     {SEC_SITE, "fastcgi_queue_timeout", T_DURATION, SITE(fcgi.queue_timeout_ms), "30s", 1, 10 * MIN,
      NULL, 0},
     {SEC_SITE, "fastcgi_connect_timeout", T_DURATION, SITE(fcgi.connect_timeout_ms), "5s", 1,
@@ -132,6 +135,8 @@ static const struct config_key keys[] = {
     {SEC_SITE, "fastcgi_send_timeout", T_DURATION, SITE(fcgi.send_timeout_ms), "60s", 1, 1 * HOUR,
      NULL, 0},
     {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL, 0},
+    {SEC_SITE, "fastcgi_body_buffer", T_SIZE, SITE(fcgi.body_buffer_bytes), "16k", 0, 64 * MIB,
+     NULL, 0},
 
     {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
     {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
@@ -1458,6 +1463,10 @@ int config_finish(struct config *cfg, struct errlist *errs)
         else if (!s->root)
             errlist_add(errs, "%s: [site %s]: root is required", where(cfg, s->line, at, sizeof at),
                         s->name);
+        if (s->fcgi.max_conns == 0)
+            s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
+        if (s->fcgi.keep_conns > s->fcgi.max_conns)
+            s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
         if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
@@ -1501,6 +1510,24 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
             errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
+    /* request bodies of FastCGI sites go there: a bad directory would fail every large POST */
+    const char *tmp = cfg->server.temp_dir;
+    bool uses_fcgi = false;
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        uses_fcgi |= cfg->sites[i].fcgi.n_upstreams > 0 || cfg->sites[i].fcgi.spawn;
+    if (tmp && uses_fcgi) {
+        struct stat st;
+        if (stat(tmp, &st) != 0)
+            errlist_add(errs, "%s: temp_dir '%s': %s",
+                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            errlist_add(errs, "%s: temp_dir '%s': %s",
+                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp,
+                        strerror(ENOTDIR));
+        else if (access(tmp, W_OK | X_OK) != 0)
+            errlist_add(errs, "%s: temp_dir '%s': not writable: %s",
+                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
+    }
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];
         struct stat st;

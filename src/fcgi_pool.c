@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "listen_queue.h"
 #include "log.h"
 #include "util.h"
 
@@ -59,6 +60,11 @@ struct fcgi_backend {
     struct fcgi_conn *idle[FCGI_MAX_ENGINES]; /* idle connections per engine, stacks */
     struct fcgi_conn *busy;                   /* connections carrying a request */
     _Atomic uint64_t down_until_ms;           /* passive health: skipped until then */
+    unsigned fit;    /* pool lock: connections php-fpm was seen to take at once (below
+                      * fastcgi_max_conns, unix sockets); 0 = none seen */
+    uint64_t fit_ms; /* pool lock: when fit last shrank or grew */
+    struct fcgi_backend *same_addr; /* ring of the backends (of every pool) with this address;
+                                     * itself when alone. Fixed once the pools are made */
 };
 
 struct fcgi_pool {
@@ -83,6 +89,7 @@ struct fcgi_conn {
     enum conn_state st;
     struct fcgi_req *req;
     bool reused;       /* served a request before: it may have been closed meanwhile */
+    bool is_tcp;       /* re-arm TCP_QUICKACK after reads */
     uint32_t events;   /* current epoll mask */
     size_t head_off;   /* bytes of req->head_records sent */
     uint64_t body_off; /* request body bytes encoded so far */
@@ -108,7 +115,8 @@ struct fcgi_engine {
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
     uint64_t last_scan_ms;
-    uint64_t now_ms; /* see now_ms(); 0 = read the clock */
+    uint64_t last_release_ms; /* idle connections last checked for stalled siblings */
+    uint64_t now_ms;          /* see now_ms(); 0 = read the clock */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
@@ -157,6 +165,21 @@ static int resolve(const struct upstream_addr *u, struct fcgi_backend *b, struct
     return 0;
 }
 
+/* Put b into the ring of the earlier pools' backends with the same address. */
+static void link_same_addr(struct fcgi_backend *b)
+{
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        for (size_t i = 0; i < p->n_be; i++) {
+            struct fcgi_backend *o = &p->be[i];
+            if (o->salen == b->salen && memcmp(&o->sa, &b->sa, b->salen) == 0) {
+                b->same_addr = o->same_addr;
+                o->same_addr = b;
+                return;
+            }
+        }
+    }
+}
+
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
                                 const struct upstream_addr *ups, size_t n_ups, struct errlist *errs)
 {
@@ -171,7 +194,9 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
         p->be[i].pool = p;
         p->be[i].index = (unsigned)i;
         p->be[i].name = xstrdup(ups[i].text);
-        resolve(&ups[i], &p->be[i], errs, site_name);
+        p->be[i].same_addr = &p->be[i];
+        if (resolve(&ups[i], &p->be[i], errs, site_name) == 0)
+            link_same_addr(&p->be[i]);
     }
     p->next = pools;
     pools = p;
@@ -313,13 +338,18 @@ static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
 
 /* Pool lock held. Does another connection to c's upstream wait for an answer that has not
  * begun? */
-static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
+static bool stalled_on(const struct fcgi_backend *b, const struct fcgi_conn *c, uint64_t now)
 {
-    for (const struct fcgi_conn *o = c->be->busy; o; o = o->busy_next)
+    for (const struct fcgi_conn *o = b->busy; o; o = o->busy_next)
         if (o != c && !atomic_load_explicit(&o->answered, memory_order_relaxed) &&
             now - o->since_ms >= FCGI_POOL_STALL_MS)
             return true;
     return false;
+}
+
+static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
+{
+    return stalled_on(c->be, c, now);
 }
 
 /* Take q off its connection; keep the connection for the next request if it is clean. A kept
@@ -336,10 +366,11 @@ static void detach(struct fcgi_conn *c, bool keep)
     uint64_t now = now_ms();
     pthread_mutex_lock(&b->pool->lock);
     busy_unlink(b, c);
-    /* note: a kept connection pins its php-fpm child. A sibling still waiting for its first
-     * byte may sit in php-fpm's listen queue behind exactly this child (more connections than
-     * pm.max_children): let the child go rather than keep it. */
-    if (keep && !sibling_stalled(c, now)) {
+    /* note: a kept connection pins its php-fpm child. So at most fastcgi_keep_conns are kept
+     * idle (fastcgi_max_conns bounds requests in flight, not children pinned between
+     * requests), and none while a sibling waits for its first byte: it may sit in php-fpm's
+     * listen queue behind exactly this child (more connections than pm.max_children). */
+    if (keep && b->n_idle < b->pool->conf->keep_conns && !sibling_stalled(c, now)) {
         c->st = CS_IDLE;
         c->since_ms = now;
         c->reused = true;
@@ -529,6 +560,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     struct fcgi_conn *c = xcalloc(1, sizeof *c);
+    c->is_tcp = b->sa.ss_family != AF_UNIX;
     c->kind = FCGI_WATCH_CONN;
     c->fd = fd;
     c->be = b;
@@ -563,18 +595,16 @@ enum plan {
     PLAN_NO_UPSTREAM, /* every upstream was tried */
 };
 
-/* Connections per upstream an engine opens for its own requests: an even share, so each
- * worker mostly serves its own clients (beyond it, engines serve each other's queues). */
-static unsigned share(const struct fcgi_pool *p)
+/* Pool lock held. Can engine i start a request on b now? Up to fastcgi_max_conns (or what
+ * php-fpm was seen to take, b->fit) connections in all, and of them an even share per engine
+ * for its own requests, so each worker mostly serves its own clients (beyond it, engines serve
+ * each other's queues). */
+static bool has_room(const struct fcgi_backend *b, unsigned i)
 {
-    unsigned n = n_engines ? n_engines : 1;
-    return (p->conf->max_conns + n - 1) / n;
-}
-
-/* Pool lock held. Can engine i start a request on b now? */
-static bool has_room(const struct fcgi_backend *b, unsigned i, unsigned max, unsigned fair)
-{
-    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < fair);
+    unsigned max = b->pool->conf->max_conns, n = n_engines ? n_engines : 1;
+    if (b->fit && b->fit < max)
+        max = b->fit;
+    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < (max + n - 1) / n);
 }
 
 /* Pool lock held; changes nothing. Among upstreams not yet tried for q (those up first), by
@@ -582,7 +612,6 @@ static bool has_room(const struct fcgi_backend *b, unsigned i, unsigned max, uns
 static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_req *q,
                       struct fcgi_backend **bp, uint64_t *poke)
 {
-    unsigned max = p->conf->max_conns, fair = share(p);
     uint64_t now = now_ms();
     size_t n = p->n_be, start = 0;
     bool any_left = false;
@@ -612,9 +641,9 @@ static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_re
             any_left = true;
             if (pass == 0 && atomic_load_explicit(&b->down_until_ms, memory_order_relaxed) > now)
                 continue;
-            if (!has_room(b, e->index, max, fair)) {
+            if (!has_room(b, e->index)) {
                 for (unsigned i = 0; i < n_engines; i++) /* who could take it instead */
-                    if (i != e->index && has_room(b, i, max, fair))
+                    if (i != e->index && has_room(b, i))
                         *poke |= 1ull << i;
                 continue;
             }
@@ -901,6 +930,21 @@ static void consume(struct fcgi_conn *c, size_t n)
     }
 }
 
+/* note: php-fpm writes each flush() as its own small segment and does not set TCP_NODELAY, so
+ * Nagle holds its next piece until the previous one is acknowledged, and Linux delays that
+ * ACK by ~40 ms once a connection leaves quick-ACK mode: a page flushed in 12 pieces took
+ * 44 ms over a kept TCP connection (0.4 ms over a unix socket). The kernel clears
+ * TCP_QUICKACK as it goes, so it is set again after every read that got data. */
+static void quickack(int fd)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
 static void conn_recv(struct fcgi_conn *c)
 {
     struct fcgi_req *q = c->req;
@@ -932,6 +976,8 @@ static void conn_recv(struct fcgi_conn *c)
             peeked = (size_t)n;
             peek = false;
         }
+        if (c->is_tcp)
+            quickack(c->fd);
         q->deadline_ms = now_ms() + q->pool->conf->read_timeout_ms;
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         atomic_store_explicit(&c->answered, true, memory_order_relaxed);
@@ -1137,6 +1183,98 @@ static void watch_waiting_clients(struct fcgi_engine *e, uint64_t now)
             watch_client(e, q);
 }
 
+/* A request whose upstream stayed silent past fastcgi_read_timeout: try it once on another
+ * upstream (as nginx's fastcgi_next_upstream timeout does) when that cannot run it twice in a
+ * way anyone sees: a GET or HEAD (safe, idempotent), nothing received for it (so nothing sent
+ * to the client), the client still there, and an upstream left that was not tried. */
+static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *hung)
+{
+    if (!q->is_safe || q->got_response_bytes || q->aborted || q->timeout_retried)
+        return false;
+    for (size_t i = 0; i < q->pool->n_be; i++)
+        if (&q->pool->be[i] != hung && !tried(q, &q->pool->be[i]))
+            return true;
+    return false;
+}
+
+/* note: php-fpm's children take connections from its listen queue one at a time and keep
+ * them (FCGI_KEEP_CONN), so with more connections than pm.max_children the extra ones wait
+ * there behind children that kept connections hold, and FCGI_GET_VALUES does not say how
+ * many children there are. For a unix socket the kernel tells how many connections wait in
+ * that queue (listen_queue_unix): when a request has waited FCGI_POOL_PROBE_MS for its first
+ * byte (the queue is asked, so a slow script costs a look, nothing more), the upstream's
+ * connections are fitted to those php-fpm took (b->fit), and further
+ * requests wait in wharf's queue (in order, with fastcgi_queue_timeout) instead. The fit grows
+ * back by one a second, so more children are found when php-fpm gets them. */
+static void fit_upstream(struct fcgi_backend *b, uint64_t now)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&b->sa;
+    int waiting = listen_queue_unix(sun->sun_path);
+    if (waiting <= 0)
+        return;
+    pthread_mutex_lock(&b->pool->lock);
+    unsigned took = b->n_conns > (unsigned)waiting ? b->n_conns - (unsigned)waiting : 1;
+    if (!b->fit || took < b->fit) {
+        if (!b->fit)
+            log_info("fcgi", 0,
+                     "[site %s] upstream %s: %d connections wait in its listen queue; "
+                     "using %u (raise pm.max_children, or set fastcgi_max_conns to it)",
+                     b->pool->site, b->name, waiting, took);
+        b->fit = took;
+    }
+    b->fit_ms = now;
+    pthread_mutex_unlock(&b->pool->lock);
+}
+
+/* Once a tick: fit the unix-socket upstreams of this engine's stalled requests, and let
+ * every fit grow back by one a second. */
+static void refit(struct fcgi_engine *e, uint64_t now)
+{
+    struct fcgi_backend *probe[8];
+    size_t n = 0;
+    for (struct fcgi_conn *c = e->conns; c; c = c->next) {
+        if (c->is_tcp || !c->req || c->st == CS_IDLE || c->st == CS_CONNECTING ||
+            atomic_load_explicit(&c->answered, memory_order_relaxed) ||
+            now - c->since_ms < FCGI_POOL_PROBE_MS)
+            continue;
+        size_t k = 0;
+        while (k < n && probe[k] != c->be)
+            k++;
+        if (k == n && n < ARRAY_LEN(probe))
+            probe[n++] = c->be;
+    }
+    for (size_t k = 0; k < n; k++)
+        fit_upstream(probe[k], now);
+    for (struct fcgi_pool *p = pools; p; p = p->next) {
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_be; i++) {
+            struct fcgi_backend *b = &p->be[i];
+            if (b->fit && now - b->fit_ms >= 1000) {
+                b->fit = b->fit + 1 >= p->conf->max_conns ? 0 : b->fit + 1;
+                b->fit_ms = now;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* Does idle connection c keep a php-fpm child from a request stalled on its upstream, sent
+ * by this site's pool or by another site's with the same address (sites sharing one php-fpm
+ * pool)? One pool lock at a time. */
+static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
+{
+    const struct fcgi_backend *b = c->be;
+    do {
+        pthread_mutex_lock(&b->pool->lock);
+        bool stalled = b->n_busy && stalled_on(b, c, now);
+        pthread_mutex_unlock(&b->pool->lock);
+        if (stalled)
+            return true;
+        b = b->same_addr;
+    } while (b != c->be);
+    return false;
+}
+
 static void check_deadlines(struct fcgi_engine *e)
 {
     uint64_t now = now_ms();
@@ -1158,11 +1296,18 @@ static void check_deadlines(struct fcgi_engine *e)
             }
         }
     }
+    /* a request sitting in php-fpm's listen queue may wait for a child that one of this
+     * engine's idle connections pins, and no request may end to release it: look each tick */
+    bool release = now - e->last_release_ms >= FCGI_POOL_TICK_MS;
+    if (release)
+        e->last_release_ms = now;
     struct fcgi_conn *c = e->conns;
     while (c) {
         struct fcgi_conn *next = c->next;
         if (c->st == CS_IDLE && now - c->since_ms > FCGI_POOL_IDLE_MS) {
             conn_close(c); /* give the pinned php-fpm child back */
+        } else if (c->st == CS_IDLE && release && idle_pins_waiter(c, now)) {
+            conn_close(c);
         } else if (c->req && c->req->deadline_ms <= now) {
             if (c->st == CS_CONNECTING) {
                 mark_tried(c->req, c->be);
@@ -1170,12 +1315,28 @@ static void check_deadlines(struct fcgi_engine *e)
             } else if (!c->req->reading_paused) {
                 struct fcgi_req *q = c->req;
                 bool sending = c->st == CS_SENDING;
-                detach(c, false);
-                fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
+                struct fcgi_backend *b = c->be;
+                bool again = !sending && may_retry_hung(q, b);
+                detach(c, false); /* never reused: its child may still answer */
+                if (again) {
+                    q->timeout_retried = true;
+                    mark_tried(q, b);
+                    atomic_store(&b->down_until_ms, now + FCGI_POOL_DOWN_MS);
+                    log_warn("fcgi", q->id,
+                             "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
+                             "retrying the %s on another upstream, skipping this one for %u s",
+                             q->pool->site, b->name, q->is_head ? "HEAD" : "GET",
+                             FCGI_POOL_DOWN_MS / 1000);
+                    dispatch(e, q);
+                } else {
+                    fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
+                }
             }
         }
         c = next;
     }
+    if (release)
+        refit(e, now);
 }
 
 /* ---- kicks ---------------------------------------------------------------------------------- */

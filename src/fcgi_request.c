@@ -95,7 +95,7 @@ static struct fcgi_req *req_new(struct fcgi_pool *pool, uint64_t id)
     q->body_fd = -1;
     q->client_fd = -1;
     buf_init(&q->head_records, PARAMS_MAX);
-    buf_init(&q->body_mem, FCGI_BODY_MEM_MAX);
+    buf_init(&q->body_mem, 0); /* keep_body() applies the site's fastcgi_body_buffer */
     buf_init(&q->out, 0);
     buf_init(&q->stderr_line, 0);
     cgi_head_init(&q->head_parser);
@@ -340,10 +340,11 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Keep n more body bytes: memory first, a temp file past FCGI_BODY_MEM_MAX. */
-static int keep_body(struct fcgi_req *q, const char *data, size_t n)
+/* Keep n more body bytes: memory first, a temp file past the site's fastcgi_body_buffer. */
+static int keep_body(struct fcgi_req *q, uint64_t mem_max, const char *data, size_t n)
 {
-    if (q->body_fd < 0 && buf_append(&q->body_mem, data, n) == 0) {
+    if (q->body_fd < 0 && q->body_mem.len + n <= mem_max &&
+        buf_append(&q->body_mem, data, n) == 0) {
         q->body_len += n;
         return 0;
     }
@@ -786,6 +787,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
     struct fcgi_req *q = req_new(site_pools[site - cfg->sites], r->id);
     q->conn = c;
     q->is_head = r->is_head;
+    q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
     r->fcgi = q;
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -804,6 +806,10 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
         r->fcgi_state = FS_DONE;
         return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
                                 NULL);
+    }
+    if (q->body_failed) {
+        r->fcgi_state = FS_DONE;
+        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
     if (build_head_records(c, r, q) != 0) {
         r->fcgi_state = FS_DONE;
@@ -832,16 +838,17 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
         if (*upload_data_size) {
             size_t n = *upload_data_size;
             *upload_data_size = 0;
-            if (q->body_too_large)
-                return MHD_YES; /* read and drop; 413 at the end */
+            if (q->body_too_large || q->body_failed)
+                return MHD_YES; /* read and drop; 413 or 500 at the end */
             if (q->body_len + n > r->site->fcgi.max_body_bytes) {
                 q->body_too_large = true;
                 return MHD_YES;
             }
-            if (keep_body(q, upload_data, n) != 0) {
-                log_error("fcgi", r->id, "buffering the request body in %s: %s", temp_dir,
-                          strerror(errno));
-                return MHD_NO;
+            if (keep_body(q, r->site->fcgi.body_buffer_bytes, upload_data, n) != 0) {
+                /* note: MHD_NO here would reset the connection without any response */
+                log_error("fcgi", r->id, "cannot buffer the request body in temp_dir %s: %s",
+                          temp_dir, strerror(errno));
+                q->body_failed = true;
             }
             return MHD_YES;
         }

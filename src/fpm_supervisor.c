@@ -1,7 +1,8 @@
 /*
  * fpm_supervisor: see include/fpm_supervisor.h. The pool is pm = static with as many children
- * as the FastCGI pool keeps connections, so every kept connection has a child and no request
- * waits in php-fpm's backlog behind a pinned one (DESIGN-NOTES 3).
+ * as the FastCGI pool has requests in flight (fastcgi_max_conns, CONFIG_FCGI_SPAWN_CHILDREN by
+ * default), so every connection has a child and no request ever waits in php-fpm's backlog
+ * (DESIGN-NOTES 3).
  */
 #include "fpm_supervisor.h"
 

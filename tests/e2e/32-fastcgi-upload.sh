@@ -38,6 +38,7 @@ size() { stat -c %s "$1"; }
 hits() { wc -l <"$T/hits.log" | tr -d ' '; }
 
 start_fpm up "$T/fpm.sock" "pm.max_children = 1"
+start_fpm up2 "$T/fpm2.sock" "pm.max_children = 1" # its own: a kept connection pins a child
 PORT=$(free_port)
 cat >"$T/wharf.ini" <<EOF
 [server]
@@ -51,6 +52,12 @@ fastcgi_max_body = 6m
 ; one kept connection for the one child: more would park a request in php-fpm's backlog
 ; behind a connection the child is pinned to
 fastcgi_max_conns = 1
+
+[site bigbuf]
+hosts = bigbuf.test
+root = $T/www
+fastcgi = unix:$T/fpm2.sock
+fastcgi_body_buffer = 1m
 EOF
 start_wharf_ini "$T/wharf.ini"
 
@@ -190,6 +197,50 @@ wait "$UPID"
 is "$(sed -n 1p "$T/tmpfile.out")" "$(sed -n 2p "$T/tmpfile.out")" "the 200 KiB body buffered on disk reaches PHP intact"
 is "$(ls -A "$T/bodytmp")" "" "temp_dir is empty after the request"
 
+# ---- the memory threshold: fastcgi_body_buffer (16 KiB by default) ---------------------------
+# partial HOST KIB: send KIB of a 200 KiB body and hold the rest until $T/partial.go exists;
+# prints PHP's answer and the expected one
+partial() {
+    rm -f "$T/partial.sent" "$T/partial.go"
+    python3 - "$PORT" "$T" "$1" "$2" >"$T/partial.out" 2>&1 <<'PY' &
+import socket, sys, os, time, hashlib
+port, t, host, kib = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = bytes(range(256)) * 800  # 200 KiB
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"POST /raw.php HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\n"
+          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (host.encode(), len(body)))
+s.sendall(body[:kib * 1024])
+open(t + "/partial.sent", "w").close()
+for _ in range(400):
+    if os.path.exists(t + "/partial.go"): break
+    time.sleep(0.025)
+s.sendall(body[kib * 1024:])
+got = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    got += d
+print(got.split(b"\r\n\r\n", 1)[-1].decode("latin-1"))
+print("%d %d %s" % (len(body), len(body), hashlib.sha256(body).hexdigest()))
+PY
+    PPID_=$!
+    PIDS+=("$PPID_")
+    for ((i = 0; i < 200; i++)); do [ -e "$T/partial.sent" ] && break; sleep 0.025; done
+}
+body_file() { find "/proc/$WPID/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -qF "$T/bodytmp/"; }
+partial x 20
+wait_until 3000 body_file
+ok $? "a 20 KiB partial body is past the default fastcgi_body_buffer (16k): it sits in a temp file"
+touch "$T/partial.go"
+wait "$PPID_"
+is "$(sed -n 1p "$T/partial.out")" "$(sed -n 2p "$T/partial.out")" "...and reaches PHP intact"
+partial bigbuf.test 150
+holds_for 500 sh -c "! find /proc/$WPID/fd -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -qF '$T/bodytmp/'"
+ok $? "fastcgi_body_buffer = 1m: a 150 KiB partial body stays in memory (no temp file)"
+touch "$T/partial.go"
+wait "$PPID_"
+is "$(sed -n 1p "$T/partial.out")" "$(sed -n 2p "$T/partial.out")" "...and reaches PHP intact"
+
 # ---- a slow uploader does not hold the only php-fpm child ----------------------------------
 # control: a script that runs for 1 s does hold the only child, and that is measurable
 curl -s --max-time 5 -o "$T/hold.out" "$(URL /hold.php)" &
@@ -233,5 +284,39 @@ ok "$(python3 -c "import sys; sys.exit(0 if ${out##* } < 1.0 else 1)"; echo $?)"
 ok "$([ ! -e "$T/slow.done" ]; echo $?)" "...while the slow upload is still in progress"
 wait "$SPID"
 is "$(sed -n 1p "$T/slow.out")" "$(sed -n 2p "$T/slow.out")" "the slow upload itself completes intact"
+
+# ---- temp_dir that is missing or not a directory ---------------------------------------------
+bad_ini() { # bad_ini TEMP_DIR
+    printf '[server]\nlisten = 127.0.0.1:%s\ntemp_dir = %s\n[site main]\nroot = %s\nfastcgi = unix:%s\n' \
+        "$(free_port)" "$1" "$T/www" "$T/fpm.sock" >"$T/bad.ini"
+}
+bad_ini "$T/no-such-dir"
+out=$("$WHARF" --config "$T/bad.ini" --test 2>&1)
+is "$?" 1 "--test rejects a temp_dir that does not exist"
+like "$out" "bad.ini:3: temp_dir '$T/no-such-dir': No such file or directory" "...naming the line and the reason"
+bad_ini "$T/b1k"
+out=$("$WHARF" --config "$T/bad.ini" --test 2>&1)
+like "$out" "bad.ini:3: temp_dir '$T/b1k': Not a directory" "--test rejects a temp_dir that is a file"
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir -p "$T/ro" && chmod 555 "$T/ro"
+    bad_ini "$T/ro"
+    like "$("$WHARF" --config "$T/bad.ini" --test 2>&1)" "temp_dir '$T/ro': not writable" \
+        "--test rejects a temp_dir that is not writable"
+fi
+# removed after start: a body past the memory threshold gets 500 and a log line, not a reset
+stop_pid "$WPID"
+mkdir -p "$T/tmp2"
+PORT=$(free_port)
+printf '[server]\nlisten = 127.0.0.1:%s\ntemp_dir = %s\n[site main]\nroot = %s\nfastcgi = unix:%s\n' \
+    "$PORT" "$T/tmp2" "$T/www" "$T/fpm.sock" >"$T/tmp2.ini"
+start_wharf_ini "$T/tmp2.ini"
+rmdir "$T/tmp2"
+h0=$(hits)
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --data-binary "@$T/b70k" \
+    -H 'Content-Type: application/octet-stream' "$(URL /raw.php)")" 500 \
+    "temp_dir gone after start: a 70 KiB POST gets 500 (not a reset connection)"
+like "$(cat "$T/wharf.err")" "cannot buffer the request body in temp_dir $T/tmp2" "...and the error log says why"
+is "$(hits)" "$h0" "...without running the script"
+is "$(post "$T/b1k")" "1024 1024 $(sha "$T/b1k")" "small bodies (in memory) still work"
 
 finish

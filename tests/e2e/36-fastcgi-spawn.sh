@@ -5,6 +5,7 @@
 find_fpm >/dev/null || skip_all "php-fpm is not installed"
 mkdir -p "$T/www"
 printf '<?php echo "pid:", getmypid();\n' >"$T/www/pid.php"
+printf '<?php usleep(400000); echo getmypid(), "\\n";\n' >"$T/www/slow.php"
 start_wharf --root "$T/www" --php
 
 like "$(body /pid.php)" '^pid:[0-9]+$' "spawn: wharf's own php-fpm runs PHP"
@@ -12,6 +13,18 @@ master=$(pgrep -P "$WPID" | head -1)
 ok $([ -n "$master" ]; echo $?) "spawn: php-fpm is a child of wharf"
 old_children=$(pgrep -P "$master" | tr '\n' ' ')
 ok $([ -n "$old_children" ]; echo $?) "spawn: php-fpm has workers"
+is "$(echo "$old_children" | wc -w)" 8 "spawn: pm.max_children is 8 (CONFIG_FCGI_SPAWN_CHILDREN)"
+# as many requests in flight as children: 8 parallel 400 ms requests finish together
+t0=$(now_ms)
+CURLS=()
+for i in 1 2 3 4 5 6 7 8; do
+    curl -s --max-time 10 -o "$T/slow.$i" "$(URL "/slow.php?i=$i")" &
+    CURLS+=($!)
+done
+wait "${CURLS[@]}"
+t1=$(now_ms)
+is "$(cat "$T"/slow.* | sort -u | wc -l)" 8 "spawn: 8 parallel requests ran on 8 different children"
+ok $(((t1 - t0) < 750 ? 0 : 1)) "spawn: ...at once, fastcgi_max_conns follows pm.max_children ($((t1 - t0)) ms; two rounds take 800+)"
 
 kill -9 "$master"
 recovered=1

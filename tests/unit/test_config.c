@@ -637,6 +637,51 @@ static void test_finish_empty_listen(void)
     is_int((long long)n_listen, 1, "an empty listen array gets the default address");
     is_int(live_blocks, 0, "and no heap block stays allocated after dispose");
 #endif
+
+static void test_fcgi_bounds(void)
+{
+    struct config cfg;
+    struct errlist errs = {0};
+
+    is_str(load(&cfg, "[site a]\nroot = /\nfastcgi = unix:/s\n"
+                      "[site b]\nhosts = b\nroot = /\nfastcgi = spawn\n"
+                      "[site c]\nhosts = c\nroot = /\nfastcgi = unix:/s\n"
+                      "fastcgi_max_conns = 2\nfastcgi_body_buffer = 4k\n"
+                      "[site d]\nhosts = d\nroot = /\nfastcgi = unix:/s\nfastcgi_keep_conns = 0\n"),
+           "", "FastCGI bounds load");
+    is_int(cfg.sites[0].fcgi.max_conns, CONFIG_FCGI_MAX_CONNS,
+           "fastcgi_max_conns defaults to CONFIG_FCGI_MAX_CONNS for an external upstream");
+    is_int(cfg.sites[0].fcgi.keep_conns, 4, "fastcgi_keep_conns defaults to 4");
+    is_int(cfg.sites[0].fcgi.body_buffer_bytes, 16 * 1024, "fastcgi_body_buffer defaults to 16k");
+    is_int(cfg.sites[1].fcgi.max_conns, CONFIG_FCGI_SPAWN_CHILDREN,
+           "spawn: fastcgi_max_conns defaults to the pm.max_children wharf writes");
+    is_int(cfg.sites[2].fcgi.max_conns, 2, "an explicit fastcgi_max_conns is kept");
+    is_int(cfg.sites[2].fcgi.keep_conns, 2, "fastcgi_keep_conns is never above fastcgi_max_conns");
+    is_int(cfg.sites[2].fcgi.body_buffer_bytes, 4096, "fastcgi_body_buffer = 4k");
+    is_int(cfg.sites[3].fcgi.keep_conns, 0, "fastcgi_keep_conns = 0: no connection is kept");
+    config_dispose(&cfg);
+    is_str(errors_of("[site a]\nroot = /\nfastcgi_body_buffer = 65m\n"),
+           "t.ini:3: fastcgi_body_buffer: expected a size between 0 and 64m, got '65m'\n",
+           "fastcgi_body_buffer has a ceiling");
+
+    is_str(load(&cfg, "[server]\ntemp_dir = /nonexistent/wharf\n[site a]\nroot = /\n"
+                      "fastcgi = unix:/s\n"),
+           "", "temp_dir config loads");
+    is_int(config_check_fs(&cfg, &errs), -1, "check_fs: a missing temp_dir fails");
+    is_str(join(&errs), "t.ini:2: temp_dir '/nonexistent/wharf': No such file or directory\n",
+           "check_fs names the temp_dir line and the reason");
+    errlist_dispose(&errs);
+    config_dispose(&cfg);
+    load(&cfg, "[server]\ntemp_dir = /dev/null\n[site a]\nroot = /\nfastcgi = spawn\n");
+    config_check_fs(&cfg, &errs);
+    is_str(join(&errs), "t.ini:2: temp_dir '/dev/null': Not a directory\n",
+           "check_fs: a temp_dir that is a file fails");
+    errlist_dispose(&errs);
+    config_dispose(&cfg);
+    load(&cfg, "[server]\ntemp_dir = /dev/null\n[site a]\nroot = /\n");
+    is_int(config_check_fs(&cfg, &errs), 0, "check_fs: temp_dir is not checked without FastCGI");
+    errlist_dispose(&errs);
+    config_dispose(&cfg);
 }
 
 static int select_ini(const struct dirent *d)
@@ -784,6 +829,7 @@ int main(int argc, char **argv)
     test_presets();
     test_preset_keys();
     test_finish_empty_listen();
+    test_fcgi_bounds();
     test_full_fixture(dir);
     ok(run_fixtures(dir, "good", true) >= 2, "at least 2 good fixtures");
     ok(run_fixtures(dir, "bad", false) >= 8, "at least 8 bad fixtures");
