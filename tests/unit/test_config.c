@@ -637,6 +637,7 @@ static void test_finish_empty_listen(void)
     is_int((long long)n_listen, 1, "an empty listen array gets the default address");
     is_int(live_blocks, 0, "and no heap block stays allocated after dispose");
 #endif
+}
 
 static void test_fcgi_bounds(void)
 {
