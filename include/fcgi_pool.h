@@ -3,8 +3,9 @@
  *
  * A pool (one per FastCGI site) bounds the kept-alive connections per upstream across the
  * whole process (one request in flight per connection, request id 1: php-fpm does not
- * multiplex, DESIGN-NOTES 3), keeps one FIFO of waiting requests, balances, and skips an
- * upstream that failed to connect for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
+ * multiplex, docs/design-notes.md §3), keeps one FIFO of waiting requests, balances, and
+ * skips an upstream that failed to connect for FCGI_POOL_DOWN_MS. Its state is under its own
+ * mutex.
  *
  * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
  * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request

@@ -1,7 +1,7 @@
 /*
  * fpm_supervisor: see include/fpm_supervisor.h. The pool is pm = static with as many children
  * as the FastCGI pool keeps connections, so every kept connection has a child and no request
- * waits in php-fpm's backlog behind a pinned one (DESIGN-NOTES 3).
+ * waits in php-fpm's backlog behind a pinned one (docs/design-notes.md §3).
  */
 #include "fpm_supervisor.h"
 
