@@ -154,7 +154,7 @@ def main():
             f"(usleep 200 ms) saturated (started {meta.get('php_ramp', '?')} s before). php-fpm backlog = "
             f"connections waiting in its accept queue at mid-run: with nginx these wait behind "
             f"children pinned by nginx's idle kept connections (nginx opens upstream connections "
-            f"beyond its keepalive cache; DESIGN-NOTES section 2), hence a p99 near 1 s and wrk "
+            f"beyond its keepalive cache; docs/design-notes.md §2), hence a p99 near 1 s and wrk "
             f"timeouts; h2o connects per request, so its backlog is an ordinary FIFO; wharf and "
             f"the direct client queue in front of their {n} connections instead.")
     out.append("")

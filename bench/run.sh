@@ -32,7 +32,7 @@
 # with its own config; the system nginx/h2o services are never touched. PHP runs also get a
 # fresh private php-fpm (pm = static, FCGI_CONNS children, OPcache on, unix socket in the temp
 # dir) and exactly one front end at a time: kept FastCGI connections pin php-fpm children, so
-# two keep-alive clients must never share a pool (DESIGN-NOTES section 2 item 7).
+# two keep-alive clients must never share a pool (docs/design-notes.md §2, problem 7).
 # Deploy under load (git webhooks, mixed-version check, push-to-live latency): bench/deploy.sh.
 set -uo pipefail
 

@@ -77,7 +77,7 @@ struct fcgi_site_conf {
     size_t n_upstreams;
     bool spawn;                  /* "fastcgi = spawn": wharf runs php-fpm itself */
     char *preset_name;           /* "php" */
-    const struct preset *preset; /* resolved by config_load_presets() */
+    const struct preset *preset; /* resolved by preset_resolve_all() */
     char *path;                  /* URL prefix handled by FastCGI ("/") */
     struct str_list except;      /* URL prefixes never sent to FastCGI */
     struct str_list env;         /* NAME=VALUE, after the preset's */

@@ -2,7 +2,7 @@
  * file_cache: ready-to-send representations of files, kept in memory and shared by all MHD
  * worker threads (an MHD_Response is refcounted and may be queued on many connections at once).
  * Small files are answered from memory in one sendmsg() instead of header + sendfile
- * (DESIGN-NOTES section 1: +19 % req/s against nginx); gzip variants are compressed once.
+ * (docs/design-notes.md §1: +19 % req/s against nginx); gzip variants are compressed once.
  *
  * An entry is valid only while the file's identity (device, inode, size, mtime) matches the
  * stat() the caller just made, so edits show up at once. Bounded by bytes, least recently

@@ -2,8 +2,9 @@
  * http_front: the listen sockets and the libmicrohttpd daemons (one per listen address and
  * worker, run by the worker threads, see worker.h), the per-request context, virtual-host
  * selection and dispatch by route.
- * Handlers answer through http_front_queue()/http_front_error() so every response is counted
- * for the access log and carries the same server headers.
+ * Handlers answer through response.h (response_queue(), response_error()) so every response
+ * is counted for the access log and carries the same server headers; http_front_queue() and
+ * http_front_error() are the same operations for the code that still includes this header.
  */
 #ifndef WHARF_HTTP_FRONT_H
 #define WHARF_HTTP_FRONT_H
@@ -14,8 +15,8 @@
 
 #include "config.h"
 #include "request.h"
+#include "response.h" /* WHARF_SERVER_HEADER */
 
-#define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
 #define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects (a CGI "Location: /path" without Status) */
 
 /** Bind every listen address and start serving cfg (which must outlive the server).

@@ -2,7 +2,8 @@
  * request: the per-request context every handler shares. Created by http_front when MHD has
  * read the request line, freed after MHD reports the request complete (and after the access
  * log line is queued). Handlers record the status and body size here when they queue a
- * response; nothing else about a request is global or thread-local (DESIGN-NOTES pitfall 15).
+ * response; nothing else about a request is global or thread-local (docs/design-notes.md,
+ * pitfall 15).
  */
 #ifndef WHARF_REQUEST_H
 #define WHARF_REQUEST_H

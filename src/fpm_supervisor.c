@@ -2,7 +2,7 @@
  * fpm_supervisor: see include/fpm_supervisor.h. The pool is pm = static with as many children
  * as the FastCGI pool has requests in flight (fastcgi_max_conns, CONFIG_FCGI_SPAWN_CHILDREN by
  * default), so every connection has a child and no request ever waits in php-fpm's backlog
- * (DESIGN-NOTES 3).
+ * (docs/design-notes.md §3).
  */
 #include "fpm_supervisor.h"
 

@@ -10,8 +10,8 @@
 
 #include "buf.h"
 #include "git_worker.h"
-#include "http_front.h"
 #include "log.h"
+#include "response.h"
 #include "util.h"
 #include "webhook.h"
 
@@ -24,17 +24,7 @@ bool git_http_owns(const struct site_conf *site, const char *path)
 static enum MHD_Result json_reply(struct MHD_Connection *c, struct request *r, unsigned status,
                                   struct buf *b)
 {
-    size_t len = b->len;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, buf_steal(b, NULL), MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = http_front_queue(c, r, status, resp, len);
-    MHD_destroy_response(resp);
-    return ret;
+    return response_send_buf(c, r, status, b, "application/json", "no-store", NULL, NULL);
 }
 
 static enum MHD_Result message(struct MHD_Connection *c, struct request *r, unsigned status,
@@ -103,8 +93,8 @@ enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, con
         if (site->git.status && strcmp(path, site->git.status) == 0) {
             r->hook_state = 2;
             if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-                return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-                                        MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
+                                      MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
             struct buf b;
             buf_init(&b, 0);
             git_worker_status_json(site, &b);
@@ -113,8 +103,8 @@ enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, con
         }
         if (strcmp(r->method, "POST") != 0) {
             r->hook_state = 2;
-            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                    "POST");
+            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                  "POST");
         }
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > GIT_HTTP_MAX_BODY) {

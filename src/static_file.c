@@ -32,9 +32,9 @@
 #include "fs.h"
 #include "gzip.h"
 #include "http_date.h"
-#include "http_front.h"
 #include "log.h"
 #include "range.h"
+#include "response.h"
 #include "util.h"
 
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
@@ -200,7 +200,7 @@ static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
     MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
-    enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
+    enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -279,7 +279,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         ret = not_modified(c, r, e, etag, gz);
         goto out;
     case COND_PRECONDITION_FAILED:
-        ret = http_front_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
+        ret = response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
         goto out;
     case COND_PROCEED:
         break;
@@ -288,18 +288,18 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     if (alt && alt_fd >= 0) {
         resp = MHD_create_response_from_fd64(alt->size, alt_fd);
         if (!resp) {
-            ret = http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+            ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
             goto out;
         }
         alt_fd = -1; /* MHD owns it now */
         add_entity_headers(resp, alt, alt->etag, true);
-        ret = http_front_queue(c, r, MHD_HTTP_OK, resp, alt->size);
+        ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
         goto out;
     }
     if (alt) {
         /* the entry owns these responses; our reference keeps them alive while queued */
-        ret = http_front_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
-                               alt->is_gzip_file ? alt->size : alt->gz_len);
+        ret = response_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
+                             alt->is_gzip_file ? alt->size : alt->gz_len);
         goto out;
     }
 
@@ -310,13 +310,13 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     if (rr == RANGE_UNSATISFIABLE) {
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
-        ret = http_front_error(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL,
-                               MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        ret = response_error(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL,
+                             MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         goto out;
     }
     if (rr != RANGE_SINGLE) {
         if (e->resp) {
-            ret = http_front_queue(c, r, MHD_HTTP_OK, e->resp, e->size);
+            ret = response_queue(c, r, MHD_HTTP_OK, e->resp, e->size);
             goto out;
         }
         start = 0;
@@ -330,7 +330,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
             fd = -1; /* MHD owns it now */
     }
     if (!resp) {
-        ret = http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
         goto out;
     }
     add_entity_headers(resp, e, e->etag, e->is_gzip_file);
@@ -340,8 +340,8 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
                  (unsigned long long)(start + len - 1), (unsigned long long)e->size);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
-    ret = http_front_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp,
-                           len);
+    ret = response_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp,
+                         len);
 out:
     if (resp)
         MHD_destroy_response(resp);
@@ -374,7 +374,7 @@ static enum MHD_Result listing(struct MHD_Connection *c, struct request *r,
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
     struct dir_entry *v = NULL;
     size_t n = 0, cap = 0;
@@ -409,22 +409,12 @@ static enum MHD_Result listing(struct MHD_Connection *c, struct request *r,
     free(v);
     if (rc != 0) {
         buf_dispose(&b);
-        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "listing too large", NULL,
-                                NULL);
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "listing too large", NULL,
+                              NULL);
     }
-    size_t len = b.len;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, buf_steal(&b, NULL), MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            json ? "application/json" : "text/html; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
-    enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_OK, resp, len);
-    MHD_destroy_response(resp);
-    return ret;
+    return response_send_buf(c, r, MHD_HTTP_OK, &b,
+                             json ? "application/json" : "text/html; charset=utf-8", "no-cache",
+                             MHD_HTTP_HEADER_VARY, "Accept");
 }
 
 /* A directory: redirect to the slash form, else its first index file, else a listing. */
@@ -442,8 +432,8 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
             buf_putc(&loc, '?');
             buf_append(&loc, query, query_len);
         }
-        enum MHD_Result ret = http_front_error(c, r, MHD_HTTP_MOVED_PERMANENTLY, NULL,
-                                               MHD_HTTP_HEADER_LOCATION, loc.data);
+        enum MHD_Result ret = response_error(c, r, MHD_HTTP_MOVED_PERMANENTLY, NULL,
+                                             MHD_HTTP_HEADER_LOCATION, loc.data);
         buf_dispose(&loc);
         return ret;
     }
@@ -466,7 +456,7 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
     if (site->browse)
         return listing(c, r, site, path, dirfd);
     close(dirfd);
-    return http_front_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL, NULL);
+    return response_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL, NULL);
 }
 
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
@@ -477,7 +467,7 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     struct stat st;
     size_t path_len = strlen(path);
     if ((size_t)snprintf(full, sizeof full, "%s%s", site->root, path) >= sizeof full)
-        return http_front_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
 
     /* Fast path: an entry filled earlier, for the very same file. */
     if (path[path_len - 1] != '/' && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -496,14 +486,14 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     if (fd < 0) {
         if (fd != -ENOENT && fd != -ENOTDIR && fd != -EACCES && fd != -EINVAL && fd != -ELOOP)
             log_warn("static", r->id, "open %s: %s", full, strerror(-fd));
-        return http_front_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND, NULL,
-                                NULL, NULL);
+        return response_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND, NULL,
+                              NULL, NULL);
     }
     if (S_ISDIR(st.st_mode))
         return serve_dir(c, r, site, path, path_len, query, query_len, fd);
     if (path[path_len - 1] == '/') {
         close(fd); /* "/file.txt/" names a directory that is not there */
-        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     }
     return serve_fd(c, r, site, full, path, fd, &st);
 }

@@ -9,8 +9,6 @@ command -v python3 >/dev/null || skip_all "python3 missing"
 W=$T/www
 mkdir -p "$W"
 
-sha() { sha256sum | cut -d' ' -f1; }
-fsha() { sha256sum <"$1" | cut -d' ' -f1; }
 httpdate() { LC_ALL=C date -u -r "$1" '+%a, %d %b %Y %H:%M:%S GMT'; }
 # headers without Date (which may tick between two requests), sorted
 stable_headers() { grep -vi '^date:' | grep -v '^$' | sort; }

@@ -8,11 +8,8 @@ command -v python3 >/dev/null || skip_all "python3 missing"
 W=$T/www
 mkdir -p "$W"
 
-sha() { sha256sum | cut -d' ' -f1; }
-fsha() { sha256sum <"$1" | cut -d' ' -f1; }
 # slice FILE START LEN: sha256 of those bytes of FILE
 slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3" | sha; }
-code() { head -1 | cut -d' ' -f2; }
 
 # Fixed old mtimes: Last-Modified is then deterministic and well before Date (a strong
 # validator, RFC 9110 8.8.2.2).

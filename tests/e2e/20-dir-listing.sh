@@ -8,7 +8,6 @@ command -v python3 >/dev/null || skip_all "python3 missing"
 
 W=$T/www
 mkdir -p "$W"
-code() { head -1 | cut -d' ' -f2; }
 
 # ---- fixtures --------------------------------------------------------------------------
 mkdir -p "$W/dir" "$W/my dir" "$W/déjà"

@@ -9,17 +9,7 @@ command -v gzip >/dev/null || skip_all "gzip missing"
 
 W=$T/www
 mkdir -p "$W"
-code() { head -1 | cut -d' ' -f2; }
-sha() { sha256sum | cut -d' ' -f1; }
-fsha() { sha256sum <"$1" | cut -d' ' -f1; }
-gunz() { python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))' 2>/dev/null; }
 GZ=(-H 'Accept-Encoding: gzip')
-# bytes actually received (the shell would drop trailing newlines)
-nbytes() {
-    local u=$1
-    shift
-    curl -s --path-as-is -o /dev/null -w '%{size_download}' "$@" "$(URL "$u")"
-}
 
 # compressible text: n lines of varied but repetitive prose
 text() { python3 -c '

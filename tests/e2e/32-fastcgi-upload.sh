@@ -33,7 +33,6 @@ head -c $((5 * 1024 * 1024)) /dev/urandom >"$T/b5m"
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$T/b6m"
 head -c $((6 * 1024 * 1024 + 1)) /dev/urandom >"$T/b6m1"
 head -c $((7 * 1024 * 1024)) /dev/urandom >"$T/b7m"
-sha() { sha256sum <"$1" | cut -d' ' -f1; }
 size() { stat -c %s "$1"; }
 hits() { wc -l <"$T/hits.log" | tr -d ' '; }
 
@@ -72,24 +71,24 @@ post() {
 # ---- forms and raw bodies ------------------------------------------------------------------
 is "$(body /form.php -d 'a=1&b=hello+world&c=%26x')" \
     '{"a":"1","b":"hello world","c":"&x"} application/x-www-form-urlencoded' "urlencoded form -> \$_POST"
-is "$(post "$T/b0")" "0 0 $(sha "$T/b0")" "raw body 0 B: CONTENT_LENGTH 0 (Content-Length: 0 was declared), sha256"
+is "$(post "$T/b0")" "0 0 $(fsha "$T/b0")" "raw body 0 B: CONTENT_LENGTH 0 (Content-Length: 0 was declared), sha256"
 for f in b1k b70k b5m b6m; do
-    is "$(post "$T/$f")" "$(size "$T/$f") $(size "$T/$f") $(sha "$T/$f")" \
+    is "$(post "$T/$f")" "$(size "$T/$f") $(size "$T/$f") $(fsha "$T/$f")" \
         "raw body $f ($(size "$T/$f") B): CONTENT_LENGTH, length and sha256"
 done
 is "$(curl -s --max-time 10 -F "file=@$T/b70k;filename=data.bin;type=application/octet-stream" \
-    -F 'note=hi there' "$(URL /upload.php)")" "0 data.bin $(size "$T/b70k") $(sha "$T/b70k") hi there" \
+    -F 'note=hi there' "$(URL /upload.php)")" "0 data.bin $(size "$T/b70k") $(fsha "$T/b70k") hi there" \
     "multipart/form-data: \$_FILES size and sha256 of the tmp file, \$_POST field"
 
 # ---- chunked -------------------------------------------------------------------------------
 for f in b1k b70k b5m; do
-    is "$(post "$T/$f" -H 'Transfer-Encoding: chunked')" "$(size "$T/$f") $(size "$T/$f") $(sha "$T/$f")" \
+    is "$(post "$T/$f" -H 'Transfer-Encoding: chunked')" "$(size "$T/$f") $(size "$T/$f") $(fsha "$T/$f")" \
         "chunked $f: CONTENT_LENGTH set to the real length, sha256"
 done
 
 # ---- Expect: 100-continue ------------------------------------------------------------------
 out=$(post "$T/b70k" -H 'Expect: 100-continue' --expect100-timeout 5 -w ' %{time_total}')
-is "${out% *}" "$(size "$T/b70k") $(size "$T/b70k") $(sha "$T/b70k")" "Expect: 100-continue upload arrives intact"
+is "${out% *}" "$(size "$T/b70k") $(size "$T/b70k") $(fsha "$T/b70k")" "Expect: 100-continue upload arrives intact"
 ok "$(python3 -c "import sys; sys.exit(0 if ${out##* } < 2 else 1)"; echo $?)" \
     "Expect: 100-continue is answered at once (${out##* }s, curl would wait 5 s for nothing)"
 # raw: the 100 comes before any body byte is sent
@@ -157,7 +156,7 @@ print(heads[-1].decode("latin-1") if heads else "(nothing)")
 EOF
 )
 is "$out" "HTTP/1.1 413 Content Too Large" "Expect: 100-continue with a too-large Content-Length gets 413 without sending the body"
-is "$(post "$T/b1k")" "1024 1024 $(sha "$T/b1k")" "uploads still work after the 413s"
+is "$(post "$T/b1k")" "1024 1024 $(fsha "$T/b1k")" "uploads still work after the 413s"
 
 # ---- bodies past the memory threshold go to an unlinked temp file ---------------------------
 python3 - "$PORT" "$T" >"$T/tmpfile.out" 2>&1 <<'EOF' &

@@ -110,15 +110,6 @@ pools() {
     done
 }
 tally() { sort | uniq -c | awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }'; } # "a=10 b=10"
-within() { awk -v t="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(t >= lo && t < hi) }'; }
-wait_file() {
-    local i
-    for ((i = 0; i < ${2:-5} * 20; i++)); do
-        [ -s "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # ---- balancing -----------------------------------------------------------------------------------
 is "$(pools onlya.test 1)" "a" "pool a answers through a unix socket (control)"
@@ -140,7 +131,7 @@ like "$ih_all" "a .*b|b .*a" "ip_hash: different client addresses are spread ove
 (curl -s --max-time 20 -H 'Host: lc.test' "$(URL '/slow.php?id=lc&s=2')" >"$T/lc.out") &
 LC_PID=$!
 PIDS+=("$LC_PID")
-wait_file "$W/started-lc" 5
+wait_until 5000 test -s "$W/started-lc"
 busy_pool=$(cat "$W/started-lc" 2>/dev/null)
 other=$([ "$busy_pool" = a ] && echo b || echo a)
 is "$(pools lc.test 5 | tr '\n' ' ')" "$other $other $other $other $other " \

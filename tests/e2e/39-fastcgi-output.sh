@@ -11,8 +11,6 @@ command -v python3 >/dev/null || skip_all "python3 missing"
 W=$T/www
 mkdir -p "$W"
 GZ=(-H 'Accept-Encoding: gzip, deflate, br')
-gunz() { python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'; }
-sha() { sha256sum | cut -d' ' -f1; }
 # raw URL [curl args]: the body bytes as received (no decoding), to stdout
 raw_body() {
     local u=$1
@@ -26,12 +24,6 @@ fetch() {
     shift
     curl -s --path-as-is -D "$T/f.h0" -o "$T/f.b" -w '%{size_download}' "$@" "$(URL "$u")"
     tr -d '\r' <"$T/f.h0" >"$T/f.h"
-}
-# nbytes URL [curl args]: body bytes received
-nbytes() {
-    local u=$1
-    shift
-    curl -s --path-as-is -o /dev/null -w '%{size_download}' "$@" "$(URL "$u")"
 }
 
 # ---- the application --------------------------------------------------------------------------

@@ -166,24 +166,6 @@ bg_get() {
 }
 b1() { head -c 200 "$T/body" | tr '\n' ' ' | sed 's/ *$//'; } # the body on one line (for TAP)
 bg_result() { echo "$(cut -d' ' -f1 "$T/bg-$1.st" 2>/dev/null) $(head -c 200 "$T/bg-$1.body" 2>/dev/null | tr '\n' ' ' | sed 's/ *$//')"; }
-within() { awk -v t="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(t >= lo && t < hi) }'; }
-# wait_file FILE [SECONDS] / wait_grep FILE REGEX [SECONDS]: bounded polls
-wait_file() {
-    local i
-    for ((i = 0; i < ${2:-5} * 20; i++)); do
-        [ -e "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-wait_grep() {
-    local i
-    for ((i = 0; i < ${3:-5} * 20; i++)); do
-        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$WPID/status"; }
 
 # ---- the backends work ---------------------------------------------------------------------------

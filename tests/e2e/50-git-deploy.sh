@@ -9,67 +9,7 @@
 # --deploy and --rollback beside a running server, git_keep, kill -9 mid-deploy, and root as an
 # existing real directory (a config error). Every wait is a bounded poll.
 . "$(dirname "$0")/lib.sh"
-
-command -v git >/dev/null || skip_all "git is not installed"
-
-# git: no user or system configuration leaks in (wharf's git inherits this too)
-export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
-: >"$GIT_CONFIG_GLOBAL"
-
-# ---- helpers --------------------------------------------------------------------------------
-
-status_is() { [ "$(status "$1" "${@:3}")" = "$2" ]; }
-
-# new_remote NAME BRANCH: a bare $T/NAME.git whose HEAD is BRANCH, a work clone $T/NAME.work
-new_remote() {
-    git -c init.defaultBranch="$2" init -q --bare "$T/$1.git"
-    git -c init.defaultBranch="$2" init -q "$T/$1.work"
-    git -C "$T/$1.work" config user.name "wharf e2e"
-    git -C "$T/$1.work" config user.email "e2e@example.invalid"
-    git -C "$T/$1.work" remote add origin "$T/$1.git"
-}
-# put NAME PATH CONTENT: write a file in the work clone
-put() {
-    mkdir -p "$(dirname "$T/$1.work/$2")"
-    printf '%s' "$3" >"$T/$1.work/$2"
-}
-# push NAME MSG [BRANCH]: commit everything and push it (to BRANCH, default the current one);
-# sets SHA
-push() {
-    local w="$T/$1.work" br=${3:-}
-    [ -n "$br" ] || br=$(git -C "$w" symbolic-ref --short HEAD)
-    git -C "$w" add -A
-    git -C "$w" commit -q --allow-empty -m "$2"
-    git -C "$w" push -q origin "HEAD:refs/heads/$br" 2>>"$T/git.err" || bail "git push to $1 failed"
-    SHA=$(git -C "$w" rev-parse HEAD)
-}
-# tree_of NAME SHA DIR: the commit's files, as git archive gives them
-tree_of() {
-    mkdir -p "$3"
-    git -C "$T/$1.work" archive "$2" | tar -x -C "$3"
-}
-# sj KEY [curl args]: a field of the status JSON at /_status (strings bare, others as JSON)
-sj() {
-    body /_status "${@:2}" | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except Exception:
-    print("(not JSON)"); sys.exit()
-v = d.get(sys.argv[1], "(absent)") if isinstance(d, dict) else "(not an object)"
-print(v if isinstance(v, str) else json.dumps(v))' "$1"
-}
-# releases SITEROOT: the release directories (complete and .tmp), one name a line
-releases() {
-    local d
-    d="$(dirname "$1")/.$(basename "$1").wharf/releases"
-    [ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
-}
-new_port() { PORT=$(free_port); }
-restart_with() { # restart_with INI: stop the running wharf (if any), start with INI
-    [ -n "${WPID:-}" ] && stop_pid "$WPID"
-    start_wharf_ini "$1"
-}
+. "$(dirname "$0")/git-lib.sh"
 
 # ==== 1. first deploy, status, branches, subdir, .git, updates by polling =====================
 new_remote remote main

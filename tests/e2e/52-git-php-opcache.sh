@@ -3,32 +3,19 @@
 # (not the root symlink), so php-fpm's OPcache with validate_timestamps = 0 runs the new code
 # right after a deploy switches the root: a PHP file that changes between two commits.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/git-lib.sh"
 
-command -v git >/dev/null || skip_all "git is not installed"
 FPM=$(find_fpm) || skip_all "php-fpm is not installed"
 "$FPM" -m 2>/dev/null | grep -qi '^Zend OPcache$' || skip_all "OPcache is not available in $FPM"
-export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
-: >"$GIT_CONFIG_GLOBAL"
 unset DOCUMENT_ROOT SCRIPT_FILENAME 2>/dev/null # php-fpm imports its environment (clear_env = no)
 
-put() { mkdir -p "$(dirname "$T/work/$1")"; printf '%s' "$2" >"$T/work/$1"; }
-push() {
-    git -C "$T/work" add -A
-    git -C "$T/work" commit -q -m "$1"
-    git -C "$T/work" push -q origin HEAD:refs/heads/main 2>>"$T/git.err" || bail "git push failed"
-}
-
-git -c init.defaultBranch=main init -q --bare "$T/remote.git"
-git -c init.defaultBranch=main init -q "$T/work"
-git -C "$T/work" config user.name "wharf e2e"
-git -C "$T/work" config user.email "e2e@example.invalid"
-git -C "$T/work" remote add origin "$T/remote.git"
-put index.php '<?php echo "code v1";'
-put marker.txt "1"
-put oc.php '<?php echo json_encode(["on" => function_exists("opcache_get_status") && opcache_get_status(false) !== false, "validate" => ini_get("opcache.validate_timestamps")]);'
-put cached.php '<?php echo opcache_is_script_cached($_SERVER["DOCUMENT_ROOT"] . "/index.php") ? "cached" : "not cached";'
-put env.php '<?php echo $_SERVER["DOCUMENT_ROOT"], "|", $_SERVER["SCRIPT_FILENAME"];'
-push "c1"
+new_remote remote
+put remote index.php '<?php echo "code v1";'
+put remote marker.txt "1"
+put remote oc.php '<?php echo json_encode(["on" => function_exists("opcache_get_status") && opcache_get_status(false) !== false, "validate" => ini_get("opcache.validate_timestamps")]);'
+put remote cached.php '<?php echo opcache_is_script_cached($_SERVER["DOCUMENT_ROOT"] . "/index.php") ? "cached" : "not cached";'
+put remote env.php '<?php echo $_SERVER["DOCUMENT_ROOT"], "|", $_SERVER["SCRIPT_FILENAME"];'
+push remote "c1"
 
 # file_update_protection = 0: OPcache caches the freshly checked-out files at once (by default it
 # skips files younger than 2 s), so a stale cache entry would really be hit after the switch.
@@ -57,9 +44,9 @@ REL1=$(realpath "$T/site")
 is "$(body /env.php)" "$REL1|$REL1/env.php" "DOCUMENT_ROOT and SCRIPT_FILENAME are the release's real path"
 ok $([ "$REL1" != "$T/site" ] && echo 0 || echo 1) "the release's real path is not the root symlink's path"
 
-put index.php '<?php echo "code v2";'
-put marker.txt "2"
-push "c2"
+put remote index.php '<?php echo "code v2";'
+put remote marker.txt "2"
+push remote "c2"
 kill -USR2 "$WPID"
 wait_until 10000 body_is /marker.txt "2"
 is "$(body /marker.txt)" "2" "second deploy (SIGUSR2): the static marker changed"

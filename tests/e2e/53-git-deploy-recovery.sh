@@ -30,10 +30,6 @@ EOF
 # (bounded: a deploy lock held by a leftover process would make them wait for ever)
 deploy() { timeout 60 "$WHARF" --config "$T/$1.ini" --deploy "$1" >>"$T/cli.out" 2>&1; }
 rollback() { timeout 60 "$WHARF" --config "$T/$1.ini" --rollback "$1" >>"$T/cli.out" 2>&1; }
-restart_with() { # restart_with INI: stop the running wharf (if any), start with INI
-    [ -n "${WPID:-}" ] && stop_pid "$WPID"
-    start_wharf_ini "$1"
-}
 PORT=$(free_port)
 
 # ==== 1. a killed checkout's NAME.tmp.index is not a release ===================================
@@ -262,7 +258,6 @@ touch '$T/ssh.started'
 exec sleep 30.5151
 EOF
 chmod +x "$T/bin/ssh"
-new_port() { PORT=$(free_port); }
 cat >"$T/s8.ini" <<EOF
 [server]
 listen = 127.0.0.1:$PORT

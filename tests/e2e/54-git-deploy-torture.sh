@@ -70,14 +70,6 @@ for p in os.listdir("/proc"):
     if tag in env:
         print(p, cmd[:120])' "$TAG"
 }
-sj() { # sj KEY: a field of the status JSON
-    body /_status | python3 -c 'import json, sys
-try:
-    v = json.load(sys.stdin).get(sys.argv[1])
-except Exception:
-    v = None
-print(v if isinstance(v, str) else json.dumps(v))' "$1"
-}
 consistent() { # consistent BODY-OF-/ BODY-OF-/built.txt: a version and its own build output
     [[ "$1" =~ ^v[0-9]+$ ]] && [ "$2" = "built $1" ]
 }

@@ -6,31 +6,11 @@
 # deploys; pushes to other branches are acknowledged and ignored; a burst of pushes is
 # coalesced. Deploys are counted with the status JSON's "deploys" and the log's "live:" lines.
 . "$(dirname "$0")/lib.sh"
-
-command -v git >/dev/null || skip_all "git is not installed"
-export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
-: >"$GIT_CONFIG_GLOBAL"
+. "$(dirname "$0")/git-lib.sh"
 
 SECRET='It5-a-s3cret!'
 
 # ---- helpers --------------------------------------------------------------------------------
-put() { printf '%s' "$2" >"$T/work/$1"; }
-push() { # push MSG [BRANCH]: commit everything, push to BRANCH (main); sets SHA
-    git -C "$T/work" add -A
-    git -C "$T/work" commit -q --allow-empty -m "$1"
-    git -C "$T/work" push -q origin "HEAD:refs/heads/${2:-main}" 2>>"$T/git.err" || bail "git push failed"
-    SHA=$(git -C "$T/work" rev-parse HEAD)
-}
-sj() { # sj KEY: a field of the status JSON (strings bare, others as JSON)
-    body /_status | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except Exception:
-    print("(not JSON)"); sys.exit()
-v = d.get(sys.argv[1], "(absent)")
-print(v if isinstance(v, str) else json.dumps(v))' "$1"
-}
 live_lines() { grep -c 'site w\].*live:' "$T/wharf.err"; }
 # payload FILE REF: a push payload as GitHub/Gitea/GitLab send it (the fields wharf may read)
 payload() {
@@ -49,13 +29,9 @@ hook() {
 gh() { hook "$1" -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$(hmac256 "$SECRET" "$1")"; }
 
 # ---- the repository and the server ----------------------------------------------------------
-git -c init.defaultBranch=main init -q --bare "$T/remote.git"
-git -c init.defaultBranch=main init -q "$T/work"
-git -C "$T/work" config user.name "wharf e2e"
-git -C "$T/work" config user.email "e2e@example.invalid"
-git -C "$T/work" remote add origin "$T/remote.git"
-put index.html "v1"
-push "c1"
+new_remote remote
+put remote index.html "v1"
+push remote "c1"
 
 PORT=$(free_port)
 cat >"$T/hook.ini" <<EOF
@@ -79,8 +55,8 @@ like "$D0" '^[1-9][0-9]*$' "status: deploys counts the first deploy ($D0)"
 A0=$(sj last_attempt)
 
 # ---- bad signatures: 403, nothing runs --------------------------------------------------------
-put index.html "v2"
-push "c2"
+put remote index.html "v2"
+push remote "c2"
 payload "$T/p.json" refs/heads/main
 printf '{"ref":"refs/heads/main","after":"%s"}' "$SHA" >"$T/other-body.json"
 GOOD=$(hmac256 "$SECRET" "$T/p.json")
@@ -110,16 +86,16 @@ took=$(($(now_ms) - t0))
 is "$(body /)" "v2" "GitHub: the pushed commit is live within 2 s (${took} ms)"
 is "$(sj live_commit)" "$SHA" "GitHub: status live_commit is the pushed commit"
 
-put index.html "v3"
-push "c3"
+put remote index.html "v3"
+push remote "c3"
 payload "$T/p3.json" refs/heads/main
 t0=$(now_ms)
 is "$(hook "$T/p3.json" -H 'X-Gitea-Event: push' -H "X-Gitea-Signature: $(hmac256 "$SECRET" "$T/p3.json")")" 202 "Gitea: bare-hex X-Gitea-Signature push: 202"
 wait_until 2000 body_is / "v3"
 is "$(body /)" "v3" "Gitea: the pushed commit is live within 2 s ($(($(now_ms) - t0)) ms)"
 
-put index.html "v4"
-push "c4"
+put remote index.html "v4"
+push remote "c4"
 payload "$T/p4.json" refs/heads/main
 is "$(hook "$T/p4.json" -H 'X-Gitlab-Event: Push Hook' -H 'X-Gitlab-Token: not-the-secret')" 403 "GitLab: wrong X-Gitlab-Token: 403"
 holds_for 1000 body_is / "v3"
@@ -132,9 +108,9 @@ is "$(body /)" "v4" "GitLab: the pushed commit is live within 2 s ($(($(now_ms) 
 # ---- a push to another branch is acknowledged and ignored ------------------------------------
 wait_until 5000 eval '[ "$(sj deploying)" = false ]'
 D1=$(sj deploys)
-put index.html "v5"
-push "c5"
-git -C "$T/work" push -q origin "HEAD:refs/heads/feature" 2>>"$T/git.err"
+put remote index.html "v5"
+push remote "c5"
+git -C "$T/remote.work" push -q origin "HEAD:refs/heads/feature" 2>>"$T/git.err"
 payload "$T/pf.json" refs/heads/feature
 code=$(gh "$T/pf.json")
 like "$code" '^2[0-9][0-9]$' "push to another branch (refs/heads/feature): acknowledged with 2xx ($code)"
@@ -158,10 +134,10 @@ D2=$(sj deploys)
 L2=$(live_lines)
 BURST=()
 for i in 0 1 2 3 4 5 6 7 8 9; do
-    put index.html "burst $i"
-    git -C "$T/work" add -A
-    git -C "$T/work" commit -q -m "burst $i"
-    BURST+=("$(git -C "$T/work" rev-parse HEAD)")
+    put remote index.html "burst $i"
+    git -C "$T/remote.work" add -A
+    git -C "$T/remote.work" commit -q -m "burst $i"
+    BURST+=("$(git -C "$T/remote.work" rev-parse HEAD)")
     SHA=${BURST[$i]}
     payload "$T/burst$i.json" refs/heads/main
     hmac256 "$SECRET" "$T/burst$i.json" >"$T/burst$i.sig"
@@ -169,7 +145,7 @@ done
 codes=""
 t0=$(now_ms)
 for i in 0 1 2 3 4 5 6 7 8 9; do
-    git -C "$T/work" push -q origin "${BURST[$i]}:refs/heads/main" 2>>"$T/git.err"
+    git -C "$T/remote.work" push -q origin "${BURST[$i]}:refs/heads/main" 2>>"$T/git.err"
     codes="$codes$(hook "$T/burst$i.json" -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$(cat "$T/burst$i.sig")") "
 done
 burst_ms=$(($(now_ms) - t0))

@@ -13,15 +13,6 @@ TS='^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d'
 REQID='(#[0-9]+|req(uest)?[-_ ]?id[=: ]+[0-9A-Za-z]+)'
 LONGNAME="toolong-$(printf 'a%.0s' {1..300})"
 
-# wait_grep FILE PCRE [SECONDS]: poll until FILE has a line matching PCRE
-wait_grep() {
-    local i
-    for ((i = 0; i < ${3:-5} * 20; i++)); do
-        grep -Pq -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 count() { grep -Pc -- "$2" "$1" 2>/dev/null || true; }
 
 # wait_exit PID SECONDS: poll until PID is gone; then EXIT_RC is its status (124 = still running)

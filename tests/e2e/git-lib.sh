@@ -5,10 +5,11 @@ command -v git >/dev/null || skip_all "git is not installed"
 export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
 : >"$GIT_CONFIG_GLOBAL"
 
-# new_remote NAME: a bare $T/NAME.git (branch main) and its work clone $T/NAME.work
+# new_remote NAME [BRANCH]: a bare $T/NAME.git whose HEAD is BRANCH (default main) and its work
+# clone $T/NAME.work
 new_remote() {
-    git -c init.defaultBranch=main init -q --bare "$T/$1.git"
-    git -c init.defaultBranch=main init -q "$T/$1.work"
+    git -c init.defaultBranch="${2:-main}" init -q --bare "$T/$1.git"
+    git -c init.defaultBranch="${2:-main}" init -q "$T/$1.work"
     git -C "$T/$1.work" config user.name "wharf e2e"
     git -C "$T/$1.work" config user.email "e2e@example.invalid"
     git -C "$T/$1.work" remote add origin "$T/$1.git"
@@ -18,12 +19,32 @@ put() {
     mkdir -p "$(dirname "$T/$1.work/$2")"
     printf '%s' "$3" >"$T/$1.work/$2"
 }
-# push NAME MSG: commit everything and push it to main; sets SHA
+# push NAME MSG [BRANCH]: commit everything and push it to BRANCH (default: the work clone's
+# current branch); sets SHA
 push() {
-    git -C "$T/$1.work" add -A
-    git -C "$T/$1.work" commit -q --allow-empty -m "$2"
-    git -C "$T/$1.work" push -q origin HEAD:refs/heads/main 2>>"$T/git.err" || bail "git push to $1 failed"
-    SHA=$(git -C "$T/$1.work" rev-parse HEAD)
+    local w="$T/$1.work" br=${3:-}
+    [ -n "$br" ] || br=$(git -C "$w" symbolic-ref --short HEAD)
+    git -C "$w" add -A
+    git -C "$w" commit -q --allow-empty -m "$2"
+    git -C "$w" push -q origin "HEAD:refs/heads/$br" 2>>"$T/git.err" || bail "git push to $1 failed"
+    SHA=$(git -C "$w" rev-parse HEAD)
+}
+# tree_of NAME SHA DIR: the commit's files, as git archive gives them
+tree_of() {
+    mkdir -p "$3"
+    git -C "$T/$1.work" archive "$2" | tar -x -C "$3"
+}
+# sj KEY [curl args]: a field of the status JSON at /_status (strings bare, others as JSON;
+# "(absent)", "(not JSON)" or "(not an object)" when there is no such field)
+sj() {
+    body /_status "${@:2}" | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except Exception:
+    print("(not JSON)"); sys.exit()
+v = d.get(sys.argv[1], "(absent)") if isinstance(d, dict) else "(not an object)"
+print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 # state_of ROOT: the site's state directory (releases/, repo.git, lock, rolled-back)
 state_of() { echo "$(dirname "$1")/.$(basename "$1").wharf"; }
@@ -31,6 +52,12 @@ state_of() { echo "$(dirname "$1")/.$(basename "$1").wharf"; }
 entries() { ls -A "$(state_of "$1")/releases" 2>/dev/null | sort; }
 # is_release_name NAME: exactly NNNNNN-YYYYMMDDTHHMMSSZ-<12 hex>
 is_release_name() { [[ "$1" =~ ^[0-9]{6}-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$ ]]; }
+# releases ROOT: the directories in releases/ (complete and .tmp), one name a line
+releases() {
+    local d
+    d="$(state_of "$1")/releases"
+    [ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+}
 # strays ROOT: entries of releases/ that are not release directories (should be none)
 strays() {
     local e d

@@ -170,6 +170,27 @@ finish() {
     exit $((TAP_FAILED > 0))
 }
 
+# ---- small helpers the tests share ------------------------------------------------------------
+
+sha() { sha256sum | cut -d' ' -f1; }        # sha < DATA: hex SHA-256 of stdin
+fsha() { sha256sum <"$1" | cut -d' ' -f1; } # fsha FILE: hex SHA-256 of FILE
+code() { head -1 | cut -d' ' -f2; }         # code < RESPONSE: the status of its status line
+# gunz < GZIP: the decompressed bytes (nothing when the input is not gzip)
+gunz() { python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))' 2>/dev/null; }
+# nbytes URL [curl args]: body bytes received (the shell would drop trailing newlines)
+nbytes() {
+    local u=$1
+    shift
+    curl -s --path-as-is -o /dev/null -w '%{size_download}' "$@" "$(URL "$u")"
+}
+# within VALUE LO HI: LO <= VALUE < HI (decimals allowed)
+within() { awk -v t="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(t >= lo && t < hi) }'; }
+new_port() { PORT=$(free_port); } # a fresh $PORT for the next generated INI
+restart_with() { # restart_with INI: stop the running wharf (if any), start with INI
+    [ -n "${WPID:-}" ] && stop_pid "$WPID"
+    start_wharf_ini "$1"
+}
+
 # ---- php-fpm --------------------------------------------------------------------------------
 
 # find_fpm: print the php-fpm binary (php-fpm or php-fpmX.Y in PATH or /usr/sbin), or nothing.
@@ -244,4 +265,10 @@ holds_for() {
     "$@"
 }
 
-body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; } # body_is PATH WANT [curl args]
+body_is() { [ "$(body "$1" "${@:3}")" = "$2" ]; }     # body_is PATH WANT [curl args]
+status_is() { [ "$(status "$1" "${@:3}")" = "$2" ]; } # status_is PATH CODE [curl args]
+has_line() { grep -Pq -- "$2" "$1" 2>/dev/null; }     # has_line FILE PCRE
+# wait_grep FILE PCRE [SECONDS]: FILE gets a line matching PCRE within SECONDS (default 5)
+wait_grep() { wait_until $((${3:-5} * 1000)) has_line "$1" "$2"; }
+# wait_file FILE [SECONDS]: FILE exists within SECONDS (default 5)
+wait_file() { wait_until $((${2:-5} * 1000)) test -e "$1"; }

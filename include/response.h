@@ -1,0 +1,39 @@
+/*
+ * response: how a handler answers a request. Every response goes out through
+ * response_queue(), which records the status and body size for the access log, and carries
+ * the same Server header. Handlers (static_file, git_http) include this header, not
+ * http_front.h, so building a response does not depend on the daemon that dispatches to them.
+ * Ownership follows MHD: a body handed to MHD belongs to the response only once it exists;
+ * when MHD cannot create it, these functions free what they were given.
+ */
+#ifndef WHARF_RESPONSE_H
+#define WHARF_RESPONSE_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "request.h"
+
+#define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
+
+/** Queue resp (the caller still destroys its own reference) and record status and body size
+ *  in r (0 for HEAD and 304). */
+enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
+                               struct MHD_Response *resp, uint64_t body_bytes);
+/** A response over b's bytes, which it takes: b is left empty, and its memory is freed when MHD
+ *  cannot create the response (then NULL). Adds Server and, when type is not NULL,
+ *  Content-Type. */
+struct MHD_Response *response_from_buf(struct buf *b, const char *type);
+/** Send b's bytes (taken as by response_from_buf) as a status response with Content-Type type,
+ *  Cache-Control cache_control (NULL = none) and one more header when hdr_name is not NULL.
+ *  MHD_NO when MHD cannot create the response. */
+enum MHD_Result response_send_buf(struct MHD_Connection *c, struct request *r, unsigned status,
+                                  struct buf *b, const char *type, const char *cache_control,
+                                  const char *hdr_name, const char *hdr_value);
+/** Queue a small error page (HTML, or JSON when the client's Accept prefers it), not cached.
+ *  detail may be NULL; one extra header (name, value) is added when hdr_name is not NULL. */
+enum MHD_Result response_error(struct MHD_Connection *c, struct request *r, unsigned status,
+                               const char *detail, const char *hdr_name, const char *hdr_value);
+
+#endif
