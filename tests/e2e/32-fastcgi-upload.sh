@@ -316,6 +316,6 @@ is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --data-binary "@$T/b7
     "temp_dir gone after start: a 70 KiB POST gets 500 (not a reset connection)"
 like "$(cat "$T/wharf.err")" "cannot buffer the request body in temp_dir $T/tmp2" "...and the error log says why"
 is "$(hits)" "$h0" "...without running the script"
-is "$(post "$T/b1k")" "1024 1024 $(sha "$T/b1k")" "small bodies (in memory) still work"
+is "$(post "$T/b1k")" "1024 1024 $(fsha "$T/b1k")" "small bodies (in memory) still work"
 
 finish
