@@ -287,6 +287,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     bool is_source = false;
     if (site->fcgi.preset &&
         fcgi_request_route(site, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
+        if (route_method_refused(method))
+            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                    ROUTE_SCRIPT_ALLOW);
         r->path = xstrndup(path, path_len);
         r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
         r->handled_by_fcgi = true;
