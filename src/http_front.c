@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "http_head.h"
 #include "ip_limit.h"
 #include "log.h"
+#include "log_limit.h"
 #include "path.h"
 #include "route.h"
 #include "static_file.h"
@@ -51,6 +53,7 @@ static uint16_t first_port;
 static struct ip_limit *per_ip;       /* max_connections_per_ip across every daemon; NULL = off */
 static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
 static _Atomic uint64_t next_request_id = 1;
+static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 
 /* What we keep per connection (MHD's socket context). */
 struct conn_ctx {
@@ -395,6 +398,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
             r->handled = true;
+            atomic_fetch_add_explicit(&n_heads_refused, 1, memory_order_relaxed);
             log_msg(LOG_DEBUG, "http", r->id, "request head refused (%u): %s", status, why);
             return http_front_error(c, r, status, why, MHD_HTTP_HEADER_CONNECTION, "close");
         }
@@ -454,6 +458,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r);
 }
 
+/* note: MHD logs one warning per connection it loses ("Connection socket is closed when
+ * reading request ..."), so a slowloris flood cut by conn_watch wrote ~1.5 MB a minute. Each
+ * kind of message (MHD's format string) gets MHD_LOG_BURST lines per MHD_LOG_WINDOW_MS; the
+ * rest are counted and summed up in one line when the window is over (http_front_tick). */
+#define MHD_LOG_WINDOW_MS 10000
+#define MHD_LOG_BURST 5
+
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_limit mhd_log_limit = {.window_ms = MHD_LOG_WINDOW_MS, .burst = MHD_LOG_BURST};
+
+static void log_summary(const struct log_limit_summary *s)
+{
+    log_warn("mhd", 0, "%llu more message%s like this in %u s were not logged: %s",
+             (unsigned long long)s->suppressed, s->suppressed == 1 ? "" : "s",
+             (unsigned)(s->window_ms / 1000), s->sample);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -462,8 +483,37 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
     /* we return MHD_NO on purpose when a waiting client has gone (already logged) */
-    bool ours = strstr(msg, "Application reported internal error") != NULL;
-    log_msg(ours ? LOG_DEBUG : LOG_WARN, "mhd", 0, "%s", msg);
+    if (strstr(msg, "Application reported internal error")) {
+        log_msg(LOG_DEBUG, "mhd", 0, "%s", msg);
+        return;
+    }
+    atomic_fetch_add_explicit(&n_mhd_lines, 1, memory_order_relaxed);
+    struct log_limit_summary ended;
+    pthread_mutex_lock(&mhd_log_lock);
+    bool admit = log_limit_admit(&mhd_log_limit, fmt, msg, clock_ms(), &ended);
+    if (ended.suppressed)
+        log_summary(&ended); /* before the line that opens the next window */
+    pthread_mutex_unlock(&mhd_log_lock);
+    if (admit)
+        log_warn("mhd", 0, "%s", msg);
+}
+
+void http_front_tick(void)
+{
+    struct log_limit_summary s;
+    pthread_mutex_lock(&mhd_log_lock);
+    while (log_limit_flush(&mhd_log_limit, clock_ms(), &s))
+        log_summary(&s);
+    pthread_mutex_unlock(&mhd_log_lock);
+}
+
+void http_front_get_stats(struct http_front_stats *st)
+{
+    st->heads_refused = atomic_load_explicit(&n_heads_refused, memory_order_relaxed);
+    st->mhd_log_lines = atomic_load_explicit(&n_mhd_lines, memory_order_relaxed);
+    pthread_mutex_lock(&mhd_log_lock);
+    st->mhd_log_suppressed = mhd_log_limit.total_suppressed;
+    pthread_mutex_unlock(&mhd_log_lock);
 }
 
 /* ---- listeners ------------------------------------------------------------------------ */
