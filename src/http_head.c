@@ -5,9 +5,11 @@
  * decided before a 501, so a head that is both malformed and uses an unknown transfer coding
  * is a 400.
  *
- * note: an in-place parser that overwrites CR LF with NUL NUL leaves a NUL followed by a
- * bare LF at the end of a value ("a\0\n") looking exactly like "a\r\n". That one case cannot
- * be told apart; nothing is hidden by it (the value simply ends one byte early).
+ * note: an in-place parser that overwrites CR LF with NUL NUL makes NULs at the very end of
+ * a field line look like a line end where bare LFs are involved: "a\0\n" is "a\r\n", and at
+ * the end of the head "a\0\0\n\n" is "a\r\n\r\n". Those cases cannot be told apart (the
+ * fuzz target checks that nothing else can hide); nothing follows such NULs, the value
+ * simply ends before them.
  */
 #include "http_head.h"
 

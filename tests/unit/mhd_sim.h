@@ -103,6 +103,8 @@ static int mhd_sim_split(char *buf, size_t len, struct mhd_sim *s)
         if (last && (line[0] == ' ' || line[0] == '\t')) {
             /* obs-fold: MHD appends the continuation to the *name* in a new block */
             char *t = line;
+            if (s->n_moved == MHD_SIM_MAX_FIELDS)
+                return -1; /* MHD would run out of pool memory: its own 431 */
             while (*t == ' ' || *t == '\t')
                 t++;
             size_t a = strlen(last), b = strlen(t);
