@@ -398,6 +398,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
             r->handled = true;
+            r->site = config_site_for_host(cfg, NULL); /* logged by the default site: the
+                                                          Host itself may be the problem */
             atomic_fetch_add_explicit(&n_heads_refused, 1, memory_order_relaxed);
             log_msg(LOG_DEBUG, "http", r->id, "request head refused (%u): %s", status, why);
             return http_front_error(c, r, status, why, MHD_HTTP_HEADER_CONNECTION, "close");

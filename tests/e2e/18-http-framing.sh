@@ -15,7 +15,7 @@ cat >"$T/www/x.php" <<'PHP'
 <?php echo 'php:', $_SERVER['REQUEST_METHOD'], ':', file_get_contents('php://input');
 PHP
 start_fpm p "$T/fpm.sock"
-start_wharf --root "$T/www" --php "unix:$T/fpm.sock"
+start_wharf --root "$T/www" --php "unix:$T/fpm.sock" --access-log "$T/access.log"
 
 python3 - "$PORT" "$SRCDIR/tests/fixtures/http-heads.txt" >"$T/results" <<'PY'
 import re, socket, sys, time
@@ -170,6 +170,11 @@ while IFS='|' read -r rc name got; do
     n=$((n + 1))
 done <"$T/results"
 ok $((n >= 200 ? 0 : 1)) "the corpus has at least 100 heads, each run against both paths ($n runs)"
+
+# refused heads are in the access log with their status
+logged_400() { grep -q '"G@T /x.php HTTP/1.1" 400 ' "$T/access.log"; }
+wait_until 3000 logged_400
+ok $? "a refused head is in the access log with its status"
 
 # the server survived all of it and still serves both kinds of path
 is "$(body /hello.txt)" "hello" "static still served after the corpus"
