@@ -329,6 +329,10 @@ unsigned http_head_check(const struct http_head *h, const char **why)
         const char *v = host->value;
         size_t n = host->value_len;
         trim_ows(&v, &n);
+        if (n == 0) { /* valid by the grammar, but never for an http(s) URI; nginx: 400 */
+            *why = "Empty Host header.";
+            return 400;
+        }
         if (!http_head_host_ok(v, n)) {
             *why = "Malformed Host header.";
             return 400;
