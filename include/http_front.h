@@ -27,6 +27,17 @@ void http_front_stop(void);
 /** The port actually bound by the first listener (for ":0" in tests). */
 uint16_t http_front_port(void);
 
+/** Once a second (main thread): log the summaries of rate-limited libmicrohttpd messages. */
+void http_front_tick(void);
+
+/** Counters since start, for a metrics endpoint. Thread-safe. */
+struct http_front_stats {
+    uint64_t heads_refused;      /* request heads answered 400/501/505 by http_head_check */
+    uint64_t mhd_log_lines;      /* warnings libmicrohttpd wanted to log */
+    uint64_t mhd_log_suppressed; /* ... of which left out by the rate limit */
+};
+void http_front_get_stats(struct http_front_stats *st);
+
 /** Queue resp (the caller still destroys its own reference) and record status and body size. */
 enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                  struct MHD_Response *resp, uint64_t body_bytes);

@@ -7,6 +7,8 @@
 #ifndef WHARF_ROUTE_H
 #define WHARF_ROUTE_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 enum route_kind {
@@ -18,6 +20,14 @@ enum route_kind {
 
 /** Methods a static resource allows, for the Allow header. */
 #define ROUTE_STATIC_ALLOW "GET, HEAD, OPTIONS"
+
+/** Methods a script path allows, for the Allow header of its 405 (everything but TRACE is
+ *  passed to the script; these are the ones worth naming). */
+#define ROUTE_SCRIPT_ALLOW "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+/** True for a method refused on every path, scripts included: TRACE (RFC 9110 9.3.8) echoes
+ *  the request, cookies and credentials included, back to the sender; nginx refuses it too. */
+bool route_method_refused(const char *method);
 
 /** Decide the handler. method is the request method as received (case-sensitive, RFC 9110). */
 enum route_kind route_decide(const struct site_conf *site, const char *method, const char *path);

@@ -430,6 +430,7 @@ int main(int argc, char **argv)
         if (killed)
             log_info("http", 0, "closed %u connection%s that did not send a request head in time",
                      killed, killed == 1 ? "" : "s");
+        http_front_tick();
     }
     git_worker_stop();
     http_front_stop();

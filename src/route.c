@@ -12,6 +12,11 @@ static const char *const known_methods[] = {
     "MKCOL", "COPY", "MOVE",   "LOCK",  "UNLOCK",  "SEARCH", "REPORT",   "MKCALENDAR",
 };
 
+bool route_method_refused(const char *method)
+{
+    return strcmp(method, "TRACE") == 0;
+}
+
 enum route_kind route_decide(const struct site_conf *site, const char *method, const char *path)
 {
     (void)site;
