@@ -2,7 +2,9 @@
 # The real WordPress (Debian's package, 6.1.x) behind wharf with `fastcgi_preset = wordpress` and
 # `gzip = on`, a real php-fpm and a private MariaDB (its own datadir and socket in the temp dir,
 # no network). What WordPress users hit:
-#  - the install flow over HTTP (wp-admin/install.php?step=2), login, wp-admin, a comment, REST;
+#  - the install flow over HTTP (wp-admin/install.php?step=2), login, wp-admin, a comment, REST
+#    (GET, an authenticated POST, a media upload served back statically, a UTF-8 slug), Site
+#    Health's loopback and Authorization-header checks, HEAD of a page;
 #  - pretty permalinks out of the box: got_url_rewrite() is true (SERVER_SOFTWARE names nginx),
 #    the install's own loopback probe enables them, /%postname%/ set through Settings → Permalinks
 #    serves /hello-world/ (200) and WordPress's 404 for a missing slug;
@@ -318,6 +320,44 @@ is "$(json restnew 'd["link"]')" "$ORIGIN/posted-through-rest/" "the new post's 
 is "$(CJAR="$T/cookies-anon.txt" req restpage /posted-through-rest/)" 200 "GET /posted-through-rest/ is 200"
 has restpage wharfrest77
 ok $? "/posted-through-rest/ shows the post made through REST"
+# a media upload: a binary request body (a PNG made here), WordPress writes it to uploads/, GD
+# makes no thumbnail of a 64x64 image, and wharf serves the file statically
+python3 -c 'import struct, sys, zlib
+w = h = 64
+raw = b"".join(b"\x00" + b"\xcc\x22\x11" * w for _ in range(h))
+def ch(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+sys.stdout.buffer.write(b"\x89PNG\r\n\x1a\n" + ch(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    + ch(b"IDAT", zlib.compress(raw)) + ch(b"IEND", b""))' >"$T/red.png"
+is "$(req media /wp-json/wp/v2/media -H "X-WP-Nonce: $RNONCE" -H 'Content-Type: image/png' \
+    -H 'Content-Disposition: attachment; filename="red dot.png"' --data-binary "@$T/red.png")" 201 \
+    "POST /wp-json/wp/v2/media (a PNG body) is 201"
+MEDIA=$(json media 'd["source_url"]')
+like "$MEDIA" "^$ORIGIN/wp-content/uploads/[0-9]{4}/[0-9]{2}/red-dot\\.png\$" "the upload's URL is under wp-content/uploads/"
+is "$(req mediaget "${MEDIA#"$ORIGIN"}")" 200 "GET the uploaded file is 200"
+is "$(hdr mediaget Content-Type)" image/png "the uploaded file is image/png"
+is "$(sha <"$T/resp/mediaget.body")" "$(sha <"$T/red.png")" "the uploaded file is the posted bytes"
+# a post whose slug is UTF-8 (lower case: without mbstring WordPress keeps a letter's case):
+# WordPress matches the raw, percent-encoded REQUEST_URI
+is "$(req uni /wp-json/wp/v2/posts -H "X-WP-Nonce: $RNONCE" -H 'Content-Type: application/json' \
+    --data-binary '{"title":"привет мир","content":"unicode body wharfuni42","status":"publish"}')" 201 \
+    "POST a post titled привет мир is 201"
+UNI=$(json uni 'd["link"]')
+is "${UNI#"$ORIGIN"}" '/%d0%bf%d1%80%d0%b8%d0%b2%d0%b5%d1%82-%d0%bc%d0%b8%d1%80/' "its link is the percent-encoded UTF-8 slug"
+is "$(CJAR="$T/cookies-anon.txt" req uniget "${UNI#"$ORIGIN"}")" 200 "GET the UTF-8 slug (lower-case escapes) is 200"
+has uniget wharfuni42
+ok $? "the UTF-8 slug shows its post"
+is "$(CJAR="$T/cookies-anon.txt" req uniget2 '/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82-%D0%BC%D0%B8%D1%80/')" 200 \
+    "GET the UTF-8 slug with upper-case escapes (what browsers send) is 200"
+has uniget2 wharfuni42
+ok $? "the upper-case escapes show the same post"
+
+# Site Health's own checks, as wp-admin/site-health.php runs them (REST, cookie + nonce)
+is "$(req shloop /wp-json/wp-site-health/v1/tests/loopback-requests -H "X-WP-Nonce: $RNONCE")" 200 \
+    "GET wp-site-health/v1/tests/loopback-requests is 200"
+is "$(json shloop 'd["status"]')" good "Site Health: loopback requests good"
+is "$(req shauth /wp-json/wp-site-health/v1/tests/authorization-header -H "X-WP-Nonce: $RNONCE" \
+    -H 'Authorization: Basic dXNlcjpwd2Q=')" 200 "GET wp-site-health/v1/tests/authorization-header is 200"
+is "$(json shauth 'd["status"]')" good "Site Health: the Authorization header reaches PHP (PHP_AUTH_USER/PW; Application Passwords)"
 is "$(CJAR="$T/cookies-anon.txt" req restanon /wp-json/wp/v2/posts --data-binary '{"title":"x"}' -H 'Content-Type: application/json')" 401 \
     "an anonymous REST POST is WordPress's 401"
 
