@@ -621,6 +621,16 @@ static void on_free_gzip(void *cls)
     free(g);
 }
 
+/* The body of a HEAD response, which MHD never reads. */
+static ssize_t on_read_none(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)out;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static void on_free_body(void *cls)
 {
     fcgi_req_release(cls);
@@ -733,7 +743,15 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     }
     pthread_mutex_unlock(&q->lock);
 
-    if (complete) {
+    if (complete && r->is_head) {
+        /* php-fpm sends no body for HEAD, so the empty buffer's length says nothing: announce
+         * what a GET would, the application's Content-Length, else the length it did send, else
+         * none. Content-Length: 0 would claim an empty page (RFC 9110 §8.6). MHD never reads
+         * a HEAD response's body. */
+        size = h->has_content_length ? h->content_length : body_len ? body_len : MHD_SIZE_UNKNOWN;
+        free(body);
+        resp = MHD_create_response_from_callback(size, 32 * 1024, on_read_none, NULL, NULL);
+    } else if (complete) {
         /* complete: one buffer response with Content-Length (the fast path) */
         size_t zlen;
         char *z = gz == GZIP_COMPRESS ? compress_whole(body, body_len, &zlen) : NULL;
@@ -772,6 +790,11 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     }
     if (!resp)
         return MHD_NO;
+    if (r->is_head && size == MHD_SIZE_UNKNOWN)
+        /* a length nobody knows: no Content-Length and no chunked head. MHD 0.9.75 would send
+         * the chunked terminator "0\r\n\r\n" after a HEAD head, which the client reads as the
+         * start of the next response; without chunking MHD closes the connection instead */
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     add_app_headers(resp, h, gz, compressed);
     enum MHD_Result ret = http_front_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);

@@ -314,6 +314,17 @@ EOF
     r=$(raw 'HEAD /code.php?c=201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     is "$(printf '%s' "$r" | head -1 | tr -d '\r' | cut -d' ' -f2)" "201" "$P HEAD keeps the script's status (201)"
     is "$(raw 'HEAD /code.php?c=201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | after_head_len)" "0" "$P HEAD 201: no body"
+    # php-fpm sends no body for HEAD: the head must not claim an empty page (RFC 9110 8.6)
+    r=$(raw 'HEAD /clen.php HTTP/1.1\r\nHost: x\r\n\r\nGET /clen.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | tr -d '\r')
+    is "$(printf '%s' "$r" | header_value Content-Length)" "5" "$P HEAD: the script's Content-Length: 5, as for GET"
+    is "$(printf '%s\n' "$r" | grep -c '^HTTP/1.1 200 OK$') $(printf '%s' "$r" | tail -c 5)" "2 hello" \
+        "$P HEAD then GET on one connection: two answers, only the GET's body"
+    r=$(raw 'HEAD /hdr.php HTTP/1.1\r\nHost: x\r\n\r\nGET /clen.php HTTP/1.1\r\nHost: x\r\n\r\n')
+    is "$(printf '%s' "$r" | tr -d '\r' | grep -ciE '^(Content-Length|Transfer-Encoding):')" "0" \
+        "$P HEAD, length unknown: neither Content-Length (not 0) nor Transfer-Encoding"
+    is "$(raw 'HEAD /hdr.php HTTP/1.1\r\nHost: x\r\n\r\nGET /clen.php HTTP/1.1\r\nHost: x\r\n\r\n' | after_head_len)" "0" \
+        "$P HEAD, length unknown: nothing after the head (no chunk terminator, no second answer)"
+    is "$(printf '%s' "$r" | tr -d '\r' | header_value Connection)" "close" "$P HEAD, length unknown: the connection closes (the end of the head ends it)"
     for m in POST PUT DELETE PATCH; do
         is "$(body /method.php -X "$m" --data-binary "b-$m" -H 'Content-Type: text/plain')" "$m $((${#m} + 2)) b-$m" \
             "$P $m reaches PHP: REQUEST_METHOD, CONTENT_LENGTH, body"
