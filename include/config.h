@@ -120,6 +120,7 @@ struct git_site_conf {
 
 struct site_conf {
     char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
+    size_t pos;            /* position in cfg->sites: the key of its runtime (site.h) */
     struct str_list hosts; /* lower-case, port stripped; empty = default site */
     char *root;            /* document root; NULL until set */
     struct str_list index; /* index file names, in order */

@@ -3,8 +3,8 @@
  *
  * A pool (one per FastCGI site) bounds the connections per upstream across the whole process
  * (one request in flight per connection, request id 1: php-fpm does not multiplex,
- * docs/design-notes.md §3): fastcgi_max_conns open at once, of which at most fastcgi_keep_conns stay
- * open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
+ * docs/design-notes.md §3): fastcgi_max_conns open at once, of which at most fastcgi_keep_conns
+ * stay open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
  * php-fpm was seen to accept (its listen queue). It keeps FIFOs of waiting requests,
  * balances, and skips an upstream that failed to connect, or left a GET unanswered past the
  * read timeout, for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
@@ -65,8 +65,11 @@ void fcgi_engine_wake(struct fcgi_engine *e);
 /** Shutdown, once every worker thread has stopped: fail every request still queued or running
  *  (their MHD connections are resumed). Call before MHD_stop_daemon. */
 void fcgi_pool_stop(void);
-/** After MHD_stop_daemon: free pools and engines. */
-void fcgi_pool_free(void);
+/** After MHD_stop_daemon: free the engines (the pools belong to the sites, see site.h). */
+void fcgi_engine_free_all(void);
+/** Free p, which no request and no engine uses any more (the site's runtime is gone or was
+ *  never served: sites_stop). NULL is ok. */
+void fcgi_pool_free(struct fcgi_pool *p);
 
 /* ---- the MHD side (fcgi_request.c), on a worker thread ---- */
 

@@ -36,6 +36,7 @@
 
 struct fcgi_pool;
 struct fcgi_conn;
+struct site;
 
 enum fcgi_fail {
     FCGI_OK = 0,
@@ -64,7 +65,8 @@ enum {
 
 struct fcgi_req {
     _Atomic int refs;
-    uint64_t id; /* the HTTP request's id, for logs */
+    uint64_t id;       /* the HTTP request's id, for logs */
+    struct site *site; /* pinned for q's whole life: pool is its pool (site.h) */
     struct fcgi_pool *pool;
 
     /* ---- written by the MHD side before submit, read-only afterwards ---- */
@@ -134,16 +136,14 @@ void fcgi_req_wake_locked(struct fcgi_req *q);
 
 /* ---- MHD side, called from http_front ---- */
 
-/** Create the pools of every FastCGI site (spawned: the address of the php-fpm wharf started,
- *  for sites with "fastcgi = spawn"). Returns 0, or -1 with errors. */
-int fcgi_request_setup(const struct config *cfg, const struct upstream_addr *spawned,
-                       struct errlist *errs);
-void fcgi_request_teardown(void);
+/** Where request bodies beyond memory go (temp_dir, else $TMPDIR, else /tmp). Once, at start. */
+void fcgi_request_setup(const struct server_conf *server);
 
-/** Whether (site, normalised path) runs a script; if so fills script/path_info (caller
+/** Whether (the site of runtime rt, normalised path) runs a script (never for a site without a
+ *  FastCGI pool); if so fills script/path_info (caller
  *  frees) and returns true. Also answers *is_source: a path ending in the FastCGI extension
  *  that does not run (it must not be served as a static file). Touches the file system. */
-bool fcgi_request_route(const struct site_conf *site, const char *path, char **script_name,
+bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
                         char **path_info, bool *is_source);
 
 /** The access handler for a request routed to FastCGI (every call, as MHD makes them). */

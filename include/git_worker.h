@@ -23,21 +23,31 @@
 #include "buf.h"
 #include "config.h"
 
-/** Start the worker for every site with git_repo (none: nothing starts). Start-up never waits
+struct git_site; /* one site's deploy state (paths, schedule, status) */
+
+/** Register site (it has git_repo) with the worker: its live release is read now, and its
+ *  first deploy runs as soon as the thread runs. The site's runtime owns the result (site.h);
+ *  main thread. */
+struct git_site *git_worker_add(const struct site_conf *site);
+/** Unregister g and free it; waits while the thread is deploying it. NULL is ok. */
+void git_worker_remove(struct git_site *g);
+/** Start the thread when a site is registered (none: nothing starts). Start-up never waits
  *  for git: the first deploys run in the thread. */
-int git_worker_start(const struct config *cfg);
-/** Stop the thread (a running git or build command is killed) and free everything. */
+int git_worker_start(void);
+/** Stop the thread (a running git or build command is killed). The sites stay registered. */
 void git_worker_stop(void);
-/** Ask for a deploy of site soon; bursts coalesce into at most one more deploy. Thread-safe. */
-void git_worker_request(const struct site_conf *site);
-/** Ask for a deploy of every git site (SIGUSR2). */
+/** Ask for a deploy of g soon; bursts coalesce into at most one more deploy. NULL is ok.
+ *  Thread-safe. */
+void git_worker_request(struct git_site *g);
+/** Ask for a deploy of every registered site (SIGUSR2). */
 void git_worker_request_all(void);
 /** The branch deployed (configured or detected); "" while unknown. Thread-safe. */
-void git_worker_branch(const struct site_conf *site, char *out, size_t n);
-/** Whether the site's root holds a release (false until its first deploy). Thread-safe. */
-bool git_worker_is_live(const struct site_conf *site);
-/** Append the site's deploy status as JSON. Thread-safe. */
-void git_worker_status_json(const struct site_conf *site, struct buf *out);
+void git_worker_branch(const struct git_site *g, char *out, size_t n);
+/** Whether the site's root holds a release (false until its first deploy; true for NULL, a
+ *  site without git). Thread-safe. */
+bool git_worker_is_live(const struct git_site *g);
+/** Append the site's deploy status as JSON ("{}" for NULL). Thread-safe. */
+void git_worker_status_json(const struct git_site *g, struct buf *out);
 
 /** One deploy (or a rollback to the previous kept release) of site from the command line,
  *  in this process; waits for a deploy that is running in a server. Both first remove what

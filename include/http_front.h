@@ -19,9 +19,12 @@
 
 #define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects (a CGI "Location: /path" without Status) */
 
-/** Bind every listen address and start serving cfg (which must outlive the server).
- *  Returns 0, or -1 with a message per failure in errs (a busy port, a bad address). */
-int http_front_start(const struct config *cfg, struct errlist *errs);
+struct site_table;
+
+/** Bind every listen address and start serving cfg with the sites' runtimes (both must outlive
+ *  the server). Returns 0, or -1 with a message per failure in errs (a busy port, a bad
+ *  address). */
+int http_front_start(const struct config *cfg, struct site_table *sites, struct errlist *errs);
 /** Stop accepting, close every connection and join the worker threads. */
 void http_front_stop(void);
 /** The port actually bound by the first listener (for ":0" in tests). */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 struct site_conf;
+struct site;
 struct conn_watch;
 struct conn_ctx;
 struct fcgi_req;
@@ -38,7 +39,8 @@ struct request {
     bool handled;         /* a response has been chosen (dispatched) */
     char method[16];      /* copied: MHD's strings are gone at completion */
     char protocol[12];
-    const struct site_conf *site;
+    const struct site_conf *site; /* = rt->conf */
+    struct site *rt; /* the site's runtime, pinned from dispatch to on_completed (site.h) */
     struct conn_watch *watch;  /* the connection's slowloris watch, may be NULL */
     struct conn_ctx *conn_ctx; /* http_front's per-connection state, may be NULL */
     /* FastCGI requests only (heap strings, freed with the request) */

@@ -27,7 +27,7 @@ int worker_start(struct errlist *errs);
 void worker_stop(void);
 /** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
-/** Close the epoll sets and forget the workers (after fcgi_pool_free). */
+/** Close the epoll sets and forget the workers (after fcgi_engine_free_all). */
 void worker_free(void);
 
 #endif

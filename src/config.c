@@ -1035,6 +1035,7 @@ struct site_conf *config_add_site(struct config *cfg, const char *name)
     cfg->sites = xrealloc(cfg->sites, (cfg->n_sites + 1) * sizeof *cfg->sites);
     struct site_conf *s = &cfg->sites[cfg->n_sites++];
     memset(s, 0, sizeof *s);
+    s->pos = cfg->n_sites - 1;
     s->name = xstrdup(name);
     apply_defaults(SEC_SITE, s);
     return s;

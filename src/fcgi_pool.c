@@ -198,9 +198,13 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
         if (resolve(&ups[i], &p->be[i], errs, site_name) == 0)
             link_same_addr(&p->be[i]);
     }
+    if (errs->n != before) {
+        fcgi_pool_free(p);
+        return NULL;
+    }
     p->next = pools;
     pools = p;
-    return errs->n == before ? p : NULL;
+    return p;
 }
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -1570,18 +1574,31 @@ void fcgi_pool_stop(void)
     }
 }
 
-void fcgi_pool_free(void)
+void fcgi_pool_free(struct fcgi_pool *p)
 {
-    while (pools) {
-        struct fcgi_pool *p = pools;
-        pools = p->next;
-        for (size_t i = 0; i < p->n_be; i++)
-            free(p->be[i].name);
-        free(p->be);
-        free(p->site);
-        pthread_mutex_destroy(&p->lock);
-        free(p);
+    if (!p)
+        return;
+    for (struct fcgi_pool **pp = &pools; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
     }
+    for (size_t i = 0; i < p->n_be; i++) {
+        struct fcgi_backend *b = &p->be[i], *o = b;
+        while (o->same_addr != b) /* leave the ring of backends with this address */
+            o = o->same_addr;
+        o->same_addr = b->same_addr;
+        free(b->name);
+    }
+    free(p->be);
+    free(p->site);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+void fcgi_engine_free_all(void)
+{
     for (unsigned i = 0; i < n_engines; i++) {
         struct fcgi_engine *e = engines[i];
         while (e->waiting) /* only after MHD_stop_daemon: nothing waits any more */

@@ -36,6 +36,7 @@
 #include "http_front.h"
 #include "log.h"
 #include "path.h"
+#include "site.h"
 #include "util.h"
 
 #define PARAMS_MAX (256u * 1024) /* encoded params; headers are bounded by MHD anyway */
@@ -43,55 +44,26 @@
 
 enum { FS_BODY = 1, FS_WAIT, FS_DONE };
 
-static const struct config *cfg;
-static struct fcgi_pool **site_pools; /* parallel to cfg->sites; NULL = no FastCGI */
 static const char *temp_dir = "/tmp";
-struct root_cache {
-    char link[PATH_MAX]; /* readlink(root) when resolved; "" = root is not a symlink */
-    char real[PATH_MAX]; /* "" = not resolved yet */
-    bool plain;          /* the root was a directory, not a symlink, at checked_ms */
-    uint64_t checked_ms;
-};
-static struct root_cache *root_caches; /* parallel to cfg->sites */
-static pthread_mutex_t root_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int fcgi_request_setup(const struct config *c, const struct upstream_addr *spawned,
-                       struct errlist *errs)
+void fcgi_request_setup(const struct server_conf *server)
 {
-    cfg = c;
-    if (c->server.temp_dir)
-        temp_dir = c->server.temp_dir;
+    if (server->temp_dir)
+        temp_dir = server->temp_dir;
     else if (getenv("TMPDIR"))
         temp_dir = getenv("TMPDIR");
-    site_pools = xcalloc(c->n_sites ? c->n_sites : 1, sizeof *site_pools);
-    root_caches = xcalloc(c->n_sites ? c->n_sites : 1, sizeof *root_caches);
-    for (size_t i = 0; i < c->n_sites; i++) {
-        const struct site_conf *s = &c->sites[i];
-        if (s->fcgi.n_upstreams)
-            site_pools[i] =
-                fcgi_pool_new(s->name, &s->fcgi, s->fcgi.upstreams, s->fcgi.n_upstreams, errs);
-        else if (s->fcgi.spawn && spawned)
-            site_pools[i] = fcgi_pool_new(s->name, &s->fcgi, spawned, 1, errs);
-    }
-    return errs->n ? -1 : 0;
-}
-
-void fcgi_request_teardown(void)
-{
-    free(site_pools);
-    site_pools = NULL;
-    free(root_caches);
-    root_caches = NULL;
 }
 
 /* ---- references ----------------------------------------------------------------------------- */
 
-static struct fcgi_req *req_new(struct fcgi_pool *pool, uint64_t id)
+static struct fcgi_req *req_new(struct site *site, uint64_t id)
 {
     struct fcgi_req *q = xcalloc(1, sizeof *q);
     atomic_init(&q->refs, 1);
     q->id = id;
-    q->pool = pool;
+    q->site = site;
+    site_pin(site); /* q points into its pool, and may outlive the HTTP request */
+    q->pool = site->pool;
     q->body_fd = -1;
     q->client_fd = -1;
     buf_init(&q->head_records, PARAMS_MAX);
@@ -120,6 +92,7 @@ void fcgi_req_release(struct fcgi_req *q)
     if (q->body_fd >= 0)
         close(q->body_fd);
     pthread_mutex_destroy(&q->lock);
+    site_unpin(q->site);
     free(q);
 }
 
@@ -196,56 +169,6 @@ static bool is_script(const struct site_conf *site, const char *rel)
     return true;
 }
 
-/*
- * The resolved root for DOCUMENT_ROOT, per site: realpath() walks every component, so it is
- * redone only when the root symlink points elsewhere (a deploy switched it, maybe from another
- * process: wharf --rollback); one readlink() per request tells. A root that is a plain
- * directory (it cannot be swapped for a symlink atomically, rename(2) refuses) is resolved
- * again once a second instead, which saves that syscall on most sites and still follows a
- * switched symlink higher up its path (root = /srv/current/public) within a second.
- */
-#define PLAIN_ROOT_RECHECK_MS 1000
-
-static void resolved_root(const struct site_conf *site, char *out, size_t n)
-{
-    struct root_cache *rc = &root_caches[site - cfg->sites];
-    uint64_t now = clock_ms();
-    pthread_mutex_lock(&root_cache_lock);
-    bool hit = rc->real[0] && rc->plain && now - rc->checked_ms < PLAIN_ROOT_RECHECK_MS;
-    if (hit)
-        copy_str(out, n, rc->real);
-    pthread_mutex_unlock(&root_cache_lock);
-    if (hit)
-        return;
-    char link[PATH_MAX];
-    ssize_t len = readlink(site->root, link, sizeof link - 1);
-    bool plain = len < 0 && errno == EINVAL; /* exists, not a symlink */
-    link[len > 0 ? len : 0] = '\0';
-    pthread_mutex_lock(&root_cache_lock);
-    /* a plain root is resolved afresh each time: a symlink higher up (/srv/current/public)
-     * may have been switched */
-    hit = !plain && rc->real[0] && strcmp(rc->link, link) == 0;
-    if (hit) {
-        copy_str(out, n, rc->real);
-        rc->plain = plain;
-        rc->checked_ms = now;
-    }
-    pthread_mutex_unlock(&root_cache_lock);
-    if (hit)
-        return;
-    char *real = realpath(site->root, NULL);
-    snprintf(out, n, "%s", real ? real : site->root);
-    if (real) {
-        pthread_mutex_lock(&root_cache_lock);
-        snprintf(rc->link, sizeof rc->link, "%s", link);
-        snprintf(rc->real, sizeof rc->real, "%s", real);
-        rc->plain = plain;
-        rc->checked_ms = now;
-        pthread_mutex_unlock(&root_cache_lock);
-    }
-    free(real);
-}
-
 static int kind_of(const struct site_conf *site, const char *rel)
 {
     struct stat st;
@@ -256,13 +179,14 @@ static int kind_of(const struct site_conf *site, const char *rel)
     return S_ISDIR(st.st_mode) ? 'd' : 'f';
 }
 
-bool fcgi_request_route(const struct site_conf *site, const char *path, char **script_name,
+bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
                         char **path_info, bool *is_source)
 {
+    const struct site_conf *site = rt->conf;
     const struct preset *p = site->fcgi.preset;
     size_t len = strlen(path);
     *is_source = false;
-    if (!p || !site_pools || !site_pools[site - cfg->sites])
+    if (!p || !rt->pool)
         return false;
     const char *split = p->split ? p->split : p->ext;
     bool in_scope = path_has_prefix(path, site->fcgi.path);
@@ -428,7 +352,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
      * opcache new paths (and new keys) at once */
     char real_root[PATH_MAX];
     if (!site->fcgi.root)
-        resolved_root(site, real_root, sizeof real_root);
+        site_resolved_root(r->rt, real_root, sizeof real_root);
     const char *docroot = site->fcgi.root ? site->fcgi.root : real_root;
 
     char server_name[256];
@@ -807,7 +731,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
 static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
 {
     const struct site_conf *site = r->site;
-    struct fcgi_req *q = req_new(site_pools[site - cfg->sites], r->id);
+    struct fcgi_req *q = req_new(r->rt, r->id);
     q->conn = c;
     q->is_head = r->is_head;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;

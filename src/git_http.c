@@ -12,6 +12,7 @@
 #include "git_worker.h"
 #include "log.h"
 #include "response.h"
+#include "site.h"
 #include "util.h"
 #include "webhook.h"
 
@@ -73,7 +74,7 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
     if (webhook_push_ref(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), body->data ? body->data : "",
                          body->len, ref, sizeof ref) != 0)
         return message(c, r, MHD_HTTP_BAD_REQUEST, "no \"ref\" in the push payload");
-    git_worker_branch(site, branch, sizeof branch);
+    git_worker_branch(r->rt->git, branch, sizeof branch);
     /* before the branch is known (first fetch pending) every push may be the one: deploy */
     if (branch[0] && !webhook_ref_is_branch(ref, branch)) {
         log_info("webhook", r->id, "[site %s] push to %s ignored (deploying %s)", site->name, ref,
@@ -81,7 +82,7 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
         return message(c, r, MHD_HTTP_OK, "push to another branch: ignored");
     }
     log_info("webhook", r->id, "[site %s] push to %s: deploy queued", site->name, ref);
-    git_worker_request(site);
+    git_worker_request(r->rt->git);
     return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
 }
 
@@ -97,7 +98,7 @@ enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, con
                                       MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
             struct buf b;
             buf_init(&b, 0);
-            git_worker_status_json(site, &b);
+            git_worker_status_json(r->rt->git, &b);
             buf_putc(&b, '\n');
             return json_reply(c, r, MHD_HTTP_OK, &b);
         }

@@ -57,7 +57,7 @@
     1000 /* between two requested deploys of one site: a burst of                                  \
           * pushes becomes at most two deploys a second */
 
-struct gsite {
+struct git_site {
     const struct site_conf *site;
     char *root;     /* the symlink path, without trailing slashes */
     char *state;    /* /srv/.site.wharf */
@@ -82,15 +82,18 @@ struct gsite {
     unsigned n_deploys, n_failures;
     uint64_t durations_ms[HISTORY];
     unsigned n_durations;
+    struct git_site *next; /* the worker's list, under lock */
 };
 
-static struct gsite *sites;
-static size_t n_sites;
+static struct git_site *sites;     /* every registered site, under lock */
+static struct git_site *in_deploy; /* the site run_one() works on, under lock; NULL = none */
 static pthread_t thread;
 static bool running;
 static bool stopping;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* requested, next_ms, stopping */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the list, requested, next_ms,
+                                                          * in_deploy, stopping */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t deployed = PTHREAD_COND_INITIALIZER; /* in_deploy went back to NULL */
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -103,7 +106,7 @@ static char *strip_slashes(const char *p)
     return s;
 }
 
-static void gsite_init(struct gsite *g, const struct site_conf *site)
+static void git_site_init(struct git_site *g, const struct site_conf *site)
 {
     memset(g, 0, sizeof *g);
     g->site = site;
@@ -123,7 +126,7 @@ static void gsite_init(struct gsite *g, const struct site_conf *site)
     snprintf(g->tag, sizeof g->tag, "git [site %s]", site->name);
 }
 
-static void gsite_dispose(struct gsite *g)
+static void git_site_dispose(struct git_site *g)
 {
     free(g->root);
     free(g->state);
@@ -164,7 +167,7 @@ static void rm_rf(const char *path)
 }
 
 /* The environment every git command gets (env has room for one more entry). */
-static void git_env(const struct gsite *g, char *env[5], char *buf, size_t n)
+static void git_env(const struct git_site *g, char *env[5], char *buf, size_t n)
 {
     const struct git_site_conf *c = &g->site->git;
     int k = 0;
@@ -187,7 +190,7 @@ static void git_env(const struct gsite *g, char *env[5], char *buf, size_t n)
 
 /* Run git with args (and one extra environment entry, or NULL); its output is logged under the
  * site's tag. */
-static int git_with(struct gsite *g, struct buf *capture, const char *cwd, char *const args[],
+static int git_with(struct git_site *g, struct buf *capture, const char *cwd, char *const args[],
                     char *extra_env)
 {
     char *argv[36];
@@ -217,7 +220,7 @@ static int git_with(struct gsite *g, struct buf *capture, const char *cwd, char 
     return proc_run(argv, &o);
 }
 
-static int git(struct gsite *g, struct buf *capture, const char *cwd, char *const args[])
+static int git(struct git_site *g, struct buf *capture, const char *cwd, char *const args[])
 {
     return git_with(g, capture, cwd, args, NULL);
 }
@@ -240,7 +243,7 @@ static void trim(struct buf *b)
 }
 
 /* The release the root points at ("NAME" under releases/), or "" if none. */
-static void current_release(const struct gsite *g, char *name, size_t n)
+static void current_release(const struct git_site *g, char *name, size_t n)
 {
     char target[PATH_MAX];
     name[0] = '\0';
@@ -262,7 +265,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Whether releases/NAME is a complete release (the rule at the top of this file). */
-static bool is_complete(const struct gsite *g, const char *name)
+static bool is_complete(const struct git_site *g, const char *name)
 {
     if (!release_name_valid(name))
         return false;
@@ -274,7 +277,7 @@ static bool is_complete(const struct gsite *g, const char *name)
 }
 
 /* Whether the root resolves to a complete release; live gets the entry it names ("" if none). */
-static bool live_is_complete(const struct gsite *g, char *live, size_t n)
+static bool live_is_complete(const struct git_site *g, char *live, size_t n)
 {
     struct stat st;
     current_release(g, live, n);
@@ -282,7 +285,7 @@ static bool live_is_complete(const struct gsite *g, char *live, size_t n)
 }
 
 /* Complete releases, oldest first (names start with the deploy number). Caller frees. */
-static char **list_releases(const struct gsite *g, size_t *count)
+static char **list_releases(const struct git_site *g, size_t *count)
 {
     char **v = NULL;
     size_t n = 0;
@@ -311,7 +314,7 @@ static void free_list(char **v, size_t n)
 
 /* One more than the highest number any entry claims (complete or not), so a new release never
  * takes the name of a leftover. */
-static unsigned next_seq(const struct gsite *g)
+static unsigned next_seq(const struct git_site *g)
 {
     unsigned max = 0;
     DIR *d = opendir(g->releases);
@@ -328,7 +331,7 @@ static unsigned next_seq(const struct gsite *g)
 
 /* Remove a release: first out of the release namespace in one rename(), then the files, so a
  * kill -9 half-way leaves NAME.del (a leftover), never a half-removed release. */
-static void remove_release(const struct gsite *g, const char *name)
+static void remove_release(const struct git_site *g, const char *name)
 {
     char *p = xasprintf("%s/%s", g->releases, name);
     char *del = xasprintf("%s.del", p);
@@ -373,7 +376,7 @@ static void remove_git_leftovers(const char *dir, int depth, bool in_objects)
 }
 
 /* ROOT.wharf-swap.PID symlinks beside the root: a switch killed between symlink() and rename(). */
-static void remove_swap_links(const struct gsite *g)
+static void remove_swap_links(const struct git_site *g)
 {
     char *dir = xstrdup(g->root);
     char *slash = strrchr(dir, '/');
@@ -402,7 +405,7 @@ static void remove_swap_links(const struct gsite *g)
 /* Remove what killed deploys leave (see the top of this file). Called with the deploy lock
  * held: no other deployer runs, so every temporary artefact is stale. live: the entry the root
  * points at, never removed. */
-static void remove_leftovers(const struct gsite *g, const char *live)
+static void remove_leftovers(const struct git_site *g, const char *live)
 {
     /* releases/: everything but complete releases and the live entry (names first: removing
      * while reading the directory may skip entries) */
@@ -449,7 +452,7 @@ static void remove_leftovers(const struct gsite *g, const char *live)
 }
 
 /* Keep the live release, its rollback target and the newest git_keep others (release.h). */
-static void prune(const struct gsite *g)
+static void prune(const struct git_site *g)
 {
     char live[128];
     if (!live_is_complete(g, live, sizeof live))
@@ -469,7 +472,7 @@ static void prune(const struct gsite *g)
 }
 
 /* Point the root at releases/NAME (plus the subdir) in one atomic step. */
-static int switch_to(const struct gsite *g, const char *name, char *err, size_t errn)
+static int switch_to(const struct git_site *g, const char *name, char *err, size_t errn)
 {
     const char *state_base = strrchr(g->state, '/') ? strrchr(g->state, '/') + 1 : g->state;
     const char *sub = g->site->git.subdir;
@@ -493,7 +496,7 @@ static int switch_to(const struct gsite *g, const char *name, char *err, size_t 
     return rc;
 }
 
-static void record_live(struct gsite *g, const char *release, const char *commit, int64_t ctime)
+static void record_live(struct git_site *g, const char *release, const char *commit, int64_t ctime)
 {
     pthread_mutex_lock(&status_lock);
     snprintf(g->live_release, sizeof g->live_release, "%s", release);
@@ -504,7 +507,7 @@ static void record_live(struct gsite *g, const char *release, const char *commit
 }
 
 /* At start: is a release already live (from an earlier run)? */
-static void load_live(struct gsite *g)
+static void load_live(struct git_site *g)
 {
     char name[128];
     current_release(g, name, sizeof name);
@@ -517,7 +520,7 @@ static void load_live(struct gsite *g)
 
 /* ---- git ----------------------------------------------------------------------------------- */
 
-static int detect_branch(struct gsite *g, char *err, size_t errn)
+static int detect_branch(struct git_site *g, char *err, size_t errn)
 {
     if (g->branch)
         return 0;
@@ -542,7 +545,7 @@ static int detect_branch(struct gsite *g, char *err, size_t errn)
     return g->branch ? 0 : -1;
 }
 
-static int fetch(struct gsite *g, char *sha, char *err, size_t errn)
+static int fetch(struct git_site *g, char *sha, char *err, size_t errn)
 {
     struct stat st;
     if (stat(g->cache, &st) != 0) {
@@ -603,7 +606,7 @@ static int fetch(struct gsite *g, char *sha, char *err, size_t errn)
     return 0;
 }
 
-static int64_t commit_time(struct gsite *g, const char *sha)
+static int64_t commit_time(struct git_site *g, const char *sha)
 {
     struct buf out;
     buf_init(&out, 64);
@@ -615,7 +618,7 @@ static int64_t commit_time(struct gsite *g, const char *sha)
     return t;
 }
 
-static int checkout(struct gsite *g, const char *sha, const char *dir, char *err, size_t errn)
+static int checkout(struct git_site *g, const char *sha, const char *dir, char *err, size_t errn)
 {
     char *wt = xasprintf("--work-tree=%s", dir);
     char *gd = xasprintf("--git-dir=%s", g->cache);
@@ -638,7 +641,7 @@ static int checkout(struct gsite *g, const char *sha, const char *dir, char *err
     return rc == 0 ? 0 : -1;
 }
 
-static int run_then(struct gsite *g, const char *sha, const char *dir, char *err, size_t errn)
+static int run_then(struct git_site *g, const char *sha, const char *dir, char *err, size_t errn)
 {
     const char *cmd = g->site->git.then;
     if (!cmd)
@@ -665,7 +668,7 @@ static int run_then(struct gsite *g, const char *sha, const char *dir, char *err
     return rc == 0 ? 0 : -1;
 }
 
-static int lock_state(const struct gsite *g, bool wait)
+static int lock_state(const struct git_site *g, bool wait)
 {
     if (mkdir_p(g->state) != 0)
         return -1;
@@ -687,7 +690,7 @@ static int lock_state(const struct gsite *g, bool wait)
 #define SKIP_MAX 64 /* commits remembered */
 
 /* The list into buf (n bytes): "c1\nc2\n..."; "" if none. */
-static void read_skip(const struct gsite *g, char *buf, size_t n)
+static void read_skip(const struct git_site *g, char *buf, size_t n)
 {
     char *path = xasprintf("%s/rolled-back", g->state);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -710,7 +713,7 @@ static bool skip_has(const char *list, const char *sha)
 }
 
 /* Add commit (12 hex digits) to the list; written whole under another name and renamed. */
-static int add_skip(const struct gsite *g, const char *commit)
+static int add_skip(const struct git_site *g, const char *commit)
 {
     char old[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
     read_skip(g, old, sizeof old);
@@ -735,7 +738,7 @@ static int add_skip(const struct gsite *g, const char *commit)
     return rc;
 }
 
-static void clear_skip(const struct gsite *g)
+static void clear_skip(const struct git_site *g)
 {
     char *path = xasprintf("%s/rolled-back", g->state);
     unlink(path);
@@ -747,7 +750,7 @@ static void clear_skip(const struct gsite *g)
 /* Under the deploy lock, before a deploy or a rollback: remove leftovers (never the entry the
  * root points at) and, with repair, switch a root that is not on a complete release to the
  * newest complete one. Returns whether the root is on a complete release; live gets its name. */
-static bool recover(struct gsite *g, char *live, size_t n, bool repair)
+static bool recover(struct git_site *g, char *live, size_t n, bool repair)
 {
     bool ok = live_is_complete(g, live, n);
     remove_leftovers(g, live);
@@ -767,7 +770,7 @@ static bool recover(struct gsite *g, char *live, size_t n, bool repair)
 }
 
 /* Fetch, build and switch. Returns 0 (deployed), 1 (already current), -1 (failed, err set). */
-static int deploy(struct gsite *g, char *err, size_t errn)
+static int deploy(struct git_site *g, char *err, size_t errn)
 {
     char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
@@ -843,7 +846,7 @@ out:
  * one, of another commit; the newest complete one when the root is not on a complete release.
  * The commit rolled back from goes on the do-not-redeploy list first, so a kill -9 at any
  * point leaves either no rollback or a complete one. */
-static int rollback(struct gsite *g, char *err, size_t errn)
+static int rollback(struct git_site *g, char *err, size_t errn)
 {
     char live[128];
     bool live_ok = recover(g, live, sizeof live, false);
@@ -865,7 +868,7 @@ static int rollback(struct gsite *g, char *err, size_t errn)
     return rc;
 }
 
-static void run_one(struct gsite *g)
+static void run_one(struct git_site *g)
 {
     char err[256] = "";
     uint64_t t0 = clock_ms();
@@ -913,9 +916,8 @@ static void *on_thread(void *arg)
     pthread_mutex_lock(&lock);
     while (!stopping) {
         uint64_t now = clock_ms(), soonest = UINT64_MAX;
-        struct gsite *due = NULL;
-        for (size_t i = 0; i < n_sites && !due; i++) {
-            struct gsite *g = &sites[i];
+        struct git_site *due = NULL;
+        for (struct git_site *g = sites; g && !due; g = g->next) {
             uint64_t at = g->next_ms;
             if (g->requested) {
                 uint64_t req_at = g->requested_ms + DEBOUNCE_MS;
@@ -946,9 +948,12 @@ static void *on_thread(void *arg)
          * into at most one more deploy */
         due->requested = false;
         due->started_ms = now;
+        in_deploy = due; /* git_worker_remove() waits for it */
         pthread_mutex_unlock(&lock);
         run_one(due);
         pthread_mutex_lock(&lock);
+        in_deploy = NULL;
+        pthread_cond_broadcast(&deployed);
         uint64_t interval = due->site->git.interval_ms;
         bool ok = atomic_load(&due->live);
         due->next_ms = clock_ms() + (interval ? interval : ok ? UINT64_MAX / 2 : RETRY_MS);
@@ -959,23 +964,46 @@ static void *on_thread(void *arg)
     return NULL;
 }
 
-int git_worker_start(const struct config *cfg)
+struct git_site *git_worker_add(const struct site_conf *site)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < cfg->n_sites; i++)
-        n += cfg->sites[i].git.repo != NULL;
-    if (!n)
-        return 0;
-    sites = xcalloc(n, sizeof *sites);
-    for (size_t i = 0; i < cfg->n_sites; i++) {
-        if (!cfg->sites[i].git.repo)
-            continue;
-        struct gsite *g = &sites[n_sites++];
-        gsite_init(g, &cfg->sites[i]);
-        load_live(g);
-        g->next_ms = 0; /* deploy (or confirm) at start */
+    struct git_site *g = xmalloc(sizeof *g);
+    git_site_init(g, site);
+    load_live(g);
+    g->next_ms = 0; /* deploy (or confirm) at start */
+    pthread_mutex_lock(&lock);
+    g->next = sites;
+    sites = g;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    return g;
+}
+
+void git_worker_remove(struct git_site *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&lock);
+    for (struct git_site **p = &sites; *p; p = &(*p)->next) {
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
     }
+    while (in_deploy == g)
+        pthread_cond_wait(&deployed, &lock);
+    pthread_mutex_unlock(&lock);
+    git_site_dispose(g);
+    free(g);
+}
+
+int git_worker_start(void)
+{
+    pthread_mutex_lock(&lock);
+    bool any = sites != NULL;
     stopping = false;
+    pthread_mutex_unlock(&lock);
+    if (!any || running)
+        return 0;
     if (pthread_create(&thread, NULL, on_thread, NULL) != 0)
         return -1;
     running = true;
@@ -984,35 +1012,23 @@ int git_worker_start(const struct config *cfg)
 
 void git_worker_stop(void)
 {
-    if (running) {
-        proc_cancel_all(); /* a fetch or build in progress ends now */
-        pthread_mutex_lock(&lock);
-        stopping = true;
-        pthread_cond_signal(&wake);
-        pthread_mutex_unlock(&lock);
-        pthread_join(thread, NULL);
-        running = false;
-    }
-    for (size_t i = 0; i < n_sites; i++)
-        gsite_dispose(&sites[i]);
-    free(sites);
-    sites = NULL;
-    n_sites = 0;
-}
-
-static struct gsite *find(const struct site_conf *site)
-{
-    for (size_t i = 0; i < n_sites; i++)
-        if (sites[i].site == site)
-            return &sites[i];
-    return NULL;
-}
-
-void git_worker_request(const struct site_conf *site)
-{
+    if (!running)
+        return;
+    proc_cancel_all(); /* a fetch or build in progress ends now */
     pthread_mutex_lock(&lock);
-    struct gsite *g = find(site);
-    if (g && !g->requested) {
+    stopping = true;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    pthread_join(thread, NULL);
+    running = false;
+}
+
+void git_worker_request(struct git_site *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&lock);
+    if (!g->requested) {
         g->requested = true;
         g->requested_ms = clock_ms();
         pthread_cond_signal(&wake);
@@ -1023,26 +1039,24 @@ void git_worker_request(const struct site_conf *site)
 void git_worker_request_all(void)
 {
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_sites; i++) {
-        if (!sites[i].requested)
-            sites[i].requested_ms = clock_ms();
-        sites[i].requested = true;
+    for (struct git_site *g = sites; g; g = g->next) {
+        if (!g->requested)
+            g->requested_ms = clock_ms();
+        g->requested = true;
     }
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
 }
 
-void git_worker_branch(const struct site_conf *site, char *out, size_t n)
+void git_worker_branch(const struct git_site *g, char *out, size_t n)
 {
-    struct gsite *g = find(site);
     pthread_mutex_lock(&status_lock);
     snprintf(out, n, "%s", g && g->branch ? g->branch : "");
     pthread_mutex_unlock(&status_lock);
 }
 
-bool git_worker_is_live(const struct site_conf *site)
+bool git_worker_is_live(const struct git_site *g)
 {
-    struct gsite *g = find(site);
     return !g || atomic_load(&g->live);
 }
 
@@ -1059,13 +1073,13 @@ static void json_time(struct buf *out, const char *key, int64_t t)
                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-void git_worker_status_json(const struct site_conf *site, struct buf *out)
+void git_worker_status_json(const struct git_site *g, struct buf *out)
 {
-    struct gsite *g = find(site);
     if (!g) {
         buf_puts(out, "{}");
         return;
     }
+    const struct site_conf *site = g->site;
     pthread_mutex_lock(&status_lock);
     buf_puts(out, "{\"site\":\"");
     buf_append_json(out, site->name, strlen(site->name));
@@ -1114,8 +1128,8 @@ void git_worker_status_json(const struct site_conf *site, struct buf *out)
 
 int git_deploy_once(const struct site_conf *site, bool do_rollback)
 {
-    struct gsite g;
-    gsite_init(&g, site);
+    struct git_site g;
+    git_site_init(&g, site);
     char err[256] = "";
     int rc = -1;
     int fd = lock_state(&g, true); /* waits for a deploy running in the server */
@@ -1129,6 +1143,6 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
         log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy", err);
     else if (rc == 1)
         log_info(g.tag, 0, "already up to date");
-    gsite_dispose(&g);
+    git_site_dispose(&g);
     return rc < 0 ? -1 : 0;
 }

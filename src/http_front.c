@@ -40,6 +40,7 @@
 #include "log_limit.h"
 #include "path.h"
 #include "route.h"
+#include "site.h"
 #include "static_file.h"
 #include "util.h"
 #include "worker.h"
@@ -50,8 +51,8 @@
 static const struct config *cfg;
 static bool started;
 static uint16_t first_port;
-static struct ip_limit *per_ip;       /* max_connections_per_ip across every daemon; NULL = off */
-static struct access_log **site_logs; /* parallel to cfg->sites; NULL = off */
+static struct ip_limit *per_ip;  /* max_connections_per_ip across every daemon; NULL = off */
+static struct site_table *sites; /* the runtime of every site (site.h) */
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 
@@ -259,7 +260,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                  t.authority);
         host = authority;
     }
-    const struct site_conf *site = config_site_for_host(cfg, host);
+    struct site *rt = site_for_host(sites, host);
+    if (rt != r->rt) { /* a local redirect may land on another site (absolute-form before) */
+        site_unpin(r->rt);
+        site_pin(rt);
+        r->rt = rt;
+    }
+    const struct site_conf *site = rt->conf;
     r->site = site;
 
     char path[4096];
@@ -286,14 +293,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     for (size_t i = 0; preset && i < preset->deny.n; i++)
         if (path_has_prefix(path, preset->deny.v[i]))
             return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
-    if (site->git.repo && !git_worker_is_live(site))
+    if (rt->git && !git_worker_is_live(rt->git))
         return http_front_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                                 "The site is being deployed for the first time.",
                                 MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
     if (site->fcgi.preset &&
-        fcgi_request_route(site, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
+        fcgi_request_route(rt, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
         if (route_method_refused(method))
             return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                                     ROUTE_SCRIPT_ALLOW);
@@ -402,8 +409,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
             r->handled = true;
-            r->site = config_site_for_host(cfg, NULL); /* logged by the default site: the
-                                                          Host itself may be the problem */
+            r->rt = site_for_host(sites, NULL); /* logged by the default site: the Host
+                                                   itself may be the problem */
+            site_pin(r->rt);
+            r->site = r->rt->conf;
             atomic_fetch_add_explicit(&n_heads_refused, 1, memory_order_relaxed);
             log_msg(LOG_DEBUG, "http", r->id, "request head refused (%u): %s", status, why);
             return http_front_error(c, r, status, why, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -425,7 +434,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
-    struct access_log *log = r->site ? site_logs[r->site - cfg->sites] : NULL;
+    struct access_log *log = r->rt ? r->rt->log : NULL;
     fcgi_request_count_bytes(r);
     if (log && r->handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
@@ -456,6 +465,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     fcgi_request_completed(r, toe);
     git_http_completed(r);
+    site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);
     free(r->path);
@@ -685,27 +695,16 @@ static void raise_fd_limit(unsigned want)
                  (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
-int http_front_start(const struct config *config, struct errlist *errs)
+int http_front_start(const struct config *config, struct site_table *site_table,
+                     struct errlist *errs)
 {
     int fds[MAX_LISTEN];
     const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
+    sites = site_table;
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
     conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
-
-    site_logs = xcalloc(cfg->n_sites, sizeof *site_logs);
-    for (size_t i = 0; i < cfg->n_sites; i++) {
-        const char *why;
-        if (!cfg->sites[i].access_log)
-            continue;
-        site_logs[i] = access_log_open(cfg->sites[i].access_log, &why);
-        if (!site_logs[i])
-            errlist_add(errs, "[site %s]: access_log '%s': %s", cfg->sites[i].name,
-                        cfg->sites[i].access_log, why);
-    }
-    if (errs->n)
-        return -1;
 
     bool tls[MAX_LISTEN];
     size_t n_all = cfg->server.n_listen + cfg->server.n_tls_listen;
@@ -793,19 +792,18 @@ void http_front_stop(void)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
-    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md, pitfall 8):
-     * failing what the engines and queues still hold resumes them; one more pass lets MHD send
-     * those clients their 502/503 (best effort: a slow reader is simply closed) */
+    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md,
+     * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
+     * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
     fcgi_pool_stop();
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
             MHD_run(ds[i]);
     for (size_t i = 0; i < n; i++)
         MHD_stop_daemon(ds[i]);
-    fcgi_pool_free();
+    fcgi_engine_free_all();
     worker_free();
     ip_limit_free(per_ip);
     per_ip = NULL;
-    free(site_logs);
-    site_logs = NULL;
+    sites = NULL;
 }

@@ -19,7 +19,6 @@
 
 #include "access_log.h"
 #include "conn_watch.h"
-#include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -27,6 +26,7 @@
 #include "log.h"
 #include "mime.h"
 #include "preset.h"
+#include "sites.h"
 #include "static_file.h"
 #include "util.h"
 
@@ -318,6 +318,18 @@ static void print_errors(const struct errlist *errs)
         fprintf(stderr, "%s\n", errs->msg[i]);
 }
 
+/* Every exit path after start-up goes through here: each step undoes only what was done. */
+static void teardown(struct site_table *sites, struct mime_table *mime)
+{
+    git_worker_stop();     /* no deploy runs from here on */
+    http_front_stop();     /* listeners, connections, workers, engines: no request is left */
+    sites_stop(sites);     /* git states, pools, php-fpm */
+    access_log_shutdown(); /* flushes and closes every access log */
+    static_file_shutdown();
+    mime_table_free(mime);
+    preset_free_all();
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -377,31 +389,18 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct fpm_supervisor *fpm = NULL;
-    for (size_t i = 0; i < cfg.n_sites && !fpm; i++) {
-        if (cfg.sites[i].fcgi.spawn) {
-            fpm = fpm_supervisor_start(cfg.sites[i].fcgi.max_conns, &errs);
-            if (!fpm)
-                break;
-        }
-    }
+    struct site_table *sites = sites_start(&cfg, &errs);
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
-    if (errs.n || fcgi_request_setup(&cfg, fpm ? fpm_supervisor_upstream(fpm) : NULL, &errs) != 0 ||
-        http_front_start(&cfg, &errs) != 0) {
+    fcgi_request_setup(&cfg.server);
+    if (!sites || http_front_start(&cfg, sites, &errs) != 0) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "wharf: %s\n", errs.msg[i]);
-        fcgi_pool_free(); /* the pools, when the server never started */
-        fcgi_request_teardown();
-        fpm_supervisor_stop(fpm);
-        access_log_shutdown();
-        static_file_shutdown();
-        mime_table_free(mime);
-        preset_free_all();
+        teardown(sites, mime);
         goto out;
     }
     access_log_start();
-    if (git_worker_start(&cfg) != 0)
+    if (git_worker_start() != 0)
         log_error("main", 0, "cannot start the git deploy thread");
     for (size_t i = 0; i < cfg.n_sites; i++)
         log_info("main", 0, "site %s: root %s%s", cfg.sites[i].name, cfg.sites[i].root,
@@ -425,21 +424,14 @@ int main(int argc, char **argv)
         } else if (sig == SIGHUP) {
             log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
         }
-        fpm_supervisor_poll(fpm);
+        fpm_supervisor_poll(sites->fpm);
         unsigned killed = conn_watch_sweep();
         if (killed)
             log_info("http", 0, "closed %u connection%s that did not send a request head in time",
                      killed, killed == 1 ? "" : "s");
         http_front_tick();
     }
-    git_worker_stop();
-    http_front_stop();
-    fcgi_request_teardown();
-    fpm_supervisor_stop(fpm);
-    access_log_shutdown();
-    static_file_shutdown();
-    mime_table_free(mime);
-    preset_free_all();
+    teardown(sites, mime);
     log_info("main", 0, "stopped");
     rc = 0;
 out:
