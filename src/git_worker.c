@@ -971,8 +971,10 @@ struct git_site *git_worker_add(const struct site_conf *site)
     load_live(g);
     g->next_ms = 0; /* deploy (or confirm) at start */
     pthread_mutex_lock(&lock);
-    g->next = sites;
-    sites = g;
+    struct git_site **tail = &sites; /* in configuration order: the thread serves the first due */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = g;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
     return g;
