@@ -140,9 +140,9 @@ void fcgi_req_wake_locked(struct fcgi_req *q);
 void fcgi_request_setup(const struct server_conf *server);
 
 /** Whether (the site of runtime rt, normalised path) runs a script (never for a site without a
- *  FastCGI pool); if so fills script/path_info (caller
- *  frees) and returns true. Also answers *is_source: a path ending in the FastCGI extension
- *  that does not run (it must not be served as a static file). Touches the file system. */
+ *  FastCGI pool); if so fills script/path_info (caller frees) and returns true. Also answers
+ *  *is_source: a path ending in the FastCGI extension that does not run (it must not be served
+ *  as a static file). Touches the file system. */
 bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
                         char **path_info, bool *is_source);
 

@@ -20,7 +20,8 @@
  * - A table is destroyed only when site_table_pins() is 0. Today that is at shutdown, after
  *   every connection is closed. A reload will publish a new table, keep the old one until its
  *   pins drain (checked on the main thread), then stop it: in-flight requests keep the
- *   runtime they started with.
+ *   runtime they started with. note: a request pins after it read the table pointer, so the
+ *   old table's pins only count once every worker has finished a loop turn since the swap.
  *
  * This module has no dependency on the parts' modules (it only holds pointers to them), so
  * the request code can include it without a module cycle; sites.c builds the parts.

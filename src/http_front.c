@@ -792,9 +792,9 @@ void http_front_stop(void)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
-    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md,
-     * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
-     * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
+    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md, pitfall 8):
+     * failing what the engines and queues still hold resumes them; one more pass lets MHD send
+     * those clients their 502/503 (best effort: a slow reader is simply closed) */
     fcgi_pool_stop();
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
