@@ -818,7 +818,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
     if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
-                                NULL);
+                              NULL);
     }
     r->fcgi_state = FS_BODY;
     return MHD_YES; /* not queueing now lets MHD answer "Expect: 100-continue" */
@@ -829,7 +829,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
     if (q->body_too_large) {
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
-                                NULL);
+                              NULL);
     }
     if (q->body_failed) {
         r->fcgi_state = FS_DONE;

@@ -213,8 +213,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
-        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
-                                NULL);
+        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
     char authority[256];
     if (t.authority) {
         /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
@@ -252,15 +251,15 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
             return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
     if (site->git.repo && !git_worker_is_live(site))
         return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "The site is being deployed for the first time.",
-                                MHD_HTTP_HEADER_RETRY_AFTER, "5");
+                              "The site is being deployed for the first time.",
+                              MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
     if (site->fcgi.preset &&
         fcgi_request_route(site, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
         if (route_method_refused(method))
             return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                    ROUTE_SCRIPT_ALLOW);
+                                  ROUTE_SCRIPT_ALLOW);
         r->path = xstrndup(path, path_len);
         r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
         r->handled_by_fcgi = true;
@@ -290,7 +289,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     }
     case ROUTE_BAD_METHOD:
         return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                ROUTE_STATIC_ALLOW);
+                              ROUTE_STATIC_ALLOW);
     case ROUTE_NOT_IMPLEMENTED:
         break;
     }
@@ -757,9 +756,9 @@ void http_front_stop(void)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
-    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md, pitfall 8):
-     * failing what the engines and queues still hold resumes them; one more pass lets MHD send
-     * those clients their 502/503 (best effort: a slow reader is simply closed) */
+    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md,
+     * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
+     * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
     fcgi_pool_stop();
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
