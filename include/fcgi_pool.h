@@ -3,8 +3,8 @@
  *
  * A pool (one per FastCGI site) bounds the connections per upstream across the whole process
  * (one request in flight per connection, request id 1: php-fpm does not multiplex,
- * docs/design-notes.md §3): fastcgi_max_conns open at once, of which at most fastcgi_keep_conns stay
- * open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
+ * docs/design-notes.md §3): fastcgi_max_conns open at once, of which at most fastcgi_keep_conns
+ * stay open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
  * php-fpm was seen to accept (its listen queue). It keeps FIFOs of waiting requests,
  * balances, and skips an upstream that failed to connect, or left a GET unanswered past the
  * read timeout, for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
