@@ -3,8 +3,7 @@
  * worker, run by the worker threads, see worker.h), the per-request context, virtual-host
  * selection and dispatch by route.
  * Handlers answer through response.h (response_queue(), response_error()) so every response
- * is counted for the access log and carries the same server headers; http_front_queue() and
- * http_front_error() are the same operations for the code that still includes this header.
+ * is counted for the access log and carries the same server headers.
  */
 #ifndef WHARF_HTTP_FRONT_H
 #define WHARF_HTTP_FRONT_H
@@ -41,9 +40,6 @@ struct http_front_stats {
 };
 void http_front_get_stats(struct http_front_stats *st);
 
-/** Queue resp (the caller still destroys its own reference) and record status and body size. */
-enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
-                                 struct MHD_Response *resp, uint64_t body_bytes);
 /** Answer r as if it had asked for target (a local path, RFC 3875 6.2.2 local redirect):
  *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
 enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
@@ -51,9 +47,5 @@ enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *
 /** The server's address of r's connection (SERVER_ADDR/PORT), asked once per connection.
  *  NULL when unknown. */
 const struct sockaddr *http_front_local_addr(struct request *r);
-/** Queue a small error page (HTML, or JSON when the client prefers it). detail may be NULL.
- *  An optional extra header (name, value) is added when name is not NULL. */
-enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,
-                                 const char *detail, const char *hdr_name, const char *hdr_value);
 
 #endif

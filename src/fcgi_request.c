@@ -36,6 +36,7 @@
 #include "http_front.h"
 #include "log.h"
 #include "path.h"
+#include "response.h"
 #include "site.h"
 #include "util.h"
 
@@ -721,7 +722,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     add_app_headers(resp, h, gz, compressed);
-    enum MHD_Result ret = http_front_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
+    enum MHD_Result ret = response_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -740,8 +741,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
-                                NULL);
+        return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
+                              NULL);
     }
     r->fcgi_state = FS_BODY;
     return MHD_YES; /* not queueing now lets MHD answer "Expect: 100-continue" */
@@ -751,16 +752,16 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
 {
     if (q->body_too_large) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
-                                NULL);
+        return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
+                              NULL);
     }
     if (q->body_failed) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
     if (build_head_records(c, r, q) != 0) {
         r->fcgi_state = FS_DONE;
-        return http_front_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
     r->fcgi_state = FS_WAIT;
     const union MHD_ConnectionInfo *ci =
@@ -813,7 +814,7 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
                 return MHD_NO; /* nobody to answer: MHD closes the connection */
             if (!ended && fail == FCGI_OK)
                 fail = FCGI_FAIL_PROTOCOL; /* resumed with nothing: cannot happen */
-            return http_front_error(c, r, fail_status[fail], NULL, NULL, NULL);
+            return response_error(c, r, fail_status[fail], NULL, NULL, NULL);
         }
         r->fcgi_state = FS_DONE;
         if (cgi_head_is_local_redirect(&q->head_parser.head)) {

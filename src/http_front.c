@@ -29,7 +29,6 @@
 #include "access_log.h"
 #include "buf.h"
 #include "conn_watch.h"
-#include "error_page.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "git_http.h"
@@ -39,6 +38,7 @@
 #include "log.h"
 #include "log_limit.h"
 #include "path.h"
+#include "response.h"
 #include "route.h"
 #include "site.h"
 #include "static_file.h"
@@ -46,7 +46,6 @@
 #include "worker.h"
 
 #define MAX_LISTEN WORKER_MAX_DAEMONS
-#define ERROR_PAGE_MAX 4096
 
 static const struct config *cfg;
 static bool started;
@@ -65,41 +64,6 @@ struct conn_ctx {
 };
 
 /* ---- responses ------------------------------------------------------------------------ */
-
-enum MHD_Result http_front_queue(struct MHD_Connection *c, struct request *r, unsigned status,
-                                 struct MHD_Response *resp, uint64_t body_bytes)
-{
-    r->status = status;
-    r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
-    return MHD_queue_response(c, status, resp);
-}
-
-enum MHD_Result http_front_error(struct MHD_Connection *c, struct request *r, unsigned status,
-                                 const char *detail, const char *hdr_name, const char *hdr_value)
-{
-    struct buf b;
-    buf_init(&b, ERROR_PAGE_MAX);
-    bool json = error_page_wants_json(
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
-    const char *type = error_page_render(&b, status, detail, json);
-    if (!type) { /* the detail did not fit: the page without it always does */
-        buf_reset(&b);
-        type = error_page_render(&b, status, NULL, json);
-    }
-    size_t len = b.len;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, buf_steal(&b, NULL), MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (hdr_name)
-        MHD_add_response_header(resp, hdr_name, hdr_value);
-    enum MHD_Result ret = http_front_queue(c, r, status, resp, len);
-    MHD_destroy_response(resp);
-    return ret;
-}
 
 /* ---- MHD callbacks -------------------------------------------------------------------- */
 
@@ -244,14 +208,13 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
     if (r->early_status)
-        return http_front_error(c, r, r->early_status, NULL, NULL, NULL);
+        return response_error(c, r, r->early_status, NULL, NULL, NULL);
 
     /* one valid Host at most: http_head_check() has seen to it */
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
-        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
-                                NULL);
+        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
     char authority[256];
     if (t.authority) {
         /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
@@ -275,9 +238,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     case PATH_OK:
         break;
     case PATH_TOO_LONG:
-        return http_front_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
     default:
-        return http_front_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
+        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
     if (site->git.repo && git_http_owns(site, path)) {
         r->handled_by_git = true;
@@ -285,25 +248,25 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return git_http_handle(c, r, r->path, NULL, &(size_t){0});
     }
     if (path_has_hidden_segment(path))
-        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     for (size_t i = 0; i < site->deny.n; i++)
         if (path_has_prefix(path, site->deny.v[i]))
-            return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
+            return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
     const struct preset *preset = site->fcgi.preset; /* the application's private directories */
     for (size_t i = 0; preset && i < preset->deny.n; i++)
         if (path_has_prefix(path, preset->deny.v[i]))
-            return http_front_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
+            return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
     if (rt->git && !git_worker_is_live(rt->git))
-        return http_front_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "The site is being deployed for the first time.",
-                                MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "The site is being deployed for the first time.",
+                              MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
     if (site->fcgi.preset &&
         fcgi_request_route(rt, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
         if (route_method_refused(method))
-            return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                    ROUTE_SCRIPT_ALLOW);
+            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                  ROUTE_SCRIPT_ALLOW);
         r->path = xstrndup(path, path_len);
         r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
         r->handled_by_fcgi = true;
@@ -315,7 +278,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return ret;
     }
     if (is_source) /* a script that does not run is never shown as source */
-        return http_front_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
 
     switch (route_decide(site, method, path)) {
     case ROUTE_STATIC:
@@ -327,17 +290,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ROUTE_STATIC_ALLOW);
-        enum MHD_Result ret = http_front_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
+        enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
         MHD_destroy_response(resp);
         return ret;
     }
     case ROUTE_BAD_METHOD:
-        return http_front_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                ROUTE_STATIC_ALLOW);
+        return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                              ROUTE_STATIC_ALLOW);
     case ROUTE_NOT_IMPLEMENTED:
         break;
     }
-    return http_front_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
+    return response_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -361,7 +324,7 @@ enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *
     if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
         log_error("http", r->id, "more than %u local redirects; last to %s",
                   HTTP_FRONT_MAX_REDIRECTS, target);
-        return http_front_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
     size_t n = strlen(target);
     char *t = xstrndup(target, n);
@@ -415,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->site = r->rt->conf;
             atomic_fetch_add_explicit(&n_heads_refused, 1, memory_order_relaxed);
             log_msg(LOG_DEBUG, "http", r->id, "request head refused (%u): %s", status, why);
-            return http_front_error(c, r, status, why, MHD_HTTP_HEADER_CONNECTION, "close");
+            return response_error(c, r, status, why, MHD_HTTP_HEADER_CONNECTION, "close");
         }
         r->has_body = has_body(c);
         if (!r->has_body)
@@ -792,9 +755,9 @@ void http_front_stop(void)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
-    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md, pitfall 8):
-     * failing what the engines and queues still hold resumes them; one more pass lets MHD send
-     * those clients their 502/503 (best effort: a slow reader is simply closed) */
+    /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md,
+     * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
+     * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
     fcgi_pool_stop();
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)

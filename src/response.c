@@ -9,8 +9,9 @@
 
 #include "error_page.h"
 
-#define ERROR_PAGE_MAX_BYTES 4096 /* a page with a long detail; without the detail it always fits  \
-                                   */
+#define ERROR_PAGE_MAX_BYTES                                                                       \
+    4096 /* a page with a long detail; without the detail it always fits                           \
+          */
 
 enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                struct MHD_Response *resp, uint64_t body_bytes)
