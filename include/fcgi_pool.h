@@ -25,6 +25,8 @@
 #include "config.h"
 #include "fcgi_request.h"
 
+struct loop;
+
 #define FCGI_POOL_DOWN_MS 10000      /* skip an upstream this long after it failed */
 #define FCGI_POOL_QUEUE_MAX 4096     /* waiting requests per site, then 503 at once */
 #define FCGI_POOL_IDLE_MS 30000      /* an idle kept connection is closed after this */
@@ -47,17 +49,12 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
                                 const struct upstream_addr *ups, size_t n_ups,
                                 struct errlist *errs);
 
-/** An engine whose sockets go into the epoll set ep (its worker's). NULL on failure. */
-struct fcgi_engine *fcgi_engine_new(int ep);
+/** An engine whose sockets are watched by loop (its worker's). NULL on failure. */
+struct fcgi_engine *fcgi_engine_new(struct loop *loop);
 /** The calling thread runs e from now on (MHD callbacks on it submit to e). */
 void fcgi_engine_bind(struct fcgi_engine *e);
-/** A loop turn starts (after epoll_wait): the engine reads the clock once for it. */
-void fcgi_engine_begin(struct fcgi_engine *e);
-/** An epoll event whose data.ptr was not the worker's own (every engine tag starts with an
- *  int kind, see struct fcgi_watch). */
-void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events);
-/** After each batch of events and MHD_run(): start submitted requests, serve the queues,
- *  enforce deadlines. */
+/** After each loop turn and MHD_run(): start submitted requests, serve the queues, enforce
+ *  deadlines. (The engine's sockets have their own handlers in the loop.) */
 void fcgi_engine_run(struct fcgi_engine *e);
 /** Wake e's thread from any thread (its epoll_wait returns). */
 void fcgi_engine_wake(struct fcgi_engine *e);

@@ -29,6 +29,8 @@
 #include "fcgi_record.h"
 #include "request.h"
 
+struct loop_watch;
+
 #define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
 #define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
 #define FCGI_GZIP_IN (16u * 1024)         /* raw bytes compressed per content-reader call */
@@ -46,14 +48,6 @@ enum fcgi_fail {
                             *      answered FCGI_OVERLOADED */
     FCGI_FAIL_PROTOCOL,    /* 502: malformed records or CGI head, or a truncated response */
     FCGI_FAIL_CLIENT_GONE, /* the client closed its connection while waiting: no answer */
-};
-
-/* Something an engine's epoll set watches; `kind` comes first so an event can tell. */
-enum { FCGI_WATCH_CONN = 1, FCGI_WATCH_CLIENT, FCGI_WATCH_KICK };
-struct fcgi_watch {
-    int kind;
-    struct fcgi_req *q; /* NULL once unwatched (freed after the current epoll batch) */
-    struct fcgi_watch *next;
 };
 
 /* What the MHD side asks the engine to do (bits of kick_flags). */
@@ -91,7 +85,7 @@ struct fcgi_req {
     struct fcgi_req *home_prev, *home_next; /* home's requests waiting for a head */
     bool in_home_list;
     uint64_t submitted_ms;
-    struct fcgi_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
+    struct loop_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
                                       * home engine watches its socket for EPOLLRDHUP until the
                                       * MHD side has the connection back; NULL = not watched */
 

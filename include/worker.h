@@ -1,5 +1,5 @@
 /*
- * worker: the event-loop threads. Each worker owns one epoll set holding its MHD daemons (one
+ * worker: the event-loop threads. Each worker owns one loop (loop.h) watching its MHD daemons (one
  * per listen socket, in MHD's external epoll mode, all workers sharing the listen sockets)
  * and its FastCGI engine's sockets, and runs both from one loop: wait, let MHD do its part,
  * then let the engine start what MHD's callbacks submitted. A PHP request is therefore read,
@@ -17,7 +17,7 @@
 #define WORKER_MAX 64
 #define WORKER_MAX_DAEMONS 16 /* listen sockets (plain and TLS) per worker */
 
-/** Create n workers (epoll set and FastCGI engine each), not running yet. */
+/** Create n workers (event loop and FastCGI engine each), not running yet. */
 int worker_create(unsigned n, struct errlist *errs);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
@@ -27,7 +27,7 @@ int worker_start(struct errlist *errs);
 void worker_stop(void);
 /** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
-/** Close the epoll sets and forget the workers (after fcgi_engine_free_all). */
+/** Free the loops and forget the workers (after fcgi_engine_free_all). */
 void worker_free(void);
 
 #endif

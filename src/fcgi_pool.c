@@ -30,13 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "listen_queue.h"
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 #define STDIN_CHUNK (32u * 1024) /* request body bytes encoded per STDIN record batch */
@@ -82,15 +82,14 @@ struct fcgi_pool {
 };
 
 struct fcgi_conn {
-    int kind; /* FCGI_WATCH_CONN: first, see struct fcgi_watch */
     int fd;
+    struct loop_watch *watch; /* NULL once closed (the struct waits for free_dead) */
     struct fcgi_backend *be;
     struct fcgi_engine *engine;
     enum conn_state st;
     struct fcgi_req *req;
     bool reused;       /* served a request before: it may have been closed meanwhile */
     bool is_tcp;       /* re-arm TCP_QUICKACK after reads */
-    uint32_t events;   /* current epoll mask */
     size_t head_off;   /* bytes of req->head_records sent */
     uint64_t body_off; /* request body bytes encoded so far */
     struct buf chunk;  /* encoded STDIN records being sent */
@@ -105,18 +104,15 @@ struct fcgi_conn {
 };
 
 struct fcgi_engine {
-    int kind; /* FCGI_WATCH_KICK: the tag of kick_fd */
     unsigned index;
-    int ep, kick_fd;
+    struct loop *loop; /* its worker's: watches, clock, wake-ups */
     struct fcgi_conn *conns;
-    struct fcgi_conn *dead_conns;    /* closed, freed after the current epoll batch */
-    struct fcgi_watch *dead_watches; /* likewise */
+    struct fcgi_conn *dead_conns; /* closed, freed at the end of the turn (fcgi_engine_run) */
     pthread_mutex_t kick_lock;
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
     uint64_t last_scan_ms;
     uint64_t last_release_ms; /* idle connections last checked for stalled siblings */
-    uint64_t now_ms;          /* see now_ms(); 0 = read the clock */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
@@ -128,14 +124,16 @@ static unsigned n_engines;
 static _Atomic bool stopping;
 static _Thread_local struct fcgi_engine *self;
 
-/* The engine's clock, read once per loop turn (fcgi_engine_begin): deadlines are in whole
+/* The engine's clock is its loop's, read once per loop turn: deadlines are in whole
  * milliseconds, and a PHP request used to read the clock a dozen times. */
 static uint64_t now_ms(void)
 {
-    return self && self->now_ms ? self->now_ms : clock_ms();
+    return self ? loop_now_ms(self->loop) : clock_ms();
 }
 
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
+static void on_conn_event(struct loop *l, uint32_t events, void *ctx);
+static void on_client_event(struct loop *l, uint32_t events, void *ctx);
 static void conn_close(struct fcgi_conn *c);
 static void abort_queued(struct fcgi_req *q);
 
@@ -222,11 +220,7 @@ static bool tried(const struct fcgi_req *q, const struct fcgi_backend *b)
 
 static void set_events(struct fcgi_conn *c, uint32_t events)
 {
-    if (c->events == events)
-        return;
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    epoll_ctl(c->engine->ep, EPOLL_CTL_MOD, c->fd, &ev);
-    c->events = events;
+    loop_watch_modify(c->engine->loop, c->watch, events);
 }
 
 /* Pool lock held. */
@@ -282,9 +276,7 @@ void fcgi_pool_resumed(struct fcgi_req *q)
 
 void fcgi_engine_wake(struct fcgi_engine *e)
 {
-    uint64_t one = 1;
-    ssize_t w = write(e->kick_fd, &one, sizeof one);
-    (void)w;
+    loop_wake(e->loop);
 }
 
 /* Put q (its flags already set, in_kick_list already claimed) on e's kick list. */
@@ -404,7 +396,8 @@ static void conn_close(struct fcgi_conn *c)
     b->n_conns--;
     b->n_conns_of[e->index]--;
     pthread_mutex_unlock(&b->pool->lock);
-    epoll_ctl(e->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    loop_watch_remove(e->loop, c->watch); /* no more events, even one already fetched */
+    c->watch = NULL;
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -413,8 +406,7 @@ static void conn_close(struct fcgi_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     buf_dispose(&c->chunk);
-    /* an event for c may already be fetched in this epoll batch: free it after the batch */
-    c->kind = 0;
+    /* the caller may still look at c (c->watch says it is closed): free it after the turn */
     c->next = e->dead_conns;
     e->dead_conns = c;
 }
@@ -425,11 +417,6 @@ static void free_dead(struct fcgi_engine *e)
         struct fcgi_conn *c = e->dead_conns;
         e->dead_conns = c->next;
         free(c);
-    }
-    while (e->dead_watches) {
-        struct fcgi_watch *w = e->dead_watches;
-        e->dead_watches = w->next;
-        free(w);
     }
 }
 
@@ -552,7 +539,8 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     conn_send(c);
 }
 
-/* A new connection to b for q (b->n_conns already counts it). NULL if no socket. */
+/* A new connection to b for q (b->n_conns already counts it). NULL if no socket (or the
+ * loop cannot watch it). */
 static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b,
                                    struct fcgi_req *q)
 {
@@ -564,8 +552,13 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     struct fcgi_conn *c = xcalloc(1, sizeof *c);
+    c->watch = loop_watch_add(e->loop, fd, EPOLLOUT | EPOLLRDHUP, on_conn_event, c);
+    if (!c->watch) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
     c->is_tcp = b->sa.ss_family != AF_UNIX;
-    c->kind = FCGI_WATCH_CONN;
     c->fd = fd;
     c->be = b;
     c->engine = e;
@@ -581,9 +574,6 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     pthread_mutex_lock(&b->pool->lock);
     busy_link(b, c);
     pthread_mutex_unlock(&b->pool->lock);
-    c->events = EPOLLOUT | EPOLLRDHUP;
-    struct epoll_event ev = {.events = c->events, .data.ptr = c};
-    epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev);
     q->deadline_ms = now_ms() + q->pool->conf->connect_timeout_ms;
     return c;
 }
@@ -1066,7 +1056,7 @@ static void conn_recv(struct fcgi_conn *c)
         detach(c, true); /* or closed: a close discards what was only peeked */
         if (peeked) {
             serve_queue(e, q->pool); /* c (on top of the idle stack) takes the next request */
-            if (c->kind == FCGI_WATCH_CONN) /* still open (closed ones wait for free_dead) */
+            if (c->watch)            /* still open (closed ones wait for free_dead) */
                 consume(c, peeked);
         }
         release_from_pool(q);
@@ -1075,8 +1065,10 @@ static void conn_recv(struct fcgi_conn *c)
 
 /* ---- events and timeouts ---------------------------------------------------------------- */
 
-static void conn_event(struct fcgi_conn *c, uint32_t events)
+static void on_conn_event(struct loop *l, uint32_t events, void *ctx)
 {
+    (void)l;
+    struct fcgi_conn *c = ctx;
     switch (c->st) {
     case CS_IDLE:
         conn_close(c); /* readable or hung up while idle: the child went away */
@@ -1115,27 +1107,16 @@ static void watch_client(struct fcgi_engine *e, struct fcgi_req *q)
 {
     if (q->client_watch || q->client_fd < 0)
         return;
-    struct fcgi_watch *w = xcalloc(1, sizeof *w);
-    w->kind = FCGI_WATCH_CLIENT;
-    w->q = q;
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
-    if (epoll_ctl(e->ep, EPOLL_CTL_ADD, q->client_fd, &ev) == 0)
-        q->client_watch = w;
-    else
-        free(w);
+    q->client_watch = loop_watch_add(e->loop, q->client_fd, EPOLLRDHUP, on_client_event, q);
 }
 
 static void unwatch_client(struct fcgi_req *q)
 {
-    struct fcgi_watch *w = q->client_watch;
-    if (!w)
+    if (!q->client_watch)
         return;
-    struct fcgi_engine *e = q->home;
-    epoll_ctl(e->ep, EPOLL_CTL_DEL, q->client_fd, NULL);
+    /* an event already fetched in this batch is dropped by the loop */
+    loop_watch_remove(q->home->loop, q->client_watch);
     q->client_watch = NULL;
-    w->q = NULL; /* an event already fetched in this batch may still name it */
-    w->next = e->dead_watches;
-    e->dead_watches = w;
 }
 
 void fcgi_pool_reclaim(struct fcgi_req *q)
@@ -1173,6 +1154,13 @@ static void client_gone(struct fcgi_req *q)
         return;
     log_info("fcgi", q->id, "[site %s] the client went away before the response", q->pool->site);
     fcgi_pool_kick(q, FCGI_KICK_ABORT);
+}
+
+static void on_client_event(struct loop *l, uint32_t events, void *ctx)
+{
+    (void)l;
+    (void)events;
+    client_gone(ctx);
 }
 
 /* Requests that wait for a while get their client's socket watched; quick ones never pay the
@@ -1415,24 +1403,16 @@ static void handle_kicks(struct fcgi_engine *e)
 
 /* ---- engines -------------------------------------------------------------------------------- */
 
-struct fcgi_engine *fcgi_engine_new(int ep)
+struct fcgi_engine *fcgi_engine_new(struct loop *loop)
 {
     if (n_engines >= FCGI_MAX_ENGINES)
         return NULL;
     struct fcgi_engine *e = xcalloc(1, sizeof *e);
-    e->kind = FCGI_WATCH_KICK;
-    e->ep = ep;
+    e->loop = loop;
     e->index = n_engines;
     e->rand_state = 2463534242u + 7919u * n_engines;
     pthread_mutex_init(&e->kick_lock, NULL);
-    e->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
-    if (e->kick_fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, e->kick_fd, &ev) != 0) {
-        if (e->kick_fd >= 0)
-            close(e->kick_fd);
-        free(e);
-        return NULL;
-    }
+    /* a wake-up needs no callback: the kick list is drained in fcgi_engine_run, every turn */
     engines[n_engines++] = e;
     return e;
 }
@@ -1442,37 +1422,8 @@ void fcgi_engine_bind(struct fcgi_engine *e)
     self = e;
 }
 
-void fcgi_engine_event(struct fcgi_engine *e, void *tag, uint32_t events)
-{
-    switch (*(int *)tag) {
-    case FCGI_WATCH_KICK: {
-        uint64_t v;
-        ssize_t r = read(e->kick_fd, &v, sizeof v); /* one read resets an eventfd */
-        (void)r;
-        return; /* the list itself is drained in fcgi_engine_run */
-    }
-    case FCGI_WATCH_CLIENT: {
-        struct fcgi_req *q = ((struct fcgi_watch *)tag)->q;
-        if (q) /* NULL: something earlier in this batch already let it go */
-            client_gone(q);
-        return;
-    }
-    case FCGI_WATCH_CONN:
-        conn_event(tag, events);
-        return;
-    default:
-        return; /* 0: closed earlier in this batch */
-    }
-}
-
-void fcgi_engine_begin(struct fcgi_engine *e)
-{
-    e->now_ms = clock_ms();
-}
-
 void fcgi_engine_run(struct fcgi_engine *e)
 {
-    e->now_ms = clock_ms(); /* MHD_run may have taken a while */
     handle_kicks(e);
     check_deadlines(e);
     for (struct fcgi_pool *p = pools; p; p = p->next)
@@ -1530,7 +1481,7 @@ void fcgi_pool_stop(void)
 {
     atomic_store(&stopping, true); /* dispatch() now fails what it is given */
     for (unsigned i = 0; i < n_engines; i++)
-        engines[i]->now_ms = 0; /* no loop turns any more: read the clock */
+        loop_update_time(engines[i]->loop); /* no loop turns any more */
     bool again = true;
     while (again) { /* kicks may be passed on between engines */
         again = false;
@@ -1604,7 +1555,6 @@ void fcgi_engine_free_all(void)
         while (e->waiting) /* only after MHD_stop_daemon: nothing waits any more */
             fcgi_pool_reclaim(e->waiting);
         free_dead(e);
-        close(e->kick_fd);
         pthread_mutex_destroy(&e->kick_lock);
         free(e);
         engines[i] = NULL;

@@ -1,10 +1,11 @@
 /*
  * worker: see include/worker.h.
  *
- * The loop, per iteration: epoll_wait (bounded by MHD's own timeout and the engine's tick);
- * engine events (php-fpm sockets, kicks, client watches) first, so a response that arrived
- * resumes its MHD connection before MHD runs; then MHD_run on every daemon; then the engine
- * starts the requests MHD's callbacks submitted, serves its queues and checks deadlines.
+ * A turn of a worker: the loop waits (bounded by MHD's own timeout and the engine's tick) and
+ * calls the handlers of what is ready: the engine's php-fpm sockets and watched clients, so a
+ * response that arrived resumes its MHD connection before MHD runs; then MHD_run on every
+ * daemon; then the engine starts the requests MHD's callbacks submitted, serves its queues
+ * and checks deadlines.
  */
 #include "worker.h"
 
@@ -13,24 +14,16 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include "fcgi_pool.h"
-
-#define WORKER_TAG_MHD 1000 /* above every FCGI_WATCH_* kind */
-#define EVENTS_PER_WAIT 64
-
-struct mhd_tag {
-    int kind; /* WORKER_TAG_MHD */
-    struct MHD_Daemon *d;
-};
+#include "loop.h"
 
 struct worker {
     pthread_t thread;
     bool started;
-    int ep;
+    struct loop *loop;
     struct fcgi_engine *engine;
-    struct mhd_tag daemons[WORKER_MAX_DAEMONS];
+    struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     size_t n_daemons;
 };
 
@@ -45,15 +38,27 @@ int worker_create(unsigned n, struct errlist *errs)
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &workers[i];
         memset(w, 0, sizeof *w);
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        if (w->ep < 0)
-            return errlist_add(errs, "epoll_create1: %s", strerror(errno));
+        w->loop = loop_new();
+        if (!w->loop)
+            return errlist_add(errs, "cannot create the event loop of worker %u: %s", i,
+                               strerror(errno));
         n_workers = i + 1;
-        w->engine = fcgi_engine_new(w->ep);
+        w->engine = fcgi_engine_new(w->loop);
         if (!w->engine)
             return errlist_add(errs, "cannot create the FastCGI engine of worker %u", i);
     }
     return 0;
+}
+
+/* MHD's epoll set is ready. note: MHD is run after every turn whatever woke the loop (a
+ * connection resumed by an engine wakes it through the loop's eventfd, not MHD's set, and
+ * MHD_get_timeout asks for a run after each wait), and after the engine's handlers, so the
+ * watch only has to end the wait. */
+static void on_mhd_ready(struct loop *l, uint32_t events, void *ctx)
+{
+    (void)l;
+    (void)events;
+    (void)ctx;
 }
 
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
@@ -62,38 +67,28 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
     if (w->n_daemons >= WORKER_MAX_DAEMONS)
         return -1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!di)
+    if (!di || !loop_watch_add(w->loop, di->epoll_fd, EPOLLIN, on_mhd_ready, d))
         return -1;
-    struct mhd_tag *t = &w->daemons[w->n_daemons];
-    t->kind = WORKER_TAG_MHD;
-    t->d = d;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev) != 0)
-        return -1;
-    w->n_daemons++;
+    w->daemons[w->n_daemons++] = d;
     return 0;
 }
 
 static void *run(void *arg)
 {
     struct worker *w = arg;
-    struct epoll_event evs[EVENTS_PER_WAIT];
+    loop_bind(w->loop);
     fcgi_engine_bind(w->engine);
     while (!atomic_load_explicit(&stopping, memory_order_relaxed)) {
         int timeout = FCGI_POOL_TICK_MS;
         for (size_t i = 0; i < w->n_daemons; i++) {
             MHD_UNSIGNED_LONG_LONG t;
-            if (MHD_get_timeout(w->daemons[i].d, &t) == MHD_YES && t < (unsigned)timeout)
+            if (MHD_get_timeout(w->daemons[i], &t) == MHD_YES && t < (unsigned)timeout)
                 timeout = (int)t;
         }
-        int n = epoll_wait(w->ep, evs, EVENTS_PER_WAIT, timeout);
-        fcgi_engine_begin(w->engine);
-        for (int i = 0; i < n; i++)
-            if (*(int *)evs[i].data.ptr != WORKER_TAG_MHD)
-                fcgi_engine_event(w->engine, evs[i].data.ptr, evs[i].events);
-        /* note: MHD asks to be run after every wait, whatever woke it (MHD_get_timeout) */
+        loop_run_once(w->loop, timeout);
         for (size_t i = 0; i < w->n_daemons; i++)
-            MHD_run(w->daemons[i].d);
+            MHD_run(w->daemons[i]);
+        loop_update_time(w->loop); /* MHD_run may have taken a while */
         fcgi_engine_run(w->engine);
     }
     fcgi_engine_bind(NULL);
@@ -117,7 +112,7 @@ void worker_stop(void)
     atomic_store(&stopping, true);
     for (unsigned i = 0; i < n_workers; i++)
         if (workers[i].started)
-            fcgi_engine_wake(workers[i].engine);
+            loop_wake(workers[i].loop);
     for (unsigned i = 0; i < n_workers; i++) {
         if (workers[i].started)
             pthread_join(workers[i].thread, NULL);
@@ -130,14 +125,15 @@ size_t worker_daemons(struct MHD_Daemon **out, size_t max)
     size_t n = 0;
     for (unsigned i = 0; i < n_workers; i++)
         for (size_t j = 0; j < workers[i].n_daemons && n < max; j++)
-            out[n++] = workers[i].daemons[j].d;
+            out[n++] = workers[i].daemons[j];
     return n;
 }
 
 void worker_free(void)
 {
     for (unsigned i = 0; i < n_workers; i++) {
-        close(workers[i].ep);
+        loop_free(workers[i].loop);
+        workers[i].loop = NULL;
         workers[i].n_daemons = 0;
     }
     n_workers = 0;
