@@ -122,13 +122,16 @@ static struct fcgi_pool *pools;
 static struct fcgi_engine *engines[FCGI_MAX_ENGINES];
 static unsigned n_engines;
 static _Atomic bool stopping;
-static _Thread_local struct fcgi_engine *self;
+/* The engine of the worker thread running MHD's callbacks, for fcgi_pool_submit alone: MHD
+ * hands its request callback no context of ours (everything else gets its engine passed, or
+ * asks the engine's loop whether the caller is its thread). */
+static _Thread_local struct fcgi_engine *mhd_engine;
 
 /* The engine's clock is its loop's, read once per loop turn: deadlines are in whole
  * milliseconds, and a PHP request used to read the clock a dozen times. */
-static uint64_t now_ms(void)
+static uint64_t now_ms(const struct fcgi_engine *e)
 {
-    return self ? loop_now_ms(self->loop) : clock_ms();
+    return loop_now_ms(e->loop);
 }
 
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
@@ -261,7 +264,7 @@ static void idle_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
 /* Wake engine e, unless it is the caller's: that one looks at its kick list before it sleeps. */
 static void signal_engine(struct fcgi_engine *e)
 {
-    if (e != self)
+    if (!loop_in_own_thread(e->loop))
         fcgi_engine_wake(e);
 }
 
@@ -270,7 +273,7 @@ void fcgi_pool_resumed(struct fcgi_req *q)
     /* note: MHD_resume_connection() only flags the connection; a daemon without an internal
      * thread processes it at its next MHD_run(). The home worker runs its daemons after every
      * wake-up, so waking it is enough; on its own thread that happens anyway this iteration. */
-    if (q->home && q->home != self)
+    if (q->home && !loop_in_own_thread(q->home->loop))
         fcgi_engine_wake(q->home);
 }
 
@@ -359,7 +362,7 @@ static void detach(struct fcgi_conn *c, bool keep)
     if (q)
         q->fc = NULL;
     buf_reset(&c->chunk);
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(c->engine);
     pthread_mutex_lock(&b->pool->lock);
     busy_unlink(b, c);
     /* note: a kept connection pins its php-fpm child. So at most fastcgi_keep_conns are kept
@@ -431,7 +434,7 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     if (!q)
         return;
     if (was_connecting) {
-        atomic_store(&b->down_until_ms, now_ms() + FCGI_POOL_DOWN_MS);
+        atomic_store(&b->down_until_ms, now_ms(e) + FCGI_POOL_DOWN_MS);
         log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
                  b->name, detail, FCGI_POOL_DOWN_MS / 1000);
     }
@@ -475,7 +478,7 @@ static int refill(struct fcgi_conn *c)
 static void start_receiving(struct fcgi_conn *c)
 {
     c->st = CS_RECEIVING;
-    c->req->deadline_ms = now_ms() + c->req->pool->conf->read_timeout_ms;
+    c->req->deadline_ms = now_ms(c->engine) + c->req->pool->conf->read_timeout_ms;
     set_events(c, EPOLLIN | EPOLLRDHUP);
 }
 
@@ -508,7 +511,7 @@ static void conn_send(struct fcgi_conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (progress)
-                    q->deadline_ms = now_ms() + q->pool->conf->send_timeout_ms;
+                    q->deadline_ms = now_ms(c->engine) + q->pool->conf->send_timeout_ms;
                 set_events(c, EPOLLOUT | EPOLLRDHUP);
                 return;
             }
@@ -535,7 +538,7 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
     fcgi_dec_init(&c->dec, 1);
     c->st = CS_SENDING;
-    q->deadline_ms = now_ms() + q->pool->conf->send_timeout_ms;
+    q->deadline_ms = now_ms(c->engine) + q->pool->conf->send_timeout_ms;
     conn_send(c);
 }
 
@@ -570,11 +573,11 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     c->req = q;
     q->fc = c;
     c->st = CS_CONNECTING;
-    c->since_ms = now_ms();
+    c->since_ms = now_ms(e);
     pthread_mutex_lock(&b->pool->lock);
     busy_link(b, c);
     pthread_mutex_unlock(&b->pool->lock);
-    q->deadline_ms = now_ms() + q->pool->conf->connect_timeout_ms;
+    q->deadline_ms = now_ms(e) + q->pool->conf->connect_timeout_ms;
     return c;
 }
 
@@ -606,7 +609,7 @@ static bool has_room(const struct fcgi_backend *b, unsigned i)
 static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_req *q,
                       struct fcgi_backend **bp, uint64_t *poke)
 {
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(e);
     size_t n = p->n_be, start = 0;
     bool any_left = false;
     switch (p->conf->lb) {
@@ -668,7 +671,7 @@ static struct fcgi_conn *commit(struct fcgi_engine *e, struct fcgi_backend *b, s
         b->idle[e->index] = c->next_idle;
         c->next_idle = NULL;
         b->n_idle--;
-        c->since_ms = now_ms();
+        c->since_ms = now_ms(e);
         atomic_store_explicit(&c->answered, false, memory_order_relaxed);
         busy_link(b, c);
         return c;
@@ -735,7 +738,7 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
     } else if (pl == PLAN_WAIT && p->q_len >= FCGI_POOL_QUEUE_MAX) {
         full = true;
     } else if (pl == PLAN_WAIT) {
-        q->queued_ms = now_ms();
+        q->queued_ms = now_ms(e);
         q->deadline_ms = q->queued_ms + p->conf->queue_timeout_ms;
         q->q_next = NULL;
         q->queued = true;
@@ -972,7 +975,7 @@ static void conn_recv(struct fcgi_conn *c)
         }
         if (c->is_tcp)
             quickack(c->fd);
-        q->deadline_ms = now_ms() + q->pool->conf->read_timeout_ms;
+        q->deadline_ms = now_ms(c->engine) + q->pool->conf->read_timeout_ms;
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         atomic_store_explicit(&c->answered, true, memory_order_relaxed);
         size_t off = 0;
@@ -1269,7 +1272,7 @@ static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
 
 static void check_deadlines(struct fcgi_engine *e)
 {
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(e);
     watch_waiting_clients(e, now);
     for (struct fcgi_pool *p = pools; p; p = p->next) {
         for (unsigned i = 0; i < n_engines; i++) {
@@ -1372,7 +1375,7 @@ static void handle_kick(struct fcgi_engine *e, struct fcgi_req *q)
             release_from_pool(q);
         }
     } else if (resume_reading && q->fc) {
-        q->deadline_ms = now_ms() + q->pool->conf->read_timeout_ms;
+        q->deadline_ms = now_ms(e) + q->pool->conf->read_timeout_ms;
         set_events(q->fc, EPOLLIN | EPOLLRDHUP);
         conn_recv(q->fc);
     }
@@ -1419,7 +1422,7 @@ struct fcgi_engine *fcgi_engine_new(struct loop *loop)
 
 void fcgi_engine_bind(struct fcgi_engine *e)
 {
-    self = e;
+    mhd_engine = e;
 }
 
 void fcgi_engine_run(struct fcgi_engine *e)
@@ -1450,7 +1453,7 @@ void fcgi_pool_kick(struct fcgi_req *q, unsigned flags)
 
 void fcgi_pool_submit(struct fcgi_req *q)
 {
-    struct fcgi_engine *e = self;
+    struct fcgi_engine *e = mhd_engine;
     fcgi_req_ref(q);                    /* the pool's */
     if (!e || atomic_load(&stopping)) { /* the last MHD pass of a shutdown */
         pthread_mutex_lock(&q->lock);
@@ -1461,7 +1464,7 @@ void fcgi_pool_submit(struct fcgi_req *q)
     }
     fcgi_req_ref(q); /* the home list's */
     q->home = e;
-    q->submitted_ms = now_ms();
+    q->submitted_ms = now_ms(e);
     q->in_home_list = true;
     q->home_prev = NULL;
     q->home_next = e->waiting;
@@ -1486,7 +1489,6 @@ void fcgi_pool_stop(void)
     while (again) { /* kicks may be passed on between engines */
         again = false;
         for (unsigned i = 0; i < n_engines; i++) {
-            self = engines[i];
             if (engines[i]->kick_head) {
                 handle_kicks(engines[i]);
                 again = true;
@@ -1495,7 +1497,6 @@ void fcgi_pool_stop(void)
     }
     for (unsigned i = 0; i < n_engines; i++) {
         struct fcgi_engine *e = engines[i];
-        self = e;
         while (e->conns) {
             struct fcgi_conn *c = e->conns;
             struct fcgi_req *q = c->req;
@@ -1508,7 +1509,6 @@ void fcgi_pool_stop(void)
         }
         free_dead(e);
     }
-    self = NULL;
     for (struct fcgi_pool *p = pools; p; p = p->next) {
         for (unsigned i = 0; i < FCGI_MAX_ENGINES; i++) {
             for (;;) {
