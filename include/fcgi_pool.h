@@ -34,7 +34,7 @@ struct loop;
 #define FCGI_POOL_STALL_MS                                                                         \
     100                       /* a request with no answer byte after this may be queued            \
                                * in php-fpm behind a child we keep: release it */
-#define FCGI_POOL_TICK_MS 100 /* engines look at deadlines at least this often */
+#define FCGI_POOL_TICK_MS 100 /* engines check pinned children and fits this often */
 /* a request with no answer byte after this makes its engine ask the kernel how many
  * connections wait in the unix upstream's listen queue (see fit_upstream) */
 #define FCGI_POOL_PROBE_MS 20

@@ -49,7 +49,8 @@ struct loop_timer {
 
 /** A loop with its epoll set and wake eventfd; NULL (errno set) on failure. */
 struct loop *loop_new(void);
-/** Free l (its watches too; the fds stay open: they are their owners'). NULL is a no-op. */
+/** Free l (its watches too; the fds stay open: they are their owners'; armed timers are
+ *  forgotten, not touched). NULL is a no-op. */
 void loop_free(struct loop *l);
 /** Use clock(ctx) for the loop's time from now on (tests inject a fake clock). */
 void loop_set_clock(struct loop *l, loop_clock_cb clock, void *ctx);

@@ -84,6 +84,7 @@ struct fcgi_pool {
 struct fcgi_conn {
     int fd;
     struct loop_watch *watch; /* NULL once closed (the struct waits for free_dead) */
+    struct loop_timer timer;  /* its request's deadline, or the idle expiry */
     struct fcgi_backend *be;
     struct fcgi_engine *engine;
     enum conn_state st;
@@ -111,8 +112,8 @@ struct fcgi_engine {
     pthread_mutex_t kick_lock;
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
-    uint64_t last_scan_ms;
-    uint64_t last_release_ms; /* idle connections last checked for stalled siblings */
+    struct loop_timer tick;             /* every FCGI_POOL_TICK_MS: pinned children, fits */
+    struct loop_timer queue_timer;      /* the nearest queue deadline (of requests queued here) */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
@@ -137,6 +138,16 @@ static uint64_t now_ms(const struct fcgi_engine *e)
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
 static void on_conn_event(struct loop *l, uint32_t events, void *ctx);
 static void on_client_event(struct loop *l, uint32_t events, void *ctx);
+static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx);
+
+/* q (on c) must make progress within after_ms. */
+static void set_deadline(struct fcgi_conn *c, uint64_t after_ms)
+{
+    struct fcgi_req *q = c->req;
+    q->deadline_ms = loop_now_ms(c->engine->loop) + after_ms;
+    loop_timer_arm_at(c->engine->loop, &c->timer, q->deadline_ms);
+}
+
 static void conn_close(struct fcgi_conn *c);
 static void abort_queued(struct fcgi_req *q);
 
@@ -380,10 +391,13 @@ static void detach(struct fcgi_conn *c, bool keep)
         keep = false;
     }
     pthread_mutex_unlock(&b->pool->lock);
-    if (keep)
+    if (keep) {
         set_events(c, EPOLLIN | EPOLLRDHUP);
-    else
+        /* give the pinned php-fpm child back after FCGI_POOL_IDLE_MS unused */
+        loop_timer_arm_at(c->engine->loop, &c->timer, now + FCGI_POOL_IDLE_MS + 1);
+    } else {
         conn_close(c);
+    }
 }
 
 /* Close c (idle, or already detached from its request). */
@@ -401,6 +415,7 @@ static void conn_close(struct fcgi_conn *c)
     pthread_mutex_unlock(&b->pool->lock);
     loop_watch_remove(e->loop, c->watch); /* no more events, even one already fetched */
     c->watch = NULL;
+    loop_timer_cancel(e->loop, &c->timer);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -478,7 +493,7 @@ static int refill(struct fcgi_conn *c)
 static void start_receiving(struct fcgi_conn *c)
 {
     c->st = CS_RECEIVING;
-    c->req->deadline_ms = now_ms(c->engine) + c->req->pool->conf->read_timeout_ms;
+    set_deadline(c, c->req->pool->conf->read_timeout_ms);
     set_events(c, EPOLLIN | EPOLLRDHUP);
 }
 
@@ -511,7 +526,7 @@ static void conn_send(struct fcgi_conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (progress)
-                    q->deadline_ms = now_ms(c->engine) + q->pool->conf->send_timeout_ms;
+                    set_deadline(c, q->pool->conf->send_timeout_ms);
                 set_events(c, EPOLLOUT | EPOLLRDHUP);
                 return;
             }
@@ -538,7 +553,7 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
     c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
     fcgi_dec_init(&c->dec, 1);
     c->st = CS_SENDING;
-    q->deadline_ms = now_ms(c->engine) + q->pool->conf->send_timeout_ms;
+    set_deadline(c, q->pool->conf->send_timeout_ms);
     conn_send(c);
 }
 
@@ -555,6 +570,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     struct fcgi_conn *c = xcalloc(1, sizeof *c);
+    loop_timer_init(&c->timer, on_conn_timer, c);
     c->watch = loop_watch_add(e->loop, fd, EPOLLOUT | EPOLLRDHUP, on_conn_event, c);
     if (!c->watch) {
         close(fd);
@@ -577,7 +593,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     pthread_mutex_lock(&b->pool->lock);
     busy_link(b, c);
     pthread_mutex_unlock(&b->pool->lock);
-    q->deadline_ms = now_ms(e) + q->pool->conf->connect_timeout_ms;
+    set_deadline(c, q->pool->conf->connect_timeout_ms);
     return c;
 }
 
@@ -729,7 +745,7 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
     }
     struct fcgi_backend *b = NULL;
     struct fcgi_conn *c = NULL;
-    uint64_t poke = 0;
+    uint64_t poke = 0, deadline = 0;
     pthread_mutex_lock(&p->lock);
     enum plan pl = plan(e, p, q, &b, &poke);
     bool full = false;
@@ -740,6 +756,7 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
     } else if (pl == PLAN_WAIT) {
         q->queued_ms = now_ms(e);
         q->deadline_ms = q->queued_ms + p->conf->queue_timeout_ms;
+        deadline = q->deadline_ms;
         q->q_next = NULL;
         q->queued = true;
         unsigned h = q->home->index;
@@ -761,10 +778,14 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
         start_on(e, q, b, c);
         return;
     case PLAN_WAIT:
-        if (full)
+        if (full) {
             fail_req(q, FCGI_FAIL_OVERLOAD, "wait queue full");
-        else
+        } else {
+            /* whoever serves it, this engine sees that it does not wait too long */
+            if (!loop_timer_is_armed(&e->queue_timer) || e->queue_timer.due_ms > deadline)
+                loop_timer_arm_at(e->loop, &e->queue_timer, deadline);
             poke_engines(poke);
+        }
         return;
     case PLAN_NO_UPSTREAM:
         fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
@@ -975,7 +996,7 @@ static void conn_recv(struct fcgi_conn *c)
         }
         if (c->is_tcp)
             quickack(c->fd);
-        q->deadline_ms = now_ms(c->engine) + q->pool->conf->read_timeout_ms;
+        set_deadline(c, q->pool->conf->read_timeout_ms);
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         atomic_store_explicit(&c->answered, true, memory_order_relaxed);
         size_t off = 0;
@@ -1127,6 +1148,7 @@ void fcgi_pool_reclaim(struct fcgi_req *q)
     struct fcgi_engine *e = q->home;
     if (!e || !q->in_home_list)
         return;
+    loop_timer_cancel(e->loop, &q->watch_timer);
     unwatch_client(q);
     if (q->home_prev)
         q->home_prev->home_next = q->home_next;
@@ -1166,16 +1188,14 @@ static void on_client_event(struct loop *l, uint32_t events, void *ctx)
     client_gone(ctx);
 }
 
-/* Requests that wait for a while get their client's socket watched; quick ones never pay the
- * two epoll_ctl calls. */
-static void watch_waiting_clients(struct fcgi_engine *e, uint64_t now)
+/* A request that waited FCGI_POOL_WATCH_AFTER_MS gets its client's socket watched; quick ones
+ * never pay the two epoll_ctl calls. On the home engine's loop. */
+static void on_watch_timer(struct loop *l, struct loop_timer *t, void *ctx)
 {
-    if (now - e->last_scan_ms < FCGI_POOL_WATCH_AFTER_MS / 2)
-        return;
-    e->last_scan_ms = now;
-    for (struct fcgi_req *q = e->waiting; q; q = q->home_next)
-        if (!q->client_watch && now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS)
-            watch_client(e, q);
+    (void)l;
+    (void)t;
+    struct fcgi_req *q = ctx;
+    watch_client(q->home, q);
 }
 
 /* A request whose upstream stayed silent past fastcgi_read_timeout: try it once on another
@@ -1270,19 +1290,62 @@ static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
     return false;
 }
 
-static void check_deadlines(struct fcgi_engine *e)
+/* A connection's timer: its request's deadline passed, or it was idle for FCGI_POOL_IDLE_MS. */
+static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
 {
-    uint64_t now = now_ms(e);
-    watch_waiting_clients(e, now);
+    (void)t;
+    struct fcgi_conn *c = ctx;
+    struct fcgi_engine *e = c->engine;
+    uint64_t now = loop_now_ms(l);
+    if (c->st == CS_IDLE) {
+        conn_close(c); /* give the pinned php-fpm child back */
+        return;
+    }
+    struct fcgi_req *q = c->req;
+    if (!q || q->reading_paused) /* paused: the kick that resumes reading sets a new one */
+        return;
+    if (c->st == CS_CONNECTING) {
+        mark_tried(q, c->be);
+        conn_failed(c, FCGI_FAIL_CONNECT, "connect timed out");
+        return;
+    }
+    bool sending = c->st == CS_SENDING;
+    struct fcgi_backend *b = c->be;
+    bool again = !sending && may_retry_hung(q, b);
+    detach(c, false); /* never reused: its child may still answer */
+    if (again) {
+        q->timeout_retried = true;
+        mark_tried(q, b);
+        atomic_store(&b->down_until_ms, now + FCGI_POOL_DOWN_MS);
+        log_warn("fcgi", q->id,
+                 "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
+                 "retrying the %s on another upstream, skipping this one for %u s",
+                 q->pool->site, b->name, q->is_head ? "HEAD" : "GET", FCGI_POOL_DOWN_MS / 1000);
+        dispatch(e, q);
+    } else {
+        fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
+    }
+}
+
+/* Fail the requests at the head of the wait queues (every engine's: any engine may have
+ * queued them) whose fastcgi_queue_timeout passed; the nearest deadline left, or 0. */
+static uint64_t expire_queues(uint64_t now)
+{
+    uint64_t next = 0;
     for (struct fcgi_pool *p = pools; p; p = p->next) {
+        if (!atomic_load_explicit(&p->q_len, memory_order_relaxed))
+            continue;
         for (unsigned i = 0; i < n_engines; i++) {
-            while (atomic_load_explicit(&p->q_len, memory_order_relaxed)) {
+            for (;;) {
                 pthread_mutex_lock(&p->lock);
                 struct fcgi_req *q = p->queue[i].head;
-                if (q && q->deadline_ms <= now)
+                if (q && q->deadline_ms <= now) {
                     unqueue_locked(p, q);
-                else
+                } else {
+                    if (q && (!next || q->deadline_ms < next))
+                        next = q->deadline_ms;
                     q = NULL;
+                }
                 pthread_mutex_unlock(&p->lock);
                 if (!q)
                     break;
@@ -1291,47 +1354,36 @@ static void check_deadlines(struct fcgi_engine *e)
             }
         }
     }
-    /* a request sitting in php-fpm's listen queue may wait for a child that one of this
-     * engine's idle connections pins, and no request may end to release it: look each tick */
-    bool release = now - e->last_release_ms >= FCGI_POOL_TICK_MS;
-    if (release)
-        e->last_release_ms = now;
+    return next;
+}
+
+/* The queue timer of an engine that queued requests: expire them, and stay armed while any
+ * request waits (another engine may serve it first; then this only finds nothing to do). */
+static void on_queue_timer(struct loop *l, struct loop_timer *t, void *ctx)
+{
+    (void)ctx;
+    uint64_t next = expire_queues(loop_now_ms(l));
+    if (next)
+        loop_timer_arm_at(l, t, next);
+}
+
+/* Every FCGI_POOL_TICK_MS. A request sitting in php-fpm's listen queue may wait for a child
+ * that one of this engine's idle connections pins, and no request may end to release it:
+ * look. Fit the unix upstreams of stalled requests, and let the fits grow back. The turn this
+ * ends also serves the queues (fcgi_engine_run), whatever else happened. */
+static void on_tick(struct loop *l, struct loop_timer *t, void *ctx)
+{
+    struct fcgi_engine *e = ctx;
+    uint64_t now = loop_now_ms(l);
     struct fcgi_conn *c = e->conns;
     while (c) {
         struct fcgi_conn *next = c->next;
-        if (c->st == CS_IDLE && now - c->since_ms > FCGI_POOL_IDLE_MS) {
-            conn_close(c); /* give the pinned php-fpm child back */
-        } else if (c->st == CS_IDLE && release && idle_pins_waiter(c, now)) {
+        if (c->st == CS_IDLE && idle_pins_waiter(c, now))
             conn_close(c);
-        } else if (c->req && c->req->deadline_ms <= now) {
-            if (c->st == CS_CONNECTING) {
-                mark_tried(c->req, c->be);
-                conn_failed(c, FCGI_FAIL_CONNECT, "connect timed out");
-            } else if (!c->req->reading_paused) {
-                struct fcgi_req *q = c->req;
-                bool sending = c->st == CS_SENDING;
-                struct fcgi_backend *b = c->be;
-                bool again = !sending && may_retry_hung(q, b);
-                detach(c, false); /* never reused: its child may still answer */
-                if (again) {
-                    q->timeout_retried = true;
-                    mark_tried(q, b);
-                    atomic_store(&b->down_until_ms, now + FCGI_POOL_DOWN_MS);
-                    log_warn("fcgi", q->id,
-                             "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
-                             "retrying the %s on another upstream, skipping this one for %u s",
-                             q->pool->site, b->name, q->is_head ? "HEAD" : "GET",
-                             FCGI_POOL_DOWN_MS / 1000);
-                    dispatch(e, q);
-                } else {
-                    fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
-                }
-            }
-        }
         c = next;
     }
-    if (release)
-        refit(e, now);
+    refit(e, now);
+    loop_timer_arm(l, t, FCGI_POOL_TICK_MS);
 }
 
 /* ---- kicks ---------------------------------------------------------------------------------- */
@@ -1375,7 +1427,7 @@ static void handle_kick(struct fcgi_engine *e, struct fcgi_req *q)
             release_from_pool(q);
         }
     } else if (resume_reading && q->fc) {
-        q->deadline_ms = now_ms(e) + q->pool->conf->read_timeout_ms;
+        set_deadline(q->fc, q->pool->conf->read_timeout_ms);
         set_events(q->fc, EPOLLIN | EPOLLRDHUP);
         conn_recv(q->fc);
     }
@@ -1416,6 +1468,9 @@ struct fcgi_engine *fcgi_engine_new(struct loop *loop)
     e->rand_state = 2463534242u + 7919u * n_engines;
     pthread_mutex_init(&e->kick_lock, NULL);
     /* a wake-up needs no callback: the kick list is drained in fcgi_engine_run, every turn */
+    loop_timer_init(&e->tick, on_tick, e);
+    loop_timer_arm(loop, &e->tick, FCGI_POOL_TICK_MS);
+    loop_timer_init(&e->queue_timer, on_queue_timer, e);
     engines[n_engines++] = e;
     return e;
 }
@@ -1428,7 +1483,6 @@ void fcgi_engine_bind(struct fcgi_engine *e)
 void fcgi_engine_run(struct fcgi_engine *e)
 {
     handle_kicks(e);
-    check_deadlines(e);
     for (struct fcgi_pool *p = pools; p; p = p->next)
         serve_queue(e, p);
     free_dead(e);
@@ -1465,6 +1519,8 @@ void fcgi_pool_submit(struct fcgi_req *q)
     fcgi_req_ref(q); /* the home list's */
     q->home = e;
     q->submitted_ms = now_ms(e);
+    loop_timer_init(&q->watch_timer, on_watch_timer, q);
+    loop_timer_arm(e->loop, &q->watch_timer, FCGI_POOL_WATCH_AFTER_MS);
     q->in_home_list = true;
     q->home_prev = NULL;
     q->home_next = e->waiting;
@@ -1555,6 +1611,8 @@ void fcgi_engine_free_all(void)
         while (e->waiting) /* only after MHD_stop_daemon: nothing waits any more */
             fcgi_pool_reclaim(e->waiting);
         free_dead(e);
+        loop_timer_cancel(e->loop, &e->tick);
+        loop_timer_cancel(e->loop, &e->queue_timer);
         pthread_mutex_destroy(&e->kick_lock);
         free(e);
         engines[i] = NULL;

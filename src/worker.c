@@ -1,15 +1,17 @@
 /*
  * worker: see include/worker.h.
  *
- * A turn of a worker: the loop waits (bounded by MHD's own timeout and the engine's tick) and
+ * A turn of a worker: the loop waits (bounded by MHD's own timeout and the loop's timers) and
  * calls the handlers of what is ready: the engine's php-fpm sockets and watched clients, so a
  * response that arrived resumes its MHD connection before MHD runs; then MHD_run on every
- * daemon; then the engine starts the requests MHD's callbacks submitted, serves its queues
- * and checks deadlines.
+ * daemon; then the engine starts the requests MHD's callbacks submitted and serves its queues.
+ * The engine's deadlines are timers of the loop (fired at the end of its turn, after the
+ * handlers).
  */
 #include "worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -79,11 +81,12 @@ static void *run(void *arg)
     loop_bind(w->loop);
     fcgi_engine_bind(w->engine);
     while (!atomic_load_explicit(&stopping, memory_order_relaxed)) {
-        int timeout = FCGI_POOL_TICK_MS;
+        int timeout = -1; /* the loop's own timers bound the wait too */
         for (size_t i = 0; i < w->n_daemons; i++) {
             MHD_UNSIGNED_LONG_LONG t;
-            if (MHD_get_timeout(w->daemons[i], &t) == MHD_YES && t < (unsigned)timeout)
-                timeout = (int)t;
+            if (MHD_get_timeout(w->daemons[i], &t) == MHD_YES &&
+                (timeout < 0 || t < (unsigned)timeout))
+                timeout = t > INT_MAX ? INT_MAX : (int)t;
         }
         loop_run_once(w->loop, timeout);
         for (size_t i = 0; i < w->n_daemons; i++)
