@@ -28,7 +28,7 @@ struct loop_watch {
     uint32_t events;
     loop_watch_cb handler; /* NULL once removed */
     void *ctx;
-    struct loop_watch *next_dead;
+    struct loop_watch *prev, *next; /* the loop's live watches, then its dead list (next) */
 };
 
 struct loop {
@@ -41,7 +41,7 @@ struct loop {
     size_t n_timers, cap_timers;
     bool firing; /* inside the timer phase of a turn */
     /* watches */
-    struct loop_watch *dead;
+    struct loop_watch *live, *dead;
     /* waking */
     int wake_fd;
     struct loop_watch *wake_watch;
@@ -100,7 +100,7 @@ static void free_dead(struct loop *l)
 {
     while (l->dead) {
         struct loop_watch *w = l->dead;
-        l->dead = w->next_dead;
+        l->dead = w->next;
         free(w);
     }
 }
@@ -109,7 +109,8 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    loop_watch_remove(l, l->wake_watch);
+    while (l->live) /* the owners' fds stay open */
+        loop_watch_remove(l, l->live);
     free_dead(l);
     close(l->wake_fd);
     close(l->ep);
@@ -151,6 +152,10 @@ struct loop_watch *loop_watch_add(struct loop *l, int fd, uint32_t events, loop_
         errno = saved;
         return NULL;
     }
+    w->next = l->live;
+    if (l->live)
+        l->live->prev = w;
+    l->live = w;
     return w;
 }
 
@@ -176,7 +181,13 @@ void loop_watch_remove(struct loop *l, struct loop_watch *w)
         return;
     epoll_ctl(l->ep, EPOLL_CTL_DEL, w->fd, NULL);
     w->handler = NULL; /* an event already fetched in this batch is skipped */
-    w->next_dead = l->dead;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        l->live = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->next = l->dead;
     l->dead = w;
 }
 
