@@ -1,10 +1,11 @@
 /*
  * conn_watch: a header deadline that libmicrohttpd lacks. MHD's connection timeout is an
  * inactivity timeout, so a client that trickles one header byte every few seconds (slowloris)
- * would hold its slot forever. Every connection gets a watch record; the request callbacks
- * move it between phases with lock-free stores, and conn_watch_sweep() (the main thread, once
- * a second) shuts down the socket of any connection stuck reading a request head for longer
- * than header_timeout. The list lock is taken per connection, never per request.
+ * would hold its slot forever. Every connection gets a watch record in a set (one per worker,
+ * or the global one); the request callbacks move it between phases with lock-free stores, and
+ * a sweep (a worker's loop timer, once a second) shuts down the socket of any connection stuck
+ * reading a request head for longer than header_timeout. The set's lock is taken per
+ * connection, never per request.
  */
 #ifndef WHARF_CONN_WATCH_H
 #define WHARF_CONN_WATCH_H
@@ -12,10 +13,17 @@
 #include <stdint.h>
 
 struct conn_watch;
+struct conn_watch_set;
 
 /** Set the deadlines (ms) used by the sweep. */
 void conn_watch_configure(uint64_t header_timeout_ms, uint64_t idle_timeout_ms);
-/** A new connection on socket fd: returns its watch (phase: waiting for a request). */
+/** An empty set of watches (a worker's). */
+struct conn_watch_set *conn_watch_set_new(void);
+/** Free an empty set. NULL is a no-op. */
+void conn_watch_set_free(struct conn_watch_set *set);
+/** A new connection on socket fd: returns its watch in set (phase: waiting for a request). */
+struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd);
+/** As conn_watch_add_to, in the global set. */
 struct conn_watch *conn_watch_add(int fd);
 /** The connection is closing: forget it (before MHD closes the fd). w may be NULL. */
 void conn_watch_remove(struct conn_watch *w);
@@ -25,7 +33,10 @@ void conn_watch_reading_head(struct conn_watch *w);
 void conn_watch_busy(struct conn_watch *w);
 /** Response complete: back to waiting for the next request. */
 void conn_watch_idle(struct conn_watch *w);
-/** Shut down connections past their deadline; returns how many. Call from one thread. */
+/** Shut down the set's connections past their deadline at now_ms (clock_ms's clock); returns
+ *  how many. */
+unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now_ms);
+/** As conn_watch_sweep_set on the global set, now. */
 unsigned conn_watch_sweep(void);
 
 #endif

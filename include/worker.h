@@ -14,6 +14,8 @@
 
 #include "util.h"
 
+struct conn_watch_set;
+
 #define WORKER_MAX 64
 #define WORKER_MAX_DAEMONS 16 /* listen sockets (plain and TLS) per worker */
 
@@ -25,6 +27,9 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
 void worker_stop(void);
+/** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
+ *  worker's loop sweeps it every second). */
+struct conn_watch_set *worker_conn_watches(unsigned i);
 /** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
 /** Free the loops and forget the workers (after fcgi_engine_free_all). */

@@ -1,7 +1,8 @@
 /*
- * conn_watch: see include/conn_watch.h. Invariant: a record is unlinked under list_lock before
- * MHD closes its fd (MHD notifies CLOSED first), and the sweep calls shutdown() only under the
- * same lock, so it can never hit a reused descriptor.
+ * conn_watch: see include/conn_watch.h. Invariant: a record is unlinked under its set's lock
+ * before MHD closes its fd (MHD notifies CLOSED first), and the sweep calls shutdown() only
+ * under the same lock, so it can never hit a reused descriptor. (A worker's set is also only
+ * touched by the worker's thread while it runs: its MHD callbacks and its sweep timer.)
  */
 #include "conn_watch.h"
 
@@ -18,11 +19,16 @@ struct conn_watch {
     int fd;
     _Atomic int phase;
     _Atomic uint64_t since_ms;
+    struct conn_watch_set *set;
     struct conn_watch *prev, *next;
 };
 
-static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct conn_watch *head;
+struct conn_watch_set {
+    pthread_mutex_t lock;
+    struct conn_watch *head;
+};
+
+static struct conn_watch_set global_set = {PTHREAD_MUTEX_INITIALIZER, NULL};
 static uint64_t header_ms = 30000, idle_ms = 60000;
 
 void conn_watch_configure(uint64_t header_timeout_ms, uint64_t idle_timeout_ms)
@@ -31,33 +37,55 @@ void conn_watch_configure(uint64_t header_timeout_ms, uint64_t idle_timeout_ms)
     idle_ms = idle_timeout_ms;
 }
 
-struct conn_watch *conn_watch_add(int fd)
+struct conn_watch_set *conn_watch_set_new(void)
+{
+    struct conn_watch_set *set = xcalloc(1, sizeof *set);
+    pthread_mutex_init(&set->lock, NULL);
+    return set;
+}
+
+void conn_watch_set_free(struct conn_watch_set *set)
+{
+    if (!set)
+        return;
+    pthread_mutex_destroy(&set->lock);
+    free(set);
+}
+
+struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd)
 {
     struct conn_watch *w = xcalloc(1, sizeof *w);
     w->fd = fd;
+    w->set = set;
     atomic_store(&w->phase, PHASE_WAITING);
     atomic_store(&w->since_ms, clock_ms());
-    pthread_mutex_lock(&list_lock);
-    w->next = head;
-    if (head)
-        head->prev = w;
-    head = w;
-    pthread_mutex_unlock(&list_lock);
+    pthread_mutex_lock(&set->lock);
+    w->next = set->head;
+    if (set->head)
+        set->head->prev = w;
+    set->head = w;
+    pthread_mutex_unlock(&set->lock);
     return w;
+}
+
+struct conn_watch *conn_watch_add(int fd)
+{
+    return conn_watch_add_to(&global_set, fd);
 }
 
 void conn_watch_remove(struct conn_watch *w)
 {
     if (!w)
         return;
-    pthread_mutex_lock(&list_lock);
+    struct conn_watch_set *set = w->set;
+    pthread_mutex_lock(&set->lock);
     if (w->prev)
         w->prev->next = w->next;
     else
-        head = w->next;
+        set->head = w->next;
     if (w->next)
         w->next->prev = w->prev;
-    pthread_mutex_unlock(&list_lock);
+    pthread_mutex_unlock(&set->lock);
     free(w);
 }
 
@@ -84,12 +112,11 @@ void conn_watch_idle(struct conn_watch *w)
     set_phase(w, PHASE_WAITING);
 }
 
-unsigned conn_watch_sweep(void)
+unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now)
 {
-    uint64_t now = clock_ms();
     unsigned killed = 0;
-    pthread_mutex_lock(&list_lock);
-    for (struct conn_watch *w = head; w; w = w->next) {
+    pthread_mutex_lock(&set->lock);
+    for (struct conn_watch *w = set->head; w; w = w->next) {
         int p = atomic_load_explicit(&w->phase, memory_order_acquire);
         uint64_t since = atomic_load_explicit(&w->since_ms, memory_order_relaxed);
         /* An idle keep-alive connection is MHD's to time out (idle_timeout); one that is
@@ -101,6 +128,11 @@ unsigned conn_watch_sweep(void)
             killed++;
         }
     }
-    pthread_mutex_unlock(&list_lock);
+    pthread_mutex_unlock(&set->lock);
     return killed;
+}
+
+unsigned conn_watch_sweep(void)
+{
+    return conn_watch_sweep_set(&global_set, clock_ms());
 }

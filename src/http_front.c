@@ -103,7 +103,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         struct conn_ctx *ctx = xcalloc(1, sizeof *ctx);
         ctx->fd = ci ? ci->connect_fd : -1;
-        ctx->watch = ci ? conn_watch_add(ci->connect_fd) : NULL;
+        ctx->watch = ci ? conn_watch_add_to(cls, ci->connect_fd) : NULL; /* the worker's set */
         *socket_context = ctx;
         if (ai)
             ip_limit_add(per_ip, ai->client_addr);
@@ -625,7 +625,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, worker_conn_watches(worker)},
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request,

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "access_log.h"
-#include "conn_watch.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -425,10 +424,6 @@ int main(int argc, char **argv)
             log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
         }
         fpm_supervisor_poll(sites->fpm);
-        unsigned killed = conn_watch_sweep();
-        if (killed)
-            log_info("http", 0, "closed %u connection%s that did not send a request head in time",
-                     killed, killed == 1 ? "" : "s");
         http_front_tick();
     }
     teardown(sites, mime);

@@ -17,14 +17,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "conn_watch.h"
 #include "fcgi_pool.h"
+#include "log.h"
 #include "loop.h"
+
+#define SWEEP_MS 1000 /* conn_watch's header deadline is looked at this often */
 
 struct worker {
     pthread_t thread;
     bool started;
     struct loop *loop;
     struct fcgi_engine *engine;
+    struct conn_watch_set *watches; /* its daemons' connections (conn_watch.h) */
+    struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     size_t n_daemons;
 };
@@ -32,6 +38,18 @@ struct worker {
 static struct worker workers[WORKER_MAX];
 static unsigned n_workers;
 static _Atomic bool stopping;
+
+/* Once a second: cut the connections of this worker that did not send a request head in time.
+ * On the worker's thread, between two MHD_run calls: MHD cannot close those fds meanwhile. */
+static void on_sweep(struct loop *l, struct loop_timer *t, void *ctx)
+{
+    struct worker *w = ctx;
+    unsigned killed = conn_watch_sweep_set(w->watches, loop_now_ms(l));
+    if (killed)
+        log_info("http", 0, "closed %u connection%s that did not send a request head in time",
+                 killed, killed == 1 ? "" : "s");
+    loop_timer_arm(l, t, SWEEP_MS);
+}
 
 int worker_create(unsigned n, struct errlist *errs)
 {
@@ -45,6 +63,9 @@ int worker_create(unsigned n, struct errlist *errs)
             return errlist_add(errs, "cannot create the event loop of worker %u: %s", i,
                                strerror(errno));
         n_workers = i + 1;
+        w->watches = conn_watch_set_new();
+        loop_timer_init(&w->sweep, on_sweep, w);
+        loop_timer_arm(w->loop, &w->sweep, SWEEP_MS);
         w->engine = fcgi_engine_new(w->loop);
         if (!w->engine)
             return errlist_add(errs, "cannot create the FastCGI engine of worker %u", i);
@@ -123,6 +144,11 @@ void worker_stop(void)
     }
 }
 
+struct conn_watch_set *worker_conn_watches(unsigned i)
+{
+    return workers[i].watches;
+}
+
 size_t worker_daemons(struct MHD_Daemon **out, size_t max)
 {
     size_t n = 0;
@@ -135,8 +161,11 @@ size_t worker_daemons(struct MHD_Daemon **out, size_t max)
 void worker_free(void)
 {
     for (unsigned i = 0; i < n_workers; i++) {
+        loop_timer_cancel(workers[i].loop, &workers[i].sweep);
         loop_free(workers[i].loop);
         workers[i].loop = NULL;
+        conn_watch_set_free(workers[i].watches); /* empty: MHD_stop_daemon closed them all */
+        workers[i].watches = NULL;
         workers[i].n_daemons = 0;
     }
     n_workers = 0;
