@@ -27,8 +27,9 @@
 #include "cgi_response.h"
 #include "config.h"
 #include "fcgi_record.h"
-#include "loop.h"
 #include "request.h"
+
+struct loop_watch;
 
 #define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
 #define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
@@ -84,7 +85,6 @@ struct fcgi_req {
     struct fcgi_req *home_prev, *home_next; /* home's requests waiting for a head */
     bool in_home_list;
     uint64_t submitted_ms;
-    struct loop_timer watch_timer;   /* FCGI_POOL_WATCH_AFTER_MS after submit: watch the client */
     struct loop_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
                                       * home engine watches its socket for EPOLLRDHUP until the
                                       * MHD side has the connection back; NULL = not watched */

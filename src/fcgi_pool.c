@@ -113,6 +113,8 @@ struct fcgi_engine {
     struct fcgi_req *_Atomic kick_head; /* changed under kick_lock; peeked without it */
     struct fcgi_req *waiting;           /* submitted here, the MHD side waits for the head */
     struct loop_timer tick;             /* every FCGI_POOL_TICK_MS: pinned children, fits */
+    struct loop_timer watch_timer;      /* the client watch of e->watch_next is due */
+    struct fcgi_req *watch_next;        /* oldest in `waiting` whose client was not looked at yet */
     struct loop_timer queue_timer;      /* the nearest queue deadline (of requests queued here) */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
@@ -140,12 +142,21 @@ static void on_conn_event(struct loop *l, uint32_t events, void *ctx);
 static void on_client_event(struct loop *l, uint32_t events, void *ctx);
 static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx);
 
+/* c's timer must fire by due_ms. note: it is only ever moved earlier; when it fires early it
+ * re-arms itself for the real deadline (on_conn_timer). A request moves its deadline on every
+ * read, so this keeps the timer heap out of the per-request path. */
+static void arm_by(struct fcgi_conn *c, uint64_t due_ms)
+{
+    if (!loop_timer_is_armed(&c->timer) || c->timer.due_ms > due_ms)
+        loop_timer_arm_at(c->engine->loop, &c->timer, due_ms);
+}
+
 /* q (on c) must make progress within after_ms. */
 static void set_deadline(struct fcgi_conn *c, uint64_t after_ms)
 {
     struct fcgi_req *q = c->req;
     q->deadline_ms = loop_now_ms(c->engine->loop) + after_ms;
-    loop_timer_arm_at(c->engine->loop, &c->timer, q->deadline_ms);
+    arm_by(c, q->deadline_ms);
 }
 
 static void conn_close(struct fcgi_conn *c);
@@ -394,7 +405,7 @@ static void detach(struct fcgi_conn *c, bool keep)
     if (keep) {
         set_events(c, EPOLLIN | EPOLLRDHUP);
         /* give the pinned php-fpm child back after FCGI_POOL_IDLE_MS unused */
-        loop_timer_arm_at(c->engine->loop, &c->timer, now + FCGI_POOL_IDLE_MS + 1);
+        arm_by(c, now + FCGI_POOL_IDLE_MS + 1);
     } else {
         conn_close(c);
     }
@@ -1148,7 +1159,8 @@ void fcgi_pool_reclaim(struct fcgi_req *q)
     struct fcgi_engine *e = q->home;
     if (!e || !q->in_home_list)
         return;
-    loop_timer_cancel(e->loop, &q->watch_timer);
+    if (e->watch_next == q)
+        e->watch_next = q->home_prev; /* the next newer one */
     unwatch_client(q);
     if (q->home_prev)
         q->home_prev->home_next = q->home_next;
@@ -1189,13 +1201,20 @@ static void on_client_event(struct loop *l, uint32_t events, void *ctx)
 }
 
 /* A request that waited FCGI_POOL_WATCH_AFTER_MS gets its client's socket watched; quick ones
- * never pay the two epoll_ctl calls. On the home engine's loop. */
+ * never pay the two epoll_ctl calls. The engine's waiting list is in submit order, so one
+ * timer walks it from e->watch_next (the oldest request not yet looked at), armed for that
+ * one's time: no timer work per request. */
 static void on_watch_timer(struct loop *l, struct loop_timer *t, void *ctx)
 {
-    (void)l;
-    (void)t;
-    struct fcgi_req *q = ctx;
-    watch_client(q->home, q);
+    struct fcgi_engine *e = ctx;
+    uint64_t now = loop_now_ms(l);
+    struct fcgi_req *q;
+    while ((q = e->watch_next) && now - q->submitted_ms >= FCGI_POOL_WATCH_AFTER_MS) {
+        watch_client(e, q);
+        e->watch_next = q->home_prev; /* newer */
+    }
+    if (q)
+        loop_timer_arm_at(l, t, q->submitted_ms + FCGI_POOL_WATCH_AFTER_MS);
 }
 
 /* A request whose upstream stayed silent past fastcgi_read_timeout: try it once on another
@@ -1298,11 +1317,21 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     struct fcgi_engine *e = c->engine;
     uint64_t now = loop_now_ms(l);
     if (c->st == CS_IDLE) {
-        conn_close(c); /* give the pinned php-fpm child back */
+        uint64_t due = c->since_ms + FCGI_POOL_IDLE_MS + 1;
+        if (due > now)
+            loop_timer_arm_at(l, &c->timer, due); /* early: armed for an earlier deadline */
+        else
+            conn_close(c); /* give the pinned php-fpm child back */
         return;
     }
     struct fcgi_req *q = c->req;
-    if (!q || q->reading_paused) /* paused: the kick that resumes reading sets a new one */
+    if (!q)
+        return;
+    if (q->deadline_ms > now) {
+        loop_timer_arm_at(l, &c->timer, q->deadline_ms); /* moved since it was armed */
+        return;
+    }
+    if (q->reading_paused) /* the kick that resumes reading sets a new deadline */
         return;
     if (c->st == CS_CONNECTING) {
         mark_tried(q, c->be);
@@ -1471,6 +1500,7 @@ struct fcgi_engine *fcgi_engine_new(struct loop *loop)
     loop_timer_init(&e->tick, on_tick, e);
     loop_timer_arm(loop, &e->tick, FCGI_POOL_TICK_MS);
     loop_timer_init(&e->queue_timer, on_queue_timer, e);
+    loop_timer_init(&e->watch_timer, on_watch_timer, e);
     engines[n_engines++] = e;
     return e;
 }
@@ -1519,8 +1549,11 @@ void fcgi_pool_submit(struct fcgi_req *q)
     fcgi_req_ref(q); /* the home list's */
     q->home = e;
     q->submitted_ms = now_ms(e);
-    loop_timer_init(&q->watch_timer, on_watch_timer, q);
-    loop_timer_arm(e->loop, &q->watch_timer, FCGI_POOL_WATCH_AFTER_MS);
+    if (!e->watch_next) { /* every older one was looked at: q is next */
+        e->watch_next = q;
+        if (!loop_timer_is_armed(&e->watch_timer))
+            loop_timer_arm(e->loop, &e->watch_timer, FCGI_POOL_WATCH_AFTER_MS);
+    }
     q->in_home_list = true;
     q->home_prev = NULL;
     q->home_next = e->waiting;
@@ -1613,6 +1646,7 @@ void fcgi_engine_free_all(void)
         free_dead(e);
         loop_timer_cancel(e->loop, &e->tick);
         loop_timer_cancel(e->loop, &e->queue_timer);
+        loop_timer_cancel(e->loop, &e->watch_timer);
         pthread_mutex_destroy(&e->kick_lock);
         free(e);
         engines[i] = NULL;
