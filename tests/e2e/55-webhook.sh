@@ -149,17 +149,20 @@ for i in 0 1 2 3 4 5 6 7 8 9; do
     codes="$codes$(hook "$T/burst$i.json" -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$(cat "$T/burst$i.sig")") "
 done
 burst_ms=$(($(now_ms) - t0))
-is "$codes" "202 202 202 202 202 202 202 202 202 202 " "burst: ten pushes with valid webhooks within a second ($burst_ms ms) are all 202"
+is "$codes" "202 202 202 202 202 202 202 202 202 202 " "burst: ten pushes with valid webhooks ($burst_ms ms) are all 202"
 wait_until 10000 body_is / "burst 9"
 is "$(body /)" "burst 9" "burst: the last pushed commit goes live"
 wait_until 5000 eval '[ "$(sj deploying)" = false ]'
 dd=$(sj deploys)
 holds_for 1500 eval '[ "$(sj deploys)" = "$dd" ]'
 ok $? "burst: the deploy count settles (no more deploys for 1.5 s)"
+# deploys are debounced and rate-limited to 2 a second: pushed within a second, the ten make
+# at most two; a machine too busy to push them that fast earns two more per second it took
+most=$((2 + 2 * (burst_ms / 1000)))
 n=$(($(sj deploys) - D2))
-ok $((n >= 1 && n <= 2 ? 0 : 1)) "burst: ten pushes in a second cause at most two deploys (status deploys +$n)"
+ok $((n >= 1 && n <= most ? 0 : 1)) "burst: ten pushes in $burst_ms ms cause at most $most deploys (status deploys +$n)"
 nl=$(($(live_lines) - L2))
-ok $((nl >= 1 && nl <= 2 ? 0 : 1)) "burst: at most two 'live:' lines in the log (+$nl)"
+ok $((nl >= 1 && nl <= most ? 0 : 1)) "burst: at most $most 'live:' lines in the log (+$nl)"
 
 # ---- git_hook without git_secret is a config error ------------------------------------------------
 cat >"$T/nosecret.ini" <<EOF
