@@ -25,6 +25,11 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
  *  cannot create the response (then NULL). Adds Server and, when type is not NULL,
  *  Content-Type. */
 struct MHD_Response *response_from_buf(struct buf *b, const char *type);
+/** A response that announces a body of announced_len bytes but never sends one, for HEAD and
+ *  304: note: MHD always writes a Content-Length there (but for 1xx/204), and RFC 9110 8.6
+ *  allows only the length the 200 would have had. MHD_SIZE_UNKNOWN announces none (chunked
+ *  on HTTP/1.1). No headers added. NULL when MHD cannot create it. */
+struct MHD_Response *response_bodiless(uint64_t announced_len);
 /** Send b's bytes (taken as by response_from_buf) as a status response with Content-Type type,
  *  Cache-Control cache_control (NULL = none) and one more header when hdr_name is not NULL.
  *  MHD_NO when MHD cannot create the response. */

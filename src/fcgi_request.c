@@ -546,16 +546,6 @@ static void on_free_gzip(void *cls)
     free(g);
 }
 
-/* The body of a HEAD response, which MHD never reads. */
-static ssize_t on_read_none(void *cls, uint64_t pos, char *out, size_t max)
-{
-    (void)cls;
-    (void)pos;
-    (void)out;
-    (void)max;
-    return MHD_CONTENT_READER_END_OF_STREAM;
-}
-
 static void on_free_body(void *cls)
 {
     fcgi_req_release(cls);
@@ -675,7 +665,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
          * a HEAD response's body. */
         size = h->has_content_length ? h->content_length : body_len ? body_len : MHD_SIZE_UNKNOWN;
         free(body);
-        resp = MHD_create_response_from_callback(size, 32 * 1024, on_read_none, NULL, NULL);
+        resp = response_bodiless(size);
     } else if (complete) {
         /* complete: one buffer response with Content-Length (the fast path) */
         size_t zlen;

@@ -21,6 +21,21 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
     return MHD_queue_response(c, status, resp);
 }
 
+/* The body of a HEAD or 304 response, which MHD never reads. */
+static ssize_t on_read_none(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)out;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+struct MHD_Response *response_bodiless(uint64_t announced_len)
+{
+    return MHD_create_response_from_callback(announced_len, 1024, on_read_none, NULL, NULL);
+}
+
 struct MHD_Response *response_from_buf(struct buf *b, const char *type)
 {
     size_t len;

@@ -189,11 +189,14 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
     return NULL;
 }
 
-/* A 304 carries the validators of the variant it stands for (RFC 9110 15.4.5). */
+/* A 304 carries the validators of the variant it stands for (RFC 9110 15.4.5), and the
+ * length of that variant: MHD writes a Content-Length on a 304 whatever we do, and only the
+ * 200's length is allowed there (RFC 9110 8.6), never 0 for a file that is not empty. */
 static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
-                                    const struct file_entry *e, const char *etag, bool gz)
+                                    const struct file_entry *e, const char *etag, bool gz,
+                                    uint64_t variant_len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = response_bodiless(variant_len);
     if (!resp)
         return MHD_NO;
     add_entity_headers(resp, e, etag, gz);
@@ -276,7 +279,10 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     };
     switch (cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
     case COND_NOT_MODIFIED:
-        ret = not_modified(c, r, e, etag, gz);
+        ret = not_modified(c, r, e, etag, gz,
+                           !alt                ? e->size
+                           : alt->is_gzip_file ? alt->size
+                                               : alt->gz_len);
         goto out;
     case COND_PRECONDITION_FAILED:
         ret = response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);

@@ -39,6 +39,8 @@ is "$(printf %s "$h" | header_value Accept-Ranges)" bytes "a 200 advertises Acce
 h=$(headers /small.bin -H "If-None-Match: $E")
 is "$(printf %s "$h" | code)" 304 "If-None-Match with the exact ETag is 304"
 is "$(printf %s "$h" | header_value ETag)" "$E" "the 304 carries the ETag"
+is "$(printf %s "$h" | header_value Content-Length)" "$(stat -c %s "$W/small.bin")" \
+    "the 304's Content-Length is the 200's, not 0 (RFC 9110 8.6)"
 is "$(body /small.bin -H "If-None-Match: $E" | wc -c | tr -d ' ')" 0 "the 304 has no body"
 is "$(status /small.bin -H "If-None-Match: \"nope\", $E, \"other\"")" 304 \
     "If-None-Match with a list containing the ETag is 304"
@@ -49,6 +51,8 @@ is "$(status /small.bin -H 'If-None-Match: "nope"')" 200 "If-None-Match with ano
 is "$(body /small.bin -H 'If-None-Match: "nope", "nope2"' | sha)" "$(fsha "$W/small.bin")" \
     "If-None-Match without a match gives the full body"
 is "$(status /large.bin -H "If-None-Match: $EL")" 304 "If-None-Match on a large file is 304"
+is "$(headers /large.bin -H "If-None-Match: $EL" | header_value Content-Length)" \
+    "$(stat -c %s "$W/large.bin")" "a large file's 304 announces its length too"
 is "$(status /large.bin -H "If-None-Match: $E")" 200 "another file's ETag does not match"
 is "$(headers /small.bin -I -H "If-None-Match: $E" | code)" 304 "HEAD with a matching If-None-Match is 304"
 

@@ -97,6 +97,8 @@ is "$(body /page.html "${GZ[@]}" | sha)" "$(body /page.html "${GZ[@]}" | sha)" \
 h=$(headers /page.html "${GZ[@]}" -H "If-None-Match: $EZ")
 is "$(printf %s "$h" | code)" 304 "If-None-Match with the gzip ETag (and gzip accepted) is 304"
 is "$(printf %s "$h" | header_value ETag)" "$EZ" "... and the 304 carries the gzip ETag"
+is "$(printf %s "$h" | header_value Content-Length)" "$(printf %s "$hz" | header_value Content-Length)" \
+    "... and the gzip 200's Content-Length, not 0 (RFC 9110 8.6)"
 is "$(status /page.html "${GZ[@]}" -H "If-None-Match: $EI")" 200 \
     "If-None-Match with the identity ETag does not match the gzip variant (200)"
 is "$(status /page.html -H "If-None-Match: $EI")" 304 \
