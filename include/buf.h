@@ -36,6 +36,13 @@ int buf_append_html(struct buf *b, const char *s, size_t n);
 int buf_append_json(struct buf *b, const char *s, size_t n);
 /** Append s percent-encoding everything but unreserved characters and '/'. */
 int buf_append_url(struct buf *b, const char *s, size_t n);
+/**
+ * Read from the front of b, the consumer's position in *off: copy up to max unread bytes into
+ * dst and return how many. Drained, b is reset (*off = 0); otherwise once *off passes
+ * compact_above the unread rest moves to the front, so a buffer read as it fills never grows
+ * without bound.
+ */
+size_t buf_take(struct buf *b, size_t *off, void *dst, size_t max, size_t compact_above);
 /** Hand the storage to the caller (NUL-terminated, caller frees); b becomes empty. */
 char *buf_steal(struct buf *b, size_t *len);
 

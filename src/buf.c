@@ -169,3 +169,22 @@ char *buf_steal(struct buf *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+size_t buf_take(struct buf *b, size_t *off, void *dst, size_t max, size_t compact_above)
+{
+    size_t avail = b->len - *off;
+    size_t n = avail < max ? avail : max;
+    if (n)
+        memcpy(dst, b->data + *off, n);
+    *off += n;
+    if (*off == b->len) {
+        buf_reset(b);
+        *off = 0;
+    } else if (*off > compact_above) {
+        memmove(b->data, b->data + *off, b->len - *off);
+        b->len -= *off;
+        b->data[b->len] = '\0';
+        *off = 0;
+    }
+    return n;
+}

@@ -429,19 +429,7 @@ static const unsigned fail_status[] = {
  * the high-water mark, should now read again. */
 static bool take_out_locked(struct fcgi_req *q, char *dst, size_t max, size_t *n_out)
 {
-    size_t avail = q->out.len - q->out_off;
-    size_t n = avail < max ? avail : max;
-    memcpy(dst, q->out.data + q->out_off, n);
-    q->out_off += n;
-    if (q->out_off == q->out.len) {
-        buf_reset(&q->out);
-        q->out_off = 0;
-    } else if (q->out_off > FCGI_OUT_HIGH_WATER) {
-        memmove(q->out.data, q->out.data + q->out_off, q->out.len - q->out_off);
-        q->out.len -= q->out_off;
-        q->out_off = 0;
-    }
-    *n_out = n;
+    *n_out = buf_take(&q->out, &q->out_off, dst, max, FCGI_OUT_HIGH_WATER);
     return q->reading_paused && q->out.len - q->out_off < FCGI_OUT_LOW_WATER;
 }
 
@@ -493,15 +481,9 @@ static ssize_t on_read_gzip(void *cls, uint64_t pos, char *out, size_t max)
     struct fcgi_req *q = g->q;
     (void)pos;
     for (;;) {
-        size_t have = g->zout.len - g->zout_off;
-        if (have) {
-            size_t n = have < max ? have : max;
-            memcpy(out, g->zout.data + g->zout_off, n);
-            g->zout_off += n;
-            if (g->zout_off == g->zout.len) {
-                buf_reset(&g->zout);
-                g->zout_off = 0;
-            }
+        /* zout only ever holds what one call compressed: drained before it grows again */
+        size_t n = buf_take(&g->zout, &g->zout_off, out, max, SIZE_MAX);
+        if (n) {
             q->body_sent += n;
             return (ssize_t)n;
         }

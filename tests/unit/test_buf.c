@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "tap.h"
@@ -33,5 +34,24 @@ int main(void)
     is_int(n, 4, "steal reports the length");
     ok(b.data == NULL && b.len == 0, "steal leaves the buffer empty");
     free(s);
+
+    /* buf_take: a consumer reading from the front while a producer appends */
+    char out[16];
+    size_t off = 0;
+    buf_init(&b, 0);
+    buf_puts(&b, "0123456789");
+    is_int(buf_take(&b, &off, out, 4, 100), 4, "take copies up to max");
+    is_mem(out, 4, "0123", 4, "take gives the front bytes");
+    is_int(off, 4, "take advances the offset");
+    buf_puts(&b, "ab");
+    is_int(buf_take(&b, &off, out, 3, 5), 3, "take past compact_above");
+    is_mem(out, 3, "456", 3, "take gives the next bytes");
+    ok(off == 0 && b.len == 5 && strcmp(b.data, "789ab") == 0,
+       "the unread rest moved to the front (NUL-terminated)");
+    is_int(buf_take(&b, &off, out, sizeof out, 100), 5, "take the rest");
+    is_mem(out, 5, "789ab", 5, "the rest in order");
+    ok(off == 0 && b.len == 0, "drained: buffer reset");
+    is_int(buf_take(&b, &off, out, sizeof out, 100), 0, "take from an empty buffer gives 0");
+    buf_dispose(&b);
     return done_testing();
 }
