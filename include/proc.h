@@ -27,12 +27,13 @@ struct proc_opts {
 };
 
 /** Run argv[0] (looked up in PATH) with argv. Returns the exit status (0..255), 128+signal if
- *  it was killed, -1 if it could not be started (127 if it could not be executed), -2 on
- *  timeout (it was killed). The death signal that protects the command is tied to the calling
+ *  it was killed (127 if it could not be executed), or a negative errno: -ETIMEDOUT when it ran
+ *  out of time or wharf is stopping (it was killed), -ENOENT when it is not in PATH, another
+ *  when it could not be started. The death signal that protects the command is tied to the calling
  *  thread: call it from a thread that lives until it returns (any caller does: it blocks). */
 int proc_run(char *const argv[], const struct proc_opts *o);
 
-/** Kill every running and future command (shutdown): proc_run returns -2 at once. */
+/** Kill every running and future command (shutdown): proc_run returns -ETIMEDOUT at once. */
 void proc_cancel_all(void);
 
 #endif

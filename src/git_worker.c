@@ -225,16 +225,6 @@ static int git(struct git_site *g, struct buf *capture, const char *cwd, char *c
     return git_with(g, capture, cwd, args, NULL);
 }
 
-static void set_error(char *err, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_error(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
-
 static void trim(struct buf *b)
 {
     while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r' ||
@@ -472,7 +462,7 @@ static void prune(const struct git_site *g)
 }
 
 /* Point the root at releases/NAME (plus the subdir) in one atomic step. */
-static int switch_to(const struct git_site *g, const char *name, char *err, size_t errn)
+static int switch_to(const struct git_site *g, const char *name, struct errlist *errs)
 {
     const char *state_base = strrchr(g->state, '/') ? strrchr(g->state, '/') + 1 : g->state;
     const char *sub = g->site->git.subdir;
@@ -482,11 +472,11 @@ static int switch_to(const struct git_site *g, const char *name, char *err, size
     int rc = -1;
     unlink(tmp);
     if (!is_complete(g, name)) {
-        set_error(err, errn, "%s is not a complete release; the root stays", name);
+        errlist_add(errs, "%s is not a complete release; the root stays", name);
     } else if (symlink(target, tmp) != 0) {
-        set_error(err, errn, "symlink %s: %s", tmp, strerror(errno));
+        errlist_add(errs, "symlink %s: %s", tmp, strerror(errno));
     } else if (rename(tmp, g->root) != 0) {
-        set_error(err, errn, "switching %s: %s", g->root, strerror(errno));
+        errlist_add(errs, "switching %s: %s", g->root, strerror(errno));
         unlink(tmp);
     } else {
         rc = 0;
@@ -520,7 +510,7 @@ static void load_live(struct git_site *g)
 
 /* ---- git ----------------------------------------------------------------------------------- */
 
-static int detect_branch(struct git_site *g, char *err, size_t errn)
+static int detect_branch(struct git_site *g, struct errlist *errs)
 {
     if (g->branch)
         return 0;
@@ -538,14 +528,14 @@ static int detect_branch(struct git_site *g, char *err, size_t errn)
         pthread_mutex_unlock(&status_lock);
         log_info(g->tag, 0, "the remote's default branch is %s", g->branch);
     } else {
-        set_error(err, errn, "cannot read the remote's default branch (git ls-remote %s)",
-                  rc == -2 ? "timed out" : "failed");
+        errlist_add(errs, "cannot read the remote's default branch (git ls-remote %s)",
+                    rc == -ETIMEDOUT ? "timed out" : "failed");
     }
     buf_dispose(&out);
     return g->branch ? 0 : -1;
 }
 
-static int fetch(struct git_site *g, char *sha, char *err, size_t errn)
+static int fetch(struct git_site *g, char *sha, struct errlist *errs)
 {
     struct stat st;
     if (stat(g->cache, &st) != 0) {
@@ -555,14 +545,14 @@ static int fetch(struct git_site *g, char *sha, char *err, size_t errn)
         rm_rf(tmp);
         int rc = git(g, NULL, NULL, args) == 0 && rename(tmp, g->cache) == 0 ? 0 : -1;
         if (rc != 0) {
-            set_error(err, errn, "git init %s failed", g->cache);
+            errlist_add(errs, "git init %s failed", g->cache);
             rm_rf(tmp);
         }
         free(tmp);
         if (rc != 0)
             return -1;
     }
-    if (detect_branch(g, err, errn) != 0)
+    if (detect_branch(g, errs) != 0)
         return -1;
     char *refspec = xasprintf("+refs/heads/%s:refs/remotes/origin/%s", g->branch, g->branch);
     char depth[32];
@@ -585,8 +575,8 @@ static int fetch(struct git_site *g, char *sha, char *err, size_t errn)
     int rc = git(g, NULL, NULL, args);
     free(refspec);
     if (rc != 0) {
-        set_error(err, errn, "git fetch of %s branch %s %s", g->site->git.repo, g->branch,
-                  rc == -2 ? "timed out" : "failed");
+        errlist_add(errs, "git fetch of %s branch %s %s", g->site->git.repo, g->branch,
+                    rc == -ETIMEDOUT ? "timed out" : "failed");
         return -1;
     }
     struct buf out;
@@ -597,7 +587,7 @@ static int fetch(struct git_site *g, char *sha, char *err, size_t errn)
     free(ref);
     trim(&out);
     if (rc != 0 || out.len != 40) {
-        set_error(err, errn, "branch %s not found in %s", g->branch, g->site->git.repo);
+        errlist_add(errs, "branch %s not found in %s", g->branch, g->site->git.repo);
         buf_dispose(&out);
         return -1;
     }
@@ -618,7 +608,7 @@ static int64_t commit_time(struct git_site *g, const char *sha)
     return t;
 }
 
-static int checkout(struct git_site *g, const char *sha, const char *dir, char *err, size_t errn)
+static int checkout(struct git_site *g, const char *sha, const char *dir, struct errlist *errs)
 {
     char *wt = xasprintf("--work-tree=%s", dir);
     char *gd = xasprintf("--git-dir=%s", g->cache);
@@ -634,14 +624,14 @@ static int checkout(struct git_site *g, const char *sha, const char *dir, char *
     unlink(idx_path);
     free(idx_path);
     if (rc != 0)
-        set_error(err, errn, "checkout of %.12s %s", sha, rc == -2 ? "timed out" : "failed");
+        errlist_add(errs, "checkout of %.12s %s", sha, rc == -ETIMEDOUT ? "timed out" : "failed");
     free(wt);
     free(gd);
     free(index);
     return rc == 0 ? 0 : -1;
 }
 
-static int run_then(struct git_site *g, const char *sha, const char *dir, char *err, size_t errn)
+static int run_then(struct git_site *g, const char *sha, const char *dir, struct errlist *errs)
 {
     const char *cmd = g->site->git.then;
     if (!cmd)
@@ -663,21 +653,23 @@ static int run_then(struct git_site *g, const char *sha, const char *dir, char *
     free(commit);
     free(release);
     if (rc != 0)
-        set_error(err, errn, "git_then %s (%s%d)", rc == -2 ? "timed out" : "failed",
-                  rc > 128 ? "signal " : "exit status ", rc > 128 ? rc - 128 : rc);
+        errlist_add(errs, "git_then %s (%s%d)", rc == -ETIMEDOUT ? "timed out" : "failed",
+                    rc > 128 ? "signal " : "exit status ", rc > 128 ? rc - 128 : rc);
     return rc == 0 ? 0 : -1;
 }
 
+/* The deploy lock's fd, or -errno: -EWOULDBLOCK when another process holds it (and !wait). */
 static int lock_state(const struct git_site *g, bool wait)
 {
     if (mkdir_p(g->state) != 0)
-        return -1;
+        return -errno;
     int fd = open(g->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
-        return -1;
+        return -errno;
     if (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+        int rc = -errno;
         close(fd);
-        return -2;
+        return rc;
     }
     return fd;
 }
@@ -758,29 +750,33 @@ static bool recover(struct git_site *g, char *live, size_t n, bool repair)
         return ok;
     size_t count;
     char **v = list_releases(g, &count);
-    char err[256];
-    if (count && switch_to(g, v[count - 1], err, sizeof err) == 0) {
+    struct errlist errs = {0};
+    if (count && switch_to(g, v[count - 1], &errs) == 0) {
         log_warn(g->tag, 0, "the root was on %s, not a complete release: now on %s",
                  live[0] ? live : "nothing", v[count - 1]);
         ok = live_is_complete(g, live, n);
         remove_leftovers(g, live); /* what it pointed at before */
     }
     free_list(v, count);
+    errlist_dispose(&errs); /* a failed repair leaves the root as it was: the deploy says why */
     return ok;
 }
 
-/* Fetch, build and switch. Returns 0 (deployed), 1 (already current), -1 (failed, err set). */
-static int deploy(struct git_site *g, char *err, size_t errn)
+/* Fetch, build and switch. Returns 0, with *switched telling whether a new release went live
+ * (false: the branch's commit is live already, or was rolled back from), or -1 with the reason
+ * in errs. */
+static int deploy(struct git_site *g, bool *switched, struct errlist *errs)
 {
+    *switched = false;
     char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
     if (mkdir_p(g->releases) != 0) {
-        set_error(err, errn, "cannot create %s: %s", g->releases, strerror(errno));
+        errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
         return -1;
     }
     bool live_ok = recover(g, live, sizeof live, true);
-    if (fetch(g, sha, err, errn) != 0)
+    if (fetch(g, sha, errs) != 0)
         return -1;
     struct stat st;
     char skip[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
@@ -788,51 +784,52 @@ static int deploy(struct git_site *g, char *err, size_t errn)
     if (live_ok && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
-        return 1; /* rolled back from: not deployed again until the branch moves */
+        return 0; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
         clear_skip(g);
     if (live_ok && strncmp(release_name_commit(live), sha, RELEASE_COMMIT_LEN) == 0) {
         record_live(g, live, sha, commit_time(g, sha));
-        return 1; /* already live: nothing to do */
+        return 0; /* already live: nothing to do */
     }
     /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
      * pruning and rollback can sort by name */
     if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0) {
-        set_error(err, errn, "no release number left in %s", g->releases);
+        errlist_add(errs, "no release number left in %s", g->releases);
         return -1;
     }
     final_dir = xasprintf("%s/%s", g->releases, name);
     tmp_dir = xasprintf("%s.tmp", final_dir);
     log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
     if (mkdir(tmp_dir, 0755) != 0) {
-        set_error(err, errn, "cannot create %s: %s", tmp_dir, strerror(errno));
+        errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
-    if (checkout(g, sha, tmp_dir, err, errn) != 0 || run_then(g, sha, tmp_dir, err, errn) != 0)
+    if (checkout(g, sha, tmp_dir, errs) != 0 || run_then(g, sha, tmp_dir, errs) != 0)
         goto out;
     if (g->site->git.subdir) {
         char *sub = xasprintf("%s/%s", tmp_dir, g->site->git.subdir);
         bool ok = stat(sub, &st) == 0 && S_ISDIR(st.st_mode);
         free(sub);
         if (!ok) {
-            set_error(err, errn, "git_subdir '%s' is not a directory in %.12s", g->site->git.subdir,
-                      sha);
+            errlist_add(errs, "git_subdir '%s' is not a directory in %.12s", g->site->git.subdir,
+                        sha);
             goto out;
         }
     }
     /* the build is complete: from here on it is a release (the rule at the top) */
     if (rename(tmp_dir, final_dir) != 0) {
-        set_error(err, errn, "cannot rename %s: %s", tmp_dir, strerror(errno));
+        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
-    if (switch_to(g, name, err, errn) != 0) {
+    if (switch_to(g, name, errs) != 0) {
         remove_release(g, name);
         goto out;
     }
     record_live(g, name, sha, commit_time(g, sha));
     log_info(g->tag, 0, "live: %.12s in %s", sha, name);
     prune(g);
+    *switched = true;
     rc = 0;
 out:
     if (rc != 0 && tmp_dir)
@@ -846,7 +843,7 @@ out:
  * one, of another commit; the newest complete one when the root is not on a complete release.
  * The commit rolled back from goes on the do-not-redeploy list first, so a kill -9 at any
  * point leaves either no rollback or a complete one. */
-static int rollback(struct git_site *g, char *err, size_t errn)
+static int rollback(struct git_site *g, struct errlist *errs)
 {
     char live[128];
     bool live_ok = recover(g, live, sizeof live, false);
@@ -855,11 +852,11 @@ static int rollback(struct git_site *g, char *err, size_t errn)
     size_t t = release_rollback_target(v, n, live_ok ? live : "");
     int rc = -1;
     if (t == n) {
-        set_error(err, errn, "no complete release older than %s (of another commit) is kept",
-                  live[0] ? live : "(none)");
+        errlist_add(errs, "no complete release older than %s (of another commit) is kept",
+                    live[0] ? live : "(none)");
     } else if (live_ok && add_skip(g, release_name_commit(live)) != 0) {
-        set_error(err, errn, "cannot write %s/rolled-back: %s", g->state, strerror(errno));
-    } else if (switch_to(g, v[t], err, errn) == 0) {
+        errlist_add(errs, "cannot write %s/rolled-back: %s", g->state, strerror(errno));
+    } else if (switch_to(g, v[t], errs) == 0) {
         record_live(g, v[t], release_name_commit(v[t]), 0);
         log_info(g->tag, 0, "rolled back from %s to %s", live[0] ? live : "(none)", v[t]);
         rc = 0;
@@ -870,42 +867,42 @@ static int rollback(struct git_site *g, char *err, size_t errn)
 
 static void run_one(struct git_site *g)
 {
-    char err[256] = "";
+    struct errlist errs = {0};
     uint64_t t0 = clock_ms();
     pthread_mutex_lock(&status_lock);
     g->deploying = true;
     g->last_attempt = time(NULL);
     pthread_mutex_unlock(&status_lock);
     int fd = lock_state(g, false);
-    int rc;
-    if (fd == -2) {
-        rc = -1;
-        snprintf(err, sizeof err, "another deploy (wharf --deploy?) holds %s", g->lock_path);
-    } else if (fd < 0) {
-        rc = -1;
-        snprintf(err, sizeof err, "cannot create %s: %s", g->state, strerror(errno));
-    } else {
-        rc = deploy(g, err, sizeof err);
+    bool switched = false;
+    int rc = -1;
+    if (fd == -EWOULDBLOCK)
+        errlist_add(&errs, "another deploy (wharf --deploy?) holds %s", g->lock_path);
+    else if (fd < 0)
+        errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
+    else
+        rc = deploy(g, &switched, &errs);
+    if (fd >= 0)
         close(fd);
-    }
+    const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
-    if (rc >= 0) {
+    if (rc == 0)
         g->last_error[0] = '\0';
-    }
-    if (rc == 0) {
+    if (switched) {
         g->last_success = time(NULL);
         g->n_deploys++;
         g->durations_ms[g->n_durations++ % HISTORY] = ms;
     } else if (rc < 0) {
         g->n_failures++;
-        snprintf(g->last_error, sizeof g->last_error, "%s", err);
+        snprintf(g->last_error, sizeof g->last_error, "%s", why);
     }
     pthread_mutex_unlock(&status_lock);
     if (rc < 0)
         log_error(g->tag, 0, "deploy failed after %llu ms: %s; the live release stays",
-                  (unsigned long long)ms, err);
+                  (unsigned long long)ms, why);
+    errlist_dispose(&errs);
 }
 
 /* ---- the thread --------------------------------------------------------------------------- */
@@ -1132,19 +1129,22 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
 {
     struct git_site g;
     git_site_init(&g, site);
-    char err[256] = "";
+    struct errlist errs = {0};
+    bool switched = true;
     int rc = -1;
     int fd = lock_state(&g, true); /* waits for a deploy running in the server */
     if (fd < 0) {
-        snprintf(err, sizeof err, "cannot lock %s: %s", g.lock_path, strerror(errno));
+        errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, err, sizeof err) : deploy(&g, err, sizeof err);
+        rc = do_rollback ? rollback(&g, &errs) : deploy(&g, &switched, &errs);
         close(fd);
     }
     if (rc < 0)
-        log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy", err);
-    else if (rc == 1)
+        log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
+                  errs.n ? errs.msg[errs.n - 1] : "unknown error");
+    else if (!switched)
         log_info(g.tag, 0, "already up to date");
+    errlist_dispose(&errs);
     git_site_dispose(&g);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }

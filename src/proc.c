@@ -172,7 +172,7 @@ static _Noreturn void run_guard(struct guard_plan *g)
 int proc_run(char *const argv[], const struct proc_opts *o)
 {
     int pipefd[2] = {-1, -1};
-    int rc = -1, devnull = -1;
+    int rc = -EIO, devnull = -1;
     pid_t pid = -1;
     char **env = NULL;
     char *path = NULL;
@@ -185,10 +185,12 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     path = find_program(argv[0]);
     if (!path) {
         log_error(tag, 0, "cannot run %s: not found in PATH", argv[0]);
+        rc = -ENOENT;
         goto out;
     }
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
+        rc = -errno;
         log_error(tag, 0, "cannot run %s: %s", argv[0], strerror(errno));
         goto out;
     }
@@ -210,10 +212,12 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     pid = fork();
     if (pid == 0)
         run_guard(&g);
+    int fork_errno = errno;
     close(pipefd[1]);
     pipefd[1] = -1;
     if (pid < 0) {
-        log_error(tag, 0, "cannot run %s: %s", argv[0], strerror(errno));
+        rc = -fork_errno;
+        log_error(tag, 0, "cannot run %s: %s", argv[0], strerror(fork_errno));
         goto out;
     }
     /* the guard leads the group: make sure of it before a timeout may kill(-pid) */
@@ -267,7 +271,7 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (timed_out)
-        rc = -2;
+        rc = -ETIMEDOUT;
     else if (WIFEXITED(status))
         rc = WEXITSTATUS(status);
     else
