@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# bench/ab.sh - one wharf against another, interleaved in one run: the binary built from an
+# older commit (OLD_REV) and this tree's (NEW). For refactors that must not cost anything.
+# Prints a Markdown table (req/s, p99, front CPU per request, new/old ratio) and writes it
+# to bench/results/ab.md; every wrk output goes to bench/results/ab.log.
+#
+# Environment:
+#   OLD_REV=a2ee6c1  the commit to compare with (built once in a temp worktree); default: the
+#                    last commit before the request core was reshaped (issue 9: site runtime,
+#                    event loop, handlers, FastCGI split); issue 8 complete
+#   NEW=src/wharf    the binary under test (built from this tree)
+#   ROUNDS=3 DURATION=5   interleaved rounds (old, new, old, new, ...) and seconds per wrk run
+#   CONNS=64         wrk connections (wrk -t2)
+#   FCGI_CONNS=4     php-fpm's pm.max_children = fastcgi_max_conns = fastcgi_keep_conns
+#   PHP_FPM=php-fpm8.2   KEEP_TMP=1 keeps the temp dir
+#
+# Scenarios: the 1 KiB static file (1k.bin), hello.php and table.php (the 50-row page), each on
+# the same docroot as bench/run.sh. Each run starts the front end fresh; PHP runs share one
+# private php-fpm (static pool, OPcache on), and only one front end talks to it at a time, so
+# kept connections never pin a child of the other. Front CPU per request is the front end's
+# user+system time over the measured run (/proc/PID/stat) divided by the requests wrk counted.
+set -uo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP_DIR=$(dirname "$BENCH_DIR")
+OLD_REV=${OLD_REV:-a2ee6c1}
+NEW=${NEW:-$TOP_DIR/src/wharf}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-64}
+FCGI_CONNS=${FCGI_CONNS:-4}
+PHP_FPM=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo php-fpm8.2)}
+RESULTS=$BENCH_DIR/results
+
+log() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ -x $NEW ]] || die "no $NEW: build first (./build.sh)"
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v "$PHP_FPM" >/dev/null || die "no php-fpm ($PHP_FPM)"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ ]] || die "ROUNDS/DURATION: whole numbers"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wharf-ab.XXXXXX")
+FPM_PID= FRONT_PID=
+cleanup() {
+    [[ -n $FRONT_PID ]] && kill "$FRONT_PID" 2>/dev/null
+    [[ -n $FPM_PID ]] && kill "$FPM_PID" 2>/dev/null
+    wait 2>/dev/null
+    git -C "$TOP_DIR" worktree remove --force "$TMP/old-src" 2>/dev/null
+    [[ -n ${KEEP_TMP:-} ]] && log "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+mkdir -p "$RESULTS"
+: >"$RESULTS/ab.log"
+
+# ---- the old binary, built from OLD_REV in a detached worktree
+OLD_SHA=$(git -C "$TOP_DIR" rev-parse --short "$OLD_REV^{commit}") || die "unknown OLD_REV $OLD_REV"
+NEW_DESC=$(git -C "$TOP_DIR" describe --always --dirty 2>/dev/null || echo "this tree")
+log "building $OLD_SHA"
+git -C "$TOP_DIR" worktree add --detach --quiet "$TMP/old-src" "$OLD_SHA" || die "git worktree add"
+(cd "$TMP/old-src" && autoreconf -fi && ./configure --quiet && make -j"$(nproc)") \
+    >"$TMP/old-build.log" 2>&1 || { tail -n 30 "$TMP/old-build.log" >&2; die "building $OLD_SHA failed"; }
+OLD=$TMP/old-src/src/wharf
+
+# ---- docroot and php-fpm
+python3 "$BENCH_DIR/mkdocroot.py" "$TMP/www" >/dev/null || die "mkdocroot.py failed"
+FPM_SOCK=$TMP/fpm.sock
+{
+    printf '[global]\npid = %s\nerror_log = %s\ndaemonize = no\n' "$TMP/fpm.pid" "$TMP/fpm.log"
+    printf '[ab]\nlisten = %s\nlisten.mode = 0666\n' "$FPM_SOCK"
+    printf 'pm = static\npm.max_children = %s\npm.max_requests = 0\n' "$FCGI_CONNS"
+    printf 'php_admin_value[opcache.enable] = 1\n'
+} >"$TMP/fpm.conf"
+root_flag=()
+[[ $(id -u) -eq 0 ]] && root_flag=(--allow-to-run-as-root)
+"$PHP_FPM" --nodaemonize --fpm-config "$TMP/fpm.conf" "${root_flag[@]}" >"$TMP/fpm.out" 2>&1 &
+FPM_PID=$!
+for ((i = 0; i < 100; i++)); do [[ -S $FPM_SOCK ]] && break; sleep 0.05; done
+[[ -S $FPM_SOCK ]] || die "php-fpm did not start ($TMP/fpm.out)"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$TMP/wharf.ini" <<EOF
+[server]
+listen = 127.0.0.1:$PORT
+[site ab]
+root = $TMP/www
+fastcgi = unix:$FPM_SOCK
+fastcgi_max_conns = $FCGI_CONNS
+fastcgi_keep_conns = $FCGI_CONNS
+EOF
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run BIN PATH -> "req/s p99_ms cpu_us_per_req"
+run() {
+    local bin=$1 path=$2 out t0 t1 i
+    "$bin" --config "$TMP/wharf.ini" >>"$TMP/front.log" 2>&1 &
+    FRONT_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -fs -o /dev/null "http://127.0.0.1:$PORT$path" && break
+        sleep 0.05
+    done
+    wrk -t2 -c"$CONNS" -d1s "http://127.0.0.1:$PORT$path" >/dev/null 2>&1 # warm-up
+    t0=$(cpu_ticks "$FRONT_PID")
+    out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$path" 2>&1)
+    t1=$(cpu_ticks "$FRONT_PID")
+    kill "$FRONT_PID"
+    wait "$FRONT_PID" 2>/dev/null
+    FRONT_PID=
+    printf '### %s %s\n%s\n' "$bin" "$path" "$out" >>"$RESULTS/ab.log"
+    printf '%s\n' "$out" >"$TMP/wrk.out"
+    python3 - "$TMP/wrk.out" "$t0" "$t1" "$(getconf CLK_TCK)" <<'EOF'
+import re, sys
+out = open(sys.argv[1]).read()
+t0, t1, hz = map(float, sys.argv[2:])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+reqs = int(re.search(r"(\d+) requests in", out).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+if bad:
+    sys.exit("non-2xx responses: " + bad.group(1))
+print(f"{rps:.0f} {p99:.2f} {(t1 - t0) / hz / reqs * 1e6:.2f}")
+EOF
+}
+
+declare -A sum
+printf '| scenario | old %s req/s | new req/s | new/old | old p99 ms | new p99 ms | old CPU µs/req | new CPU µs/req |\n|---|---|---|---|---|---|---|---|\n' \
+    "$OLD_SHA" >"$TMP/table.md"
+for path in /1k.bin /hello.php /table.php; do
+    for k in old_rps new_rps old_p99 new_p99 old_cpu new_cpu; do sum[$k]=0; done
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for side in old new; do
+            bin=$OLD
+            [[ $side == new ]] && bin=$NEW
+            read -r rps p99 cpu < <(run "$bin" "$path") || die "$side $path failed (see $RESULTS/ab.log)"
+            [[ -n ${rps:-} ]] || die "$side $path: no result (see $RESULTS/ab.log)"
+            log "$path round $r $side: $rps req/s, p99 $p99 ms, $cpu µs CPU/req"
+            sum[${side}_rps]=$(python3 -c "print(${sum[${side}_rps]} + $rps)")
+            sum[${side}_p99]=$(python3 -c "print(${sum[${side}_p99]} + $p99)")
+            sum[${side}_cpu]=$(python3 -c "print(${sum[${side}_cpu]} + $cpu)")
+        done
+    done
+    python3 - "$path" "$ROUNDS" "${sum[old_rps]}" "${sum[new_rps]}" "${sum[old_p99]}" \
+        "${sum[new_p99]}" "${sum[old_cpu]}" "${sum[new_cpu]}" >>"$TMP/table.md" <<'EOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+o, nw, op, np_, oc, nc = (float(x) / n for x in sys.argv[3:])
+print(f"| {path} | {o:.0f} | {nw:.0f} | {nw / o:.3f} | {op:.2f} | {np_:.2f} | {oc:.2f} | {nc:.2f} |")
+EOF
+done
+{
+    printf 'old: %s, new: %s; %s rounds interleaved, wrk -t2 -c%s -d%ss, php-fpm static %s children (OPcache), %s CPUs\n\n' \
+        "$OLD_SHA" "$NEW_DESC" "$ROUNDS" "$CONNS" "$DURATION" "$FCGI_CONNS" "$(nproc)"
+    cat "$TMP/table.md"
+} | tee "$RESULTS/ab.md"
