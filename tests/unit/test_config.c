@@ -576,8 +576,9 @@ static void test_preset_keys(void)
     errlist_dispose(&errs);
 }
 
-/* ---- counting live heap blocks (glibc; ASan brings its own leak check instead) ---------- */
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+/* ---- counting live heap blocks (glibc; ASan brings its own leak check instead, and TSan
+ * must own malloc from before main) ------------------------------------------------------ */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define COUNT_BLOCKS 1
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
