@@ -92,7 +92,7 @@ struct fcgi_req {
 
     /* ---- the engine serving it (handed over under the pool lock) ---- */
     struct fcgi_conn *fc;    /* connection carrying it, NULL while queued */
-    struct upstream_req up;  /* pool lock: wait queue, upstreams tried, attempts */
+    struct upstream_req up;  /* queue link (pool lock), upstreams tried, attempts */
     uint64_t deadline_ms;    /* connect, send or read deadline */
     bool got_response_bytes; /* anything received: no retry after this */
     bool timeout_retried;    /* already retried once after a read timeout */

@@ -10,7 +10,8 @@
  * Pure: no I/O, no clock (a call that needs the time takes `now`, in ms), no locks, no
  * allocation after upstream_init. Lock rule: the caller holds the lock that guards the
  * struct upstream (fcgi_pool's pool lock) around every call, except the functions marked
- * "any thread, no lock" (atomics: passive health and the queue length hint).
+ * "any thread, no lock" (atomics: passive health, a connection's answer flag, the queue
+ * length hint) and the failover ones, which touch only the request.
  *
  * Requests and connections are opaque: each embeds a struct upstream_req or upstream_conn that
  * this module links into its queues, idle stacks and busy lists; the owner gets its struct
@@ -30,9 +31,9 @@
 #define UPSTREAM_MAX_ENGINES 64
 #define UPSTREAM_DOWN_MS 10000  /* skip an upstream this long after it failed */
 #define UPSTREAM_QUEUE_MAX 4096 /* waiting requests per site, then overload (503) at once */
-#define UPSTREAM_STALL_MS                                                                          \
-    100 /* a request with no answer byte after this may be queued in php-fpm behind a child        \
-         * a kept idle connection pins: that one is not kept (upstream_conn_done) */
+/* a request with no answer byte after this may sit in php-fpm's listen queue behind a child
+ * that a kept idle connection pins: then no connection to its upstream is kept idle */
+#define UPSTREAM_STALL_MS 100
 /* serve another engine's waiting request first when it waited this much longer than ours */
 #define UPSTREAM_STEAL_MS 10
 #define UPSTREAM_MAX_TRIED 32 /* upstreams beyond this are never marked tried */
@@ -178,7 +179,8 @@ void upstream_mark_down(struct upstream_server *s, uint64_t now);
 void upstream_mark_up(struct upstream_server *s);
 bool upstream_is_down(const struct upstream_server *s, uint64_t now);
 
-/** Failover: r tried s (it failed, or may hang); whether it did. */
+/** Failover: r tried s (it failed, or may hang); whether it did. These four read only r and
+ *  u's fixed part (its upstreams): the engine serving r needs no lock for them. */
 void upstream_mark_tried(struct upstream_req *r, const struct upstream_server *s);
 bool upstream_tried(const struct upstream_req *r, const struct upstream_server *s);
 /** Is there an upstream other than `except` that r has not tried? */

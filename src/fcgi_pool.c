@@ -233,11 +233,6 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static void mark_tried(struct fcgi_req *q, const struct fcgi_backend *b)
-{
-    upstream_mark_tried(&q->up, b->srv);
-}
-
 static void set_events(struct fcgi_conn *c, uint32_t events)
 {
     loop_watch_modify(c->engine->loop, c->watch, events);
@@ -558,7 +553,7 @@ static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_back
         pthread_mutex_lock(&b->pool->lock);
         upstream_give_back(&b->pool->up, b->srv, e->index, NULL);
         pthread_mutex_unlock(&b->pool->lock);
-        mark_tried(q, b);
+        upstream_mark_tried(&q->up, b->srv);
         dispatch(e, q);
         return;
     }
@@ -569,7 +564,7 @@ static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_back
     if (errno == EINPROGRESS)
         return; /* EPOLLOUT tells the outcome */
     /* refused at once (typical for unix sockets): mark and try the next upstream */
-    mark_tried(q, b);
+    upstream_mark_tried(&q->up, b->srv);
     char detail[128];
     snprintf(detail, sizeof detail, "connect: %s", strerror(errno));
     conn_failed(c, FCGI_FAIL_CONNECT, detail);
@@ -883,7 +878,7 @@ static void on_conn_event(struct loop *l, uint32_t events, void *ctx)
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
             char detail[128];
-            mark_tried(c->req, c->be);
+            upstream_mark_tried(&c->req->up, c->be->srv);
             snprintf(detail, sizeof detail, "connect: %s", strerror(err));
             conn_failed(c, FCGI_FAIL_CONNECT, detail);
             return;
@@ -1088,7 +1083,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     if (q->reading_paused) /* the kick that resumes reading sets a new deadline */
         return;
     if (c->st == CS_CONNECTING) {
-        mark_tried(q, c->be);
+        upstream_mark_tried(&q->up, c->be->srv);
         conn_failed(c, FCGI_FAIL_CONNECT, "connect timed out");
         return;
     }
@@ -1098,7 +1093,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     detach(c, false); /* never reused: its child may still answer */
     if (again) {
         q->timeout_retried = true;
-        mark_tried(q, b);
+        upstream_mark_tried(&q->up, b->srv);
         upstream_mark_down(b->srv, now);
         log_warn("fcgi", q->id,
                  "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
