@@ -7,7 +7,8 @@
  * stay open while idle (an idle one pins a php-fpm child), and for a unix socket no more than
  * php-fpm was seen to accept (its listen queue). It keeps FIFOs of waiting requests,
  * balances, and skips an upstream that failed to connect, or left a GET unanswered past the
- * read timeout, for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
+ * read timeout, for UPSTREAM_DOWN_MS. Its counts, balancing, health and queues are a struct
+ * upstream (upstream.h, no I/O) under the pool's own mutex.
  *
  * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
  * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request
@@ -27,20 +28,14 @@
 
 struct loop;
 
-#define FCGI_POOL_DOWN_MS 10000      /* skip an upstream this long after it failed */
-#define FCGI_POOL_QUEUE_MAX 4096     /* waiting requests per site, then 503 at once */
+/* (the pool's own limits, UPSTREAM_DOWN_MS, UPSTREAM_QUEUE_MAX, UPSTREAM_STALL_MS,
+ * UPSTREAM_STEAL_MS, UPSTREAM_MAX_ENGINES, are in upstream.h) */
 #define FCGI_POOL_IDLE_MS 30000      /* an idle kept connection is closed after this */
 #define FCGI_POOL_WATCH_AFTER_MS 200 /* watch the client of a request waiting this long */
-#define FCGI_POOL_STALL_MS                                                                         \
-    100                       /* a request with no answer byte after this may be queued            \
-                               * in php-fpm behind a child we keep: release it */
-#define FCGI_POOL_TICK_MS 100 /* engines check pinned children and fits this often */
+#define FCGI_POOL_TICK_MS 100        /* engines check pinned children and fits this often */
 /* a request with no answer byte after this makes its engine ask the kernel how many
  * connections wait in the unix upstream's listen queue (see fit_upstream) */
 #define FCGI_POOL_PROBE_MS 20
-/* serve another worker's waiting request first when it waited this much longer than ours */
-#define FCGI_POOL_STEAL_MS 10
-#define FCGI_MAX_ENGINES 64
 
 struct fcgi_engine;
 

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "fcgi_record.h"
 #include "request.h"
+#include "upstream.h"
 
 struct loop_watch;
 
@@ -91,12 +92,8 @@ struct fcgi_req {
 
     /* ---- the engine serving it (handed over under the pool lock) ---- */
     struct fcgi_conn *fc;    /* connection carrying it, NULL while queued */
-    struct fcgi_req *q_next; /* pool wait queue (pool lock) */
-    bool queued;             /* in the pool's wait queue (pool lock) */
-    uint64_t queued_ms;      /* when it was queued (pool lock) */
-    uint64_t deadline_ms;    /* queue, connect, send or read deadline */
-    unsigned attempts;       /* connection attempts made */
-    unsigned tried_mask;     /* upstreams already tried (bit per upstream < 32) */
+    struct upstream_req up;  /* queue link (pool lock), upstreams tried, attempts */
+    uint64_t deadline_ms;    /* connect, send or read deadline */
     bool got_response_bytes; /* anything received: no retry after this */
     bool timeout_retried;    /* already retried once after a read timeout */
     struct cgi_head_parser head_parser;

@@ -8,8 +8,14 @@
  * it is connecting, sending, receiving or idle. An idle one is watched for EOF (php-fpm closes
  * kept connections when a child exits) and dropped then.
  *
- * Locks: pool->lock guards the pool's counts, idle stacks, busy lists and queue; q->lock the
- * request's shared fields. The order is pool, then request. The kick list has its own lock.
+ * Locks: pool->lock guards the pool's struct upstream (src/upstream.c: its counts, idle stacks,
+ * busy lists and wait queues, which takes no lock itself; one lock round-trip per dispatch);
+ * q->lock the request's shared fields. The order is pool, then request. The kick list has its
+ * own lock.
+ *
+ * The decisions (which upstream, reuse or open or queue, which queued request next, keep or
+ * close, mark-down, fit) are upstream's; this file does what they say: sockets, the loop's
+ * watches and timers, cross-thread kicks.
  *
  * Notes:
  * - Every flush that empties the socket buffer refills it at once (encoding the next STDIN
@@ -37,6 +43,7 @@
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"
+#include "upstream.h"
 #include "util.h"
 
 #define STDIN_CHUNK (32u * 1024) /* request body bytes encoded per STDIN record batch */
@@ -46,23 +53,13 @@
 
 enum conn_state { CS_CONNECTING, CS_SENDING, CS_RECEIVING, CS_IDLE };
 
+/* An upstream's address; its counts and health are pool->up's (srv, the same index). */
 struct fcgi_backend {
     struct fcgi_pool *pool;
+    struct upstream_server *srv; /* pool lock (but for its health: upstream.h) */
     char *name;
     struct sockaddr_storage sa;
     socklen_t salen;
-    unsigned index;
-    /* under pool->lock */
-    unsigned n_conns; /* open, in every engine: connecting, busy or idle */
-    unsigned n_conns_of[FCGI_MAX_ENGINES];
-    unsigned n_busy;
-    unsigned n_idle;
-    struct fcgi_conn *idle[FCGI_MAX_ENGINES]; /* idle connections per engine, stacks */
-    struct fcgi_conn *busy;                   /* connections carrying a request */
-    _Atomic uint64_t down_until_ms;           /* passive health: skipped until then */
-    unsigned fit;    /* pool lock: connections php-fpm was seen to take at once (below
-                      * fastcgi_max_conns, unix sockets); 0 = none seen */
-    uint64_t fit_ms; /* pool lock: when fit last shrank or grew */
     struct fcgi_backend *same_addr; /* ring of the backends (of every pool) with this address;
                                      * itself when alone. Fixed once the pools are made */
 };
@@ -73,11 +70,7 @@ struct fcgi_pool {
     const struct fcgi_site_conf *conf;
     struct fcgi_backend *be;
     size_t n_be;
-    unsigned rr;
-    struct {
-        struct fcgi_req *head, *tail;
-    } queue[FCGI_MAX_ENGINES]; /* waiting requests by home engine, oldest first */
-    _Atomic size_t q_len;      /* all queues; read without the lock as a hint */
+    struct upstream up; /* lock: counts, balancing, health, wait queues */
     struct fcgi_pool *next;
 };
 
@@ -97,11 +90,8 @@ struct fcgi_conn {
     size_t chunk_off;
     bool stdin_done; /* the empty STDIN record is encoded */
     struct fcgi_dec dec;
-    struct fcgi_conn *next_idle;             /* pool lock */
-    struct fcgi_conn *busy_prev, *busy_next; /* pool lock */
-    struct fcgi_conn *prev, *next;           /* the engine's connections */
-    uint64_t since_ms;                       /* when it became idle, or got its request */
-    _Atomic bool answered;                   /* a byte came back for the current request */
+    struct upstream_conn up;       /* pool lock: idle stack or busy list, since_ms, answered */
+    struct fcgi_conn *prev, *next; /* the engine's connections */
 };
 
 struct fcgi_engine {
@@ -116,13 +106,12 @@ struct fcgi_engine {
     struct loop_timer watch_timer;      /* the client watch of e->watch_next is due */
     struct fcgi_req *watch_next;        /* oldest in `waiting` whose client was not looked at yet */
     struct loop_timer queue_timer;      /* the nearest queue deadline (of requests queued here) */
-    uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
     uint8_t stdin_buf[STDIN_CHUNK];
 };
 
 static struct fcgi_pool *pools;
-static struct fcgi_engine *engines[FCGI_MAX_ENGINES];
+static struct fcgi_engine *engines[UPSTREAM_MAX_ENGINES];
 static unsigned n_engines;
 static _Atomic bool stopping;
 /* The engine of the worker thread running MHD's callbacks, for fcgi_pool_submit alone: MHD
@@ -135,6 +124,17 @@ static _Thread_local struct fcgi_engine *mhd_engine;
 static uint64_t now_ms(const struct fcgi_engine *e)
 {
     return loop_now_ms(e->loop);
+}
+
+/* The request or connection a struct upstream_req / upstream_conn is embedded in. */
+static struct fcgi_req *req_of(struct upstream_req *r)
+{
+    return r ? (struct fcgi_req *)((char *)r - offsetof(struct fcgi_req, up)) : NULL;
+}
+
+static struct fcgi_conn *conn_of(struct upstream_conn *c)
+{
+    return c ? (struct fcgi_conn *)((char *)c - offsetof(struct fcgi_conn, up)) : NULL;
 }
 
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q);
@@ -212,10 +212,11 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
     p->conf = conf;
     p->be = xcalloc(n_ups, sizeof *p->be);
     p->n_be = n_ups;
+    upstream_init(&p->up, conf, n_ups);
     size_t before = errs->n;
     for (size_t i = 0; i < n_ups; i++) {
         p->be[i].pool = p;
-        p->be[i].index = (unsigned)i;
+        p->be[i].srv = &p->up.srv[i];
         p->be[i].name = xstrdup(ups[i].text);
         p->be[i].same_addr = &p->be[i];
         if (resolve(&ups[i], &p->be[i], errs, site_name) == 0)
@@ -232,55 +233,9 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static void mark_tried(struct fcgi_req *q, const struct fcgi_backend *b)
-{
-    if (b->index < 32)
-        q->tried_mask |= 1u << b->index;
-}
-
-static bool tried(const struct fcgi_req *q, const struct fcgi_backend *b)
-{
-    return b->index < 32 && (q->tried_mask & (1u << b->index));
-}
-
 static void set_events(struct fcgi_conn *c, uint32_t events)
 {
     loop_watch_modify(c->engine->loop, c->watch, events);
-}
-
-/* Pool lock held. */
-static void busy_link(struct fcgi_backend *b, struct fcgi_conn *c)
-{
-    c->busy_prev = NULL;
-    c->busy_next = b->busy;
-    if (b->busy)
-        b->busy->busy_prev = c;
-    b->busy = c;
-    b->n_busy++;
-}
-
-static void busy_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
-{
-    if (c->busy_prev)
-        c->busy_prev->busy_next = c->busy_next;
-    else
-        b->busy = c->busy_next;
-    if (c->busy_next)
-        c->busy_next->busy_prev = c->busy_prev;
-    c->busy_prev = c->busy_next = NULL;
-    b->n_busy--;
-}
-
-static void idle_unlink(struct fcgi_backend *b, struct fcgi_conn *c)
-{
-    struct fcgi_conn **pp = &b->idle[c->engine->index];
-    while (*pp && *pp != c)
-        pp = &(*pp)->next_idle;
-    if (*pp) {
-        *pp = c->next_idle;
-        b->n_idle--;
-    }
-    c->next_idle = NULL;
 }
 
 /* Wake engine e, unless it is the caller's: that one looks at its kick list before it sleeps. */
@@ -357,22 +312,6 @@ static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
     release_from_pool(q);
 }
 
-/* Pool lock held. Does another connection to c's upstream wait for an answer that has not
- * begun? */
-static bool stalled_on(const struct fcgi_backend *b, const struct fcgi_conn *c, uint64_t now)
-{
-    for (const struct fcgi_conn *o = b->busy; o; o = o->busy_next)
-        if (o != c && !atomic_load_explicit(&o->answered, memory_order_relaxed) &&
-            now - o->since_ms >= FCGI_POOL_STALL_MS)
-            return true;
-    return false;
-}
-
-static bool sibling_stalled(const struct fcgi_conn *c, uint64_t now)
-{
-    return stalled_on(c->be, c, now);
-}
-
 /* Take q off its connection; keep the connection for the next request if it is clean. A kept
  * connection goes on its engine's idle stack; the engine serves the queue from it afterwards
  * (fcgi_engine_run), so the oldest waiting request goes first. */
@@ -386,20 +325,10 @@ static void detach(struct fcgi_conn *c, bool keep)
     buf_reset(&c->chunk);
     uint64_t now = now_ms(c->engine);
     pthread_mutex_lock(&b->pool->lock);
-    busy_unlink(b, c);
-    /* note: a kept connection pins its php-fpm child. So at most fastcgi_keep_conns are kept
-     * idle (fastcgi_max_conns bounds requests in flight, not children pinned between
-     * requests), and none while a sibling waits for its first byte: it may sit in php-fpm's
-     * listen queue behind exactly this child (more connections than pm.max_children). */
-    if (keep && b->n_idle < b->pool->conf->keep_conns && !sibling_stalled(c, now)) {
+    keep = upstream_conn_done(&b->pool->up, &c->up, keep, now); /* at most keep_conns idle */
+    if (keep) {
         c->st = CS_IDLE;
-        c->since_ms = now;
         c->reused = true;
-        c->next_idle = b->idle[c->engine->index];
-        b->idle[c->engine->index] = c;
-        b->n_idle++;
-    } else {
-        keep = false;
     }
     pthread_mutex_unlock(&b->pool->lock);
     if (keep) {
@@ -417,12 +346,7 @@ static void conn_close(struct fcgi_conn *c)
     struct fcgi_engine *e = c->engine;
     struct fcgi_backend *b = c->be;
     pthread_mutex_lock(&b->pool->lock);
-    if (c->st == CS_IDLE)
-        idle_unlink(b, c);
-    else if (c->req)
-        busy_unlink(b, c);
-    b->n_conns--;
-    b->n_conns_of[e->index]--;
+    upstream_conn_closed(&c->up);
     pthread_mutex_unlock(&b->pool->lock);
     loop_watch_remove(e->loop, c->watch); /* no more events, even one already fetched */
     c->watch = NULL;
@@ -460,12 +384,12 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     if (!q)
         return;
     if (was_connecting) {
-        atomic_store(&b->down_until_ms, now_ms(e) + FCGI_POOL_DOWN_MS);
+        upstream_mark_down(b->srv, now_ms(e));
         log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
-                 b->name, detail, FCGI_POOL_DOWN_MS / 1000);
+                 b->name, detail, UPSTREAM_DOWN_MS / 1000);
     }
     bool retry = !q->got_response_bytes && !q->aborted && (was_connecting || was_reused) &&
-                 q->attempts < q->pool->n_be + 2;
+                 upstream_may_retry(&q->pool->up, &q->up);
     if (retry) {
         dispatch(e, q);
         return;
@@ -600,113 +524,14 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     c->req = q;
     q->fc = c;
     c->st = CS_CONNECTING;
-    c->since_ms = now_ms(e);
     pthread_mutex_lock(&b->pool->lock);
-    busy_link(b, c);
+    upstream_conn_opened(b->srv, &c->up, e->index, now_ms(e));
     pthread_mutex_unlock(&b->pool->lock);
     set_deadline(c, q->pool->conf->connect_timeout_ms);
     return c;
 }
 
 /* ---- choosing a connection ----------------------------------------------------------------- */
-
-/* How a request goes on, decided under the pool lock. */
-enum plan {
-    PLAN_IDLE,        /* an idle connection of this engine: *cp */
-    PLAN_OPEN,        /* room for a new connection to *bp */
-    PLAN_WAIT,        /* no room now: queue (and wake the engines in *poke, which have idle
-                       * connections this engine cannot use) */
-    PLAN_NO_UPSTREAM, /* every upstream was tried */
-};
-
-/* Pool lock held. Can engine i start a request on b now? Up to fastcgi_max_conns (or what
- * php-fpm was seen to take, b->fit) connections in all, and of them an even share per engine
- * for its own requests, so each worker mostly serves its own clients (beyond it, engines serve
- * each other's queues). */
-static bool has_room(const struct fcgi_backend *b, unsigned i)
-{
-    unsigned max = b->pool->conf->max_conns, n = n_engines ? n_engines : 1;
-    if (b->fit && b->fit < max)
-        max = b->fit;
-    return b->idle[i] || (b->n_conns < max && b->n_conns_of[i] < (max + n - 1) / n);
-}
-
-/* Pool lock held; changes nothing. Among upstreams not yet tried for q (those up first), by
- * the balancing method, the first with room for engine e. */
-static enum plan plan(struct fcgi_engine *e, struct fcgi_pool *p, struct fcgi_req *q,
-                      struct fcgi_backend **bp, uint64_t *poke)
-{
-    uint64_t now = now_ms(e);
-    size_t n = p->n_be, start = 0;
-    bool any_left = false;
-    switch (p->conf->lb) {
-    case FCGI_LB_ROUND_ROBIN:
-        start = p->rr % n;
-        break;
-    case FCGI_LB_RANDOM:
-        e->rand_state ^= e->rand_state << 13;
-        e->rand_state ^= e->rand_state >> 17;
-        e->rand_state ^= e->rand_state << 5;
-        start = e->rand_state % n;
-        break;
-    case FCGI_LB_IP_HASH:
-        start = q->client_hash % n;
-        break;
-    case FCGI_LB_LEAST_CONN:
-        start = 0;
-        break;
-    }
-    for (int pass = 0; pass < 2; pass++) { /* pass 0: healthy only; pass 1: down ones too */
-        struct fcgi_backend *best = NULL;
-        for (size_t k = 0; k < n; k++) {
-            struct fcgi_backend *b = &p->be[(start + k) % n];
-            if (tried(q, b))
-                continue;
-            any_left = true;
-            if (pass == 0 && atomic_load_explicit(&b->down_until_ms, memory_order_relaxed) > now)
-                continue;
-            if (!has_room(b, e->index)) {
-                for (unsigned i = 0; i < n_engines; i++) /* who could take it instead */
-                    if (i != e->index && has_room(b, i))
-                        *poke |= 1ull << i;
-                continue;
-            }
-            if (p->conf->lb != FCGI_LB_LEAST_CONN) {
-                *bp = b;
-                return b->idle[e->index] ? PLAN_IDLE : PLAN_OPEN;
-            }
-            if (!best || b->n_busy < best->n_busy)
-                best = b;
-        }
-        if (best) {
-            *bp = best;
-            return best->idle[e->index] ? PLAN_IDLE : PLAN_OPEN;
-        }
-    }
-    return any_left ? PLAN_WAIT : PLAN_NO_UPSTREAM;
-}
-
-/* Pool lock held: make a PLAN_IDLE or PLAN_OPEN for q on b happen in the counts. Returns the
- * idle connection to use, or NULL for a new one. */
-static struct fcgi_conn *commit(struct fcgi_engine *e, struct fcgi_backend *b, struct fcgi_req *q)
-{
-    if (b->pool->conf->lb == FCGI_LB_ROUND_ROBIN)
-        b->pool->rr++;
-    q->attempts++;
-    struct fcgi_conn *c = b->idle[e->index];
-    if (c) {
-        b->idle[e->index] = c->next_idle;
-        c->next_idle = NULL;
-        b->n_idle--;
-        c->since_ms = now_ms(e);
-        atomic_store_explicit(&c->answered, false, memory_order_relaxed);
-        busy_link(b, c);
-        return c;
-    }
-    b->n_conns++;
-    b->n_conns_of[e->index]++;
-    return NULL;
-}
 
 static void poke_engines(uint64_t mask)
 {
@@ -726,10 +551,9 @@ static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_back
     c = conn_open(e, b, q);
     if (!c) {
         pthread_mutex_lock(&b->pool->lock);
-        b->n_conns--;
-        b->n_conns_of[e->index]--;
+        upstream_give_back(&b->pool->up, b->srv, e->index, NULL);
         pthread_mutex_unlock(&b->pool->lock);
-        mark_tried(q, b);
+        upstream_mark_tried(&q->up, b->srv);
         dispatch(e, q);
         return;
     }
@@ -740,7 +564,7 @@ static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_back
     if (errno == EINPROGRESS)
         return; /* EPOLLOUT tells the outcome */
     /* refused at once (typical for unix sockets): mark and try the next upstream */
-    mark_tried(q, b);
+    upstream_mark_tried(&q->up, b->srv);
     char detail[128];
     snprintf(detail, sizeof detail, "connect: %s", strerror(errno));
     conn_failed(c, FCGI_FAIL_CONNECT, detail);
@@ -754,29 +578,12 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
         fail_req(q, FCGI_FAIL_CONNECT, "server shutting down");
         return;
     }
-    struct fcgi_backend *b = NULL;
-    struct fcgi_conn *c = NULL;
-    uint64_t poke = 0, deadline = 0;
+    struct upstream_choice ch;
     pthread_mutex_lock(&p->lock);
-    enum plan pl = plan(e, p, q, &b, &poke);
-    bool full = false;
-    if (pl == PLAN_IDLE || pl == PLAN_OPEN) {
-        c = commit(e, b, q);
-    } else if (pl == PLAN_WAIT && p->q_len >= FCGI_POOL_QUEUE_MAX) {
-        full = true;
-    } else if (pl == PLAN_WAIT) {
-        q->queued_ms = now_ms(e);
-        q->deadline_ms = q->queued_ms + p->conf->queue_timeout_ms;
-        deadline = q->deadline_ms;
-        q->q_next = NULL;
-        q->queued = true;
-        unsigned h = q->home->index;
-        if (p->queue[h].tail)
-            p->queue[h].tail->q_next = q;
-        else
-            p->queue[h].head = q;
-        p->queue[h].tail = q;
-        p->q_len++;
+    q->up.home = q->home->index;
+    q->up.hash = q->client_hash;
+    enum upstream_plan pl = upstream_dispatch(&p->up, &q->up, e->index, n_engines, now_ms(e), &ch);
+    if (pl == UPSTREAM_QUEUED) {
         pthread_mutex_lock(&q->lock);
         q->engine = NULL; /* whoever takes it from the queue serves it */
         pthread_mutex_unlock(&q->lock);
@@ -784,43 +591,26 @@ static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
     pthread_mutex_unlock(&p->lock);
 
     switch (pl) {
-    case PLAN_IDLE:
-    case PLAN_OPEN:
-        start_on(e, q, b, c);
+    case UPSTREAM_IDLE:
+    case UPSTREAM_OPEN:
+        start_on(e, q, &p->be[ch.srv->index], conn_of(ch.conn));
         return;
-    case PLAN_WAIT:
-        if (full) {
-            fail_req(q, FCGI_FAIL_OVERLOAD, "wait queue full");
-        } else {
-            /* whoever serves it, this engine sees that it does not wait too long */
-            if (!loop_timer_is_armed(&e->queue_timer) || e->queue_timer.due_ms > deadline)
-                loop_timer_arm_at(e->loop, &e->queue_timer, deadline);
-            poke_engines(poke);
-        }
+    case UPSTREAM_QUEUED: {
+        /* whoever serves it, this engine sees that it does not wait too long */
+        uint64_t deadline = q->up.deadline_ms;
+        if (!loop_timer_is_armed(&e->queue_timer) || e->queue_timer.due_ms > deadline)
+            loop_timer_arm_at(e->loop, &e->queue_timer, deadline);
+        poke_engines(ch.poke);
         return;
-    case PLAN_NO_UPSTREAM:
+    }
+    case UPSTREAM_FULL:
+        fail_req(q, FCGI_FAIL_OVERLOAD, "wait queue full");
+        return;
+    case UPSTREAM_WAIT:
+    case UPSTREAM_NONE:
         fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
         return;
     }
-}
-
-/* Pool lock held: take q out of the wait queue. */
-static void unqueue_locked(struct fcgi_pool *p, struct fcgi_req *q)
-{
-    unsigned h = q->home->index;
-    struct fcgi_req **pp = &p->queue[h].head, *prev = NULL;
-    while (*pp && *pp != q) {
-        prev = *pp;
-        pp = &(*pp)->q_next;
-    }
-    if (!*pp)
-        return;
-    *pp = q->q_next;
-    if (p->queue[h].tail == q)
-        p->queue[h].tail = prev;
-    p->q_len--;
-    q->q_next = NULL;
-    q->queued = false;
 }
 
 /* The client of a queued request left: drop it, unless an engine has just taken it (that
@@ -829,39 +619,20 @@ static void abort_queued(struct fcgi_req *q)
 {
     struct fcgi_pool *p = q->pool;
     pthread_mutex_lock(&p->lock);
-    bool was = q->queued;
-    if (was)
-        unqueue_locked(p, q);
+    bool was = upstream_unqueue(&p->up, &q->up);
     pthread_mutex_unlock(&p->lock);
     if (was)
         release_from_pool(q);
 }
 
-/* Pool lock held. The request engine e should serve next: the oldest of its own, unless
- * another engine's oldest has waited FCGI_POOL_STEAL_MS longer (or e has none waiting). */
-static struct fcgi_req *next_to_serve(struct fcgi_engine *e, struct fcgi_pool *p)
-{
-    struct fcgi_req *own = p->queue[e->index].head, *other = NULL;
-    for (unsigned i = 0; i < n_engines; i++) {
-        struct fcgi_req *h = p->queue[i].head;
-        if (i != e->index && h && (!other || h->queued_ms < other->queued_ms))
-            other = h;
-    }
-    if (own && (!other || other->queued_ms + FCGI_POOL_STEAL_MS >= own->queued_ms))
-        return own;
-    return other;
-}
-
 /* Engine e has room (a connection came free or closed, or another engine woke it): start the
- * oldest waiting requests that it can serve. */
+ * oldest waiting requests that it can serve (its own first, see upstream_next). */
 static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
 {
-    while (atomic_load_explicit(&p->q_len, memory_order_relaxed) && !atomic_load(&stopping)) {
-        struct fcgi_backend *b = NULL;
-        struct fcgi_conn *c = NULL;
-        uint64_t poke = 0;
+    while (upstream_waiting(&p->up) && !atomic_load(&stopping)) {
+        struct upstream_choice ch = {0};
         pthread_mutex_lock(&p->lock);
-        struct fcgi_req *q = next_to_serve(e, p);
+        struct fcgi_req *q = req_of(upstream_next(&p->up, e->index, n_engines));
         if (!q) {
             pthread_mutex_unlock(&p->lock);
             return;
@@ -869,38 +640,31 @@ static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
         pthread_mutex_lock(&q->lock); /* claim it: the MHD side reads q->engine to kick */
         bool aborted = q->aborted;
         pthread_mutex_unlock(&q->lock);
-        enum plan pl = aborted ? PLAN_NO_UPSTREAM : plan(e, p, q, &b, &poke);
-        if (pl == PLAN_WAIT) {
+        enum upstream_plan pl = UPSTREAM_NONE;
+        if (aborted)
+            upstream_unqueue(&p->up, &q->up);
+        else
+            pl = upstream_serve(&p->up, &q->up, e->index, n_engines, now_ms(e), &ch);
+        if (pl == UPSTREAM_WAIT) {
             pthread_mutex_unlock(&p->lock);
-            return; /* no room here; the engines in `poke` will serve it */
+            return; /* no room here; the engines in ch.poke will serve it */
         }
-        unqueue_locked(p, q);
-        if (pl != PLAN_NO_UPSTREAM)
-            c = commit(e, b, q);
         pthread_mutex_lock(&q->lock);
         q->engine = e;
         aborted = q->aborted;
         pthread_mutex_unlock(&q->lock);
         pthread_mutex_unlock(&p->lock);
         if (aborted) {
-            if (pl != PLAN_NO_UPSTREAM) { /* give the room back */
+            if (pl != UPSTREAM_NONE) { /* give the room back */
                 pthread_mutex_lock(&p->lock);
-                if (c) {
-                    busy_unlink(b, c);
-                    c->next_idle = b->idle[e->index];
-                    b->idle[e->index] = c;
-                    b->n_idle++;
-                } else {
-                    b->n_conns--;
-                    b->n_conns_of[e->index]--;
-                }
+                upstream_give_back(&p->up, ch.srv, e->index, ch.conn);
                 pthread_mutex_unlock(&p->lock);
             }
             release_from_pool(q);
-        } else if (pl == PLAN_NO_UPSTREAM) {
+        } else if (pl == UPSTREAM_NONE) {
             fail_req(q, FCGI_FAIL_CONNECT, "no upstream could be reached");
         } else {
-            start_on(e, q, b, c);
+            start_on(e, q, &p->be[ch.srv->index], conn_of(ch.conn));
         }
     }
 }
@@ -987,7 +751,7 @@ static void conn_recv(struct fcgi_conn *c)
      * the first read only peeks: if it holds the whole rest of the response, the connection
      * gets its next request first and the bytes are consumed after, while the child is awake
      * with work. One wake-up per request instead of two. */
-    bool peek = atomic_load_explicit(&q->pool->q_len, memory_order_relaxed) > 0;
+    bool peek = upstream_waiting(&q->pool->up) > 0;
     size_t peeked = 0;
 
     for (;;) {
@@ -1009,7 +773,7 @@ static void conn_recv(struct fcgi_conn *c)
             quickack(c->fd);
         set_deadline(c, q->pool->conf->read_timeout_ms);
         q->got_response_bytes = true; /* the backend answered something: never send it again */
-        atomic_store_explicit(&c->answered, true, memory_order_relaxed);
+        upstream_conn_answered(&c->up);
         size_t off = 0;
         while (off < (size_t)n && !broken && !ended) {
             struct fcgi_dec_event ev;
@@ -1114,12 +878,12 @@ static void on_conn_event(struct loop *l, uint32_t events, void *ctx)
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
             char detail[128];
-            mark_tried(c->req, c->be);
+            upstream_mark_tried(&c->req->up, c->be->srv);
             snprintf(detail, sizeof detail, "connect: %s", strerror(err));
             conn_failed(c, FCGI_FAIL_CONNECT, detail);
             return;
         }
-        atomic_store(&c->be->down_until_ms, 0);
+        upstream_mark_up(c->be->srv);
         assign(c, c->req);
         return;
     }
@@ -1223,12 +987,8 @@ static void on_watch_timer(struct loop *l, struct loop_timer *t, void *ctx)
  * to the client), the client still there, and an upstream left that was not tried. */
 static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *hung)
 {
-    if (!q->is_safe || q->got_response_bytes || q->aborted || q->timeout_retried)
-        return false;
-    for (size_t i = 0; i < q->pool->n_be; i++)
-        if (&q->pool->be[i] != hung && !tried(q, &q->pool->be[i]))
-            return true;
-    return false;
+    return q->is_safe && !q->got_response_bytes && !q->aborted && !q->timeout_retried &&
+           upstream_other_untried(&q->pool->up, &q->up, hung->srv);
 }
 
 /* note: php-fpm's children take connections from its listen queue one at a time and keep
@@ -1237,7 +997,7 @@ static bool may_retry_hung(const struct fcgi_req *q, const struct fcgi_backend *
  * many children there are. For a unix socket the kernel tells how many connections wait in
  * that queue (listen_queue_unix): when a request has waited FCGI_POOL_PROBE_MS for its first
  * byte (the queue is asked, so a slow script costs a look, nothing more), the upstream's
- * connections are fitted to those php-fpm took (b->fit), and further
+ * connections are fitted to those php-fpm took (upstream_fit), and further
  * requests wait in wharf's queue (in order, with fastcgi_queue_timeout) instead. The fit grows
  * back by one a second, so more children are found when php-fpm gets them. */
 static void fit_upstream(struct fcgi_backend *b, uint64_t now)
@@ -1247,16 +1007,11 @@ static void fit_upstream(struct fcgi_backend *b, uint64_t now)
     if (waiting <= 0)
         return;
     pthread_mutex_lock(&b->pool->lock);
-    unsigned took = b->n_conns > (unsigned)waiting ? b->n_conns - (unsigned)waiting : 1;
-    if (!b->fit || took < b->fit) {
-        if (!b->fit)
-            log_info("fcgi", 0,
-                     "[site %s] upstream %s: %d connections wait in its listen queue; "
-                     "using %u (raise pm.max_children, or set fastcgi_max_conns to it)",
-                     b->pool->site, b->name, waiting, took);
-        b->fit = took;
-    }
-    b->fit_ms = now;
+    if (upstream_fit(b->srv, (unsigned)waiting, now))
+        log_info("fcgi", 0,
+                 "[site %s] upstream %s: %d connections wait in its listen queue; "
+                 "using %u (raise pm.max_children, or set fastcgi_max_conns to it)",
+                 b->pool->site, b->name, waiting, b->srv->fit);
     pthread_mutex_unlock(&b->pool->lock);
 }
 
@@ -1268,8 +1023,8 @@ static void refit(struct fcgi_engine *e, uint64_t now)
     size_t n = 0;
     for (struct fcgi_conn *c = e->conns; c; c = c->next) {
         if (c->is_tcp || !c->req || c->st == CS_IDLE || c->st == CS_CONNECTING ||
-            atomic_load_explicit(&c->answered, memory_order_relaxed) ||
-            now - c->since_ms < FCGI_POOL_PROBE_MS)
+            atomic_load_explicit(&c->up.answered, memory_order_relaxed) ||
+            now - c->up.since_ms < FCGI_POOL_PROBE_MS)
             continue;
         size_t k = 0;
         while (k < n && probe[k] != c->be)
@@ -1281,13 +1036,7 @@ static void refit(struct fcgi_engine *e, uint64_t now)
         fit_upstream(probe[k], now);
     for (struct fcgi_pool *p = pools; p; p = p->next) {
         pthread_mutex_lock(&p->lock);
-        for (size_t i = 0; i < p->n_be; i++) {
-            struct fcgi_backend *b = &p->be[i];
-            if (b->fit && now - b->fit_ms >= 1000) {
-                b->fit = b->fit + 1 >= p->conf->max_conns ? 0 : b->fit + 1;
-                b->fit_ms = now;
-            }
-        }
+        upstream_regrow(&p->up, now);
         pthread_mutex_unlock(&p->lock);
     }
 }
@@ -1300,7 +1049,7 @@ static bool idle_pins_waiter(const struct fcgi_conn *c, uint64_t now)
     const struct fcgi_backend *b = c->be;
     do {
         pthread_mutex_lock(&b->pool->lock);
-        bool stalled = b->n_busy && stalled_on(b, c, now);
+        bool stalled = upstream_stalled(b->srv, &c->up, now);
         pthread_mutex_unlock(&b->pool->lock);
         if (stalled)
             return true;
@@ -1317,7 +1066,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     struct fcgi_engine *e = c->engine;
     uint64_t now = loop_now_ms(l);
     if (c->st == CS_IDLE) {
-        uint64_t due = c->since_ms + FCGI_POOL_IDLE_MS + 1;
+        uint64_t due = c->up.since_ms + FCGI_POOL_IDLE_MS + 1;
         if (due > now)
             loop_timer_arm_at(l, &c->timer, due); /* early: armed for an earlier deadline */
         else
@@ -1334,7 +1083,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     if (q->reading_paused) /* the kick that resumes reading sets a new deadline */
         return;
     if (c->st == CS_CONNECTING) {
-        mark_tried(q, c->be);
+        upstream_mark_tried(&q->up, c->be->srv);
         conn_failed(c, FCGI_FAIL_CONNECT, "connect timed out");
         return;
     }
@@ -1344,12 +1093,12 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     detach(c, false); /* never reused: its child may still answer */
     if (again) {
         q->timeout_retried = true;
-        mark_tried(q, b);
-        atomic_store(&b->down_until_ms, now + FCGI_POOL_DOWN_MS);
+        upstream_mark_tried(&q->up, b->srv);
+        upstream_mark_down(b->srv, now);
         log_warn("fcgi", q->id,
                  "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
                  "retrying the %s on another upstream, skipping this one for %u s",
-                 q->pool->site, b->name, q->is_head ? "HEAD" : "GET", FCGI_POOL_DOWN_MS / 1000);
+                 q->pool->site, b->name, q->is_head ? "HEAD" : "GET", UPSTREAM_DOWN_MS / 1000);
         dispatch(e, q);
     } else {
         fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");
@@ -1362,19 +1111,12 @@ static uint64_t expire_queues(uint64_t now)
 {
     uint64_t next = 0;
     for (struct fcgi_pool *p = pools; p; p = p->next) {
-        if (!atomic_load_explicit(&p->q_len, memory_order_relaxed))
+        if (!upstream_waiting(&p->up))
             continue;
         for (unsigned i = 0; i < n_engines; i++) {
             for (;;) {
                 pthread_mutex_lock(&p->lock);
-                struct fcgi_req *q = p->queue[i].head;
-                if (q && q->deadline_ms <= now) {
-                    unqueue_locked(p, q);
-                } else {
-                    if (q && (!next || q->deadline_ms < next))
-                        next = q->deadline_ms;
-                    q = NULL;
-                }
+                struct fcgi_req *q = req_of(upstream_expire(&p->up, i, now, &next));
                 pthread_mutex_unlock(&p->lock);
                 if (!q)
                     break;
@@ -1489,12 +1231,11 @@ static void handle_kicks(struct fcgi_engine *e)
 
 struct fcgi_engine *fcgi_engine_new(struct loop *loop)
 {
-    if (n_engines >= FCGI_MAX_ENGINES)
+    if (n_engines >= UPSTREAM_MAX_ENGINES)
         return NULL;
     struct fcgi_engine *e = xcalloc(1, sizeof *e);
     e->loop = loop;
     e->index = n_engines;
-    e->rand_state = 2463534242u + 7919u * n_engines;
     pthread_mutex_init(&e->kick_lock, NULL);
     /* a wake-up needs no callback: the kick list is drained in fcgi_engine_run, every turn */
     loop_timer_init(&e->tick, on_tick, e);
@@ -1599,12 +1340,10 @@ void fcgi_pool_stop(void)
         free_dead(e);
     }
     for (struct fcgi_pool *p = pools; p; p = p->next) {
-        for (unsigned i = 0; i < FCGI_MAX_ENGINES; i++) {
+        for (unsigned i = 0; i < UPSTREAM_MAX_ENGINES; i++) {
             for (;;) {
                 pthread_mutex_lock(&p->lock);
-                struct fcgi_req *q = p->queue[i].head;
-                if (q)
-                    unqueue_locked(p, q);
+                struct fcgi_req *q = req_of(upstream_pop(&p->up, i));
                 pthread_mutex_unlock(&p->lock);
                 if (!q)
                     break;
@@ -1632,6 +1371,7 @@ void fcgi_pool_free(struct fcgi_pool *p)
         free(b->name);
     }
     free(p->be);
+    upstream_dispose(&p->up);
     free(p->site);
     pthread_mutex_destroy(&p->lock);
     free(p);
