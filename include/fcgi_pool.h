@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "fcgi_request.h"
+#include "fcgi_req.h"
 
 struct loop;
 
@@ -43,6 +43,13 @@ struct loop;
 #define FCGI_MAX_ENGINES 64
 
 struct fcgi_engine;
+
+/* What the MHD side asks the engine to do (bits of fcgi_pool_kick's flags). */
+enum {
+    FCGI_KICK_SUBMIT = 1,  /* start this request */
+    FCGI_KICK_ABORT = 2,   /* the client is gone: drop it, never reuse its connection */
+    FCGI_KICK_DRAINED = 4, /* the client consumed output: read from the backend again */
+};
 
 /** A pool for the site's upstreams (addresses resolved now; NULL with errors on failure). */
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
@@ -74,8 +81,6 @@ void fcgi_pool_free(struct fcgi_pool *p);
 void fcgi_pool_submit(struct fcgi_req *q);
 /** Tell the request's engine about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). */
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags);
-/** q's MHD connection was just resumed (by any thread): make its worker run MHD soon. */
-void fcgi_pool_resumed(struct fcgi_req *q);
 /** The MHD side has its connection back (a head or a failure came, or it completed): stop
  *  watching the client socket. Idempotent; on the thread that submitted q. */
 void fcgi_pool_reclaim(struct fcgi_req *q);

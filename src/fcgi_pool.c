@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fcgi_record.h"
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"
@@ -290,18 +292,24 @@ static void signal_engine(struct fcgi_engine *e)
         fcgi_engine_wake(e);
 }
 
-void fcgi_pool_resumed(struct fcgi_req *q)
+void fcgi_engine_wake(struct fcgi_engine *e)
 {
+    loop_wake(e->loop);
+}
+
+/* Give the MHD side its turn, if it waits (suspended): resume its connection, exactly once per
+ * suspend. q->lock held; any engine. */
+static void wake_locked(struct fcgi_req *q)
+{
+    if (!q->mhd_waiting)
+        return;
+    q->mhd_waiting = false;
+    MHD_resume_connection(q->conn);
     /* note: MHD_resume_connection() only flags the connection; a daemon without an internal
      * thread processes it at its next MHD_run(). The home worker runs its daemons after every
      * wake-up, so waking it is enough; on its own thread that happens anyway this iteration. */
     if (q->home && !loop_in_own_thread(q->home->loop))
         fcgi_engine_wake(q->home);
-}
-
-void fcgi_engine_wake(struct fcgi_engine *e)
-{
-    loop_wake(e->loop);
 }
 
 /* Put q (its flags already set, in_kick_list already claimed) on e's kick list. */
@@ -329,7 +337,7 @@ static void release_from_pool(struct fcgi_req *q)
     pthread_mutex_lock(&q->lock);
     q->ended = true;
     q->in_pool = false;
-    fcgi_req_wake_locked(q);
+    wake_locked(q);
     pthread_mutex_unlock(&q->lock);
     fcgi_req_release(q);
 }
@@ -1075,7 +1083,7 @@ static void conn_recv(struct fcgi_conn *c)
     if (head_now && !broken)
         q->head_done = true;
     if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off))
-        fcgi_req_wake_locked(q);
+        wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
     if (broken) {
@@ -1184,7 +1192,7 @@ static void client_gone(struct fcgi_req *q)
     if (pending) {
         q->fail = FCGI_FAIL_CLIENT_GONE;
         q->aborted = true;
-        fcgi_req_wake_locked(q);
+        wake_locked(q);
     }
     pthread_mutex_unlock(&q->lock);
     if (!pending)
