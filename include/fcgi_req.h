@@ -63,12 +63,12 @@ struct fcgi_req {
 
     /* ---- the request to send: written by the MHD side before fcgi_pool_submit, read-only
      * afterwards (the kick list's lock publishes them to the engine) ---- */
-    struct buf head_records; /* BEGIN_REQUEST + PARAMS records, complete */
-    struct buf body_mem;     /* request body, when it fits in memory */
-    int body_fd;             /* request body beyond memory (unlinked file); -1 = none */
-    uint64_t body_len;       /* bytes of request body */
-    uint32_t client_hash;    /* for ip_hash */
-    int client_fd;           /* the HTTP connection's socket (owned by MHD) */
+    struct buf params;    /* PARAMS content: name-value pairs (cgi_env), FCGI_REQ_PARAMS_MAX */
+    struct buf body_mem;  /* request body, when it fits in memory */
+    int body_fd;          /* request body beyond memory (unlinked file); -1 = none */
+    uint64_t body_len;    /* bytes of request body */
+    uint32_t client_hash; /* for ip_hash */
+    int client_fd;        /* the HTTP connection's socket (owned by MHD) */
     bool is_head;
     bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
 
@@ -98,8 +98,6 @@ struct fcgi_req {
     unsigned tried_mask;     /* upstreams already tried (bit per upstream < 32) */
     bool got_response_bytes; /* anything received: no retry after this */
     bool timeout_retried;    /* already retried once after a read timeout */
-    uint64_t stderr_logged;  /* bytes of STDERR logged (capped) */
-    struct buf stderr_line;  /* partial STDERR line */
 
     /* ---- handed over: the serving engine's exchange fills it until it sets head_done (under
      * lock); from then on it is read-only, and the MHD side reads it without the lock ---- */

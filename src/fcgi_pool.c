@@ -35,16 +35,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fcgi_record.h"
+#include "fcgi_exchange.h"
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
 
-#define STDIN_CHUNK (32u * 1024) /* request body bytes encoded per STDIN record batch */
 #define RECV_BUF (64u * 1024)
-#define STDERR_LOG_MAX (64u * 1024) /* per request; the rest is counted, not logged */
-#define STDERR_LINE_MAX 2000
 
 enum conn_state { CS_CONNECTING, CS_SENDING, CS_RECEIVING, CS_IDLE };
 
@@ -91,15 +88,10 @@ struct fcgi_conn {
     struct fcgi_engine *engine;
     enum conn_state st;
     struct fcgi_req *req;
-    bool reused;       /* served a request before: it may have been closed meanwhile */
-    bool is_tcp;       /* re-arm TCP_QUICKACK after reads */
-    size_t head_off;   /* bytes of req->head_records sent */
-    uint64_t body_off; /* request body bytes encoded so far */
-    struct buf chunk;  /* encoded STDIN records being sent */
-    size_t chunk_off;
-    bool stdin_done; /* the empty STDIN record is encoded */
-    struct fcgi_dec dec;
-    struct fcgi_conn *next_idle;             /* pool lock */
+    bool reused;                 /* served a request before: it may have been closed meanwhile */
+    bool is_tcp;                 /* re-arm TCP_QUICKACK after reads */
+    struct fcgi_exchange x;      /* the FastCGI protocol of req on this connection */
+    struct fcgi_conn *next_idle; /* pool lock */
     struct fcgi_conn *busy_prev, *busy_next; /* pool lock */
     struct fcgi_conn *prev, *next;           /* the engine's connections */
     uint64_t since_ms;                       /* when it became idle, or got its request */
@@ -120,7 +112,7 @@ struct fcgi_engine {
     struct loop_timer queue_timer;      /* the nearest queue deadline (of requests queued here) */
     uint32_t rand_state;
     uint8_t recv_buf[RECV_BUF];
-    uint8_t stdin_buf[STDIN_CHUNK];
+    uint8_t stdin_buf[FCGI_EXCHANGE_STDIN_CHUNK]; /* its exchanges' pread scratch */
 };
 
 static struct fcgi_pool *pools;
@@ -327,13 +319,9 @@ static void engine_push(struct fcgi_engine *e, struct fcgi_req *q)
 
 /* ---- request state changes -------------------------------------------------------------- */
 
-static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len);
-
 /* The pool lets go of q: it ended (ok or failed). Drops the pool's reference. Any thread. */
 static void release_from_pool(struct fcgi_req *q)
 {
-    if (q->stderr_line.len)
-        log_stderr(q, (const uint8_t *)"\n", 1); /* a last line without its newline */
     pthread_mutex_lock(&q->lock);
     q->ended = true;
     q->in_pool = false;
@@ -388,10 +376,10 @@ static void detach(struct fcgi_conn *c, bool keep)
 {
     struct fcgi_req *q = c->req;
     struct fcgi_backend *b = c->be;
+    fcgi_exchange_finish(&c->x); /* its last STDERR line, if it had no newline */
     c->req = NULL;
     if (q)
         q->fc = NULL;
-    buf_reset(&c->chunk);
     uint64_t now = now_ms(c->engine);
     pthread_mutex_lock(&b->pool->lock);
     busy_unlink(b, c);
@@ -442,7 +430,7 @@ static void conn_close(struct fcgi_conn *c)
         e->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    buf_dispose(&c->chunk);
+    fcgi_exchange_dispose(&c->x);
     /* the caller may still look at c (c->watch says it is closed): free it after the turn */
     c->next = e->dead_conns;
     e->dead_conns = c;
@@ -483,31 +471,24 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
 
 /* ---- sending ------------------------------------------------------------------------------ */
 
-/* Encode the next piece of request body (or the end of STDIN) into c->chunk. */
-static int refill(struct fcgi_conn *c)
+/* What the exchange of a request gives back: body bytes go to the MHD side's buffer (unless
+ * the client is gone), STDERR lines to the error log with the request id. */
+static void on_body(void *ctx, const uint8_t *data, size_t len)
 {
-    struct fcgi_req *q = c->req;
-    buf_reset(&c->chunk);
-    c->chunk_off = 0;
-    if (c->body_off < q->body_len) {
-        size_t n = q->body_len - c->body_off < STDIN_CHUNK ? (size_t)(q->body_len - c->body_off)
-                                                           : STDIN_CHUNK;
-        const void *src;
-        if (q->body_fd >= 0) {
-            ssize_t got = pread(q->body_fd, c->engine->stdin_buf, n, (off_t)c->body_off);
-            if (got <= 0)
-                return -1;
-            n = (size_t)got;
-            src = c->engine->stdin_buf;
-        } else {
-            src = q->body_mem.data + c->body_off;
-        }
-        c->body_off += n;
-        return fcgi_record_stream(&c->chunk, FCGI_STDIN, 1, src, n);
-    }
-    c->stdin_done = true;
-    return fcgi_record_stream(&c->chunk, FCGI_STDIN, 1, NULL, 0);
+    struct fcgi_req *q = ctx;
+    pthread_mutex_lock(&q->lock);
+    if (!q->aborted)
+        buf_append(&q->out, data, len);
+    pthread_mutex_unlock(&q->lock);
 }
+
+static void on_stderr_line(void *ctx, const char *line)
+{
+    const struct fcgi_req *q = ctx;
+    log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, line);
+}
+
+static const struct fcgi_exchange_sink req_sink = {.body = on_body, .stderr_line = on_stderr_line};
 
 static void start_receiving(struct fcgi_conn *c)
 {
@@ -521,21 +502,14 @@ static void conn_send(struct fcgi_conn *c)
     struct fcgi_req *q = c->req;
     bool progress = false;
     for (;;) {
-        const char *data;
+        const uint8_t *data;
         size_t len;
-        if (c->head_off < q->head_records.len) {
-            data = q->head_records.data + c->head_off;
-            len = q->head_records.len - c->head_off;
-        } else if (c->chunk_off < c->chunk.len) {
-            data = c->chunk.data + c->chunk_off;
-            len = c->chunk.len - c->chunk_off;
-        } else if (!c->stdin_done && q->body_len > 0) {
-            if (refill(c) != 0) {
-                conn_failed(c, FCGI_FAIL_PROTOCOL, "cannot read the buffered request body");
-                return;
-            }
-            continue;
-        } else {
+        /* the next piece is encoded as soon as the last one is flushed: never a stall */
+        if (fcgi_exchange_to_send(&c->x, &data, &len) != 0) {
+            conn_failed(c, FCGI_FAIL_PROTOCOL, "cannot read the buffered request body");
+            return;
+        }
+        if (!len) {
             start_receiving(c);
             return;
         }
@@ -553,10 +527,7 @@ static void conn_send(struct fcgi_conn *c)
             return;
         }
         progress = true;
-        if (c->head_off < q->head_records.len)
-            c->head_off += (size_t)n;
-        else
-            c->chunk_off += (size_t)n;
+        fcgi_exchange_sent(&c->x, (size_t)n);
     }
 }
 
@@ -565,12 +536,18 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
 {
     c->req = q;
     q->fc = c;
-    c->head_off = 0;
-    c->body_off = 0;
-    c->chunk_off = 0;
-    buf_reset(&c->chunk);
-    c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
-    fcgi_dec_init(&c->dec, 1);
+    struct fcgi_exchange_input in = {
+        .params = q->params.data,
+        .params_len = q->params.len,
+        .body_mem = q->body_mem.data,
+        .body_fd = q->body_fd,
+        .body_len = q->body_len,
+        .is_head = q->is_head,
+        .head = &q->head_parser,
+        .sink = &req_sink,
+        .ctx = q,
+    };
+    fcgi_exchange_start(&c->x, &in);
     c->st = CS_SENDING;
     set_deadline(c, q->pool->conf->send_timeout_ms);
     conn_send(c);
@@ -600,7 +577,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     c->fd = fd;
     c->be = b;
     c->engine = e;
-    buf_init(&c->chunk, 0);
+    fcgi_exchange_init(&c->x, e->stdin_buf);
     c->next = e->conns;
     if (e->conns)
         e->conns->prev = c;
@@ -914,46 +891,6 @@ static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
 }
 /* ---- receiving ------------------------------------------------------------------------------ */
 
-static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        bool eol = data[i] == '\n';
-        if (!eol && q->stderr_line.len < STDERR_LINE_MAX)
-            buf_putc(&q->stderr_line, (char)data[i]);
-        if (eol || (len == 0)) {
-            if (q->stderr_logged < STDERR_LOG_MAX && q->stderr_line.len)
-                log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, q->stderr_line.data);
-            q->stderr_logged += q->stderr_line.len + 1;
-            buf_reset(&q->stderr_line);
-        }
-    }
-}
-
-/* STDOUT bytes: first the CGI head, then the body (appended for the MHD side). */
-static int on_stdout(struct fcgi_req *q, const uint8_t *data, size_t len, bool *head_now)
-{
-    if (!*head_now && !q->head_done) {
-        size_t used = 0;
-        switch (cgi_head_feed(&q->head_parser, (const char *)data, len, &used)) {
-        case CGI_HEAD_NEED_MORE:
-            return 0;
-        case CGI_HEAD_ERROR:
-            return -1;
-        case CGI_HEAD_DONE:
-            *head_now = true;
-            data += used;
-            len -= used;
-            break;
-        }
-    }
-    if (len && !q->is_head && !q->aborted) {
-        pthread_mutex_lock(&q->lock);
-        buf_append(&q->out, data, len);
-        pthread_mutex_unlock(&q->lock);
-    }
-    return 0;
-}
-
 /* Drop n bytes that an earlier recv() only peeked at. */
 static void consume(struct fcgi_conn *c, size_t n)
 {
@@ -990,6 +927,7 @@ static void conn_recv(struct fcgi_conn *c)
     bool head_now = false, ended = false, broken = false;
     const char *why = NULL;
     enum fcgi_fail fail = FCGI_FAIL_PROTOCOL;
+    enum fcgi_exchange_status st;
     /* note: consuming a php-fpm child's last bytes wakes it when it already sleeps in read()
      * on this socket (unix_write_space; it finds nothing and sleeps again). When requests wait,
      * the first read only peeks: if it holds the whole rest of the response, the connection
@@ -1005,8 +943,12 @@ static void conn_recv(struct fcgi_conn *c)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n <= 0) {
-            broken = true;
-            why = n == 0 ? "upstream closed the connection" : strerror(errno);
+            broken = true; /* before END_REQUEST: a truncated response */
+            why = strerror(errno);
+            if (n == 0) {
+                fcgi_exchange_eof(&c->x);
+                why = fcgi_exchange_error(&c->x);
+            }
             break;
         }
         if (peek) {
@@ -1018,50 +960,17 @@ static void conn_recv(struct fcgi_conn *c)
         set_deadline(c, q->pool->conf->read_timeout_ms);
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         atomic_store_explicit(&c->answered, true, memory_order_relaxed);
-        size_t off = 0;
-        while (off < (size_t)n && !broken && !ended) {
-            struct fcgi_dec_event ev;
-            size_t used = 0;
-            enum fcgi_dec_status st =
-                fcgi_dec_feed(&c->dec, recv_buf + off, (size_t)n - off, &used, &ev);
-            off += used;
-            if (st == FCGI_DEC_NEED_MORE)
-                break;
-            if (st == FCGI_DEC_ERROR) {
-                broken = true;
-                why = fcgi_dec_error(&c->dec);
-                break;
-            }
-            switch (ev.type) {
-            case FCGI_STDOUT:
-                if (on_stdout(q, ev.data, ev.len, &head_now) != 0) {
-                    broken = true;
-                    why = cgi_head_error(&q->head_parser);
-                }
-                break;
-            case FCGI_STDERR:
-                log_stderr(q, ev.data, ev.len);
-                break;
-            case FCGI_END_REQUEST:
-                ended = true;
-                if (ev.protocol_status == FCGI_OVERLOADED) {
-                    broken = true;
-                    fail = FCGI_FAIL_OVERLOAD;
-                    why = "upstream overloaded";
-                } else if (ev.protocol_status != FCGI_REQUEST_COMPLETE) {
-                    broken = true;
-                    why = "upstream refused the request";
-                } else if (!head_now && !q->head_done) {
-                    broken = true;
-                    why = "response ended before its header was complete";
-                }
-                break;
-            default:
-                break; /* management records: nothing to do */
-            }
-        }
-        if (broken || ended)
+        st = fcgi_exchange_recv(&c->x, recv_buf, (size_t)n, &head_now);
+        if (st == FCGI_EXCHANGE_END) {
+            ended = true;
             break;
+        }
+        if (st != FCGI_EXCHANGE_MORE) {
+            broken = true;
+            fail = st == FCGI_EXCHANGE_OVERLOADED ? FCGI_FAIL_OVERLOAD : FCGI_FAIL_PROTOCOL;
+            why = fcgi_exchange_error(&c->x);
+            break;
+        }
         if (peeked) { /* not the end yet: take the bytes and read on as usual */
             consume(c, peeked);
             peeked = 0;

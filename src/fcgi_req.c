@@ -21,8 +21,7 @@ struct fcgi_req *fcgi_req_new(struct site *site, uint64_t id, struct MHD_Connect
     q->conn = conn;
     q->body_fd = -1;
     q->client_fd = -1;
-    buf_init(&q->head_records, FCGI_REQ_PARAMS_MAX);
-    buf_init(&q->stderr_line, 0);
+    buf_init(&q->params, FCGI_REQ_PARAMS_MAX);
     buf_init(&q->body_mem, 0); /* the MHD side applies the site's fastcgi_body_buffer */
     buf_init(&q->out, 0);
     cgi_head_init(&q->head_parser);
@@ -39,8 +38,7 @@ void fcgi_req_release(struct fcgi_req *q)
 {
     if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
-    buf_dispose(&q->head_records);
-    buf_dispose(&q->stderr_line);
+    buf_dispose(&q->params);
     buf_dispose(&q->body_mem);
     buf_dispose(&q->out);
     cgi_head_dispose(&q->head_parser); /* the MHD side reads the head after the pool let go */

@@ -284,8 +284,9 @@ static uint32_t hash_text(const char *s)
     return h;
 }
 
-/* BEGIN_REQUEST + PARAMS (+ the empty STDIN when there is no body) into q->head_records. */
-static int build_head_records(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+/* The CGI params (name-value pairs, the PARAMS content) into q->params; fcgi_exchange encodes
+ * the records on the connection. -1 when they exceed FCGI_REQ_PARAMS_MAX. */
+static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
 {
     const struct site_conf *site = r->site;
     struct header_set hs = {.n = 0};
@@ -349,19 +350,8 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .n_headers = hs.n,
         .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},
     };
-    struct buf params;
-    buf_init(&params, FCGI_REQ_PARAMS_MAX);
-    buf_reserve(&params, 2048); /* a typical request's params: one allocation, not five */
-    int rc = cgi_env_build(&cr, add_param, &params);
-    if (rc == 0)
-        rc = buf_reserve(&q->head_records, params.len + 64) ||
-             fcgi_record_begin(&q->head_records, 1, FCGI_RESPONDER, true) ||
-             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, params.data, params.len) ||
-             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, NULL, 0);
-    if (rc == 0 && q->body_len == 0)
-        rc = fcgi_record_stream(&q->head_records, FCGI_STDIN, 1, NULL, 0);
-    buf_dispose(&params);
-    return rc ? -1 : 0;
+    buf_reserve(&q->params, 2048); /* a typical request's params: one allocation, not five */
+    return cgi_env_build(&cr, add_param, &q->params) ? -1 : 0;
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -680,7 +670,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
-    if (build_head_records(c, r, q) != 0) {
+    if (build_params(c, r, q) != 0) {
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
