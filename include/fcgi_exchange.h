@@ -118,6 +118,11 @@ enum fcgi_exchange_status fcgi_exchange_recv(struct fcgi_exchange *x, const uint
  *  Returns the status (BROKEN, or how it had ended already). */
 enum fcgi_exchange_status fcgi_exchange_eof(struct fcgi_exchange *x);
 
+/** A cgi_env_build callback (cgi_env.h) that appends one param to ctx, a struct buf, as a
+ *  FastCGI name-value pair: how the MHD side collects what fcgi_exchange_input.params holds.
+ *  -1 when the buf's ceiling would be exceeded. */
+int fcgi_exchange_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen);
+
 /** Why the exchange ended early ("upstream overloaded" ...); NULL while it has not. */
 const char *fcgi_exchange_error(const struct fcgi_exchange *x);
 

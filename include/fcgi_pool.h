@@ -10,7 +10,8 @@
  * read timeout, for FCGI_POOL_DOWN_MS. Its state is under its own mutex.
  *
  * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
- * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request
+ * next to its MHD daemons: it owns the connections it opened and does all their I/O (the
+ * FastCGI protocol on each is an fcgi_exchange, fcgi_exchange.h). A request
  * is started by the engine of the thread whose MHD connection asked for it, right after MHD's
  * callbacks return, so the usual PHP request never changes threads: no hand-off to another
  * thread on the way to php-fpm, none on the way back. When this engine has no free connection,

@@ -61,8 +61,9 @@ struct fcgi_req {
     struct fcgi_pool *pool;      /* site->pool */
     struct MHD_Connection *conn; /* resumed by the engines (under lock, see mhd_waiting) */
 
-    /* ---- the request to send: written by the MHD side before fcgi_pool_submit, read-only
-     * afterwards (the kick list's lock publishes them to the engine) ---- */
+    /* ---- the request to send: written on the MHD side's thread up to fcgi_pool_submit
+     * (home by the submit itself), read-only afterwards, by any thread (the kick list's lock
+     * publishes them to the engine) ---- */
     struct buf params;    /* PARAMS content: name-value pairs (cgi_env), FCGI_REQ_PARAMS_MAX */
     struct buf body_mem;  /* request body, when it fits in memory */
     int body_fd;          /* request body beyond memory (unlinked file); -1 = none */
@@ -71,6 +72,7 @@ struct fcgi_req {
     int client_fd;        /* the HTTP connection's socket (owned by MHD) */
     bool is_head;
     bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
+    struct fcgi_engine *home; /* the submitting thread's engine; NULL = never submitted */
 
     /* ---- MHD side only (the thread running its MHD connection); engines never look ---- */
     bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
@@ -79,7 +81,6 @@ struct fcgi_req {
     uint64_t body_sent;  /* body bytes the content reader gave MHD (compressed if gzip) */
 
     /* ---- home engine only (the thread that submitted it), until fcgi_pool_reclaim ---- */
-    struct fcgi_engine *home;
     struct fcgi_req *home_prev, *home_next; /* home's requests waiting for a head */
     bool in_home_list;
     uint64_t submitted_ms;
@@ -103,10 +104,9 @@ struct fcgi_req {
      * lock); from then on it is read-only, and the MHD side reads it without the lock ---- */
     struct cgi_head_parser head_parser;
 
-    /* ---- shared: under `lock`, by either side. Exceptions, each with one writer: the serving
-     * engine reads reading_paused and head_done without the lock (it alone writes them), and
-     * reads aborted without it as a hint (a stale false costs at most a retry, which the abort
-     * kick then drops) ---- */
+    /* ---- shared: under `lock`, by either side. Two reads skip it: the serving engine reads
+     * reading_paused without the lock (it alone writes it), and aborted as a hint (a stale
+     * false costs at most a retry, which the abort kick then drops) ---- */
     pthread_mutex_t lock;
     bool mhd_waiting;           /* the MHD side suspended and wants a resume (fcgi_pool wakes) */
     bool head_done;             /* head_parser.head is complete and final */

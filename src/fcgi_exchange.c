@@ -37,6 +37,11 @@ void fcgi_exchange_dispose(struct fcgi_exchange *x)
 
 /* ---- sending ------------------------------------------------------------------------------ */
 
+int fcgi_exchange_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    return fcgi_record_pair(ctx, name, nlen, value, vlen);
+}
+
 void fcgi_exchange_start(struct fcgi_exchange *x, const struct fcgi_exchange_input *in)
 {
     x->in = *in;

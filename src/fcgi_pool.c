@@ -6,14 +6,18 @@
  * place: an engine's kick list (new), the pool's wait queue, or on a connection (fc) of the
  * engine in q->engine. A connection belongs to the engine that opened it for its whole life;
  * it is connecting, sending, receiving or idle. An idle one is watched for EOF (php-fpm closes
- * kept connections when a child exits) and dropped then.
+ * kept connections when a child exits) and dropped then. What goes over a connection (the
+ * records, the CGI head, STDERR, END_REQUEST) is its fcgi_exchange's business: the engine
+ * moves bytes between the socket and the exchange, and keeps time.
  *
  * Locks: pool->lock guards the pool's counts, idle stacks, busy lists and queue; q->lock the
- * request's shared fields. The order is pool, then request. The kick list has its own lock.
+ * request's shared fields (which are which: fcgi_req.h). The order is pool, then request. The
+ * kick list has its own lock.
  *
  * Notes:
- * - Every flush that empties the socket buffer refills it at once (encoding the next STDIN
- *   chunk), so an upload never stalls waiting for an EPOLLOUT that will not come.
+ * - Every flush that empties the socket buffer asks the exchange again at once (it encodes
+ *   the next STDIN piece), so an upload never stalls waiting for an EPOLLOUT that will not
+ *   come.
  * - The MHD side is woken once per read batch, so a response whose head and END_REQUEST
  *   arrive together is answered with one buffer response (Content-Length, no chunking).
  * - A request is retried on another connection only when nothing came back for it.
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include "fcgi_exchange.h"
+#include "fcgi_req.h"
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"

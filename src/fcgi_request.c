@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include "cgi_env.h"
+#include "fcgi_exchange.h"
 #include "fcgi_pool.h"
-#include "fcgi_record.h"
 #include "fcgi_req.h"
 #include "fs.h"
 #include "gzip.h"
@@ -254,11 +254,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static int add_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-    return fcgi_record_pair(ctx, name, nlen, value, vlen);
-}
-
 static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t n, unsigned *port)
 {
     *port = 0;
@@ -351,7 +346,7 @@ static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi
         .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},
     };
     buf_reserve(&q->params, 2048); /* a typical request's params: one allocation, not five */
-    return cgi_env_build(&cr, add_param, &q->params) ? -1 : 0;
+    return cgi_env_build(&cr, fcgi_exchange_param, &q->params) ? -1 : 0;
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */
