@@ -474,7 +474,7 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     fail_req(q, why, detail);
 }
 
-/* ---- sending ------------------------------------------------------------------------------ */
+/* ---- the exchange's sink -------------------------------------------------------------------- */
 
 /* What the exchange of a request gives back: body bytes go to the MHD side's buffer (unless
  * the client is gone), STDERR lines to the error log with the request id. */
@@ -494,6 +494,8 @@ static void on_stderr_line(void *ctx, const char *line)
 }
 
 static const struct fcgi_exchange_sink req_sink = {.body = on_body, .stderr_line = on_stderr_line};
+
+/* ---- sending ------------------------------------------------------------------------------ */
 
 static void start_receiving(struct fcgi_conn *c)
 {
