@@ -46,7 +46,7 @@ struct fcgi_exchange_sink {
     void (*body)(void *ctx, const uint8_t *data, size_t len);
     /** One STDERR line, without its newline, NUL-terminated, at most
      *  FCGI_EXCHANGE_STDERR_LINE_MAX bytes (the rest of a longer line is dropped); empty lines
-     *  are not passed. */
+     *  are not passed (a NUL inside a line ends it as a C string, as it does for the log). */
     void (*stderr_line)(void *ctx, const char *line);
 };
 

@@ -117,11 +117,12 @@ struct fcgi_req {
     bool in_pool;               /* the pool (queue or an engine) still holds it */
     struct fcgi_engine *engine; /* serving it; NULL while queued (also under the pool lock) */
     enum fcgi_fail fail;
-    struct buf out;      /* response body bytes not yet given to MHD (engine appends) */
-    size_t out_off;      /* bytes of out already given (MHD side takes) */
-    unsigned kick_flags; /* FCGI_KICK_* (fcgi_pool.h) not yet handled */
-    bool in_kick_list;   /* on an engine's kick list (kick_next is that list's) */
-    struct fcgi_req *kick_next;
+    struct buf out;             /* response body bytes not yet given to MHD (engine appends) */
+    size_t out_off;             /* bytes of out already given (MHD side takes) */
+    unsigned kick_flags;        /* FCGI_KICK_* (fcgi_pool.h) not yet handled */
+    bool in_kick_list;          /* on an engine's kick list (kick_next is that list's) */
+    struct fcgi_req *kick_next; /* not q->lock: the engine's kick_lock while listed, then the
+                                 * engine that took the list */
 };
 
 /** A new request of site (pinned until the last release) for MHD connection conn, holding one
