@@ -11,7 +11,8 @@
  * upstream (upstream.h, no I/O) under the pool's own mutex.
  *
  * An engine belongs to one worker thread (see worker.h) and lives in that thread's epoll set
- * next to its MHD daemons: it owns the connections it opened and does all their I/O. A request
+ * next to its MHD daemons: it owns the connections it opened and does all their I/O (the
+ * FastCGI protocol on each is an fcgi_exchange, fcgi_exchange.h). A request
  * is started by the engine of the thread whose MHD connection asked for it, right after MHD's
  * callbacks return, so the usual PHP request never changes threads: no hand-off to another
  * thread on the way to php-fpm, none on the way back. When this engine has no free connection,
@@ -24,7 +25,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "fcgi_request.h"
+#include "fcgi_req.h"
 
 struct loop;
 
@@ -38,6 +39,13 @@ struct loop;
 #define FCGI_POOL_PROBE_MS 20
 
 struct fcgi_engine;
+
+/* What the MHD side asks the engine to do (bits of fcgi_pool_kick's flags). */
+enum {
+    FCGI_KICK_SUBMIT = 1,  /* start this request */
+    FCGI_KICK_ABORT = 2,   /* the client is gone: drop it, never reuse its connection */
+    FCGI_KICK_DRAINED = 4, /* the client consumed output: read from the backend again */
+};
 
 /** A pool for the site's upstreams (addresses resolved now; NULL with errors on failure). */
 struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_conf *conf,
@@ -69,8 +77,6 @@ void fcgi_pool_free(struct fcgi_pool *p);
 void fcgi_pool_submit(struct fcgi_req *q);
 /** Tell the request's engine about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). */
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags);
-/** q's MHD connection was just resumed (by any thread): make its worker run MHD soon. */
-void fcgi_pool_resumed(struct fcgi_req *q);
 /** The MHD side has its connection back (a head or a failure came, or it completed): stop
  *  watching the client socket. Idempotent; on the thread that submitted q. */
 void fcgi_pool_reclaim(struct fcgi_req *q);

@@ -1,129 +1,27 @@
 /*
- * fcgi_request: one HTTP request proxied to a FastCGI backend, seen from both sides.
+ * fcgi_request: the MHD side of an HTTP request proxied to a FastCGI backend.
  *
- * The MHD side (a worker thread, inside the access handler or the content reader) decides
- * that a path runs a script, buffers the request body (memory, then an unlinked temp file: a
- * slow uploader never holds a php-fpm child, and chunked uploads get a CONTENT_LENGTH),
- * encodes BEGIN_REQUEST + PARAMS, suspends the connection and hands the request to the same
- * thread's FastCGI engine (fcgi_pool_submit). The engine serving it (usually that same
- * thread's) sends, reads, parses the CGI head and appends body bytes; whenever the MHD side
- * waits for something it resumes the connection, exactly once per suspend (the `mhd_waiting`
- * flag under `lock`).
- *
- * Ownership: refcounted. The MHD request holds one reference until NOTIFY_COMPLETED, the pool
- * one while the request is queued or on a connection, a streaming response one until MHD frees
- * it. Fields are grouped by who may touch them.
+ * It decides that a path runs a script, buffers the request body (memory, then an unlinked
+ * temp file: a slow uploader never holds a php-fpm child, and chunked uploads get a
+ * CONTENT_LENGTH), collects the CGI params, suspends the connection and hands the request
+ * (struct fcgi_req, fcgi_req.h) to the same thread's FastCGI engine (fcgi_pool_submit). The
+ * engine serving it runs the FastCGI exchange (fcgi_exchange.h) and resumes the connection
+ * whenever this side waits for something, exactly once per suspend; this side then answers
+ * with one buffer response or a content reader streaming the request's output.
  */
 #ifndef WHARF_FCGI_REQUEST_H
 #define WHARF_FCGI_REQUEST_H
 
 #include <microhttpd.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
 
-#include "buf.h"
-#include "cgi_response.h"
 #include "config.h"
-#include "fcgi_record.h"
 #include "request.h"
-#include "upstream.h"
 
-struct loop_watch;
+#define FCGI_GZIP_IN (16u * 1024) /* raw bytes compressed per content-reader call */
+#define FCGI_GZIP_LEVEL 6         /* zlib level for PHP responses (as for files) */
 
-#define FCGI_OUT_HIGH_WATER (256u * 1024) /* stop reading the backend above this */
-#define FCGI_OUT_LOW_WATER (64u * 1024)   /* and start again below this */
-#define FCGI_GZIP_IN (16u * 1024)         /* raw bytes compressed per content-reader call */
-#define FCGI_GZIP_LEVEL 6                 /* zlib level for PHP responses (as for files) */
-
-struct fcgi_pool;
-struct fcgi_conn;
 struct site;
-
-enum fcgi_fail {
-    FCGI_OK = 0,
-    FCGI_FAIL_CONNECT,     /* 502: no backend could be reached */
-    FCGI_FAIL_TIMEOUT,     /* 504: the backend stopped answering */
-    FCGI_FAIL_OVERLOAD,    /* 503: no free connection within the queue timeout, or the backend
-                            *      answered FCGI_OVERLOADED */
-    FCGI_FAIL_PROTOCOL,    /* 502: malformed records or CGI head, or a truncated response */
-    FCGI_FAIL_CLIENT_GONE, /* the client closed its connection while waiting: no answer */
-};
-
-/* What the MHD side asks the engine to do (bits of kick_flags). */
-enum {
-    FCGI_KICK_SUBMIT = 1,  /* start this request */
-    FCGI_KICK_ABORT = 2,   /* the client is gone: drop it, never reuse its connection */
-    FCGI_KICK_DRAINED = 4, /* the client consumed output: read from the backend again */
-};
-
-struct fcgi_req {
-    _Atomic int refs;
-    uint64_t id;       /* the HTTP request's id, for logs */
-    struct site *site; /* pinned for q's whole life: pool is its pool (site.h) */
-    struct fcgi_pool *pool;
-
-    /* ---- written by the MHD side before submit, read-only afterwards ---- */
-    struct buf head_records; /* BEGIN_REQUEST + PARAMS records, complete */
-    struct buf body_mem;     /* request body, when it fits in memory */
-    int body_fd;             /* request body beyond memory (unlinked file); -1 = none */
-    uint64_t body_len;       /* bytes of request body */
-    uint32_t client_hash;    /* for ip_hash */
-    int client_fd;           /* the HTTP connection's socket (owned by MHD)  */
-    bool is_head;
-    bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
-
-    /* ---- MHD side only ---- */
-    struct MHD_Connection *conn;
-    bool body_too_large; /* past fastcgi_max_body: answer 413 at the end */
-    bool streamed;       /* answered by a content reader (not one buffer) */
-    uint64_t body_sent;  /* body bytes the content reader gave MHD (compressed if gzip) */
-    bool body_failed;    /* could not be buffered (temp_dir): answer 500 at the end */
-
-    /* ---- the thread that submitted it (its MHD connection's) ---- */
-    struct fcgi_engine *home;
-    struct fcgi_req *home_prev, *home_next; /* home's requests waiting for a head */
-    bool in_home_list;
-    uint64_t submitted_ms;
-    struct loop_watch *client_watch; /* note: MHD cannot see a suspended client leave, so the
-                                      * home engine watches its socket for EPOLLRDHUP until the
-                                      * MHD side has the connection back; NULL = not watched */
-
-    /* ---- the engine serving it (handed over under the pool lock) ---- */
-    struct fcgi_conn *fc;    /* connection carrying it, NULL while queued */
-    struct upstream_req up;  /* queue link (pool lock), upstreams tried, attempts */
-    uint64_t deadline_ms;    /* connect, send or read deadline */
-    bool got_response_bytes; /* anything received: no retry after this */
-    bool timeout_retried;    /* already retried once after a read timeout */
-    struct cgi_head_parser head_parser;
-    uint64_t stderr_logged; /* bytes of STDERR logged (capped) */
-    struct buf stderr_line; /* partial STDERR line */
-
-    /* ---- shared, under lock ---- */
-    pthread_mutex_t lock;
-    bool mhd_waiting;           /* the MHD side suspended and wants a resume */
-    bool head_done;             /* head_parser.head is complete and final */
-    bool ended;                 /* END_REQUEST seen, or failed: no more output */
-    bool stream_error;          /* the body broke after the head was sent */
-    bool aborted;               /* the client is gone */
-    bool reading_paused;        /* the engine stopped reading: out is over high water */
-    bool in_pool;               /* the pool (queue or an engine) still holds it */
-    struct fcgi_engine *engine; /* serving it; NULL while queued (also under the pool lock) */
-    enum fcgi_fail fail;
-    struct buf out; /* response body bytes not yet given to MHD */
-    size_t out_off; /* bytes of out already given */
-    unsigned kick_flags;
-    bool in_kick_list;
-    struct fcgi_req *kick_next;
-};
-
-/** Take and drop references; the last release frees everything. Thread-safe. */
-void fcgi_req_ref(struct fcgi_req *q);
-void fcgi_req_release(struct fcgi_req *q);
-
-/** Resume the MHD connection if the MHD side is waiting. Call with q->lock held. */
-void fcgi_req_wake_locked(struct fcgi_req *q);
 
 /* ---- MHD side, called from http_front ---- */
 

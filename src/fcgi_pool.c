@@ -6,20 +6,23 @@
  * place: an engine's kick list (new), the pool's wait queue, or on a connection (fc) of the
  * engine in q->engine. A connection belongs to the engine that opened it for its whole life;
  * it is connecting, sending, receiving or idle. An idle one is watched for EOF (php-fpm closes
- * kept connections when a child exits) and dropped then.
+ * kept connections when a child exits) and dropped then. What goes over a connection (the
+ * records, the CGI head, STDERR, END_REQUEST) is its fcgi_exchange's business: the engine
+ * moves bytes between the socket and the exchange, and keeps time.
  *
  * Locks: pool->lock guards the pool's struct upstream (src/upstream.c: its counts, idle stacks,
  * busy lists and wait queues, which takes no lock itself; one lock round-trip per dispatch);
- * q->lock the request's shared fields. The order is pool, then request. The kick list has its
- * own lock.
+ * q->lock the request's shared fields (which are which: fcgi_req.h). The order is pool, then
+ * request. The kick list has its own lock.
  *
  * The decisions (which upstream, reuse or open or queue, which queued request next, keep or
  * close, mark-down, fit) are upstream's; this file does what they say: sockets, the loop's
  * watches and timers, cross-thread kicks.
  *
  * Notes:
- * - Every flush that empties the socket buffer refills it at once (encoding the next STDIN
- *   chunk), so an upload never stalls waiting for an EPOLLOUT that will not come.
+ * - Every flush that empties the socket buffer asks the exchange again at once (it encodes
+ *   the next STDIN piece), so an upload never stalls waiting for an EPOLLOUT that will not
+ *   come.
  * - The MHD side is woken once per read batch, so a response whose head and END_REQUEST
  *   arrive together is answered with one buffer response (Content-Length, no chunking).
  * - A request is retried on another connection only when nothing came back for it.
@@ -28,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,16 +44,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fcgi_exchange.h"
+#include "fcgi_req.h"
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"
 #include "upstream.h"
 #include "util.h"
 
-#define STDIN_CHUNK (32u * 1024) /* request body bytes encoded per STDIN record batch */
 #define RECV_BUF (64u * 1024)
-#define STDERR_LOG_MAX (64u * 1024) /* per request; the rest is counted, not logged */
-#define STDERR_LINE_MAX 2000
 
 enum conn_state { CS_CONNECTING, CS_SENDING, CS_RECEIVING, CS_IDLE };
 
@@ -82,14 +85,9 @@ struct fcgi_conn {
     struct fcgi_engine *engine;
     enum conn_state st;
     struct fcgi_req *req;
-    bool reused;       /* served a request before: it may have been closed meanwhile */
-    bool is_tcp;       /* re-arm TCP_QUICKACK after reads */
-    size_t head_off;   /* bytes of req->head_records sent */
-    uint64_t body_off; /* request body bytes encoded so far */
-    struct buf chunk;  /* encoded STDIN records being sent */
-    size_t chunk_off;
-    bool stdin_done; /* the empty STDIN record is encoded */
-    struct fcgi_dec dec;
+    bool reused;                   /* served a request before: it may have been closed meanwhile */
+    bool is_tcp;                   /* re-arm TCP_QUICKACK after reads */
+    struct fcgi_exchange x;        /* the FastCGI protocol of req on this connection */
     struct upstream_conn up;       /* pool lock: idle stack or busy list, since_ms, answered */
     struct fcgi_conn *prev, *next; /* the engine's connections */
 };
@@ -107,7 +105,7 @@ struct fcgi_engine {
     struct fcgi_req *watch_next;        /* oldest in `waiting` whose client was not looked at yet */
     struct loop_timer queue_timer;      /* the nearest queue deadline (of requests queued here) */
     uint8_t recv_buf[RECV_BUF];
-    uint8_t stdin_buf[STDIN_CHUNK];
+    uint8_t stdin_buf[FCGI_EXCHANGE_STDIN_CHUNK]; /* its exchanges' pread scratch */
 };
 
 static struct fcgi_pool *pools;
@@ -245,18 +243,24 @@ static void signal_engine(struct fcgi_engine *e)
         fcgi_engine_wake(e);
 }
 
-void fcgi_pool_resumed(struct fcgi_req *q)
+void fcgi_engine_wake(struct fcgi_engine *e)
 {
+    loop_wake(e->loop);
+}
+
+/* Give the MHD side its turn, if it waits (suspended): resume its connection, exactly once per
+ * suspend. q->lock held; any engine. */
+static void wake_locked(struct fcgi_req *q)
+{
+    if (!q->mhd_waiting)
+        return;
+    q->mhd_waiting = false;
+    MHD_resume_connection(q->conn);
     /* note: MHD_resume_connection() only flags the connection; a daemon without an internal
      * thread processes it at its next MHD_run(). The home worker runs its daemons after every
      * wake-up, so waking it is enough; on its own thread that happens anyway this iteration. */
     if (q->home && !loop_in_own_thread(q->home->loop))
         fcgi_engine_wake(q->home);
-}
-
-void fcgi_engine_wake(struct fcgi_engine *e)
-{
-    loop_wake(e->loop);
 }
 
 /* Put q (its flags already set, in_kick_list already claimed) on e's kick list. */
@@ -274,17 +278,13 @@ static void engine_push(struct fcgi_engine *e, struct fcgi_req *q)
 
 /* ---- request state changes -------------------------------------------------------------- */
 
-static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len);
-
 /* The pool lets go of q: it ended (ok or failed). Drops the pool's reference. Any thread. */
 static void release_from_pool(struct fcgi_req *q)
 {
-    if (q->stderr_line.len)
-        log_stderr(q, (const uint8_t *)"\n", 1); /* a last line without its newline */
     pthread_mutex_lock(&q->lock);
     q->ended = true;
     q->in_pool = false;
-    fcgi_req_wake_locked(q);
+    wake_locked(q);
     pthread_mutex_unlock(&q->lock);
     fcgi_req_release(q);
 }
@@ -319,10 +319,10 @@ static void detach(struct fcgi_conn *c, bool keep)
 {
     struct fcgi_req *q = c->req;
     struct fcgi_backend *b = c->be;
+    fcgi_exchange_finish(&c->x); /* its last STDERR line, if it had no newline */
     c->req = NULL;
     if (q)
         q->fc = NULL;
-    buf_reset(&c->chunk);
     uint64_t now = now_ms(c->engine);
     pthread_mutex_lock(&b->pool->lock);
     keep = upstream_conn_done(&b->pool->up, &c->up, keep, now); /* at most keep_conns idle */
@@ -358,7 +358,7 @@ static void conn_close(struct fcgi_conn *c)
         e->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    buf_dispose(&c->chunk);
+    fcgi_exchange_dispose(&c->x);
     /* the caller may still look at c (c->watch says it is closed): free it after the turn */
     c->next = e->dead_conns;
     e->dead_conns = c;
@@ -397,33 +397,28 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     fail_req(q, why, detail);
 }
 
-/* ---- sending ------------------------------------------------------------------------------ */
+/* ---- the exchange's sink -------------------------------------------------------------------- */
 
-/* Encode the next piece of request body (or the end of STDIN) into c->chunk. */
-static int refill(struct fcgi_conn *c)
+/* What the exchange of a request gives back: body bytes go to the MHD side's buffer (unless
+ * the client is gone), STDERR lines to the error log with the request id. */
+static void on_body(void *ctx, const uint8_t *data, size_t len)
 {
-    struct fcgi_req *q = c->req;
-    buf_reset(&c->chunk);
-    c->chunk_off = 0;
-    if (c->body_off < q->body_len) {
-        size_t n = q->body_len - c->body_off < STDIN_CHUNK ? (size_t)(q->body_len - c->body_off)
-                                                           : STDIN_CHUNK;
-        const void *src;
-        if (q->body_fd >= 0) {
-            ssize_t got = pread(q->body_fd, c->engine->stdin_buf, n, (off_t)c->body_off);
-            if (got <= 0)
-                return -1;
-            n = (size_t)got;
-            src = c->engine->stdin_buf;
-        } else {
-            src = q->body_mem.data + c->body_off;
-        }
-        c->body_off += n;
-        return fcgi_record_stream(&c->chunk, FCGI_STDIN, 1, src, n);
-    }
-    c->stdin_done = true;
-    return fcgi_record_stream(&c->chunk, FCGI_STDIN, 1, NULL, 0);
+    struct fcgi_req *q = ctx;
+    pthread_mutex_lock(&q->lock);
+    if (!q->aborted)
+        buf_append(&q->out, data, len);
+    pthread_mutex_unlock(&q->lock);
 }
+
+static void on_stderr_line(void *ctx, const char *line)
+{
+    const struct fcgi_req *q = ctx;
+    log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, line);
+}
+
+static const struct fcgi_exchange_sink req_sink = {.body = on_body, .stderr_line = on_stderr_line};
+
+/* ---- sending ------------------------------------------------------------------------------ */
 
 static void start_receiving(struct fcgi_conn *c)
 {
@@ -437,21 +432,14 @@ static void conn_send(struct fcgi_conn *c)
     struct fcgi_req *q = c->req;
     bool progress = false;
     for (;;) {
-        const char *data;
+        const uint8_t *data;
         size_t len;
-        if (c->head_off < q->head_records.len) {
-            data = q->head_records.data + c->head_off;
-            len = q->head_records.len - c->head_off;
-        } else if (c->chunk_off < c->chunk.len) {
-            data = c->chunk.data + c->chunk_off;
-            len = c->chunk.len - c->chunk_off;
-        } else if (!c->stdin_done && q->body_len > 0) {
-            if (refill(c) != 0) {
-                conn_failed(c, FCGI_FAIL_PROTOCOL, "cannot read the buffered request body");
-                return;
-            }
-            continue;
-        } else {
+        /* the next piece is encoded as soon as the last one is flushed: never a stall */
+        if (fcgi_exchange_to_send(&c->x, &data, &len) != 0) {
+            conn_failed(c, FCGI_FAIL_PROTOCOL, "cannot read the buffered request body");
+            return;
+        }
+        if (!len) {
             start_receiving(c);
             return;
         }
@@ -469,10 +457,7 @@ static void conn_send(struct fcgi_conn *c)
             return;
         }
         progress = true;
-        if (c->head_off < q->head_records.len)
-            c->head_off += (size_t)n;
-        else
-            c->chunk_off += (size_t)n;
+        fcgi_exchange_sent(&c->x, (size_t)n);
     }
 }
 
@@ -481,12 +466,18 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
 {
     c->req = q;
     q->fc = c;
-    c->head_off = 0;
-    c->body_off = 0;
-    c->chunk_off = 0;
-    buf_reset(&c->chunk);
-    c->stdin_done = q->body_len == 0; /* the empty STDIN record is in head_records then */
-    fcgi_dec_init(&c->dec, 1);
+    struct fcgi_exchange_input in = {
+        .params = q->params.data,
+        .params_len = q->params.len,
+        .body_mem = q->body_mem.data,
+        .body_fd = q->body_fd,
+        .body_len = q->body_len,
+        .is_head = q->is_head,
+        .head = &q->head_parser,
+        .sink = &req_sink,
+        .ctx = q,
+    };
+    fcgi_exchange_start(&c->x, &in);
     c->st = CS_SENDING;
     set_deadline(c, q->pool->conf->send_timeout_ms);
     conn_send(c);
@@ -516,7 +507,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     c->fd = fd;
     c->be = b;
     c->engine = e;
-    buf_init(&c->chunk, 0);
+    fcgi_exchange_init(&c->x, e->stdin_buf);
     c->next = e->conns;
     if (e->conns)
         e->conns->prev = c;
@@ -670,46 +661,6 @@ static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
 }
 /* ---- receiving ------------------------------------------------------------------------------ */
 
-static void log_stderr(struct fcgi_req *q, const uint8_t *data, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        bool eol = data[i] == '\n';
-        if (!eol && q->stderr_line.len < STDERR_LINE_MAX)
-            buf_putc(&q->stderr_line, (char)data[i]);
-        if (eol || (len == 0)) {
-            if (q->stderr_logged < STDERR_LOG_MAX && q->stderr_line.len)
-                log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, q->stderr_line.data);
-            q->stderr_logged += q->stderr_line.len + 1;
-            buf_reset(&q->stderr_line);
-        }
-    }
-}
-
-/* STDOUT bytes: first the CGI head, then the body (appended for the MHD side). */
-static int on_stdout(struct fcgi_req *q, const uint8_t *data, size_t len, bool *head_now)
-{
-    if (!*head_now && !q->head_done) {
-        size_t used = 0;
-        switch (cgi_head_feed(&q->head_parser, (const char *)data, len, &used)) {
-        case CGI_HEAD_NEED_MORE:
-            return 0;
-        case CGI_HEAD_ERROR:
-            return -1;
-        case CGI_HEAD_DONE:
-            *head_now = true;
-            data += used;
-            len -= used;
-            break;
-        }
-    }
-    if (len && !q->is_head && !q->aborted) {
-        pthread_mutex_lock(&q->lock);
-        buf_append(&q->out, data, len);
-        pthread_mutex_unlock(&q->lock);
-    }
-    return 0;
-}
-
 /* Drop n bytes that an earlier recv() only peeked at. */
 static void consume(struct fcgi_conn *c, size_t n)
 {
@@ -746,6 +697,7 @@ static void conn_recv(struct fcgi_conn *c)
     bool head_now = false, ended = false, broken = false;
     const char *why = NULL;
     enum fcgi_fail fail = FCGI_FAIL_PROTOCOL;
+    enum fcgi_exchange_status st;
     /* note: consuming a php-fpm child's last bytes wakes it when it already sleeps in read()
      * on this socket (unix_write_space; it finds nothing and sleeps again). When requests wait,
      * the first read only peeks: if it holds the whole rest of the response, the connection
@@ -761,8 +713,12 @@ static void conn_recv(struct fcgi_conn *c)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n <= 0) {
-            broken = true;
-            why = n == 0 ? "upstream closed the connection" : strerror(errno);
+            broken = true; /* before END_REQUEST: a truncated response */
+            why = strerror(errno);
+            if (n == 0) {
+                fcgi_exchange_eof(&c->x);
+                why = fcgi_exchange_error(&c->x);
+            }
             break;
         }
         if (peek) {
@@ -774,50 +730,17 @@ static void conn_recv(struct fcgi_conn *c)
         set_deadline(c, q->pool->conf->read_timeout_ms);
         q->got_response_bytes = true; /* the backend answered something: never send it again */
         upstream_conn_answered(&c->up);
-        size_t off = 0;
-        while (off < (size_t)n && !broken && !ended) {
-            struct fcgi_dec_event ev;
-            size_t used = 0;
-            enum fcgi_dec_status st =
-                fcgi_dec_feed(&c->dec, recv_buf + off, (size_t)n - off, &used, &ev);
-            off += used;
-            if (st == FCGI_DEC_NEED_MORE)
-                break;
-            if (st == FCGI_DEC_ERROR) {
-                broken = true;
-                why = fcgi_dec_error(&c->dec);
-                break;
-            }
-            switch (ev.type) {
-            case FCGI_STDOUT:
-                if (on_stdout(q, ev.data, ev.len, &head_now) != 0) {
-                    broken = true;
-                    why = cgi_head_error(&q->head_parser);
-                }
-                break;
-            case FCGI_STDERR:
-                log_stderr(q, ev.data, ev.len);
-                break;
-            case FCGI_END_REQUEST:
-                ended = true;
-                if (ev.protocol_status == FCGI_OVERLOADED) {
-                    broken = true;
-                    fail = FCGI_FAIL_OVERLOAD;
-                    why = "upstream overloaded";
-                } else if (ev.protocol_status != FCGI_REQUEST_COMPLETE) {
-                    broken = true;
-                    why = "upstream refused the request";
-                } else if (!head_now && !q->head_done) {
-                    broken = true;
-                    why = "response ended before its header was complete";
-                }
-                break;
-            default:
-                break; /* management records: nothing to do */
-            }
-        }
-        if (broken || ended)
+        st = fcgi_exchange_recv(&c->x, recv_buf, (size_t)n, &head_now);
+        if (st == FCGI_EXCHANGE_END) {
+            ended = true;
             break;
+        }
+        if (st != FCGI_EXCHANGE_MORE) {
+            broken = true;
+            fail = st == FCGI_EXCHANGE_OVERLOADED ? FCGI_FAIL_OVERLOAD : FCGI_FAIL_PROTOCOL;
+            why = fcgi_exchange_error(&c->x);
+            break;
+        }
         if (peeked) { /* not the end yet: take the bytes and read on as usual */
             consume(c, peeked);
             peeked = 0;
@@ -839,7 +762,7 @@ static void conn_recv(struct fcgi_conn *c)
     if (head_now && !broken)
         q->head_done = true;
     if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off))
-        fcgi_req_wake_locked(q);
+        wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
     if (broken) {
@@ -948,7 +871,7 @@ static void client_gone(struct fcgi_req *q)
     if (pending) {
         q->fail = FCGI_FAIL_CLIENT_GONE;
         q->aborted = true;
-        fcgi_req_wake_locked(q);
+        wake_locked(q);
     }
     pthread_mutex_unlock(&q->lock);
     if (!pending)

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "cgi_env.h"
+#include "fcgi_exchange.h"
 #include "fcgi_pool.h"
+#include "fcgi_req.h"
 #include "fs.h"
 #include "gzip.h"
 #include "http_front.h"
@@ -40,7 +42,6 @@
 #include "site.h"
 #include "util.h"
 
-#define PARAMS_MAX (256u * 1024) /* encoded params; headers are bounded by MHD anyway */
 #define MAX_HEADERS 256
 
 enum { FS_BODY = 1, FS_WAIT, FS_DONE };
@@ -53,57 +54,6 @@ void fcgi_request_setup(const struct server_conf *server)
         temp_dir = server->temp_dir;
     else if (getenv("TMPDIR"))
         temp_dir = getenv("TMPDIR");
-}
-
-/* ---- references ----------------------------------------------------------------------------- */
-
-static struct fcgi_req *req_new(struct site *site, uint64_t id)
-{
-    struct fcgi_req *q = xcalloc(1, sizeof *q);
-    atomic_init(&q->refs, 1);
-    q->id = id;
-    q->site = site;
-    site_pin(site); /* q points into its pool, and may outlive the HTTP request */
-    q->pool = site->pool;
-    q->body_fd = -1;
-    q->client_fd = -1;
-    buf_init(&q->head_records, PARAMS_MAX);
-    buf_init(&q->body_mem, 0); /* keep_body() applies the site's fastcgi_body_buffer */
-    buf_init(&q->out, 0);
-    buf_init(&q->stderr_line, 0);
-    cgi_head_init(&q->head_parser);
-    pthread_mutex_init(&q->lock, NULL);
-    return q;
-}
-
-void fcgi_req_ref(struct fcgi_req *q)
-{
-    atomic_fetch_add(&q->refs, 1);
-}
-
-void fcgi_req_release(struct fcgi_req *q)
-{
-    if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
-        return;
-    buf_dispose(&q->head_records);
-    buf_dispose(&q->body_mem);
-    buf_dispose(&q->out);
-    buf_dispose(&q->stderr_line);
-    cgi_head_dispose(&q->head_parser); /* the MHD side reads the head after the pool let go */
-    if (q->body_fd >= 0)
-        close(q->body_fd);
-    pthread_mutex_destroy(&q->lock);
-    site_unpin(q->site);
-    free(q);
-}
-
-void fcgi_req_wake_locked(struct fcgi_req *q)
-{
-    if (q->mhd_waiting) {
-        q->mhd_waiting = false;
-        MHD_resume_connection(q->conn);
-        fcgi_pool_resumed(q); /* MHD does not wake a daemon in external mode: we do */
-    }
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
@@ -304,11 +254,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static int add_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-    return fcgi_record_pair(ctx, name, nlen, value, vlen);
-}
-
 static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t n, unsigned *port)
 {
     *port = 0;
@@ -334,8 +279,9 @@ static uint32_t hash_text(const char *s)
     return h;
 }
 
-/* BEGIN_REQUEST + PARAMS (+ the empty STDIN when there is no body) into q->head_records. */
-static int build_head_records(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+/* The CGI params (name-value pairs, the PARAMS content) into q->params; fcgi_exchange encodes
+ * the records on the connection. -1 when they exceed FCGI_REQ_PARAMS_MAX. */
+static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
 {
     const struct site_conf *site = r->site;
     struct header_set hs = {.n = 0};
@@ -399,19 +345,8 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         .n_headers = hs.n,
         .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},
     };
-    struct buf params;
-    buf_init(&params, PARAMS_MAX);
-    buf_reserve(&params, 2048); /* a typical request's params: one allocation, not five */
-    int rc = cgi_env_build(&cr, add_param, &params);
-    if (rc == 0)
-        rc = buf_reserve(&q->head_records, params.len + 64) ||
-             fcgi_record_begin(&q->head_records, 1, FCGI_RESPONDER, true) ||
-             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, params.data, params.len) ||
-             fcgi_record_stream(&q->head_records, FCGI_PARAMS, 1, NULL, 0);
-    if (rc == 0 && q->body_len == 0)
-        rc = fcgi_record_stream(&q->head_records, FCGI_STDIN, 1, NULL, 0);
-    buf_dispose(&params);
-    return rc ? -1 : 0;
+    buf_reserve(&q->params, 2048); /* a typical request's params: one allocation, not five */
+    return cgi_env_build(&cr, fcgi_exchange_param, &q->params) ? -1 : 0;
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -704,8 +639,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
 static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
 {
     const struct site_conf *site = r->site;
-    struct fcgi_req *q = req_new(r->rt, r->id);
-    q->conn = c;
+    struct fcgi_req *q = fcgi_req_new(r->rt, r->id, c);
     q->is_head = r->is_head;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
     r->fcgi = q;
@@ -731,7 +665,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
-    if (build_head_records(c, r, q) != 0) {
+    if (build_params(c, r, q) != 0) {
         r->fcgi_state = FS_DONE;
         return response_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
