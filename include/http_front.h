@@ -44,8 +44,5 @@ void http_front_get_stats(struct http_front_stats *st);
  *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
 enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
                                       const char *target);
-/** The server's address of r's connection (SERVER_ADDR/PORT), asked once per connection.
- *  NULL when unknown. */
-const struct sockaddr *http_front_local_addr(struct request *r);
 
 #endif

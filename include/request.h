@@ -10,14 +10,25 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct site_conf;
 struct site;
 struct conn_watch;
-struct conn_ctx;
+struct fcgi_engine;
 struct fcgi_req;
 struct buf;
+
+/* What the front keeps per connection (MHD's socket context): filled when MHD accepts it,
+ * freed when MHD closes it; every request on the connection points to it. */
+struct request_conn {
+    int fd;                        /* the client socket (MHD owns it); -1 = unknown */
+    struct conn_watch *watch;      /* the slowloris watch, may be NULL */
+    struct fcgi_engine *engine;    /* FastCGI engine of the worker running the connection */
+    struct sockaddr_storage local; /* our end (request_local_addr) */
+    socklen_t local_len;           /* 0 = not asked yet */
+};
 
 #define REQUEST_TARGET_INLINE 200
 
@@ -42,7 +53,7 @@ struct request {
     const struct site_conf *site; /* = rt->conf */
     struct site *rt; /* the site's runtime, pinned from dispatch to on_completed (site.h) */
     struct conn_watch *watch;  /* the connection's slowloris watch, may be NULL */
-    struct conn_ctx *conn_ctx; /* http_front's per-connection state, may be NULL */
+    struct request_conn *conn; /* the connection's context, may be NULL */
     /* FastCGI requests only (heap strings, freed with the request) */
     char *path;           /* decoded, normalised path (DOCUMENT_URI) */
     char *query;          /* raw query without '?'; NULL = none */
@@ -58,5 +69,9 @@ struct request {
     struct buf *hook_body;
     char target_inline[REQUEST_TARGET_INLINE];
 };
+
+/** The server's address of r's connection (SERVER_ADDR/PORT), asked once per connection.
+ *  NULL when unknown. On the thread running r's connection. */
+const struct sockaddr *request_local_addr(struct request *r);
 
 #endif

@@ -347,7 +347,7 @@ static int build_head_records(struct MHD_Connection *c, struct request *r, struc
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
     q->client_hash = hash_text(remote);
-    sockaddr_text(http_front_local_addr(r), local, sizeof local, &local_port);
+    sockaddr_text(request_local_addr(r), local, sizeof local, &local_port);
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */
@@ -743,7 +743,7 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
     q->mhd_waiting = true;
     MHD_suspend_connection(c);
     pthread_mutex_unlock(&q->lock);
-    fcgi_pool_submit(q);
+    fcgi_pool_submit(r->conn ? r->conn->engine : NULL, q);
     return MHD_YES;
 }
 

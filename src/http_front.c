@@ -55,15 +55,12 @@ static struct site_table *sites; /* the runtime of every site (site.h) */
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 
-/* What we keep per connection (MHD's socket context). */
-struct conn_ctx {
-    struct conn_watch *watch;
-    struct sockaddr_storage local; /* our end, asked once per connection */
-    socklen_t local_len;           /* 0 = not asked yet */
-    int fd;
+/* Per worker, what its daemons' connections get (NOTIFY_CONNECTION's closure). */
+struct front_worker {
+    struct conn_watch_set *watches; /* the worker's slowloris watches */
+    struct fcgi_engine *engine;     /* where its connections' PHP requests go */
 };
-
-/* ---- responses ------------------------------------------------------------------------ */
+static struct front_worker front_workers[WORKER_MAX];
 
 /* ---- MHD callbacks -------------------------------------------------------------------- */
 
@@ -87,8 +84,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->raw_uri = uri;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    r->conn_ctx = ci ? ci->socket_context : NULL;
-    r->watch = r->conn_ctx ? r->conn_ctx->watch : NULL;
+    r->conn = ci ? ci->socket_context : NULL;
+    r->watch = r->conn ? r->conn->watch : NULL;
     conn_watch_reading_head(r->watch);
     return r;
 }
@@ -101,36 +98,24 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     const union MHD_ConnectionInfo *ai =
         per_ip ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct conn_ctx *ctx = xcalloc(1, sizeof *ctx);
-        ctx->fd = ci ? ci->connect_fd : -1;
-        ctx->watch = ci ? conn_watch_add_to(cls, ci->connect_fd) : NULL; /* the worker's set */
-        *socket_context = ctx;
+        const struct front_worker *fw = cls;
+        struct request_conn *conn = xcalloc(1, sizeof *conn);
+        conn->fd = ci ? ci->connect_fd : -1;
+        conn->watch = ci ? conn_watch_add_to(fw->watches, ci->connect_fd) : NULL;
+        conn->engine = fw->engine;
+        *socket_context = conn;
         if (ai)
             ip_limit_add(per_ip, ai->client_addr);
         return;
     }
     if (ai)
         ip_limit_remove(per_ip, ai->client_addr);
-    struct conn_ctx *ctx = *socket_context;
-    if (ctx) {
-        conn_watch_remove(ctx->watch);
-        free(ctx);
+    struct request_conn *conn = *socket_context;
+    if (conn) {
+        conn_watch_remove(conn->watch);
+        free(conn);
     }
     *socket_context = NULL;
-}
-
-const struct sockaddr *http_front_local_addr(struct request *r)
-{
-    struct conn_ctx *ctx = r->conn_ctx;
-    if (!ctx || ctx->fd < 0)
-        return NULL;
-    if (!ctx->local_len) {
-        socklen_t len = sizeof ctx->local;
-        if (getsockname(ctx->fd, (struct sockaddr *)&ctx->local, &len) != 0)
-            return NULL;
-        ctx->local_len = len;
-    }
-    return (const struct sockaddr *)&ctx->local;
 }
 
 /* MHD's accept policy: the per-address limit, counted across every daemon. */
@@ -599,6 +584,8 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     /* external epoll mode: the worker's loop runs it (worker.h) */
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    front_workers[worker] =
+        (struct front_worker){worker_conn_watches(worker), worker_engine(worker)};
     int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own_fd < 0)
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
@@ -625,7 +612,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, worker_conn_watches(worker)},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &front_workers[worker]},
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request,
