@@ -10,6 +10,10 @@
  * waits for something it resumes the connection, exactly once per suspend (the `mhd_waiting`
  * flag under `lock`).
  *
+ * As a handler (handler.h), its per-request state (struct fcgi_http, in fcgi_request.c) holds
+ * the script, PATH_INFO, DOCUMENT_URI, the query and the fcgi_req below; it does not call
+ * into the front: a CGI local redirect is left in r->redirect for the front to follow.
+ *
  * Ownership: refcounted. The MHD request holds one reference until NOTIFY_COMPLETED, the pool
  * one while the request is queued or on a connection, a streaming response one until MHD frees
  * it. Fields are grouped by who may touch them.
@@ -128,7 +132,7 @@ void fcgi_req_release(struct fcgi_req *q);
 /** Resume the MHD connection if the MHD side is waiting. Call with q->lock held. */
 void fcgi_req_wake_locked(struct fcgi_req *q);
 
-/* ---- MHD side, called from http_front ---- */
+/* ---- MHD side: routing and the handler, called from http_front ---- */
 
 /** Where request bodies beyond memory go (temp_dir, else $TMPDIR, else /tmp). Once, at start. */
 void fcgi_request_setup(const struct server_conf *server);
@@ -140,15 +144,13 @@ void fcgi_request_setup(const struct server_conf *server);
 bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
                         char **path_info, bool *is_source);
 
-/** The access handler for a request routed to FastCGI (every call, as MHD makes them). */
-enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
-                                    const char *upload_data, size_t *upload_data_size);
-
-/** Before the access log line: a streamed response's r->bytes becomes the body bytes really
- *  handed to MHD (0 for HEAD and 304). A no-op for other requests. */
-void fcgi_request_count_bytes(struct request *r);
-
-/** MHD reported the request complete (or aborted). */
-void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe);
+/** Start: take r (handler.h) for the script fcgi_request_route found: path is the normalised
+ *  path (DOCUMENT_URI), query the raw query (query_len bytes; NULL = none); script and
+ *  path_info are taken (freed with the request). Reads the body as it comes, then submits
+ *  to the engine of r's connection; a local redirect in the answer is handed back to the
+ *  front through r->redirect. */
+enum MHD_Result fcgi_request_start(struct MHD_Connection *c, struct request *r, const char *path,
+                                   const char *query, size_t query_len, char *script,
+                                   char *path_info);
 
 #endif

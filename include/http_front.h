@@ -40,9 +40,4 @@ struct http_front_stats {
 };
 void http_front_get_stats(struct http_front_stats *st);
 
-/** Answer r as if it had asked for target (a local path, RFC 3875 6.2.2 local redirect):
- *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
-enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
-                                      const char *target);
-
 #endif

@@ -33,6 +33,7 @@
 #include "fcgi_request.h"
 #include "git_http.h"
 #include "git_worker.h"
+#include "handler.h"
 #include "http_head.h"
 #include "ip_limit.h"
 #include "log.h"
@@ -190,8 +191,14 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
     return status;
 }
 
+/*
+ * Route r and hand it to the handler that answers it: its start function takes r (sets
+ * r->handler and its own state) and makes the first call; the answers given here are the
+ * error handler's. Called once per request, and once more per local redirect followed.
+ */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
+    r->handler = &handler_error; /* until a handler takes it */
     if (r->early_status)
         return response_error(c, r, r->early_status, NULL, NULL, NULL);
 
@@ -227,11 +234,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     default:
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
-    if (site->git.repo && git_http_owns(site, path)) {
-        r->handled_by_git = true;
-        r->path = xstrndup(path, path_len);
-        return git_http_handle(c, r, r->path, NULL, &(size_t){0});
-    }
+    if (site->git.repo && git_http_owns(site, path))
+        return git_http_start(c, r, path);
     if (path_has_hidden_segment(path))
         return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     for (size_t i = 0; i < site->deny.n; i++)
@@ -247,20 +251,15 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                               MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
-    if (site->fcgi.preset &&
-        fcgi_request_route(rt, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
-        if (route_method_refused(method))
+    char *script, *path_info;
+    if (site->fcgi.preset && fcgi_request_route(rt, path, &script, &path_info, &is_source)) {
+        if (route_method_refused(method)) {
+            free(script);
+            free(path_info);
             return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                                   ROUTE_SCRIPT_ALLOW);
-        r->path = xstrndup(path, path_len);
-        r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
-        r->handled_by_fcgi = true;
-        enum MHD_Result ret = fcgi_request_handle(c, r, NULL, &(size_t){0});
-        if (ret == MHD_YES && !r->has_body && !r->status) {
-            size_t none = 0; /* no body to wait for: submit right away */
-            ret = fcgi_request_handle(c, r, NULL, &none);
         }
-        return ret;
+        return fcgi_request_start(c, r, path, t.query, t.query_len, script, path_info);
     }
     if (is_source) /* a script that does not run is never shown as source */
         return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
@@ -268,17 +267,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     switch (route_decide(site, method, path)) {
     case ROUTE_STATIC:
         return static_file_serve(c, r, site, path, t.query, t.query_len);
-    case ROUTE_OPTIONS: {
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ROUTE_STATIC_ALLOW);
-        enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
-        MHD_destroy_response(resp);
-        return ret;
-    }
+    case ROUTE_OPTIONS:
+        return static_file_options(c, r);
     case ROUTE_BAD_METHOD:
         return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                               ROUTE_STATIC_ALLOW);
@@ -296,39 +286,56 @@ static bool has_body(struct MHD_Connection *c)
            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
-/*
- * MHD calls this once when the head is in, then for each piece of body, then once more with
- * no data. note: a response queued in the first call makes MHD discard the rest of the request
- * and close the connection (0.9.75, MHD_queue_response "early" path), so a request without a
- * body is answered on the second call to keep the connection alive. One with a body that no
- * handler wants is answered at once: closing beats reading an upload we would throw away.
- */
-enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
-                                      const char *target)
+/* r's handler is done with it: its on_completed frees its state (and may set r->bytes). */
+static void end_handler(struct request *r, enum MHD_RequestTerminationCode toe)
 {
-    if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
-        log_error("http", r->id, "more than %u local redirects; last to %s",
-                  HTTP_FRONT_MAX_REDIRECTS, target);
-        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
-    }
-    size_t n = strlen(target);
-    char *t = xstrndup(target, n);
-    if (r->target != r->target_inline)
-        free(r->target);
-    r->target = t;
-    r->target_len = n;
-    free(r->path);
-    free(r->query);
-    free(r->fcgi_script);
-    free(r->fcgi_path_info);
-    r->path = r->query = r->fcgi_script = r->fcgi_path_info = NULL;
-    r->handled_by_fcgi = false;
-    r->fcgi_state = 0;
-    r->has_body = false; /* RFC 3875 6.2.2: the new request is a GET without the old body */
-    copy_str(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
-    return dispatch(c, r, r->method);
+    const struct handler *h = r->handler;
+    if (h && h->on_completed)
+        h->on_completed(r, toe);
+    r->handler = NULL;
+    r->handler_state = NULL;
 }
 
+/*
+ * A handler asked for a local redirect (RFC 3875 6.2.2: a CGI Location that is a local path)
+ * by leaving the target in r->redirect and returning. It is done with r; the new target is
+ * answered as a GET (HEAD stays HEAD) without the old body, through the normal routing, at
+ * most HTTP_FRONT_MAX_REDIRECTS times; then 500.
+ */
+static enum MHD_Result follow_redirects(struct MHD_Connection *c, struct request *r,
+                                        enum MHD_Result ret)
+{
+    while (r->redirect) {
+        char *target = r->redirect;
+        r->redirect = NULL;
+        end_handler(r, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
+            log_error("http", r->id, "more than %u local redirects; last to %s",
+                      HTTP_FRONT_MAX_REDIRECTS, target);
+            free(target);
+            r->handler = &handler_error;
+            return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        }
+        if (r->target != r->target_inline)
+            free(r->target);
+        r->target = target;
+        r->target_len = strlen(target);
+        r->has_body = false; /* the new request is a GET without the old body */
+        copy_str(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
+        ret = dispatch(c, r, r->method);
+    }
+    return ret;
+}
+
+/*
+ * MHD calls this once when the head is in, then for each piece of body, then once more with
+ * no data; a suspended request is called again once resumed. note: a response queued in the
+ * first call makes MHD discard the rest of the request and close the connection (0.9.75,
+ * MHD_queue_response "early" path), so a request without a body is dispatched on the second
+ * call to keep the connection alive. One with a body is dispatched at once: a handler that
+ * wants the body reads it (later calls go to r->handler), and answering one nobody wants at
+ * once and closing beats reading an upload we would throw away.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -336,14 +343,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *r = *con_cls;
     if (!r)
         return MHD_NO; /* cannot happen: on_uri always runs first */
-    if (r->handled_by_fcgi)
-        return fcgi_request_handle(c, r, upload_data, upload_data_size);
-    if (r->handled_by_git)
-        return git_http_handle(c, r, r->path, upload_data, upload_data_size);
-    if (r->handled) {
-        *upload_data_size = 0; /* a body nobody reads (the response is already queued) */
-        return MHD_YES;
-    }
+    if (r->handler)
+        return follow_redirects(c, r, r->handler->on_request(c, r, upload_data, upload_data_size));
     if (!r->head_seen) {
         r->head_seen = true;
         conn_watch_busy(r->watch);
@@ -356,7 +357,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *why;
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
-            r->handled = true;
+            r->handler = &handler_error;
             r->rt = site_for_host(sites, NULL); /* logged by the default site: the Host
                                                    itself may be the problem */
             site_pin(r->rt);
@@ -369,8 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r->has_body)
             return MHD_YES;
     }
-    r->handled = true;
-    return dispatch(c, r, method);
+    return follow_redirects(c, r, dispatch(c, r, method));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -383,8 +383,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
     struct access_log *log = r->rt ? r->rt->log : NULL;
-    fcgi_request_count_bytes(r);
-    if (log && r->handled) {
+    bool handled = r->handler != NULL; /* dispatched, or its head refused */
+    end_handler(r, toe);
+    if (log && handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -411,15 +412,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         };
         access_log_write(log, &e);
     }
-    fcgi_request_completed(r, toe);
-    git_http_completed(r);
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);
-    free(r->path);
-    free(r->query);
-    free(r->fcgi_script);
-    free(r->fcgi_path_info);
+    free(r->redirect); /* NULL: followed before the access handler returned */
     free(r);
 }
 
