@@ -1,22 +1,20 @@
 /*
  * http_front: the listen sockets and the libmicrohttpd daemons (one per listen address and
- * worker, run by the worker threads, see worker.h), the per-request context, virtual-host
- * selection and dispatch by route.
+ * worker, run by the worker threads, see worker.h), the per-connection and per-request
+ * context (request.h), the request-head check, virtual-host selection, routing, dispatch to
+ * a handler (handler.h) and local redirects, the access-log line.
  * Handlers answer through response.h (response_queue(), response_error()) so every response
- * is counted for the access log and carries the same server headers.
+ * is counted for the access log and carries the same server headers; none of them includes
+ * this header.
  */
 #ifndef WHARF_HTTP_FRONT_H
 #define WHARF_HTTP_FRONT_H
 
-#include <microhttpd.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "config.h"
-#include "request.h"
-#include "response.h" /* WHARF_SERVER_HEADER */
 
-#define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects (a CGI "Location: /path" without Status) */
+#define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects followed (request.h: r->redirect) */
 
 struct site_table;
 

@@ -3,8 +3,12 @@
  *
  * Per request: MHD calls on_uri() once the request line is in (we allocate the request and
  * keep the raw target, which MHD's decoded `url` loses), then on_request() once the head is
- * complete (we pick the site, normalise the path, route and answer in that same call: static
- * content never suspends), then on_completed() (access log, free). Listen sockets are created
+ * complete (we check the head, pick the site, normalise the path, route, and hand the request
+ * to one handler's start function: static content is answered in that same call and never
+ * suspends); every later call goes to r->handler, and a local redirect a handler leaves in
+ * r->redirect is followed here. Then on_completed() (the handler's on_completed, access log,
+ * free). Per connection, the context handlers may read (struct request_conn: its worker's
+ * FastCGI engine, our address) is filled in on_connection(). Listen sockets are created
  * here, not by MHD, so "host:port", "[v6]:port" and ":port" all work and a busy port is
  * reported with the address before any thread starts.
  */
