@@ -46,7 +46,7 @@
 
 enum { FS_BODY = 1, FS_WAIT, FS_DONE };
 
-/* The handler's per-request state (r->handler_state), one allocation with its strings. */
+/* The handler's per-request state (r->handler_state); path and query share its allocation. */
 struct fcgi_http {
     struct fcgi_req *q; /* the proxied request, ours until on_completed; NULL before begin() */
     int state;          /* FS_*; 0 before begin() */
