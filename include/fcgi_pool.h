@@ -54,8 +54,6 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
 
 /** An engine whose sockets are watched by loop (its worker's). NULL on failure. */
 struct fcgi_engine *fcgi_engine_new(struct loop *loop);
-/** The calling thread runs e from now on (MHD callbacks on it submit to e). */
-void fcgi_engine_bind(struct fcgi_engine *e);
 /** After each loop turn and MHD_run(): start submitted requests, serve the queues, enforce
  *  deadlines. (The engine's sockets have their own handlers in the loop.) */
 void fcgi_engine_run(struct fcgi_engine *e);
@@ -73,8 +71,10 @@ void fcgi_pool_free(struct fcgi_pool *p);
 
 /* ---- the MHD side (fcgi_request.c), on a worker thread ---- */
 
-/** Hand a complete request (head records and body ready) to this thread's engine. */
-void fcgi_pool_submit(struct fcgi_req *q);
+/** Hand a complete request (head records and body ready) to e, the engine of the calling
+ *  worker thread (the one running q's MHD connection; request_conn.engine). A NULL e, or a
+ *  shutdown under way, fails q at once (503). */
+void fcgi_pool_submit(struct fcgi_engine *e, struct fcgi_req *q);
 /** Tell the request's engine about the client side (FCGI_KICK_ABORT, FCGI_KICK_DRAINED). */
 void fcgi_pool_kick(struct fcgi_req *q, unsigned flags);
 /** The MHD side has its connection back (a head or a failure came, or it completed): stop

@@ -8,6 +8,10 @@
  * engine serving it runs the FastCGI exchange (fcgi_exchange.h) and resumes the connection
  * whenever this side waits for something, exactly once per suspend; this side then answers
  * with one buffer response or a content reader streaming the request's output.
+ *
+ * As a handler (handler.h), its per-request state (struct fcgi_http, in fcgi_request.c) holds
+ * the script, PATH_INFO, DOCUMENT_URI, the query and the fcgi_req; it does not call into the
+ * front: a CGI local redirect is left in r->redirect for the front to follow.
  */
 #ifndef WHARF_FCGI_REQUEST_H
 #define WHARF_FCGI_REQUEST_H
@@ -35,15 +39,13 @@ void fcgi_request_setup(const struct server_conf *server);
 bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
                         char **path_info, bool *is_source);
 
-/** The access handler for a request routed to FastCGI (every call, as MHD makes them). */
-enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
-                                    const char *upload_data, size_t *upload_data_size);
-
-/** Before the access log line: a streamed response's r->bytes becomes the body bytes really
- *  handed to MHD (0 for HEAD and 304). A no-op for other requests. */
-void fcgi_request_count_bytes(struct request *r);
-
-/** MHD reported the request complete (or aborted). */
-void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe);
+/** Start: take r (handler.h) for the script fcgi_request_route found: path is the normalised
+ *  path (DOCUMENT_URI), query the raw query (query_len bytes; NULL = none); script and
+ *  path_info are taken (freed with the request). Reads the body as it comes, then submits
+ *  to the engine of r's connection; a local redirect in the answer is handed back to the
+ *  front through r->redirect. */
+enum MHD_Result fcgi_request_start(struct MHD_Connection *c, struct request *r, const char *path,
+                                   const char *query, size_t query_len, char *script,
+                                   char *path_info);
 
 #endif

@@ -17,10 +17,8 @@
 
 /** Whether path is the site's webhook or status path. */
 bool git_http_owns(const struct site_conf *site, const char *path);
-/** The access handler for such a path (every MHD call of the request). */
-enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, const char *path,
-                                const char *upload_data, size_t *upload_data_size);
-/** Free what the request collected (NOTIFY_COMPLETED). */
-void git_http_completed(struct request *r);
+/** Start: take r (handler.h) for such a path (normalised) and answer it, or begin reading
+ *  the webhook's body. */
+enum MHD_Result git_http_start(struct MHD_Connection *c, struct request *r, const char *path);
 
 #endif

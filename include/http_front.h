@@ -1,22 +1,20 @@
 /*
  * http_front: the listen sockets and the libmicrohttpd daemons (one per listen address and
- * worker, run by the worker threads, see worker.h), the per-request context, virtual-host
- * selection and dispatch by route.
+ * worker, run by the worker threads, see worker.h), the per-connection and per-request
+ * context (request.h), the request-head check, virtual-host selection, routing, dispatch to
+ * a handler (handler.h) and local redirects, the access-log line.
  * Handlers answer through response.h (response_queue(), response_error()) so every response
- * is counted for the access log and carries the same server headers.
+ * is counted for the access log and carries the same server headers; none of them includes
+ * this header.
  */
 #ifndef WHARF_HTTP_FRONT_H
 #define WHARF_HTTP_FRONT_H
 
-#include <microhttpd.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "config.h"
-#include "request.h"
-#include "response.h" /* WHARF_SERVER_HEADER */
 
-#define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects (a CGI "Location: /path" without Status) */
+#define HTTP_FRONT_MAX_REDIRECTS 5 /* local redirects followed (request.h: r->redirect) */
 
 struct site_table;
 
@@ -39,13 +37,5 @@ struct http_front_stats {
     uint64_t mhd_log_suppressed; /* ... of which left out by the rate limit */
 };
 void http_front_get_stats(struct http_front_stats *st);
-
-/** Answer r as if it had asked for target (a local path, RFC 3875 6.2.2 local redirect):
- *  a GET through the normal routing, at most HTTP_FRONT_MAX_REDIRECTS times. */
-enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
-                                      const char *target);
-/** The server's address of r's connection (SERVER_ADDR/PORT), asked once per connection.
- *  NULL when unknown. */
-const struct sockaddr *http_front_local_addr(struct request *r);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * response: how a handler answers a request. Every response goes out through
  * response_queue(), which records the status and body size for the access log, and carries
- * the same Server header. Handlers (static_file, git_http) include this header, not
- * http_front.h, so building a response does not depend on the daemon that dispatches to them.
+ * the same Server header. Handlers (static_file, fcgi_request, git_http; handler.h) include
+ * this header, not http_front.h, so building a response does not depend on the daemon that
+ * dispatches to them.
  * Ownership follows MHD: a body handed to MHD belongs to the response only once it exists;
  * when MHD cannot create it, these functions free what they were given.
  */

@@ -2,7 +2,8 @@
  * static_file: GET and HEAD of files and directories below a site root: index files, the
  * directory listing, ETag/Last-Modified/304/412, single ranges (206/416), precompressed
  * FILE.gz and on-the-fly gzip, all from the in-memory file cache when the file is small.
- * Never suspends a connection and never blocks on anything but the local disk.
+ * Never suspends a connection and never blocks on anything but the local disk. A handler
+ * (handler.h) that answers in its start call and keeps no per-request state.
  */
 #ifndef WHARF_STATIC_FILE_H
 #define WHARF_STATIC_FILE_H
@@ -18,9 +19,12 @@ void static_file_init(const struct server_conf *conf, const struct mime_table *m
 /** Drop the caches (after the HTTP front is stopped). */
 void static_file_shutdown(void);
 
-/** Answer a GET or HEAD for the normalised path (query is the raw query or NULL). */
+/** Start: take r (handler.h) and answer a GET or HEAD for the normalised path (query is the
+ *  raw query or NULL). */
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
                                   const struct site_conf *site, const char *path, const char *query,
                                   size_t query_len);
+/** Start: take r and answer OPTIONS for a static path (204, Allow: ROUTE_STATIC_ALLOW). */
+enum MHD_Result static_file_options(struct MHD_Connection *c, struct request *r);
 
 #endif

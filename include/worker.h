@@ -15,6 +15,7 @@
 #include "util.h"
 
 struct conn_watch_set;
+struct fcgi_engine;
 
 #define WORKER_MAX 64
 #define WORKER_MAX_DAEMONS 16 /* listen sockets (plain and TLS) per worker */
@@ -30,6 +31,9 @@ void worker_stop(void);
 /** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
  *  worker's loop sweeps it every second). */
 struct conn_watch_set *worker_conn_watches(unsigned i);
+/** Worker i's FastCGI engine: the requests its daemons' connections submit go to it (the front
+ *  keeps it in each connection's request_conn). */
+struct fcgi_engine *worker_engine(unsigned i);
 /** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
 /** Free the loops and forget the workers (after fcgi_engine_free_all). */

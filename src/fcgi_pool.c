@@ -112,10 +112,6 @@ static struct fcgi_pool *pools;
 static struct fcgi_engine *engines[UPSTREAM_MAX_ENGINES];
 static unsigned n_engines;
 static _Atomic bool stopping;
-/* The engine of the worker thread running MHD's callbacks, for fcgi_pool_submit alone: MHD
- * hands its request callback no context of ours (everything else gets its engine passed, or
- * asks the engine's loop whether the caller is its thread). */
-static _Thread_local struct fcgi_engine *mhd_engine;
 
 /* The engine's clock is its loop's, read once per loop turn: deadlines are in whole
  * milliseconds, and a PHP request used to read the clock a dozen times. */
@@ -1169,11 +1165,6 @@ struct fcgi_engine *fcgi_engine_new(struct loop *loop)
     return e;
 }
 
-void fcgi_engine_bind(struct fcgi_engine *e)
-{
-    mhd_engine = e;
-}
-
 void fcgi_engine_run(struct fcgi_engine *e)
 {
     handle_kicks(e);
@@ -1199,11 +1190,10 @@ void fcgi_pool_kick(struct fcgi_req *q, unsigned flags)
         abort_queued(q); /* queued: no engine has it */
 }
 
-void fcgi_pool_submit(struct fcgi_req *q)
+void fcgi_pool_submit(struct fcgi_engine *e, struct fcgi_req *q)
 {
-    struct fcgi_engine *e = mhd_engine;
     fcgi_req_ref(q);                    /* the pool's */
-    if (!e || atomic_load(&stopping)) { /* the last MHD pass of a shutdown */
+    if (!e || atomic_load(&stopping)) { /* the last MHD pass of a shutdown (main thread) */
         pthread_mutex_lock(&q->lock);
         q->in_pool = true;
         pthread_mutex_unlock(&q->lock);

@@ -1,7 +1,8 @@
 /*
  * fcgi_request: the MHD side of a proxied request (see include/fcgi_request.h).
  *
- * States, kept in request->fcgi_state and driven by MHD's calls to the access handler:
+ * A handler (handler.h). States, in its per-request state (struct fcgi_http), driven by MHD's
+ * calls to the access handler:
  *   FS_BODY    head seen; body pieces are buffered (memory, then an unlinked temp file)
  *   FS_WAIT    submitted, connection suspended until the head (or a failure) is in
  *   FS_DONE    a response is queued
@@ -35,7 +36,7 @@
 #include "fcgi_req.h"
 #include "fs.h"
 #include "gzip.h"
-#include "http_front.h"
+#include "handler.h"
 #include "log.h"
 #include "path.h"
 #include "response.h"
@@ -45,6 +46,16 @@
 #define MAX_HEADERS 256
 
 enum { FS_BODY = 1, FS_WAIT, FS_DONE };
+
+/* The handler's per-request state (r->handler_state); path and query share its allocation. */
+struct fcgi_http {
+    struct fcgi_req *q; /* the proxied request, ours until on_completed; NULL before begin() */
+    int state;          /* FS_*; 0 before begin() */
+    char *script;       /* SCRIPT_NAME (heap) */
+    char *path_info;    /* PATH_INFO (heap), "" = none */
+    char *query;        /* raw query without '?', in this block; NULL = none */
+    char path[];        /* decoded, normalised path (DOCUMENT_URI) */
+};
 
 static const char *temp_dir = "/tmp";
 
@@ -281,8 +292,9 @@ static uint32_t hash_text(const char *s)
 
 /* The CGI params (name-value pairs, the PARAMS content) into q->params; fcgi_exchange encodes
  * the records on the connection. -1 when they exceed FCGI_REQ_PARAMS_MAX. */
-static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+static int build_params(struct MHD_Connection *c, struct request *r, const struct fcgi_http *h)
 {
+    struct fcgi_req *q = h->q;
     const struct site_conf *site = r->site;
     struct header_set hs = {.n = 0};
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &hs);
@@ -293,7 +305,7 @@ static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
     q->client_hash = hash_text(remote);
-    sockaddr_text(http_front_local_addr(r), local, sizeof local, &local_port);
+    sockaddr_text(request_local_addr(r), local, sizeof local, &local_port);
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */
@@ -320,12 +332,12 @@ static int build_params(struct MHD_Connection *c, struct request *r, struct fcgi
     struct cgi_request cr = {
         .method = r->method,
         .request_uri = r->target,
-        .query = r->query,
-        .script_name = r->fcgi_script,
-        .path_info = r->fcgi_path_info,
+        .query = h->query,
+        .script_name = h->script,
+        .path_info = h->path_info,
         .document_root = docroot,
         .script_filename = NULL, /* document_root + script_name, joined by cgi_env */
-        .document_uri = r->path,
+        .document_uri = h->path,
         .server_name = server_name,
         .server_addr = local,
         .server_port = local_port,
@@ -634,42 +646,43 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     return ret;
 }
 
-/* ---- the access handler ------------------------------------------------------------------- */
+/* ---- the handler (handler.h) --------------------------------------------------------------- */
 
-static enum MHD_Result begin(struct MHD_Connection *c, struct request *r)
+static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, struct fcgi_http *h)
 {
     const struct site_conf *site = r->site;
     struct fcgi_req *q = fcgi_req_new(r->rt, r->id, c);
     q->is_head = r->is_head;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
-    r->fcgi = q;
+    h->q = q;
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
-        r->fcgi_state = FS_DONE;
+        h->state = FS_DONE;
         return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
                               NULL);
     }
-    r->fcgi_state = FS_BODY;
+    h->state = FS_BODY;
     return MHD_YES; /* not queueing now lets MHD answer "Expect: 100-continue" */
 }
 
-static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struct fcgi_req *q)
+static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struct fcgi_http *h)
 {
+    struct fcgi_req *q = h->q;
     if (q->body_too_large) {
-        r->fcgi_state = FS_DONE;
+        h->state = FS_DONE;
         return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
                               NULL);
     }
     if (q->body_failed) {
-        r->fcgi_state = FS_DONE;
+        h->state = FS_DONE;
         return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
-    if (build_params(c, r, q) != 0) {
-        r->fcgi_state = FS_DONE;
+    if (build_params(c, r, h) != 0) {
+        h->state = FS_DONE;
         return response_error(c, r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, NULL, NULL, NULL);
     }
-    r->fcgi_state = FS_WAIT;
+    h->state = FS_WAIT;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     q->client_fd = ci ? ci->connect_fd : -1;
@@ -677,17 +690,16 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct request *r, struc
     q->mhd_waiting = true;
     MHD_suspend_connection(c);
     pthread_mutex_unlock(&q->lock);
-    fcgi_pool_submit(q);
+    fcgi_pool_submit(r->conn ? r->conn->engine : NULL, q);
     return MHD_YES;
 }
 
-enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
-                                    const char *upload_data, size_t *upload_data_size)
+static enum MHD_Result on_request(struct MHD_Connection *c, struct request *r,
+                                  const char *upload_data, size_t *upload_data_size)
 {
-    struct fcgi_req *q = r->fcgi;
-    if (!q)
-        return begin(c, r);
-    switch (r->fcgi_state) {
+    struct fcgi_http *h = r->handler_state;
+    struct fcgi_req *q = h->q;
+    switch (h->state) {
     case FS_BODY:
         if (*upload_data_size) {
             size_t n = *upload_data_size;
@@ -706,7 +718,7 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
             }
             return MHD_YES;
         }
-        return submit(c, r, q);
+        return submit(c, r, h);
     case FS_WAIT: {
         fcgi_pool_reclaim(q); /* ours again: stop watching the client for the engine */
         pthread_mutex_lock(&q->lock);
@@ -714,21 +726,18 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
         enum fcgi_fail fail = q->fail;
         bool ended = q->ended;
         pthread_mutex_unlock(&q->lock);
+        h->state = FS_DONE;
         if (!head) {
-            r->fcgi_state = FS_DONE;
             if (fail == FCGI_FAIL_CLIENT_GONE)
                 return MHD_NO; /* nobody to answer: MHD closes the connection */
             if (!ended && fail == FCGI_OK)
                 fail = FCGI_FAIL_PROTOCOL; /* resumed with nothing: cannot happen */
             return response_error(c, r, fail_status[fail], NULL, NULL, NULL);
         }
-        r->fcgi_state = FS_DONE;
         if (cgi_head_is_local_redirect(&q->head_parser.head)) {
-            char *target = xstrdup(q->head_parser.head.location);
-            fcgi_request_completed(r, MHD_REQUEST_TERMINATED_COMPLETED_OK); /* drops q */
-            enum MHD_Result ret = http_front_redispatch(c, r, target);
-            free(target);
-            return ret;
+            /* the front answers the new target once we return; on_completed drops q first */
+            r->redirect = xstrdup(q->head_parser.head.location);
+            return MHD_YES;
         }
         return queue_backend_response(c, r, q);
     }
@@ -738,26 +747,55 @@ enum MHD_Result fcgi_request_handle(struct MHD_Connection *c, struct request *r,
     }
 }
 
-void fcgi_request_count_bytes(struct request *r)
+static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
 {
-    const struct fcgi_req *q = r->fcgi;
-    if (q && q->streamed && !r->is_head && r->status != MHD_HTTP_NOT_MODIFIED)
-        r->bytes = q->body_sent;
+    struct fcgi_http *h = r->handler_state;
+    struct fcgi_req *q = h->q;
+    (void)toe;
+    if (q) {
+        /* a streamed body's length is what the content reader handed MHD, not the head's */
+        if (q->streamed && !r->is_head && r->status != MHD_HTTP_NOT_MODIFIED)
+            r->bytes = q->body_sent;
+        fcgi_pool_reclaim(q);
+        pthread_mutex_lock(&q->lock);
+        bool busy = q->in_pool;
+        q->aborted = true;
+        q->mhd_waiting = false;
+        pthread_mutex_unlock(&q->lock);
+        if (busy)
+            fcgi_pool_kick(q, FCGI_KICK_ABORT);
+        fcgi_req_release(q);
+    }
+    free(h->script);
+    free(h->path_info);
+    free(h);
 }
 
-void fcgi_request_completed(struct request *r, enum MHD_RequestTerminationCode toe)
+static const struct handler fcgi_request_handler = {"fastcgi", on_request, on_completed};
+
+enum MHD_Result fcgi_request_start(struct MHD_Connection *c, struct request *r, const char *path,
+                                   const char *query, size_t query_len, char *script,
+                                   char *path_info)
 {
-    struct fcgi_req *q = r->fcgi;
-    if (!q)
-        return;
-    r->fcgi = NULL;
-    fcgi_pool_reclaim(q);
-    pthread_mutex_lock(&q->lock);
-    bool busy = q->in_pool;
-    q->aborted = true;
-    q->mhd_waiting = false;
-    pthread_mutex_unlock(&q->lock);
-    if (busy)
-        fcgi_pool_kick(q, FCGI_KICK_ABORT);
-    fcgi_req_release(q);
+    size_t path_len = strlen(path);
+    struct fcgi_http *h = xmalloc(sizeof *h + path_len + 1 + (query ? query_len + 1 : 0));
+    h->q = NULL;
+    h->state = 0;
+    h->script = script;
+    h->path_info = path_info;
+    memcpy(h->path, path, path_len + 1);
+    h->query = NULL;
+    if (query) {
+        h->query = h->path + path_len + 1;
+        memcpy(h->query, query, query_len);
+        h->query[query_len] = '\0';
+    }
+    r->handler = &fcgi_request_handler;
+    r->handler_state = h;
+    enum MHD_Result ret = begin(c, r, h);
+    if (ret == MHD_YES && !r->has_body && !r->status) {
+        size_t none = 0; /* no body to wait for: submit right away */
+        ret = on_request(c, r, NULL, &none);
+    }
+    return ret;
 }

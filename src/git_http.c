@@ -2,6 +2,8 @@
  * git_http: see include/git_http.h. Answers: 202 a deploy was queued; 200 acknowledged and
  * ignored (a ping, another branch, an event that is not a push); 403 a missing, malformed or
  * wrong signature (nothing runs); 405 not a POST; 413 a body over GIT_HTTP_MAX_BODY.
+ * As a handler (handler.h): the status and every refusal are answered in the start call with
+ * no state; a webhook POST keeps its body in a struct git_hook until on_completed.
  */
 #include "git_http.h"
 
@@ -10,11 +12,19 @@
 
 #include "buf.h"
 #include "git_worker.h"
+#include "handler.h"
 #include "log.h"
 #include "response.h"
 #include "site.h"
 #include "util.h"
 #include "webhook.h"
+
+/* A webhook POST's state (r->handler_state); status requests and refusals have none. */
+struct git_hook {
+    struct buf body; /* capped at GIT_HTTP_MAX_BODY */
+    bool too_large;  /* the body went past the cap: 413 once it is read */
+    bool answered;   /* the response is queued: later calls drop the body */
+};
 
 bool git_http_owns(const struct site_conf *site, const char *path)
 {
@@ -45,11 +55,12 @@ static const char *header(struct MHD_Connection *c, const char *name)
 }
 
 /* The whole body is in: check it and act. */
-static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
+static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r,
+                                   struct git_hook *hook)
 {
     const struct site_conf *site = r->site;
-    struct buf *body = r->hook_body;
-    if (r->hook_too_large)
+    const struct buf *body = &hook->body;
+    if (hook->too_large)
         return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
     struct webhook_headers h = {
         .hub_signature_256 = header(c, "X-Hub-Signature-256"),
@@ -86,57 +97,59 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r)
     return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
 }
 
-enum MHD_Result git_http_handle(struct MHD_Connection *c, struct request *r, const char *path,
-                                const char *upload_data, size_t *upload_data_size)
+static enum MHD_Result on_request(struct MHD_Connection *c, struct request *r,
+                                  const char *upload_data, size_t *upload_data_size)
 {
-    const struct site_conf *site = r->site;
-    if (r->hook_state == 0) {
-        if (site->git.status && strcmp(path, site->git.status) == 0) {
-            r->hook_state = 2;
-            if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-                return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-                                      MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-            struct buf b;
-            buf_init(&b, 0);
-            git_worker_status_json(r->rt->git, &b);
-            buf_putc(&b, '\n');
-            return json_reply(c, r, MHD_HTTP_OK, &b);
-        }
-        if (strcmp(r->method, "POST") != 0) {
-            r->hook_state = 2;
-            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                  "POST");
-        }
-        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > GIT_HTTP_MAX_BODY) {
-            r->hook_state = 2;
-            return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
-        }
-        r->hook_body = xmalloc(sizeof *r->hook_body);
-        buf_init(r->hook_body, GIT_HTTP_MAX_BODY);
-        r->hook_state = 1;
-        if (r->has_body)
-            return MHD_YES; /* the body follows */
+    struct git_hook *h = r->handler_state;
+    if (!h || h->answered)
+        return handler_discard_body(c, r, upload_data, upload_data_size);
+    if (*upload_data_size) {
+        if (buf_append(&h->body, upload_data, *upload_data_size) != 0)
+            h->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
     }
-    if (r->hook_state == 1) {
-        if (*upload_data_size) {
-            if (buf_append(r->hook_body, upload_data, *upload_data_size) != 0)
-                r->hook_too_large = true;
-            *upload_data_size = 0;
-            return MHD_YES;
-        }
-        r->hook_state = 2;
-        return finish_hook(c, r);
-    }
-    *upload_data_size = 0;
-    return MHD_YES;
+    h->answered = true;
+    return finish_hook(c, r, h);
 }
 
-void git_http_completed(struct request *r)
+static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
 {
-    if (r->hook_body) {
-        buf_dispose(r->hook_body);
-        free(r->hook_body);
-        r->hook_body = NULL;
+    (void)toe;
+    struct git_hook *h = r->handler_state;
+    if (h) {
+        buf_dispose(&h->body);
+        free(h);
     }
+}
+
+static const struct handler git_http_handler = {"git", on_request, on_completed};
+
+enum MHD_Result git_http_start(struct MHD_Connection *c, struct request *r, const char *path)
+{
+    const struct site_conf *site = r->site;
+    r->handler = &git_http_handler;
+    if (site->git.status && strcmp(path, site->git.status) == 0) {
+        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                  "GET, HEAD");
+        struct buf b;
+        buf_init(&b, 0);
+        git_worker_status_json(r->rt->git, &b);
+        buf_putc(&b, '\n');
+        return json_reply(c, r, MHD_HTTP_OK, &b);
+    }
+    if (strcmp(r->method, "POST") != 0)
+        return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                              "POST");
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > GIT_HTTP_MAX_BODY)
+        return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+    struct git_hook *h = xcalloc(1, sizeof *h);
+    buf_init(&h->body, GIT_HTTP_MAX_BODY);
+    r->handler_state = h;
+    if (r->has_body)
+        return MHD_YES; /* the body follows */
+    h->answered = true;
+    return finish_hook(c, r, h);
 }

@@ -3,8 +3,12 @@
  *
  * Per request: MHD calls on_uri() once the request line is in (we allocate the request and
  * keep the raw target, which MHD's decoded `url` loses), then on_request() once the head is
- * complete (we pick the site, normalise the path, route and answer in that same call: static
- * content never suspends), then on_completed() (access log, free). Listen sockets are created
+ * complete (we check the head, pick the site, normalise the path, route, and hand the request
+ * to one handler's start function: static content is answered in that same call and never
+ * suspends); every later call goes to r->handler, and a local redirect a handler leaves in
+ * r->redirect is followed here. Then on_completed() (the handler's on_completed, access log,
+ * free). Per connection, the context handlers may read (struct request_conn: its worker's
+ * FastCGI engine, our address) is filled in on_connection(). Listen sockets are created
  * here, not by MHD, so "host:port", "[v6]:port" and ":port" all work and a busy port is
  * reported with the address before any thread starts.
  */
@@ -33,6 +37,7 @@
 #include "fcgi_request.h"
 #include "git_http.h"
 #include "git_worker.h"
+#include "handler.h"
 #include "http_head.h"
 #include "ip_limit.h"
 #include "log.h"
@@ -55,15 +60,12 @@ static struct site_table *sites; /* the runtime of every site (site.h) */
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 
-/* What we keep per connection (MHD's socket context). */
-struct conn_ctx {
-    struct conn_watch *watch;
-    struct sockaddr_storage local; /* our end, asked once per connection */
-    socklen_t local_len;           /* 0 = not asked yet */
-    int fd;
+/* Per worker, what its daemons' connections get (NOTIFY_CONNECTION's closure). */
+struct front_worker {
+    struct conn_watch_set *watches; /* the worker's slowloris watches */
+    struct fcgi_engine *engine;     /* where its connections' PHP requests go */
 };
-
-/* ---- responses ------------------------------------------------------------------------ */
+static struct front_worker front_workers[WORKER_MAX];
 
 /* ---- MHD callbacks -------------------------------------------------------------------- */
 
@@ -87,8 +89,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->raw_uri = uri;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    r->conn_ctx = ci ? ci->socket_context : NULL;
-    r->watch = r->conn_ctx ? r->conn_ctx->watch : NULL;
+    r->conn = ci ? ci->socket_context : NULL;
+    r->watch = r->conn ? r->conn->watch : NULL;
     conn_watch_reading_head(r->watch);
     return r;
 }
@@ -101,36 +103,24 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     const union MHD_ConnectionInfo *ai =
         per_ip ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct conn_ctx *ctx = xcalloc(1, sizeof *ctx);
-        ctx->fd = ci ? ci->connect_fd : -1;
-        ctx->watch = ci ? conn_watch_add_to(cls, ci->connect_fd) : NULL; /* the worker's set */
-        *socket_context = ctx;
+        const struct front_worker *fw = cls;
+        struct request_conn *conn = xcalloc(1, sizeof *conn);
+        conn->fd = ci ? ci->connect_fd : -1;
+        conn->watch = ci ? conn_watch_add_to(fw->watches, ci->connect_fd) : NULL;
+        conn->engine = fw->engine;
+        *socket_context = conn;
         if (ai)
             ip_limit_add(per_ip, ai->client_addr);
         return;
     }
     if (ai)
         ip_limit_remove(per_ip, ai->client_addr);
-    struct conn_ctx *ctx = *socket_context;
-    if (ctx) {
-        conn_watch_remove(ctx->watch);
-        free(ctx);
+    struct request_conn *conn = *socket_context;
+    if (conn) {
+        conn_watch_remove(conn->watch);
+        free(conn);
     }
     *socket_context = NULL;
-}
-
-const struct sockaddr *http_front_local_addr(struct request *r)
-{
-    struct conn_ctx *ctx = r->conn_ctx;
-    if (!ctx || ctx->fd < 0)
-        return NULL;
-    if (!ctx->local_len) {
-        socklen_t len = sizeof ctx->local;
-        if (getsockname(ctx->fd, (struct sockaddr *)&ctx->local, &len) != 0)
-            return NULL;
-        ctx->local_len = len;
-    }
-    return (const struct sockaddr *)&ctx->local;
 }
 
 /* MHD's accept policy: the per-address limit, counted across every daemon. */
@@ -205,8 +195,14 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
     return status;
 }
 
+/*
+ * Route r and hand it to the handler that answers it: its start function takes r (sets
+ * r->handler and its own state) and makes the first call; the answers given here are the
+ * error handler's. Called once per request, and once more per local redirect followed.
+ */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
+    r->handler = &handler_error; /* until a handler takes it */
     if (r->early_status)
         return response_error(c, r, r->early_status, NULL, NULL, NULL);
 
@@ -242,11 +238,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     default:
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
-    if (site->git.repo && git_http_owns(site, path)) {
-        r->handled_by_git = true;
-        r->path = xstrndup(path, path_len);
-        return git_http_handle(c, r, r->path, NULL, &(size_t){0});
-    }
+    if (site->git.repo && git_http_owns(site, path))
+        return git_http_start(c, r, path);
     if (path_has_hidden_segment(path))
         return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     for (size_t i = 0; i < site->deny.n; i++)
@@ -262,20 +255,15 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                               MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
-    if (site->fcgi.preset &&
-        fcgi_request_route(rt, path, &r->fcgi_script, &r->fcgi_path_info, &is_source)) {
-        if (route_method_refused(method))
+    char *script, *path_info;
+    if (site->fcgi.preset && fcgi_request_route(rt, path, &script, &path_info, &is_source)) {
+        if (route_method_refused(method)) {
+            free(script);
+            free(path_info);
             return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                                   ROUTE_SCRIPT_ALLOW);
-        r->path = xstrndup(path, path_len);
-        r->query = t.query ? xstrndup(t.query, t.query_len) : NULL;
-        r->handled_by_fcgi = true;
-        enum MHD_Result ret = fcgi_request_handle(c, r, NULL, &(size_t){0});
-        if (ret == MHD_YES && !r->has_body && !r->status) {
-            size_t none = 0; /* no body to wait for: submit right away */
-            ret = fcgi_request_handle(c, r, NULL, &none);
         }
-        return ret;
+        return fcgi_request_start(c, r, path, t.query, t.query_len, script, path_info);
     }
     if (is_source) /* a script that does not run is never shown as source */
         return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
@@ -283,17 +271,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     switch (route_decide(site, method, path)) {
     case ROUTE_STATIC:
         return static_file_serve(c, r, site, path, t.query, t.query_len);
-    case ROUTE_OPTIONS: {
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ROUTE_STATIC_ALLOW);
-        enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
-        MHD_destroy_response(resp);
-        return ret;
-    }
+    case ROUTE_OPTIONS:
+        return static_file_options(c, r);
     case ROUTE_BAD_METHOD:
         return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                               ROUTE_STATIC_ALLOW);
@@ -311,39 +290,56 @@ static bool has_body(struct MHD_Connection *c)
            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
-/*
- * MHD calls this once when the head is in, then for each piece of body, then once more with
- * no data. note: a response queued in the first call makes MHD discard the rest of the request
- * and close the connection (0.9.75, MHD_queue_response "early" path), so a request without a
- * body is answered on the second call to keep the connection alive. One with a body that no
- * handler wants is answered at once: closing beats reading an upload we would throw away.
- */
-enum MHD_Result http_front_redispatch(struct MHD_Connection *c, struct request *r,
-                                      const char *target)
+/* r's handler is done with it: its on_completed frees its state (and may set r->bytes). */
+static void end_handler(struct request *r, enum MHD_RequestTerminationCode toe)
 {
-    if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
-        log_error("http", r->id, "more than %u local redirects; last to %s",
-                  HTTP_FRONT_MAX_REDIRECTS, target);
-        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
-    }
-    size_t n = strlen(target);
-    char *t = xstrndup(target, n);
-    if (r->target != r->target_inline)
-        free(r->target);
-    r->target = t;
-    r->target_len = n;
-    free(r->path);
-    free(r->query);
-    free(r->fcgi_script);
-    free(r->fcgi_path_info);
-    r->path = r->query = r->fcgi_script = r->fcgi_path_info = NULL;
-    r->handled_by_fcgi = false;
-    r->fcgi_state = 0;
-    r->has_body = false; /* RFC 3875 6.2.2: the new request is a GET without the old body */
-    copy_str(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
-    return dispatch(c, r, r->method);
+    const struct handler *h = r->handler;
+    if (h && h->on_completed)
+        h->on_completed(r, toe);
+    r->handler = NULL;
+    r->handler_state = NULL;
 }
 
+/*
+ * A handler asked for a local redirect (RFC 3875 6.2.2: a CGI Location that is a local path)
+ * by leaving the target in r->redirect and returning. It is done with r; the new target is
+ * answered as a GET (HEAD stays HEAD) without the old body, through the normal routing, at
+ * most HTTP_FRONT_MAX_REDIRECTS times; then 500.
+ */
+static enum MHD_Result follow_redirects(struct MHD_Connection *c, struct request *r,
+                                        enum MHD_Result ret)
+{
+    while (r->redirect) {
+        char *target = r->redirect;
+        r->redirect = NULL;
+        end_handler(r, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        if (++r->redirects > HTTP_FRONT_MAX_REDIRECTS) {
+            log_error("http", r->id, "more than %u local redirects; last to %s",
+                      HTTP_FRONT_MAX_REDIRECTS, target);
+            free(target);
+            r->handler = &handler_error;
+            return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        }
+        if (r->target != r->target_inline)
+            free(r->target);
+        r->target = target;
+        r->target_len = strlen(target);
+        r->has_body = false; /* the new request is a GET without the old body */
+        copy_str(r->method, sizeof r->method, r->is_head ? "HEAD" : "GET");
+        ret = dispatch(c, r, r->method);
+    }
+    return ret;
+}
+
+/*
+ * MHD calls this once when the head is in, then for each piece of body, then once more with
+ * no data; a suspended request is called again once resumed. note: a response queued in the
+ * first call makes MHD discard the rest of the request and close the connection (0.9.75,
+ * MHD_queue_response "early" path), so a request without a body is dispatched on the second
+ * call to keep the connection alive. One with a body is dispatched at once: a handler that
+ * wants the body reads it (later calls go to r->handler), and answering one nobody wants at
+ * once and closing beats reading an upload we would throw away.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -351,14 +347,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *r = *con_cls;
     if (!r)
         return MHD_NO; /* cannot happen: on_uri always runs first */
-    if (r->handled_by_fcgi)
-        return fcgi_request_handle(c, r, upload_data, upload_data_size);
-    if (r->handled_by_git)
-        return git_http_handle(c, r, r->path, upload_data, upload_data_size);
-    if (r->handled) {
-        *upload_data_size = 0; /* a body nobody reads (the response is already queued) */
-        return MHD_YES;
-    }
+    if (r->handler)
+        return follow_redirects(c, r, r->handler->on_request(c, r, upload_data, upload_data_size));
     if (!r->head_seen) {
         r->head_seen = true;
         conn_watch_busy(r->watch);
@@ -371,7 +361,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *why;
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
-            r->handled = true;
+            r->handler = &handler_error;
             r->rt = site_for_host(sites, NULL); /* logged by the default site: the Host
                                                    itself may be the problem */
             site_pin(r->rt);
@@ -384,8 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r->has_body)
             return MHD_YES;
     }
-    r->handled = true;
-    return dispatch(c, r, method);
+    return follow_redirects(c, r, dispatch(c, r, method));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -398,8 +387,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
     struct access_log *log = r->rt ? r->rt->log : NULL;
-    fcgi_request_count_bytes(r);
-    if (log && r->handled) {
+    bool handled = r->handler != NULL; /* dispatched, or its head refused */
+    end_handler(r, toe);
+    if (log && handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -426,15 +416,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         };
         access_log_write(log, &e);
     }
-    fcgi_request_completed(r, toe);
-    git_http_completed(r);
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);
-    free(r->path);
-    free(r->query);
-    free(r->fcgi_script);
-    free(r->fcgi_path_info);
+    free(r->redirect); /* NULL: followed before the access handler returned */
     free(r);
 }
 
@@ -599,6 +584,8 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     /* external epoll mode: the worker's loop runs it (worker.h) */
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    front_workers[worker] =
+        (struct front_worker){worker_conn_watches(worker), worker_engine(worker)};
     int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own_fd < 0)
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
@@ -625,7 +612,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, worker_conn_watches(worker)},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &front_workers[worker]},
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request,

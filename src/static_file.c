@@ -31,10 +31,12 @@
 #include "file_cache.h"
 #include "fs.h"
 #include "gzip.h"
+#include "handler.h"
 #include "http_date.h"
 #include "log.h"
 #include "range.h"
 #include "response.h"
+#include "route.h"
 #include "util.h"
 
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
@@ -465,10 +467,27 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
     return response_error(c, r, MHD_HTTP_FORBIDDEN, "Directory listing is disabled.", NULL, NULL);
 }
 
+/* Every response is queued in the start call; no per-request state. */
+static const struct handler static_file_handler = {"static", handler_discard_body, NULL};
+
+enum MHD_Result static_file_options(struct MHD_Connection *c, struct request *r)
+{
+    r->handler = &static_file_handler;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ROUTE_STATIC_ALLOW);
+    enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NO_CONTENT, resp, 0);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
                                   const struct site_conf *site, const char *path, const char *query,
                                   size_t query_len)
 {
+    r->handler = &static_file_handler;
     char full[PATH_MAX];
     struct stat st;
     size_t path_len = strlen(path);

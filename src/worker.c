@@ -100,7 +100,6 @@ static void *run(void *arg)
 {
     struct worker *w = arg;
     loop_bind(w->loop);
-    fcgi_engine_bind(w->engine);
     while (!atomic_load_explicit(&stopping, memory_order_relaxed)) {
         int timeout = -1; /* the loop's own timers bound the wait too */
         for (size_t i = 0; i < w->n_daemons; i++) {
@@ -115,7 +114,6 @@ static void *run(void *arg)
         loop_update_time(w->loop); /* MHD_run may have taken a while */
         fcgi_engine_run(w->engine);
     }
-    fcgi_engine_bind(NULL);
     return NULL;
 }
 
@@ -147,6 +145,11 @@ void worker_stop(void)
 struct conn_watch_set *worker_conn_watches(unsigned i)
 {
     return workers[i].watches;
+}
+
+struct fcgi_engine *worker_engine(unsigned i)
+{
+    return workers[i].engine;
 }
 
 size_t worker_daemons(struct MHD_Daemon **out, size_t max)
