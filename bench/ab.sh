@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/ab.sh - one wharf against another, interleaved in one run: the binary built from an
 # older commit (OLD_REV) and this tree's (NEW). For refactors that must not cost anything.
-# Prints a Markdown table (req/s, p99, front CPU per request, new/old ratio) and writes it
-# to bench/results/ab.md; every wrk output goes to bench/results/ab.log.
+# Prints a Markdown table (medians over the rounds of req/s, p99, front CPU per request, and
+# the new/old ratios) and writes it to bench/results/ab.md; every wrk output goes to
+# bench/results/ab.log.
 #
 # Environment:
 #   OLD_REV=a2ee6c1  the commit to compare with (built once in a temp worktree); default: the
@@ -11,6 +12,7 @@
 #   NEW=src/wharf    the binary under test (built from this tree)
 #   ROUNDS=3 DURATION=5   interleaved rounds (old, new, old, new, ...) and seconds per wrk run
 #   CONNS=64         wrk connections (wrk -t2)
+#   PATHS="/1k.bin /hello.php /table.php"   the scenarios (a subset to look closer)
 #   FCGI_CONNS=4     php-fpm's pm.max_children = fastcgi_max_conns = fastcgi_keep_conns
 #   PHP_FPM=php-fpm8.2   KEEP_TMP=1 keeps the temp dir
 #
@@ -28,6 +30,7 @@ NEW=${NEW:-$TOP_DIR/src/wharf}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-64}
+PATHS=${PATHS:-/1k.bin /hello.php /table.php}
 FCGI_CONNS=${FCGI_CONNS:-4}
 PHP_FPM=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo php-fpm8.2)}
 RESULTS=$BENCH_DIR/results
@@ -124,11 +127,11 @@ print(f"{rps:.0f} {p99:.2f} {(t1 - t0) / hz / reqs * 1e6:.2f}")
 EOF
 }
 
-declare -A sum
-printf '| scenario | old %s req/s | new req/s | new/old | old p99 ms | new p99 ms | old CPU µs/req | new CPU µs/req |\n|---|---|---|---|---|---|---|---|\n' \
+declare -A vals
+printf '| scenario | old %s req/s | new req/s | new/old | old p99 ms | new p99 ms | old CPU µs/req | new CPU µs/req | CPU new/old |\n|---|---|---|---|---|---|---|---|---|\n' \
     "$OLD_SHA" >"$TMP/table.md"
-for path in /1k.bin /hello.php /table.php; do
-    for k in old_rps new_rps old_p99 new_p99 old_cpu new_cpu; do sum[$k]=0; done
+for path in $PATHS; do
+    for k in old_rps new_rps old_p99 new_p99 old_cpu new_cpu; do vals[$k]=; done
     for ((r = 1; r <= ROUNDS; r++)); do
         for side in old new; do
             bin=$OLD
@@ -136,17 +139,18 @@ for path in /1k.bin /hello.php /table.php; do
             read -r rps p99 cpu < <(run "$bin" "$path") || die "$side $path failed (see $RESULTS/ab.log)"
             [[ -n ${rps:-} ]] || die "$side $path: no result (see $RESULTS/ab.log)"
             log "$path round $r $side: $rps req/s, p99 $p99 ms, $cpu µs CPU/req"
-            sum[${side}_rps]=$(python3 -c "print(${sum[${side}_rps]} + $rps)")
-            sum[${side}_p99]=$(python3 -c "print(${sum[${side}_p99]} + $p99)")
-            sum[${side}_cpu]=$(python3 -c "print(${sum[${side}_cpu]} + $cpu)")
+            vals[${side}_rps]+=" $rps"
+            vals[${side}_p99]+=" $p99"
+            vals[${side}_cpu]+=" $cpu"
         done
     done
-    python3 - "$path" "$ROUNDS" "${sum[old_rps]}" "${sum[new_rps]}" "${sum[old_p99]}" \
-        "${sum[new_p99]}" "${sum[old_cpu]}" "${sum[new_cpu]}" >>"$TMP/table.md" <<'EOF'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-o, nw, op, np_, oc, nc = (float(x) / n for x in sys.argv[3:])
-print(f"| {path} | {o:.0f} | {nw:.0f} | {nw / o:.3f} | {op:.2f} | {np_:.2f} | {oc:.2f} | {nc:.2f} |")
+    # medians: one disturbed run (the machine is shared) does not move them
+    python3 - "$path" "${vals[old_rps]}" "${vals[new_rps]}" "${vals[old_p99]}" \
+        "${vals[new_p99]}" "${vals[old_cpu]}" "${vals[new_cpu]}" >>"$TMP/table.md" <<'EOF'
+import statistics, sys
+path = sys.argv[1]
+o, nw, op, np_, oc, nc = (statistics.median(map(float, a.split())) for a in sys.argv[2:])
+print(f"| {path} | {o:.0f} | {nw:.0f} | {nw / o:.3f} | {op:.2f} | {np_:.2f} | {oc:.2f} | {nc:.2f} | {nc / oc:.3f} |")
 EOF
 done
 {
