@@ -22,6 +22,7 @@
 #include "fpm_supervisor.h"
 #include "git_worker.h"
 #include "http_front.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "mime.h"
 #include "preset.h"
@@ -404,6 +405,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg.n_sites; i++)
         log_info("main", 0, "site %s: root %s%s", cfg.sites[i].name, cfg.sites[i].root,
                  cfg.sites[i].hosts.n ? "" : " (default)");
+    lifecycle_set(LIFECYCLE_SERVING);
     log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
 
     for (;;) {
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
+            lifecycle_set(LIFECYCLE_DRAINING);
             break;
         }
         if (sig == SIGUSR1) {
