@@ -205,11 +205,17 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
     r->handler = &handler_error; /* until a handler takes it */
-    if (r->early_status)
-        return response_error(c, r, r->early_status, NULL, NULL, NULL);
-
     /* one valid Host at most: http_head_check() has seen to it */
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (r->early_status) {
+        /* logged by the Host's site (the cut target's absolute form is not looked at) */
+        if (!r->rt) {
+            r->rt = site_for_host(sites, host);
+            site_pin(r->rt);
+            r->site = r->rt->conf;
+        }
+        return response_error(c, r, r->early_status, NULL, NULL, NULL);
+    }
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
