@@ -132,6 +132,7 @@ void log_msg(enum log_level level, const char *module, uint64_t req_id, const ch
     va_end(ap);
     size_t msg_len = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
     buf_init(&line, 0);
+    buf_reserve(&line, 160 + msg_len + msg_len / 8); /* one allocation for most lines */
     if (log_format_line(&line,
                         (enum log_format)atomic_load_explicit(&log_fmt, memory_order_relaxed),
                         (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, level, module, req_id, msg,
