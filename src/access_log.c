@@ -126,7 +126,7 @@ static int put_combined(struct buf *b, const struct access_entry *e, bool nginx)
 /* ,"name": then a JSON string, or null for NULL. */
 static int put_json_str(struct buf *b, const char *name, const char *s)
 {
-    if (buf_printf(b, ",\"%s\":", name) != 0)
+    if (buf_puts(b, ",\"") != 0 || buf_puts(b, name) != 0 || buf_puts(b, "\":") != 0)
         return -1;
     if (!s)
         return buf_puts(b, "null");
