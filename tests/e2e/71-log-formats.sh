@@ -174,7 +174,7 @@ pycheck "$T/goaccess.py" "$T/report.json" "$T/made.json"
 
 # ---- json: every line parses, every field is the request's -------------------------------------
 cat >"$T/access_json.py" <<'EOF'
-import codecs, json, re, sys, time
+import calendar, codecs, json, re, sys, time
 # what the log must hold for a string: UTF-8 as text, each invalid byte as U+00XX
 codecs.register_error("latin1", lambda e: (e.object[e.start:e.start + 1].decode("latin-1"), e.start + 1))
 def text(s):
@@ -210,7 +210,7 @@ for m, r in zip(made, recs):
         problems.append("%s: fields %s" % (m["target"][:40], list(r.keys())))
     t = r.get("time") or ""
     if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) or \
-       abs(time.mktime(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone - now) > 300:
+       abs(calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) - now) > 300:
         problems.append("%s: time %r" % (m["target"][:40], t))
     if not isinstance(r.get("duration"), float) or not 0 <= r["duration"] < 30:
         problems.append("%s: duration %r" % (m["target"][:40], r.get("duration")))
