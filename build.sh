@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Build and runtime dependencies, and what the tests use (php-fpm, curl, python3, git, the real
-# applications). WordPress itself is not installed (the package pulls in Apache): its e2e test
-# fetches it with apt-get download; these are its other dependencies and a MariaDB the test runs
-# privately (installing mariadb-server may start the system's own; the tests never use it).
+# applications, goaccess to read the combined access log). WordPress itself is not installed
+# (the package pulls in Apache): its e2e test fetches it with apt-get download; these are its
+# other dependencies and a MariaDB the test runs privately (installing mariadb-server may start
+# the system's own; the tests never use it).
 PACKAGES=(build-essential autoconf automake libtool pkg-config
           libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev
           curl python3 git php-fpm php-cli media-types dokuwiki openssl procps
-          php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client)
+          php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
+          goaccess)
 
 install_deps() {
     local missing=()

@@ -32,8 +32,14 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /** Append s with & < > " ' replaced by HTML entities. */
 int buf_append_html(struct buf *b, const char *s, size_t n);
-/** Append s with JSON string escaping (no surrounding quotes). */
+/** Append s with JSON string escaping (no surrounding quotes): " and \ and \n \r \t by their
+ *  short escapes, other control bytes and DEL as \u00XX. Valid UTF-8 is copied as it is; each
+ *  byte of invalid UTF-8 becomes \u00XX (its Latin-1 reading), so the result is always valid
+ *  JSON in UTF-8 and the byte can still be told. */
 int buf_append_json(struct buf *b, const char *s, size_t n);
+/** Length of the well-formed UTF-8 sequence at the start of s (1..4; RFC 3629: no overlong
+ *  forms, surrogates or code points past U+10FFFF), 0 when s does not start with one. */
+size_t buf_utf8_len(const char *s, size_t n);
 /** Append s percent-encoding everything but unreserved characters and '/'. */
 int buf_append_url(struct buf *b, const char *s, size_t n);
 /**

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access_log.h"
+#include "log.h"
 #include "util.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -127,6 +129,8 @@ struct site_conf {
     bool browse;           /* directory listings */
     bool gzip;             /* on-the-fly and precompressed gzip */
     char *access_log;      /* path, "-" = stdout, NULL = off */
+    /* its line format: timed_combined (default), combined or json */
+    enum access_log_style access_log_format;
     enum follow_symlinks follow_symlinks;
     struct str_list deny; /* URL path prefixes never served (403), static or script */
     unsigned line;        /* line of the section header, for messages */
@@ -159,6 +163,7 @@ struct server_conf {
     char *presets_dir; /* NULL = the installed presets (or ../presets of the binary) */
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
     unsigned temp_dir_line;
+    enum log_format error_log_format; /* error_log's lines: text (default) or json */
 };
 
 struct config {
@@ -213,6 +218,8 @@ int config_parse_bool(const char *s, bool *out, const char **why);
 int config_parse_size(const char *s, uint64_t *out, const char **why);
 /** "30", "30s", "500ms", "2m", "1h" -> milliseconds (a bare number is seconds). */
 int config_parse_duration(const char *s, uint64_t *out_ms, const char **why);
+/** "timed_combined", "combined" or "json" (access_log_format). */
+int config_parse_access_log_format(const char *s, enum access_log_style *out, const char **why);
 
 /** The site for a Host header value (case-insensitive, port ignored); falls back to the
  *  default site (the one without hosts, else the first). Never NULL once finished. */

@@ -97,6 +97,11 @@ struct fcgi_req {
     bool got_response_bytes; /* anything received: no retry after this */
     bool timeout_retried;    /* already retried once after a read timeout */
 
+    /* ---- written by the serving engine each time it puts q on a connection, read by the MHD
+     * side after the request ends (for the access log): an atomic, no lock ---- */
+    _Atomic(const char *) upstream; /* the backend's configured address ("unix:/run/php.sock",
+                                     * "127.0.0.1:9000"), owned by the pool; NULL = none yet */
+
     /* ---- handed over: the serving engine's exchange fills it until it sets head_done (under
      * lock); from then on it is read-only, and the MHD side reads it without the lock ---- */
     struct cgi_head_parser head_parser;

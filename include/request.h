@@ -35,7 +35,7 @@ struct request_conn {
 struct request {
     uint64_t id;       /* process-unique, for logs */
     uint64_t start_us; /* monotonic, for the duration */
-    time_t start_wall; /* for the access log timestamp */
+    int64_t wall_ms;   /* ms since the epoch at the start, for the access log */
     char *target;      /* raw request-target as received; points to inline or heap */
     size_t target_len;
     const char *raw_uri;   /* MHD's copy, valid until the head is processed */
@@ -58,6 +58,9 @@ struct request {
     char *redirect;      /* set by a handler: answer this local path instead (RFC 3875 6.2.2
                           * local redirect; heap, taken by the front); NULL = none */
     unsigned redirects;  /* local redirects followed */
+    /* the FastCGI upstream that served it, for the access log: its configured address, owned
+     * by the pool of the site r pins; set by the fastcgi handler's on_completed; NULL = none */
+    const char *upstream;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

@@ -1,5 +1,7 @@
 /*
- * access_log: the combined-format line formatter (pure) and the buffered writer behind it.
+ * access_log: the line formatters (pure; timed_combined, combined, json) and the buffered writer
+ * behind them. A line is formatted straight into the log's pending buffer, under its lock: no
+ * allocation per request (the buffer grows to its high-water mark and stays).
  * Request threads only append to an in-memory buffer under a short per-log mutex; one writer
  * thread swaps that buffer out and write()s it with no request-visible lock held, so a slow
  * disk costs memory (capped at ACCESS_LOG_MAX_BACKLOG, then lines are dropped and counted), never
@@ -51,9 +53,12 @@ static struct access_log *logs;
 
 /* ---- formatter ---------------------------------------------------------------------------- */
 
-/* nginx-style escaping. In unquoted fields (address, user) a space is escaped too, so every
- * field stays one whitespace-separated word for log parsers. */
-static int put_field(struct buf *b, const char *s, bool quoted)
+/* Escape s as one field of a text line: printable ASCII stays, every other byte becomes \xHH.
+ * nginx escapes '"' and '\' as \x22 and \x5C too, so a parser never needs to know a backslash
+ * rule (combined); the timed_combined format keeps its Apache-style \" and \\ as before. In
+ * unquoted fields (address, user) a space is escaped too, so every field stays one
+ * whitespace-separated word for log parsers. NULL and "" are "-". */
+static int put_field(struct buf *b, const char *s, bool quoted, bool hex_quotes)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t start = 0, i;
@@ -68,51 +73,119 @@ static int put_field(struct buf *b, const char *s, bool quoted)
             continue;
         if (buf_append(b, s + start, i - start) != 0)
             return -1;
-        if ((c == '"' || c == '\\') ? buf_append(b, (char[]){'\\', (char)c}, 2)
-                                    : buf_append(b, esc, 4))
+        if ((c == '"' || c == '\\') && !hex_quotes ? buf_append(b, (char[]){'\\', (char)c}, 2)
+                                                   : buf_append(b, esc, 4))
             return -1;
         start = i + 1;
     }
     return buf_append(b, s + start, i - start);
 }
 
-static int put_time(struct buf *b, time_t t)
+/* UTC broken-down time of t_ms, false when it has no four-digit year. */
+static bool utc_of(int64_t t_ms, struct tm *tm)
+{
+    time_t t = (time_t)(t_ms / 1000);
+
+    return t_ms >= 0 && gmtime_r(&t, tm) && tm->tm_year + 1900 <= 9999;
+}
+
+static int put_clf_time(struct buf *b, int64_t t_ms)
 {
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
 
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+    if (!utc_of(t_ms, &tm))
         return buf_puts(b, "[-]");
     return buf_printf(b, "[%02d/%s/%04d:%02d:%02d:%02d +0000]", tm.tm_mday % 100, months[tm.tm_mon],
                       (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
                       tm.tm_sec % 100);
 }
 
-int access_log_format(struct buf *b, const struct access_entry *e)
+/* The shared head of both combined formats, up to the user agent's closing quote. */
+static int put_combined(struct buf *b, const struct access_entry *e, bool nginx)
+{
+    if (put_field(b, e->remote_addr, false, nginx) != 0 || buf_puts(b, " - ") != 0 ||
+        put_field(b, e->remote_user, false, nginx) != 0 || buf_putc(b, ' ') != 0 ||
+        put_clf_time(b, e->time_ms) != 0 || buf_puts(b, " \"") != 0 ||
+        put_field(b, e->method, true, nginx) != 0 || buf_putc(b, ' ') != 0 ||
+        put_field(b, e->target, true, nginx) != 0 || buf_putc(b, ' ') != 0 ||
+        put_field(b, e->protocol, true, nginx) != 0 || buf_printf(b, "\" %u ", e->status) != 0)
+        return -1;
+    /* note: timed_combined prints bytes as a number even when 0 (nginx $body_bytes_sent);
+     * combined is Apache's %b, "-" for no body, which is what its parsers expect */
+    if (nginx && e->bytes == 0 ? buf_putc(b, '-') : buf_printf(b, "%" PRIu64, e->bytes))
+        return -1;
+    return buf_puts(b, " \"") != 0 || put_field(b, e->referer, true, nginx) != 0 ||
+                   buf_puts(b, "\" \"") != 0 || put_field(b, e->user_agent, true, nginx) != 0 ||
+                   buf_putc(b, '"') != 0
+               ? -1
+               : 0;
+}
+
+/* ,"name": then a JSON string, or null for NULL. */
+static int put_json_str(struct buf *b, const char *name, const char *s)
+{
+    if (buf_puts(b, ",\"") != 0 || buf_puts(b, name) != 0 || buf_puts(b, "\":") != 0)
+        return -1;
+    if (!s)
+        return buf_puts(b, "null");
+    return buf_putc(b, '"') != 0 || buf_append_json(b, s, strlen(s)) != 0 || buf_putc(b, '"') != 0
+               ? -1
+               : 0;
+}
+
+static int put_json(struct buf *b, const struct access_entry *e)
+{
+    struct tm tm;
+    int rc;
+
+    if (utc_of(e->time_ms, &tm))
+        rc = buf_printf(b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03uZ\"", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        (unsigned)(e->time_ms % 1000));
+    else
+        rc = buf_puts(b, "{\"time\":null");
+    return rc != 0 || put_json_str(b, "site", e->site) != 0 ||
+                   put_json_str(b, "client", e->remote_addr) != 0 ||
+                   put_json_str(b, "method", e->method) != 0 ||
+                   put_json_str(b, "path", e->target) != 0 ||
+                   put_json_str(b, "protocol", e->protocol) != 0 ||
+                   buf_printf(b,
+                              ",\"status\":%u,\"bytes\":%" PRIu64 ",\"duration\":%" PRIu64 ".%06u",
+                              e->status, e->bytes, e->duration_us / 1000000,
+                              (unsigned)(e->duration_us % 1000000)) != 0 ||
+                   put_json_str(b, "upstream", e->upstream) != 0 ||
+                   buf_printf(b, ",\"request_id\":%" PRIu64, e->request_id) != 0 ||
+                   put_json_str(b, "referer", e->referer) != 0 ||
+                   put_json_str(b, "user_agent", e->user_agent) != 0 || buf_puts(b, "}\n") != 0
+               ? -1
+               : 0;
+}
+
+int access_log_format(struct buf *b, enum access_log_style style, const struct access_entry *e)
 {
     size_t start = b->len;
-    /* Milliseconds, rounded to nearest: $request_time precision in nginx. */
-    uint64_t ms = e->duration_us / 1000 + (e->duration_us % 1000 >= 500);
+    int rc;
 
-    /* note: bytes is printed as a number even when 0 (nginx $body_bytes_sent), not as Apache
-     * %b's "-", so the field is always numeric. */
-    if (put_field(b, e->remote_addr, false) != 0 || buf_puts(b, " - ") != 0 ||
-        put_field(b, e->remote_user, false) != 0 || buf_putc(b, ' ') != 0 ||
-        put_time(b, e->time) != 0 || buf_puts(b, " \"") != 0 ||
-        put_field(b, e->method, true) != 0 || buf_putc(b, ' ') != 0 ||
-        put_field(b, e->target, true) != 0 || buf_putc(b, ' ') != 0 ||
-        put_field(b, e->protocol, true) != 0 ||
-        buf_printf(b, "\" %u %" PRIu64 " \"", e->status, e->bytes) != 0 ||
-        put_field(b, e->referer, true) != 0 || buf_puts(b, "\" \"") != 0 ||
-        put_field(b, e->user_agent, true) != 0 ||
-        buf_printf(b, "\" %" PRIu64 ".%03u\n", ms / 1000, (unsigned)(ms % 1000)) != 0) {
+    if (style == ACCESS_LOG_JSON) {
+        rc = put_json(b, e);
+    } else if (style == ACCESS_LOG_COMBINED) {
+        rc = put_combined(b, e, true) != 0 || buf_putc(b, '\n') != 0 ? -1 : 0;
+    } else {
+        /* Milliseconds, rounded to nearest: $request_time precision in nginx. */
+        uint64_t ms = e->duration_us / 1000 + (e->duration_us % 1000 >= 500);
+        rc = put_combined(b, e, false) != 0 ||
+                     buf_printf(b, " %" PRIu64 ".%03u\n", ms / 1000, (unsigned)(ms % 1000)) != 0
+                 ? -1
+                 : 0;
+    }
+    if (rc != 0) {
         b->len = start; /* never leave half a line in a log */
         if (b->data)
             b->data[start] = '\0';
-        return -1;
     }
-    return 0;
+    return rc;
 }
 
 /* ---- writer ------------------------------------------------------------------------------- */
@@ -254,13 +327,14 @@ out:
     return l;
 }
 
-void access_log_write(struct access_log *l, const struct access_entry *e)
+void access_log_write(struct access_log *l, enum access_log_style style,
+                      const struct access_entry *e)
 {
     bool kick = false;
 
     pthread_mutex_lock(&l->lock);
     size_t before = l->pending.len;
-    if (access_log_format(&l->pending, e) != 0)
+    if (access_log_format(&l->pending, style, e) != 0)
         l->dropped++;
     else
         kick = before < ACCESS_LOG_KICK_BYTES && l->pending.len >= ACCESS_LOG_KICK_BYTES;

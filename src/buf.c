@@ -123,27 +123,77 @@ int buf_append_html(struct buf *b, const char *s, size_t n)
     return buf_append(b, s + start, n - start);
 }
 
+size_t buf_utf8_len(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len;
+    uint32_t cp;
+
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF */
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 int buf_append_json(struct buf *b, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0, i = 0;
+
+    /* Runs of bytes that need no escape are copied at once: this is on the access log's path. */
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        int rc;
-        if (c == '"' || c == '\\')
-            rc = buf_putc(b, '\\') || buf_putc(b, (char)c);
-        else if (c == '\n')
-            rc = buf_puts(b, "\\n");
-        else if (c == '\r')
-            rc = buf_puts(b, "\\r");
-        else if (c == '\t')
-            rc = buf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            rc = buf_printf(b, "\\u%04x", c);
-        else
-            rc = buf_putc(b, (char)c);
-        if (rc)
+        size_t k = 1;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        size_t rep_len = 6;
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            k = buf_utf8_len(s + i, n - i);
+            if (k) {
+                i += k; /* valid UTF-8 goes through as it is */
+                continue;
+            }
+            k = 1; /* note: one byte of invalid UTF-8 becomes \u00XX (read as Latin-1) */
+        } else if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            rep_len = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            rep_len = 2;
+        }
+        if (buf_append(b, s + start, i - start) != 0 || buf_append(b, esc, rep_len) != 0)
             return -1;
+        i += k;
+        start = i;
     }
-    return 0;
+    return buf_append(b, s + start, n - start);
 }
 
 int buf_append_url(struct buf *b, const char *s, size_t n)

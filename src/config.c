@@ -73,6 +73,8 @@ static const char *const follow_names[] = {"inside", "on", "off", NULL};
 static const char *const stderr_words[] = {"-", "stderr", NULL};
 static const char *const off_words[] = {"off", NULL};
 static const char *const lb_names[] = {"round_robin", "least_conn", "random", "ip_hash", NULL};
+static const char *const access_log_formats[] = {"timed_combined", "combined", "json", NULL};
+static const char *const error_log_formats[] = {"text", "json", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
@@ -84,6 +86,8 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "listen", T_LISTEN, SRV(listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "workers", T_UNSIGNED, SRV(workers), "0", 0, 64, NULL, 0},
     {SEC_SERVER, "error_log", T_PATH, SRV(error_log), NULL, 0, 0, stderr_words, 0},
+    {SEC_SERVER, "error_log_format", T_ENUM, SRV(error_log_format), "text", 0, 0, error_log_formats,
+     0},
     {SEC_SERVER, "max_connections", T_UNSIGNED, SRV(max_connections), "10000", 1, 1000000, NULL, 0},
     {SEC_SERVER, "max_connections_per_ip", T_UNSIGNED, SRV(max_connections_per_ip), "0", 0, 1000000,
      NULL, 0},
@@ -106,6 +110,8 @@ static const struct config_key keys[] = {
     {SEC_SITE, "browse", T_BOOL, SITE(browse), "off", 0, 0, NULL, 0},
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
+    {SEC_SITE, "access_log_format", T_ENUM, SITE(access_log_format), "timed_combined", 0, 0,
+     access_log_formats, 0},
     {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
     {SEC_SITE, "deny", T_PREFIXES, SITE(deny), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_listen", T_LISTEN, SRV(tls_listen), NULL, 0, 0, NULL, 0},
@@ -166,6 +172,9 @@ static const struct config_key keys[] = {
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
+_Static_assert(sizeof(enum access_log_style) == sizeof(int) &&
+                   sizeof(enum log_format) == sizeof(int),
+               "T_ENUM slots are int-sized");
 
 enum line_kind {
     LK_OTHER, /* comment, blank, section header, too long or syntax error: no handler call */
@@ -779,6 +788,18 @@ static void expect_enum(const struct config_key *k, char *buf, size_t n)
         int w = snprintf(buf + len, n - len, "%s%s", sep, k->words[i]);
         len += w > 0 ? (size_t)w : 0;
     }
+}
+
+int config_parse_access_log_format(const char *s, enum access_log_style *out, const char **why)
+{
+    for (int i = 0; access_log_formats[i]; i++) {
+        if (ascii_casecmp(s, access_log_formats[i]) == 0) {
+            *out = (enum access_log_style)i;
+            return 0;
+        }
+    }
+    *why = "timed_combined, combined or json";
+    return -1;
 }
 
 /* ---- FastCGI value types ------------------------------------------------------------------ */

@@ -63,47 +63,15 @@ void dir_listing_human_size(uint64_t size, char out[16])
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* JSON string contents; file names are arbitrary bytes, JSON must be UTF-8. */
 static int append_json_text(struct buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s), start = 0, i = 0;
 
+    /* note: a listing replaces invalid UTF-8 with U+FFFD where buf_append_json would keep the
+     * byte as \u00XX: a file name is shown to people, not parsed by log tools */
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = buf_utf8_len(s + i, n - i);
         if (k) {
             i += k;
             continue;

@@ -462,6 +462,7 @@ static void assign(struct fcgi_conn *c, struct fcgi_req *q)
 {
     c->req = q;
     q->fc = c;
+    atomic_store_explicit(&q->upstream, c->be->name, memory_order_relaxed);
     struct fcgi_exchange_input in = {
         .params = q->params.data,
         .params_len = q->params.len,
@@ -510,6 +511,7 @@ static struct fcgi_conn *conn_open(struct fcgi_engine *e, struct fcgi_backend *b
     e->conns = c;
     c->req = q;
     q->fc = c;
+    atomic_store_explicit(&q->upstream, b->name, memory_order_relaxed);
     c->st = CS_CONNECTING;
     pthread_mutex_lock(&b->pool->lock);
     upstream_conn_opened(b->srv, &c->up, e->index, now_ms(e));

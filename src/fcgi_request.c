@@ -756,6 +756,8 @@ static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
         /* a streamed body's length is what the content reader handed MHD, not the head's */
         if (q->streamed && !r->is_head && r->status != MHD_HTTP_NOT_MODIFIED)
             r->bytes = q->body_sent;
+        /* owned by the site's pool, which lives as long as the site r pins past its log line */
+        r->upstream = atomic_load_explicit(&q->upstream, memory_order_relaxed);
         fcgi_pool_reclaim(q);
         pthread_mutex_lock(&q->lock);
         bool busy = q->in_pool;

@@ -76,7 +76,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->is_tls = cls != NULL; /* the TLS daemons pass a non-NULL cls */
     r->id = atomic_fetch_add_explicit(&next_request_id, 1, memory_order_relaxed);
     r->start_us = clock_us();
-    r->start_wall = time(NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    r->wall_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     size_t n = strlen(uri);
     if (n > cfg->server.max_uri_bytes) {
         r->early_status = MHD_HTTP_URI_TOO_LONG;
@@ -203,11 +205,17 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
     r->handler = &handler_error; /* until a handler takes it */
-    if (r->early_status)
-        return response_error(c, r, r->early_status, NULL, NULL, NULL);
-
     /* one valid Host at most: http_head_check() has seen to it */
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (r->early_status) {
+        /* logged by the Host's site (the cut target's absolute form is not looked at) */
+        if (!r->rt) {
+            r->rt = site_for_host(sites, host);
+            site_pin(r->rt);
+            r->site = r->rt->conf;
+        }
+        return response_error(c, r, r->early_status, NULL, NULL, NULL);
+    }
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
@@ -387,6 +395,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->watch && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_watch_idle(r->watch);
     struct access_log *log = r->rt ? r->rt->log : NULL;
+    enum access_log_style style = r->rt ? r->rt->conf->access_log_format : 0;
     bool handled = r->handler != NULL; /* dispatched, or its head refused */
     end_handler(r, toe);
     if (log && handled) {
@@ -403,7 +412,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         }
         struct access_entry e = {
             .remote_addr = addr,
-            .time = r->start_wall,
+            .time_ms = r->wall_ms,
+            .site = r->rt->conf->name,
+            .request_id = r->id,
             .method = r->method,
             .target = r->target,
             .protocol = r->protocol,
@@ -412,9 +423,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
             .user_agent =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+            .upstream = r->upstream,
             .duration_us = clock_us() - r->start_us,
         };
-        access_log_write(log, &e);
+        access_log_write(log, style, &e);
     }
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)

@@ -1,12 +1,14 @@
 /*
  * log: see include/log.h. The file descriptor is swapped under a mutex on reopen; writers
- * take the same mutex only to read it, and format outside of it.
+ * take the same mutex only to write the line, and format outside of it (log_format_line is
+ * pure: no clock, no I/O, unit-tested).
  */
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "util.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = 2;
 static char *log_path;
 static enum log_level log_max = LOG_INFO;
+static _Atomic int log_fmt = LOG_FORMAT_TEXT;
 
 static const char *level_name[] = {"error", "warn", "info", "debug"};
 
@@ -67,37 +71,78 @@ void log_set_level(enum log_level level)
     log_max = level;
 }
 
+void log_set_format(enum log_format format)
+{
+    atomic_store_explicit(&log_fmt, (int)format, memory_order_relaxed);
+}
+
+int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum log_level level,
+                    const char *module, uint64_t req_id, const char *msg, size_t msg_len)
+{
+    size_t start = b->len;
+    time_t t = (time_t)(time_ms / 1000);
+    struct tm tm;
+    char stamp[64] = "-";
+    int rc;
+
+    if (time_ms >= 0 && gmtime_r(&t, &tm) && tm.tm_year + 1900 <= 9999)
+        snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (unsigned)(time_ms % 1000));
+    if (format == LOG_FORMAT_JSON) {
+        rc = buf_printf(b, "{\"time\":\"%s\",\"level\":\"%s\",\"module\":\"", stamp,
+                        level_name[level]) != 0 ||
+             buf_append_json(b, module, strlen(module)) != 0 ||
+             (req_id ? buf_printf(b, "\",\"request_id\":%llu,\"message\":\"",
+                                  (unsigned long long)req_id)
+                     : buf_puts(b, "\",\"request_id\":null,\"message\":\"")) != 0 ||
+             buf_append_json(b, msg, msg_len) != 0 || buf_puts(b, "\"}\n") != 0;
+    } else {
+        rc = buf_printf(b, "%s [%s] %s", stamp, level_name[level], module) != 0 ||
+             (req_id && buf_printf(b, " #%llu", (unsigned long long)req_id) != 0) ||
+             buf_puts(b, ": ") != 0;
+        size_t at = b->len;
+        rc = rc || buf_append(b, msg, msg_len) != 0 || buf_putc(b, '\n') != 0;
+        /* note: messages can carry client-controlled text; keep each entry on one line */
+        for (size_t i = at; !rc && i + 1 < b->len; i++)
+            if (b->data[i] == '\n' || b->data[i] == '\r')
+                b->data[i] = ' ';
+    }
+    if (rc) {
+        b->len = start;
+        if (b->data)
+            b->data[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 void log_msg(enum log_level level, const char *module, uint64_t req_id, const char *fmt, ...)
 {
     if (level > log_max)
         return;
-    char line[2048];
+    char msg[LOG_MSG_MAX];
     struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (long)tv.tv_usec / 1000, level_name[level], module);
-    if (req_id)
-        n += snprintf(line + n, sizeof line - (size_t)n, " #%llu", (unsigned long long)req_id);
-    n += snprintf(line + n, sizeof line - (size_t)n, ": ");
+    struct buf line;
     va_list ap;
+
+    gettimeofday(&tv, NULL);
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    /* note: messages can carry client-controlled text; keep each entry on one line */
-    for (size_t i = (size_t)n; i < len; i++)
-        if (line[i] == '\n' || line[i] == '\r')
-            line[i] = ' ';
-    line[len++] = '\n';
-    pthread_mutex_lock(&log_lock);
-    ssize_t w;
-    do
-        w = write(log_fd, line, len);
-    while (w < 0 && errno == EINTR);
-    pthread_mutex_unlock(&log_lock);
+    size_t msg_len = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+    buf_init(&line, 0);
+    buf_reserve(&line, 160 + msg_len + msg_len / 8); /* one allocation for most lines */
+    if (log_format_line(&line,
+                        (enum log_format)atomic_load_explicit(&log_fmt, memory_order_relaxed),
+                        (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, level, module, req_id, msg,
+                        msg_len) == 0) {
+        pthread_mutex_lock(&log_lock);
+        ssize_t w;
+        do
+            w = write(log_fd, line.data, line.len);
+        while (w < 0 && errno == EINTR);
+        pthread_mutex_unlock(&log_lock);
+    }
+    buf_dispose(&line);
 }

@@ -44,6 +44,8 @@ static const char usage[] =
     "      --browse            list directories without an index file\n"
     "      --gzip              compress text responses for clients that accept gzip\n"
     "      --access-log FILE   write an access log to FILE ('-' = standard output)\n"
+    "      --access-log-format FMT\n"
+    "                          its lines: timed_combined (default), combined or json\n"
     "      --php [ADDR]        run PHP through php-fpm at ADDR (host:port, [v6]:port,\n"
     "                          unix:/path) with the php preset; without ADDR, wharf\n"
     "                          starts and supervises php-fpm itself (development)\n"
@@ -62,6 +64,7 @@ struct cli {
     const char *config;
     const char *root;
     const char *access_log;
+    const char *access_log_format;
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
@@ -72,7 +75,16 @@ struct cli {
     const char *preset;       /* --preset NAME; NULL = the file's, or php */
 };
 
-enum { OPT_BROWSE = 256, OPT_GZIP, OPT_ACCESS_LOG, OPT_PHP, OPT_PRESET, OPT_DEPLOY, OPT_ROLLBACK };
+enum {
+    OPT_BROWSE = 256,
+    OPT_GZIP,
+    OPT_ACCESS_LOG,
+    OPT_ACCESS_LOG_FORMAT,
+    OPT_PHP,
+    OPT_PRESET,
+    OPT_DEPLOY,
+    OPT_ROLLBACK
+};
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
@@ -83,6 +95,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"browse", no_argument, NULL, OPT_BROWSE},
         {"gzip", no_argument, NULL, OPT_GZIP},
         {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+        {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
         {"php", optional_argument, NULL, OPT_PHP},
         {"preset", required_argument, NULL, OPT_PRESET},
         {"deploy", required_argument, NULL, OPT_DEPLOY},
@@ -114,6 +127,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             break;
         case OPT_ACCESS_LOG:
             cli->access_log = optarg;
+            break;
+        case OPT_ACCESS_LOG_FORMAT:
+            cli->access_log_format = optarg;
             break;
         case OPT_DEPLOY:
             cli->deploy = optarg;
@@ -240,6 +256,12 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         f->preset_from_cli = true;
     }
     config_finish(cfg, errs);
+    enum access_log_style style = ACCESS_LOG_TIMED_COMBINED;
+    const char *why = NULL;
+    if (cli->access_log_format &&
+        config_parse_access_log_format(cli->access_log_format, &style, &why) != 0)
+        errlist_add(errs, "--access-log-format: expected %s, got '%s'", why,
+                    cli->access_log_format);
     for (size_t i = 0; i < cfg->n_sites; i++) {
         struct site_conf *s = &cfg->sites[i];
         if (cli->browse)
@@ -250,6 +272,8 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
             free(s->access_log);
             s->access_log = xstrdup(cli->access_log);
         }
+        if (cli->access_log_format)
+            s->access_log_format = style;
     }
     return errs->n ? -1 : 0;
 }
@@ -378,6 +402,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "wharf: error_log '%s': %s\n", cfg.server.error_log, why);
         goto out;
     }
+    log_set_format(cfg.server.error_log_format);
     /* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
     sigset_t set;
     sigemptyset(&set);

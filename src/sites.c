@@ -43,9 +43,22 @@ static void open_logs(struct site_table *t, struct errlist *errs)
         if (!s->conf->access_log)
             continue;
         s->log = access_log_open(s->conf->access_log, &why);
-        if (!s->log)
+        if (!s->log) {
             errlist_add(errs, "[site %s]: access_log '%s': %s", s->conf->name, s->conf->access_log,
                         why);
+            continue;
+        }
+        /* sites may share a file (one object per path), but not mix formats in it */
+        for (size_t j = 0; j < i; j++) {
+            const struct site *o = &t->v[j];
+            if (o->log == s->log && o->conf->access_log_format != s->conf->access_log_format) {
+                errlist_add(errs,
+                            "[site %s]: access_log '%s' is also [site %s]'s, in another "
+                            "access_log_format; give each format its own file",
+                            s->conf->name, s->conf->access_log, o->conf->name);
+                break;
+            }
+        }
     }
 }
 

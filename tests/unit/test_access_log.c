@@ -9,14 +9,16 @@
 #include "access_log.h"
 #include "tap.h"
 
-#define T0 ((time_t)971186136) /* 10/Oct/2000:13:55:36 +0000 */
+#define T0 INT64_C(971186136123) /* 10/Oct/2000:13:55:36.123 +0000, in ms */
 
 static struct access_entry base(void)
 {
     struct access_entry e = {
         .remote_addr = "127.0.0.1",
         .remote_user = NULL,
-        .time = T0,
+        .time_ms = T0,
+        .site = "blog",
+        .request_id = 42,
         .method = "GET",
         .target = "/a.gif",
         .protocol = "HTTP/1.1",
@@ -29,12 +31,125 @@ static struct access_entry base(void)
     return e;
 }
 
-static const char *fmt(struct buf *b, const struct access_entry *e)
+static const char *fmt_as(struct buf *b, enum access_log_style style, const struct access_entry *e)
 {
     buf_reset(b);
-    if (access_log_format(b, e) != 0)
+    if (access_log_format(b, style, e) != 0)
         return "(failed)";
     return b->data;
+}
+
+static const char *fmt(struct buf *b, const struct access_entry *e)
+{
+    return fmt_as(b, ACCESS_LOG_TIMED_COMBINED, e);
+}
+
+/* combined: exactly NCSA combined, nginx's escapes, Apache's "-" for no body */
+static void test_combined(void)
+{
+    struct buf b;
+    struct access_entry e = base();
+
+    buf_init(&b, 0);
+    is_str(fmt_as(&b, ACCESS_LOG_COMBINED, &e),
+           "127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] \"GET /a.gif HTTP/1.1\" 200 2326 "
+           "\"http://example.com/\" \"Mozilla/5.0 (X11)\"\n",
+           "combined: the NCSA line, no duration");
+
+    e.bytes = 0;
+    e.status = 304;
+    e.referer = NULL;
+    e.user_agent = "";
+    e.method = "HEAD";
+    is_str(
+        fmt_as(&b, ACCESS_LOG_COMBINED, &e),
+        "127.0.0.1 - - [10/Oct/2000:13:55:36 +0000] \"HEAD /a.gif HTTP/1.1\" 304 - \"-\" \"-\"\n",
+        "combined: 0 bytes is '-' (%b), missing headers '-'");
+
+    e = base();
+    e.method = NULL;
+    e.target = NULL;
+    e.protocol = NULL;
+    e.remote_addr = NULL;
+    e.status = 400;
+    is_str(fmt_as(&b, ACCESS_LOG_COMBINED, &e),
+           "- - - [10/Oct/2000:13:55:36 +0000] \"- - -\" 400 2326 \"http://example.com/\" "
+           "\"Mozilla/5.0 (X11)\"\n",
+           "combined: missing request line parts");
+
+    /* Hostile bytes, byte for byte: '"' and '\\' are \x22 and \x5C (no backslash rule for a
+     * parser to know), CR LF and other controls, DEL and high bytes \xHH. */
+    e = base();
+    e.target = "/x\"y\\z\r\n\x01\x7f\xff caf\xc3\xa9";
+    e.user_agent =
+        "ua\" 200 0 \"-\" \"forged\n127.0.0.1 - - [x] \"GET / HTTP/1.1\" 200 1 \"-\" \"-";
+    e.referer = "\\\"";
+    e.remote_user = "a b";
+    is_str(fmt_as(&b, ACCESS_LOG_COMBINED, &e),
+           "127.0.0.1 - a\\x20b [10/Oct/2000:13:55:36 +0000] "
+           "\"GET /x\\x22y\\x5Cz\\x0D\\x0A\\x01\\x7F\\xFF caf\\xC3\\xA9 HTTP/1.1\" 200 2326 "
+           "\"\\x5C\\x22\" "
+           "\"ua\\x22 200 0 \\x22-\\x22 \\x22forged\\x0A127.0.0.1 - - [x] \\x22GET / HTTP/1.1\\x22 "
+           "200 1 \\x22-\\x22 \\x22-\"\n",
+           "combined: hostile target, user agent and referer escaped nginx's way");
+    size_t quotes = 0;
+    for (size_t i = 0; i < b.len; i++)
+        quotes += b.data[i] == '"';
+    is_int(quotes, 6, "combined: exactly the six quotes of the format");
+    ok(strchr(b.data, '\n') == b.data + b.len - 1, "combined: exactly one newline, at the end");
+    buf_dispose(&b);
+}
+
+static void test_json(void)
+{
+    struct buf b;
+    struct access_entry e = base();
+
+    buf_init(&b, 0);
+    is_str(fmt_as(&b, ACCESS_LOG_JSON, &e),
+           "{\"time\":\"2000-10-10T13:55:36.123Z\",\"site\":\"blog\",\"client\":\"127.0.0.1\","
+           "\"method\":\"GET\",\"path\":\"/a.gif\",\"protocol\":\"HTTP/1.1\",\"status\":200,"
+           "\"bytes\":2326,\"duration\":0.001000,\"upstream\":null,\"request_id\":42,"
+           "\"referer\":\"http://example.com/\",\"user_agent\":\"Mozilla/5.0 (X11)\"}\n",
+           "json: every field, static request");
+
+    e.upstream = "unix:/run/php/php8.2-fpm.sock";
+    e.referer = NULL;
+    e.user_agent = NULL;
+    e.method = NULL;
+    e.protocol = NULL;
+    e.bytes = 0;
+    e.status = 502;
+    e.duration_us = 61234567;
+    e.time_ms = INT64_C(1709208000007);
+    is_str(fmt_as(&b, ACCESS_LOG_JSON, &e),
+           "{\"time\":\"2024-02-29T12:00:00.007Z\",\"site\":\"blog\",\"client\":\"127.0.0.1\","
+           "\"method\":null,\"path\":\"/a.gif\",\"protocol\":null,\"status\":502,"
+           "\"bytes\":0,\"duration\":61.234567,\"upstream\":\"unix:/run/php/php8.2-fpm.sock\","
+           "\"request_id\":42,\"referer\":null,\"user_agent\":null}\n",
+           "json: upstream, nulls for what is missing, 0 bytes is 0, ms padded");
+
+    /* Hostile bytes, byte for byte: JSON escapes, valid UTF-8 kept, invalid bytes \u00XX. */
+    e = base();
+    e.target = "/x\"y\\z\r\n\x01\x7f\xff caf\xc3\xa9";
+    e.user_agent = "a\",\"status\":200,\"x\":\"\n{\"time\":\"";
+    e.time_ms = INT64_C(400000000000000);
+    is_str(fmt_as(&b, ACCESS_LOG_JSON, &e),
+           "{\"time\":null,\"site\":\"blog\",\"client\":\"127.0.0.1\",\"method\":\"GET\","
+           "\"path\":\"/x\\\"y\\\\z\\r\\n\\u0001\\u007f\\u00ff caf\xc3\xa9\","
+           "\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":2326,\"duration\":0.001000,"
+           "\"upstream\":null,\"request_id\":42,\"referer\":\"http://example.com/\","
+           "\"user_agent\":\"a\\\",\\\"status\\\":200,\\\"x\\\":\\\"\\n{\\\"time\\\":\\\"\"}\n",
+           "json: hostile path and user agent stay inside their strings");
+    ok(strchr(b.data, '\n') == b.data + b.len - 1, "json: exactly one newline, at the end");
+
+    buf_dispose(&b);
+    buf_init(&b, 100);
+    buf_puts(&b, "keep");
+    e = base();
+    is_int(access_log_format(&b, ACCESS_LOG_JSON, &e), -1, "json: over the cap fails");
+    is_str(b.data, "keep", "json: no half line left behind");
+    buf_dispose(&b);
 }
 
 static void test_format(void)
@@ -54,7 +169,7 @@ static void test_format(void)
     e.bytes = 0;
     e.status = 304;
     e.duration_us = 0;
-    e.time = 0;
+    e.time_ms = 0;
     is_str(fmt(&b, &e),
            "127.0.0.1 - alice [01/Jan/1970:00:00:00 +0000] \"GET /a.gif HTTP/1.1\" 304 0 "
            "\"-\" \"-\" 0.000\n",
@@ -67,7 +182,7 @@ static void test_format(void)
     e.target = "";
     e.protocol = NULL;
     e.status = 400;
-    e.time = (time_t)1709208000; /* leap day 2024 */
+    e.time_ms = INT64_C(1709208000000); /* leap day 2024 */
     is_str(fmt(&b, &e),
            "- - - [29/Feb/2024:12:00:00 +0000] \"- - -\" 400 2326 "
            "\"http://example.com/\" \"Mozilla/5.0 (X11)\" 0.001\n",
@@ -99,7 +214,7 @@ static void test_format(void)
     ok(strstr(fmt(&b, &e), "\" 599 18446744073709551615 \"") != NULL, "large byte count");
 
     e = base();
-    e.time = (time_t)400000000000LL;
+    e.time_ms = INT64_C(400000000000000);
     is_str(fmt(&b, &e),
            "127.0.0.1 - - [-] \"GET /a.gif HTTP/1.1\" 200 2326 \"http://example.com/\" "
            "\"Mozilla/5.0 (X11)\" 0.001\n",
@@ -147,15 +262,15 @@ static void test_escaping(void)
     buf_init(&b, 60);
     buf_puts(&b, "keep");
     e = base();
-    is_int(access_log_format(&b, &e), -1, "over the cap fails");
+    is_int(access_log_format(&b, ACCESS_LOG_TIMED_COMBINED, &e), -1, "over the cap fails");
     is_str(b.data, "keep", "no half line left behind");
     buf_dispose(&b);
 
     buf_init(&b, 0);
     buf_puts(&b, "x\n");
     e = base();
-    access_log_format(&b, &e);
-    access_log_format(&b, &e);
+    access_log_format(&b, ACCESS_LOG_TIMED_COMBINED, &e);
+    access_log_format(&b, ACCESS_LOG_TIMED_COMBINED, &e);
     is_int(b.len, 2 + 2 * 122, "appends lines after existing content");
     buf_dispose(&b);
 }
@@ -202,9 +317,9 @@ static void write_range(struct access_log *l, struct buf *want, const char *tag,
     char target[64];
     for (int i = from; i < to; i++) {
         struct access_entry e = numbered(target, sizeof target, tag, i);
-        access_log_write(l, &e);
+        access_log_write(l, ACCESS_LOG_TIMED_COMBINED, &e);
         if (want)
-            access_log_format(want, &e);
+            access_log_format(want, ACCESS_LOG_TIMED_COMBINED, &e);
     }
 }
 
@@ -215,7 +330,7 @@ static size_t line_len(const char *tag)
     char target[64];
     struct access_entry e = numbered(target, sizeof target, tag, 0);
     buf_init(&b, 0);
-    access_log_format(&b, &e);
+    access_log_format(&b, ACCESS_LOG_TIMED_COMBINED, &e);
     size_t n = b.len;
     buf_dispose(&b);
     return n;
@@ -472,6 +587,8 @@ int main(void)
     umask(022);
     test_format();
     test_escaping();
+    test_combined();
+    test_json();
     is_int(line_len("d"), 125, "numbered line length");
 
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_access_log.XXXXXX");

@@ -23,6 +23,30 @@ int main(void)
     buf_append_json(&b, "a\"b\\c\n\x01", 7);
     is_str(b.data, "a\\\"b\\\\c\\n\\u0001", "json escaping");
     buf_reset(&b);
+    {
+        /* every byte of a hostile string, byte for byte: controls, DEL, valid UTF-8 of each
+         * length, and invalid UTF-8 (lone continuation, overlong, surrogate, truncated, past
+         * U+10FFFF, 0xFF) kept as \u00XX so the output is always valid JSON */
+        static const char in[] = "\t\r\x1f\x7f/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 "
+                                 "\x80 \xc0\xaf \xed\xa0\x80 \xe2\x82 \xf4\x90\x80\x80 \xff";
+        static const char want[] = "\\t\\r\\u001f\\u007f/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 "
+                                   "\\u0080 \\u00c0\\u00af \\u00ed\\u00a0\\u0080 \\u00e2\\u0082 "
+                                   "\\u00f4\\u0090\\u0080\\u0080 \\u00ff";
+        buf_append_json(&b, in, sizeof in - 1);
+        is_mem(b.data, b.len, want, sizeof want - 1,
+               "json: controls, UTF-8 kept, bad bytes \\u00XX");
+        buf_reset(&b);
+        buf_append_json(&b, "a\0b", 3);
+        is_mem(b.data, b.len, "a\\u0000b", 8, "json: NUL inside the length");
+        buf_reset(&b);
+        is_int(buf_utf8_len("\xc3", 1), 0, "utf8: truncated at n");
+        is_int(buf_utf8_len("\xf0\x9f\x98\x80", 4), 4, "utf8: four bytes");
+        is_int(buf_utf8_len("", 0), 0, "utf8: empty");
+        struct buf small;
+        buf_init(&small, 5);
+        is_int(buf_append_json(&small, "\"\"\"", 3), -1, "json: the cap counts the escapes");
+        buf_dispose(&small);
+    }
     buf_append_url(&b, "/a b/é?#%", strlen("/a b/é?#%"));
     is_str(b.data, "/a%20b/%C3%A9%3F%23%25", "url escaping keeps slashes");
     buf_reset(&b);

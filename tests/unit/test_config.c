@@ -416,6 +416,36 @@ static void test_lines(void)
            "t.ini:3: unknown key 'Root' in [site a]\n", "keys are case-sensitive");
 }
 
+static void test_log_formats(void)
+{
+    struct config cfg;
+    enum access_log_style style = ACCESS_LOG_JSON;
+    const char *why = NULL;
+
+    is_str(load(&cfg, "[server]\nerror_log_format = JSON\n[site a]\nroot = /x\n"
+                      "access_log_format = combined\n[site b]\nroot = /y\nhosts = b\n"
+                      "access_log_format = json\n[site c]\nroot = /z\nhosts = c\n"),
+           "", "log formats: no errors");
+    is_int(cfg.server.error_log_format, LOG_FORMAT_JSON, "error_log_format json (any case)");
+    is_int(cfg.sites[0].access_log_format, ACCESS_LOG_COMBINED, "access_log_format combined");
+    is_int(cfg.sites[1].access_log_format, ACCESS_LOG_JSON, "access_log_format json");
+    is_int(cfg.sites[2].access_log_format, ACCESS_LOG_TIMED_COMBINED,
+           "access_log_format defaults to timed_combined");
+    config_dispose(&cfg);
+    load(&cfg, "");
+    is_int(cfg.server.error_log_format, LOG_FORMAT_TEXT, "error_log_format defaults to text");
+    config_dispose(&cfg);
+    is_str(errors_of("[server]\nerror_log_format = yaml\n[site a]\nroot = /x\n"
+                     "access_log_format = common\n"),
+           "t.ini:2: error_log_format: expected text or json, got 'yaml'\n"
+           "t.ini:5: access_log_format: expected timed_combined, combined or json, got 'common'\n",
+           "bad log formats, with their lines");
+    is_int(config_parse_access_log_format("Combined", &style, &why), 0, "--access-log-format");
+    is_int(style, ACCESS_LOG_COMBINED, "--access-log-format value");
+    is_int(config_parse_access_log_format("clf", &style, &why), -1, "--access-log-format bad");
+    is_str(why, "timed_combined, combined or json", "--access-log-format: what is expected");
+}
+
 static void test_hosts(void)
 {
     struct config cfg;
@@ -826,6 +856,7 @@ int main(int argc, char **argv)
     test_defaults();
     test_parse_values();
     test_lines();
+    test_log_formats();
     test_hosts();
     test_check_fs();
     test_presets();
