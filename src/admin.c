@@ -585,7 +585,7 @@ static int bind_admin(const struct listen_addr *la, int *out, size_t max, size_t
                            gai_strerror(gai));
     int rc = 0;
     for (struct addrinfo *ai = res; ai && *n < max; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         int on = 1, off = 0;
         if (fd >= 0) {
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);

@@ -19,6 +19,14 @@ int main(void)
            "\"site\":null,\"detail\":\"draining\"}]}\n",
            "draining is named");
     buf_reset(&b);
+    lifecycle_set(LIFECYCLE_SERVING);
+    ok(health_ready(lifecycle_get(), ok2, 2, &b), "the process's phase, serving: ready");
+    lifecycle_set(LIFECYCLE_DRAINING); /* what SIGTERM does */
+    ok(lifecycle_draining(), "SIGTERM's phase is draining");
+    buf_reset(&b);
+    ok(!health_ready(lifecycle_get(), ok2, 2, &b),
+       "the process's phase, draining: not ready (503)");
+    buf_reset(&b);
     ok(!health_ready(LIFECYCLE_STARTING, ok2, 2, &b), "starting: not ready");
     buf_reset(&b);
     ok(health_ready(LIFECYCLE_RELOADING, ok2, 2, &b), "reloading keeps serving: ready");
