@@ -3,10 +3,11 @@
 # (python3-prometheus-client) with counts checked against the requests this test makes (static
 # GETs and HEADs, a 404, PHP on a real php-fpm, a dead upstream's failures by kind, a wait in
 # wharf's FastCGI queue, idle keep-alive connections, connections refused by
-# max_connections_per_ip, a git site's deploys and live commit); /readyz 503 naming what is
-# not ready (a git site before its first deploy, a FastCGI site whose only upstream is marked
-# down) and 200 once ready; /livez; /status JSON; 404 and 405 on the admin listener; the admin
-# paths are not served on the public listener; admin_listen errors name FILE:LINE.
+# max_connections_per_ip, a git site's deploys and live commit, php-fpm restarts); /readyz 503
+# naming what is not ready (a git site before its first deploy, a FastCGI site whose only
+# upstream is marked down) and 200 once ready; /livez; /status JSON; 404 and 405 on the admin
+# listener; the admin paths are not served on the public listener; admin_listen errors name
+# FILE:LINE.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/git-lib.sh"
 
@@ -232,6 +233,21 @@ is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(URL /1k.bin)")" 000
     "a third connection from the same address is refused"
 wait_until 3000 mq 'wharf_http_connections_refused_total{limit="max_connections_per_ip"}' -ge 1
 ok $? "... and counted under limit=max_connections_per_ip"
+stop_pid "$WPID"
+
+# ---- restarts of the php-fpm wharf runs (fastcgi = spawn) ----
+new_port
+APORT=$(free_port)
+A="http://127.0.0.1:$APORT"
+printf '%s\n' "[server]" "listen = 127.0.0.1:$PORT" "admin_listen = 127.0.0.1:$APORT" \
+    "[site main]" "root = $W" "fastcgi = spawn" >"$T/spawn.ini"
+start_wharf_ini "$T/spawn.ini"
+is "$(body /hello.php)" hello "spawn: wharf's php-fpm answers"
+is "$(m 'wharf_php_fpm_restarts_total')" 0 "spawn: no restart yet"
+master=$(pgrep -P "$WPID" | head -1)
+[ -n "$master" ] && kill -9 "$master"
+wait_until 15000 mq 'wharf_php_fpm_restarts_total' = 1
+ok $? "a killed php-fpm is restarted and counted once"
 stop_pid "$WPID"
 
 # ---- configuration errors name FILE:LINE ----
