@@ -130,17 +130,16 @@ static double seconds(uint64_t us)
 /* The merged counters of every registered site (sites a reload removed included). */
 struct site_sums {
     size_t n;
-    const char *name[1024];
+    const char **name; /* the registry's, never freed */
     struct metrics_site_totals *t;
 };
 
 static void sum_site(struct metrics_site *s, void *ctx)
 {
     struct site_sums *ss = ctx;
-    if (ss->n >= sizeof ss->name / sizeof ss->name[0])
-        return;
     ss->t = xrealloc(ss->t, (ss->n + 1) * sizeof *ss->t);
-    ss->name[ss->n] = s->name; /* never freed */
+    ss->name = xrealloc(ss->name, (ss->n + 1) * sizeof *ss->name);
+    ss->name[ss->n] = s->name;
     metrics_site_sum(s, &ss->t[ss->n]);
     ss->n++;
 }
@@ -183,6 +182,7 @@ static void request_metrics(struct buf *b)
         prom_u64(b, "wharf_http_response_bytes_total", l, 1, ss->t[i].bytes);
     }
     free(ss->t);
+    free(ss->name);
     free(ss);
 }
 
