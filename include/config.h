@@ -145,6 +145,8 @@ struct server_conf {
     size_t n_listen;
     struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
     size_t n_tls_listen;
+    struct listen_addr *admin_listen; /* /livez /readyz /metrics /status (admin.h); none = off */
+    size_t n_admin_listen;
     char *tls_cert;                  /* PEM certificate chain */
     char *tls_key;                   /* PEM private key */
     unsigned tls_line;               /* line of tls_cert, for messages */

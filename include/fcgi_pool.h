@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "fcgi_req.h"
+#include "metrics.h"
 
 struct loop;
 
@@ -68,6 +69,32 @@ void fcgi_engine_free_all(void);
 /** Free p, which no request and no engine uses any more (the site's runtime is gone or was
  *  never served: sites_stop). NULL is ok. */
 void fcgi_pool_free(struct fcgi_pool *p);
+
+/* ---- figures, for the admin listener (any thread) ---- */
+
+#define FCGI_FAIL_KINDS FCGI_FAIL_CLIENT_GONE /* enum fcgi_fail values counted: 1..PROTOCOL */
+
+struct fcgi_upstream_stats {
+    const char *name; /* as configured ("127.0.0.1:9000", "unix:/run/php.sock"); the pool's */
+    unsigned busy;    /* connections carrying a request (connecting included) */
+    unsigned idle;    /* kept open without a request */
+    unsigned open;    /* all of them */
+    bool down;        /* marked down (passive health: skipped for UPSTREAM_DOWN_MS) */
+    uint64_t failures[FCGI_FAIL_KINDS]; /* attempts that failed on it, by enum fcgi_fail */
+};
+struct fcgi_pool_stats {
+    size_t queued;                       /* requests waiting for a connection now */
+    struct metrics_histogram queue_wait; /* time spent waiting, by the requests that left */
+    uint64_t failures[FCGI_FAIL_KINDS];  /* requests answered with an error, by enum fcgi_fail */
+    struct fcgi_upstream_stats *upstreams;
+    size_t n_upstreams;
+};
+/** A snapshot of p (takes the pool lock once). Free with fcgi_pool_stats_dispose; the names
+ *  point into p. */
+void fcgi_pool_get_stats(struct fcgi_pool *p, struct fcgi_pool_stats *st);
+void fcgi_pool_stats_dispose(struct fcgi_pool_stats *st);
+/** How many of p's upstreams are not marked down (*n gets how many there are). No lock. */
+unsigned fcgi_pool_upstreams_up(struct fcgi_pool *p, size_t *n);
 
 /* ---- the MHD side (fcgi_request.c), on a worker thread ---- */
 

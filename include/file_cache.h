@@ -91,5 +91,7 @@ void file_entry_release(struct file_entry *e);
 
 /** Bytes held and entries, for tests and status. */
 void file_cache_stats(struct file_cache *c, uint64_t *bytes, size_t *entries);
+/** Lookups (file_cache_get) that found a valid entry, and those that did not. */
+void file_cache_counts(struct file_cache *c, uint64_t *hits, uint64_t *misses);
 
 #endif

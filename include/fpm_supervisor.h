@@ -19,6 +19,8 @@ struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *e
 const struct upstream_addr *fpm_supervisor_upstream(const struct fpm_supervisor *s);
 /** Reap and restart a dead php-fpm (with backoff). Call about once a second from one thread. */
 void fpm_supervisor_poll(struct fpm_supervisor *s);
+/** How many times php-fpm was restarted after it died. Any thread. */
+unsigned fpm_supervisor_restarts(const struct fpm_supervisor *s);
 /** Stop php-fpm (SIGQUIT, then SIGKILL after 5 s), remove the directory, free s. NULL is ok. */
 void fpm_supervisor_stop(struct fpm_supervisor *s);
 

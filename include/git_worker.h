@@ -19,6 +19,7 @@
 #define WHARF_GIT_WORKER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "config.h"
@@ -49,6 +50,19 @@ bool git_worker_is_live(const struct git_site *g);
 /** Append the site's deploy status as JSON ("{}" for NULL). Thread-safe. */
 void git_worker_status_json(const struct git_site *g, struct buf *out);
 
+/* A git site's deploy counters and live release (git_worker_get_stats). */
+struct git_worker_stats {
+    bool live;                 /* the root holds a release */
+    char live_commit[41];      /* "" = unknown */
+    unsigned deployed;         /* deploys that switched to a new release */
+    unsigned unchanged;        /* deploys that found the commit already live */
+    unsigned failed;           /* deploys that failed (the live release stayed) */
+    uint64_t last_duration_ms; /* of the last deploy attempt that ended; 0 = none yet */
+    int64_t last_attempt;      /* wall clock of the last attempt's start; 0 = none */
+    int64_t last_success;      /* wall clock of the last switch; 0 = none */
+};
+/** Copy g's counters. Thread-safe. */
+void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st);
 /** One deploy (or a rollback to the previous kept release) of site from the command line,
  *  in this process; waits for a deploy that is running in a server. Both first remove what
  *  killed deploys left. 0 on success. */

@@ -10,6 +10,7 @@
 #ifndef WHARF_HTTP_FRONT_H
 #define WHARF_HTTP_FRONT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -27,14 +28,19 @@ void http_front_stop(void);
 /** The port actually bound by the first listener (for ":0" in tests). */
 uint16_t http_front_port(void);
 
+/** Listen sockets still accepting (*configured: how many were bound at start). Any thread
+ *  while the front runs. */
+unsigned http_front_listeners_open(size_t *configured);
+
 /** Once a second (main thread): log the summaries of rate-limited libmicrohttpd messages. */
 void http_front_tick(void);
 
 /** Counters since start, for a metrics endpoint. Thread-safe. */
 struct http_front_stats {
-    uint64_t heads_refused;      /* request heads answered 400/501/505 by http_head_check */
-    uint64_t mhd_log_lines;      /* warnings libmicrohttpd wanted to log */
-    uint64_t mhd_log_suppressed; /* ... of which left out by the rate limit */
+    uint64_t heads_refused;           /* request heads answered 400/501/505 by http_head_check */
+    uint64_t mhd_log_lines;           /* warnings libmicrohttpd wanted to log */
+    uint64_t mhd_log_suppressed;      /* ... of which left out by the rate limit */
+    uint64_t refused_max_connections; /* connections MHD closed at once: max_connections */
 };
 void http_front_get_stats(struct http_front_stats *st);
 

@@ -26,6 +26,7 @@ struct request_conn {
     int fd;                        /* the client socket (MHD owns it); -1 = unknown */
     struct conn_watch *watch;      /* the slowloris watch, may be NULL */
     struct fcgi_engine *engine;    /* FastCGI engine of the worker running the connection */
+    unsigned worker;               /* that worker's index (its counters, metrics.h) */
     struct sockaddr_storage local; /* our end (request_local_addr) */
     socklen_t local_len;           /* 0 = not asked yet */
 };

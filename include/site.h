@@ -41,6 +41,7 @@ struct access_log;
 struct fcgi_pool;
 struct git_site;
 struct fpm_supervisor;
+struct metrics_site;
 
 /* The resolved root, for DOCUMENT_ROOT (see site_resolved_root). */
 struct site_root_cache {
@@ -58,6 +59,8 @@ struct site {
                                    * shared by every site naming the same path) */
     struct fcgi_pool *pool;       /* NULL = no FastCGI */
     struct git_site *git;         /* NULL = not a git site */
+    struct metrics_site *stats;   /* its request counters, kept by site name (metrics.h): a
+                                   * reload's new runtime continues the same series */
     struct site_root_cache root;
 };
 

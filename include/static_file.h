@@ -19,6 +19,18 @@ void static_file_init(const struct server_conf *conf, const struct mime_table *m
 /** Drop the caches (after the HTTP front is stopped). */
 void static_file_shutdown(void);
 
+/* One cache's figures (static_file_cache_stats). */
+struct static_file_cache_stats {
+    uint64_t hits, misses; /* lookups */
+    uint64_t bytes;        /* bodies held */
+    size_t entries;
+};
+/** The small-file cache (file: bodies and gzip variants of files <= file_cache_max_file) and
+ *  the gzip cache (gzip variants of larger files). Zeros before static_file_init. Any thread
+ *  (not during static_file_shutdown). */
+void static_file_cache_stats(struct static_file_cache_stats *file,
+                             struct static_file_cache_stats *gzip);
+
 /** Start: take r (handler.h) and answer a GET or HEAD for the normalised path (query is the
  *  raw query or NULL). */
 enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,

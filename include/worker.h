@@ -36,6 +36,11 @@ struct conn_watch_set *worker_conn_watches(unsigned i);
 struct fcgi_engine *worker_engine(unsigned i);
 /** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
+/** Workers created (0 before http_front_start). */
+unsigned worker_count(void);
+/** The loop time (clock_ms) of worker i's last turn; a loop turns at least once a second (its
+ *  sweep timer), so an old value means the loop is stuck. Any thread. */
+uint64_t worker_heartbeat_ms(unsigned i);
 /** Free the loops and forget the workers (after fcgi_engine_free_all). */
 void worker_free(void);
 

@@ -115,6 +115,7 @@ static const struct config_key keys[] = {
     {SEC_SITE, "follow_symlinks", T_ENUM, SITE(follow_symlinks), "inside", 0, 0, follow_names, 0},
     {SEC_SITE, "deny", T_PREFIXES, SITE(deny), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_listen", T_LISTEN, SRV(tls_listen), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "admin_listen", T_LISTEN, SRV(admin_listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_cert", T_PATH, SRV(tls_cert), NULL, 0, 0, NULL, SRV(tls_line)},
     {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
@@ -660,6 +661,9 @@ _Static_assert(offsetof(struct server_conf, n_listen) ==
 _Static_assert(offsetof(struct server_conf, n_tls_listen) ==
                    offsetof(struct server_conf, tls_listen) + sizeof(struct listen_addr *),
                "n_tls_listen follows tls_listen");
+_Static_assert(offsetof(struct server_conf, n_admin_listen) ==
+                   offsetof(struct server_conf, admin_listen) + sizeof(struct listen_addr *),
+               "n_admin_listen follows admin_listen");
 
 static struct listen_addr **listen_list(void *base, const struct config_key *k, size_t **n)
 {
@@ -1475,6 +1479,24 @@ int config_finish(struct config *cfg, struct errlist *errs)
                 break;
             }
         }
+    }
+    /* the admin endpoints are never served on a public listener (nor twice) */
+    for (size_t j = 0; j < srv->n_admin_listen; j++) {
+        const struct listen_addr *a = &srv->admin_listen[j];
+        bool clash = false;
+        if (a->port == 0)
+            continue; /* ":0" binds a new port each time (tests) */
+        for (size_t i = 0; i < srv->n_listen && !clash; i++)
+            clash = same_listen(&srv->listen[i], a);
+        for (size_t i = 0; i < srv->n_tls_listen && !clash; i++)
+            clash = same_listen(&srv->tls_listen[i], a);
+        for (size_t i = 0; i < j && !clash; i++)
+            clash = same_listen(&srv->admin_listen[i], a);
+        if (clash)
+            errlist_add(errs,
+                        "%s: admin_listen: '%s' is also a listen or tls_listen address "
+                        "(or given twice)",
+                        where(cfg, a->line, at, sizeof at), a->text);
     }
     if (cfg->n_sites == 0)
         config_add_site(cfg, "default");

@@ -49,6 +49,7 @@
 #include "listen_queue.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -65,6 +66,7 @@ struct fcgi_backend {
     socklen_t salen;
     struct fcgi_backend *same_addr; /* ring of the backends (of every pool) with this address;
                                      * itself when alone. Fixed once the pools are made */
+    _Atomic uint64_t fails[FCGI_FAIL_KINDS]; /* attempts that failed on it, by enum fcgi_fail */
 };
 
 struct fcgi_pool {
@@ -73,7 +75,9 @@ struct fcgi_pool {
     const struct fcgi_site_conf *conf;
     struct fcgi_backend *be;
     size_t n_be;
-    struct upstream up; /* lock: counts, balancing, health, wait queues */
+    struct upstream up;                      /* lock: counts, balancing, health, wait queues */
+    struct metrics_histogram queue_wait;     /* lock: time requests spent in the wait queue */
+    _Atomic uint64_t fails[FCGI_FAIL_KINDS]; /* requests answered with an error, by kind */
     struct fcgi_pool *next;
 };
 
@@ -298,6 +302,8 @@ static const char *fail_name[] = {
  * after it, the response is cut short (the client sees a truncated body, never a lie). */
 static void fail_req(struct fcgi_req *q, enum fcgi_fail why, const char *detail)
 {
+    if (why != FCGI_FAIL_CLIENT_GONE)
+        atomic_fetch_add_explicit(&q->pool->fails[why], 1, memory_order_relaxed);
     log_error("fcgi", q->id, "[site %s] %s: %s", q->pool->site, fail_name[why], detail);
     pthread_mutex_lock(&q->lock);
     if (q->head_done)
@@ -377,6 +383,8 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
     bool was_connecting = c->st == CS_CONNECTING, was_reused = c->reused;
     struct fcgi_backend *b = c->be;
     detach(c, false);
+    if (why != FCGI_FAIL_CLIENT_GONE)
+        atomic_fetch_add_explicit(&b->fails[why], 1, memory_order_relaxed);
     if (!q)
         return;
     if (was_connecting) {
@@ -559,6 +567,15 @@ static void start_on(struct fcgi_engine *e, struct fcgi_req *q, struct fcgi_back
     conn_failed(c, FCGI_FAIL_CONNECT, detail);
 }
 
+/* q leaves p's wait queue at now (served or expired): its wait goes into the histogram.
+ * Under p->lock, which the caller holds anyway. */
+static void observe_wait(struct fcgi_pool *p, struct fcgi_req *q, uint64_t now)
+{
+    uint64_t us = now > q->up.queued_ms ? (now - q->up.queued_ms) * 1000 : 0;
+    p->queue_wait.counts[metrics_bucket(us)]++;
+    p->queue_wait.sum_us += us;
+}
+
 /* Find q a connection on engine e, or queue it. */
 static void dispatch(struct fcgi_engine *e, struct fcgi_req *q)
 {
@@ -638,6 +655,8 @@ static void serve_queue(struct fcgi_engine *e, struct fcgi_pool *p)
             pthread_mutex_unlock(&p->lock);
             return; /* no room here; the engines in ch.poke will serve it */
         }
+        if (!aborted)
+            observe_wait(p, q, now_ms(e));
         pthread_mutex_lock(&q->lock);
         q->engine = e;
         aborted = q->aborted;
@@ -1012,6 +1031,7 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     struct fcgi_backend *b = c->be;
     bool again = !sending && may_retry_hung(q, b);
     detach(c, false); /* never reused: its child may still answer */
+    atomic_fetch_add_explicit(&b->fails[FCGI_FAIL_TIMEOUT], 1, memory_order_relaxed);
     if (again) {
         q->timeout_retried = true;
         upstream_mark_tried(&q->up, b->srv);
@@ -1038,6 +1058,8 @@ static uint64_t expire_queues(uint64_t now)
             for (;;) {
                 pthread_mutex_lock(&p->lock);
                 struct fcgi_req *q = req_of(upstream_expire(&p->up, i, now, &next));
+                if (q)
+                    observe_wait(p, q, now);
                 pthread_mutex_unlock(&p->lock);
                 if (!q)
                     break;
@@ -1308,4 +1330,49 @@ void fcgi_engine_free_all(void)
     }
     n_engines = 0;
     atomic_store(&stopping, false);
+}
+
+/* ---- figures for the admin listener ---------------------------------------------------------- */
+
+void fcgi_pool_get_stats(struct fcgi_pool *p, struct fcgi_pool_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->n_upstreams = p->n_be;
+    st->upstreams = xcalloc(p->n_be ? p->n_be : 1, sizeof *st->upstreams);
+    uint64_t now = clock_ms();
+    pthread_mutex_lock(&p->lock);
+    st->queued = upstream_waiting(&p->up);
+    st->queue_wait = p->queue_wait;
+    for (size_t i = 0; i < p->n_be; i++) {
+        struct fcgi_upstream_stats *u = &st->upstreams[i];
+        const struct upstream_server *s = p->be[i].srv;
+        u->name = p->be[i].name;
+        u->busy = s->n_busy;
+        u->idle = s->n_idle;
+        u->open = s->n_conns;
+        u->down = upstream_is_down(s, now);
+    }
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->n_be; i++)
+        for (unsigned k = 0; k < FCGI_FAIL_KINDS; k++)
+            st->upstreams[i].failures[k] =
+                atomic_load_explicit(&p->be[i].fails[k], memory_order_relaxed);
+    for (unsigned k = 0; k < FCGI_FAIL_KINDS; k++)
+        st->failures[k] = atomic_load_explicit(&p->fails[k], memory_order_relaxed);
+}
+
+void fcgi_pool_stats_dispose(struct fcgi_pool_stats *st)
+{
+    free(st->upstreams);
+    st->upstreams = NULL;
+}
+
+unsigned fcgi_pool_upstreams_up(struct fcgi_pool *p, size_t *n)
+{
+    uint64_t now = clock_ms();
+    unsigned up = 0;
+    for (size_t i = 0; i < p->n_be; i++)
+        up += !upstream_is_down(p->be[i].srv, now);
+    *n = p->n_be;
+    return up;
 }

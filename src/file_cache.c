@@ -18,6 +18,7 @@ struct file_cache {
     size_t n_buckets; /* power of two */
     size_t n_entries;
     uint64_t bytes, max_bytes;
+    uint64_t hits, misses;                  /* file_cache_get answers (file_cache_counts) */
     struct file_entry *lru_head, *lru_tail; /* head = most recently used */
 };
 
@@ -131,6 +132,10 @@ struct file_entry *file_cache_get(struct file_cache *c, const char *key, const s
     } else if (e && unlink_entry(c, e)) {
         stale = e;
     }
+    if (found) /* counted under the lock the lookup takes anyway */
+        c->hits++;
+    else
+        c->misses++;
     pthread_mutex_unlock(&c->lock);
     if (stale)
         entry_destroy(stale);
@@ -261,6 +266,14 @@ void file_cache_stats(struct file_cache *c, uint64_t *bytes, size_t *entries)
     pthread_mutex_lock(&c->lock);
     *bytes = c->bytes;
     *entries = c->n_entries;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void file_cache_counts(struct file_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&c->lock);
+    *hits = c->hits;
+    *misses = c->misses;
     pthread_mutex_unlock(&c->lock);
 }
 

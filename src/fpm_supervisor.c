@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ struct fpm_supervisor {
     uint64_t restart_at_ms; /* 0 = running (or not due) */
     uint64_t backoff_ms;
     uint64_t started_ms;
+    _Atomic unsigned restarts; /* fpm_supervisor_restarts */
 };
 
 static bool executable(const char *p)
@@ -249,9 +251,15 @@ void fpm_supervisor_poll(struct fpm_supervisor *s)
             log_error("fpm", 0, "cannot restart %s: %s", s->binary, strerror(errno));
             s->restart_at_ms = now + s->backoff_ms;
         } else {
+            atomic_fetch_add(&s->restarts, 1);
             log_info("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
         }
     }
+}
+
+unsigned fpm_supervisor_restarts(const struct fpm_supervisor *s)
+{
+    return s ? atomic_load(&((struct fpm_supervisor *)s)->restarts) : 0;
 }
 
 void fpm_supervisor_stop(struct fpm_supervisor *s)

@@ -79,7 +79,8 @@ struct git_site {
     int64_t last_success;
     char last_error[256];
     bool deploying;
-    unsigned n_deploys, n_failures;
+    unsigned n_deploys, n_failures, n_unchanged;
+    uint64_t last_duration_ms; /* of the last attempt that ended */
     uint64_t durations_ms[HISTORY];
     unsigned n_durations;
     struct git_site *next; /* the worker's list, under lock */
@@ -888,8 +889,11 @@ static void run_one(struct git_site *g)
     uint64_t ms = clock_ms() - t0;
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
+    g->last_duration_ms = ms;
     if (rc == 0)
         g->last_error[0] = '\0';
+    if (rc == 0 && !switched)
+        g->n_unchanged++;
     if (switched) {
         g->last_success = time(NULL);
         g->n_deploys++;
@@ -1122,6 +1126,23 @@ void git_worker_status_json(const struct git_site *g, struct buf *out)
         buf_printf(out, "%s%llu", i ? "," : "", (unsigned long long)g->durations_ms[idx]);
     }
     buf_puts(out, "]}");
+    pthread_mutex_unlock(&status_lock);
+}
+
+void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!g)
+        return;
+    pthread_mutex_lock(&status_lock);
+    st->live = atomic_load(&g->live);
+    copy_str(st->live_commit, sizeof st->live_commit, g->live_commit);
+    st->deployed = g->n_deploys;
+    st->unchanged = g->n_unchanged;
+    st->failed = g->n_failures;
+    st->last_duration_ms = g->last_duration_ms;
+    st->last_attempt = g->last_attempt;
+    st->last_success = g->last_success;
     pthread_mutex_unlock(&status_lock);
 }
 

@@ -42,6 +42,7 @@
 #include "ip_limit.h"
 #include "log.h"
 #include "log_limit.h"
+#include "metrics.h"
 #include "path.h"
 #include "response.h"
 #include "route.h"
@@ -51,6 +52,7 @@
 #include "worker.h"
 
 #define MAX_LISTEN WORKER_MAX_DAEMONS
+_Static_assert(METRICS_MAX_WORKERS == WORKER_MAX, "a counter slot per worker");
 
 static const struct config *cfg;
 static bool started;
@@ -59,9 +61,12 @@ static struct ip_limit *per_ip;  /* max_connections_per_ip across every daemon; 
 static struct site_table *sites; /* the runtime of every site (site.h) */
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
+static _Atomic uint64_t n_refused_limit;              /* ... MHD at max_connections */
+static size_t n_listeners;                            /* listen sockets bound at start */
 
 /* Per worker, what its daemons' connections get (NOTIFY_CONNECTION's closure). */
 struct front_worker {
+    unsigned index;                 /* the worker's, for its own counters (metrics.h) */
     struct conn_watch_set *watches; /* the worker's slowloris watches */
     struct fcgi_engine *engine;     /* where its connections' PHP requests go */
 };
@@ -93,6 +98,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->conn = ci ? ci->socket_context : NULL;
     r->watch = r->conn ? r->conn->watch : NULL;
+    if (r->conn)
+        metrics_add(&metrics_worker(r->conn->worker)->requests_started, 1);
     conn_watch_reading_head(r->watch);
     return r;
 }
@@ -110,7 +117,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         conn->fd = ci ? ci->connect_fd : -1;
         conn->watch = ci ? conn_watch_add_to(fw->watches, ci->connect_fd) : NULL;
         conn->engine = fw->engine;
+        conn->worker = fw->index;
         *socket_context = conn;
+        metrics_add(&metrics_worker(fw->index)->conns_opened, 1);
         if (ai)
             ip_limit_add(per_ip, ai->client_addr);
         return;
@@ -118,6 +127,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (ai)
         ip_limit_remove(per_ip, ai->client_addr);
     struct request_conn *conn = *socket_context;
+    metrics_add(&metrics_worker(((const struct front_worker *)cls)->index)->conns_closed, 1);
     if (conn) {
         conn_watch_remove(conn->watch);
         free(conn);
@@ -128,7 +138,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* MHD's accept policy: the per-address limit, counted across every daemon. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-    return ip_limit_admit(per_ip, addr) ? MHD_YES : MHD_NO;
+    if (ip_limit_admit(per_ip, addr))
+        return MHD_YES;
+    metrics_add(&metrics_worker(((const struct front_worker *)cls)->index)->refused_ip, 1);
+    return MHD_NO;
 }
 
 /* ---- the request head check (http_head) ----------------------------------------------- */
@@ -397,7 +410,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct access_log *log = r->rt ? r->rt->log : NULL;
     enum access_log_style style = r->rt ? r->rt->conf->access_log_format : 0;
     bool handled = r->handler != NULL; /* dispatched, or its head refused */
+    enum metrics_handler mh = metrics_handler_of(handled ? r->handler->name : NULL);
     end_handler(r, toe);
+    uint64_t duration_us = clock_us() - r->start_us;
+    unsigned status = r->status ? r->status : 499;
+    uint64_t bytes = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0;
+    if (r->conn) { /* counted by the worker running the connection: its own slots */
+        metrics_add(&metrics_worker(r->conn->worker)->requests_done, 1);
+        if (handled && r->rt)
+            metrics_request_done(r->rt->stats, r->conn->worker, metrics_method_of(r->method),
+                                 status, mh, duration_us, bytes);
+    }
     if (log && handled) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
@@ -418,13 +441,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .method = r->method,
             .target = r->target,
             .protocol = r->protocol,
-            .status = r->status ? r->status : 499,
-            .bytes = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes : 0,
+            .status = status,
+            .bytes = bytes,
             .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
             .user_agent =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
             .upstream = r->upstream,
-            .duration_us = clock_us() - r->start_us,
+            .duration_us = duration_us,
         };
         access_log_write(log, style, &e);
     }
@@ -465,6 +488,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         return;
     }
     atomic_fetch_add_explicit(&n_mhd_lines, 1, memory_order_relaxed);
+    if (strstr(fmt, "connection limit")) /* "Server reached connection limit. Closing ..." */
+        atomic_fetch_add_explicit(&n_refused_limit, 1, memory_order_relaxed);
     struct log_limit_summary ended;
     pthread_mutex_lock(&mhd_log_lock);
     bool admit = log_limit_admit(&mhd_log_limit, fmt, msg, clock_ms(), &ended);
@@ -488,6 +513,7 @@ void http_front_get_stats(struct http_front_stats *st)
 {
     st->heads_refused = atomic_load_explicit(&n_heads_refused, memory_order_relaxed);
     st->mhd_log_lines = atomic_load_explicit(&n_mhd_lines, memory_order_relaxed);
+    st->refused_max_connections = atomic_load_explicit(&n_refused_limit, memory_order_relaxed);
     pthread_mutex_lock(&mhd_log_lock);
     st->mhd_log_suppressed = mhd_log_limit.total_suppressed;
     pthread_mutex_unlock(&mhd_log_lock);
@@ -597,7 +623,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
     front_workers[worker] =
-        (struct front_worker){worker_conn_watches(worker), worker_engine(worker)};
+        (struct front_worker){worker, worker_conn_watches(worker), worker_engine(worker)};
     int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own_fd < 0)
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
@@ -627,8 +653,9 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &front_workers[worker]},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, NULL, on_request,
-                                            NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, &front_workers[worker], on_request,
+                         NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         close(own_fd);
         return errlist_add(errs, "cannot start the HTTP server on %s", text);
@@ -714,6 +741,7 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     if (per_daemon < 1)
         per_daemon = 1;
     first_port = bound_port(fds[0]);
+    n_listeners = n_fds;
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
@@ -739,6 +767,22 @@ int http_front_start(const struct config *config, struct site_table *site_table,
 uint16_t http_front_port(void)
 {
     return first_port;
+}
+
+unsigned http_front_listeners_open(size_t *configured)
+{
+    *configured = n_listeners;
+    if (!started || !worker_count())
+        return 0;
+    /* every worker has a daemon on every socket: worker 0's tell which sockets are open */
+    struct MHD_Daemon *ds[WORKER_MAX_DAEMONS];
+    size_t n = worker_daemons(ds, n_listeners <= WORKER_MAX_DAEMONS ? n_listeners : 0);
+    unsigned open = 0;
+    for (size_t i = 0; i < n; i++) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(ds[i], MHD_DAEMON_INFO_LISTEN_FD);
+        open += di && di->listen_fd != MHD_INVALID_SOCKET;
+    }
+    return open;
 }
 
 void http_front_stop(void)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "admin.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -345,6 +346,7 @@ static void print_errors(const struct errlist *errs)
 /* Every exit path after start-up goes through here: each step undoes only what was done. */
 static void teardown(struct site_table *sites, struct mime_table *mime)
 {
+    admin_stop();          /* no scrape reads the sites from here on */
     git_worker_stop();     /* no deploy runs from here on */
     http_front_stop();     /* listeners, connections, workers, engines: no request is left */
     sites_stop(sites);     /* git states, pools, php-fpm */
@@ -418,7 +420,8 @@ int main(int argc, char **argv)
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
     fcgi_request_setup(&cfg.server);
-    if (!sites || http_front_start(&cfg, sites, &errs) != 0) {
+    if (!sites || http_front_start(&cfg, sites, &errs) != 0 ||
+        admin_start(&cfg, sites, &errs) != 0) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "wharf: %s\n", errs.msg[i]);
         teardown(sites, mime);

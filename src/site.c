@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "util.h"
 
 struct site_table *site_table_new(const struct config *cfg)
@@ -23,6 +24,7 @@ struct site_table *site_table_new(const struct config *cfg)
         struct site *s = &t->v[i];
         assert(cfg->sites[i].pos == i);
         s->conf = &cfg->sites[i];
+        s->stats = metrics_site_get(s->conf->name);
         atomic_init(&s->pins, 0);
         pthread_mutex_init(&s->root.lock, NULL);
     }

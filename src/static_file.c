@@ -57,6 +57,22 @@ void static_file_init(const struct server_conf *conf, const struct mime_table *m
     big_gzip = file_cache_new(conf->gzip_cache_bytes);
 }
 
+static void cache_stats(struct file_cache *c, struct static_file_cache_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!c)
+        return;
+    file_cache_counts(c, &st->hits, &st->misses);
+    file_cache_stats(c, &st->bytes, &st->entries);
+}
+
+void static_file_cache_stats(struct static_file_cache_stats *file,
+                             struct static_file_cache_stats *gzip)
+{
+    cache_stats(small_files, file);
+    cache_stats(big_gzip, gzip);
+}
+
 void static_file_shutdown(void)
 {
     file_cache_free(small_files);

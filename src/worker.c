@@ -33,6 +33,7 @@ struct worker {
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     size_t n_daemons;
+    _Atomic uint64_t beat_ms; /* loop time of its last turn (worker_heartbeat_ms) */
 };
 
 static struct worker workers[WORKER_MAX];
@@ -112,6 +113,7 @@ static void *run(void *arg)
         for (size_t i = 0; i < w->n_daemons; i++)
             MHD_run(w->daemons[i]);
         loop_update_time(w->loop); /* MHD_run may have taken a while */
+        atomic_store_explicit(&w->beat_ms, loop_now_ms(w->loop), memory_order_relaxed);
         fcgi_engine_run(w->engine);
     }
     return NULL;
@@ -121,6 +123,7 @@ int worker_start(struct errlist *errs)
 {
     atomic_store(&stopping, false);
     for (unsigned i = 0; i < n_workers; i++) {
+        atomic_store(&workers[i].beat_ms, clock_ms());
         int rc = pthread_create(&workers[i].thread, NULL, run, &workers[i]);
         if (rc != 0)
             return errlist_add(errs, "cannot start worker thread %u: %s", i, strerror(rc));
@@ -159,6 +162,16 @@ size_t worker_daemons(struct MHD_Daemon **out, size_t max)
         for (size_t j = 0; j < workers[i].n_daemons && n < max; j++)
             out[n++] = workers[i].daemons[j];
     return n;
+}
+
+unsigned worker_count(void)
+{
+    return n_workers;
+}
+
+uint64_t worker_heartbeat_ms(unsigned i)
+{
+    return i < n_workers ? atomic_load_explicit(&workers[i].beat_ms, memory_order_relaxed) : 0;
 }
 
 void worker_free(void)
