@@ -24,6 +24,11 @@ struct site_table;
 int http_front_start(const struct config *cfg, struct site_table *sites, struct errlist *errs);
 /** Stop accepting, close every connection and join the worker threads. */
 void http_front_stop(void);
+/** Publish t as the sites' runtime (a reload); returns the one it replaces. Requests choose
+ *  their site from t from now on; those already dispatched keep the runtime they pinned, and a
+ *  worker may still read the old table until its current loop turn ends (worker_epoch). The
+ *  listeners and [server] settings stay those given to http_front_start. Main thread. */
+struct site_table *http_front_swap(struct site_table *t);
 /** The port actually bound by the first listener (for ":0" in tests). */
 uint16_t http_front_port(void);
 

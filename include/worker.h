@@ -10,7 +10,9 @@
 #define WHARF_WORKER_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -28,6 +30,15 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
 void worker_stop(void);
+/** A point in every worker's turns: worker_epoch_passed() tells when each running worker has
+ *  finished a loop turn since (then none still uses a pointer it read before the epoch was
+ *  taken: pointers read from shared state are not kept across turns). Main thread. */
+struct worker_epoch {
+    uint64_t turns[WORKER_MAX];
+    unsigned n;
+};
+void worker_epoch_take(struct worker_epoch *ep);
+bool worker_epoch_passed(const struct worker_epoch *ep);
 /** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
  *  worker's loop sweeps it every second). */
 struct conn_watch_set *worker_conn_watches(unsigned i);

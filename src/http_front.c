@@ -55,8 +55,11 @@
 static const struct config *cfg;
 static bool started;
 static uint16_t first_port;
-static struct ip_limit *per_ip;  /* max_connections_per_ip across every daemon; NULL = off */
-static struct site_table *sites; /* the runtime of every site (site.h) */
+static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; NULL = off */
+/* the runtime of every site (site.h); a reload publishes another (http_front_swap). Read once
+ * per use; a request pins the site it picked, and nothing keeps the table pointer beyond the
+ * callback that read it (worker.h: worker_epoch) */
+static struct site_table *_Atomic sites;
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 
@@ -219,7 +222,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                  t.authority);
         host = authority;
     }
-    struct site *rt = site_for_host(sites, host);
+    struct site *rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire), host);
     if (rt != r->rt) { /* a local redirect may land on another site (absolute-form before) */
         site_unpin(r->rt);
         site_pin(rt);
@@ -362,7 +365,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
             r->handler = &handler_error;
-            r->rt = site_for_host(sites, NULL); /* logged by the default site: the Host
+            r->rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire),
+                                  NULL); /* logged by the default site: the Host
                                                    itself may be the problem */
             site_pin(r->rt);
             r->site = r->rt->conf;
@@ -652,7 +656,7 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
-    sites = site_table;
+    atomic_store(&sites, site_table);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
     conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
 
@@ -755,5 +759,10 @@ void http_front_stop(void)
     worker_free();
     ip_limit_free(per_ip);
     per_ip = NULL;
-    sites = NULL;
+    atomic_store(&sites, NULL);
+}
+
+struct site_table *http_front_swap(struct site_table *t)
+{
+    return atomic_exchange_explicit(&sites, t, memory_order_acq_rel);
 }

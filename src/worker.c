@@ -33,6 +33,7 @@ struct worker {
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     size_t n_daemons;
+    _Atomic uint64_t turns; /* loop turns finished (worker_epoch) */
 };
 
 static struct worker workers[WORKER_MAX];
@@ -113,6 +114,7 @@ static void *run(void *arg)
             MHD_run(w->daemons[i]);
         loop_update_time(w->loop); /* MHD_run may have taken a while */
         fcgi_engine_run(w->engine);
+        atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
     }
     return NULL;
 }
@@ -140,6 +142,25 @@ void worker_stop(void)
             pthread_join(workers[i].thread, NULL);
         workers[i].started = false;
     }
+}
+
+void worker_epoch_take(struct worker_epoch *ep)
+{
+    ep->n = n_workers;
+    for (unsigned i = 0; i < n_workers; i++) {
+        ep->turns[i] = atomic_load_explicit(&workers[i].turns, memory_order_acquire);
+        if (workers[i].started)
+            loop_wake(workers[i].loop); /* a turn soon, even on an idle worker */
+    }
+}
+
+bool worker_epoch_passed(const struct worker_epoch *ep)
+{
+    for (unsigned i = 0; i < ep->n && i < n_workers; i++)
+        if (workers[i].started &&
+            atomic_load_explicit(&workers[i].turns, memory_order_acquire) == ep->turns[i])
+            return false;
+    return true;
 }
 
 struct conn_watch_set *worker_conn_watches(unsigned i)
