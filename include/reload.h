@@ -22,8 +22,9 @@ bool reload_same_upstreams(const struct site_conf *a, const struct site_conf *b)
  *  repository, branch and subdir. The other git settings take b's values. */
 bool reload_same_git(const struct site_conf *a, const struct site_conf *b);
 /** The [server] keys whose values differ between a (running) and b (new) and that only a
- *  restart applies (listeners, TLS, workers, limits, timeouts, caches, ...): their names, in
- *  the table's order, into keys (at most max). Returns how many differ (may exceed max). */
+ *  restart applies (TLS files, workers, limits, timeouts, caches, ...; not the listeners,
+ *  which a reload opens and closes): their names, in the table's order, into keys (at most
+ *  max). Returns how many differ (may exceed max). */
 size_t reload_server_changes(const struct server_conf *a, const struct server_conf *b,
                              const char **keys, size_t max);
 

@@ -26,6 +26,10 @@ struct fcgi_engine;
 int worker_create(unsigned n, struct errlist *errs);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
+/** A reload: give running worker i a new daemon (add), or make it stop accepting on one and
+ *  stop it once its last connection is gone (remove). Done by the worker at its next turn
+ *  (it is woken); any thread. */
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, bool add);
 /** Start every worker's thread. */
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
@@ -45,7 +49,7 @@ struct conn_watch_set *worker_conn_watches(unsigned i);
 /** Worker i's FastCGI engine: the requests its daemons' connections submit go to it (the front
  *  keeps it in each connection's request_conn). */
 struct fcgi_engine *worker_engine(unsigned i);
-/** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
+/** The daemons of every worker (draining ones too), for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
 /** Free the loops and forget the workers (after fcgi_engine_free_all). */
 void worker_free(void);

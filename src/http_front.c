@@ -579,9 +579,10 @@ static int load_tls(struct errlist *errs)
     return tls_cert_pem && tls_key_pem ? 0 : -1;
 }
 
-/* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup). */
+/* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup), into *out.
+ * Given to the worker directly before it runs, posted to it (post) once it does. */
 static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct errlist *errs,
-                        const char *text, bool tls)
+                        const char *text, bool tls, bool post, struct MHD_Daemon **out)
 {
     const struct server_conf *s = &cfg->server;
     unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
@@ -625,8 +626,14 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         close(own_fd);
         return errlist_add(errs, "cannot start the HTTP server on %s", text);
     }
+    *out = d;
+    if (post) {
+        worker_post_daemon(worker, d, true);
+        return 0;
+    }
     if (worker_add_daemon(worker, d) != 0) {
         MHD_stop_daemon(d);
+        *out = NULL;
         return errlist_add(errs, "cannot add the HTTP server on %s to worker %u", text, worker);
     }
     return 0;
@@ -649,10 +656,68 @@ static void raise_fd_limit(unsigned want)
                  (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
+/* Bind every address of la (one dual-stack socket for ":port") into fds. */
+static void bind_addr(const struct listen_addr *la, int *fds, size_t *n_fds, struct errlist *errs)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", la->port);
+    struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(la->host, port, &hints, &res);
+    if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */
+        hints.ai_family = AF_INET;
+        gai = getaddrinfo(NULL, port, &hints, &res);
+    }
+    if (gai != 0) {
+        errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
+        return;
+    }
+    for (struct addrinfo *ai = res; ai && *n_fds < MAX_LISTEN; ai = ai->ai_next) {
+        int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
+        if (fd >= 0)
+            fds[(*n_fds)++] = fd;
+        if (!la->host)
+            break; /* one dual-stack socket covers every address */
+    }
+    freeaddrinfo(res);
+}
+
+/*
+ * The listen sockets, for a reload to tell which stay (same host, port and TLS: kept, with
+ * their daemons), which are new and which go. One per bound socket (an address may resolve
+ * to several). Main thread.
+ */
+struct lsock {
+    char *host; /* NULL = all addresses */
+    uint16_t port;
+    bool tls;
+    char *text;
+    struct MHD_Daemon *d[WORKER_MAX]; /* one per worker */
+};
+static struct lsock lsocks[MAX_LISTEN];
+static size_t n_lsocks;
+static unsigned n_workers_run, per_daemon_limit;
+
+static void lsock_add(const struct listen_addr *la, bool tls, struct MHD_Daemon **d)
+{
+    struct lsock *l = &lsocks[n_lsocks++];
+    *l = (struct lsock){la->host ? xstrdup(la->host) : NULL, la->port, tls, xstrdup(la->text), {0}};
+    memcpy(l->d, d, sizeof l->d);
+}
+
+static bool same_key(const struct lsock *l, const struct listen_addr *la, bool tls)
+{
+    return l->port == la->port && l->tls == tls &&
+           (l->host == la->host || (l->host && la->host && strcmp(l->host, la->host) == 0));
+}
+
 int http_front_start(const struct config *config, struct site_table *site_table,
                      struct errlist *errs)
 {
     int fds[MAX_LISTEN];
+    const struct listen_addr *las[MAX_LISTEN];
     const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
@@ -666,32 +731,13 @@ int http_front_start(const struct config *config, struct site_table *site_table,
         bool is_tls = i >= cfg->server.n_listen;
         const struct listen_addr *la =
             is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen] : &cfg->server.listen[i];
-        char port[8];
-        snprintf(port, sizeof port, "%u", la->port);
-        struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
-                                 .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-        struct addrinfo *res = NULL;
-        int gai = getaddrinfo(la->host, port, &hints, &res);
-        if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */
-            hints.ai_family = AF_INET;
-            gai = getaddrinfo(NULL, port, &hints, &res);
+        size_t before = n_fds;
+        bind_addr(la, fds, &n_fds, errs);
+        for (size_t j = before; j < n_fds; j++) {
+            texts[j] = la->text;
+            tls[j] = is_tls;
+            las[j] = la;
         }
-        if (gai != 0) {
-            errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
-            continue;
-        }
-        for (struct addrinfo *ai = res; ai && n_fds < MAX_LISTEN; ai = ai->ai_next) {
-            int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
-            if (fd >= 0) {
-                texts[n_fds] = la->text;
-                tls[n_fds] = is_tls;
-                fds[n_fds++] = fd;
-            }
-            if (!la->host)
-                break; /* one dual-stack socket covers every address */
-        }
-        freeaddrinfo(res);
     }
     if (!errs->n && cfg->server.n_tls_listen && load_tls(errs) != 0)
         errlist_add(errs, "TLS is not available");
@@ -709,9 +755,15 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
-    for (unsigned w = 0; rc == 0 && w < n_workers; w++)
-        for (size_t i = 0; rc == 0 && i < n_fds; i++)
-            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i]);
+    n_workers_run = n_workers;
+    per_daemon_limit = per_daemon;
+    for (size_t i = 0; rc == 0 && i < n_fds; i++) {
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        for (unsigned w = 0; rc == 0 && w < n_workers; w++)
+            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i], false, &d[w]);
+        if (rc == 0)
+            lsock_add(las[i], tls[i], d);
+    }
     for (size_t i = 0; i < n_fds; i++) {
         if (rc == 0)
             log_info("http", 0, "listening on %s (port %u%s, %u worker%s)", texts[i],
@@ -760,6 +812,114 @@ void http_front_stop(void)
     ip_limit_free(per_ip);
     per_ip = NULL;
     atomic_store(&sites, NULL);
+    http_front_listen_abort();
+    for (size_t i = 0; i < n_lsocks; i++) {
+        free(lsocks[i].host);
+        free(lsocks[i].text);
+    }
+    n_lsocks = 0;
+}
+
+/* ---- listeners on reload ----------------------------------------------------------------- */
+
+/* Sockets bound by http_front_listen_prepare, waiting for the commit. */
+static struct {
+    int fd;
+    const struct listen_addr *la; /* the new configuration's (it outlives the commit) */
+    bool tls;
+} pending[MAX_LISTEN];
+static size_t n_pending;
+
+void http_front_listen_abort(void)
+{
+    for (size_t i = 0; i < n_pending; i++)
+        close(pending[i].fd);
+    n_pending = 0;
+}
+
+int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
+{
+    size_t before = errs->n;
+    n_pending = 0;
+    size_t n_all = s->n_listen + s->n_tls_listen;
+    for (size_t i = 0; i < n_all; i++) {
+        bool is_tls = i >= s->n_listen;
+        const struct listen_addr *la = is_tls ? &s->tls_listen[i - s->n_listen] : &s->listen[i];
+        bool kept = false;
+        for (size_t j = 0; j < n_lsocks && !kept; j++)
+            kept = lsocks[j].d[0] && same_key(&lsocks[j], la, is_tls);
+        if (kept)
+            continue;
+        int fds[MAX_LISTEN];
+        size_t n = 0;
+        bind_addr(la, fds, &n, errs);
+        for (size_t j = 0; j < n; j++) {
+            if (n_pending < MAX_LISTEN && n_lsocks + n_pending < MAX_LISTEN) {
+                pending[n_pending++] = (typeof(pending[0])){fds[j], la, is_tls};
+            } else {
+                close(fds[j]);
+                errlist_add(errs, "cannot listen on %s: more than %d listen sockets", la->text,
+                            MAX_LISTEN);
+            }
+        }
+        if (is_tls && !tls_cert_pem && errs->n == before) {
+            /* the first TLS listener: its certificate and key are read now */
+            tls_cert_pem = read_pem(s->tls_cert, errs, "tls_cert");
+            tls_key_pem = read_pem(s->tls_key, errs, "tls_key");
+        }
+    }
+    if (errs->n != before) {
+        http_front_listen_abort();
+        return -1;
+    }
+    return 0;
+}
+
+void http_front_listen_commit(const struct server_conf *s)
+{
+    /* removed: every worker stops accepting on them, and stops them once they are empty */
+    for (size_t j = 0; j < n_lsocks;) {
+        struct lsock *l = &lsocks[j];
+        bool stays = false;
+        for (size_t i = 0; i < s->n_listen && !stays; i++)
+            stays = same_key(l, &s->listen[i], false);
+        for (size_t i = 0; i < s->n_tls_listen && !stays; i++)
+            stays = same_key(l, &s->tls_listen[i], true);
+        if (stays) {
+            j++;
+            continue;
+        }
+        for (unsigned w = 0; w < n_workers_run; w++)
+            if (l->d[w])
+                worker_post_daemon(w, l->d[w], false);
+        log_info("http", 0, "no longer listening on %s%s (its open connections finish)", l->text,
+                 l->tls ? " (TLS)" : "");
+        free(l->host);
+        free(l->text);
+        *l = lsocks[--n_lsocks];
+    }
+    for (size_t i = 0; i < n_pending; i++) {
+        struct errlist errs = {0};
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        int rc = 0;
+        for (unsigned w = 0; rc == 0 && w < n_workers_run; w++)
+            rc = start_daemon(w, pending[i].fd, per_daemon_limit, &errs, pending[i].la->text,
+                              pending[i].tls, true, &d[w]);
+        if (rc == 0) {
+            lsock_add(pending[i].la, pending[i].tls, d);
+            log_info("http", 0, "listening on %s (port %u%s)", pending[i].la->text,
+                     bound_port(pending[i].fd), pending[i].tls ? ", TLS" : "");
+        } else {
+            for (unsigned w = 0; w < n_workers_run; w++)
+                if (d[w])
+                    worker_post_daemon(w, d[w], false); /* added, then removed at once */
+            for (size_t k = 0; k < errs.n; k++)
+                log_error("http", 0, "%s", errs.msg[k]);
+        }
+        errlist_dispose(&errs);
+        close(pending[i].fd); /* every daemon has its own descriptor of the socket */
+    }
+    n_pending = 0;
 }
 
 struct site_table *http_front_swap(struct site_table *t)

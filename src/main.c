@@ -8,7 +8,9 @@
  *                    start-up (the same flags override it); on any error keep serving the
  *                    running one and log each error (FILE:LINE: message); else publish the
  *                    new sites (http_front_swap) and stop the old ones once nothing uses them
- *                    (reload_tick). Listeners and other [server] keys need a restart.
+ *                    (reload_tick); listeners that stay keep their sockets, new ones are
+ *                    opened, removed ones stop accepting. Other [server] keys need a
+ *                    restart (a warning names each one that changed).
  */
 
 #include <errno.h>
@@ -381,7 +383,7 @@ static void reload_tick(bool all)
 }
 
 /*
- * SIGHUP. start is the start-up configuration: its listeners and [server] settings stay in
+ * SIGHUP. start is the start-up configuration: its [server] settings but the listeners stay in
  * force, so a change there is reported as needing a restart. *cur / *cur_cfg: the running
  * table and its configuration (NULL = start's), replaced on success.
  */
@@ -396,6 +398,10 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
     preset_forget_loaded(); /* presets are read again, as at start-up */
     load_config(cli, cfg, &errs);
     struct site_table *t = errs.n ? NULL : sites_reload(cfg, *cur, &errs);
+    if (t && http_front_listen_prepare(&cfg->server, &errs) != 0) { /* a busy port */
+        sites_stop(t);
+        t = NULL;
+    }
     if (!t) {
         for (size_t i = 0; i < errs.n; i++)
             log_error("reload", 0, "%s", errs.msg[i]);
@@ -412,6 +418,7 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
                      keys[i]);
         sites_commit(t, *cur);
         struct site_table *old = http_front_swap(t);
+        http_front_listen_commit(&cfg->server);
         retired = xrealloc(retired, (n_retired + 1) * sizeof *retired);
         retired[n_retired] = (struct retired){old, *cur_cfg, {{0}, 0}};
         worker_epoch_take(&retired[n_retired].epoch);

@@ -41,17 +41,6 @@ bool reload_same_git(const struct site_conf *a, const struct site_conf *b)
            same_str(a->git.branch, b->git.branch) && same_str(a->git.subdir, b->git.subdir);
 }
 
-static bool same_listen(const struct listen_addr *a, size_t na, const struct listen_addr *b,
-                        size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (a[i].port != b[i].port || !same_str(a[i].host, b[i].host))
-            return false;
-    return true;
-}
-
 size_t reload_server_changes(const struct server_conf *a, const struct server_conf *b,
                              const char **keys, size_t max)
 {
@@ -59,9 +48,6 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
         const char *key;
         bool differs;
     } v[] = {
-        {"listen", !same_listen(a->listen, a->n_listen, b->listen, b->n_listen)},
-        {"tls_listen",
-         !same_listen(a->tls_listen, a->n_tls_listen, b->tls_listen, b->n_tls_listen)},
         {"tls_cert", !same_str(a->tls_cert, b->tls_cert)},
         {"tls_key", !same_str(a->tls_key, b->tls_key)},
         {"workers", a->workers != b->workers},

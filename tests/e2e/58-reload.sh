@@ -3,7 +3,9 @@
 # hosts, FastCGI params and upstreams, access logs, new and removed sites) while a request
 # already running finishes on the configuration it started with, and an unchanged upstream
 # keeps its kept-alive php-fpm connection; a bad one (syntax, unknown key, missing root) is
-# refused with FILE:LINE errors and the running configuration keeps serving.
+# refused with FILE:LINE errors and the running configuration keeps serving. Listeners: one
+# added by a reload answers, one removed stops accepting while its request in flight finishes,
+# a busy port refuses the reload.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/a1" "$T/a2" "$T/b" "$T/c" "$T/d" "$T/r"
@@ -125,13 +127,33 @@ is "$(reloads)" "1" "... none applied"
 is "$(body / -H 'Host: c.test')" "site c" "v2 still serves site c"
 is "$(body /v.php -H 'Host: a.test' | cut -d' ' -f1-2)" "two a2" "... and site a with its PHP"
 
-# back to v1 (a listen change is reported as needing a restart)
-{ v1 | sed "s|^listen = .*|listen = 127.0.0.1:$PORT\nlisten = 127.0.0.1:$(free_port)|"; } >"$T/w.ini"
+# listeners: back to v1 with a second port; then v2 without it while a request runs on it
+P2=$(free_port)
+{ v1 | sed "s|^listen = .*|&\nlisten = 127.0.0.1:$P2|"; } >"$T/w.ini"
 hup
-is "$(reloads)" "2" "back to v1"
-like "$(cat "$T/wharf.err")" 'listen changed: it takes effect at the next restart' "a listener change is reported as needing a restart"
-is "$(body / -H 'Host: r.test')" "site r" "v1 again: site r is back"
-is "$(body /v.php -H 'Host: a.test' | cut -d' ' -f1-2)" "one a1" "... and site a on php-fpm one"
+is "$(reloads)" "2" "back to v1, with a second listener"
+is "$(curl -s -H 'Host: r.test' "http://127.0.0.1:$P2/")" "site r" "the listener a reload added answers (v1's site r)"
+is "$(body / -H 'Host: r.test')" "site r" "the kept listener answers too"
+is "$(body /v.php -H 'Host: a.test' | cut -d' ' -f1-2)" "one a1" "... and site a is on php-fpm one again"
+rm -f "$T/slow.started"
+curl -s --max-time 20 -H 'Host: a.test' "http://127.0.0.1:$P2/slow.php" >"$T/slow2.out" &
+SLOW2=$!
+wait_file "$T/slow.started" 10
+v2 >"$T/w.ini"
+hup
+is "$(reloads)" "3" "v2 again: the second listener is gone from the configuration"
+refused() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$P2/"; [ $? = 7 ]; }
+wait_until 5000 refused
+ok $? "the listener a reload removed refuses new connections"
+like "$(cat "$T/wharf.err")" "no longer listening on 127.0.0.1:$P2" "... and says so"
+is "$(body / -H 'Host: c.test')" "site c" "the kept listener serves v2"
+wait "$SLOW2"
+is "$(cat "$T/slow2.out")" "one a1" "the request running on the removed listener finished, with v1's values"
+{ v2 | sed "s|^listen = .*|&\nlisten = 127.0.0.1:$FPM1_PORT|"; } >"$T/w.ini"
+hup
+is "$(refusals)" "4" "a listener on a busy port: the reload is refused"
+like "$(cat "$T/wharf.err")" "cannot listen on 127.0.0.1:$FPM1_PORT" "... naming the address"
+is "$(body / -H 'Host: c.test')" "site c" "... and v2 keeps serving"
 
 kill -TERM "$WPID"
 wait "$WPID"
