@@ -829,12 +829,55 @@ static struct {
     bool tls;
 } pending[MAX_LISTEN];
 static size_t n_pending;
+/* the new configuration's certificate and key, read by prepare; NULL = no TLS listener */
+static char *pending_cert, *pending_key;
 
 void http_front_listen_abort(void)
 {
     for (size_t i = 0; i < n_pending; i++)
         close(pending[i].fd);
     n_pending = 0;
+    free(pending_cert);
+    free(pending_key);
+    pending_cert = pending_key = NULL;
+}
+
+/* The certificate or key changed (new files, or the same files rewritten, as a renewal does):
+ * every TLS listener gets new daemons, started with the new ones, on its same socket (the
+ * kernel keeps queueing connections: none is refused), and the old daemons are drained like
+ * those of a removed listener (their connections finish with the old certificate). */
+static void replace_tls_daemons(void)
+{
+    for (size_t j = 0; j < n_lsocks; j++) {
+        struct lsock *l = &lsocks[j];
+        if (!l->tls || !l->d[0])
+            continue;
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD);
+        int fd = di ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            log_error("http", 0, "%s: cannot switch to the new certificate: %s", l->text,
+                      strerror(errno));
+            continue;
+        }
+        struct errlist errs = {0};
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        int rc = 0;
+        for (unsigned w = 0; rc == 0 && w < n_workers_run; w++)
+            rc = start_daemon(w, fd, per_daemon_limit, &errs, l->text, true, true, &d[w]);
+        close(fd);
+        for (unsigned w = 0; w < n_workers_run; w++) {
+            struct MHD_Daemon *gone = rc == 0 ? l->d[w] : d[w];
+            if (gone)
+                worker_post_daemon(w, gone, false);
+        }
+        if (rc == 0) {
+            memcpy(l->d, d, sizeof l->d);
+            log_info("http", 0, "%s (TLS): serving the new certificate", l->text);
+        }
+        for (size_t k = 0; k < errs.n; k++)
+            log_error("http", 0, "%s", errs.msg[k]);
+        errlist_dispose(&errs);
+    }
 }
 
 int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
@@ -862,11 +905,12 @@ int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
                             MAX_LISTEN);
             }
         }
-        if (is_tls && !tls_cert_pem && errs->n == before) {
-            /* the first TLS listener: its certificate and key are read now */
-            tls_cert_pem = read_pem(s->tls_cert, errs, "tls_cert");
-            tls_key_pem = read_pem(s->tls_key, errs, "tls_key");
-        }
+    }
+    if (s->n_tls_listen) { /* read again: a renewal rewrites the same files */
+        pending_cert = read_pem(s->tls_cert, errs, "tls_cert");
+        pending_key = read_pem(s->tls_key, errs, "tls_key");
+        if (pending_cert && pending_key && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+            errlist_add(errs, "this libmicrohttpd was built without TLS");
     }
     if (errs->n != before) {
         http_front_listen_abort();
@@ -877,6 +921,19 @@ int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
 
 void http_front_listen_commit(const struct server_conf *s)
 {
+    if (pending_cert && pending_key &&
+        (!tls_cert_pem || strcmp(pending_cert, tls_cert_pem) != 0 ||
+         strcmp(pending_key, tls_key_pem) != 0)) {
+        bool had = tls_cert_pem != NULL;
+        /* note: MHD parses them when a daemon starts and keeps no pointer to use later */
+        free(tls_cert_pem);
+        free(tls_key_pem);
+        tls_cert_pem = pending_cert;
+        tls_key_pem = pending_key;
+        pending_cert = pending_key = NULL;
+        if (had)
+            replace_tls_daemons(); /* the kept listeners; new ones get it below */
+    }
     /* removed: every worker stops accepting on them, and stops them once they are empty */
     for (size_t j = 0; j < n_lsocks;) {
         struct lsock *l = &lsocks[j];
@@ -920,6 +977,7 @@ void http_front_listen_commit(const struct server_conf *s)
         close(pending[i].fd); /* every daemon has its own descriptor of the socket */
     }
     n_pending = 0;
+    http_front_listen_abort(); /* an unchanged certificate read again */
 }
 
 struct site_table *http_front_swap(struct site_table *t)

@@ -48,8 +48,6 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
         const char *key;
         bool differs;
     } v[] = {
-        {"tls_cert", !same_str(a->tls_cert, b->tls_cert)},
-        {"tls_key", !same_str(a->tls_key, b->tls_key)},
         {"workers", a->workers != b->workers},
         {"error_log", !same_str(a->error_log, b->error_log)},
         {"max_connections", a->max_connections != b->max_connections},
