@@ -2,10 +2,11 @@
 # bench/reload.sh - live reload under load: RELOADS SIGHUPs in a row, alternating two
 # configurations A and B that differ in sites (onlya.test exists only in A, onlyb.test only in
 # B), in site s's root, FastCGI params and upstream (A: php-fpm "one" on TCP, B: php-fpm "two"
-# on a unix socket), while bench/reload_load.py's clients (keep-alive) check every response.
-# Reports failed requests (refused, cut, non-200; target 0) and responses from a mixed
-# configuration (target 0), and how long each reload took to be logged. Listeners are the same
-# in A and B: a listener change needs a restart (docs/configuration.md, "Reload").
+# on a unix socket) and in listeners (both listen on the port the clients use; A also on a
+# second port, B on a third), while bench/reload_load.py's clients (keep-alive) check every
+# response. Reports failed requests (refused, cut, non-200; target 0) and responses from a mixed
+# configuration (target 0), how long each reload took to be logged, and whether the extra
+# listeners followed (the one of the running configuration answers, the other refuses).
 #
 # Environment: RELOADS=20 GAP=0.5 (seconds between a reload being done and the next SIGHUP)
 #   THREADS=8 (client threads) WORKERS=2 WHARF=src/wharf KEEP_TMP=1
@@ -51,10 +52,14 @@ start_fpm() { # NAME LISTEN
 start_fpm one "127.0.0.1:$FPM1_PORT"
 start_fpm two "$T/fpm2.sock"
 PORT=$(free_port)
+PORT_A=$(free_port)
+PORT_B=$(free_port)
 conf() { # A|B
     local up
     [ "$1" = A ] && up="127.0.0.1:$FPM1_PORT" || up="unix:$T/fpm2.sock"
-    printf '%s\n' "[server]" "listen = 127.0.0.1:$PORT" "workers = $WORKERS" \
+    local extra=$PORT_A
+    [ "$1" = B ] && extra=$PORT_B
+    printf '%s\n' "[server]" "listen = 127.0.0.1:$PORT" "listen = 127.0.0.1:$extra" "workers = $WORKERS" \
         "[site s]" "hosts = s.test" "root = $T/root$1" "fastcgi = $up" "fastcgi_env = VER=$1" \
         "[site only$1]" "hosts = only$(echo "$1" | tr AB ab).test" "root = $T/only$1" \
         "[site default]" "root = $T/default"
@@ -78,8 +83,11 @@ python3 "$BENCH_DIR/reload_load.py" "$PORT" "$DURATION" "$THREADS" >"$T/load.jso
 LOAD=$!
 sleep 2 # load before the first reload
 times=()
+listeners_ok=0
+answers() { curl -s -o /dev/null --max-time 2 -H 'Host: s.test' "http://127.0.0.1:$1/v.txt"; }
 for ((n = 1; n <= RELOADS; n++)); do
-    [ $((n % 2)) = 1 ] && conf B >"$T/w.ini" || conf A >"$T/w.ini"
+    [ $((n % 2)) = 1 ] && v=B || v=A
+    conf "$v" >"$T/w.ini"
     t0=$(date +%s%3N)
     kill -HUP "$WPID"
     for ((i = 0; i < 200; i++)); do
@@ -88,6 +96,9 @@ for ((n = 1; n <= RELOADS; n++)); do
     done
     times+=($(($(date +%s%3N) - t0)))
     sleep "$GAP"
+    # the running configuration's extra port answers, the other one refuses (curl exit 7)
+    if [ "$v" = B ]; then on=$PORT_B off=$PORT_A; else on=$PORT_A off=$PORT_B; fi
+    answers "$on" && { answers "$off"; [ $? = 7 ]; } && listeners_ok=$((listeners_ok + 1))
 done
 wait "$LOAD"
 reloaded=$(grep -c 'configuration reloaded' "$T/wharf.err")
@@ -96,19 +107,20 @@ stopped=$(grep -c "previous configuration's sites are stopped" "$T/wharf.err")
 kill -TERM "$WPID"
 wait "$WPID"
 rc=$?
-python3 - "$T/load.json" "$RELOADS" "$reloaded" "$refused" "$stopped" "$rc" "${times[*]}" <<'PY'
+python3 - "$T/load.json" "$RELOADS" "$reloaded" "$refused" "$stopped" "$rc" "$listeners_ok" "${times[*]}" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-reloads, reloaded, refused, stopped, rc = map(int, sys.argv[2:7])
-times = sorted(int(x) for x in sys.argv[7].split())
-print("| reloads (SIGHUP) | done | refused | old tables stopped | requests | failed | mixed | SIGHUP to logged, median / max (ms) | exit |")
-print("|---|---|---|---|---|---|---|---|---|")
-print("| %d | %d | %d | %d | %d | **%d** | **%d** | %d / %d | %d |" % (
-    reloads, reloaded, refused, stopped, d["requests"], d["failed"], d["mixed"],
+reloads, reloaded, refused, stopped, rc, lok = map(int, sys.argv[2:8])
+times = sorted(int(x) for x in sys.argv[8].split())
+print("| reloads (SIGHUP) | done | refused | old tables stopped | listeners followed | requests | failed | mixed | SIGHUP to logged, median / max (ms) | exit |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+print("| %d | %d | %d | %d | %d | %d | **%d** | **%d** | %d / %d | %d |" % (
+    reloads, reloaded, refused, stopped, lok, d["requests"], d["failed"], d["mixed"],
     times[len(times) // 2], times[-1], rc))
 print()
 print("responses by body:", json.dumps(d["by_body"], sort_keys=True))
 if d["samples"]:
     print("samples:", json.dumps(d["samples"]))
-sys.exit(0 if d["failed"] == 0 and d["mixed"] == 0 and reloaded == reloads and rc == 0 else 1)
+sys.exit(0 if d["failed"] == 0 and d["mixed"] == 0 and reloaded == reloads and rc == 0
+         and lok == reloads else 1)
 PY
