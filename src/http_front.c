@@ -589,8 +589,6 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     /* external epoll mode: the worker's loop runs it (worker.h) */
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
-    front_workers[worker] =
-        (struct front_worker){worker_conn_watches(worker), worker_engine(worker)};
     int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own_fd < 0)
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
@@ -755,6 +753,8 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
+    for (unsigned w = 0; rc == 0 && w < n_workers; w++) /* read by the workers' daemons */
+        front_workers[w] = (struct front_worker){worker_conn_watches(w), worker_engine(w)};
     n_workers_run = n_workers;
     per_daemon_limit = per_daemon;
     for (size_t i = 0; rc == 0 && i < n_fds; i++) {

@@ -352,7 +352,8 @@ static int load_config(const struct cli *cli, struct config *cfg, struct errlist
 struct retired {
     struct site_table *sites;
     struct config *cfg;
-    struct worker_epoch epoch; /* taken right after the swap */
+    struct worker_epoch epoch; /* taken right after the swap, again once it looked unused */
+    bool unused;               /* sites_unused() was true when epoch was taken again */
 };
 
 static struct retired *retired;
@@ -372,7 +373,13 @@ static void reload_tick(bool all)
 {
     for (size_t i = 0; i < n_retired;) {
         struct retired *g = &retired[i];
-        if (!all && !(worker_epoch_passed(&g->epoch) && sites_unused(g->sites))) {
+        /* unused, and every worker turned since it was seen so: a worker that has just closed
+         * the last connection of one of its pools is out of that code */
+        if (!all && !g->unused && worker_epoch_passed(&g->epoch) && sites_unused(g->sites)) {
+            g->unused = true;
+            worker_epoch_take(&g->epoch);
+        }
+        if (!all && !(g->unused && worker_epoch_passed(&g->epoch))) {
             i++;
             continue;
         }
@@ -397,11 +404,11 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
     struct errlist errs = {0};
     preset_forget_loaded(); /* presets are read again, as at start-up */
     load_config(cli, cfg, &errs);
-    struct site_table *t = errs.n ? NULL : sites_reload(cfg, *cur, &errs);
-    if (t && http_front_listen_prepare(&cfg->server, &errs) != 0) { /* a busy port */
-        sites_stop(t);
-        t = NULL;
-    }
+    /* new listeners first (a busy port), so that a refused reload starts no git site */
+    bool listening = !errs.n && http_front_listen_prepare(&cfg->server, &errs) == 0;
+    struct site_table *t = listening ? sites_reload(cfg, *cur, &errs) : NULL;
+    if (!t && listening)
+        http_front_listen_abort();
     if (!t) {
         for (size_t i = 0; i < errs.n; i++)
             log_error("reload", 0, "%s", errs.msg[i]);
@@ -420,7 +427,7 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
         struct site_table *old = http_front_swap(t);
         http_front_listen_commit(&cfg->server);
         retired = xrealloc(retired, (n_retired + 1) * sizeof *retired);
-        retired[n_retired] = (struct retired){old, *cur_cfg, {{0}, 0}};
+        retired[n_retired] = (struct retired){old, *cur_cfg, {{0}, 0}, false};
         worker_epoch_take(&retired[n_retired].epoch);
         n_retired++;
         *cur = t;
