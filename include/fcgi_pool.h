@@ -66,6 +66,12 @@ void fcgi_engine_wake(struct fcgi_engine *e);
 void fcgi_pool_stop(void);
 /** After MHD_stop_daemon: free the engines (the pools belong to the sites, see site.h). */
 void fcgi_engine_free_all(void);
+/** A reload replaced p (its site is gone or has other upstreams): no new request comes to it;
+ *  its idle connections are closed by their engines within FCGI_POOL_TICK_MS, and a busy one
+ *  after its request. Any thread; NULL is ok. */
+void fcgi_pool_retire(struct fcgi_pool *p);
+/** No connection open and no request queued: p may be freed once no request can reach it. */
+bool fcgi_pool_unused(struct fcgi_pool *p);
 /** Free p, which no request and no engine uses any more (the site's runtime is gone or was
  *  never served: sites_stop). NULL is ok. */
 void fcgi_pool_free(struct fcgi_pool *p);

@@ -30,6 +30,13 @@ struct git_site; /* one site's deploy state (paths, schedule, status) */
  *  first deploy runs as soon as the thread runs. The site's runtime owns the result (site.h);
  *  main thread. */
 struct git_site *git_worker_add(const struct site_conf *site);
+/** A reload kept g (same site name, root, repo, branch and subdir): read the site's settings
+ *  from site, the new configuration's, from now on (waits while g is being deployed). */
+void git_worker_rebind(struct git_site *g, const struct site_conf *site);
+/** Unregister g without freeing it (a reload removed or replaced its site, and requests on the
+ *  old configuration may still read its state); waits while the thread is deploying it. NULL
+ *  is ok. git_worker_remove frees it later. */
+void git_worker_detach(struct git_site *g);
 /** Unregister g and free it; waits while the thread is deploying it. NULL is ok. */
 void git_worker_remove(struct git_site *g);
 /** Start the thread when a site is registered (none: nothing starts). Start-up never waits

@@ -25,6 +25,21 @@ struct site_table;
 int http_front_start(const struct config *cfg, struct site_table *sites, struct errlist *errs);
 /** Stop accepting, close every connection and join the worker threads. */
 void http_front_stop(void);
+/** Publish t as the sites' runtime (a reload); returns the one it replaces. Requests choose
+ *  their site from t from now on; those already dispatched keep the runtime they pinned, and a
+ *  worker may still read the old table until its current loop turn ends (worker_epoch). The
+ *  [server] settings stay those given to http_front_start. Main thread. */
+struct site_table *http_front_swap(struct site_table *t);
+/** A reload, before anything is switched: bind the listen and tls_listen addresses of s that
+ *  are not open yet (a busy port is an error in errs, and nothing changes). 0 or -1. */
+int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs);
+/** ... then switch: the prepared sockets get their daemons on every worker, and the open
+ *  listeners s no longer names stop accepting (their open connections finish; each worker
+ *  stops them once empty). Addresses s keeps keep their sockets. s must stay alive (the
+ *  running configuration). */
+void http_front_listen_commit(const struct server_conf *s);
+/** ... or give the prepared sockets back (the reload failed later). */
+void http_front_listen_abort(void);
 /** The port actually bound by the first listener (for ":0" in tests). */
 uint16_t http_front_port(void);
 

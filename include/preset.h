@@ -14,6 +14,9 @@ char *preset_dir(const struct config *cfg);
 /** Resolve site->fcgi.preset for every FastCGI site; a missing or malformed preset is an error
  *  at the fastcgi_preset line. Returns 0 if no errors. */
 int preset_resolve_all(struct config *cfg, struct errlist *errs);
+/** A reload: the next preset_resolve_all reads the preset files again (the presets loaded so
+ *  far stay valid, for the configurations that use them, until preset_free_all). */
+void preset_forget_loaded(void);
 /** Free every loaded preset (after the server stopped). */
 void preset_free_all(void);
 

@@ -17,11 +17,15 @@
  *   (struct fcgi_req, which can outlive its HTTP request on an engine) for its whole life,
  *   because it points into the site's pool. site_pin/site_unpin are atomic and never block;
  *   an unpin never destroys anything.
- * - A table is destroyed only when site_table_pins() is 0. Today that is at shutdown, after
- *   every connection is closed. A reload will publish a new table, keep the old one until its
- *   pins drain (checked on the main thread), then stop it: in-flight requests keep the
- *   runtime they started with. note: a request pins after it read the table pointer, so the
- *   old table's pins only count once every worker has finished a loop turn since the swap.
+ * - A table is destroyed only when site_table_pins() is 0: at shutdown, after every
+ *   connection is closed, and after a reload (SIGHUP), which publishes a new table
+ *   (http_front_swap), keeps the old one until its pins drain (checked on the main thread each
+ *   second), then stops it: in-flight requests keep the runtime they started with. note: a
+ *   request pins after it read the table pointer, so the old table's pins only count once
+ *   every worker has finished a loop turn since the swap (worker_epoch_passed).
+ * - A reload hands the parts that did not change (an upstream's pool, a git site, the spawned
+ *   php-fpm) from the old runtime to the new one: both point to the part until the old table
+ *   is stopped, and only the owner (owns_*) destroys it.
  *
  * This module has no dependency on the parts' modules (it only holds pointers to them), so
  * the request code can include it without a module cycle; sites.c builds the parts.
@@ -61,6 +65,8 @@ struct site {
     struct git_site *git;         /* NULL = not a git site */
     struct metrics_site *stats;   /* its request counters, kept by site name (metrics.h): a
                                    * reload's new runtime continues the same series */
+    bool owns_pool, owns_git;     /* false: a newer table took them over (a reload kept the
+                                   * upstream or the git site), or has not yet: sites.c */
     struct site_root_cache root;
 };
 
@@ -69,6 +75,7 @@ struct site_table {
     struct site *v; /* v[i] is the runtime of cfg->sites[i] */
     size_t n;
     struct fpm_supervisor *fpm; /* php-fpm for every "fastcgi = spawn" site; NULL = none */
+    bool owns_fpm;
 };
 
 /** A table of bare runtimes for cfg (no parts yet: sites_start adds them). */

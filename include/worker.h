@@ -10,7 +10,9 @@
 #define WHARF_WORKER_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -24,17 +26,30 @@ struct fcgi_engine;
 int worker_create(unsigned n, struct errlist *errs);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
+/** A reload: give running worker i a new daemon (add), or make it stop accepting on one and
+ *  stop it once its last connection is gone (remove). Done by the worker at its next turn
+ *  (it is woken); any thread. */
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, bool add);
 /** Start every worker's thread. */
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
 void worker_stop(void);
+/** A point in every worker's turns: worker_epoch_passed() tells when each running worker has
+ *  finished a loop turn since (then none still uses a pointer it read before the epoch was
+ *  taken: pointers read from shared state are not kept across turns). Main thread. */
+struct worker_epoch {
+    uint64_t turns[WORKER_MAX];
+    unsigned n;
+};
+void worker_epoch_take(struct worker_epoch *ep);
+bool worker_epoch_passed(const struct worker_epoch *ep);
 /** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
  *  worker's loop sweeps it every second). */
 struct conn_watch_set *worker_conn_watches(unsigned i);
 /** Worker i's FastCGI engine: the requests its daemons' connections submit go to it (the front
  *  keeps it in each connection's request_conn). */
 struct fcgi_engine *worker_engine(unsigned i);
-/** The daemons of every worker, for MHD_stop_daemon after worker_stop. */
+/** The daemons of every worker (draining ones too), for MHD_stop_daemon after worker_stop. */
 size_t worker_daemons(struct MHD_Daemon **out, size_t max);
 /** Workers created (0 before http_front_start). */
 unsigned worker_count(void);

@@ -72,7 +72,10 @@ struct fcgi_backend {
 struct fcgi_pool {
     pthread_mutex_t lock;
     char *site;
-    const struct fcgi_site_conf *conf;
+    const struct fcgi_site_conf *conf; /* &settings */
+    struct fcgi_site_conf settings;    /* the site's, without its pointers: the pool outlives the
+                                        * configuration it was made from (a reload moves it) */
+    _Atomic bool retired;              /* a reload replaced it: its idle connections close */
     struct fcgi_backend *be;
     size_t n_be;
     struct upstream up;                      /* lock: counts, balancing, health, wait queues */
@@ -112,6 +115,10 @@ struct fcgi_engine {
     uint8_t stdin_buf[FCGI_EXCHANGE_STDIN_CHUNK]; /* its exchanges' pread scratch */
 };
 
+/* note: a reload adds and frees pools while the engines run; the list (and the same_addr rings,
+ * which link backends across pools) is read under pools_lock by the engines and changed under
+ * it, for writing, by the main thread only. */
+static pthread_rwlock_t pools_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct fcgi_pool *pools;
 static struct fcgi_engine *engines[UPSTREAM_MAX_ENGINES];
 static unsigned n_engines;
@@ -207,10 +214,24 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
     struct fcgi_pool *p = xcalloc(1, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     p->site = xstrdup(site_name);
-    p->conf = conf;
+    /* only the scalars are read (timeouts, limits, balancing): the rest would dangle */
+    p->settings = (struct fcgi_site_conf){
+        .lb = conf->lb,
+        .max_conns = conf->max_conns,
+        .keep_conns = conf->keep_conns,
+        .queue_timeout_ms = conf->queue_timeout_ms,
+        .connect_timeout_ms = conf->connect_timeout_ms,
+        .read_timeout_ms = conf->read_timeout_ms,
+        .send_timeout_ms = conf->send_timeout_ms,
+        .max_body_bytes = conf->max_body_bytes,
+        .body_buffer_bytes = conf->body_buffer_bytes,
+    };
+    p->conf = &p->settings;
+    atomic_init(&p->retired, false);
     p->be = xcalloc(n_ups, sizeof *p->be);
     p->n_be = n_ups;
-    upstream_init(&p->up, conf, n_ups);
+    upstream_init(&p->up, p->conf, n_ups);
+    pthread_rwlock_wrlock(&pools_lock);
     size_t before = errs->n;
     for (size_t i = 0; i < n_ups; i++) {
         p->be[i].pool = p;
@@ -220,12 +241,15 @@ struct fcgi_pool *fcgi_pool_new(const char *site_name, const struct fcgi_site_co
         if (resolve(&ups[i], &p->be[i], errs, site_name) == 0)
             link_same_addr(&p->be[i]);
     }
+    if (errs->n == before) {
+        p->next = pools;
+        pools = p;
+    }
+    pthread_rwlock_unlock(&pools_lock);
     if (errs->n != before) {
         fcgi_pool_free(p);
         return NULL;
     }
-    p->next = pools;
-    pools = p;
     return p;
 }
 
@@ -326,6 +350,8 @@ static void detach(struct fcgi_conn *c, bool keep)
     if (q)
         q->fc = NULL;
     uint64_t now = now_ms(c->engine);
+    if (atomic_load_explicit(&b->pool->retired, memory_order_relaxed))
+        keep = false; /* nobody will ask this pool again */
     pthread_mutex_lock(&b->pool->lock);
     keep = upstream_conn_done(&b->pool->up, &c->up, keep, now); /* at most keep_conns idle */
     if (keep) {
@@ -1076,7 +1102,9 @@ static uint64_t expire_queues(uint64_t now)
 static void on_queue_timer(struct loop *l, struct loop_timer *t, void *ctx)
 {
     (void)ctx;
+    pthread_rwlock_rdlock(&pools_lock);
     uint64_t next = expire_queues(loop_now_ms(l));
+    pthread_rwlock_unlock(&pools_lock);
     if (next)
         loop_timer_arm_at(l, t, next);
 }
@@ -1090,13 +1118,17 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *ctx)
     struct fcgi_engine *e = ctx;
     uint64_t now = loop_now_ms(l);
     struct fcgi_conn *c = e->conns;
+    pthread_rwlock_rdlock(&pools_lock);
     while (c) {
         struct fcgi_conn *next = c->next;
-        if (c->st == CS_IDLE && idle_pins_waiter(c, now))
+        if (c->st == CS_IDLE &&
+            (atomic_load_explicit(&c->be->pool->retired, memory_order_relaxed) ||
+             idle_pins_waiter(c, now)))
             conn_close(c);
         c = next;
     }
     refit(e, now);
+    pthread_rwlock_unlock(&pools_lock);
     loop_timer_arm(l, t, FCGI_POOL_TICK_MS);
 }
 
@@ -1192,8 +1224,10 @@ struct fcgi_engine *fcgi_engine_new(struct loop *loop)
 void fcgi_engine_run(struct fcgi_engine *e)
 {
     handle_kicks(e);
+    pthread_rwlock_rdlock(&pools_lock);
     for (struct fcgi_pool *p = pools; p; p = p->next)
         serve_queue(e, p);
+    pthread_rwlock_unlock(&pools_lock);
     free_dead(e);
 }
 
@@ -1290,10 +1324,29 @@ void fcgi_pool_stop(void)
     }
 }
 
+void fcgi_pool_retire(struct fcgi_pool *p)
+{
+    if (p)
+        atomic_store(&p->retired, true);
+}
+
+bool fcgi_pool_unused(struct fcgi_pool *p)
+{
+    if (!p)
+        return true;
+    pthread_mutex_lock(&p->lock);
+    bool unused = upstream_waiting(&p->up) == 0;
+    for (size_t i = 0; unused && i < p->up.n_srv; i++)
+        unused = p->up.srv[i].n_conns == 0;
+    pthread_mutex_unlock(&p->lock);
+    return unused;
+}
+
 void fcgi_pool_free(struct fcgi_pool *p)
 {
     if (!p)
         return;
+    pthread_rwlock_wrlock(&pools_lock);
     for (struct fcgi_pool **pp = &pools; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
             *pp = p->next;
@@ -1307,6 +1360,7 @@ void fcgi_pool_free(struct fcgi_pool *p)
         o->same_addr = b->same_addr;
         free(b->name);
     }
+    pthread_rwlock_unlock(&pools_lock);
     free(p->be);
     upstream_dispose(&p->up);
     free(p->site);

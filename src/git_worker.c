@@ -58,11 +58,11 @@
           * pushes becomes at most two deploys a second */
 
 struct git_site {
-    const struct site_conf *site;
-    char *root;     /* the symlink path, without trailing slashes */
-    char *state;    /* /srv/.site.wharf */
-    char *cache;    /* state/repo.git */
-    char *releases; /* state/releases */
+    const struct site_conf *_Atomic site; /* the configuration's (a reload re-points it) */
+    char *root;                           /* the symlink path, without trailing slashes */
+    char *state;                          /* /srv/.site.wharf */
+    char *cache;                          /* state/repo.git */
+    char *releases;                       /* state/releases */
     char *lock_path;
     char *branch;          /* configured, or detected from the remote */
     char tag[96];          /* "git [site NAME]" for the log */
@@ -979,6 +979,31 @@ struct git_site *git_worker_add(const struct site_conf *site)
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
     return g;
+}
+
+void git_worker_rebind(struct git_site *g, const struct site_conf *site)
+{
+    pthread_mutex_lock(&lock);
+    while (in_deploy == g) /* the thread reads g->site while it deploys */
+        pthread_cond_wait(&deployed, &lock);
+    g->site = site;
+    pthread_mutex_unlock(&lock);
+}
+
+void git_worker_detach(struct git_site *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&lock);
+    for (struct git_site **p = &sites; *p; p = &(*p)->next) {
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
+    }
+    while (in_deploy == g)
+        pthread_cond_wait(&deployed, &lock);
+    pthread_mutex_unlock(&lock);
 }
 
 void git_worker_remove(struct git_site *g)

@@ -57,8 +57,11 @@ _Static_assert(METRICS_MAX_WORKERS == WORKER_MAX, "a counter slot per worker");
 static const struct config *cfg;
 static bool started;
 static uint16_t first_port;
-static struct ip_limit *per_ip;  /* max_connections_per_ip across every daemon; NULL = off */
-static struct site_table *sites; /* the runtime of every site (site.h) */
+static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; NULL = off */
+/* the runtime of every site (site.h); a reload publishes another (http_front_swap). Read once
+ * per use; a request pins the site it picked, and nothing keeps the table pointer beyond the
+ * callback that read it (worker.h: worker_epoch) */
+static struct site_table *_Atomic sites;
 static _Atomic uint64_t next_request_id = 1;
 static _Atomic uint64_t n_mhd_lines, n_heads_refused; /* for http_front_get_stats */
 static _Atomic uint64_t n_refused_limit;              /* ... MHD at max_connections */
@@ -240,7 +243,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                  t.authority);
         host = authority;
     }
-    struct site *rt = site_for_host(sites, host);
+    struct site *rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire), host);
     if (rt != r->rt) { /* a local redirect may land on another site (absolute-form before) */
         site_unpin(r->rt);
         site_pin(rt);
@@ -383,7 +386,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unsigned status = check_head(c, r, method, version, &why);
         if (status) {
             r->handler = &handler_error;
-            r->rt = site_for_host(sites, NULL); /* logged by the default site: the Host
+            r->rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire),
+                                  NULL); /* logged by the default site: the Host
                                                    itself may be the problem */
             site_pin(r->rt);
             r->site = r->rt->conf;
@@ -613,17 +617,16 @@ static int load_tls(struct errlist *errs)
     return tls_cert_pem && tls_key_pem ? 0 : -1;
 }
 
-/* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup). */
+/* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup), into *out.
+ * Given to the worker directly before it runs, posted to it (post) once it does. */
 static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct errlist *errs,
-                        const char *text, bool tls)
+                        const char *text, bool tls, bool post, struct MHD_Daemon **out)
 {
     const struct server_conf *s = &cfg->server;
     unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
     /* external epoll mode: the worker's loop runs it (worker.h) */
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
-    front_workers[worker] =
-        (struct front_worker){worker, worker_conn_watches(worker), worker_engine(worker)};
     int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own_fd < 0)
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
@@ -660,8 +663,14 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         close(own_fd);
         return errlist_add(errs, "cannot start the HTTP server on %s", text);
     }
+    *out = d;
+    if (post) {
+        worker_post_daemon(worker, d, true);
+        return 0;
+    }
     if (worker_add_daemon(worker, d) != 0) {
         MHD_stop_daemon(d);
+        *out = NULL;
         return errlist_add(errs, "cannot add the HTTP server on %s to worker %u", text, worker);
     }
     return 0;
@@ -684,14 +693,72 @@ static void raise_fd_limit(unsigned want)
                  (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
+/* Bind every address of la (one dual-stack socket for ":port") into fds. */
+static void bind_addr(const struct listen_addr *la, int *fds, size_t *n_fds, struct errlist *errs)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", la->port);
+    struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(la->host, port, &hints, &res);
+    if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */
+        hints.ai_family = AF_INET;
+        gai = getaddrinfo(NULL, port, &hints, &res);
+    }
+    if (gai != 0) {
+        errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
+        return;
+    }
+    for (struct addrinfo *ai = res; ai && *n_fds < MAX_LISTEN; ai = ai->ai_next) {
+        int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
+        if (fd >= 0)
+            fds[(*n_fds)++] = fd;
+        if (!la->host)
+            break; /* one dual-stack socket covers every address */
+    }
+    freeaddrinfo(res);
+}
+
+/*
+ * The listen sockets, for a reload to tell which stay (same host, port and TLS: kept, with
+ * their daemons), which are new and which go. One per bound socket (an address may resolve
+ * to several). Main thread.
+ */
+struct lsock {
+    char *host; /* NULL = all addresses */
+    uint16_t port;
+    bool tls;
+    char *text;
+    struct MHD_Daemon *d[WORKER_MAX]; /* one per worker */
+};
+static struct lsock lsocks[MAX_LISTEN];
+static size_t n_lsocks;
+static unsigned n_workers_run, per_daemon_limit;
+
+static void lsock_add(const struct listen_addr *la, bool tls, struct MHD_Daemon **d)
+{
+    struct lsock *l = &lsocks[n_lsocks++];
+    *l = (struct lsock){la->host ? xstrdup(la->host) : NULL, la->port, tls, xstrdup(la->text), {0}};
+    memcpy(l->d, d, sizeof l->d);
+}
+
+static bool same_key(const struct lsock *l, const struct listen_addr *la, bool tls)
+{
+    return l->port == la->port && l->tls == tls &&
+           (l->host == la->host || (l->host && la->host && strcmp(l->host, la->host) == 0));
+}
+
 int http_front_start(const struct config *config, struct site_table *site_table,
                      struct errlist *errs)
 {
     int fds[MAX_LISTEN];
+    const struct listen_addr *las[MAX_LISTEN];
     const char *texts[MAX_LISTEN];
     size_t n_fds = 0;
     cfg = config;
-    sites = site_table;
+    atomic_store(&sites, site_table);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
     conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
 
@@ -701,32 +768,13 @@ int http_front_start(const struct config *config, struct site_table *site_table,
         bool is_tls = i >= cfg->server.n_listen;
         const struct listen_addr *la =
             is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen] : &cfg->server.listen[i];
-        char port[8];
-        snprintf(port, sizeof port, "%u", la->port);
-        struct addrinfo hints = {.ai_family = la->host ? AF_UNSPEC : AF_INET6,
-                                 .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-        struct addrinfo *res = NULL;
-        int gai = getaddrinfo(la->host, port, &hints, &res);
-        if (gai != 0 && !la->host) { /* no IPv6 at all: all IPv4 addresses then */
-            hints.ai_family = AF_INET;
-            gai = getaddrinfo(NULL, port, &hints, &res);
+        size_t before = n_fds;
+        bind_addr(la, fds, &n_fds, errs);
+        for (size_t j = before; j < n_fds; j++) {
+            texts[j] = la->text;
+            tls[j] = is_tls;
+            las[j] = la;
         }
-        if (gai != 0) {
-            errlist_add(errs, "cannot listen on %s: %s", la->text, gai_strerror(gai));
-            continue;
-        }
-        for (struct addrinfo *ai = res; ai && n_fds < MAX_LISTEN; ai = ai->ai_next) {
-            int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
-            if (fd >= 0) {
-                texts[n_fds] = la->text;
-                tls[n_fds] = is_tls;
-                fds[n_fds++] = fd;
-            }
-            if (!la->host)
-                break; /* one dual-stack socket covers every address */
-        }
-        freeaddrinfo(res);
     }
     if (!errs->n && cfg->server.n_tls_listen && load_tls(errs) != 0)
         errlist_add(errs, "TLS is not available");
@@ -745,9 +793,17 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
-    for (unsigned w = 0; rc == 0 && w < n_workers; w++)
-        for (size_t i = 0; rc == 0 && i < n_fds; i++)
-            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i]);
+    for (unsigned w = 0; rc == 0 && w < n_workers; w++) /* read by the workers' daemons */
+        front_workers[w] = (struct front_worker){w, worker_conn_watches(w), worker_engine(w)};
+    n_workers_run = n_workers;
+    per_daemon_limit = per_daemon;
+    for (size_t i = 0; rc == 0 && i < n_fds; i++) {
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        for (unsigned w = 0; rc == 0 && w < n_workers; w++)
+            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i], false, &d[w]);
+        if (rc == 0)
+            lsock_add(las[i], tls[i], d);
+    }
     for (size_t i = 0; i < n_fds; i++) {
         if (rc == 0)
             log_info("http", 0, "listening on %s (port %u%s, %u worker%s)", texts[i],
@@ -811,5 +867,176 @@ void http_front_stop(void)
     worker_free();
     ip_limit_free(per_ip);
     per_ip = NULL;
-    sites = NULL;
+    atomic_store(&sites, NULL);
+    http_front_listen_abort();
+    for (size_t i = 0; i < n_lsocks; i++) {
+        free(lsocks[i].host);
+        free(lsocks[i].text);
+    }
+    n_lsocks = 0;
+}
+
+/* ---- listeners on reload ----------------------------------------------------------------- */
+
+/* Sockets bound by http_front_listen_prepare, waiting for the commit. */
+static struct {
+    int fd;
+    const struct listen_addr *la; /* the new configuration's (it outlives the commit) */
+    bool tls;
+} pending[MAX_LISTEN];
+static size_t n_pending;
+/* the new configuration's certificate and key, read by prepare; NULL = no TLS listener */
+static char *pending_cert, *pending_key;
+
+void http_front_listen_abort(void)
+{
+    for (size_t i = 0; i < n_pending; i++)
+        close(pending[i].fd);
+    n_pending = 0;
+    free(pending_cert);
+    free(pending_key);
+    pending_cert = pending_key = NULL;
+}
+
+/* The certificate or key changed (new files, or the same files rewritten, as a renewal does):
+ * every TLS listener gets new daemons, started with the new ones, on its same socket (the
+ * kernel keeps queueing connections: none is refused), and the old daemons are drained like
+ * those of a removed listener (their connections finish with the old certificate). */
+static void replace_tls_daemons(void)
+{
+    for (size_t j = 0; j < n_lsocks; j++) {
+        struct lsock *l = &lsocks[j];
+        if (!l->tls || !l->d[0])
+            continue;
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD);
+        int fd = di ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            log_error("http", 0, "%s: cannot switch to the new certificate: %s", l->text,
+                      strerror(errno));
+            continue;
+        }
+        struct errlist errs = {0};
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        int rc = 0;
+        for (unsigned w = 0; rc == 0 && w < n_workers_run; w++)
+            rc = start_daemon(w, fd, per_daemon_limit, &errs, l->text, true, true, &d[w]);
+        close(fd);
+        for (unsigned w = 0; w < n_workers_run; w++) {
+            struct MHD_Daemon *gone = rc == 0 ? l->d[w] : d[w];
+            if (gone)
+                worker_post_daemon(w, gone, false);
+        }
+        if (rc == 0) {
+            memcpy(l->d, d, sizeof l->d);
+            log_info("http", 0, "%s (TLS): serving the new certificate", l->text);
+        }
+        for (size_t k = 0; k < errs.n; k++)
+            log_error("http", 0, "%s", errs.msg[k]);
+        errlist_dispose(&errs);
+    }
+}
+
+int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
+{
+    size_t before = errs->n;
+    n_pending = 0;
+    size_t n_all = s->n_listen + s->n_tls_listen;
+    for (size_t i = 0; i < n_all; i++) {
+        bool is_tls = i >= s->n_listen;
+        const struct listen_addr *la = is_tls ? &s->tls_listen[i - s->n_listen] : &s->listen[i];
+        bool kept = false;
+        for (size_t j = 0; j < n_lsocks && !kept; j++)
+            kept = lsocks[j].d[0] && same_key(&lsocks[j], la, is_tls);
+        if (kept)
+            continue;
+        int fds[MAX_LISTEN];
+        size_t n = 0;
+        bind_addr(la, fds, &n, errs);
+        for (size_t j = 0; j < n; j++) {
+            if (n_pending < MAX_LISTEN && n_lsocks + n_pending < MAX_LISTEN) {
+                pending[n_pending++] = (typeof(pending[0])){fds[j], la, is_tls};
+            } else {
+                close(fds[j]);
+                errlist_add(errs, "cannot listen on %s: more than %d listen sockets", la->text,
+                            MAX_LISTEN);
+            }
+        }
+    }
+    if (s->n_tls_listen) { /* read again: a renewal rewrites the same files */
+        pending_cert = read_pem(s->tls_cert, errs, "tls_cert");
+        pending_key = read_pem(s->tls_key, errs, "tls_key");
+        if (pending_cert && pending_key && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+            errlist_add(errs, "this libmicrohttpd was built without TLS");
+    }
+    if (errs->n != before) {
+        http_front_listen_abort();
+        return -1;
+    }
+    return 0;
+}
+
+void http_front_listen_commit(const struct server_conf *s)
+{
+    if (pending_cert && pending_key &&
+        (!tls_cert_pem || strcmp(pending_cert, tls_cert_pem) != 0 ||
+         strcmp(pending_key, tls_key_pem) != 0)) {
+        bool had = tls_cert_pem != NULL;
+        /* note: MHD parses them when a daemon starts and keeps no pointer to use later */
+        free(tls_cert_pem);
+        free(tls_key_pem);
+        tls_cert_pem = pending_cert;
+        tls_key_pem = pending_key;
+        pending_cert = pending_key = NULL;
+        if (had)
+            replace_tls_daemons(); /* the kept listeners; new ones get it below */
+    }
+    /* removed: every worker stops accepting on them, and stops them once they are empty */
+    for (size_t j = 0; j < n_lsocks;) {
+        struct lsock *l = &lsocks[j];
+        bool stays = false;
+        for (size_t i = 0; i < s->n_listen && !stays; i++)
+            stays = same_key(l, &s->listen[i], false);
+        for (size_t i = 0; i < s->n_tls_listen && !stays; i++)
+            stays = same_key(l, &s->tls_listen[i], true);
+        if (stays) {
+            j++;
+            continue;
+        }
+        for (unsigned w = 0; w < n_workers_run; w++)
+            if (l->d[w])
+                worker_post_daemon(w, l->d[w], false);
+        log_info("http", 0, "no longer listening on %s%s (its open connections finish)", l->text,
+                 l->tls ? " (TLS)" : "");
+        free(l->host);
+        free(l->text);
+        *l = lsocks[--n_lsocks];
+    }
+    for (size_t i = 0; i < n_pending; i++) {
+        struct errlist errs = {0};
+        struct MHD_Daemon *d[WORKER_MAX] = {0};
+        int rc = 0;
+        for (unsigned w = 0; rc == 0 && w < n_workers_run; w++)
+            rc = start_daemon(w, pending[i].fd, per_daemon_limit, &errs, pending[i].la->text,
+                              pending[i].tls, true, &d[w]);
+        if (rc == 0) {
+            lsock_add(pending[i].la, pending[i].tls, d);
+            log_info("http", 0, "listening on %s (port %u%s)", pending[i].la->text,
+                     bound_port(pending[i].fd), pending[i].tls ? ", TLS" : "");
+        } else {
+            for (unsigned w = 0; w < n_workers_run; w++)
+                if (d[w])
+                    worker_post_daemon(w, d[w], false); /* added, then removed at once */
+            for (size_t k = 0; k < errs.n; k++)
+                log_error("http", 0, "%s", errs.msg[k]);
+        }
+        errlist_dispose(&errs);
+        close(pending[i].fd); /* every daemon has its own descriptor of the socket */
+    }
+    n_pending = 0;
+    http_front_listen_abort(); /* an unchanged certificate read again */
+}
+
+struct site_table *http_front_swap(struct site_table *t)
+{
+    return atomic_exchange_explicit(&sites, t, memory_order_acq_rel);
 }

@@ -4,7 +4,13 @@
  * only: every other thread inherits a mask that blocks them.
  *   SIGTERM, SIGINT  stop: close listeners and connections, flush logs, exit 0
  *   SIGUSR1          reopen the error log and every access log (logrotate)
- *   SIGHUP           logged and ignored (reload is not supported yet: restart instead)
+ *   SIGHUP           reload: read and check the configuration file again exactly as at
+ *                    start-up (the same flags override it); on any error keep serving the
+ *                    running one and log each error (FILE:LINE: message); else publish the
+ *                    new sites (http_front_swap) and stop the old ones once nothing uses them
+ *                    (reload_tick); listeners that stay keep their sockets, new ones are
+ *                    opened, removed ones stop accepting. Other [server] keys need a
+ *                    restart (a warning names each one that changed).
  */
 
 #include <errno.h>
@@ -27,9 +33,11 @@
 #include "log.h"
 #include "mime.h"
 #include "preset.h"
+#include "reload.h"
 #include "sites.h"
 #include "static_file.h"
 #include "util.h"
+#include "worker.h"
 
 #define MIME_TYPES_DEFAULT "/etc/mime.types"
 #define MIME_TYPES_MAX (4u << 20)
@@ -337,6 +345,132 @@ static int one_shot_deploy(const struct config *cfg, const char *name, bool roll
     return 1;
 }
 
+/* Read, complete and check the configuration as start-up and reload both do: the file, then
+ * the flags over it, then the file system and the presets. Every pass runs even after errors,
+ * so --test (and a refused reload) lists all of them at once. -1 with errs; -2 when the file
+ * cannot be read (errs says why). */
+static int load_config(const struct cli *cli, struct config *cfg, struct errlist *errs)
+{
+    config_init(cfg);
+    if (cli->config) {
+        const char *why;
+        char *text = read_file(cli->config, 1u << 20, &why);
+        if (!text) {
+            errlist_add(errs, "cannot read %s: %s", cli->config, why);
+            return -2;
+        }
+        config_parse(cfg, text, cli->config, errs);
+        free(text);
+    }
+    apply_cli(cfg, cli, errs);
+    if (config_check_fs(cfg, errs) == 0 && errs->n == 0)
+        absolutize_roots(cfg);
+    preset_resolve_all(cfg, errs);
+    return errs->n ? -1 : 0;
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------------------------ */
+
+/* A site table a reload replaced, with its configuration (NULL: the start-up one, which lives
+ * until exit because the listeners and [server] settings stay its own). Stopped by
+ * reload_tick once nothing can reach it. */
+struct retired {
+    struct site_table *sites;
+    struct config *cfg;
+    struct worker_epoch epoch; /* taken right after the swap, again once it looked unused */
+    bool unused;               /* sites_unused() was true when epoch was taken again */
+};
+
+static struct retired *retired;
+static size_t n_retired;
+
+static void retired_free(struct retired *g)
+{
+    sites_stop(g->sites);
+    if (g->cfg) {
+        config_dispose(g->cfg);
+        free(g->cfg);
+    }
+}
+
+/* Once a second, and at exit (every connection closed): stop the old tables nothing uses. */
+static void reload_tick(bool all)
+{
+    for (size_t i = 0; i < n_retired;) {
+        struct retired *g = &retired[i];
+        /* unused, and every worker turned since it was seen so: a worker that has just closed
+         * the last connection of one of its pools is out of that code */
+        if (!all && !g->unused && worker_epoch_passed(&g->epoch) && sites_unused(g->sites)) {
+            g->unused = true;
+            worker_epoch_take(&g->epoch);
+        }
+        if (!all && !(g->unused && worker_epoch_passed(&g->epoch))) {
+            i++;
+            continue;
+        }
+        retired_free(g);
+        log_info("reload", 0, "the previous configuration's sites are stopped");
+        retired[i] = retired[--n_retired];
+    }
+}
+
+/*
+ * SIGHUP. start is the start-up configuration: its [server] settings but the listeners stay in
+ * force, so a change there is reported as needing a restart. *cur / *cur_cfg: the running
+ * table and its configuration (NULL = start's), replaced on success.
+ */
+static void reload(const struct cli *cli, const struct config *start, struct site_table **cur,
+                   struct config **cur_cfg)
+{
+    lifecycle_set(LIFECYCLE_RELOADING);
+    /* svc: notify systemd RELOADING=1 here (the reload starts) */
+    log_info("reload", 0, "SIGHUP: reloading %s", cli->config ? cli->config : "(command line)");
+    struct config *cfg = xmalloc(sizeof *cfg);
+    struct errlist errs = {0};
+    preset_forget_loaded(); /* presets are read again, as at start-up */
+    load_config(cli, cfg, &errs);
+    /* new listeners first (a busy port), so that a refused reload starts no git site */
+    bool listening = !errs.n && http_front_listen_prepare(&cfg->server, &errs) == 0;
+    struct site_table *t = listening ? sites_reload(cfg, *cur, &errs) : NULL;
+    if (!t && listening)
+        http_front_listen_abort();
+    if (!t) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_error("reload", 0, "%s", errs.msg[i]);
+        log_error("reload", 0,
+                  "reload refused: %zu error%s; still serving the running configuration", errs.n,
+                  errs.n == 1 ? "" : "s");
+        config_dispose(cfg);
+        free(cfg);
+    } else {
+        const char *keys[32];
+        size_t n = reload_server_changes(&start->server, &cfg->server, keys, 32);
+        for (size_t i = 0; i < n && i < 32; i++)
+            log_warn("reload", 0, "[server] %s changed: it takes effect at the next restart",
+                     keys[i]);
+        sites_commit(t, *cur);
+        struct site_table *old = http_front_swap(t);
+        admin_set_sites(t); /* returns once no scrape reads the old table */
+        http_front_listen_commit(&cfg->server);
+        retired = xrealloc(retired, (n_retired + 1) * sizeof *retired);
+        retired[n_retired] = (struct retired){old, *cur_cfg, {{0}, 0}, false};
+        worker_epoch_take(&retired[n_retired].epoch);
+        n_retired++;
+        *cur = t;
+        *cur_cfg = cfg;
+        if (git_worker_start() != 0) /* a first git site: its thread */
+            log_error("main", 0, "cannot start the git deploy thread");
+        for (size_t i = 0; i < cfg->n_sites; i++)
+            log_info("reload", 0, "site %s: root %s%s", cfg->sites[i].name, cfg->sites[i].root,
+                     cfg->sites[i].hosts.n ? "" : " (default)");
+        log_info("reload", 0, "configuration reloaded (%zu site%s)", cfg->n_sites,
+                 cfg->n_sites == 1 ? "" : "s");
+    }
+    errlist_dispose(&errs);
+    lifecycle_set(LIFECYCLE_SERVING);
+    /* svc: notify systemd READY=1 here (the reload is over, switched or refused) */
+}
+
 static void print_errors(const struct errlist *errs)
 {
     for (size_t i = 0; i < errs->n; i++)
@@ -349,6 +483,7 @@ static void teardown(struct site_table *sites, struct mime_table *mime)
     admin_stop();          /* no scrape reads the sites from here on */
     git_worker_stop();     /* no deploy runs from here on */
     http_front_stop();     /* listeners, connections, workers, engines: no request is left */
+    reload_tick(true);     /* the tables reloads replaced and that still waited */
     sites_stop(sites);     /* git states, pools, php-fpm */
     access_log_shutdown(); /* flushes and closes every access log */
     static_file_shutdown();
@@ -367,22 +502,12 @@ int main(int argc, char **argv)
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
     }
-    config_init(&cfg);
-    if (cli.config) {
-        const char *why;
-        char *text = read_file(cli.config, 1u << 20, &why);
-        if (!text) {
-            fprintf(stderr, "wharf: cannot read %s: %s\n", cli.config, why);
-            return 1;
-        }
-        config_parse(&cfg, text, cli.config, &errs);
-        free(text);
+    if (load_config(&cli, &cfg, &errs) == -2) {
+        fprintf(stderr, "wharf: %s\n", errs.msg[0]);
+        errlist_dispose(&errs);
+        config_dispose(&cfg);
+        return 1;
     }
-    /* every pass runs even after errors, so --test lists all of them at once */
-    apply_cli(&cfg, &cli, &errs);
-    if (config_check_fs(&cfg, &errs) == 0 && errs.n == 0)
-        absolutize_roots(&cfg);
-    preset_resolve_all(&cfg, &errs);
     if (errs.n) {
         print_errors(&errs);
         fprintf(stderr, "wharf: %zu error%s in the configuration\n", errs.n,
@@ -417,6 +542,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct site_table *sites = sites_start(&cfg, &errs);
+    struct config *live_cfg = NULL; /* the running sites' configuration after a reload */
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
     fcgi_request_setup(&cfg.server);
@@ -452,12 +578,17 @@ int main(int argc, char **argv)
             log_info("main", 0, "SIGUSR2: deploying every git site");
             git_worker_request_all();
         } else if (sig == SIGHUP) {
-            log_warn("main", 0, "SIGHUP: configuration reload is not supported; restart wharf");
+            reload(&cli, &cfg, &sites, &live_cfg);
         }
+        reload_tick(false);
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
     }
     teardown(sites, mime);
+    if (live_cfg) {
+        config_dispose(live_cfg);
+        free(live_cfg);
+    }
     log_info("main", 0, "stopped");
     rc = 0;
 out:

@@ -19,6 +19,8 @@
 
 static struct preset **loaded;
 static size_t n_loaded;
+static struct preset **forgotten; /* loaded before a reload: old configurations point to them */
+static size_t n_forgotten;
 
 static bool is_dir(const char *p)
 {
@@ -156,13 +158,24 @@ int preset_resolve_all(struct config *cfg, struct errlist *errs)
     return errs->n == before ? 0 : -1;
 }
 
-void preset_free_all(void)
+void preset_forget_loaded(void)
 {
-    for (size_t i = 0; i < n_loaded; i++) {
-        config_preset_dispose(loaded[i]);
-        free(loaded[i]);
-    }
+    forgotten = xrealloc(forgotten, (n_forgotten + n_loaded + 1) * sizeof *forgotten);
+    for (size_t i = 0; i < n_loaded; i++)
+        forgotten[n_forgotten++] = loaded[i];
     free(loaded);
     loaded = NULL;
     n_loaded = 0;
+}
+
+void preset_free_all(void)
+{
+    preset_forget_loaded();
+    for (size_t i = 0; i < n_forgotten; i++) {
+        config_preset_dispose(forgotten[i]);
+        free(forgotten[i]);
+    }
+    free(forgotten);
+    forgotten = NULL;
+    n_forgotten = 0;
 }

@@ -10,28 +10,47 @@
 #include "fpm_supervisor.h"
 #include "git_worker.h"
 #include "log.h"
+#include "reload.h"
 
-static void start_fpm(struct site_table *t, struct errlist *errs)
+/* The runtime in old (a reload's running table) of the site named like c; NULL = none. */
+static struct site *old_site(const struct site_table *old, const struct site_conf *c)
+{
+    const struct site_conf *oc = old ? reload_find_site(old->cfg, c->name) : NULL;
+    return oc ? site_of(old, oc) : NULL;
+}
+
+static void start_fpm(struct site_table *t, const struct site_table *old, struct errlist *errs)
 {
     for (size_t i = 0; i < t->n; i++) {
         if (t->v[i].conf->fcgi.spawn) {
+            if (old && old->fpm) { /* the running php-fpm serves on (its size stays) */
+                t->fpm = old->fpm;
+                return;
+            }
             t->fpm = fpm_supervisor_start(t->v[i].conf->fcgi.max_conns, errs);
+            t->owns_fpm = t->fpm != NULL;
             return;
         }
     }
 }
 
-static void start_pools(struct site_table *t, struct errlist *errs)
+static void start_pools(struct site_table *t, const struct site_table *old, struct errlist *errs)
 {
     const struct upstream_addr *spawned = t->fpm ? fpm_supervisor_upstream(t->fpm) : NULL;
     for (size_t i = 0; i < t->n; i++) {
         struct site *s = &t->v[i];
         const struct site_conf *c = s->conf;
+        struct site *o = old_site(old, c);
+        if (o && o->pool && reload_same_upstreams(o->conf, c)) {
+            s->pool = o->pool; /* kept, with its connections: sites_commit hands it over */
+            continue;
+        }
         if (c->fcgi.n_upstreams)
             s->pool =
                 fcgi_pool_new(c->name, &c->fcgi, c->fcgi.upstreams, c->fcgi.n_upstreams, errs);
         else if (c->fcgi.spawn && spawned)
             s->pool = fcgi_pool_new(c->name, &c->fcgi, spawned, 1, errs);
+        s->owns_pool = s->pool != NULL;
     }
 }
 
@@ -62,23 +81,76 @@ static void open_logs(struct site_table *t, struct errlist *errs)
     }
 }
 
-struct site_table *sites_start(const struct config *cfg, struct errlist *errs)
+struct site_table *sites_reload(const struct config *cfg, const struct site_table *old,
+                                struct errlist *errs)
 {
     struct site_table *t = site_table_new(cfg);
     size_t before = errs->n;
-    start_fpm(t, errs);
+    start_fpm(t, old, errs);
     if (errs->n == before)
-        start_pools(t, errs);
+        start_pools(t, old, errs);
     if (errs->n == before)
         open_logs(t, errs);
     if (errs->n != before) {
         sites_stop(t);
         return NULL;
     }
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].conf->git.repo)
-            t->v[i].git = git_worker_add(t->v[i].conf);
+    for (size_t i = 0; i < t->n; i++) {
+        struct site *s = &t->v[i];
+        if (!s->conf->git.repo)
+            continue;
+        struct site *o = old_site(old, s->conf);
+        if (o && o->git && reload_same_git(o->conf, s->conf)) {
+            s->git = o->git; /* releases and deploy state kept: sites_commit hands it over */
+        } else {
+            s->git = git_worker_add(s->conf);
+            s->owns_git = true;
+        }
+    }
     return t;
+}
+
+struct site_table *sites_start(const struct config *cfg, struct errlist *errs)
+{
+    return sites_reload(cfg, NULL, errs);
+}
+
+void sites_commit(struct site_table *t, struct site_table *old)
+{
+    if (t->fpm && !t->owns_fpm) {
+        t->owns_fpm = true;
+        old->owns_fpm = false;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        struct site *s = &t->v[i];
+        struct site *o = old_site(old, s->conf);
+        if (s->pool && !s->owns_pool) {
+            s->owns_pool = true;
+            o->owns_pool = false;
+        }
+        if (s->git && !s->owns_git) {
+            git_worker_rebind(s->git, s->conf);
+            s->owns_git = true;
+            o->owns_git = false;
+        }
+    }
+    for (size_t i = 0; i < old->n; i++) {
+        struct site *o = &old->v[i];
+        if (o->owns_pool)
+            fcgi_pool_retire(o->pool);
+        if (o->owns_git)
+            git_worker_detach(o->git); /* no more deploys; freed by sites_stop */
+    }
+}
+
+bool sites_unused(const struct site_table *t)
+{
+    if (site_table_pins(t))
+        return false;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].owns_pool && !fcgi_pool_unused(t->v[i].pool))
+            return false;
+    return true;
 }
 
 void sites_stop(struct site_table *t)
@@ -90,13 +162,17 @@ void sites_stop(struct site_table *t)
         log_error("site", 0, "%u pin%s still held when the sites stop", pins, pins == 1 ? "" : "s");
     for (size_t i = t->n; i-- > 0;) {
         struct site *s = &t->v[i];
-        git_worker_remove(s->git);
+        if (s->owns_git)
+            git_worker_remove(s->git);
         s->git = NULL;
         s->log = NULL; /* the file is access_log's: access_log_shutdown() closes it */
-        fcgi_pool_free(s->pool);
+        if (s->owns_pool)
+            fcgi_pool_free(s->pool);
         s->pool = NULL;
+        s->owns_git = s->owns_pool = false;
     }
-    fpm_supervisor_stop(t->fpm);
+    if (t->owns_fpm)
+        fpm_supervisor_stop(t->fpm);
     t->fpm = NULL;
     site_table_free(t);
 }

@@ -121,7 +121,9 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
             free(e->data);
             e->data = NULL;
         } else {
-            e->resp = MHD_create_response_from_buffer(e->size, e->data, MHD_RESPMEM_PERSISTENT);
+            /* the response owns the bytes: a connection may still be sending them after
+             * the entry was replaced or evicted (file_cache.h) */
+            e->resp = MHD_create_response_from_buffer_with_free_callback(e->size, e->data, free);
             if (e->resp)
                 add_entity_headers(e->resp, e, e->etag, is_gzip_file);
         }
@@ -129,11 +131,10 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
     return file_cache_put(small_files, e);
 }
 
-/* A gzip response over gz (which it does not own). */
-static struct MHD_Response *gzip_response(const struct file_entry *e, const char *gz, size_t len)
+/* A gzip response over gz, which it owns from now on (freed with the response). */
+static struct MHD_Response *gzip_response(const struct file_entry *e, char *gz, size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)gz, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, gz, free);
     if (resp)
         add_entity_headers(resp, e, e->etag_gz, true);
     return resp;
@@ -200,7 +201,7 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
             file_cache_attach_gzip(h, gz, gz_len, resp);
             return h;
         }
-        free(gz);
+        free(gz); /* no response took it */
         file_cache_mark_gzip_useless(h);
     }
     file_entry_release(h);

@@ -14,7 +14,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/epoll.h>
 
 #include "conn_watch.h"
@@ -32,8 +34,21 @@ struct worker {
     struct conn_watch_set *watches; /* its daemons' connections (conn_watch.h) */
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
+    struct loop_watch *daemon_watch[WORKER_MAX_DAEMONS]; /* its epoll fd in the loop */
+    bool draining[WORKER_MAX_DAEMONS]; /* a reload removed its listener: stopped once empty */
     size_t n_daemons;
     _Atomic uint64_t beat_ms; /* loop time of its last turn (worker_heartbeat_ms) */
+    _Atomic uint64_t turns; /* loop turns finished (worker_epoch) */
+    /* daemons a reload adds or removes, posted by the main thread (worker_post_daemon) */
+    pthread_mutex_t post_lock;
+    struct daemon_post *posts;
+    _Atomic bool posts_pending; /* peeked once a turn without the lock */
+};
+
+struct daemon_post {
+    struct MHD_Daemon *d;
+    bool add; /* else remove */
+    struct daemon_post *next;
 };
 
 static struct worker workers[WORKER_MAX];
@@ -64,6 +79,7 @@ int worker_create(unsigned n, struct errlist *errs)
             return errlist_add(errs, "cannot create the event loop of worker %u: %s", i,
                                strerror(errno));
         n_workers = i + 1;
+        pthread_mutex_init(&w->post_lock, NULL);
         w->watches = conn_watch_set_new();
         loop_timer_init(&w->sweep, on_sweep, w);
         loop_timer_arm(w->loop, &w->sweep, SWEEP_MS);
@@ -91,10 +107,86 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
     if (w->n_daemons >= WORKER_MAX_DAEMONS)
         return -1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!di || !loop_watch_add(w->loop, di->epoll_fd, EPOLLIN, on_mhd_ready, d))
+    struct loop_watch *lw =
+        di ? loop_watch_add(w->loop, di->epoll_fd, EPOLLIN, on_mhd_ready, d) : NULL;
+    if (!lw)
         return -1;
+    w->daemon_watch[w->n_daemons] = lw;
+    w->draining[w->n_daemons] = false;
     w->daemons[w->n_daemons++] = d;
     return 0;
+}
+
+/* Forget daemon j of w and stop it (its connections are gone, or the server stops). */
+static void drop_daemon(struct worker *w, size_t j)
+{
+    loop_watch_remove(w->loop, w->daemon_watch[j]);
+    MHD_stop_daemon(w->daemons[j]);
+    w->n_daemons--;
+    w->daemons[j] = w->daemons[w->n_daemons];
+    w->daemon_watch[j] = w->daemon_watch[w->n_daemons];
+    w->draining[j] = w->draining[w->n_daemons];
+}
+
+/* The posted daemons: on w's thread (or after it stopped). A removed one stops accepting now
+ * (its listen socket is closed) and is run until its last connection is gone. */
+static void take_posts(struct worker *w)
+{
+    pthread_mutex_lock(&w->post_lock);
+    struct daemon_post *p = w->posts;
+    w->posts = NULL;
+    atomic_store(&w->posts_pending, false);
+    pthread_mutex_unlock(&w->post_lock);
+    while (p) {
+        struct daemon_post *next = p->next;
+        if (p->add) {
+            if (worker_add_daemon((unsigned)(w - workers), p->d) != 0) {
+                log_error("http", 0, "worker %u: no room for another listener",
+                          (unsigned)(w - workers));
+                MHD_stop_daemon(p->d);
+            }
+        } else {
+            for (size_t j = 0; j < w->n_daemons; j++) {
+                if (w->daemons[j] == p->d && !w->draining[j]) {
+                    MHD_socket fd = MHD_quiesce_daemon(p->d);
+                    if (fd != MHD_INVALID_SOCKET)
+                        close(fd);
+                    w->draining[j] = true;
+                }
+            }
+        }
+        free(p);
+        p = next;
+    }
+}
+
+/* Stop the draining daemons whose connections are all gone. */
+static void reap_drained(struct worker *w)
+{
+    for (size_t j = 0; j < w->n_daemons;) {
+        const union MHD_DaemonInfo *di =
+            w->draining[j] ? MHD_get_daemon_info(w->daemons[j], MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+                           : NULL;
+        if (di && di->num_connections == 0)
+            drop_daemon(w, j);
+        else
+            j++;
+    }
+}
+
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, bool add)
+{
+    struct worker *w = &workers[i];
+    struct daemon_post *p = xmalloc(sizeof *p);
+    *p = (struct daemon_post){d, add, NULL};
+    pthread_mutex_lock(&w->post_lock);
+    struct daemon_post **tail = &w->posts; /* in order: an add before a later remove */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = p;
+    atomic_store(&w->posts_pending, true);
+    pthread_mutex_unlock(&w->post_lock);
+    loop_wake(w->loop);
 }
 
 static void *run(void *arg)
@@ -102,6 +194,8 @@ static void *run(void *arg)
     struct worker *w = arg;
     loop_bind(w->loop);
     while (!atomic_load_explicit(&stopping, memory_order_relaxed)) {
+        if (atomic_load_explicit(&w->posts_pending, memory_order_acquire))
+            take_posts(w);
         int timeout = -1; /* the loop's own timers bound the wait too */
         for (size_t i = 0; i < w->n_daemons; i++) {
             MHD_UNSIGNED_LONG_LONG t;
@@ -115,6 +209,8 @@ static void *run(void *arg)
         loop_update_time(w->loop); /* MHD_run may have taken a while */
         atomic_store_explicit(&w->beat_ms, loop_now_ms(w->loop), memory_order_relaxed);
         fcgi_engine_run(w->engine);
+        reap_drained(w);
+        atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
     }
     return NULL;
 }
@@ -142,7 +238,27 @@ void worker_stop(void)
         if (workers[i].started)
             pthread_join(workers[i].thread, NULL);
         workers[i].started = false;
+        take_posts(&workers[i]); /* a daemon posted too late still gets stopped */
     }
+}
+
+void worker_epoch_take(struct worker_epoch *ep)
+{
+    ep->n = n_workers;
+    for (unsigned i = 0; i < n_workers; i++) {
+        ep->turns[i] = atomic_load_explicit(&workers[i].turns, memory_order_acquire);
+        if (workers[i].started)
+            loop_wake(workers[i].loop); /* a turn soon, even on an idle worker */
+    }
+}
+
+bool worker_epoch_passed(const struct worker_epoch *ep)
+{
+    for (unsigned i = 0; i < ep->n && i < n_workers; i++)
+        if (workers[i].started &&
+            atomic_load_explicit(&workers[i].turns, memory_order_acquire) == ep->turns[i])
+            return false;
+    return true;
 }
 
 struct conn_watch_set *worker_conn_watches(unsigned i)
@@ -183,6 +299,7 @@ void worker_free(void)
         conn_watch_set_free(workers[i].watches); /* empty: MHD_stop_daemon closed them all */
         workers[i].watches = NULL;
         workers[i].n_daemons = 0;
+        pthread_mutex_destroy(&workers[i].post_lock);
     }
     n_workers = 0;
 }
