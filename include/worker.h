@@ -28,6 +28,16 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
 void worker_stop(void);
+/** Start draining (any thread; returns at once): at its next turn each worker quiesces its
+ *  daemons (no accept; their listen fds closed), then every turn closes its connections that
+ *  wait for a request and counts those still open. */
+void worker_drain(void);
+/** Connections open on every worker as of its last draining turn (before that turn, 1 per
+ *  worker: unknown). */
+unsigned worker_open_connections(void);
+/** Quiesce the daemons of every worker not yet quiesced (after worker_stop, before
+ *  MHD_stop_daemon): the listen fds are closed exactly once. */
+void worker_quiesce_rest(void);
 /** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
  *  worker's loop sweeps it every second). */
 struct conn_watch_set *worker_conn_watches(unsigned i);

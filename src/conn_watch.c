@@ -132,6 +132,21 @@ unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now)
     return killed;
 }
 
+unsigned conn_watch_close_waiting(struct conn_watch_set *set)
+{
+    unsigned closed = 0;
+    pthread_mutex_lock(&set->lock);
+    for (struct conn_watch *w = set->head; w; w = w->next) {
+        if (atomic_load_explicit(&w->phase, memory_order_acquire) == PHASE_WAITING) {
+            shutdown(w->fd, SHUT_RDWR);
+            atomic_store(&w->phase, PHASE_KILLED);
+            closed++;
+        }
+    }
+    pthread_mutex_unlock(&set->lock);
+    return closed;
+}
+
 unsigned conn_watch_sweep(void)
 {
     return conn_watch_sweep_set(&global_set, clock_ms());

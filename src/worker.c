@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "conn_watch.h"
 #include "fcgi_pool.h"
@@ -33,11 +34,44 @@ struct worker {
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     size_t n_daemons;
+    bool quiesced;               /* its daemons accept no more (their listen fds are closed) */
+    _Atomic unsigned open_conns; /* while draining: its daemons' connections, each turn */
 };
 
 static struct worker workers[WORKER_MAX];
 static unsigned n_workers;
 static _Atomic bool stopping;
+static _Atomic bool draining;
+
+/* Stop accepting: each daemon's dup of the listen socket leaves MHD's epoll set and is closed
+ * (quiesced, MHD gives the fd back). Once every daemon's dup is closed the socket is gone and
+ * new connections are refused by the kernel. On the worker's thread, or after it stopped. */
+static void quiesce(struct worker *w)
+{
+    if (w->quiesced)
+        return;
+    w->quiesced = true;
+    for (size_t i = 0; i < w->n_daemons; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(w->daemons[i]);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+}
+
+/* One turn of a draining worker: no accept, idle keep-alive connections closed (those busy
+ * get "Connection: close" with their response), and the count main waits on. */
+static void drain_turn(struct worker *w)
+{
+    quiesce(w);
+    conn_watch_close_waiting(w->watches);
+    unsigned n = 0;
+    for (size_t i = 0; i < w->n_daemons; i++) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(w->daemons[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        n += di ? di->num_connections : 0;
+    }
+    atomic_store(&w->open_conns, n);
+}
 
 /* Once a second: cut the connections of this worker that did not send a request head in time.
  * On the worker's thread, between two MHD_run calls: MHD cannot close those fds meanwhile. */
@@ -113,6 +147,8 @@ static void *run(void *arg)
             MHD_run(w->daemons[i]);
         loop_update_time(w->loop); /* MHD_run may have taken a while */
         fcgi_engine_run(w->engine);
+        if (atomic_load_explicit(&draining, memory_order_relaxed))
+            drain_turn(w);
     }
     return NULL;
 }
@@ -120,6 +156,9 @@ static void *run(void *arg)
 int worker_start(struct errlist *errs)
 {
     atomic_store(&stopping, false);
+    atomic_store(&draining, false);
+    for (unsigned i = 0; i < n_workers; i++)
+        atomic_store(&workers[i].open_conns, 1); /* unknown until its first draining turn */
     for (unsigned i = 0; i < n_workers; i++) {
         int rc = pthread_create(&workers[i].thread, NULL, run, &workers[i]);
         if (rc != 0)
@@ -140,6 +179,28 @@ void worker_stop(void)
             pthread_join(workers[i].thread, NULL);
         workers[i].started = false;
     }
+}
+
+void worker_drain(void)
+{
+    atomic_store(&draining, true);
+    for (unsigned i = 0; i < n_workers; i++)
+        if (workers[i].started)
+            loop_wake(workers[i].loop);
+}
+
+unsigned worker_open_connections(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < n_workers; i++)
+        n += atomic_load(&workers[i].open_conns);
+    return n;
+}
+
+void worker_quiesce_rest(void)
+{
+    for (unsigned i = 0; i < n_workers; i++)
+        quiesce(&workers[i]);
 }
 
 struct conn_watch_set *worker_conn_watches(unsigned i)
@@ -170,6 +231,7 @@ void worker_free(void)
         conn_watch_set_free(workers[i].watches); /* empty: MHD_stop_daemon closed them all */
         workers[i].watches = NULL;
         workers[i].n_daemons = 0;
+        workers[i].quiesced = false;
     }
     n_workers = 0;
 }
