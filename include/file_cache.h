@@ -35,9 +35,10 @@ struct file_entry {
     char etag[ETAG_MAX];
     char last_modified[HTTP_DATE_LEN + 1];
     /* bodies; the fields below are written once, under the cache lock */
-    char *data;                /* identity bytes, NULL when not held in memory */
+    char *data;                /* identity bytes, NULL when not held in memory; owned by
+                                * resp once it is set (MHD frees them after the last send) */
     struct MHD_Response *resp; /* full 200 response over data, or NULL */
-    char *gz_data;             /* gzip of the identity bytes, NULL if not made */
+    char *gz_data;             /* gzip of the identity bytes, NULL if not made; resp_gz's */
     size_t gz_len;
     struct MHD_Response *resp_gz; /* full 200 gzip response, or NULL */
     char etag_gz[ETAG_MAX];
@@ -73,8 +74,9 @@ struct file_entry *file_entry_new(const char *key, const struct stat *st);
 struct file_entry *file_cache_put(struct file_cache *c, struct file_entry *e);
 
 /**
- * Attach a gzip body (ownership of gz passes to the entry) and its response; if another thread
- * attached one first, frees the arguments and keeps the existing one. Thread-safe.
+ * Attach a gzip body and its response, which owns gz (made with a free callback: the bytes
+ * outlive the entry while a connection still sends them); if another thread attached one
+ * first, destroys resp_gz (and so gz) and keeps the existing one. Thread-safe.
  */
 void file_cache_attach_gzip(struct file_entry *e, char *gz, size_t gz_len,
                             struct MHD_Response *resp_gz);

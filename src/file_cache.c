@@ -41,12 +41,16 @@ struct file_cache *file_cache_new(uint64_t max_bytes)
 
 static void entry_destroy(struct file_entry *e)
 {
+    /* The bodies belong to their responses: MHD frees one when the last connection sending
+     * it is done, since an entry replaced or evicted may still be on the wire. */
     if (e->resp)
         MHD_destroy_response(e->resp);
+    else
+        free(e->data);
     if (e->resp_gz)
         MHD_destroy_response(e->resp_gz);
-    free(e->data);
-    free(e->gz_data);
+    else
+        free(e->gz_data);
     free(e->key_);
     free(e);
 }
@@ -216,10 +220,8 @@ void file_cache_attach_gzip(struct file_entry *e, char *gz, size_t gz_len,
         }
     }
     pthread_mutex_unlock(l);
-    if (lost) {
-        MHD_destroy_response(resp_gz);
-        free(gz);
-    }
+    if (lost)
+        MHD_destroy_response(resp_gz); /* and gz, which it owns */
 }
 
 struct MHD_Response *file_entry_gzip(struct file_entry *e, bool *useless)

@@ -105,7 +105,9 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
             free(e->data);
             e->data = NULL;
         } else {
-            e->resp = MHD_create_response_from_buffer(e->size, e->data, MHD_RESPMEM_PERSISTENT);
+            /* note: the response owns the bytes (file_cache.h: an entry replaced or evicted may
+             * still be sending them to a slow client) */
+            e->resp = MHD_create_response_from_buffer_with_free_callback(e->size, e->data, free);
             if (e->resp)
                 add_entity_headers(e->resp, e, e->etag, is_gzip_file);
         }
@@ -113,11 +115,10 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
     return file_cache_put(small_files, e);
 }
 
-/* A gzip response over gz (which it does not own). */
-static struct MHD_Response *gzip_response(const struct file_entry *e, const char *gz, size_t len)
+/* A gzip response over gz, which it owns once made (NULL: gz is still the caller's). */
+static struct MHD_Response *gzip_response(const struct file_entry *e, char *gz, size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)gz, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, gz, free);
     if (resp)
         add_entity_headers(resp, e, e->etag_gz, true);
     return resp;
