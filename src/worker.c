@@ -63,7 +63,7 @@ static void quiesce(struct worker *w)
 static void drain_turn(struct worker *w)
 {
     quiesce(w);
-    conn_watch_close_waiting(w->watches);
+    conn_watch_close_waiting(w->watches, clock_ms());
     unsigned n = 0;
     for (size_t i = 0; i < w->n_daemons; i++) {
         const union MHD_DaemonInfo *di =
