@@ -132,4 +132,49 @@ is "$(grep -E '^Gid:' /proc/$WPID/status | awk '{print $2,$3,$4,$5}')" "$WWW_GID
     "group = www-data: wharf's gids are www-data's"
 stop_pid "$WPID"
 
+# TLS key readable by root only, and a git site: the key is read before the drop; git runs
+# as nobody and the releases it makes belong to nobody
+if command -v openssl >/dev/null && command -v git >/dev/null; then
+    . "$(dirname "$0")/git-lib.sh"
+    printf '[safe]\n\tdirectory = *\n' >>"$GIT_CONFIG_GLOBAL" # nobody reads root's repo
+    chmod 644 "$GIT_CONFIG_GLOBAL"
+    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
+        -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || bail "cannot make a certificate"
+    chmod 600 "$T/key.pem"
+    new_remote site main
+    put site index.html "from git"
+    push site c1
+    chmod -R a+rX "$T/site.git"
+    mkdir -p "$T/gsite"
+    chown nobody "$T/gsite"
+    new_port
+    TLS_PORT=$(free_port)
+    cat >"$T/wharf.ini" <<INI
+[server]
+listen = 127.0.0.1:$PORT
+tls_listen = 127.0.0.1:$TLS_PORT
+tls_cert = $T/cert.pem
+tls_key = $T/key.pem
+user = nobody
+error_log = $T/logs/error.log
+[site default]
+root = $T/www
+[site git]
+hosts = git.test
+root = $T/gsite/live
+git_repo = $T/site.git
+git_interval = 0
+INI
+    start_wharf_ini "$T/wharf.ini"
+    is "$(curl -s --cacert "$T/cert.pem" "https://localhost:$TLS_PORT/")" "static ok" \
+        "TLS with a key only root can read: read before the drop, served after it"
+    wait_until 15000 body_is / "from git" -H "Host: git.test"
+    ok $? "a git site is deployed by git running as nobody"
+    rel=$(readlink -f "$T/gsite/live")
+    is "$(stat -c %U "$rel")" nobody "the release directory belongs to nobody"
+    is "$(stat -c %U "$rel/index.html")" nobody "...and its files"
+    is "$(find "$T/gsite" -not -user nobody | wc -l)" 0 "nothing wharf made for the git site belongs to root"
+    stop_pid "$WPID"
+fi
+
 finish
