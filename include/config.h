@@ -166,6 +166,11 @@ struct server_conf {
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
     unsigned temp_dir_line;
     enum log_format error_log_format; /* error_log's lines: text (default) or json */
+    char *user;                   /* drop to this user after start-up (as root); NULL = stay */
+    char *group;                  /* its group; NULL = the user's primary group */
+    unsigned user_line;           /* line of user, for messages; 0 = command line or unset */
+    unsigned group_line;          /* line of group; 0 = unset */
+    uint64_t shutdown_timeout_ms; /* SIGTERM: requests in flight get this long to finish */
 };
 
 struct config {

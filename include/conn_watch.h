@@ -36,6 +36,11 @@ void conn_watch_idle(struct conn_watch *w);
 /** Shut down the set's connections past their deadline at now_ms (clock_ms's clock); returns
  *  how many. */
 unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now_ms);
+#define CONN_WATCH_DRAIN_GRACE_MS 250 /* a waiting connection's request may still be on the way */
+/** Draining: shut down the set's connections that have waited for a request for at least
+ *  CONN_WATCH_DRAIN_GRACE_MS with no byte pending (idle keep-alive, or new and silent) at
+ *  now_ms (clock_ms's clock); returns how many. */
+unsigned conn_watch_close_waiting(struct conn_watch_set *set, uint64_t now_ms);
 /** As conn_watch_sweep_set on the global set, now. */
 unsigned conn_watch_sweep(void);
 

@@ -19,10 +19,21 @@
 
 struct site_table;
 
-/** Bind every listen address and start serving cfg with the sites' runtimes (both must outlive
- *  the server). Returns 0, or -1 with a message per failure in errs (a busy port, a bad
+/** Open every listen address (or take the socket systemd passed for it), and read the TLS
+ *  certificate and key: everything that may need root, before the privilege drop. Returns 0,
+ *  or -1 with a message per failure in errs (a busy port, a passed socket matching no
  *  address). */
+int http_front_listen(const struct config *cfg, struct errlist *errs);
+/** Start serving cfg on the sockets of http_front_listen (called here if it was not), with
+ *  the sites' runtimes (both must outlive the server). Returns 0, or -1 with a message per
+ *  failure in errs. */
 int http_front_start(const struct config *cfg, struct site_table *sites, struct errlist *errs);
+/** Graceful stop, first step (main thread; returns at once): every worker stops accepting
+ *  (MHD_quiesce_daemon on its own thread), closes its idle keep-alive connections, and from
+ *  now on every response closes its connection (lifecycle_draining()). */
+void http_front_drain(void);
+/** Connections still open (as of each worker's last loop turn); 0 once drained. */
+unsigned http_front_open_connections(void);
 /** Stop accepting, close every connection and join the worker threads. */
 void http_front_stop(void);
 /** Publish t as the sites' runtime (a reload); returns the one it replaces. Requests choose

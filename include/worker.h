@@ -43,6 +43,16 @@ struct worker_epoch {
 };
 void worker_epoch_take(struct worker_epoch *ep);
 bool worker_epoch_passed(const struct worker_epoch *ep);
+/** Start draining (any thread; returns at once): at its next turn each worker quiesces its
+ *  daemons (no accept; their listen fds closed), then every turn closes its connections that
+ *  wait for a request and counts those still open. */
+void worker_drain(void);
+/** Connections open on every worker as of its last draining turn (before that turn, 1 per
+ *  worker: unknown). */
+unsigned worker_open_connections(void);
+/** Quiesce the daemons of every worker not yet quiesced (after worker_stop, before
+ *  MHD_stop_daemon): the listen fds are closed exactly once. */
+void worker_quiesce_rest(void);
 /** Worker i's set of connection watches (its daemons' NOTIFY_CONNECTION adds to it; the
  *  worker's loop sweeps it every second). */
 struct conn_watch_set *worker_conn_watches(unsigned i);

@@ -120,6 +120,10 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, SRV(temp_dir_line)},
+    {SEC_SERVER, "user", T_STRING, SRV(user), NULL, 0, 0, NULL, SRV(user_line)},
+    {SEC_SERVER, "group", T_STRING, SRV(group), NULL, 0, 0, NULL, SRV(group_line)},
+    {SEC_SERVER, "shutdown_timeout", T_DURATION, SRV(shutdown_timeout_ms), "30s", 0, 1 * HOUR, NULL,
+     0},
 
     {SEC_SITE, "fastcgi", T_UPSTREAMS, SITE(fcgi), NULL, 0, 0, NULL, SITE(fcgi.line)},
     {SEC_SITE, "fastcgi_preset", T_STRING, SITE(fcgi.preset_name), "php", 0, 0, NULL,

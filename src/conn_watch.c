@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "util.h"
@@ -130,6 +131,30 @@ unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now)
     }
     pthread_mutex_unlock(&set->lock);
     return killed;
+}
+
+unsigned conn_watch_close_waiting(struct conn_watch_set *set, uint64_t now_ms)
+{
+    unsigned closed = 0;
+    pthread_mutex_lock(&set->lock);
+    for (struct conn_watch *w = set->head; w; w = w->next) {
+        if (atomic_load_explicit(&w->phase, memory_order_acquire) != PHASE_WAITING)
+            continue;
+        /* note: a connection just accepted, or just done with a response, gets a moment for
+         * its request to arrive; one whose request is already here but not read by MHD yet
+         * (bytes pending) is served, then closed by its Connection: close */
+        uint64_t since = atomic_load_explicit(&w->since_ms, memory_order_relaxed);
+        if (now_ms < since + CONN_WATCH_DRAIN_GRACE_MS)
+            continue;
+        int pending = 0;
+        if (ioctl(w->fd, FIONREAD, &pending) == 0 && pending > 0)
+            continue;
+        shutdown(w->fd, SHUT_RDWR);
+        atomic_store(&w->phase, PHASE_KILLED);
+        closed++;
+    }
+    pthread_mutex_unlock(&set->lock);
+    return closed;
 }
 
 unsigned conn_watch_sweep(void)

@@ -91,7 +91,10 @@ static int write_conf(struct fpm_supervisor *s, unsigned children)
             "; written by wharf for local development; removed when wharf stops\n"
             "[global]\n"
             "pid = %s/php-fpm.pid\n"
-            "error_log = /proc/self/fd/2\n"
+            /* note: not /proc/self/fd/2, which php-fpm reopens by path: after a privilege drop
+             * that is a root-owned file, pipe or journal socket it may not open. Its messages
+             * reach wharf's standard error through --force-stderr instead. */
+            "error_log = %s/php-fpm.log\n"
             "log_level = warning\n"
             "daemonize = no\n"
             "\n"
@@ -104,16 +107,17 @@ static int write_conf(struct fpm_supervisor *s, unsigned children)
             "decorate_workers_output = no\n"
             "clear_env = no\n"
             "security.limit_extensions = .php\n",
-            s->dir, s->up.path, children);
+            s->dir, s->dir, s->up.path, children);
     return fclose(f);
 }
 
 static int spawn(struct fpm_supervisor *s)
 {
-    char *argv[6];
+    char *argv[7];
     int n = 0;
     argv[n++] = s->binary;
     argv[n++] = "--nodaemonize";
+    argv[n++] = "--force-stderr";
     argv[n++] = "--fpm-config";
     argv[n++] = s->conf;
     if (geteuid() == 0)
@@ -130,7 +134,17 @@ static int spawn(struct fpm_supervisor *s)
     posix_spawnattr_setsigdefault(&attr, &dfl);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                         POSIX_SPAWN_SETPGROUP);
-    int rc = posix_spawn(&s->pid, s->binary, NULL, &attr, argv, environ);
+    /* note: php-fpm talks to systemd itself when NOTIFY_SOCKET is set (READY=1, as if it were
+     * the service): that variable is wharf's alone */
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **env = xcalloc(n_env + 1, sizeof *env);
+    for (size_t i = 0, j = 0; i < n_env; i++)
+        if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0)
+            env[j++] = environ[i];
+    int rc = posix_spawn(&s->pid, s->binary, NULL, &attr, argv, env);
+    free(env);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         errno = rc;
@@ -158,9 +172,12 @@ static void remove_dir(struct fpm_supervisor *s)
     char *files[] = {s->conf, s->up.path, NULL};
     for (size_t i = 0; files[i]; i++)
         unlink(files[i]);
-    char *pid = xasprintf("%s/php-fpm.pid", s->dir);
-    unlink(pid);
-    free(pid);
+    const char *names[] = {"php-fpm.pid", "php-fpm.log"};
+    for (size_t i = 0; i < 2; i++) {
+        char *f = xasprintf("%s/%s", s->dir, names[i]);
+        unlink(f);
+        free(f);
+    }
     rmdir(s->dir);
 }
 
@@ -267,18 +284,27 @@ void fpm_supervisor_stop(struct fpm_supervisor *s)
     if (!s)
         return;
     if (s->pid > 0) {
+        /* SIGQUIT: php-fpm's graceful stop (its children finish their request first) */
         kill(s->pid, SIGQUIT);
         int status;
         uint64_t t0 = clock_ms();
+        bool killed = false;
         while (waitpid(s->pid, &status, WNOHANG) == 0) {
             if (clock_ms() - t0 > 5000) {
                 kill(-s->pid, SIGKILL);
                 waitpid(s->pid, &status, 0);
+                killed = true;
                 break;
             }
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        if (killed)
+            log_warn("fpm", 0, "php-fpm (pid %ld) did not stop within 5 s of SIGQUIT: killed",
+                     (long)s->pid);
+        else
+            log_info("fpm", 0, "php-fpm (pid %ld) stopped gracefully in %llu ms", (long)s->pid,
+                     (unsigned long long)(clock_ms() - t0));
         kill(-s->pid, SIGKILL); /* stragglers of its process group, if any */
     }
     if (s->dir && s->conf)

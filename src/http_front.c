@@ -46,6 +46,7 @@
 #include "path.h"
 #include "response.h"
 #include "route.h"
+#include "service.h"
 #include "site.h"
 #include "static_file.h"
 #include "util.h"
@@ -693,8 +694,28 @@ static void raise_fd_limit(unsigned want)
                  (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
-/* Bind every address of la (one dual-stack socket for ":port") into fds. */
-static void bind_addr(const struct listen_addr *la, int *fds, size_t *n_fds, struct errlist *errs)
+/* A socket passed by the service manager with address sa, taken out of passed[] (-1 when
+ * none). */
+static int take_passed(int *passed, size_t n, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (passed[i] < 0 || getsockname(passed[i], (struct sockaddr *)&ss, &len) != 0)
+            continue;
+        if (service_same_addr((struct sockaddr *)&ss, sa)) {
+            int fd = passed[i];
+            passed[i] = -1;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* Bind every address of la (one dual-stack socket for ":port") into fds; a socket the service
+ * manager passed for an address is used as it is (socket activation; passed may be NULL). */
+static void bind_addr(const struct listen_addr *la, int *fds, size_t *n_fds, int *passed,
+                      size_t n_passed, struct errlist *errs)
 {
     char port[8];
     snprintf(port, sizeof port, "%u", la->port);
@@ -712,7 +733,9 @@ static void bind_addr(const struct listen_addr *la, int *fds, size_t *n_fds, str
         return;
     }
     for (struct addrinfo *ai = res; ai && *n_fds < MAX_LISTEN; ai = ai->ai_next) {
-        int fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
+        int fd = passed ? take_passed(passed, n_passed, ai->ai_addr) : -1;
+        if (fd < 0)
+            fd = bind_one(ai->ai_addr, ai->ai_addrlen, la->text, errs);
         if (fd >= 0)
             fds[(*n_fds)++] = fd;
         if (!la->host)
@@ -750,46 +773,78 @@ static bool same_key(const struct lsock *l, const struct listen_addr *la, bool t
            (l->host == la->host || (l->host && la->host && strcmp(l->host, la->host) == 0));
 }
 
-int http_front_start(const struct config *config, struct site_table *site_table,
-                     struct errlist *errs)
-{
-    int fds[MAX_LISTEN];
-    const struct listen_addr *las[MAX_LISTEN];
-    const char *texts[MAX_LISTEN];
-    size_t n_fds = 0;
-    cfg = config;
-    atomic_store(&sites, site_table);
-    signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
-    conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
+/* The listen sockets, open from http_front_listen() until the daemons have their own. */
+static int lfds[MAX_LISTEN];
+static const struct listen_addr *llas[MAX_LISTEN];
+static bool ltls[MAX_LISTEN];
+static size_t n_lfds;
 
-    bool tls[MAX_LISTEN];
+static void close_listeners(void)
+{
+    for (size_t i = 0; i < n_lfds; i++)
+        close(lfds[i]);
+    n_lfds = 0;
+}
+
+int http_front_listen(const struct config *config, struct errlist *errs)
+{
+    cfg = config;
+    int passed[SERVICE_MAX_FDS];
+    const char *why;
+    int n_passed = service_listen_fds(passed, SERVICE_MAX_FDS, &why);
+    if (n_passed < 0)
+        return errlist_add(errs, "sockets passed by the service manager: %s", why);
     size_t n_all = cfg->server.n_listen + cfg->server.n_tls_listen;
     for (size_t i = 0; i < n_all; i++) {
         bool is_tls = i >= cfg->server.n_listen;
         const struct listen_addr *la =
             is_tls ? &cfg->server.tls_listen[i - cfg->server.n_listen] : &cfg->server.listen[i];
-        size_t before = n_fds;
-        bind_addr(la, fds, &n_fds, errs);
-        for (size_t j = before; j < n_fds; j++) {
-            texts[j] = la->text;
-            tls[j] = is_tls;
-            las[j] = la;
+        size_t before = n_lfds;
+        bind_addr(la, lfds, &n_lfds, passed, (size_t)n_passed, errs);
+        for (size_t j = before; j < n_lfds; j++) {
+            llas[j] = la;
+            ltls[j] = is_tls;
         }
+    }
+    for (int i = 0; i < n_passed; i++) {
+        if (passed[i] < 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        char text[160] = "(unknown address)";
+        if (getsockname(passed[i], (struct sockaddr *)&ss, &len) == 0)
+            service_format_addr((struct sockaddr *)&ss, text, sizeof text);
+        errlist_add(errs,
+                    "the socket passed by the service manager on %s (fd %d) matches no listen or "
+                    "tls_listen address",
+                    text, passed[i]);
+        close(passed[i]);
     }
     if (!errs->n && cfg->server.n_tls_listen && load_tls(errs) != 0)
         errlist_add(errs, "TLS is not available");
     if (errs->n) {
-        for (size_t i = 0; i < n_fds; i++)
-            close(fds[i]);
+        close_listeners();
         return -1;
     }
+    return 0;
+}
+
+int http_front_start(const struct config *config, struct site_table *site_table,
+                     struct errlist *errs)
+{
+    cfg = config;
+    atomic_store(&sites, site_table);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
+    conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
+    if (!n_lfds && http_front_listen(config, errs) != 0)
+        return -1;
     raise_fd_limit(cfg->server.max_connections);
     unsigned n_workers = cfg->server.workers ? cfg->server.workers : default_workers();
-    unsigned per_daemon = cfg->server.max_connections / (unsigned)(n_fds * n_workers);
+    unsigned per_daemon = cfg->server.max_connections / (unsigned)(n_lfds * n_workers);
     if (per_daemon < 1)
         per_daemon = 1;
-    first_port = bound_port(fds[0]);
-    n_listeners = n_fds;
+    first_port = bound_port(lfds[0]);
+    n_listeners = n_lfds;
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
@@ -797,20 +852,17 @@ int http_front_start(const struct config *config, struct site_table *site_table,
         front_workers[w] = (struct front_worker){w, worker_conn_watches(w), worker_engine(w)};
     n_workers_run = n_workers;
     per_daemon_limit = per_daemon;
-    for (size_t i = 0; rc == 0 && i < n_fds; i++) {
+    for (size_t i = 0; rc == 0 && i < n_lfds; i++) {
         struct MHD_Daemon *d[WORKER_MAX] = {0};
         for (unsigned w = 0; rc == 0 && w < n_workers; w++)
-            rc = start_daemon(w, fds[i], per_daemon, errs, texts[i], tls[i], false, &d[w]);
+            rc = start_daemon(w, lfds[i], per_daemon, errs, llas[i]->text, ltls[i], false, &d[w]);
         if (rc == 0)
-            lsock_add(las[i], tls[i], d);
+            lsock_add(llas[i], ltls[i], d);
     }
-    for (size_t i = 0; i < n_fds; i++) {
-        if (rc == 0)
-            log_info("http", 0, "listening on %s (port %u%s, %u worker%s)", texts[i],
-                     bound_port(fds[i]), tls[i] ? ", TLS" : "", n_workers,
-                     n_workers == 1 ? "" : "s");
-        close(fds[i]); /* every daemon has its own descriptor of the socket */
-    }
+    for (size_t i = 0; rc == 0 && i < n_lfds; i++)
+        log_info("http", 0, "listening on %s (port %u%s, %u worker%s)", llas[i]->text,
+                 bound_port(lfds[i]), ltls[i] ? ", TLS" : "", n_workers, n_workers == 1 ? "" : "s");
+    close_listeners(); /* every daemon has its own descriptor of the socket */
     if (rc == 0)
         rc = worker_start(errs);
     if (rc != 0) {
@@ -818,6 +870,17 @@ int http_front_start(const struct config *config, struct site_table *site_table,
         return -1;
     }
     return 0;
+}
+
+void http_front_drain(void)
+{
+    if (started)
+        worker_drain();
+}
+
+unsigned http_front_open_connections(void)
+{
+    return started ? worker_open_connections() : 0;
 }
 
 uint16_t http_front_port(void)
@@ -843,17 +906,14 @@ unsigned http_front_listeners_open(size_t *configured)
 
 void http_front_stop(void)
 {
+    close_listeners(); /* opened by http_front_listen, not yet given to daemons */
     if (!started)
         return;
     started = false;
-    worker_stop(); /* nobody runs MHD or the engines from here on */
+    worker_stop();         /* nobody runs MHD or the engines from here on */
+    worker_quiesce_rest(); /* no new connections (a drain did it already on each worker) */
     struct MHD_Daemon *ds[WORKER_MAX * WORKER_MAX_DAEMONS];
     size_t n = worker_daemons(ds, sizeof ds / sizeof ds[0]);
-    for (size_t i = 0; i < n; i++) {
-        MHD_socket fd = MHD_quiesce_daemon(ds[i]); /* no new connections */
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
     /* every suspended connection must be resumed before MHD_stop_daemon (docs/design-notes.md,
      * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
      * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
@@ -951,7 +1011,7 @@ int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
             continue;
         int fds[MAX_LISTEN];
         size_t n = 0;
-        bind_addr(la, fds, &n, errs);
+        bind_addr(la, fds, &n, NULL, 0, errs);
         for (size_t j = 0; j < n; j++) {
             if (n_pending < MAX_LISTEN && n_lsocks + n_pending < MAX_LISTEN) {
                 pending[n_pending++] = (typeof(pending[0])){fds[j], la, is_tls};

@@ -2,7 +2,8 @@
  * main: process lifecycle. Parse the command line, load and check the configuration (a bad one
  * never starts a server), open logs, start the HTTP front, then handle signals in this thread
  * only: every other thread inherits a mask that blocks them.
- *   SIGTERM, SIGINT  stop: close listeners and connections, flush logs, exit 0
+ *   SIGTERM, SIGINT  drain: stop accepting, let requests in flight finish (up to
+ *                    shutdown_timeout), then stop and exit 0; a second one stops at once
  *   SIGUSR1          reopen the error log and every access log (logrotate)
  *   SIGHUP           reload: read and check the configuration file again exactly as at
  *                    start-up (the same flags override it); on any error keep serving the
@@ -34,6 +35,8 @@
 #include "mime.h"
 #include "preset.h"
 #include "reload.h"
+#include "privileges.h"
+#include "service.h"
 #include "sites.h"
 #include "static_file.h"
 #include "util.h"
@@ -62,6 +65,8 @@ static const char usage[] =
     "                          laravel, symfony, wordpress, mediawiki, ...)\n"
     "      --deploy SITE       deploy the git site SITE now (fetch, build, switch) and exit\n"
     "      --rollback SITE     switch the git site SITE back to its previous release and exit\n"
+    "  -u, --user NAME         started as root: drop to user NAME (and its group) once the\n"
+    "                          listeners and logs are open; replaces [server] user\n"
     "  -t, --test              check the configuration and exit\n"
     "  -V, --version           print the version and exit\n"
     "  -h, --help              print this help and exit\n"
@@ -82,6 +87,7 @@ struct cli {
     bool php;                 /* --php given */
     const char *php_upstream; /* its address; NULL = spawn php-fpm */
     const char *preset;       /* --preset NAME; NULL = the file's, or php */
+    const char *user;         /* --user NAME */
 };
 
 enum {
@@ -109,6 +115,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"preset", required_argument, NULL, OPT_PRESET},
         {"deploy", required_argument, NULL, OPT_DEPLOY},
         {"rollback", required_argument, NULL, OPT_ROLLBACK},
+        {"user", required_argument, NULL, 'u'},
         {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -116,7 +123,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
     };
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:l:r:tVh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:l:r:u:tVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             cli->config = optarg;
@@ -127,6 +134,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             break;
         case 'r':
             cli->root = optarg;
+            break;
+        case 'u':
+            cli->user = optarg;
             break;
         case OPT_BROWSE:
             cli->browse = true;
@@ -230,6 +240,11 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
             else
                 cfg->server.n_listen++;
         }
+    }
+    if (cli->user) {
+        free(cfg->server.user);
+        cfg->server.user = xstrdup(cli->user);
+        cfg->server.user_line = 0;
     }
     if (cli->root) {
         struct site_conf *def = default_site(cfg);
@@ -357,7 +372,7 @@ static int load_config(const struct cli *cli, struct config *cfg, struct errlist
         char *text = read_file(cli->config, 1u << 20, &why);
         if (!text) {
             errlist_add(errs, "cannot read %s: %s", cli->config, why);
-            return -2;
+            return -EIO; /* the one error: no configuration to check further */
         }
         config_parse(cfg, text, cli->config, errs);
         free(text);
@@ -423,7 +438,7 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
                    struct config **cur_cfg)
 {
     lifecycle_set(LIFECYCLE_RELOADING);
-    /* svc: notify systemd RELOADING=1 here (the reload starts) */
+    service_notify_reloading();
     log_info("reload", 0, "SIGHUP: reloading %s", cli->config ? cli->config : "(command line)");
     struct config *cfg = xmalloc(sizeof *cfg);
     struct errlist errs = {0};
@@ -468,13 +483,45 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
     }
     errlist_dispose(&errs);
     lifecycle_set(LIFECYCLE_SERVING);
-    /* svc: notify systemd READY=1 here (the reload is over, switched or refused) */
+    service_notify_ready(); /* the reload is over, switched or refused */
 }
 
 static void print_errors(const struct errlist *errs)
 {
     for (size_t i = 0; i < errs->n; i++)
         fprintf(stderr, "%s\n", errs->msg[i]);
+}
+
+/*
+ * SIGTERM: not ready any more (lifecycle, set by the caller), STOPPING=1, listeners closed,
+ * idle keep-alive connections closed and busy ones closed after their response, then wait
+ * until no connection is left or timeout_ms has passed, or a second SIGTERM/SIGINT comes.
+ * What is still open then is cut by teardown().
+ */
+static void drain(const sigset_t *set, uint64_t timeout_ms, struct site_table *sites)
+{
+    service_notify_stopping();
+    http_front_drain();
+    uint64_t t0 = clock_ms();
+    unsigned open = 0;
+    while ((open = http_front_open_connections()) > 0) {
+        uint64_t waited = clock_ms() - t0;
+        if (waited >= timeout_ms) {
+            log_warn("main", 0, "shutdown_timeout (%llu ms) reached: closing %u connection%s",
+                     (unsigned long long)timeout_ms, open, open == 1 ? "" : "s");
+            return;
+        }
+        uint64_t left = timeout_ms - waited;
+        struct timespec tick = {0, (long)(left < 50 ? left : 50) * 1000000L};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("main", 0, "signal %d again: stopping now (%u connection%s open)", sig, open,
+                     open == 1 ? "" : "s");
+            return;
+        }
+        fpm_supervisor_poll(sites->fpm);
+    }
+    log_info("main", 0, "drained in %llu ms", (unsigned long long)(clock_ms() - t0));
 }
 
 /* Every exit path after start-up goes through here: each step undoes only what was done. */
@@ -502,12 +549,14 @@ int main(int argc, char **argv)
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
     }
-    if (load_config(&cli, &cfg, &errs) == -2) {
+    if (load_config(&cli, &cfg, &errs) == -EIO) {
         fprintf(stderr, "wharf: %s\n", errs.msg[0]);
         errlist_dispose(&errs);
         config_dispose(&cfg);
         return 1;
     }
+    struct privileges priv;
+    privileges_resolve(&cfg, &priv, &errs);
     if (errs.n) {
         print_errors(&errs);
         fprintf(stderr, "wharf: %zu error%s in the configuration\n", errs.n,
@@ -515,16 +564,23 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cli.test) {
+        privileges_warn_root(&cfg);
         printf("wharf: configuration %s is valid\n", cli.config ? cli.config : "(command line)");
         rc = 0;
         goto out;
     }
     if (cli.deploy || cli.rollback) {
+        /* as the server would: releases made as root could not be replaced by the service */
+        if (privileges_drop(&priv, &errs) != 0) {
+            print_errors(&errs);
+            goto out;
+        }
         rc = one_shot_deploy(&cfg, cli.deploy ? cli.deploy : cli.rollback, cli.rollback != NULL);
         goto out;
     }
 
     const char *why;
+    privileges_own_file(&priv, cfg.server.error_log);
     if (log_open(cfg.server.error_log, &why) != 0) {
         fprintf(stderr, "wharf: error_log '%s': %s\n", cfg.server.error_log, why);
         goto out;
@@ -541,7 +597,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct site_table *sites = sites_start(&cfg, &errs);
+    /* What needs root (ports below 1024, TLS keys, log files) comes before the drop, and the
+     * drop before any thread or child (php-fpm, git) exists. */
+    privileges_warn_root(&cfg);
+    if (http_front_listen(&cfg, &errs) == 0) {
+        for (size_t i = 0; i < cfg.n_sites; i++)
+            privileges_own_file(&priv, cfg.sites[i].access_log);
+        privileges_drop(&priv, &errs);
+    }
+    struct site_table *sites = errs.n ? NULL : sites_start(&cfg, &errs);
     struct config *live_cfg = NULL; /* the running sites' configuration after a reload */
     struct mime_table *mime = load_mime(&cfg);
     static_file_init(&cfg.server, mime);
@@ -561,6 +625,7 @@ int main(int argc, char **argv)
                  cfg.sites[i].hosts.n ? "" : " (default)");
     lifecycle_set(LIFECYCLE_SERVING);
     log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
+    service_notify_ready();
 
     for (;;) {
         struct timespec tick = {1, 0};
@@ -568,6 +633,7 @@ int main(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
+            drain(&set, cfg.server.shutdown_timeout_ms, sites);
             break;
         }
         if (sig == SIGUSR1) {

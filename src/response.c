@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "error_page.h"
+#include "lifecycle.h"
 
 #define ERROR_PAGE_MAX_BYTES                                                                       \
     4096 /* a page with a long detail; without the detail it always fits                           \
@@ -18,6 +19,11 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
 {
     r->status = status;
     r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
+    /* note: while draining the connection must close after this response. Responses may be
+     * shared between connections (the file cache's), so the mark goes on the request: MHD
+     * 0.9.75 closes (and says "Connection: close") when the request has that token. */
+    if (lifecycle_draining())
+        MHD_set_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION, "close");
     return MHD_queue_response(c, status, resp);
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "conn_watch.h"
 #include "fcgi_pool.h"
@@ -43,6 +44,8 @@ struct worker {
     pthread_mutex_t post_lock;
     struct daemon_post *posts;
     _Atomic bool posts_pending; /* peeked once a turn without the lock */
+    bool quiesced;               /* its daemons accept no more (their listen fds are closed) */
+    _Atomic unsigned open_conns; /* while draining: its daemons' connections, each turn */
 };
 
 struct daemon_post {
@@ -54,6 +57,41 @@ struct daemon_post {
 static struct worker workers[WORKER_MAX];
 static unsigned n_workers;
 static _Atomic bool stopping;
+static _Atomic bool draining;
+
+/* Stop accepting: each daemon's dup of the listen socket leaves MHD's epoll set and is closed
+ * (quiesced, MHD gives the fd back). Once every daemon's dup is closed the socket is gone and
+ * new connections are refused by the kernel. On the worker's thread, or after it stopped. */
+static void quiesce(struct worker *w)
+{
+    if (w->quiesced)
+        return;
+    w->quiesced = true;
+    for (size_t i = 0; i < w->n_daemons; i++) {
+        /* note: MHD_quiesce_daemon gives the listen fd again on a second call; a daemon a
+         * reload removed was quiesced then, and its fd closed (and maybe reused) */
+        if (w->draining[i])
+            continue;
+        MHD_socket fd = MHD_quiesce_daemon(w->daemons[i]);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+}
+
+/* One turn of a draining worker: no accept, idle keep-alive connections closed (those busy
+ * get "Connection: close" with their response), and the count main waits on. */
+static void drain_turn(struct worker *w)
+{
+    quiesce(w);
+    conn_watch_close_waiting(w->watches, clock_ms());
+    unsigned n = 0;
+    for (size_t i = 0; i < w->n_daemons; i++) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(w->daemons[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        n += di ? di->num_connections : 0;
+    }
+    atomic_store(&w->open_conns, n);
+}
 
 /* Once a second: cut the connections of this worker that did not send a request head in time.
  * On the worker's thread, between two MHD_run calls: MHD cannot close those fds meanwhile. */
@@ -148,9 +186,9 @@ static void take_posts(struct worker *w)
         } else {
             for (size_t j = 0; j < w->n_daemons; j++) {
                 if (w->daemons[j] == p->d && !w->draining[j]) {
-                    MHD_socket fd = MHD_quiesce_daemon(p->d);
+                    MHD_socket fd = w->quiesced ? MHD_INVALID_SOCKET : MHD_quiesce_daemon(p->d);
                     if (fd != MHD_INVALID_SOCKET)
-                        close(fd);
+                        close(fd); /* (a drain quiesced every daemon already) */
                     w->draining[j] = true;
                 }
             }
@@ -210,6 +248,8 @@ static void *run(void *arg)
         atomic_store_explicit(&w->beat_ms, loop_now_ms(w->loop), memory_order_relaxed);
         fcgi_engine_run(w->engine);
         reap_drained(w);
+        if (atomic_load_explicit(&draining, memory_order_relaxed))
+            drain_turn(w);
         atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
     }
     return NULL;
@@ -218,6 +258,9 @@ static void *run(void *arg)
 int worker_start(struct errlist *errs)
 {
     atomic_store(&stopping, false);
+    atomic_store(&draining, false);
+    for (unsigned i = 0; i < n_workers; i++)
+        atomic_store(&workers[i].open_conns, 1); /* unknown until its first draining turn */
     for (unsigned i = 0; i < n_workers; i++) {
         atomic_store(&workers[i].beat_ms, clock_ms());
         int rc = pthread_create(&workers[i].thread, NULL, run, &workers[i]);
@@ -261,6 +304,28 @@ bool worker_epoch_passed(const struct worker_epoch *ep)
     return true;
 }
 
+void worker_drain(void)
+{
+    atomic_store(&draining, true);
+    for (unsigned i = 0; i < n_workers; i++)
+        if (workers[i].started)
+            loop_wake(workers[i].loop);
+}
+
+unsigned worker_open_connections(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < n_workers; i++)
+        n += atomic_load(&workers[i].open_conns);
+    return n;
+}
+
+void worker_quiesce_rest(void)
+{
+    for (unsigned i = 0; i < n_workers; i++)
+        quiesce(&workers[i]);
+}
+
 struct conn_watch_set *worker_conn_watches(unsigned i)
 {
     return workers[i].watches;
@@ -300,6 +365,7 @@ void worker_free(void)
         workers[i].watches = NULL;
         workers[i].n_daemons = 0;
         pthread_mutex_destroy(&workers[i].post_lock);
+        workers[i].quiesced = false;
     }
     n_workers = 0;
 }

@@ -837,6 +837,28 @@ out:
     free(text);
 }
 
+/* [server] user, group, shutdown_timeout (the service keys of issue 10) */
+static void test_service_keys(void)
+{
+    struct config cfg;
+    is_str(load(&cfg, "[server]\nuser = www-data\ngroup = adm\nshutdown_timeout = 0\n"), "",
+           "user, group and shutdown_timeout = 0 are accepted");
+    is_str(cfg.server.user, "www-data", "user");
+    is_int(cfg.server.user_line, 2, "user's line, for messages");
+    is_str(cfg.server.group, "adm", "group");
+    is_int(cfg.server.group_line, 3, "group's line");
+    is_int(cfg.server.shutdown_timeout_ms, 0, "shutdown_timeout 0: do not wait");
+    config_dispose(&cfg);
+    load(&cfg, "");
+    ok(cfg.server.user == NULL && cfg.server.group == NULL, "no user or group by default");
+    is_int(cfg.server.shutdown_timeout_ms, 30000, "default shutdown_timeout 30s");
+    config_dispose(&cfg);
+    is_str(errors_of("[server]\nshutdown_timeout = 61m\nuser = \"\"\n"),
+           "t.ini:2: shutdown_timeout: expected a duration between 0 and 1h, got '61m'\n"
+           "t.ini:3: user: expected a non-empty string, got ''\n",
+           "shutdown_timeout beyond 1h and an empty user are errors at their line");
+}
+
 int main(int argc, char **argv)
 {
     const char *src = getenv("WHARF_SRCDIR");
@@ -850,6 +872,7 @@ int main(int argc, char **argv)
         dir = xstrdup("tests/fixtures/config");
 
     test_listen();
+    test_service_keys();
     test_bool();
     test_size();
     test_duration();

@@ -48,5 +48,35 @@ int main(void)
         close(a[i]);
         close(b[i]);
     }
+
+    /* the drain: waiting connections are closed, unless too fresh or with a request pending */
+    int w[2], p[2], h[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, w) || socketpair(AF_UNIX, SOCK_STREAM, 0, p) ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, h))
+        return 99;
+    struct conn_watch_set *s3 = conn_watch_set_new();
+    uint64_t t1 = clock_ms();
+    struct conn_watch *ww = conn_watch_add_to(s3, w[0]); /* waiting, silent */
+    struct conn_watch *wp = conn_watch_add_to(s3, p[0]); /* waiting, its request is here */
+    struct conn_watch *wh = conn_watch_add_to(s3, h[0]); /* busy with a request */
+    conn_watch_busy(wh);
+    if (write(p[1], "GET / HTTP/1.1\r\n", 16) != 16)
+        return 99;
+    is_int(conn_watch_close_waiting(s3, t1), 0, "drain: a connection that just arrived is kept");
+    uint64_t later = clock_ms() + CONN_WATCH_DRAIN_GRACE_MS + 10;
+    is_int(conn_watch_close_waiting(s3, later), 1, "drain: after the grace, one is closed");
+    ok(is_cut(w[1]), "drain: the silent waiting connection is shut down");
+    ok(!is_cut(p[1]), "drain: one with request bytes pending is left to be served");
+    ok(!is_cut(h[1]), "drain: a busy one is left to finish its response");
+    is_int(conn_watch_close_waiting(s3, later), 0, "drain: not closed twice");
+    conn_watch_remove(ww);
+    conn_watch_remove(wp);
+    conn_watch_remove(wh);
+    conn_watch_set_free(s3);
+    for (int i = 0; i < 2; i++) {
+        close(w[i]);
+        close(p[i]);
+        close(h[i]);
+    }
     return done_testing();
 }
