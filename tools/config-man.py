@@ -92,14 +92,15 @@ def convert(md):
 
     while i < len(lines):
         ln = lines[i]
-        if ln.startswith("```"):
+        if ln.lstrip().startswith("```"):
+            indent = len(ln) - len(ln.lstrip())  # a fence inside a list item is indented
             flush()
             out.append(".PP")
             out.append(".nf")
             out.append(".RS 4")
             i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
-                out.append(line_out(esc(lines[i])))
+            while i < len(lines) and not lines[i].lstrip().startswith("```"):
+                out.append(line_out(esc(lines[i][indent:])))
                 i += 1
             out.append(".RE")
             out.append(".fi")
