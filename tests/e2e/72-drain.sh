@@ -20,9 +20,11 @@ BIG_SHA=$(fsha "$T/www/big.bin")
 start_fpm drain "$T/fpm.sock"
 
 write_ini() { # write_ini SHUTDOWN_TIMEOUT
+    ADMIN=$(free_port)
     cat >"$T/wharf.ini" <<INI
 [server]
 listen = 127.0.0.1:$PORT
+admin_listen = 127.0.0.1:$ADMIN
 shutdown_timeout = $1
 file_cache = 0
 [site default]
@@ -178,9 +180,15 @@ start_wharf_ini "$T/wharf.ini"
 curl -s --max-time 30 -o /dev/null "$(URL /hang.php)" &
 C_HANG=$!
 wait_file "$T/running-hang" 5 || bail "hang.php did not start"
+ready() { curl -s -o "$T/readyz.out" -w '%{http_code}' --max-time 2 "http://127.0.0.1:$ADMIN/readyz"; }
+is "$(ready)" 200 "readiness: /readyz is 200 while serving"
 kill -TERM "$WPID"
 wait_until 1500 refused
 ok $(kill -0 "$WPID" 2>/dev/null; echo $?) "first SIGTERM: wharf waits for the request (shutdown_timeout 30s)"
+is "$(ready)" 503 "readiness: /readyz is 503 while draining (the admin listener still answers)"
+like "$(cat "$T/readyz.out")" '"phase":"draining"' "readiness: ...and says it is draining"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$ADMIN/livez")" 200 \
+    "liveness: /livez stays 200 while draining (the loops still turn)"
 t0=$(now_ms)
 kill -TERM "$WPID"
 wait_until 5000 sh -c "! kill -0 $WPID 2>/dev/null"
