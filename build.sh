@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 # fetches it with apt-get download; these are its other dependencies and a MariaDB the test runs
 # privately (installing mariadb-server may start the system's own; the tests never use it).
 PACKAGES=(build-essential autoconf automake libtool pkg-config
-          libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev
+          libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev libcurl4-gnutls-dev
           curl python3 git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client)
 

@@ -39,7 +39,7 @@ static const char *open_as(const char *rel, enum follow_symlinks policy)
 {
     static char out[64];
     struct stat st;
-    int fd = fs_open_beneath(root, rel, policy, &st);
+    int fd = fs_open_beneath(root, rel, policy, NULL, &st);
     if (fd < 0) {
         snprintf(out, sizeof out, "-%s",
                  fd == -ENOENT   ? "ENOENT"
@@ -109,11 +109,11 @@ int main(void)
     snprintf(link_root, sizeof link_root, "%s/current", top);
     symlink("root", link_root);
     struct stat st;
-    int fd = fs_open_beneath(link_root, "/in", FOLLOW_INSIDE, &st);
+    int fd = fs_open_beneath(link_root, "/in", FOLLOW_INSIDE, NULL, &st);
     ok(fd >= 0, "inside: judged against the real root when the root is a symlink");
     if (fd >= 0)
         close(fd);
-    fd = fs_open_beneath(link_root, "/out", FOLLOW_INSIDE, &st);
+    fd = fs_open_beneath(link_root, "/out", FOLLOW_INSIDE, NULL, &st);
     ok(fd < 0, "and an escape is still refused");
 
     /* fs_read_all */
