@@ -732,7 +732,7 @@ static const struct str_list *shared_list(const struct site_conf *site)
     static const struct str_list none = {0};
     if (site->git.shared_line)
         return &site->git.shared;
-    if (site->fcgi.n_upstreams && site->fcgi.preset)
+    if (site->fcgi.preset)
         return &site->fcgi.preset->shared;
     return &none;
 }

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mime.h"
 #include "preset.h"
+#include "release.h"
 #include "sites.h"
 #include "static_file.h"
 #include "util.h"
@@ -288,6 +289,12 @@ static void absolutize_roots(struct config *cfg)
         else
             cfg->sites[i].root = xasprintf("%s/%.*s", strcmp(cwd, "/") ? cwd : "", (int)n, root);
         free(root);
+        if (cfg->sites[i].git.shared_dir) { /* beside the releases, as the git worker sees them */
+            char *state = release_state_dir(cfg->sites[i].root);
+            free(cfg->sites[i].git.shared_dir);
+            cfg->sites[i].git.shared_dir = xasprintf("%s/shared", state);
+            free(state);
+        }
     }
 }
 
