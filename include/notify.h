@@ -2,8 +2,9 @@
  * notify: outbound deploy events (git_notify). Each event is POSTed as JSON to every URL,
  * signed like an inbound webhook (X-Wharf-Signature-256: sha256=<hex HMAC-SHA256 of the body>),
  * by libcurl on a thread of its own: queueing never waits for the network, so a slow or dead
- * receiver never delays a deploy. A delivery that fails (no connection, a timeout, a status
- * that is not 2xx) is retried with a doubling delay (1 s, 2 s, 4 s ... at most 60 s apart)
+ * receiver never delays a deploy, and deliveries run concurrently (a multi handle), so it
+ * never holds back the other receivers either. A delivery that fails (no connection, a timeout, a
+ * status that is not 2xx) is retried with a doubling delay (1 s, 2 s, 4 s ... at most 60 s apart)
  * until NOTIFY_RETRY_FOR_MS after it was queued, then dropped with an error in the log. At most
  * NOTIFY_QUEUE_MAX deliveries wait; beyond that the oldest is dropped.
  */

@@ -1,8 +1,11 @@
 /*
- * notify: see include/notify.h. One thread, one queue (a list ordered by queueing time), one
- * libcurl easy handle per attempt. The lock covers the queue and the thread's life; a transfer
- * runs without it. Invariants: a job is owned by the queue until the thread takes it out to
- * send it, and then by the thread until it is done or queued again.
+ * notify: see include/notify.h. One thread drives one libcurl multi handle: every due delivery
+ * runs at once (up to NOTIFY_ACTIVE_MAX), so a receiver that hangs until the timeout never holds
+ * back the others. The queue (waiting deliveries, ordered by when they are due) is under the
+ * lock; the multi handle and the deliveries in flight belong to the thread alone, which sleeps
+ * in curl_multi_poll() and is woken by curl_multi_wakeup() (thread-safe) when something is
+ * queued or on stop. A delivery is owned by the queue until the thread starts it, then by the
+ * thread until it is done, given up, or queued again.
  */
 #include "notify.h"
 
@@ -20,28 +23,36 @@
 
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
+#define NOTIFY_ACTIVE_MAX 16 /* deliveries in flight at once */
+#define POLL_MAX_MS 1000     /* the thread looks at the clock at least this often */
 
 struct job {
     char *url, *body, *signature, *ca_file, *event, *tag;
     size_t len;
     uint64_t queued_ms, next_ms, delay_ms;
     unsigned attempts;
+    CURL *easy; /* while in flight */
+    struct curl_slist *headers;
     struct job *next;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t idle = PTHREAD_COND_INITIALIZER; /* the queue emptied, none in flight */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* everything below but multi's use */
+static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;   /* nothing queued, nothing in flight */
 static struct job *queue;
 static size_t queued;
-static bool in_flight, running, stopping, curl_ready;
+static unsigned active; /* in flight */
+static bool running, stopping, curl_ready;
+static CURLM *multi; /* made and freed under lock; used by the thread (and wakeup) */
 static pthread_t thread;
-static _Atomic bool abort_transfers; /* notify_stop: a transfer in progress ends now */
+static _Atomic bool abort_transfers; /* notify_stop: transfers in progress end now */
 
 static void job_free(struct job *j)
 {
     if (!j)
         return;
+    if (j->easy)
+        curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
     free(j->url);
     free(j->body);
     free(j->signature);
@@ -68,31 +79,30 @@ static size_t on_body(char *p, size_t size, size_t n, void *user)
     return size * n; /* the receiver's answer is not read */
 }
 
-/* One attempt: 0 when the receiver answered 2xx; else -1 with why. */
-static int send_one(const struct job *j, char *why, size_t n)
+/* An easy handle for one attempt of j, or NULL. */
+static CURL *make_easy(struct job *j)
 {
     CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char *sig = NULL, *ev = NULL;
-    int rc = -1;
-    if (!c) {
-        snprintf(why, n, "curl_easy_init failed");
-        return -1;
-    }
-    h = curl_slist_append(h, "Content-Type: application/json");
-    ev = xasprintf("X-Wharf-Event: %s", j->event);
-    h = curl_slist_append(h, ev);
+    if (!c)
+        return NULL;
+    curl_slist_free_all(j->headers);
+    j->headers = NULL;
+    char *ev = xasprintf("X-Wharf-Event: %s", j->event);
+    j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+    j->headers = curl_slist_append(j->headers, ev);
+    free(ev);
     if (j->signature) {
-        sig = xasprintf("X-Wharf-Signature-256: %s", j->signature);
-        h = curl_slist_append(h, sig);
+        char *sig = xasprintf("X-Wharf-Signature-256: %s", j->signature);
+        j->headers = curl_slist_append(j->headers, sig);
+        free(sig);
     }
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    j->headers = curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(c, CURLOPT_URL, j->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "wharf/" PACKAGE_VERSION);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)NOTIFY_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threaded: no SIGALRM for DNS timeouts */
@@ -100,22 +110,10 @@ static int send_one(const struct job *j, char *why, size_t n)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, j);
     if (j->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, j->ca_file);
-    CURLcode res = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (res != CURLE_OK)
-        snprintf(why, n, "%s", curl_easy_strerror(res));
-    else if (status < 200 || status > 299)
-        snprintf(why, n, "HTTP status %ld", status);
-    else
-        rc = 0;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(sig);
-    free(ev);
-    return rc;
+    return c;
 }
 
 /* Insert j by next_ms (under lock). */
@@ -129,53 +127,85 @@ static void enqueue(struct job *j)
     queued++;
 }
 
+/* An attempt of j ended with res (under lock): done, given up, or queued again. */
+static void finish(struct job *j, CURLcode res)
+{
+    long status = 0;
+    char why[256];
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+    active--;
+    uint64_t now = clock_ms();
+    if (res == CURLE_OK && status >= 200 && status <= 299) {
+        log_info(j->tag, 0, "notified %s (%s, attempt %u)", j->url, j->event, j->attempts);
+        job_free(j);
+        return;
+    }
+    if (res != CURLE_OK)
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(res));
+    else
+        snprintf(why, sizeof why, "HTTP status %ld", status);
+    if (stopping || now + j->delay_ms > j->queued_ms + NOTIFY_RETRY_FOR_MS) {
+        log_error(j->tag, 0, "notify %s: %s; giving up after %u attempts", j->url, why,
+                  j->attempts);
+        job_free(j);
+        return;
+    }
+    log_warn(j->tag, 0, "notify %s: %s; retrying in %llu ms", j->url, why,
+             (unsigned long long)j->delay_ms);
+    j->next_ms = now + j->delay_ms;
+    j->delay_ms = j->delay_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : j->delay_ms * 2;
+    enqueue(j);
+}
+
 static void *on_thread(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&lock);
-    while (!stopping) {
+    while (!stopping || active) {
         uint64_t now = clock_ms();
-        if (!queue || queue->next_ms > now) {
-            if (!queue && !in_flight)
-                pthread_cond_broadcast(&idle);
-            uint64_t wait_ms = queue ? queue->next_ms - now : 3600000;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)(wait_ms / 1000);
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
+        while (!stopping && queue && queue->next_ms <= now && active < NOTIFY_ACTIVE_MAX) {
+            struct job *j = queue;
+            queue = j->next;
+            queued--;
+            j->easy = make_easy(j);
+            j->attempts++;
+            if (!j->easy || curl_multi_add_handle(multi, j->easy) != CURLM_OK) {
+                log_error(j->tag, 0, "notify %s: cannot start a transfer", j->url);
+                job_free(j);
+                continue;
             }
-            pthread_cond_timedwait(&wake, &lock, &ts);
-            continue;
+            active++;
         }
-        struct job *j = queue;
-        queue = j->next;
-        queued--;
-        in_flight = true;
+        if (!queue && !active)
+            pthread_cond_broadcast(&idle);
+        uint64_t wait_ms = POLL_MAX_MS;
+        if (queue && active < NOTIFY_ACTIVE_MAX)
+            wait_ms = queue->next_ms > now ? queue->next_ms - now : 0;
+        if (wait_ms > POLL_MAX_MS)
+            wait_ms = POLL_MAX_MS;
         pthread_mutex_unlock(&lock);
-        char why[256];
-        j->attempts++;
-        int rc = send_one(j, why, sizeof why);
-        now = clock_ms();
-        pthread_mutex_lock(&lock);
-        in_flight = false;
-        if (rc == 0) {
-            log_info(j->tag, 0, "notified %s (%s, attempt %u)", j->url, j->event, j->attempts);
-            job_free(j);
-        } else if (now + j->delay_ms > j->queued_ms + NOTIFY_RETRY_FOR_MS) {
-            log_error(j->tag, 0, "notify %s: %s; giving up after %u attempts", j->url, why,
-                      j->attempts);
-            job_free(j);
-        } else {
-            log_warn(j->tag, 0, "notify %s: %s; retrying in %llu ms", j->url, why,
-                     (unsigned long long)j->delay_ms);
-            j->next_ms = now + j->delay_ms;
-            j->delay_ms = j->delay_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : j->delay_ms * 2;
-            enqueue(j);
+        int still;
+        curl_multi_perform(multi, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct job *j = NULL;
+            CURLcode res = msg->data.result;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            pthread_mutex_lock(&lock);
+            finish(j, res);
+            pthread_mutex_unlock(&lock);
         }
+        if (still || wait_ms)
+            curl_multi_poll(multi, NULL, 0, (int)(still && wait_ms > 100 ? 100 : wait_ms), NULL);
+        pthread_mutex_lock(&lock);
     }
+    pthread_cond_broadcast(&idle);
     pthread_mutex_unlock(&lock);
     return NULL;
 }
@@ -199,8 +229,12 @@ void notify_post(const struct str_list *urls, const char *secret, const char *ca
     if (!running) {
         stopping = false;
         atomic_store(&abort_transfers, false);
-        running = pthread_create(&thread, NULL, on_thread, NULL) == 0;
+        multi = curl_multi_init();
+        running = multi && pthread_create(&thread, NULL, on_thread, NULL) == 0;
         if (!running) {
+            if (multi)
+                curl_multi_cleanup(multi);
+            multi = NULL;
             pthread_mutex_unlock(&lock);
             log_error(tag, 0, "notify: cannot start the delivery thread");
             return;
@@ -227,7 +261,7 @@ void notify_post(const struct str_list *urls, const char *secret, const char *ca
         j->delay_ms = BACKOFF_FIRST_MS;
         enqueue(j);
     }
-    pthread_cond_signal(&wake);
+    curl_multi_wakeup(multi);
     pthread_mutex_unlock(&lock);
 }
 
@@ -235,7 +269,7 @@ void notify_flush(uint64_t ms)
 {
     uint64_t until = clock_ms() + ms;
     pthread_mutex_lock(&lock);
-    while (running && (queue || in_flight)) {
+    while (running && (queue || active)) {
         uint64_t now = clock_ms();
         if (now >= until)
             break;
@@ -260,12 +294,14 @@ void notify_stop(void)
         return;
     }
     stopping = true;
-    atomic_store(&abort_transfers, true);
-    pthread_cond_signal(&wake);
+    atomic_store(&abort_transfers, true); /* transfers in flight end at their next progress call */
+    curl_multi_wakeup(multi);
     pthread_mutex_unlock(&lock);
     pthread_join(thread, NULL);
     pthread_mutex_lock(&lock);
     running = false;
+    curl_multi_cleanup(multi);
+    multi = NULL;
     while (queue) {
         struct job *j = queue;
         queue = j->next;
