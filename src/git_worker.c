@@ -646,7 +646,7 @@ static int read_env_file(const struct git_site *g, struct str_list *out, struct 
     const char *path = g->site->git.env_file;
     if (!path)
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO never blocks */
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         errlist_add(errs, "git_env_file %s: %s", path, strerror(errno));
