@@ -777,10 +777,6 @@ static int link_one(struct git_site *g, const char *dir, const char *store,
         goto out;
     bool in_commit = lstat(in_release, &rs) == 0;
     bool stored = lstat(in_store, &ss) == 0;
-    if (in_commit && S_ISLNK(rs.st_mode)) {
-        errlist_add(errs, "git_shared %s is a symlink in the commit", path);
-        goto out;
-    }
     if (stored && S_ISLNK(ss.st_mode)) {
         errlist_add(errs, "git_shared %s: %s is a symlink; only files and directories are kept",
                     path, in_store);
@@ -790,7 +786,11 @@ static int link_one(struct git_site *g, const char *dir, const char *store,
         rc = 0; /* the commit's own copy wins */
         goto out;
     }
-    if (!stored && in_commit) {
+    if (!stored && in_commit && S_ISLNK(rs.st_mode)) {
+        /* a link is no content to keep, and it may lead anywhere */
+        errlist_add(errs, "git_shared %s is a symlink in the commit: nothing to seed from", path);
+        goto out;
+    } else if (!stored && in_commit) {
         if (rename(in_release, in_store) != 0) {
             errlist_add(errs, "git_shared %s: cannot move it to %s: %s", path, in_store,
                         strerror(errno));

@@ -219,6 +219,9 @@ is "$(ls -A "$T/outside")" "o.txt" "escape: nothing was created outside"
 git -C "$T/app.work" rm -q public
 put app public/index.html "public v6"
 put app index.html "v6"
+# a committed link at a shared path is simply replaced by the shared one
+git -C "$T/app.work" rm -q -r storage
+ln -s "$T/outside" "$T/app.work/storage"
 push app "c6"
 printf 'OK=1\nnot a line\n' >"$T/secrets.env"
 kill -USR2 "$WPID"
@@ -226,16 +229,26 @@ wait_until 15000 at_least "$T/plain.log" 6
 like "$(sj last_error)" "$T/secrets.env:2: expected '=' after not" "env file error: last_error names FILE:LINE"
 is "$(body /index.html)" "v2" "env file error: the live release stays"
 
+printf 'DB_PASS=fixed\n' >"$T/secrets.env"
+printf 'exit 0\n' >"$T/after.sh"
+kill -USR2 "$WPID"
+wait_until 15000 body_is /index.html "v6"
+is "$(body /index.html)" "v6" "env file fixed: the same commit deploys"
+is "$(readlink "$(realpath "$T/site")/storage")" "../../shared/storage" \
+    "a committed link at a shared path is replaced by the link to shared/"
+is "$(body /storage/skeleton.txt)" "skeleton v1" "and the shared storage is served"
+is "$(ls -A "$T/outside")" "o.txt" "nothing was written through the committed link"
+
 # ==== 7. the status history ==================================================================
 body /_status >"$T/status.json"
 python3 - "$T/status.json" >"$T/history.check" <<'EOF'
 import json, sys
 h = json.load(open(sys.argv[1])).get("history")
 got = [(e["event"], e["trigger"], e["result"]) for e in h]
-want = [("deploy", "signal", "failed"), ("deploy", "signal", "failed"),
+want = [("deploy", "signal", "live"), ("deploy", "signal", "failed"), ("deploy", "signal", "failed"),
         ("rollback", "cli", "rolled_back"), ("deploy", "cli", "live"),
         ("deploy", "signal", "live"), ("deploy", "start", "live")]
-ok = got == want and all(isinstance(e["duration_ms"], int) for e in h) and h[2]["previous_commit"]
+ok = got == want and all(isinstance(e["duration_ms"], int) for e in h) and h[3]["previous_commit"]
 print("ok" if ok else "history %r" % got)
 EOF
 is "$(cat "$T/history.check")" ok "status: history of every attempt, newest first, with trigger, result and duration"
