@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 # the system's own; the tests never use it).
 PACKAGES=(build-essential autoconf automake libtool pkg-config
           libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev libsystemd-dev
-          systemd
+          libcurl4-gnutls-dev systemd
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
           goaccess)

@@ -70,6 +70,7 @@ struct preset {
                                     * NULL = 404 */
     struct str_list env;           /* NAME=VALUE params added to every request */
     struct str_list deny;          /* URL path prefixes refused (403) on every site using it */
+    struct str_list shared;        /* default git_shared of git sites using it */
     char *server_software_comment; /* "nginx-compatible": SERVER_SOFTWARE is
                                     * "wharf/VERSION (nginx-compatible)"; NULL = none */
 };
@@ -115,9 +116,19 @@ struct git_site_conf {
     unsigned keep;       /* old releases kept besides the live one */
     unsigned depth;      /* shallow fetch depth; 0 = full history */
     bool submodules;
-    char *subdir;  /* serve this subdirectory of the checkout ("public") */
-    char *status;  /* URL path of the JSON deploy status; NULL = none */
-    unsigned line; /* line of git_repo */
+    char *subdir;           /* serve this subdirectory of the checkout ("public") */
+    char *status;           /* URL path of the JSON deploy status; NULL = none */
+    unsigned line;          /* line of git_repo */
+    struct str_list shared; /* git_shared specs (shared_path.h), linked into every release */
+    unsigned shared_line;   /* line of git_shared; 0 = not given (the preset's apply) */
+    char *env_file;         /* NAME=VALUE file for git_then/git_after; NULL = none */
+    unsigned env_file_line;
+    char *after;            /* command run after a switch (sh -c); NULL = none */
+    struct str_list notify; /* URLs POSTed a JSON event per deploy and rollback */
+    char *notify_secret;    /* HMAC key; NULL = git_secret */
+    char *notify_ca;        /* PEM CA bundle for https receivers; NULL = the system's */
+    char *shared_dir;       /* <state>/shared, set by config_finish() for git sites: the
+                             * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {

@@ -16,10 +16,11 @@
  * On success returns an fd (O_RDONLY, O_CLOEXEC) of a regular file or directory and fills *st;
  * the caller owns the fd. On failure returns -errno: -ENOENT (missing, or hidden by policy:
  * a symlink that may not be followed), -EACCES (permission), -EISDIR never, -EINVAL for a
- * special file.
+ * special file. also: a second directory links may lead into under the same rules as the root
+ * (a git site's shared directory, see fs.c); NULL = none.
  */
 int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks policy,
-                    struct stat *st);
+                    const char *also, struct stat *st);
 
 /** Read exactly len bytes at offset 0 into buf; 0 or -errno (-EIO if the file shrank). */
 int fs_read_all(int fd, void *buf, size_t len);

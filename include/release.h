@@ -19,6 +19,10 @@
 #define RELEASE_COMMIT_LEN 12 /* hex digits of the commit id in a name */
 #define RELEASE_SEQ_MAX 999999
 
+/** The state directory of a git site whose root is root: "/srv/site" -> "/srv/.site.wharf"
+ *  (trailing slashes ignored; "site" -> ".site.wharf"). Caller frees. */
+char *release_state_dir(const char *root);
+
 /** Whether name has exactly the release form (lowercase hex commit, no suffix). */
 bool release_name_valid(const char *name);
 

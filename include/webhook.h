@@ -52,6 +52,15 @@ const char *webhook_verdict_text(enum webhook_verdict v);
  */
 int webhook_push_ref(const char *content_type, const void *body, size_t len, char *out, size_t cap);
 
+#define WEBHOOK_SIGNATURE_LEN 71 /* "sha256=" + 64 hex digits */
+
+/** The signature of an outbound delivery (git_notify), in the form webhook_verify accepts in
+ *  X-Hub-Signature-256 / X-Wharf-Signature-256: "sha256=" + hex HMAC-SHA256(secret, body),
+ *  NUL-terminated into out. Returns 0, or -1 (out empty) for a NULL or empty secret or a GnuTLS
+ *  failure. Thread-safe. */
+int webhook_sign(const char *secret, const void *body, size_t len,
+                 char out[WEBHOOK_SIGNATURE_LEN + 1]);
+
 /** Whether ref is exactly "refs/heads/<branch>". False for NULL or an empty branch. */
 bool webhook_ref_is_branch(const char *ref, const char *branch);
 

@@ -20,6 +20,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "release.h"
+#include "shared_path.h"
+
 /* inih's line buffer is 200 bytes including the NUL and we hand it lines without '\n'. */
 #define CONFIG_LINE_MAX 199
 
@@ -55,6 +58,8 @@ enum key_type {
     T_PREFIXES,
     T_ENV,
     T_COMMENT,
+    T_SHARED,
+    T_URLS,
 };
 
 struct config_key {
@@ -165,6 +170,13 @@ static const struct config_key keys[] = {
     {SEC_SITE, "git_submodules", T_BOOL, SITE(git.submodules), "off", 0, 0, NULL, 0},
     {SEC_SITE, "git_subdir", T_RELPATH, SITE(git.subdir), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_status", T_URLPATH, SITE(git.status), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_shared", T_SHARED, SITE(git.shared), NULL, 0, 0, NULL, SITE(git.shared_line)},
+    {SEC_SITE, "git_env_file", T_PATH, SITE(git.env_file), NULL, 0, 0, NULL,
+     SITE(git.env_file_line)},
+    {SEC_SITE, "git_after", T_STRING, SITE(git.after), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_notify", T_URLS, SITE(git.notify), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_notify_ca", T_PATH, SITE(git.notify_ca), NULL, 0, 0, NULL, 0},
 
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
@@ -172,6 +184,7 @@ static const struct config_key keys[] = {
     {SEC_PRESET, "try", T_URLPATH, PRESET(try_script), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "env", T_ENV, PRESET(env), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "deny", T_PREFIXES, PRESET(deny), NULL, 0, 0, NULL, 0},
+    {SEC_PRESET, "shared", T_SHARED, PRESET(shared), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "server_software_comment", T_COMMENT, PRESET(server_software_comment), NULL, 0, 0,
      NULL, 0},
 };
@@ -1003,6 +1016,59 @@ static void expect_comment(const struct config_key *k, char *buf, size_t n)
     snprintf(buf, n, "1-%d printable ASCII characters without '(', ')' or '\\'", COMMENT_MAX);
 }
 
+/* git_shared: paths kept across releases (shared_path.h); "off" = none (a preset's too). */
+static int parse_shared(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        struct shared_path sp;
+        if (ascii_casecmp(w, "off") == 0)
+            str_list_clear(l);
+        else if (shared_path_parse(w, &sp) != 0)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+    }
+    return rc;
+}
+
+static void expect_shared(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("paths inside the release (no '..', not absolute, no .git), or off", buf, n);
+}
+
+/* git_notify: http:// or https:// URLs (libcurl parses them when sending). */
+static int parse_urls(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        bool ok = (ascii_ncasecmp(w, "http://", 7) == 0 && w[7]) ||
+                  (ascii_ncasecmp(w, "https://", 8) == 0 && w[8]);
+        for (const char *c = w; ok && *c; c++)
+            ok = (unsigned char)*c > 0x20 && *c != 0x7f;
+        if (!ok)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+    }
+    return rc;
+}
+
+static void expect_urls(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("http:// or https:// URLs", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1021,6 +1087,8 @@ static const struct type_def types[] = {
     [T_PREFIXES] = {true, parse_prefixes, expect_prefixes, dispose_str_list},
     [T_ENV] = {true, parse_env, expect_env, dispose_str_list},
     [T_COMMENT] = {false, parse_comment, expect_comment, dispose_string},
+    [T_SHARED] = {true, parse_shared, expect_shared, dispose_str_list},
+    [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1075,6 +1143,7 @@ void config_dispose(struct config *cfg)
     dispose_section(SEC_SERVER, &cfg->server);
     for (size_t i = 0; i < cfg->n_sites; i++) {
         dispose_section(SEC_SITE, &cfg->sites[i]);
+        free(cfg->sites[i].git.shared_dir);
         free(cfg->sites[i].name);
     }
     free(cfg->sites);
@@ -1428,6 +1497,15 @@ void config_preset_dispose(struct preset *p)
 
 /* ---- second pass -------------------------------------------------------------------------- */
 
+/* Whether path is dir or below it, textually ("/srv/site/.env" under "/srv/site/"). */
+static bool path_is_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 /* "FILE:LINE" for things from the file, "command line" for the rest. */
 static const char *where(const struct config *cfg, unsigned line, char *buf, size_t n)
 {
@@ -1515,12 +1593,27 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
         if (s->fcgi.keep_conns > s->fcgi.max_conns)
             s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
-        if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status))
+        if (!s->git.repo &&
+            (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
+             s->git.env_file || s->git.after || s->git.notify.n))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.hook && (!s->git.secret || !*s->git.secret))
             errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
                         where(cfg, s->line, at, sizeof at), s->name);
+        if (s->git.repo && s->root && !s->git.shared_dir) {
+            char *state = release_state_dir(s->root);
+            s->git.shared_dir = xasprintf("%s/shared", state);
+            free(state);
+        }
+        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret)
+            errlist_add(errs, "%s: [site %s]: git_notify needs git_notify_secret (or git_secret)",
+                        where(cfg, s->line, at, sizeof at), s->name);
+        if (s->git.env_file && s->root && path_is_under(s->git.env_file, s->root))
+            errlist_add(errs,
+                        "%s: git_env_file '%s' is inside the root '%s': it would be served; "
+                        "keep it outside",
+                        where(cfg, s->git.env_file_line, at, sizeof at), s->git.env_file, s->root);
         if (s->hosts.n == 0) {
             if (catchall)
                 errlist_add(errs,

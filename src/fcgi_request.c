@@ -114,7 +114,7 @@ static bool is_script(const struct site_conf *site, const char *rel)
         if (known)
             return true;
     }
-    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, site->git.shared_dir, &st);
     if (fd < 0)
         return false;
     close(fd);
@@ -134,7 +134,7 @@ static bool is_script(const struct site_conf *site, const char *rel)
 static int kind_of(const struct site_conf *site, const char *rel)
 {
     struct stat st;
-    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, site->git.shared_dir, &st);
     if (fd < 0)
         return 0;
     close(fd);

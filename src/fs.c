@@ -4,6 +4,10 @@
  *   inside - the real path must stay under the real root and contain no dot segment, so a
  *            link cannot reach outside the site nor into .git/ or a dotfile.
  *   on     - follow anywhere, but a target inside the root still may not be hidden.
+ * A git site's shared directory (git_shared, "also" below) counts as inside for the first two
+ * rules: a link into it is followed when its real path is under the real shared directory
+ * with no dot segment below it, exactly as for the root, so shared uploads are served and a
+ * link planted inside them (to /etc, to the state directory, to a shared .env) is not.
  */
 #include "fs.h"
 
@@ -53,12 +57,13 @@ static bool inside_and_visible(const char *real, const char *root_real, bool *in
 }
 
 static int open_resolved(const char *root, const char *rel, enum follow_symlinks policy,
-                         struct stat *st)
+                         const char *also, struct stat *st)
 {
     char *full = xasprintf("%s%s", root, rel);
     char *real = realpath(full, NULL);
     int real_errno = errno; /* realpath() may change errno even when it succeeds */
     char *root_real = realpath(root, NULL);
+    char *also_real = NULL;
     int rc = -ENOENT;
     if (!real || !root_real) {
         rc = !real && real_errno ? -real_errno : -ENOENT;
@@ -66,6 +71,15 @@ static int open_resolved(const char *root, const char *rel, enum follow_symlinks
     }
     bool inside;
     bool visible = inside_and_visible(real, root_real, &inside);
+    if (!inside && also) {
+        also_real = realpath(also, NULL);
+        if (also_real) {
+            free(root_real); /* from here on, the shared directory is the area checked */
+            root_real = also_real;
+            also_real = NULL;
+            visible = inside_and_visible(real, root_real, &inside);
+        }
+    }
     if (inside ? !visible : policy != FOLLOW_ON)
         goto out;
     int fd = open(real, OPEN_FLAGS | O_NOFOLLOW);
@@ -92,10 +106,12 @@ out:
     free(full);
     free(real);
     free(root_real);
+    free(also_real);
     return rc;
 }
 
-int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks policy, struct stat *st)
+int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks policy,
+                    const char *also, struct stat *st)
 {
     const char *relative = rel[0] == '/' ? rel + 1 : rel;
     if (relative[0] == '\0')
@@ -139,7 +155,7 @@ int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks poli
         free(root_real);
         return rc;
     }
-    return open_resolved(root, rel, policy, st);
+    return open_resolved(root, rel, policy, also, st);
 }
 
 int fs_read_all(int fd, void *buf, size_t len)

@@ -45,9 +45,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deploy_event.h"
+#include "env_file.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "release.h"
+#include "shared_path.h"
 #include "util.h"
 
 #define HISTORY 10      /* deploy durations kept for the status */
@@ -70,6 +74,8 @@ struct git_site {
     bool requested;        /* a deploy was asked for (webhook, signal) */
     uint64_t requested_ms; /* when the oldest pending request came */
     uint64_t started_ms;   /* when the last deploy started */
+    const char *trigger;   /* who asked for the pending deploy: "webhook", "signal" */
+    bool polled_once;      /* the start-up deploy ran: later unrequested ones are polls */
     _Atomic bool live;
     /* status, under status_lock */
     char live_commit[41];
@@ -78,6 +84,7 @@ struct git_site {
     int64_t last_attempt;     /* wall clock */
     int64_t last_success;
     char last_error[256];
+    char after_error[256]; /* git_after's failure after the last switch; "" = none */
     bool deploying;
     unsigned n_deploys, n_failures, n_unchanged;
     uint64_t last_duration_ms; /* of the last attempt that ended */
@@ -632,31 +639,219 @@ static int checkout(struct git_site *g, const char *sha, const char *dir, struct
     return rc == 0 ? 0 : -1;
 }
 
-static int run_then(struct git_site *g, const char *sha, const char *dir, struct errlist *errs)
+/* The environment of git_then and git_after: the env file's NAME=VALUE lines, then WHARF_*
+ * (which win). Read at each deploy, so a changed file needs no reload. Returns 0, or -1 with
+ * FILE:LINE errors in errs (a deploy error). */
+static int read_env_file(const struct git_site *g, struct str_list *out, struct errlist *errs)
 {
-    const char *cmd = g->site->git.then;
-    if (!cmd)
+    const char *path = g->site->git.env_file;
+    if (!path)
         return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO never blocks */
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        errlist_add(errs, "git_env_file %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > ENV_FILE_MAX_BYTES) {
+        errlist_add(errs, "git_env_file %s: not a regular file of at most %d bytes", path,
+                    ENV_FILE_MAX_BYTES);
+        close(fd);
+        return -1;
+    }
+    char *text = xmalloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    int rc = env_file_parse(text, got, path, out, errs);
+    free(text);
+    return rc;
+}
+
+/* Run a deploy command (git_then in the release being built, git_after in the live one) with
+ * the env file's variables, WHARF_COMMIT, WHARF_RELEASE and WHARF_SHARED. */
+static int run_cmd(struct git_site *g, const char *what, const char *cmd, const char *sha,
+                   const char *dir, const struct str_list *env_file, struct errlist *errs)
+{
     char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
     char *commit = xasprintf("WHARF_COMMIT=%s", sha);
     char *release = xasprintf("WHARF_RELEASE=%s", dir);
-    char *env[] = {commit, release, NULL};
+    char *shared = xasprintf("WHARF_SHARED=%s/shared", g->state);
+    char **env = xcalloc(env_file->n + 4, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < env_file->n; i++)
+        env[k++] = env_file->v[i];
+    env[k++] = commit;
+    env[k++] = release;
+    env[k++] = shared;
     char tag[128];
-    snprintf(tag, sizeof tag, "git_then [site %s]", g->site->name);
+    snprintf(tag, sizeof tag, "%s [site %s]", what, g->site->name);
     struct proc_opts o = {
         .cwd = dir,
         .env_add = env,
         .timeout_ms = g->site->git.then_timeout_ms,
         .log_tag = tag,
     };
-    log_info(g->tag, 0, "running git_then in %s: %s", dir, cmd);
+    log_info(g->tag, 0, "running %s in %s: %s", what, dir, cmd);
     int rc = proc_run(argv, &o);
     free(commit);
     free(release);
+    free(shared);
+    free(env);
     if (rc != 0)
-        errlist_add(errs, "git_then %s (%s%d)", rc == -ETIMEDOUT ? "timed out" : "failed",
+        errlist_add(errs, "%s %s (%s%d)", what, rc == -ETIMEDOUT ? "timed out" : "failed",
                     rc > 128 ? "signal " : "exit status ", rc > 128 ? rc - 128 : rc);
     return rc == 0 ? 0 : -1;
+}
+
+static int run_then(struct git_site *g, const char *sha, const char *dir,
+                    const struct str_list *env_file, struct errlist *errs)
+{
+    const char *cmd = g->site->git.then;
+    return cmd ? run_cmd(g, "git_then", cmd, sha, dir, env_file, errs) : 0;
+}
+
+/* ---- shared state -----------------------------------------------------------------------------
+ * state/shared/PATH holds each git_shared path; every release gets PATH as a relative symlink
+ * to it before git_then runs (docs/architecture.md). The first deploy seeds it from the
+ * commit's copy (moved, not copied) or creates it; later deploys never write it: the commit's
+ * copy is removed and replaced by the link. Prune and rollback never touch state/shared (rm_rf
+ * does not follow links). */
+
+/* The effective list: the site's git_shared (even "off"), else its preset's. */
+static const struct str_list *shared_list(const struct site_conf *site)
+{
+    static const struct str_list none = {0};
+    if (site->git.shared_line)
+        return &site->git.shared;
+    if (site->fcgi.preset)
+        return &site->fcgi.preset->shared;
+    return &none;
+}
+
+/* Make every directory above path (relative, under base) exist as a real directory: a symlink
+ * or a file on the way is an error, so a committed link cannot lead a shared path out. */
+static int real_parents(const char *base, const char *path, const char *what, struct errlist *errs)
+{
+    char *p = xasprintf("%s/%s", base, path);
+    size_t skip = strlen(base) + 1;
+    int rc = 0;
+    for (char *s = p + skip; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        struct stat st;
+        if (lstat(p, &st) != 0) {
+            if (mkdir(p, 0755) != 0)
+                rc = errlist_add(errs, "git_shared %s: cannot create %s: %s", path, p,
+                                 strerror(errno));
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = errlist_add(errs, "git_shared %s: %s in %s is not a directory", path, p + skip,
+                             what);
+        }
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int link_one(struct git_site *g, const char *dir, const char *store,
+                    const struct shared_path *sp, struct errlist *errs)
+{
+    const char *path = sp->path;
+    char *in_release = xasprintf("%s/%s", dir, path);
+    char *in_store = xasprintf("%s/%s", store, path);
+    char *target = NULL;
+    int rc = -1;
+    struct stat rs, ss;
+    if (real_parents(dir, path, "the commit", errs) != 0 ||
+        real_parents(store, path, "the shared directory", errs) != 0)
+        goto out;
+    bool in_commit = lstat(in_release, &rs) == 0;
+    bool stored = lstat(in_store, &ss) == 0;
+    if (stored && S_ISLNK(ss.st_mode)) {
+        errlist_add(errs, "git_shared %s: %s is a symlink; only files and directories are kept",
+                    path, in_store);
+        goto out;
+    }
+    if (sp->optional && in_commit) {
+        rc = 0; /* the commit's own copy wins */
+        goto out;
+    }
+    if (!stored && in_commit && S_ISLNK(rs.st_mode)) {
+        /* a link is no content to keep, and it may lead anywhere */
+        errlist_add(errs, "git_shared %s is a symlink in the commit: nothing to seed from", path);
+        goto out;
+    } else if (!stored && in_commit) {
+        if (rename(in_release, in_store) != 0) {
+            errlist_add(errs, "git_shared %s: cannot move it to %s: %s", path, in_store,
+                        strerror(errno));
+            goto out;
+        }
+        log_info(g->tag, 0, "git_shared %s: seeded from the commit", path);
+    } else if (!stored && !sp->optional) {
+        int fd = -1;
+        if (sp->is_file)
+            fd = open(in_store, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (sp->is_file ? fd < 0 : mkdir(in_store, 0755) != 0) {
+            errlist_add(errs, "git_shared %s: cannot create %s: %s", path, in_store,
+                        strerror(errno));
+            goto out;
+        }
+        if (fd >= 0)
+            close(fd);
+        log_info(g->tag, 0, "git_shared %s: created an empty %s", path,
+                 sp->is_file ? "file" : "directory");
+    } else if (in_commit) {
+        rm_rf(in_release); /* the shared copy wins, always */
+    }
+    /* relative: releases/NAME.tmp/a/b/PATH -> ../../../../shared/a/b/PATH, valid after the
+     * rename to NAME and wherever the state directory is moved */
+    struct buf t;
+    buf_init(&t, 0);
+    for (unsigned i = 0; i < shared_path_depth(path) + 2; i++)
+        buf_puts(&t, "../");
+    buf_printf(&t, "shared/%s", path);
+    target = buf_steal(&t, NULL);
+    if (symlink(target, in_release) != 0) {
+        errlist_add(errs, "git_shared %s: symlink: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    free(in_release);
+    free(in_store);
+    free(target);
+    return rc;
+}
+
+static int link_shared(struct git_site *g, const char *dir, struct errlist *errs)
+{
+    const struct str_list *l = shared_list(g->site);
+    if (l->n == 0)
+        return 0;
+    char *store = xasprintf("%s/shared", g->state);
+    int rc = 0;
+    if (mkdir(store, 0755) != 0 && errno != EEXIST)
+        rc = errlist_add(errs, "cannot create %s: %s", store, strerror(errno));
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        struct shared_path sp;
+        if (shared_path_parse(l->v[i], &sp) != 0) /* config.c checked it */
+            rc = errlist_add(errs, "git_shared: bad path '%s'", l->v[i]);
+        else
+            rc = link_one(g, dir, store, &sp, errs);
+    }
+    free(store);
+    return rc;
 }
 
 /* The deploy lock's fd, or -errno: -EWOULDBLOCK when another process holds it (and !wait). */
@@ -763,22 +958,34 @@ static bool recover(struct git_site *g, char *live, size_t n, bool repair)
     return ok;
 }
 
+/* What a deploy or rollback did, for the history and git_notify. */
+struct deploy_info {
+    char commit[41];       /* deployed or rolled back to; "" = unknown (the fetch failed) */
+    char previous[41];     /* live before; "" = none */
+    char after_error[256]; /* git_after failed (the release stays live); "" = no */
+};
+
 /* Fetch, build and switch. Returns 0, with *switched telling whether a new release went live
  * (false: the branch's commit is live already, or was rolled back from), or -1 with the reason
  * in errs. */
-static int deploy(struct git_site *g, bool *switched, struct errlist *errs)
+static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
+                  struct errlist *errs)
 {
     *switched = false;
     char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
+    struct str_list env = {0};
     if (mkdir_p(g->releases) != 0) {
         errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
         return -1;
     }
     bool live_ok = recover(g, live, sizeof live, true);
+    if (live_ok)
+        snprintf(info->previous, sizeof info->previous, "%s", release_name_commit(live));
     if (fetch(g, sha, errs) != 0)
         return -1;
+    snprintf(info->commit, sizeof info->commit, "%s", sha);
     struct stat st;
     char skip[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
     read_skip(g, skip, sizeof skip);
@@ -802,11 +1009,14 @@ static int deploy(struct git_site *g, bool *switched, struct errlist *errs)
     final_dir = xasprintf("%s/%s", g->releases, name);
     tmp_dir = xasprintf("%s.tmp", final_dir);
     log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
+    if (read_env_file(g, &env, errs) != 0)
+        goto out;
     if (mkdir(tmp_dir, 0755) != 0) {
         errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
-    if (checkout(g, sha, tmp_dir, errs) != 0 || run_then(g, sha, tmp_dir, errs) != 0)
+    if (checkout(g, sha, tmp_dir, errs) != 0 || link_shared(g, tmp_dir, errs) != 0 ||
+        run_then(g, sha, tmp_dir, &env, errs) != 0)
         goto out;
     if (g->site->git.subdir) {
         char *sub = xasprintf("%s/%s", tmp_dir, g->site->git.subdir);
@@ -832,11 +1042,21 @@ static int deploy(struct git_site *g, bool *switched, struct errlist *errs)
     prune(g);
     *switched = true;
     rc = 0;
+    if (g->site->git.after) {
+        /* the release is live whatever happens here: a failure is reported, never rolled back */
+        struct errlist after = {0};
+        if (run_cmd(g, "git_after", g->site->git.after, sha, final_dir, &env, &after) != 0) {
+            snprintf(info->after_error, sizeof info->after_error, "%s", after.msg[after.n - 1]);
+            log_error(g->tag, 0, "%s; %.12s stays live", info->after_error, sha);
+        }
+        errlist_dispose(&after);
+    }
 out:
     if (rc != 0 && tmp_dir)
         rm_rf(tmp_dir);
     free(tmp_dir);
     free(final_dir);
+    env_file_clear(&env);
     return rc;
 }
 
@@ -844,7 +1064,7 @@ out:
  * one, of another commit; the newest complete one when the root is not on a complete release.
  * The commit rolled back from goes on the do-not-redeploy list first, so a kill -9 at any
  * point leaves either no rollback or a complete one. */
-static int rollback(struct git_site *g, struct errlist *errs)
+static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs)
 {
     char live[128];
     bool live_ok = recover(g, live, sizeof live, false);
@@ -852,6 +1072,10 @@ static int rollback(struct git_site *g, struct errlist *errs)
     char **v = list_releases(g, &n);
     size_t t = release_rollback_target(v, n, live_ok ? live : "");
     int rc = -1;
+    if (live_ok)
+        snprintf(info->previous, sizeof info->previous, "%s", release_name_commit(live));
+    if (t < n)
+        snprintf(info->commit, sizeof info->commit, "%s", release_name_commit(v[t]));
     if (t == n) {
         errlist_add(errs, "no complete release older than %s (of another commit) is kept",
                     live[0] ? live : "(none)");
@@ -866,9 +1090,89 @@ static int rollback(struct git_site *g, struct errlist *errs)
     return rc;
 }
 
-static void run_one(struct git_site *g)
+/* ---- history and notifications --------------------------------------------------------------
+ * state/history: one line per deploy that switched or failed and per rollback
+ * (deploy_event.h), the newest DEPLOY_HISTORY_KEEP kept; written whole under another name and
+ * renamed, under the deploy lock, by the server and the command line alike. */
+
+#define HISTORY_FILE_MAX (64 * 1024)
+
+static char *read_small(const char *path, size_t max)
+{
+    char *text = xmalloc(max + 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, text, max) : -1;
+    text[got > 0 ? got : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    return text;
+}
+
+static void add_history(const struct git_site *g, const struct deploy_event *ev)
+{
+    char *path = xasprintf("%s/history", g->state);
+    char *tmp = xasprintf("%s/history.tmp", g->state);
+    char *old = read_small(path, HISTORY_FILE_MAX);
+    size_t lines = 0;
+    for (const char *p = old; *p; p++)
+        lines += *p == '\n';
+    const char *keep = old;
+    while (lines-- >= DEPLOY_HISTORY_KEEP && strchr(keep, '\n'))
+        keep = strchr(keep, '\n') + 1;
+    struct buf line;
+    buf_init(&line, 0);
+    deploy_event_line(ev, &line);
+    FILE *f = fopen(tmp, "we");
+    bool ok = f && fprintf(f, "%s%s", keep, line.data) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        log_warn(g->tag, 0, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    buf_dispose(&line);
+    free(old);
+    free(path);
+    free(tmp);
+}
+
+/* Record one deploy attempt or rollback: the history file, the log, git_notify. */
+static void report(const struct git_site *g, const char *event, const char *trigger, int rc,
+                   const struct deploy_info *info, uint64_t ms, const char *why)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    struct deploy_event ev = {
+        .event = event,
+        .site = g->site->name,
+        .result = rc != 0                          ? "failed"
+                  : strcmp(event, "rollback") == 0 ? "rolled_back"
+                                                   : "live",
+        .trigger = trigger,
+        .commit = info->commit,
+        .previous = info->previous,
+        .error = rc != 0 ? why : NULL,
+        .after_error = info->after_error,
+        .host = host,
+        .time = (int64_t)time(NULL),
+        .duration_ms = ms,
+    };
+    add_history(g, &ev);
+    const struct git_site_conf *c = &g->site->git;
+    if (c->notify.n) {
+        struct buf body;
+        buf_init(&body, 0);
+        deploy_event_json(&ev, &body);
+        notify_post(&c->notify, c->notify_secret ? c->notify_secret : c->secret, c->notify_ca,
+                    event, body.data, body.len, g->tag);
+        buf_dispose(&body);
+    }
+}
+
+static void run_one(struct git_site *g, const char *trigger)
 {
     struct errlist errs = {0};
+    struct deploy_info info = {0};
     uint64_t t0 = clock_ms();
     pthread_mutex_lock(&status_lock);
     g->deploying = true;
@@ -882,11 +1186,13 @@ static void run_one(struct git_site *g)
     else if (fd < 0)
         errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
     else
-        rc = deploy(g, &switched, &errs);
-    if (fd >= 0)
-        close(fd);
+        rc = deploy(g, &switched, &info, &errs);
     const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
+    if (fd >= 0 && (switched || rc < 0))
+        report(g, "deploy", trigger, rc, &info, ms, why);
+    if (fd >= 0)
+        close(fd);
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
@@ -898,6 +1204,7 @@ static void run_one(struct git_site *g)
         g->last_success = time(NULL);
         g->n_deploys++;
         g->durations_ms[g->n_durations++ % HISTORY] = ms;
+        snprintf(g->after_error, sizeof g->after_error, "%s", info.after_error);
     } else if (rc < 0) {
         g->n_failures++;
         snprintf(g->last_error, sizeof g->last_error, "%s", why);
@@ -947,11 +1254,16 @@ static void *on_thread(void *arg)
         }
         /* requests arriving while this deploy runs set `requested` again: bursts coalesce
          * into at most one more deploy */
+        const char *trigger = due->requested      ? (due->trigger ? due->trigger : "webhook")
+                              : !due->polled_once ? "start"
+                                                  : "poll";
         due->requested = false;
+        due->trigger = NULL;
+        due->polled_once = true;
         due->started_ms = now;
         in_deploy = due; /* git_worker_remove() waits for it */
         pthread_mutex_unlock(&lock);
-        run_one(due);
+        run_one(due, trigger);
         pthread_mutex_lock(&lock);
         in_deploy = NULL;
         pthread_cond_broadcast(&deployed);
@@ -1049,6 +1361,7 @@ void git_worker_stop(void)
     pthread_mutex_unlock(&lock);
     pthread_join(thread, NULL);
     running = false;
+    notify_stop();
 }
 
 void git_worker_request(struct git_site *g)
@@ -1059,6 +1372,7 @@ void git_worker_request(struct git_site *g)
     if (!g->requested) {
         g->requested = true;
         g->requested_ms = clock_ms();
+        g->trigger = "webhook";
         pthread_cond_signal(&wake);
     }
     pthread_mutex_unlock(&lock);
@@ -1068,8 +1382,10 @@ void git_worker_request_all(void)
 {
     pthread_mutex_lock(&lock);
     for (struct git_site *g = sites; g; g = g->next) {
-        if (!g->requested)
+        if (!g->requested) {
             g->requested_ms = clock_ms();
+            g->trigger = "signal";
+        }
         g->requested = true;
     }
     pthread_cond_signal(&wake);
@@ -1143,6 +1459,14 @@ void git_worker_status_json(const struct git_site *g, struct buf *out)
     } else {
         buf_puts(out, "null");
     }
+    buf_puts(out, ",\"after_error\":");
+    if (g->after_error[0]) {
+        buf_putc(out, '"');
+        buf_append_json(out, g->after_error, strlen(g->after_error));
+        buf_putc(out, '"');
+    } else {
+        buf_puts(out, "null");
+    }
     buf_printf(out, ",\"deploying\":%s,\"deploys\":%u,\"failures\":%u,\"durations_ms\":[",
                g->deploying ? "true" : "false", g->n_deploys, g->n_failures);
     unsigned n = g->n_durations < HISTORY ? g->n_durations : HISTORY;
@@ -1150,8 +1474,17 @@ void git_worker_status_json(const struct git_site *g, struct buf *out)
         unsigned idx = (g->n_durations - n + i) % HISTORY;
         buf_printf(out, "%s%llu", i ? "," : "", (unsigned long long)g->durations_ms[idx]);
     }
-    buf_puts(out, "]}");
+    buf_puts(out, "]");
     pthread_mutex_unlock(&status_lock);
+    /* the history file holds the command line's deploys and rollbacks too (renamed whole, so
+     * this never reads half a write) */
+    char *path = xasprintf("%s/history", g->state);
+    char *text = read_small(path, HISTORY_FILE_MAX);
+    buf_puts(out, ",\"history\":");
+    deploy_history_json(text, HISTORY, out);
+    buf_puts(out, "}");
+    free(text);
+    free(path);
 }
 
 void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
@@ -1176,15 +1509,22 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
     struct git_site g;
     git_site_init(&g, site);
     struct errlist errs = {0};
+    struct deploy_info info = {0};
     bool switched = true;
     int rc = -1;
+    uint64_t t0 = clock_ms();
     int fd = lock_state(&g, true); /* waits for a deploy running in the server */
     if (fd < 0) {
         errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, &errs) : deploy(&g, &switched, &errs);
+        rc = do_rollback ? rollback(&g, &info, &errs) : deploy(&g, &switched, &info, &errs);
+        if (switched || rc < 0)
+            report(&g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
+                   errs.n ? errs.msg[errs.n - 1] : "unknown error");
         close(fd);
     }
+    notify_flush(2 * NOTIFY_TIMEOUT_MS); /* the events leave before the process does */
+    notify_stop();
     if (rc < 0)
         log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
                   errs.n ? errs.msg[errs.n - 1] : "unknown error");

@@ -37,6 +37,7 @@
 #include "reload.h"
 #include "privileges.h"
 #include "service.h"
+#include "release.h"
 #include "sites.h"
 #include "static_file.h"
 #include "util.h"
@@ -336,6 +337,12 @@ static void absolutize_roots(struct config *cfg)
         else
             cfg->sites[i].root = xasprintf("%s/%.*s", strcmp(cwd, "/") ? cwd : "", (int)n, root);
         free(root);
+        if (cfg->sites[i].git.shared_dir) { /* beside the releases, as the git worker sees them */
+            char *state = release_state_dir(cfg->sites[i].root);
+            free(cfg->sites[i].git.shared_dir);
+            cfg->sites[i].git.shared_dir = xasprintf("%s/shared", state);
+            free(state);
+        }
     }
 }
 

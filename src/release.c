@@ -6,8 +6,11 @@
 #include "release.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "util.h"
 
 /* "NNNNNN-YYYYMMDDTHHMMSSZ-hhhhhhhhhhhh": d = digit, h = lowercase hex, others literal */
 static const char name_form[] = "dddddd-ddddddddTddddddZ-hhhhhhhhhhhh";
@@ -85,4 +88,19 @@ void release_prune_plan(char *const *names, size_t n, const char *live, unsigned
         else
             drop[i] = i != target;
     }
+}
+
+char *release_state_dir(const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    const char *slash = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (root[i] == '/')
+            slash = root + i;
+    if (!slash)
+        return xasprintf(".%.*s.wharf", (int)n, root);
+    size_t dir = (size_t)(slash - root);
+    return xasprintf("%.*s/.%.*s.wharf", (int)dir, root, (int)(n - dir - 1), slash + 1);
 }

@@ -250,7 +250,7 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
     if (e && e->resp)
         return e;
     file_entry_release(e);
-    int gz_fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+    int gz_fd = fs_open_beneath(site->root, rel, site->follow_symlinks, site->git.shared_dir, &st);
     if (gz_fd < 0)
         return NULL;
     if (!S_ISREG(st.st_mode)) {
@@ -468,7 +468,7 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
         if ((size_t)snprintf(rel, sizeof rel, "%s%s", path, site->index.v[i]) >= sizeof rel ||
             (size_t)snprintf(full, sizeof full, "%s%s", site->root, rel) >= sizeof full)
             continue;
-        int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, &st);
+        int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, site->git.shared_dir, &st);
         if (fd < 0)
             continue;
         if (!S_ISREG(st.st_mode)) {
@@ -524,7 +524,7 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
             return ret;
         }
     }
-    int fd = fs_open_beneath(site->root, path, site->follow_symlinks, &st);
+    int fd = fs_open_beneath(site->root, path, site->follow_symlinks, site->git.shared_dir, &st);
     if (fd < 0) {
         if (fd != -ENOENT && fd != -ENOTDIR && fd != -EACCES && fd != -EINVAL && fd != -ELOOP)
             log_warn("static", r->id, "open %s: %s", full, strerror(-fd));

@@ -54,6 +54,24 @@ static int hmac_sha256(const char *key, const void *data, size_t len, uint8_t ou
     return rc < 0 ? -1 : 0;
 }
 
+int webhook_sign(const char *secret, const void *body, size_t len,
+                 char out[WEBHOOK_SIGNATURE_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t mac[SHA256_LEN];
+
+    out[0] = '\0';
+    if (!secret || !*secret || hmac_sha256(secret, body, len, mac) != 0)
+        return -1;
+    memcpy(out, "sha256=", 7);
+    for (size_t i = 0; i < SHA256_LEN; i++) {
+        out[7 + 2 * i] = hex[mac[i] >> 4];
+        out[8 + 2 * i] = hex[mac[i] & 15];
+    }
+    out[WEBHOOK_SIGNATURE_LEN] = '\0';
+    return 0;
+}
+
 static enum webhook_verdict check_signature(const char *hex, const void *body, size_t len,
                                             const char *secret)
 {

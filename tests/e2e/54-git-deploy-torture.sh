@@ -89,6 +89,7 @@ with open(bad, "w") as out:
     while not os.path.exists(stop):
         n += 1
         why = None
+        target = None
         try:
             target = os.readlink(root)
             real = os.path.realpath(root)
@@ -111,7 +112,14 @@ with open(bad, "w") as out:
                     if os.path.realpath(root) == real and os.path.isdir(real):
                         why = "root -> %s: v.txt or built.txt missing" % name
         except FileNotFoundError as e:
-            why = "root: %s" % e
+            # the root moved on and its old release was pruned between readlink and lstat
+            # (a switch then a prune): only a root still on a missing release is wrong
+            try:
+                still = os.readlink(root) == target and not os.path.isdir(os.path.realpath(root))
+            except OSError:
+                still = True
+            if still:
+                why = "root: %s" % e
         except OSError as e:
             why = "root: %s" % e
         if why:

@@ -606,6 +606,64 @@ static void test_preset_keys(void)
     errlist_dispose(&errs);
 }
 
+static void test_git_shared(void)
+{
+    struct config cfg;
+    is_str(load(&cfg, "[site a]\nroot = /tmp/wharf-t/site\ngit_repo = /r.git\n"
+                      "git_shared = storage .env\n  wp-content/uploads wp-config.php?\n"
+                      "git_env_file = /etc/wharf/a.env\ngit_after = true\n"
+                      "git_notify = http://127.0.0.1:9/x https://hooks.example/y\n"
+                      "git_notify_secret = s\n"),
+           "", "git_shared & co: accepted");
+    const struct site_conf *s = &cfg.sites[0];
+    is_int(s->git.shared.n, 4, "git_shared: four paths over two lines");
+    is_int(s->git.shared_line, 4, "git_shared: its line");
+    is_int(s->git.notify.n, 2, "git_notify: two URLs");
+    is_str(s->git.shared_dir, "/tmp/wharf-t/.site.wharf/shared", "shared_dir beside the releases");
+    config_dispose(&cfg);
+    is_str(load(&cfg, "[site a]\nroot = /srv/a\ngit_repo = /r.git\ngit_shared = off\n"), "",
+           "git_shared = off: accepted");
+    ok(cfg.sites[0].git.shared.n == 0 && cfg.sites[0].git.shared_line == 4,
+       "git_shared = off: no paths, but given (the preset's do not apply)");
+    config_dispose(&cfg);
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_repo = /r.git\n"
+                     "git_shared = storage ../etc\ngit_shared = /etc/passwd\n"
+                     "git_shared = .git/hooks a/../../b\n"),
+           "t.ini:4: git_shared: expected paths inside the release (no '..', not absolute, no "
+           ".git), or off, got '../etc'\n"
+           "t.ini:5: git_shared: expected paths inside the release (no '..', not absolute, no "
+           ".git), or off, got '/etc/passwd'\n"
+           "t.ini:6: git_shared: expected paths inside the release (no '..', not absolute, no "
+           ".git), or off, got '.git/hooks'\n"
+           "t.ini:6: git_shared: expected paths inside the release (no '..', not absolute, no "
+           ".git), or off, got 'a/../../b'\n",
+           "git_shared: escapes are errors at their lines");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_repo = /r.git\n"
+                     "git_notify = ftp://x/ http://\n"),
+           "t.ini:4: git_notify: expected http:// or https:// URLs, got 'ftp://x/'\n"
+           "t.ini:4: git_notify: expected http:// or https:// URLs, got 'http://'\n",
+           "git_notify: only http and https URLs");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_repo = /r.git\ngit_notify = http://h/\n"),
+           "t.ini:1: [site a]: git_notify needs git_notify_secret (or git_secret)\n",
+           "git_notify: needs a secret");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_repo = /r.git\ngit_env_file = /srv/a/.env\n"),
+           "t.ini:4: git_env_file '/srv/a/.env' is inside the root '/srv/a': it would be served; "
+           "keep it outside\n",
+           "git_env_file: inside the root is an error");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_shared = storage\n"),
+           "t.ini:1: [site a]: git_* keys need git_repo\n", "git_shared: needs git_repo");
+    struct preset p;
+    struct errlist errs = {0};
+    is_int(config_parse_preset(&p, "lv", "ext = .php\nshared = storage .env\n", "lv.ini", &errs), 0,
+           "preset: shared accepted");
+    is_int(p.shared.n, 2, "preset: two shared paths");
+    config_preset_dispose(&p);
+    is_int(config_parse_preset(&p, "bad", "ext = .php\nshared = /abs\n", "bad.ini", &errs), -1,
+           "preset: an absolute shared path is refused");
+    config_preset_dispose(&p);
+    errlist_dispose(&errs);
+}
+
 /* ---- counting live heap blocks (glibc; ASan brings its own leak check instead, and TSan
  * must own malloc from before main) ------------------------------------------------------ */
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -884,6 +942,7 @@ int main(int argc, char **argv)
     test_check_fs();
     test_presets();
     test_preset_keys();
+    test_git_shared();
     test_finish_empty_listen();
     test_fcgi_bounds();
     test_full_fixture(dir);

@@ -34,12 +34,13 @@ static void mk(const char *kind, const char *rel, const char *target)
         mkfifo(p, 0644);
 }
 
-/* The result of opening rel under policy: the first bytes of a file, "<dir>", or "-ERRNO". */
-static const char *open_as(const char *rel, enum follow_symlinks policy)
+/* The result of opening rel under policy, with also as the second allowed area (a git site's
+ * shared directory; NULL = none): the first bytes of a file, "<dir>", or "-ERRNO". */
+static const char *open_shared(const char *rel, enum follow_symlinks policy, const char *also)
 {
     static char out[64];
     struct stat st;
-    int fd = fs_open_beneath(root, rel, policy, &st);
+    int fd = fs_open_beneath(root, rel, policy, also, &st);
     if (fd < 0) {
         snprintf(out, sizeof out, "-%s",
                  fd == -ENOENT   ? "ENOENT"
@@ -55,6 +56,11 @@ static const char *open_as(const char *rel, enum follow_symlinks policy)
     out[n < 0 ? 0 : n] = '\0';
     close(fd);
     return out;
+}
+
+static const char *open_as(const char *rel, enum follow_symlinks policy)
+{
+    return open_shared(rel, policy, NULL);
 }
 
 int main(void)
@@ -109,12 +115,40 @@ int main(void)
     snprintf(link_root, sizeof link_root, "%s/current", top);
     symlink("root", link_root);
     struct stat st;
-    int fd = fs_open_beneath(link_root, "/in", FOLLOW_INSIDE, &st);
+    int fd = fs_open_beneath(link_root, "/in", FOLLOW_INSIDE, NULL, &st);
     ok(fd >= 0, "inside: judged against the real root when the root is a symlink");
     if (fd >= 0)
         close(fd);
-    fd = fs_open_beneath(link_root, "/out", FOLLOW_INSIDE, &st);
+    fd = fs_open_beneath(link_root, "/out", FOLLOW_INSIDE, NULL, &st);
     ok(fd < 0, "and an escape is still refused");
+
+    /* a git site's shared directory: followed under the root's rules (the also argument) */
+    mk("d", "state", NULL);
+    mk("d", "state/shared", NULL);
+    mk("d", "state/shared/up", NULL);
+    put_file("state/shared/up/p.jpg", "PHOTO");
+    put_file("state/shared/.env", "SHARED-SECRET");
+    put_file("state/repo", "STATE-FILE");
+    mk("l", "state/shared/up/passwd", "../../../outside/secret");
+    mk("l", "state/shared/up/env", "../.env");
+    mk("l", "state/shared/up/repo", "../../repo");
+    mk("l", "root/up", "../state/shared/up");
+    char also[300];
+    snprintf(also, sizeof also, "%s/state/shared", top);
+    is_str(open_shared("/up/p.jpg", FOLLOW_INSIDE, also), "PHOTO",
+           "shared: a file through a link into the shared directory is opened");
+    is_str(open_shared("/up/p.jpg", FOLLOW_INSIDE, NULL), "-ENOENT",
+           "shared: not without the shared directory (a link out of the root)");
+    is_str(open_shared("/up/passwd", FOLLOW_INSIDE, also), "-ENOENT",
+           "shared: a link planted in it leading out is not followed");
+    is_str(open_shared("/up/env", FOLLOW_INSIDE, also), "-ENOENT",
+           "shared: nor one to a dotfile of the shared directory");
+    is_str(open_shared("/up/repo", FOLLOW_INSIDE, also), "-ENOENT",
+           "shared: nor one into the state directory beside it");
+    is_str(open_shared("/up/env", FOLLOW_ON, also), "-ENOENT",
+           "shared, on: a dotfile of the shared directory stays hidden");
+    is_str(open_shared("/up/p.jpg", FOLLOW_OFF, also), "-ENOENT",
+           "shared, off: no link is followed");
 
     /* fs_read_all */
     char p[512], buf[8];

@@ -544,8 +544,25 @@ static void test_events(void)
     ok(!webhook_is_push("", NULL, NULL), "empty event");
 }
 
+static void test_sign(void)
+{
+    char sig[WEBHOOK_SIGNATURE_LEN + 1];
+
+    is_int(webhook_sign(JEFE_KEY, JEFE_DATA, strlen(JEFE_DATA), sig), 0, "sign: ok");
+    is_str(sig, "sha256=" JEFE_HEX, "sign: rfc4231 tc2, lower-case hex after sha256=");
+    struct webhook_headers h = {.hub_signature_256 = sig};
+    is_int(webhook_verify(&h, JEFE_DATA, strlen(JEFE_DATA), JEFE_KEY), WEBHOOK_OK,
+           "sign: what we send, our own check accepts");
+    is_int(webhook_sign(NULL, "x", 1, sig), -1, "sign: no secret refused");
+    is_str(sig, "", "sign: out emptied on failure");
+    is_int(webhook_sign("", "x", 1, sig), -1, "sign: empty secret refused");
+    is_int(webhook_sign("key", NULL, 0, sig), 0, "sign: an empty body");
+    is_str(sig, "sha256=" EMPTY_HEX, "sign: HMAC of the empty body");
+}
+
 int main(void)
 {
+    test_sign();
     test_hub_signature();
     test_absent();
     test_gitea();
