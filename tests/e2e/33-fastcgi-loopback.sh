@@ -48,6 +48,17 @@ cat >"$W/inner.php" <<'PHP'
 PHP
 # pid.php?us=N: sleeps, then names the child that ran it
 printf '<?php usleep((int)($_GET["us"] ?? 0)); echo getmypid(), "\\n";\n' >"$W/pid.php"
+# barrier.php?i=I&n=N: arrives, then waits (up to 10 s) until N requests have arrived: prints
+# "together" when they all ran at the same time, "alone" when the others never came
+mkdir -p "$T/barrier"
+cat >"$W/barrier.php" <<PHP
+<?php touch("$T/barrier/" . (int)\$_GET["i"]);
+for (\$t = 0; \$t < 500; \$t++) {
+    if (count(glob("$T/barrier/*")) >= (int)\$_GET["n"]) { echo "together\n"; exit; }
+    usleep(20000);
+}
+echo "alone\n";
+PHP
 
 start_fpm big "$T/big.sock" "pm.max_children = 24"
 start_fpm small "$T/small.sock" "pm.max_children = 2"
@@ -84,17 +95,17 @@ is "$(cat "$T"/outer.* | sort | uniq -c | tr -s ' ')" " 6 ok=3" \
 ok $(((t1 - t0) < 4000 ? 0 : 1)) "...in $((t1 - t0)) ms, well before any timeout (the old cap of 4 deadlocked them)"
 
 # ---- keep_conns bounds the idle connections, not the concurrency ----------------------------
-# 12 parallel 300 ms requests run at once (fastcgi_max_conns 16 by default), afterwards at most
-# fastcgi_keep_conns (4) connections stay open to php-fpm
-t0=$(now_ms)
+# 12 parallel requests run at once (fastcgi_max_conns 16 by default): each waits until all 12
+# have arrived in PHP, which only happens when none waits for another's connection (a load-proof
+# check: no clock involved). Afterwards at most fastcgi_keep_conns (4) connections stay open.
 CURLS=()
 for i in $(seq 1 12); do
-    curl -s --max-time 20 -o /dev/null "$(URL "/pid.php?us=400000&i=$i")" &
+    curl -s --max-time 20 -o "$T/barrier.$i" "$(URL "/barrier.php?n=12&i=$i")" &
     CURLS+=($!)
 done
 wait "${CURLS[@]}"
-t1=$(now_ms)
-ok $(((t1 - t0) < 900 ? 0 : 1)) "12 parallel 400 ms requests run concurrently ($((t1 - t0)) ms; 3 rounds of 4 would take 1200+)"
+is "$(cat "$T"/barrier.* | sort | uniq -c | tr -s ' ')" " 12 together" \
+    "12 parallel requests run concurrently (each saw all 12 arrive; a cap of 4 would leave them alone)"
 # 12 parallel 30 ms requests (none waits long enough to count as stalled): 12 connections
 # open, and when they end at most fastcgi_keep_conns (4) of them stay open
 python3 - "$PORT" <<'PY'
