@@ -50,12 +50,11 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
     } v[] = {
         {"workers", a->workers != b->workers},
         {"error_log", !same_str(a->error_log, b->error_log)},
+        /* note: MHD's connection limit is per daemon, fixed when it starts */
         {"max_connections", a->max_connections != b->max_connections},
-        {"max_connections_per_ip", a->max_connections_per_ip != b->max_connections_per_ip},
-        {"idle_timeout", a->idle_timeout_ms != b->idle_timeout_ms},
-        {"header_timeout", a->header_timeout_ms != b->header_timeout_ms},
-        {"max_header_size", a->max_header_bytes != b->max_header_bytes},
-        {"max_uri_length", a->max_uri_bytes != b->max_uri_bytes},
+        /* lowered, it applies at once; raised, only new listeners get MHD's larger memory
+         * limit (http_front_set_limits) */
+        {"max_header_size", b->max_header_bytes > a->max_header_bytes},
         {"mime_types", !same_str(a->mime_types, b->mime_types)},
         {"file_cache", a->file_cache_bytes != b->file_cache_bytes},
         {"file_cache_max_file", a->file_cache_max_file != b->file_cache_max_file},

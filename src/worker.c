@@ -39,11 +39,11 @@ struct worker {
     bool draining[WORKER_MAX_DAEMONS]; /* a reload removed its listener: stopped once empty */
     size_t n_daemons;
     _Atomic uint64_t beat_ms; /* loop time of its last turn (worker_heartbeat_ms) */
-    _Atomic uint64_t turns; /* loop turns finished (worker_epoch) */
+    _Atomic uint64_t turns;   /* loop turns finished (worker_epoch) */
     /* daemons a reload adds or removes, posted by the main thread (worker_post_daemon) */
     pthread_mutex_t post_lock;
     struct daemon_post *posts;
-    _Atomic bool posts_pending; /* peeked once a turn without the lock */
+    _Atomic bool posts_pending;  /* peeked once a turn without the lock */
     bool quiesced;               /* its daemons accept no more (their listen fds are closed) */
     _Atomic unsigned open_conns; /* while draining: its daemons' connections, each turn */
 };
@@ -198,9 +198,14 @@ static void take_posts(struct worker *w)
     }
 }
 
-/* Stop the draining daemons whose connections are all gone. */
+/* Stop the draining daemons whose connections are all gone; close the others' idle
+ * connections, and mark their busy ones to close after their response (as a drain does). */
 static void reap_drained(struct worker *w)
 {
+    uint64_t now = 0;
+    for (size_t j = 0; j < w->n_daemons; j++)
+        if (w->draining[j])
+            conn_watch_close_owner(w->watches, w->daemons[j], now ? now : (now = clock_ms()));
     for (size_t j = 0; j < w->n_daemons;) {
         const union MHD_DaemonInfo *di =
             w->draining[j] ? MHD_get_daemon_info(w->daemons[j], MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
