@@ -12,7 +12,8 @@
  *                    (reload_tick); listeners that stay keep their sockets, new ones are
  *                    opened, removed ones stop accepting (their idle connections are
  *                    closed, busy ones after their response); the limits and timeouts
- *                    and error_log_format take the new values (http_front_set_limits).
+ *                    error_log_format and shutdown_timeout take the new values
+ *                    (http_front_set_limits).
  *                    Other [server] keys need a restart (a warning names each one that
  *                    changed).
  */
@@ -645,7 +646,7 @@ int main(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
-            drain(&set, cfg.server.shutdown_timeout_ms, sites);
+            drain(&set, (live_cfg ? live_cfg : &cfg)->server.shutdown_timeout_ms, sites);
             break;
         }
         if (sig == SIGUSR1) {

@@ -41,6 +41,17 @@ bool reload_same_git(const struct site_conf *a, const struct site_conf *b)
            same_str(a->git.branch, b->git.branch) && same_str(a->git.subdir, b->git.subdir);
 }
 
+static bool same_addrs(const struct listen_addr *a, size_t na, const struct listen_addr *b,
+                       size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].text, b[i].text) != 0)
+            return false;
+    return true;
+}
+
 size_t reload_server_changes(const struct server_conf *a, const struct server_conf *b,
                              const char **keys, size_t max)
 {
@@ -59,7 +70,11 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
         {"file_cache", a->file_cache_bytes != b->file_cache_bytes},
         {"file_cache_max_file", a->file_cache_max_file != b->file_cache_max_file},
         {"gzip_cache", a->gzip_cache_bytes != b->gzip_cache_bytes},
+        {"admin_listen",
+         !same_addrs(a->admin_listen, a->n_admin_listen, b->admin_listen, b->n_admin_listen)},
         {"temp_dir", !same_str(a->temp_dir, b->temp_dir)},
+        {"user", !same_str(a->user, b->user)},
+        {"group", !same_str(a->group, b->group)},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {

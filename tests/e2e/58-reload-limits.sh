@@ -11,6 +11,7 @@
 
 mkdir -p "$T/d"
 printf 'default' >"$T/d/index.html"
+truncate -s 256M "$T/d/big.bin" # sparse: a download that a client which stops reading stalls
 PORT=$(free_port)
 PORT2=$(free_port)
 v1() {
@@ -20,7 +21,7 @@ v1() {
 v2() {
     printf '%s\n' "[server]" "listen = 127.0.0.1:$PORT" "max_connections_per_ip = 3" \
         "header_timeout = 2s" "idle_timeout = 2s" "max_uri_length = 1k" "max_header_size = 4k" \
-        "error_log_format = json" "workers = 3" "[site d]" "root = $T/d"
+        "error_log_format = json" "workers = 3" "shutdown_timeout = 1s" "[site d]" "root = $T/d"
 }
 v1 >"$T/w.ini"
 start_wharf_ini "$T/w.ini"
@@ -99,7 +100,7 @@ ok $? "the removed listener refuses new connections"
 
 is "$(status "$long_uri")" "414" "max_uri_length lowered: the same URI gets 414 at once"
 is "$(status / -H "$big_header")" "431" "max_header_size lowered: the same head gets 431 at once"
-for k in max_connections_per_ip header_timeout idle_timeout max_uri_length max_header_size error_log_format; do
+for k in max_connections_per_ip header_timeout idle_timeout max_uri_length max_header_size error_log_format shutdown_timeout; do
     ! grep -q "\[server\] $k changed" "$T/wharf.err"
     ok $? "no restart warning for $k"
 done
@@ -173,3 +174,26 @@ is "$(status /)" "200" "... and one is admitted again once they closed"
 
 kill -0 "$WPID"
 ok $? "wharf still runs"
+
+# shutdown_timeout 1s (30 s before the reload): a download whose client stopped reading keeps
+# the drain waiting; SIGTERM ends it after about 1 s
+python3 - "$PORT" >"$T/stall.out" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+print(len(s.recv(4096)), flush=True)
+time.sleep(30)
+PY
+STALL=$!
+PIDS+=("$STALL")
+wait_until 5000 test -s "$T/stall.out"
+ok $? "a download is under way"
+t0=$(now_ms)
+kill -TERM "$WPID"
+wait_until 8000 eval '! kill -0 $WPID 2>/dev/null'
+ok $? "shutdown_timeout lowered: SIGTERM ends the stalled download's drain within 8 s"
+ok "$(within $(($(now_ms) - t0)) 0 4000 && echo 0 || echo 1)" "... after about 1 s ($(($(now_ms) - t0)) ms)"
+grep -q 'shutdown_timeout (1000 ms) reached' "$T/wharf.err"
+ok $? "the log names the reloaded shutdown_timeout"

@@ -97,6 +97,12 @@ static void test_server_changes(void)
     n = reload_server_changes(&a.server, &b.server, keys, 4);
     ok(n == 1 && strcmp(keys[0], "max_header_size") == 0,
        "max_header_size raised above the start-up value needs a restart (MHD's memory limit)");
+    config_dispose(&b);
+    load(&b, "[server]\nlisten = 127.0.0.1:8080\nworkers = 2\nadmin_listen = 127.0.0.1:9180\n"
+             "shutdown_timeout = 5s\n[site d]\nroot = /tmp\n");
+    n = reload_server_changes(&a.server, &b.server, keys, 4);
+    ok(n == 1 && strcmp(keys[0], "admin_listen") == 0,
+       "admin_listen needs a restart, shutdown_timeout does not");
     config_dispose(&a);
     config_dispose(&b);
 }
