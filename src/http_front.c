@@ -686,7 +686,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     }
     *out = d;
     if (post) {
-        worker_post_daemon(worker, d, true);
+        worker_post_daemon(worker, d, WORKER_POST_ADD);
         return 0;
     }
     if (worker_add_daemon(worker, d) != 0) {
@@ -1007,7 +1007,7 @@ static void replace_tls_daemons(void)
         for (unsigned w = 0; w < n_workers_run; w++) {
             struct MHD_Daemon *gone = rc == 0 ? l->d[w] : d[w];
             if (gone)
-                worker_post_daemon(w, gone, false);
+                worker_post_daemon(w, gone, rc == 0 ? WORKER_POST_RETIRE : WORKER_POST_REMOVE);
         }
         if (rc == 0) {
             memcpy(l->d, d, sizeof l->d);
@@ -1087,7 +1087,7 @@ void http_front_listen_commit(const struct server_conf *s)
         }
         for (unsigned w = 0; w < n_workers_run; w++)
             if (l->d[w])
-                worker_post_daemon(w, l->d[w], false);
+                worker_post_daemon(w, l->d[w], WORKER_POST_REMOVE);
         log_info("http", 0, "no longer listening on %s%s (its open connections finish)", l->text,
                  l->tls ? " (TLS)" : "");
         free(l->host);
@@ -1108,7 +1108,7 @@ void http_front_listen_commit(const struct server_conf *s)
         } else {
             for (unsigned w = 0; w < n_workers_run; w++)
                 if (d[w])
-                    worker_post_daemon(w, d[w], false); /* added, then removed at once */
+                    worker_post_daemon(w, d[w], WORKER_POST_REMOVE); /* added, then removed */
             for (size_t k = 0; k < errs.n; k++)
                 log_error("http", 0, "%s", errs.msg[k]);
         }
