@@ -41,6 +41,13 @@ void http_front_stop(void);
  *  worker may still read the old table until its current loop turn ends (worker_epoch). The
  *  [server] settings stay those given to http_front_start. Main thread. */
 struct site_table *http_front_swap(struct site_table *t);
+/** A reload: the limits of s take effect at once (any thread): max_connections_per_ip for the
+ *  next connections accepted, max_uri_length and max_header_size for the next request heads,
+ *  header_timeout and idle_timeout for the next sweeps (conn_watch.h) and as MHD's
+ *  inactivity timeout of the next connections. MHD's own memory limit, which bounds a request
+ *  head too, stays the one each daemon started with (a raised max_header_size applies to the
+ *  listeners opened from now on). Also called by http_front_start. */
+void http_front_set_limits(const struct server_conf *s);
 /** A reload, before anything is switched: bind the listen and tls_listen addresses of s that
  *  are not open yet (a busy port is an error in errs, and nothing changes). 0 or -1. */
 int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs);

@@ -13,9 +13,13 @@
 
 struct ip_limit;
 
-/** A limit of max connections per address; max 0 = unlimited (NULL is returned, and every
- *  function below accepts NULL). */
+/** A limit of max connections per address; max 0 = unlimited (connections are still counted,
+ *  so that a limit set later sees those already open). Every function below accepts NULL (no
+ *  limit, nothing counted). */
 struct ip_limit *ip_limit_new(unsigned max);
+/** Change the limit (a reload); admissions from now on use it, connections already open stay.
+ *  0 = unlimited. Thread-safe. */
+void ip_limit_set_max(struct ip_limit *l, unsigned max);
 bool ip_limit_admit(struct ip_limit *l, const struct sockaddr *sa);
 void ip_limit_add(struct ip_limit *l, const struct sockaddr *sa);
 void ip_limit_remove(struct ip_limit *l, const struct sockaddr *sa);

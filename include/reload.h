@@ -21,10 +21,11 @@ bool reload_same_upstreams(const struct site_conf *a, const struct site_conf *b)
 /** Can b keep a's git deploy state (releases, live commit, schedule)? Same site name, root,
  *  repository, branch and subdir. The other git settings take b's values. */
 bool reload_same_git(const struct site_conf *a, const struct site_conf *b);
-/** The [server] keys whose values differ between a (running) and b (new) and that only a
- *  restart applies (TLS files, workers, limits, timeouts, caches, ...; not the listeners,
- *  which a reload opens and closes): their names, in the table's order, into keys (at most
- *  max). Returns how many differ (may exceed max). */
+/** The [server] keys whose values differ between a (start-up) and b (new) and that only a
+ *  restart applies (workers, error_log, max_connections, caches, ...; a max_header_size raised
+ *  above a's): their names, in the table's order, into keys (at most max). Not the listeners
+ *  and TLS files (a reload opens and closes them), nor the limits and timeouts a reload
+ *  applies at once (http_front_set_limits). Returns how many differ (may exceed max). */
 size_t reload_server_changes(const struct server_conf *a, const struct server_conf *b,
                              const char **keys, size_t max);
 

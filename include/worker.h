@@ -26,10 +26,17 @@ struct fcgi_engine;
 int worker_create(unsigned n, struct errlist *errs);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
-/** A reload: give running worker i a new daemon (add), or make it stop accepting on one and
- *  stop it once its last connection is gone (remove). Done by the worker at its next turn
+enum worker_post {
+    WORKER_POST_ADD,    /* run a new daemon */
+    WORKER_POST_REMOVE, /* its listener is gone: close its connections as a drain does (idle
+                         * ones at once, busy ones after their response), then stop it */
+    WORKER_POST_RETIRE, /* replaced (a new certificate): its connections go on until they
+                         * close, then stop it */
+};
+/** A reload: give running worker i a new daemon, or make it stop accepting on one and stop it
+ *  once its last connection is gone (enum worker_post). Done by the worker at its next turn
  *  (it is woken); any thread. */
-void worker_post_daemon(unsigned i, struct MHD_Daemon *d, bool add);
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what);
 /** Start every worker's thread. */
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */

@@ -20,6 +20,8 @@ struct conn_watch {
     int fd;
     _Atomic int phase;
     _Atomic uint64_t since_ms;
+    _Atomic bool closing; /* its listener was removed: close after the current response */
+    const void *owner;    /* conn_watch_add_to's, for conn_watch_close_owner */
     struct conn_watch_set *set;
     struct conn_watch *prev, *next;
 };
@@ -30,12 +32,18 @@ struct conn_watch_set {
 };
 
 static struct conn_watch_set global_set = {PTHREAD_MUTEX_INITIALIZER, NULL};
-static uint64_t header_ms = 30000, idle_ms = 60000;
+/* set at start, and again by a reload while the workers sweep */
+static _Atomic uint64_t header_ms = 30000, idle_ms = 60000;
 
 void conn_watch_configure(uint64_t header_timeout_ms, uint64_t idle_timeout_ms)
 {
-    header_ms = header_timeout_ms;
-    idle_ms = idle_timeout_ms;
+    atomic_store_explicit(&header_ms, header_timeout_ms, memory_order_relaxed);
+    atomic_store_explicit(&idle_ms, idle_timeout_ms, memory_order_relaxed);
+}
+
+uint64_t conn_watch_idle_timeout_ms(void)
+{
+    return atomic_load_explicit(&idle_ms, memory_order_relaxed);
 }
 
 struct conn_watch_set *conn_watch_set_new(void)
@@ -53,10 +61,11 @@ void conn_watch_set_free(struct conn_watch_set *set)
     free(set);
 }
 
-struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd)
+struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd, const void *owner)
 {
     struct conn_watch *w = xcalloc(1, sizeof *w);
     w->fd = fd;
+    w->owner = owner;
     w->set = set;
     atomic_store(&w->phase, PHASE_WAITING);
     atomic_store(&w->since_ms, clock_ms());
@@ -71,7 +80,7 @@ struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd)
 
 struct conn_watch *conn_watch_add(int fd)
 {
-    return conn_watch_add_to(&global_set, fd);
+    return conn_watch_add_to(&global_set, fd, NULL);
 }
 
 void conn_watch_remove(struct conn_watch *w)
@@ -116,13 +125,17 @@ void conn_watch_idle(struct conn_watch *w)
 unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now)
 {
     unsigned killed = 0;
+    uint64_t head_limit = atomic_load_explicit(&header_ms, memory_order_relaxed);
+    uint64_t idle_limit = atomic_load_explicit(&idle_ms, memory_order_relaxed);
     pthread_mutex_lock(&set->lock);
     for (struct conn_watch *w = set->head; w; w = w->next) {
         int p = atomic_load_explicit(&w->phase, memory_order_acquire);
         uint64_t since = atomic_load_explicit(&w->since_ms, memory_order_relaxed);
         /* An idle keep-alive connection is MHD's to time out (idle_timeout); one that is
          * still "waiting" well past that is trickling its request line. */
-        uint64_t limit = p == PHASE_HEAD ? header_ms : p == PHASE_WAITING ? idle_ms + header_ms : 0;
+        uint64_t limit = p == PHASE_HEAD      ? head_limit
+                         : p == PHASE_WAITING ? idle_limit + head_limit
+                                              : 0;
         if (limit && now > since && now - since > limit) {
             shutdown(w->fd, SHUT_RDWR);
             atomic_store(&w->phase, PHASE_KILLED);
@@ -133,28 +146,52 @@ unsigned conn_watch_sweep_set(struct conn_watch_set *set, uint64_t now)
     return killed;
 }
 
+/* Lock held. Shut w down if it waits for a request, silently, for the grace at least. */
+static bool close_if_waiting(struct conn_watch *w, uint64_t now_ms)
+{
+    if (atomic_load_explicit(&w->phase, memory_order_acquire) != PHASE_WAITING)
+        return false;
+    /* note: a connection just accepted, or just done with a response, gets a moment for its
+     * request to arrive; one whose request is already here but not read by MHD yet (bytes
+     * pending) is served, then closed by its Connection: close */
+    uint64_t since = atomic_load_explicit(&w->since_ms, memory_order_relaxed);
+    if (now_ms < since + CONN_WATCH_DRAIN_GRACE_MS)
+        return false;
+    int pending = 0;
+    if (ioctl(w->fd, FIONREAD, &pending) == 0 && pending > 0)
+        return false;
+    shutdown(w->fd, SHUT_RDWR);
+    atomic_store(&w->phase, PHASE_KILLED);
+    return true;
+}
+
 unsigned conn_watch_close_waiting(struct conn_watch_set *set, uint64_t now_ms)
 {
     unsigned closed = 0;
     pthread_mutex_lock(&set->lock);
+    for (struct conn_watch *w = set->head; w; w = w->next)
+        closed += close_if_waiting(w, now_ms);
+    pthread_mutex_unlock(&set->lock);
+    return closed;
+}
+
+unsigned conn_watch_close_owner(struct conn_watch_set *set, const void *owner, uint64_t now_ms)
+{
+    unsigned closed = 0;
+    pthread_mutex_lock(&set->lock);
     for (struct conn_watch *w = set->head; w; w = w->next) {
-        if (atomic_load_explicit(&w->phase, memory_order_acquire) != PHASE_WAITING)
+        if (w->owner != owner)
             continue;
-        /* note: a connection just accepted, or just done with a response, gets a moment for
-         * its request to arrive; one whose request is already here but not read by MHD yet
-         * (bytes pending) is served, then closed by its Connection: close */
-        uint64_t since = atomic_load_explicit(&w->since_ms, memory_order_relaxed);
-        if (now_ms < since + CONN_WATCH_DRAIN_GRACE_MS)
-            continue;
-        int pending = 0;
-        if (ioctl(w->fd, FIONREAD, &pending) == 0 && pending > 0)
-            continue;
-        shutdown(w->fd, SHUT_RDWR);
-        atomic_store(&w->phase, PHASE_KILLED);
-        closed++;
+        atomic_store_explicit(&w->closing, true, memory_order_relaxed);
+        closed += close_if_waiting(w, now_ms);
     }
     pthread_mutex_unlock(&set->lock);
     return closed;
+}
+
+bool conn_watch_closing(const struct conn_watch *w)
+{
+    return w && atomic_load_explicit(&w->closing, memory_order_relaxed);
 }
 
 unsigned conn_watch_sweep(void)

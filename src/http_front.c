@@ -58,7 +58,12 @@ _Static_assert(METRICS_MAX_WORKERS == WORKER_MAX, "a counter slot per worker");
 static const struct config *cfg;
 static bool started;
 static uint16_t first_port;
-static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon; NULL = off */
+static struct ip_limit *per_ip; /* max_connections_per_ip across every daemon (0 = off) */
+/* the [server] limits a reload changes at once (http_front_set_limits), read per request or
+ * connection; the other [server] settings stay cfg's */
+static _Atomic size_t max_uri_bytes, max_header_bytes;
+static _Atomic unsigned idle_timeout_s;   /* MHD's inactivity timeout for new connections */
+static _Atomic bool idle_timeout_changed; /* ... which may differ from its daemon's */
 /* the runtime of every site (site.h); a reload publishes another (http_front_swap). Read once
  * per use; a request pins the site it picked, and nothing keeps the table pointer beyond the
  * callback that read it (worker.h: worker_epoch) */
@@ -89,7 +94,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     clock_gettime(CLOCK_REALTIME, &now);
     r->wall_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     size_t n = strlen(uri);
-    if (n > cfg->server.max_uri_bytes) {
+    if (n > atomic_load_explicit(&max_uri_bytes, memory_order_relaxed)) {
         r->early_status = MHD_HTTP_URI_TOO_LONG;
         n = 64; /* enough for the access log */
     }
@@ -119,7 +124,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         const struct front_worker *fw = cls;
         struct request_conn *conn = xcalloc(1, sizeof *conn);
         conn->fd = ci ? ci->connect_fd : -1;
-        conn->watch = ci ? conn_watch_add_to(fw->watches, ci->connect_fd) : NULL;
+        /* owned by its daemon: a reload that removes the listener closes them (worker.c) */
+        const union MHD_ConnectionInfo *di = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+        conn->watch =
+            ci ? conn_watch_add_to(fw->watches, ci->connect_fd, di ? di->daemon : NULL) : NULL;
+        /* note: MHD's CONNECTION_TIMEOUT is its daemon's, fixed when it started; after a
+         * reload changed idle_timeout each new connection gets the current one */
+        if (atomic_load_explicit(&idle_timeout_changed, memory_order_relaxed))
+            MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      atomic_load_explicit(&idle_timeout_s, memory_order_relaxed));
         conn->engine = fw->engine;
         conn->worker = fw->index;
         *socket_context = conn;
@@ -202,7 +215,7 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
     };
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    if (ci && ci->header_size <= cfg->server.max_header_bytes) {
+    if (ci && ci->header_size <= atomic_load_explicit(&max_header_bytes, memory_order_relaxed)) {
         h.raw = method;
         h.raw_len = ci->header_size;
         if (r->early_status != MHD_HTTP_URI_TOO_LONG) /* else the copy is cut short */
@@ -385,6 +398,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * connection, so nothing after this head (a smuggled request) is ever read */
         const char *why;
         unsigned status = check_head(c, r, method, version, &why);
+        /* note: MHD's own bound is its daemon's memory limit, fixed when it started; a reload
+         * may have lowered max_header_size below it */
+        const union MHD_ConnectionInfo *hi =
+            status ? NULL : MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (hi && hi->header_size > atomic_load_explicit(&max_header_bytes, memory_order_relaxed)) {
+            status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+            why = "request head larger than max_header_size";
+        }
         if (status) {
             r->handler = &handler_error;
             r->rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire),
@@ -623,8 +644,7 @@ static int load_tls(struct errlist *errs)
 static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct errlist *errs,
                         const char *text, bool tls, bool post, struct MHD_Daemon **out)
 {
-    const struct server_conf *s = &cfg->server;
-    unsigned timeout_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
+    unsigned timeout_s = atomic_load_explicit(&idle_timeout_s, memory_order_relaxed);
     /* external epoll mode: the worker's loop runs it (worker.h) */
     unsigned flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
@@ -651,22 +671,22 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->max_header_bytes, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+         (intptr_t)atomic_load_explicit(&max_header_bytes, memory_order_relaxed), NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &front_workers[worker]},
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, 0, per_ip ? on_accept : NULL, &front_workers[worker], on_request,
-                         NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, on_accept, &front_workers[worker], on_request,
+                                            NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         close(own_fd);
         return errlist_add(errs, "cannot start the HTTP server on %s", text);
     }
     *out = d;
     if (post) {
-        worker_post_daemon(worker, d, true);
+        worker_post_daemon(worker, d, WORKER_POST_ADD);
         return 0;
     }
     if (worker_add_daemon(worker, d) != 0) {
@@ -835,7 +855,9 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     cfg = config;
     atomic_store(&sites, site_table);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */
-    conn_watch_configure(cfg->server.header_timeout_ms, cfg->server.idle_timeout_ms);
+    atomic_store(&idle_timeout_changed, false);
+    http_front_set_limits(&cfg->server);
+    atomic_store(&idle_timeout_changed, false); /* the daemons start with these */
     if (!n_lfds && http_front_listen(config, errs) != 0)
         return -1;
     raise_fd_limit(cfg->server.max_connections);
@@ -845,6 +867,7 @@ int http_front_start(const struct config *config, struct site_table *site_table,
         per_daemon = 1;
     first_port = bound_port(lfds[0]);
     n_listeners = n_lfds;
+    /* note: always counted, so that a reload can set a limit (ip_limit.h) */
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
     int rc = worker_create(n_workers, errs);
@@ -984,7 +1007,7 @@ static void replace_tls_daemons(void)
         for (unsigned w = 0; w < n_workers_run; w++) {
             struct MHD_Daemon *gone = rc == 0 ? l->d[w] : d[w];
             if (gone)
-                worker_post_daemon(w, gone, false);
+                worker_post_daemon(w, gone, rc == 0 ? WORKER_POST_RETIRE : WORKER_POST_REMOVE);
         }
         if (rc == 0) {
             memcpy(l->d, d, sizeof l->d);
@@ -1064,7 +1087,7 @@ void http_front_listen_commit(const struct server_conf *s)
         }
         for (unsigned w = 0; w < n_workers_run; w++)
             if (l->d[w])
-                worker_post_daemon(w, l->d[w], false);
+                worker_post_daemon(w, l->d[w], WORKER_POST_REMOVE);
         log_info("http", 0, "no longer listening on %s%s (its open connections finish)", l->text,
                  l->tls ? " (TLS)" : "");
         free(l->host);
@@ -1085,7 +1108,7 @@ void http_front_listen_commit(const struct server_conf *s)
         } else {
             for (unsigned w = 0; w < n_workers_run; w++)
                 if (d[w])
-                    worker_post_daemon(w, d[w], false); /* added, then removed at once */
+                    worker_post_daemon(w, d[w], WORKER_POST_REMOVE); /* added, then removed */
             for (size_t k = 0; k < errs.n; k++)
                 log_error("http", 0, "%s", errs.msg[k]);
         }
@@ -1094,6 +1117,17 @@ void http_front_listen_commit(const struct server_conf *s)
     }
     n_pending = 0;
     http_front_listen_abort(); /* an unchanged certificate read again */
+}
+
+void http_front_set_limits(const struct server_conf *s)
+{
+    unsigned idle_s = (unsigned)((s->idle_timeout_ms + 999) / 1000);
+    if (idle_s != atomic_exchange(&idle_timeout_s, idle_s))
+        atomic_store(&idle_timeout_changed, true);
+    atomic_store(&max_uri_bytes, s->max_uri_bytes);
+    atomic_store(&max_header_bytes, s->max_header_bytes);
+    conn_watch_configure(s->header_timeout_ms, s->idle_timeout_ms);
+    ip_limit_set_max(per_ip, s->max_connections_per_ip);
 }
 
 struct site_table *http_front_swap(struct site_table *t)

@@ -7,6 +7,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +23,23 @@ struct entry {
 };
 
 struct ip_limit {
-    unsigned max;
+    _Atomic unsigned max; /* 0 = unlimited (still counted, for a later ip_limit_set_max) */
     pthread_mutex_t lock;
     struct entry *bucket[BUCKETS];
 };
 
 struct ip_limit *ip_limit_new(unsigned max)
 {
-    if (max == 0)
-        return NULL;
     struct ip_limit *l = xcalloc(1, sizeof *l);
-    l->max = max;
+    atomic_init(&l->max, max);
     pthread_mutex_init(&l->lock, NULL);
     return l;
+}
+
+void ip_limit_set_max(struct ip_limit *l, unsigned max)
+{
+    if (l)
+        atomic_store_explicit(&l->max, max, memory_order_relaxed);
 }
 
 /* The 16-byte key of sa; false for addresses that are not counted (unix sockets). */
@@ -86,7 +91,10 @@ unsigned ip_limit_count(struct ip_limit *l, const struct sockaddr *sa)
 
 bool ip_limit_admit(struct ip_limit *l, const struct sockaddr *sa)
 {
-    return !l || ip_limit_count(l, sa) < l->max;
+    if (!l)
+        return true;
+    unsigned max = atomic_load_explicit(&l->max, memory_order_relaxed);
+    return max == 0 || ip_limit_count(l, sa) < max;
 }
 
 void ip_limit_add(struct ip_limit *l, const struct sockaddr *sa)

@@ -10,8 +10,12 @@
  *                    running one and log each error (FILE:LINE: message); else publish the
  *                    new sites (http_front_swap) and stop the old ones once nothing uses them
  *                    (reload_tick); listeners that stay keep their sockets, new ones are
- *                    opened, removed ones stop accepting. Other [server] keys need a
- *                    restart (a warning names each one that changed).
+ *                    opened, removed ones stop accepting (their idle connections are
+ *                    closed, busy ones after their response); the limits and timeouts
+ *                    error_log_format and shutdown_timeout take the new values
+ *                    (http_front_set_limits).
+ *                    Other [server] keys need a restart (a warning names each one that
+ *                    changed).
  */
 
 #include <errno.h>
@@ -437,9 +441,9 @@ static void reload_tick(bool all)
 }
 
 /*
- * SIGHUP. start is the start-up configuration: its [server] settings but the listeners stay in
- * force, so a change there is reported as needing a restart. *cur / *cur_cfg: the running
- * table and its configuration (NULL = start's), replaced on success.
+ * SIGHUP. start is the start-up configuration: its [server] settings but the listeners, limits
+ * and timeouts stay in force, so a change there is reported as needing a restart. *cur / *cur_cfg:
+ * the running table and its configuration (NULL = start's), replaced on success.
  */
 static void reload(const struct cli *cli, const struct config *start, struct site_table **cur,
                    struct config **cur_cfg)
@@ -470,6 +474,8 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
         for (size_t i = 0; i < n && i < 32; i++)
             log_warn("reload", 0, "[server] %s changed: it takes effect at the next restart",
                      keys[i]);
+        http_front_set_limits(&cfg->server); /* before the sites: a request sees both */
+        log_set_format(cfg->server.error_log_format);
         sites_commit(t, *cur);
         struct site_table *old = http_front_swap(t);
         admin_set_sites(t); /* returns once no scrape reads the old table */
@@ -640,7 +646,7 @@ int main(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
-            drain(&set, cfg.server.shutdown_timeout_ms, sites);
+            drain(&set, (live_cfg ? live_cfg : &cfg)->server.shutdown_timeout_ms, sites);
             break;
         }
         if (sig == SIGUSR1) {

@@ -41,6 +41,17 @@ bool reload_same_git(const struct site_conf *a, const struct site_conf *b)
            same_str(a->git.branch, b->git.branch) && same_str(a->git.subdir, b->git.subdir);
 }
 
+static bool same_addrs(const struct listen_addr *a, size_t na, const struct listen_addr *b,
+                       size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].text, b[i].text) != 0)
+            return false;
+    return true;
+}
+
 size_t reload_server_changes(const struct server_conf *a, const struct server_conf *b,
                              const char **keys, size_t max)
 {
@@ -50,17 +61,20 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
     } v[] = {
         {"workers", a->workers != b->workers},
         {"error_log", !same_str(a->error_log, b->error_log)},
+        /* note: MHD's connection limit is per daemon, fixed when it starts */
         {"max_connections", a->max_connections != b->max_connections},
-        {"max_connections_per_ip", a->max_connections_per_ip != b->max_connections_per_ip},
-        {"idle_timeout", a->idle_timeout_ms != b->idle_timeout_ms},
-        {"header_timeout", a->header_timeout_ms != b->header_timeout_ms},
-        {"max_header_size", a->max_header_bytes != b->max_header_bytes},
-        {"max_uri_length", a->max_uri_bytes != b->max_uri_bytes},
+        /* lowered, it applies at once; raised, only new listeners get MHD's larger memory
+         * limit (http_front_set_limits) */
+        {"max_header_size", b->max_header_bytes > a->max_header_bytes},
         {"mime_types", !same_str(a->mime_types, b->mime_types)},
         {"file_cache", a->file_cache_bytes != b->file_cache_bytes},
         {"file_cache_max_file", a->file_cache_max_file != b->file_cache_max_file},
         {"gzip_cache", a->gzip_cache_bytes != b->gzip_cache_bytes},
+        {"admin_listen",
+         !same_addrs(a->admin_listen, a->n_admin_listen, b->admin_listen, b->n_admin_listen)},
         {"temp_dir", !same_str(a->temp_dir, b->temp_dir)},
+        {"user", !same_str(a->user, b->user)},
+        {"group", !same_str(a->group, b->group)},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {

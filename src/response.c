@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "conn_watch.h"
 #include "error_page.h"
 #include "lifecycle.h"
 
@@ -21,8 +22,9 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
     r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
     /* note: while draining the connection must close after this response. Responses may be
      * shared between connections (the file cache's), so the mark goes on the request: MHD
-     * 0.9.75 closes (and says "Connection: close") when the request has that token. */
-    if (lifecycle_draining())
+     * 0.9.75 closes (and says "Connection: close") when the request has that token. So
+     * does a connection whose listener a reload removed. */
+    if (lifecycle_draining() || conn_watch_closing(r->watch))
         MHD_set_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION, "close");
     return MHD_queue_response(c, status, resp);
 }

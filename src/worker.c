@@ -36,21 +36,22 @@ struct worker {
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     struct loop_watch *daemon_watch[WORKER_MAX_DAEMONS]; /* its epoll fd in the loop */
-    bool draining[WORKER_MAX_DAEMONS]; /* a reload removed its listener: stopped once empty */
+    bool draining[WORKER_MAX_DAEMONS]; /* a reload removed or replaced it: stopped once empty */
+    bool closing[WORKER_MAX_DAEMONS];  /* ... removed: its connections are closed (drain) */
     size_t n_daemons;
     _Atomic uint64_t beat_ms; /* loop time of its last turn (worker_heartbeat_ms) */
-    _Atomic uint64_t turns; /* loop turns finished (worker_epoch) */
+    _Atomic uint64_t turns;   /* loop turns finished (worker_epoch) */
     /* daemons a reload adds or removes, posted by the main thread (worker_post_daemon) */
     pthread_mutex_t post_lock;
     struct daemon_post *posts;
-    _Atomic bool posts_pending; /* peeked once a turn without the lock */
+    _Atomic bool posts_pending;  /* peeked once a turn without the lock */
     bool quiesced;               /* its daemons accept no more (their listen fds are closed) */
     _Atomic unsigned open_conns; /* while draining: its daemons' connections, each turn */
 };
 
 struct daemon_post {
     struct MHD_Daemon *d;
-    bool add; /* else remove */
+    enum worker_post what;
     struct daemon_post *next;
 };
 
@@ -151,6 +152,7 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
         return -1;
     w->daemon_watch[w->n_daemons] = lw;
     w->draining[w->n_daemons] = false;
+    w->closing[w->n_daemons] = false;
     w->daemons[w->n_daemons++] = d;
     return 0;
 }
@@ -164,6 +166,7 @@ static void drop_daemon(struct worker *w, size_t j)
     w->daemons[j] = w->daemons[w->n_daemons];
     w->daemon_watch[j] = w->daemon_watch[w->n_daemons];
     w->draining[j] = w->draining[w->n_daemons];
+    w->closing[j] = w->closing[w->n_daemons];
 }
 
 /* The posted daemons: on w's thread (or after it stopped). A removed one stops accepting now
@@ -177,7 +180,7 @@ static void take_posts(struct worker *w)
     pthread_mutex_unlock(&w->post_lock);
     while (p) {
         struct daemon_post *next = p->next;
-        if (p->add) {
+        if (p->what == WORKER_POST_ADD) {
             if (worker_add_daemon((unsigned)(w - workers), p->d) != 0) {
                 log_error("http", 0, "worker %u: no room for another listener",
                           (unsigned)(w - workers));
@@ -190,6 +193,7 @@ static void take_posts(struct worker *w)
                     if (fd != MHD_INVALID_SOCKET)
                         close(fd); /* (a drain quiesced every daemon already) */
                     w->draining[j] = true;
+                    w->closing[j] = p->what == WORKER_POST_REMOVE;
                 }
             }
         }
@@ -198,9 +202,15 @@ static void take_posts(struct worker *w)
     }
 }
 
-/* Stop the draining daemons whose connections are all gone. */
+/* Stop the draining daemons whose connections are all gone. Those of removed listeners
+ * (closing): close their idle connections, and mark their busy ones to close after their
+ * response, as a drain does. */
 static void reap_drained(struct worker *w)
 {
+    uint64_t now = 0;
+    for (size_t j = 0; j < w->n_daemons; j++)
+        if (w->closing[j])
+            conn_watch_close_owner(w->watches, w->daemons[j], now ? now : (now = clock_ms()));
     for (size_t j = 0; j < w->n_daemons;) {
         const union MHD_DaemonInfo *di =
             w->draining[j] ? MHD_get_daemon_info(w->daemons[j], MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
@@ -212,11 +222,11 @@ static void reap_drained(struct worker *w)
     }
 }
 
-void worker_post_daemon(unsigned i, struct MHD_Daemon *d, bool add)
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what)
 {
     struct worker *w = &workers[i];
     struct daemon_post *p = xmalloc(sizeof *p);
-    *p = (struct daemon_post){d, add, NULL};
+    *p = (struct daemon_post){d, what, NULL};
     pthread_mutex_lock(&w->post_lock);
     struct daemon_post **tail = &w->posts; /* in order: an add before a later remove */
     while (*tail)

@@ -24,8 +24,8 @@ int main(void)
     conn_watch_configure(HEADER_MS, IDLE_MS);
     struct conn_watch_set *s1 = conn_watch_set_new(), *s2 = conn_watch_set_new();
     uint64_t t0 = clock_ms();
-    struct conn_watch *wa = conn_watch_add_to(s1, a[0]);
-    struct conn_watch *wb = conn_watch_add_to(s2, b[0]);
+    struct conn_watch *wa = conn_watch_add_to(s1, a[0], NULL);
+    struct conn_watch *wb = conn_watch_add_to(s2, b[0], NULL);
     conn_watch_reading_head(wa);
     conn_watch_reading_head(wb);
     is_int(conn_watch_sweep_set(s1, t0), 0, "nothing due at the start");
@@ -56,9 +56,9 @@ int main(void)
         return 99;
     struct conn_watch_set *s3 = conn_watch_set_new();
     uint64_t t1 = clock_ms();
-    struct conn_watch *ww = conn_watch_add_to(s3, w[0]); /* waiting, silent */
-    struct conn_watch *wp = conn_watch_add_to(s3, p[0]); /* waiting, its request is here */
-    struct conn_watch *wh = conn_watch_add_to(s3, h[0]); /* busy with a request */
+    struct conn_watch *ww = conn_watch_add_to(s3, w[0], NULL); /* waiting, silent */
+    struct conn_watch *wp = conn_watch_add_to(s3, p[0], NULL); /* waiting, its request is here */
+    struct conn_watch *wh = conn_watch_add_to(s3, h[0], NULL); /* busy with a request */
     conn_watch_busy(wh);
     if (write(p[1], "GET / HTTP/1.1\r\n", 16) != 16)
         return 99;
@@ -77,6 +77,35 @@ int main(void)
         close(w[i]);
         close(p[i]);
         close(h[i]);
+    }
+
+    /* a removed listener: only its own connections are marked and closed */
+    int o1[2], o2[2], x[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, o1) || socketpair(AF_UNIX, SOCK_STREAM, 0, o2) ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, x))
+        return 99;
+    int gone_daemon, kept_daemon; /* their addresses are the owners */
+    struct conn_watch_set *s4 = conn_watch_set_new();
+    struct conn_watch *wo1 = conn_watch_add_to(s4, o1[0], &gone_daemon); /* idle */
+    struct conn_watch *wo2 = conn_watch_add_to(s4, o2[0], &gone_daemon); /* busy */
+    struct conn_watch *wx = conn_watch_add_to(s4, x[0], &kept_daemon);   /* idle */
+    conn_watch_busy(wo2);
+    ok(!conn_watch_closing(wo1) && !conn_watch_closing(NULL), "not closing before the removal");
+    later = clock_ms() + CONN_WATCH_DRAIN_GRACE_MS + 10;
+    is_int(conn_watch_close_owner(s4, &gone_daemon, later), 1,
+           "removed listener: its idle connection is closed");
+    ok(is_cut(o1[1]) && !is_cut(o2[1]) && !is_cut(x[1]),
+       "... not its busy one, nor another listener's idle one");
+    ok(conn_watch_closing(wo2) && !conn_watch_closing(wx),
+       "its busy one closes after its response; the other listener's does not");
+    conn_watch_remove(wo1);
+    conn_watch_remove(wo2);
+    conn_watch_remove(wx);
+    conn_watch_set_free(s4);
+    for (int i = 0; i < 2; i++) {
+        close(o1[i]);
+        close(o2[i]);
+        close(x[i]);
     }
     return done_testing();
 }

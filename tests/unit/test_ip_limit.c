@@ -23,8 +23,29 @@ static struct sockaddr_in6 v6(const char *text)
 
 int main(void)
 {
-    ok(ip_limit_new(0) == NULL, "limit 0 means unlimited: no table");
     struct sockaddr_in a = v4("192.0.2.1");
+    /* limit 0 = unlimited, but counted: a reload that sets a limit sees the open ones */
+    struct ip_limit *u = ip_limit_new(0);
+    for (int i = 0; i < 3; i++) {
+        ok(ip_limit_admit(u, SA(a)), "unlimited: admitted");
+        ip_limit_add(u, SA(a));
+    }
+    is_int(ip_limit_count(u, SA(a)), 3, "unlimited: still counted");
+    ip_limit_set_max(u, 3);
+    ok(!ip_limit_admit(u, SA(a)), "a limit set later counts the connections already open");
+    ip_limit_set_max(u, 4);
+    ok(ip_limit_admit(u, SA(a)), "raised: admitted again");
+    ip_limit_set_max(u, 2);
+    ip_limit_remove(u, SA(a));
+    ok(!ip_limit_admit(u, SA(a)), "lowered below the open ones: refused until enough close");
+    ip_limit_remove(u, SA(a));
+    ok(ip_limit_admit(u, SA(a)), "... then admitted");
+    ip_limit_set_max(u, 0);
+    ip_limit_add(u, SA(a));
+    ip_limit_add(u, SA(a));
+    ok(ip_limit_admit(u, SA(a)), "set back to 0: unlimited");
+    ip_limit_free(u);
+
     ok(ip_limit_admit(NULL, SA(a)), "no table admits everything");
     ip_limit_add(NULL, SA(a)); /* must not crash */
     ip_limit_remove(NULL, SA(a));

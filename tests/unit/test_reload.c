@@ -83,13 +83,26 @@ static void test_server_changes(void)
            "only sites differ: nothing needs a restart");
     config_dispose(&b);
     load(&b, "[server]\nlisten = 127.0.0.1:8081\nworkers = 3\nmax_uri_length = 1k\n"
-             "[site d]\nroot = /tmp\n");
+             "max_connections_per_ip = 5\nheader_timeout = 5s\nidle_timeout = 2s\n"
+             "max_header_size = 8k\nmax_connections = 50\n[site d]\nroot = /tmp\n");
     size_t n = reload_server_changes(&a.server, &b.server, keys, 4);
-    is_int(n, 2, "workers and max_uri_length need a restart (listen does not)");
-    ok(n == 2 && strcmp(keys[0], "workers") == 0 && strcmp(keys[1], "max_uri_length") == 0,
+    is_int(n, 2, "workers and max_connections need a restart (listen and the limits do not)");
+    ok(n == 2 && strcmp(keys[0], "workers") == 0 && strcmp(keys[1], "max_connections") == 0,
        "... named as in the configuration file");
     is_int(reload_server_changes(&a.server, &b.server, keys, 1), 2,
            "the count is whole even when fewer names fit");
+    config_dispose(&b);
+    load(&b, "[server]\nlisten = 127.0.0.1:8080\nworkers = 2\nmax_header_size = 64k\n"
+             "[site d]\nroot = /tmp\n");
+    n = reload_server_changes(&a.server, &b.server, keys, 4);
+    ok(n == 1 && strcmp(keys[0], "max_header_size") == 0,
+       "max_header_size raised above the start-up value needs a restart (MHD's memory limit)");
+    config_dispose(&b);
+    load(&b, "[server]\nlisten = 127.0.0.1:8080\nworkers = 2\nadmin_listen = 127.0.0.1:9180\n"
+             "shutdown_timeout = 5s\n[site d]\nroot = /tmp\n");
+    n = reload_server_changes(&a.server, &b.server, keys, 4);
+    ok(n == 1 && strcmp(keys[0], "admin_listen") == 0,
+       "admin_listen needs a restart, shutdown_timeout does not");
     config_dispose(&a);
     config_dispose(&b);
 }
