@@ -1322,16 +1322,7 @@ void git_worker_remove(struct git_site *g)
 {
     if (!g)
         return;
-    pthread_mutex_lock(&lock);
-    for (struct git_site **p = &sites; *p; p = &(*p)->next) {
-        if (*p == g) {
-            *p = g->next;
-            break;
-        }
-    }
-    while (in_deploy == g)
-        pthread_cond_wait(&deployed, &lock);
-    pthread_mutex_unlock(&lock);
+    git_worker_detach(g);
     git_site_dispose(g);
     free(g);
 }
