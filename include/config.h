@@ -104,6 +104,8 @@ struct fcgi_site_conf {
 struct git_site_conf {
     char *repo;           /* https, ssh, file URL or local path; NULL = no git deploy */
     char *branch;         /* NULL = the remote's default branch */
+    char *revision_file;  /* names the commit (or ref) to deploy instead of the branch's head,
+                           * read at each deploy; NULL = the branch's head */
     char *key;            /* ssh private key */
     char *known_hosts;    /* a known_hosts file, or "strict" (ssh's own files, the
                            * default) or "accept-new" (trust on first use) */
@@ -177,11 +179,11 @@ struct server_conf {
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
     unsigned temp_dir_line;
     enum log_format error_log_format; /* error_log's lines: text (default) or json */
-    char *user;                   /* drop to this user after start-up (as root); NULL = stay */
-    char *group;                  /* its group; NULL = the user's primary group */
-    unsigned user_line;           /* line of user, for messages; 0 = command line or unset */
-    unsigned group_line;          /* line of group; 0 = unset */
-    uint64_t shutdown_timeout_ms; /* SIGTERM: requests in flight get this long to finish */
+    char *user;                       /* drop to this user after start-up (as root); NULL = stay */
+    char *group;                      /* its group; NULL = the user's primary group */
+    unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
+    unsigned group_line;              /* line of group; 0 = unset */
+    uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
 };
 
 struct config {

@@ -156,6 +156,7 @@ static const struct config_key keys[] = {
 
     {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
     {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_revision_file", T_PATH, SITE(git.revision_file), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_key", T_PATH, SITE(git.key), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_known_hosts", T_PATH, SITE(git.known_hosts), "strict", 0, 0, NULL, 0},
     {SEC_SITE, "git_interval", T_DURATION, SITE(git.interval_ms), "60s", 0, 7 * 24 * HOUR, NULL, 0},
@@ -1595,7 +1596,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
         if (!s->git.repo &&
             (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
-             s->git.env_file || s->git.after || s->git.notify.n))
+             s->git.env_file || s->git.after || s->git.notify.n || s->git.revision_file))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.hook && (!s->git.secret || !*s->git.secret))
