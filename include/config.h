@@ -114,9 +114,12 @@ struct git_site_conf {
     uint64_t then_timeout_ms;
     uint64_t timeout_ms; /* each git command */
     char *hook;          /* URL path receiving push webhooks; NULL = none */
-    char *secret;        /* webhook secret (required with hook) */
-    unsigned keep;       /* old releases kept besides the live one */
-    unsigned depth;      /* shallow fetch depth; 0 = full history */
+    char *secret;        /* webhook secret (required with hook); git_secret_file's content */
+    unsigned secret_line;
+    char *secret_file; /* a file holding the secret (a mounted Secret); NULL = none */
+    unsigned secret_file_line;
+    unsigned keep;  /* old releases kept besides the live one */
+    unsigned depth; /* shallow fetch depth; 0 = full history */
     bool submodules;
     char *subdir;           /* serve this subdirectory of the checkout ("public") */
     char *status;           /* URL path of the JSON deploy status; NULL = none */
@@ -226,6 +229,11 @@ int config_parse_upstream(const char *s, struct upstream_addr *out, const char *
 void config_upstream_dispose(struct upstream_addr *u);
 /** File-system checks: every root exists and is a directory. Returns 0 if no errors. */
 int config_check_fs(const struct config *cfg, struct errlist *errs);
+
+/** Read each git site's git_secret_file into its git.secret (one final newline dropped); an
+ *  unreadable, empty or over-4-KiB file is an error at the key's line. I/O, like
+ *  config_check_fs(): called after config_finish(), at start, --test and each reload. */
+int config_read_secrets(struct config *cfg, struct errlist *errs);
 void config_dispose(struct config *cfg);
 
 /* Value parsers shared with the command line; each returns 0 or -1 with *why set to a

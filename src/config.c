@@ -6,13 +6,15 @@
  * classifies each line exactly as inih will (comment, continuation, section, key, syntax
  * error): that is how every syntax error and every section header gets its line number.
  * Invariants: errors are appended in line order; a section that failed to open swallows its
- * keys silently (one error per cause); nothing here does I/O except config_check_fs().
+ * keys silently (one error per cause); nothing here does I/O except config_check_fs() and
+ * config_read_secrets().
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +167,9 @@ static const struct config_key keys[] = {
      NULL, 0},
     {SEC_SITE, "git_timeout", T_DURATION, SITE(git.timeout_ms), "5m", 1 * SEC, 24 * HOUR, NULL, 0},
     {SEC_SITE, "git_hook", T_URLPATH, SITE(git.hook), NULL, 0, 0, NULL, 0},
-    {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, SITE(git.secret_line)},
+    {SEC_SITE, "git_secret_file", T_PATH, SITE(git.secret_file), NULL, 0, 0, NULL,
+     SITE(git.secret_file_line)},
     {SEC_SITE, "git_keep", T_UNSIGNED, SITE(git.keep), "3", 0, 1000, NULL, 0},
     {SEC_SITE, "git_depth", T_UNSIGNED, SITE(git.depth), "0", 0, 1000000, NULL, 0},
     {SEC_SITE, "git_submodules", T_BOOL, SITE(git.submodules), "off", 0, 0, NULL, 0},
@@ -1594,12 +1598,15 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
         if (s->fcgi.keep_conns > s->fcgi.max_conns)
             s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
-        if (!s->git.repo &&
-            (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
-             s->git.env_file || s->git.after || s->git.notify.n || s->git.revision_file))
+        if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status ||
+                             s->git.shared_line || s->git.env_file || s->git.after ||
+                             s->git.notify.n || s->git.revision_file || s->git.secret_file))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
-        if (s->git.hook && (!s->git.secret || !*s->git.secret))
+        if (s->git.secret_file && s->git.secret)
+            errlist_add(errs, "%s: [site %s]: git_secret and git_secret_file: give one",
+                        where(cfg, s->git.secret_file_line, at, sizeof at), s->name);
+        if (s->git.hook && !s->git.secret_file && (!s->git.secret || !*s->git.secret))
             errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.repo && s->root && !s->git.shared_dir) {
@@ -1607,7 +1614,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->git.shared_dir = xasprintf("%s/shared", state);
             free(state);
         }
-        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret)
+        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret && !s->git.secret_file)
             errlist_add(errs, "%s: [site %s]: git_notify needs git_notify_secret (or git_secret)",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.env_file && s->root && path_is_under(s->git.env_file, s->root))
@@ -1638,6 +1645,49 @@ int config_finish(struct config *cfg, struct errlist *errs)
                 }
             }
         }
+    }
+    return errs->n == before ? 0 : -1;
+}
+
+#define SECRET_FILE_MAX 4096
+
+int config_read_secrets(struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    char at[320];
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        struct site_conf *s = &cfg->sites[i];
+        const char *file = s->git.secret_file;
+        if (!file || s->git.secret)
+            continue; /* none, or both (config_finish() reported it) */
+        char text[SECRET_FILE_MAX + 1];
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, text, sizeof text) : -1;
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        const char *why = got < 0                           ? strerror(err)
+                          : got > SECRET_FILE_MAX           ? "longer than 4096 bytes"
+                          : memchr(text, '\0', (size_t)got) ? "contains a NUL byte"
+                                                            : NULL;
+        size_t n = got > 0 ? (size_t)got : 0;
+        if (!why) {
+            /* one final newline (an editor's, echo's) is not part of the secret */
+            if (n && text[n - 1] == '\n')
+                n--;
+            if (n && text[n - 1] == '\r')
+                n--;
+            if (n == 0)
+                why = "empty";
+        }
+        if (why) {
+            errlist_add(errs, "%s: git_secret_file '%s': %s",
+                        where(cfg, s->git.secret_file_line, at, sizeof at), file, why);
+            continue;
+        }
+        s->git.secret = xmalloc(n + 1);
+        memcpy(s->git.secret, text, n);
+        s->git.secret[n] = '\0';
     }
     return errs->n == before ? 0 : -1;
 }

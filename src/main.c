@@ -385,6 +385,7 @@ static int load_config(const struct cli *cli, struct config *cfg, struct errlist
         free(text);
     }
     apply_cli(cfg, cli, errs);
+    config_read_secrets(cfg, errs);
     if (config_check_fs(cfg, errs) == 0 && errs->n == 0)
         absolutize_roots(cfg);
     preset_resolve_all(cfg, errs);
