@@ -132,8 +132,10 @@ struct git_site_conf {
     struct str_list notify; /* URLs POSTed a JSON event per deploy and rollback */
     char *notify_secret;    /* HMAC key; NULL = git_secret */
     char *notify_ca;        /* PEM CA bundle for https receivers; NULL = the system's */
-    char *shared_dir;       /* <state>/shared, set by config_finish() for git sites: the
-                             * one place outside the root links may lead (fs.h) */
+    struct str_list peers;  /* git_peers: NAME:PORT, told of each verified push (peers.h) */
+    unsigned peers_line;
+    char *shared_dir; /* <state>/shared, set by config_finish() for git sites: the
+                       * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {

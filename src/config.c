@@ -62,6 +62,7 @@ enum key_type {
     T_COMMENT,
     T_SHARED,
     T_URLS,
+    T_PEERS,
 };
 
 struct config_key {
@@ -180,6 +181,7 @@ static const struct config_key keys[] = {
      SITE(git.env_file_line)},
     {SEC_SITE, "git_after", T_STRING, SITE(git.after), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify", T_URLS, SITE(git.notify), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_peers", T_PEERS, SITE(git.peers), NULL, 0, 0, NULL, SITE(git.peers_line)},
     {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify_ca", T_PATH, SITE(git.notify_ca), NULL, 0, 0, NULL, 0},
 
@@ -1074,6 +1076,32 @@ static void expect_urls(const struct config_key *k, char *buf, size_t n)
     expect_text("http:// or https:// URLs", buf, n);
 }
 
+/* git_peers: NAME:PORT words (a DNS name, resolved at each use, or an address) */
+static int parse_peers(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        struct upstream_addr a = {0};
+        const char *why = NULL;
+        if (config_parse_upstream(w, &a, &why) != 0 || !a.host)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+        config_upstream_dispose(&a);
+    }
+    return rc;
+}
+
+static void expect_peers(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("NAME:PORT words (a DNS name or an address, and the peers' port)", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1094,6 +1122,7 @@ static const struct type_def types[] = {
     [T_COMMENT] = {false, parse_comment, expect_comment, dispose_string},
     [T_SHARED] = {true, parse_shared, expect_shared, dispose_str_list},
     [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
+    [T_PEERS] = {true, parse_peers, expect_peers, dispose_str_list},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1603,6 +1632,9 @@ int config_finish(struct config *cfg, struct errlist *errs)
                              s->git.notify.n || s->git.revision_file || s->git.secret_file))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
+        if (s->git.peers.n && !s->git.hook)
+            errlist_add(errs, "%s: [site %s]: git_peers needs git_hook (the peers' path)",
+                        where(cfg, s->git.peers_line, at, sizeof at), s->name);
         if (s->git.secret_file && s->git.secret)
             errlist_add(errs, "%s: [site %s]: git_secret and git_secret_file: give one",
                         where(cfg, s->git.secret_file_line, at, sizeof at), s->name);

@@ -170,6 +170,12 @@ check(len(normal) == 1 and len(headless) == 1, "a Service and a headless Service
 for s in svcs:
     check(matches(s["spec"]["selector"]) and all(port_of(wh, p["targetPort"]) == listen_port for p in s["spec"]["ports"]),
           f"Service {s['metadata']['name']} selects the pods and targets listen's port")
+peers = w[site].get("git_peers", "").split()
+hl = headless[0] if headless else {"metadata": {"name": ""}, "spec": {"ports": [{"port": 0}]}}
+check(peers == [f"{hl['metadata']['name']}:{hl['spec']['ports'][0]['port']}"] and
+      hl["spec"].get("publishNotReadyAddresses") is True,
+      "git_peers names the headless Service and its port (every pod, ready or not)")
+check(w[site].get("git_hook", "").startswith("/"), "git_peers has a git_hook to reach")
 pdb = by_kind["PodDisruptionBudget"][0]["spec"]
 check(matches(pdb["selector"]["matchLabels"]) and "maxUnavailable" in pdb, "the PDB covers the pods")
 hpa = by_kind["HorizontalPodAutoscaler"][0]["spec"]
