@@ -16,7 +16,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config
           libcurl4-gnutls-dev systemd
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
-          goaccess)
+          goaccess python3-yaml)
 
 install_deps() {
     local missing=()
@@ -30,6 +30,21 @@ install_deps() {
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The Kubernetes manifests' test (e2e 74) validates them against the API's JSON schemas with
+# kubernetes-models from npm (the schemas are bundled: no network at test time), pinned by
+# tools/k8s-validate/package-lock.json. kubectl (kustomize v4 or later) renders them; Debian
+# 12's kubernetes-client is too old for the overlay, so kubectl is not installed here.
+install_node_tools() {
+    [ -d tools/k8s-validate/node_modules/kubernetes-models ] && return 0
+    if ! command -v npm >/dev/null; then
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    echo "build.sh: installing tools/k8s-validate's npm packages" >&2
+    (cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 build() {
@@ -49,6 +64,7 @@ run)
     ;;
 test)
     install_deps
+    install_node_tools
     build
     status=0
     make -j"$(nproc)" --no-print-directory check >/dev/null 2>&1 || status=$?

@@ -104,6 +104,8 @@ struct fcgi_site_conf {
 struct git_site_conf {
     char *repo;           /* https, ssh, file URL or local path; NULL = no git deploy */
     char *branch;         /* NULL = the remote's default branch */
+    char *revision_file;  /* names the commit (or ref) to deploy instead of the branch's head,
+                           * read at each deploy; NULL = the branch's head */
     char *key;            /* ssh private key */
     char *known_hosts;    /* a known_hosts file, or "strict" (ssh's own files, the
                            * default) or "accept-new" (trust on first use) */
@@ -112,9 +114,12 @@ struct git_site_conf {
     uint64_t then_timeout_ms;
     uint64_t timeout_ms; /* each git command */
     char *hook;          /* URL path receiving push webhooks; NULL = none */
-    char *secret;        /* webhook secret (required with hook) */
-    unsigned keep;       /* old releases kept besides the live one */
-    unsigned depth;      /* shallow fetch depth; 0 = full history */
+    char *secret;        /* webhook secret (required with hook); git_secret_file's content */
+    unsigned secret_line;
+    char *secret_file; /* a file holding the secret (a mounted Secret); NULL = none */
+    unsigned secret_file_line;
+    unsigned keep;  /* old releases kept besides the live one */
+    unsigned depth; /* shallow fetch depth; 0 = full history */
     bool submodules;
     char *subdir;           /* serve this subdirectory of the checkout ("public") */
     char *status;           /* URL path of the JSON deploy status; NULL = none */
@@ -127,8 +132,10 @@ struct git_site_conf {
     struct str_list notify; /* URLs POSTed a JSON event per deploy and rollback */
     char *notify_secret;    /* HMAC key; NULL = git_secret */
     char *notify_ca;        /* PEM CA bundle for https receivers; NULL = the system's */
-    char *shared_dir;       /* <state>/shared, set by config_finish() for git sites: the
-                             * one place outside the root links may lead (fs.h) */
+    struct str_list peers;  /* git_peers: NAME:PORT, told of each verified push (peers.h) */
+    unsigned peers_line;
+    char *shared_dir; /* <state>/shared, set by config_finish() for git sites: the
+                       * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {
@@ -177,11 +184,11 @@ struct server_conf {
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
     unsigned temp_dir_line;
     enum log_format error_log_format; /* error_log's lines: text (default) or json */
-    char *user;                   /* drop to this user after start-up (as root); NULL = stay */
-    char *group;                  /* its group; NULL = the user's primary group */
-    unsigned user_line;           /* line of user, for messages; 0 = command line or unset */
-    unsigned group_line;          /* line of group; 0 = unset */
-    uint64_t shutdown_timeout_ms; /* SIGTERM: requests in flight get this long to finish */
+    char *user;                       /* drop to this user after start-up (as root); NULL = stay */
+    char *group;                      /* its group; NULL = the user's primary group */
+    unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
+    unsigned group_line;              /* line of group; 0 = unset */
+    uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
 };
 
 struct config {
@@ -224,6 +231,11 @@ int config_parse_upstream(const char *s, struct upstream_addr *out, const char *
 void config_upstream_dispose(struct upstream_addr *u);
 /** File-system checks: every root exists and is a directory. Returns 0 if no errors. */
 int config_check_fs(const struct config *cfg, struct errlist *errs);
+
+/** Read each git site's git_secret_file into its git.secret (one final newline dropped); an
+ *  unreadable, empty or over-4-KiB file is an error at the key's line. I/O, like
+ *  config_check_fs(): called after config_finish(), at start, --test and each reload. */
+int config_read_secrets(struct config *cfg, struct errlist *errs);
 void config_dispose(struct config *cfg);
 
 /* Value parsers shared with the command line; each returns 0 or -1 with *why set to a

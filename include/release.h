@@ -50,4 +50,16 @@ size_t release_rollback_target(char *const *names, size_t n, const char *live);
  *  each one to remove. Kept: live, the rollback target from live, and the newest keep others. */
 void release_prune_plan(char *const *names, size_t n, const char *live, unsigned keep, bool *drop);
 
+enum release_pin { RELEASE_PIN_BAD = -1, RELEASE_PIN_COMMIT, RELEASE_PIN_REF };
+
+#define RELEASE_PIN_MAX 200 /* longest pin accepted (a ref name), without the NUL */
+
+/** Parse the text of a git_revision_file: one commit id or ref name on a line, surrounding
+ *  white space ignored. 7 to 40 hex digits are a commit id (out gets them in lowercase);
+ *  else a ref name ("v1.2", "main", "refs/tags/v1.2": letters, digits, '.', '_', '-', '/',
+ *  no "..", "//", "@{", leading '-', '/' or '.', trailing '/', '.' or ".lock") is a ref (out
+ *  gets it as is). out must hold RELEASE_PIN_MAX + 1. RELEASE_PIN_BAD when the text is
+ *  empty, several lines or neither; *why then says which. */
+enum release_pin release_pin_parse(const char *text, char *out, const char **why);
+
 #endif

@@ -6,13 +6,15 @@
  * classifies each line exactly as inih will (comment, continuation, section, key, syntax
  * error): that is how every syntax error and every section header gets its line number.
  * Invariants: errors are appended in line order; a section that failed to open swallows its
- * keys silently (one error per cause); nothing here does I/O except config_check_fs().
+ * keys silently (one error per cause); nothing here does I/O except config_check_fs() and
+ * config_read_secrets().
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,7 @@ enum key_type {
     T_COMMENT,
     T_SHARED,
     T_URLS,
+    T_PEERS,
 };
 
 struct config_key {
@@ -156,6 +159,7 @@ static const struct config_key keys[] = {
 
     {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
     {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_revision_file", T_PATH, SITE(git.revision_file), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_key", T_PATH, SITE(git.key), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_known_hosts", T_PATH, SITE(git.known_hosts), "strict", 0, 0, NULL, 0},
     {SEC_SITE, "git_interval", T_DURATION, SITE(git.interval_ms), "60s", 0, 7 * 24 * HOUR, NULL, 0},
@@ -164,7 +168,9 @@ static const struct config_key keys[] = {
      NULL, 0},
     {SEC_SITE, "git_timeout", T_DURATION, SITE(git.timeout_ms), "5m", 1 * SEC, 24 * HOUR, NULL, 0},
     {SEC_SITE, "git_hook", T_URLPATH, SITE(git.hook), NULL, 0, 0, NULL, 0},
-    {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_secret", T_STRING, SITE(git.secret), NULL, 0, 0, NULL, SITE(git.secret_line)},
+    {SEC_SITE, "git_secret_file", T_PATH, SITE(git.secret_file), NULL, 0, 0, NULL,
+     SITE(git.secret_file_line)},
     {SEC_SITE, "git_keep", T_UNSIGNED, SITE(git.keep), "3", 0, 1000, NULL, 0},
     {SEC_SITE, "git_depth", T_UNSIGNED, SITE(git.depth), "0", 0, 1000000, NULL, 0},
     {SEC_SITE, "git_submodules", T_BOOL, SITE(git.submodules), "off", 0, 0, NULL, 0},
@@ -175,6 +181,7 @@ static const struct config_key keys[] = {
      SITE(git.env_file_line)},
     {SEC_SITE, "git_after", T_STRING, SITE(git.after), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify", T_URLS, SITE(git.notify), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_peers", T_PEERS, SITE(git.peers), NULL, 0, 0, NULL, SITE(git.peers_line)},
     {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify_ca", T_PATH, SITE(git.notify_ca), NULL, 0, 0, NULL, 0},
 
@@ -1069,6 +1076,32 @@ static void expect_urls(const struct config_key *k, char *buf, size_t n)
     expect_text("http:// or https:// URLs", buf, n);
 }
 
+/* git_peers: NAME:PORT words (a DNS name, resolved at each use, or an address) */
+static int parse_peers(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    int rc = 0;
+    char *w;
+
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        struct upstream_addr a = {0};
+        const char *why = NULL;
+        if (config_parse_upstream(w, &a, &why) != 0 || !a.host)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            str_list_push(l, xstrdup(w));
+        config_upstream_dispose(&a);
+    }
+    return rc;
+}
+
+static void expect_peers(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("NAME:PORT words (a DNS name or an address, and the peers' port)", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1089,6 +1122,7 @@ static const struct type_def types[] = {
     [T_COMMENT] = {false, parse_comment, expect_comment, dispose_string},
     [T_SHARED] = {true, parse_shared, expect_shared, dispose_str_list},
     [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
+    [T_PEERS] = {true, parse_peers, expect_peers, dispose_str_list},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1593,12 +1627,18 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
         if (s->fcgi.keep_conns > s->fcgi.max_conns)
             s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
-        if (!s->git.repo &&
-            (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
-             s->git.env_file || s->git.after || s->git.notify.n))
+        if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status ||
+                             s->git.shared_line || s->git.env_file || s->git.after ||
+                             s->git.notify.n || s->git.revision_file || s->git.secret_file))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
-        if (s->git.hook && (!s->git.secret || !*s->git.secret))
+        if (s->git.peers.n && !s->git.hook)
+            errlist_add(errs, "%s: [site %s]: git_peers needs git_hook (the peers' path)",
+                        where(cfg, s->git.peers_line, at, sizeof at), s->name);
+        if (s->git.secret_file && s->git.secret)
+            errlist_add(errs, "%s: [site %s]: git_secret and git_secret_file: give one",
+                        where(cfg, s->git.secret_file_line, at, sizeof at), s->name);
+        if (s->git.hook && !s->git.secret_file && (!s->git.secret || !*s->git.secret))
             errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.repo && s->root && !s->git.shared_dir) {
@@ -1606,7 +1646,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->git.shared_dir = xasprintf("%s/shared", state);
             free(state);
         }
-        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret)
+        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret && !s->git.secret_file)
             errlist_add(errs, "%s: [site %s]: git_notify needs git_notify_secret (or git_secret)",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.env_file && s->root && path_is_under(s->git.env_file, s->root))
@@ -1637,6 +1677,49 @@ int config_finish(struct config *cfg, struct errlist *errs)
                 }
             }
         }
+    }
+    return errs->n == before ? 0 : -1;
+}
+
+#define SECRET_FILE_MAX 4096
+
+int config_read_secrets(struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    char at[320];
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        struct site_conf *s = &cfg->sites[i];
+        const char *file = s->git.secret_file;
+        if (!file || s->git.secret)
+            continue; /* none, or both (config_finish() reported it) */
+        char text[SECRET_FILE_MAX + 1];
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, text, sizeof text) : -1;
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        const char *why = got < 0                           ? strerror(err)
+                          : got > SECRET_FILE_MAX           ? "longer than 4096 bytes"
+                          : memchr(text, '\0', (size_t)got) ? "contains a NUL byte"
+                                                            : NULL;
+        size_t n = got > 0 ? (size_t)got : 0;
+        if (!why) {
+            /* one final newline (an editor's, echo's) is not part of the secret */
+            if (n && text[n - 1] == '\n')
+                n--;
+            if (n && text[n - 1] == '\r')
+                n--;
+            if (n == 0)
+                why = "empty";
+        }
+        if (why) {
+            errlist_add(errs, "%s: git_secret_file '%s': %s",
+                        where(cfg, s->git.secret_file_line, at, sizeof at), file, why);
+            continue;
+        }
+        s->git.secret = xmalloc(n + 1);
+        memcpy(s->git.secret, text, n);
+        s->git.secret[n] = '\0';
     }
     return errs->n == before ? 0 : -1;
 }

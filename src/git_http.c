@@ -14,6 +14,7 @@
 #include "git_worker.h"
 #include "handler.h"
 #include "log.h"
+#include "peers.h"
 #include "response.h"
 #include "site.h"
 #include "util.h"
@@ -62,6 +63,22 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r,
     const struct buf *body = &hook->body;
     if (hook->too_large)
         return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
+    const char *wharf_event = header(c, "X-Wharf-Event");
+    if (wharf_event) {
+        /* a peer's fan-out (peers.h): signed by wharf, deployed, never passed on */
+        struct webhook_headers ph = {.hub_signature_256 = header(c, "X-Wharf-Signature-256")};
+        enum webhook_verdict pv =
+            webhook_verify(&ph, body->data ? body->data : "", body->len, site->git.secret);
+        if (pv != WEBHOOK_OK || strcmp(wharf_event, "peer") != 0) {
+            log_warn("webhook", r->id, "[site %s] refused a wharf event: %s", site->name,
+                     pv != WEBHOOK_OK ? webhook_verdict_text(pv) : "not \"peer\"");
+            return message(c, r, MHD_HTTP_FORBIDDEN,
+                           pv != WEBHOOK_OK ? webhook_verdict_text(pv) : "unknown event");
+        }
+        log_info("webhook", r->id, "[site %s] a peer was pushed to: deploy queued", site->name);
+        git_worker_request(r->rt->git);
+        return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
+    }
     struct webhook_headers h = {
         .hub_signature_256 = header(c, "X-Hub-Signature-256"),
         .gitea_signature = header(c, "X-Gitea-Signature") ? header(c, "X-Gitea-Signature")
@@ -94,6 +111,7 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r,
     }
     log_info("webhook", r->id, "[site %s] push to %s: deploy queued", site->name, ref);
     git_worker_request(r->rt->git);
+    peers_notify(site, ref);
     return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
 }
 

@@ -543,6 +543,95 @@ static int detect_branch(struct git_site *g, struct errlist *errs)
     return g->branch ? 0 : -1;
 }
 
+/* git fetch REPO REFSPEC into the cache (with git_depth); 0, or git's result */
+static int fetch_refspec(struct git_site *g, const char *refspec)
+{
+    char depth[32];
+    char *args[16];
+    size_t n = 0;
+    args[n++] = "-C";
+    args[n++] = g->cache;
+    args[n++] = "fetch";
+    args[n++] = "--quiet";
+    args[n++] = "--no-tags";
+    args[n++] = "--prune";
+    if (g->site->git.depth) {
+        snprintf(depth, sizeof depth, "--depth=%u", g->site->git.depth);
+        args[n++] = depth;
+    }
+    args[n++] = "--";
+    args[n++] = g->site->git.repo;
+    args[n++] = (char *)refspec;
+    args[n] = NULL;
+    return git(g, NULL, NULL, args);
+}
+
+/* The commit expr names in the cache, into sha (41 bytes); 0, or -1 when it names none. */
+static int rev_parse(struct git_site *g, const char *expr, char *sha)
+{
+    struct buf out;
+    buf_init(&out, 256);
+    char *ref = xasprintf("%s^{commit}", expr);
+    char *rp[] = {"-C",      g->cache,           "rev-parse", "--verify",
+                  "--quiet", "--end-of-options", ref,         NULL};
+    int rc = git(g, &out, NULL, rp);
+    free(ref);
+    trim(&out);
+    if (rc == 0 && out.len == 40)
+        memcpy(sha, out.data, 41);
+    else
+        rc = -1;
+    buf_dispose(&out);
+    return rc;
+}
+
+/* git_revision_file: the commit it names (release.h's release_pin_parse), into sha. Re-read at
+ * every deploy, so a kubelet's update of a mounted ConfigMap is seen at the next poll, webhook
+ * or SIGUSR2. A commit id is looked up in what the branch fetch brought, then (a full id only)
+ * fetched by itself; a ref name is fetched from the repository. */
+static int resolve_pin(struct git_site *g, char *sha, struct errlist *errs)
+{
+    const char *file = g->site->git.revision_file;
+    char text[RELEASE_PIN_MAX + 64];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (got < 0) {
+        errlist_add(errs, "git_revision_file %s: %s", file, strerror(err));
+        return -1;
+    }
+    text[got] = '\0';
+    char pin[RELEASE_PIN_MAX + 1];
+    const char *why = "too long";
+    enum release_pin kind = (size_t)got == sizeof text - 1 || strlen(text) != (size_t)got
+                                ? RELEASE_PIN_BAD
+                                : release_pin_parse(text, pin, &why);
+    if (kind == RELEASE_PIN_BAD) {
+        errlist_add(errs, "git_revision_file %s: %s", file, got ? why : "empty");
+        return -1;
+    }
+    if (kind == RELEASE_PIN_REF) {
+        char *refspec = xasprintf("+%s:refs/wharf/pin", pin);
+        int rc = fetch_refspec(g, refspec);
+        free(refspec);
+        if (rc != 0 || rev_parse(g, "refs/wharf/pin", sha) != 0) {
+            errlist_add(errs, "ref '%s' named by git_revision_file %s: git fetch of %s %s", pin,
+                        file, g->site->git.repo, rc == -ETIMEDOUT ? "timed out" : "failed");
+            return -1;
+        }
+        return 0;
+    }
+    if (rev_parse(g, pin, sha) == 0)
+        return 0;
+    if (strlen(pin) == 40 && fetch_refspec(g, pin) == 0 && rev_parse(g, pin, sha) == 0)
+        return 0; /* not on the branch (or beyond git_depth): the server gave it by id */
+    errlist_add(errs, "commit %s named by git_revision_file %s is not in %s (branch %s)", pin, file,
+                g->site->git.repo, g->branch);
+    return -1;
+}
+
 static int fetch(struct git_site *g, char *sha, struct errlist *errs)
 {
     struct stat st;
@@ -563,45 +652,21 @@ static int fetch(struct git_site *g, char *sha, struct errlist *errs)
     if (detect_branch(g, errs) != 0)
         return -1;
     char *refspec = xasprintf("+refs/heads/%s:refs/remotes/origin/%s", g->branch, g->branch);
-    char depth[32];
-    char *args[16];
-    size_t n = 0;
-    args[n++] = "-C";
-    args[n++] = g->cache;
-    args[n++] = "fetch";
-    args[n++] = "--quiet";
-    args[n++] = "--no-tags";
-    args[n++] = "--prune";
-    if (g->site->git.depth) {
-        snprintf(depth, sizeof depth, "--depth=%u", g->site->git.depth);
-        args[n++] = depth;
-    }
-    args[n++] = "--";
-    args[n++] = g->site->git.repo;
-    args[n++] = refspec;
-    args[n] = NULL;
-    int rc = git(g, NULL, NULL, args);
+    int rc = fetch_refspec(g, refspec);
     free(refspec);
     if (rc != 0) {
         errlist_add(errs, "git fetch of %s branch %s %s", g->site->git.repo, g->branch,
                     rc == -ETIMEDOUT ? "timed out" : "failed");
         return -1;
     }
-    struct buf out;
-    buf_init(&out, 256);
-    char *ref = xasprintf("refs/remotes/origin/%s^{commit}", g->branch);
-    char *rp[] = {"-C", g->cache, "rev-parse", "--verify", "--quiet", ref, NULL};
-    rc = git(g, &out, NULL, rp);
+    char *ref = xasprintf("refs/remotes/origin/%s", g->branch);
+    rc = rev_parse(g, ref, sha);
     free(ref);
-    trim(&out);
-    if (rc != 0 || out.len != 40) {
+    if (rc != 0) {
         errlist_add(errs, "branch %s not found in %s", g->branch, g->site->git.repo);
-        buf_dispose(&out);
         return -1;
     }
-    memcpy(sha, out.data, 41);
-    buf_dispose(&out);
-    return 0;
+    return g->site->git.revision_file ? resolve_pin(g, sha, errs) : 0;
 }
 
 static int64_t commit_time(struct git_site *g, const char *sha)
@@ -1008,7 +1073,10 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     }
     final_dir = xasprintf("%s/%s", g->releases, name);
     tmp_dir = xasprintf("%s.tmp", final_dir);
-    log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
+    if (g->site->git.revision_file)
+        log_info(g->tag, 0, "deploying %.12s (named by %s)", sha, g->site->git.revision_file);
+    else
+        log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
     if (read_env_file(g, &env, errs) != 0)
         goto out;
     if (mkdir(tmp_dir, 0755) != 0) {

@@ -36,6 +36,7 @@
 #include "http_front.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "peers.h"
 #include "mime.h"
 #include "preset.h"
 #include "reload.h"
@@ -389,6 +390,7 @@ static int load_config(const struct cli *cli, struct config *cfg, struct errlist
         free(text);
     }
     apply_cli(cfg, cli, errs);
+    config_read_secrets(cfg, errs);
     if (config_check_fs(cfg, errs) == 0 && errs->n == 0)
         absolutize_roots(cfg);
     preset_resolve_all(cfg, errs);
@@ -541,6 +543,7 @@ static void drain(const sigset_t *set, uint64_t timeout_ms, struct site_table *s
 static void teardown(struct site_table *sites, struct mime_table *mime)
 {
     admin_stop();          /* no scrape reads the sites from here on */
+    peers_stop();          /* no fan-out is queued to notify from here on */
     git_worker_stop();     /* no deploy runs from here on */
     http_front_stop();     /* listeners, connections, workers, engines: no request is left */
     reload_tick(true);     /* the tables reloads replaced and that still waited */

@@ -104,3 +104,66 @@ char *release_state_dir(const char *root)
     size_t dir = (size_t)(slash - root);
     return xasprintf("%.*s/.%.*s.wharf", (int)dir, root, (int)(n - dir - 1), slash + 1);
 }
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_ref_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == '_' || c == '-' || c == '/';
+}
+
+static bool ends_with(const char *s, size_t n, const char *tail)
+{
+    size_t t = strlen(tail);
+    return n >= t && memcmp(s + n - t, tail, t) == 0;
+}
+
+enum release_pin release_pin_parse(const char *text, char *out, const char **why)
+{
+    out[0] = '\0';
+    while (*text == ' ' || *text == '\t' || *text == '\r' || *text == '\n')
+        text++;
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\r' ||
+                     text[n - 1] == '\n'))
+        n--;
+    if (n == 0) {
+        *why = "empty";
+        return RELEASE_PIN_BAD;
+    }
+    if (n > RELEASE_PIN_MAX || memchr(text, '\n', n)) {
+        *why = n > RELEASE_PIN_MAX ? "too long" : "more than one line";
+        return RELEASE_PIN_BAD;
+    }
+    size_t hex = 0;
+    while (hex < n && is_hex(text[hex]))
+        hex++;
+    if (hex == n && n >= 7 && n <= 40) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = text[i] >= 'A' && text[i] <= 'F' ? (char)(text[i] - 'A' + 'a') : text[i];
+        out[n] = '\0';
+        return RELEASE_PIN_COMMIT;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!is_ref_char(text[i])) {
+            *why = "not a commit id or a ref name";
+            return RELEASE_PIN_BAD;
+        }
+    const char *s = text;
+    bool bad = s[0] == '-' || s[0] == '/' || s[0] == '.' || s[n - 1] == '/' || s[n - 1] == '.' ||
+               ends_with(s, n, ".lock");
+    for (size_t i = 0; !bad && i + 1 < n; i++)
+        bad = (s[i] == '.' && s[i + 1] == '.') || (s[i] == '/' && s[i + 1] == '/') ||
+              (s[i] == '/' && s[i + 1] == '.');
+    if (bad) {
+        *why = "not a valid ref name";
+        return RELEASE_PIN_BAD;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return RELEASE_PIN_REF;
+}

@@ -102,10 +102,47 @@ static void prune(void)
        "prune keep 0 with nothing live: the newest (the rollback target) stays");
 }
 
+static void pins(void)
+{
+    char out[RELEASE_PIN_MAX + 1];
+    const char *why = NULL;
+    ok(release_pin_parse("0123456789abcdef0123456789abcdef01234567\n", out, &why) ==
+               RELEASE_PIN_COMMIT &&
+           strcmp(out, "0123456789abcdef0123456789abcdef01234567") == 0,
+       "pin: a full commit id with a newline");
+    ok(release_pin_parse("  ABCDEF1 ", out, &why) == RELEASE_PIN_COMMIT &&
+           strcmp(out, "abcdef1") == 0,
+       "pin: 7 hex digits, upper case lowered, spaces trimmed");
+    ok(release_pin_parse("abcdef", out, &why) == RELEASE_PIN_REF && strcmp(out, "abcdef") == 0,
+       "pin: 6 hex digits are a ref name");
+    ok(release_pin_parse("0123456789abcdef0123456789abcdef012345678", out, &why) == RELEASE_PIN_REF,
+       "pin: 41 hex digits are not a commit id");
+    ok(release_pin_parse("v1.2\n", out, &why) == RELEASE_PIN_REF && strcmp(out, "v1.2") == 0,
+       "pin: a tag");
+    ok(release_pin_parse("refs/heads/release-2", out, &why) == RELEASE_PIN_REF, "pin: a full ref");
+    ok(release_pin_parse("", out, &why) == RELEASE_PIN_BAD && strcmp(why, "empty") == 0,
+       "pin: empty");
+    ok(release_pin_parse(" \n\n", out, &why) == RELEASE_PIN_BAD, "pin: only white space");
+    ok(release_pin_parse("abc1234\ndef5678", out, &why) == RELEASE_PIN_BAD &&
+           strcmp(why, "more than one line") == 0,
+       "pin: two lines");
+    ok(release_pin_parse("-upload-pack=x", out, &why) == RELEASE_PIN_BAD, "pin: a leading dash");
+    ok(release_pin_parse("a..b", out, &why) == RELEASE_PIN_BAD, "pin: ..");
+    ok(release_pin_parse("main@{1}", out, &why) == RELEASE_PIN_BAD, "pin: @{");
+    ok(release_pin_parse("x.lock", out, &why) == RELEASE_PIN_BAD, "pin: .lock");
+    ok(release_pin_parse("a b", out, &why) == RELEASE_PIN_BAD, "pin: a space inside");
+    ok(release_pin_parse("refs/heads/", out, &why) == RELEASE_PIN_BAD, "pin: a trailing slash");
+    char big[RELEASE_PIN_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ok(release_pin_parse(big, out, &why) == RELEASE_PIN_BAD, "pin: too long");
+}
+
 int main(void)
 {
     names();
     rollback();
     prune();
+    pins();
     return done_testing();
 }
