@@ -123,12 +123,16 @@ struct git_site_conf {
     unsigned shared_line;   /* line of git_shared; 0 = not given (the preset's apply) */
     char *env_file;         /* NAME=VALUE file for git_then/git_after; NULL = none */
     unsigned env_file_line;
-    char *after;            /* command run after a switch (sh -c); NULL = none */
-    struct str_list notify; /* URLs POSTed a JSON event per deploy and rollback */
-    char *notify_secret;    /* HMAC key; NULL = git_secret */
-    char *notify_ca;        /* PEM CA bundle for https receivers; NULL = the system's */
-    char *shared_dir;       /* <state>/shared, set by config_finish() for git sites: the
-                             * one place outside the root links may lead (fs.h) */
+    char *after;                /* command run after a switch (sh -c); NULL = none */
+    char *check;                /* "PATH [STATUS]" (gate_spec.h): the health gate; NULL = none */
+    uint64_t check_timeout_ms;  /* each check request */
+    unsigned check_retries;     /* live checks after a switch; all failing = rollback */
+    uint64_t check_interval_ms; /* between two live checks */
+    struct str_list notify;     /* URLs POSTed a JSON event per deploy and rollback */
+    char *notify_secret;        /* HMAC key; NULL = git_secret */
+    char *notify_ca;            /* PEM CA bundle for https receivers; NULL = the system's */
+    char *shared_dir;           /* <state>/shared, set by config_finish() for git sites: the
+                                 * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {
@@ -177,11 +181,11 @@ struct server_conf {
     char *temp_dir;    /* request bodies beyond memory; NULL = $TMPDIR or /tmp */
     unsigned temp_dir_line;
     enum log_format error_log_format; /* error_log's lines: text (default) or json */
-    char *user;                   /* drop to this user after start-up (as root); NULL = stay */
-    char *group;                  /* its group; NULL = the user's primary group */
-    unsigned user_line;           /* line of user, for messages; 0 = command line or unset */
-    unsigned group_line;          /* line of group; 0 = unset */
-    uint64_t shutdown_timeout_ms; /* SIGTERM: requests in flight get this long to finish */
+    char *user;                       /* drop to this user after start-up (as root); NULL = stay */
+    char *group;                      /* its group; NULL = the user's primary group */
+    unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
+    unsigned group_line;              /* line of group; 0 = unset */
+    uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
 };
 
 struct config {

@@ -54,6 +54,9 @@ void git_worker_branch(const struct git_site *g, char *out, size_t n);
 /** Whether the site's root holds a release (false until its first deploy; true for NULL, a
  *  site without git). Thread-safe. */
 bool git_worker_is_live(const struct git_site *g);
+/** The directory a health check of release name serves (releases/NAME, plus git_subdir),
+ *  resolved; NULL when name is not a complete release of g. Caller frees. Thread-safe. */
+char *git_worker_release_root(const struct git_site *g, const char *name);
 /** Append the site's deploy status as JSON ("{}" for NULL). Thread-safe. */
 void git_worker_status_json(const struct git_site *g, struct buf *out);
 
