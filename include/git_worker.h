@@ -67,6 +67,8 @@ struct git_worker_stats {
     unsigned deployed;         /* deploys that switched to a new release */
     unsigned unchanged;        /* deploys that found the commit already live */
     unsigned failed;           /* deploys that failed (the live release stayed) */
+    unsigned gate_refused;     /* of them, refused by git_check before the switch */
+    unsigned gate_rollbacks;   /* rollbacks after git_check failed on the live release */
     uint64_t last_duration_ms; /* of the last deploy attempt that ended; 0 = none yet */
     int64_t last_attempt;      /* wall clock of the last attempt's start; 0 = none */
     int64_t last_success;      /* wall clock of the last switch; 0 = none */

@@ -88,7 +88,8 @@ struct git_site {
     char after_error[256]; /* git_after's failure after the last switch; "" = none */
     bool deploying;
     unsigned n_deploys, n_failures, n_unchanged;
-    uint64_t last_duration_ms; /* of the last attempt that ended */
+    unsigned n_gate_refused, n_gate_rollbacks; /* git_check before / after the switch */
+    uint64_t last_duration_ms;                 /* of the last attempt that ended */
     uint64_t durations_ms[HISTORY];
     unsigned n_durations;
     struct git_site *next; /* the worker's list, under lock */
@@ -1018,12 +1019,16 @@ static int gate_before(struct git_site *g, const char *name, const char *sha, st
     uint64_t t0 = clock_ms();
     bool passed = gate_check(g->site, name, &why);
     uint64_t ms = clock_ms() - t0;
-    if (passed)
+    if (passed) {
         log_info(g->tag, 0, "git_check passed on %.12s before the switch (%llu ms)", sha,
                  (unsigned long long)ms);
-    else
+    } else {
+        pthread_mutex_lock(&status_lock);
+        g->n_gate_refused++;
+        pthread_mutex_unlock(&status_lock);
         errlist_add(errs, "git_check refused %.12s before the switch (%llu ms): %.*s", sha,
                     (unsigned long long)ms, (int)why.len, why.data ? why.data : "");
+    }
     buf_dispose(&why);
     return passed ? 0 : -1;
 }
@@ -1147,6 +1152,9 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         struct deploy_info rb = {0};
         struct errlist rerrs = {0};
         int rrc = rollback(g, &rb, &rerrs);
+        pthread_mutex_lock(&status_lock);
+        g->n_gate_rollbacks++;
+        pthread_mutex_unlock(&status_lock);
         const char *rwhy = rerrs.n ? rerrs.msg[rerrs.n - 1] : "unknown error";
         if (rrc == 0)
             errlist_add(errs,
@@ -1630,6 +1638,8 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
     st->deployed = g->n_deploys;
     st->unchanged = g->n_unchanged;
     st->failed = g->n_failures;
+    st->gate_refused = g->n_gate_refused;
+    st->gate_rollbacks = g->n_gate_rollbacks;
     st->last_duration_ms = g->last_duration_ms;
     st->last_attempt = g->last_attempt;
     st->last_success = g->last_success;

@@ -1131,7 +1131,17 @@ void http_front_listen_commit(const struct server_conf *s)
         close(pending[i].fd); /* every daemon has its own descriptor of the socket */
     }
     n_pending = 0;
-    http_front_listen_abort(); /* an unchanged certificate read again */
+    http_front_listen_abort();              /* an unchanged certificate read again */
+    for (size_t j = 0; j < n_lsocks; j++) { /* the gate's checks (gate.h): a plain listener */
+        const union MHD_DaemonInfo *di =
+            lsocks[j].tls || !lsocks[j].d[0]
+                ? NULL
+                : MHD_get_daemon_info(lsocks[j].d[0], MHD_DAEMON_INFO_LISTEN_FD);
+        if (di) {
+            gate_set_listener(di->listen_fd);
+            break;
+        }
+    }
 }
 
 struct site_table *http_front_swap(struct site_table *t)

@@ -38,9 +38,11 @@ push app "v1"
 SHA1=$SHA
 
 new_port
+APORT=$(free_port)
 cat >"$T/main.ini" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
+admin_listen = 127.0.0.1:$APORT
 
 [site app]
 root = $T/site
@@ -95,6 +97,8 @@ ok $([ "$N" -ge 5 ] && [ "$BAD" -eq 0 ] && echo 0 || echo 1) \
 ok $(releases "$T/site" | grep -q "${SHA2:0:12}" && echo 1 || echo 0) \
     "fatal commit: its release was removed"
 like "$(sj history)" "\"result\": *\"failed\"" "fatal commit: the history records the failed deploy"
+metric() { curl -s "http://127.0.0.1:$APORT/metrics" | grep -E "^wharf_git_check_failures_total\{.*stage=\"$1\"" | awk '{print $2}'; }
+is "$(metric before_switch)" 1 "fatal commit: wharf_git_check_failures_total{stage=before_switch} is 1"
 
 # ==== a commit that passes before the switch and fails live is rolled back by itself =============
 put app index.php "$(good_php v3)"
@@ -111,6 +115,7 @@ like "$ERR" "stderr: .*health: the ok file is missing" "live failure: last_error
 is "$(body /index.php)" "v1" "live failure: v1 is live again"
 like "$(cat "$STATE/rolled-back" 2>/dev/null)" "${SHA3:0:12}" "live failure: the commit is on the rolled-back list"
 like "$(sj history)" "\"event\": *\"rollback\"" "live failure: the history records the rollback"
+is "$(metric after_switch)" 1 "live failure: wharf_git_check_failures_total{stage=after_switch} is 1"
 ok $(holds_for 3000 body_is /index.php "v1" && echo 0 || echo 1) \
     "live failure: the next polls (git_interval = 1s) do not deploy it again"
 REL3=$(releases "$T/site" | grep "${SHA3:0:12}" | head -1)
@@ -131,4 +136,16 @@ push app "v4"
 wait_until 20000 body_is /index.php "v4"
 is "$(body /index.php)" "v4" "a good commit after the rollback goes live"
 is "$(sj last_error)" null "and last_error is cleared"
+
+# ==== a reload that moves the listener: the checks follow it ===================================
+OLDPORT=$PORT
+new_port
+sed -i "s|^listen = 127.0.0.1:$OLDPORT|listen = 127.0.0.1:$PORT|" "$T/main.ini"
+kill -HUP "$WPID"
+wait_grep "$T/wharf.err" "no longer listening on 127.0.0.1:$OLDPORT" 10
+wait_until 10000 body_is /index.php "v4"
+put app index.php "$(good_php v5)"
+push app "v5"
+wait_until 20000 body_is /index.php "v5"
+is "$(body /index.php)" "v5" "after a reload to another port, the gate asks the new listener"
 finish
