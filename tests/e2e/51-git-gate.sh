@@ -131,11 +131,14 @@ is "$(status /index.php -H "X-Wharf-Check: x" -H "X-Wharf-Check-Release: ../../.
 
 # ==== the branch moves on: a good commit goes live ==============================================
 put app index.php "$(good_php v4)"
+put app hdr.php '<?php echo isset($_SERVER["HTTP_X_WHARF_CHECK"]) || isset($_SERVER["HTTP_X_WHARF_CHECK_RELEASE"]) ? "leaked" : "clean";'
 rm -f "$T/app.work/after.sh"
 push app "v4"
 wait_until 20000 body_is /index.php "v4"
 is "$(body /index.php)" "v4" "a good commit after the rollback goes live"
 is "$(sj last_error)" null "and last_error is cleared"
+is "$(body /hdr.php -H "X-Wharf-Check: forged" -H "X-Wharf-Check-Release: x")" "clean" \
+    "the check headers are never passed to FastCGI"
 
 # ==== a reload that moves the listener: the checks follow it ===================================
 OLDPORT=$PORT
