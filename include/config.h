@@ -128,14 +128,18 @@ struct git_site_conf {
     unsigned shared_line;   /* line of git_shared; 0 = not given (the preset's apply) */
     char *env_file;         /* NAME=VALUE file for git_then/git_after; NULL = none */
     unsigned env_file_line;
-    char *after;            /* command run after a switch (sh -c); NULL = none */
-    struct str_list notify; /* URLs POSTed a JSON event per deploy and rollback */
-    char *notify_secret;    /* HMAC key; NULL = git_secret */
-    char *notify_ca;        /* PEM CA bundle for https receivers; NULL = the system's */
-    struct str_list peers;  /* git_peers: NAME:PORT, told of each verified push (peers.h) */
+    char *after;                /* command run after a switch (sh -c); NULL = none */
+    char *check;                /* "PATH [STATUS]" (gate_spec.h): the health gate; NULL = none */
+    uint64_t check_timeout_ms;  /* each check request */
+    unsigned check_retries;     /* live checks after a switch; all failing = rollback */
+    uint64_t check_interval_ms; /* between two live checks */
+    struct str_list notify;     /* URLs POSTed a JSON event per deploy and rollback */
+    char *notify_secret;        /* HMAC key; NULL = git_secret */
+    char *notify_ca;            /* PEM CA bundle for https receivers; NULL = the system's */
+    struct str_list peers;      /* git_peers: NAME:PORT, told of each verified push (peers.h) */
     unsigned peers_line;
-    char *shared_dir; /* <state>/shared, set by config_finish() for git sites: the
-                       * one place outside the root links may lead (fs.h) */
+    char *shared_dir;           /* <state>/shared, set by config_finish() for git sites: the
+                                 * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {

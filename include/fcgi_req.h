@@ -72,6 +72,7 @@ struct fcgi_req {
     uint32_t client_hash; /* for ip_hash */
     int client_fd;        /* the HTTP connection's socket (owned by MHD) */
     bool is_head;
+    bool gate;    /* a gate check (gate.h): stderr lines are also kept for it */
     bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
     struct fcgi_engine *home; /* the submitting thread's engine; NULL = never submitted */
 

@@ -33,11 +33,12 @@ struct site;
 void fcgi_request_setup(const struct server_conf *server);
 
 /** Whether (the site of runtime rt, normalised path) runs a script (never for a site without a
- *  FastCGI pool); if so fills script/path_info (caller frees) and returns true. Also answers
+ *  FastCGI pool); site is rt->conf, or a copy with another root (a gate check of a release,
+ *  gate.h). If so fills script/path_info (caller frees) and returns true. Also answers
  *  *is_source: a path ending in the FastCGI extension that does not run (it must not be served
  *  as a static file). Touches the file system. */
-bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
-                        char **path_info, bool *is_source);
+bool fcgi_request_route(const struct site *rt, const struct site_conf *site, const char *path,
+                        char **script_name, char **path_info, bool *is_source);
 
 /** Start: take r (handler.h) for the script fcgi_request_route found: path is the normalised
  *  path (DOCUMENT_URI), query the raw query (query_len bytes; NULL = none); script and

@@ -54,6 +54,9 @@ void git_worker_branch(const struct git_site *g, char *out, size_t n);
 /** Whether the site's root holds a release (false until its first deploy; true for NULL, a
  *  site without git). Thread-safe. */
 bool git_worker_is_live(const struct git_site *g);
+/** The directory a health check of release name serves (releases/NAME, plus git_subdir),
+ *  resolved; NULL when name is not a complete release of g. Caller frees. Thread-safe. */
+char *git_worker_release_root(const struct git_site *g, const char *name);
 /** Append the site's deploy status as JSON ("{}" for NULL). Thread-safe. */
 void git_worker_status_json(const struct git_site *g, struct buf *out);
 
@@ -64,6 +67,8 @@ struct git_worker_stats {
     unsigned deployed;         /* deploys that switched to a new release */
     unsigned unchanged;        /* deploys that found the commit already live */
     unsigned failed;           /* deploys that failed (the live release stayed) */
+    unsigned gate_refused;     /* of them, refused by git_check before the switch */
+    unsigned gate_rollbacks;   /* rollbacks after git_check failed on the live release */
     uint64_t last_duration_ms; /* of the last deploy attempt that ended; 0 = none yet */
     int64_t last_attempt;      /* wall clock of the last attempt's start; 0 = none */
     int64_t last_success;      /* wall clock of the last switch; 0 = none */

@@ -62,6 +62,10 @@ struct request {
     /* the FastCGI upstream that served it, for the access log: its configured address, owned
      * by the pool of the site r pins; set by the fastcgi handler's on_completed; NULL = none */
     const char *upstream;
+    /* a health check of the git worker (gate.h): its token matched. gate_conf, when set, is
+     * r->site with the root replaced by the release checked (heap, freed at completion) */
+    bool gate;
+    struct site_conf *gate_conf;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

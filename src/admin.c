@@ -325,6 +325,17 @@ static void git_metrics(struct buf *b, struct site_table *t)
                 prom_u64(b, "wharf_git_deploys_total", l, 2, v[k]);
             }
         }
+        prom_family(b, "wharf_git_check_failures_total", "counter",
+                    "Deploys stopped by git_check: before_switch (refused, the old release "
+                    "stayed live), after_switch (rolled back after failed live checks).");
+        for (size_t i = 0; i < n; i++) {
+            const char *stage[] = {"before_switch", "after_switch"};
+            unsigned v[] = {st[i].gate_refused, st[i].gate_rollbacks};
+            for (unsigned k = 0; k < 2; k++) {
+                struct prom_label l[] = {{"site", name[i]}, {"stage", stage[k]}};
+                prom_u64(b, "wharf_git_check_failures_total", l, 2, v[k]);
+            }
+        }
         prom_family(b, "wharf_git_last_deploy_duration_seconds", "gauge",
                     "Duration of the last deploy attempt that ended.");
         for (size_t i = 0; i < n; i++) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "gate_spec.h"
 #include "release.h"
 #include "shared_path.h"
 
@@ -63,6 +64,7 @@ enum key_type {
     T_SHARED,
     T_URLS,
     T_PEERS,
+    T_CHECK,
 };
 
 struct config_key {
@@ -180,6 +182,12 @@ static const struct config_key keys[] = {
     {SEC_SITE, "git_env_file", T_PATH, SITE(git.env_file), NULL, 0, 0, NULL,
      SITE(git.env_file_line)},
     {SEC_SITE, "git_after", T_STRING, SITE(git.after), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_check", T_CHECK, SITE(git.check), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "git_check_timeout", T_DURATION, SITE(git.check_timeout_ms), "10s", 100, 10 * MIN,
+     NULL, 0},
+    {SEC_SITE, "git_check_retries", T_UNSIGNED, SITE(git.check_retries), "3", 0, 100, NULL, 0},
+    {SEC_SITE, "git_check_interval", T_DURATION, SITE(git.check_interval_ms), "2s", 0, 10 * MIN,
+     NULL, 0},
     {SEC_SITE, "git_notify", T_URLS, SITE(git.notify), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_peers", T_PEERS, SITE(git.peers), NULL, 0, 0, NULL, SITE(git.peers_line)},
     {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
@@ -1102,6 +1110,22 @@ static void expect_peers(const struct config_key *k, char *buf, size_t n)
     expect_text("NAME:PORT words (a DNS name or an address, and the peers' port)", buf, n);
 }
 
+/* git_check: "PATH [STATUS]" (gate_spec.h), kept as written. */
+static int parse_check(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    char path[GATE_SPEC_PATH_MAX];
+    unsigned status;
+    const char *why;
+    if (gate_spec_parse(val, path, sizeof path, &status, &why) != 0)
+        return bad_value(ld, k, val, why);
+    return parse_string(ld, k, base, val);
+}
+
+static void expect_check(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a URL path and an optional HTTP status (\"/health 204\")", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1123,6 +1147,7 @@ static const struct type_def types[] = {
     [T_SHARED] = {true, parse_shared, expect_shared, dispose_str_list},
     [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
     [T_PEERS] = {true, parse_peers, expect_peers, dispose_str_list},
+    [T_CHECK] = {false, parse_check, expect_check, dispose_string},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1627,9 +1652,10 @@ int config_finish(struct config *cfg, struct errlist *errs)
             s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
         if (s->fcgi.keep_conns > s->fcgi.max_conns)
             s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
-        if (!s->git.repo && (s->git.hook || s->git.then || s->git.subdir || s->git.status ||
-                             s->git.shared_line || s->git.env_file || s->git.after ||
-                             s->git.notify.n || s->git.revision_file || s->git.secret_file))
+        if (!s->git.repo &&
+            (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
+             s->git.env_file || s->git.after || s->git.notify.n || s->git.revision_file ||
+             s->git.secret_file || s->git.check))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
         if (s->git.peers.n && !s->git.hook)

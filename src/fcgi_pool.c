@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "fcgi_exchange.h"
+#include "gate.h"
 #include "fcgi_req.h"
 #include "listen_queue.h"
 #include "log.h"
@@ -444,6 +445,8 @@ static void on_stderr_line(void *ctx, const char *line)
 {
     const struct fcgi_req *q = ctx;
     log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, line);
+    if (q->gate)
+        gate_note_stderr(line);
 }
 
 static const struct fcgi_exchange_sink req_sink = {.body = on_body, .stderr_line = on_stderr_line};

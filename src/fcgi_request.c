@@ -35,6 +35,7 @@
 #include "fcgi_pool.h"
 #include "fcgi_req.h"
 #include "fs.h"
+#include "gate.h"
 #include "gzip.h"
 #include "handler.h"
 #include "log.h"
@@ -141,10 +142,9 @@ static int kind_of(const struct site_conf *site, const char *rel)
     return S_ISDIR(st.st_mode) ? 'd' : 'f';
 }
 
-bool fcgi_request_route(const struct site *rt, const char *path, char **script_name,
-                        char **path_info, bool *is_source)
+bool fcgi_request_route(const struct site *rt, const struct site_conf *site, const char *path,
+                        char **script_name, char **path_info, bool *is_source)
 {
-    const struct site_conf *site = rt->conf;
     const struct preset *p = site->fcgi.preset;
     size_t len = strlen(path);
     *is_source = false;
@@ -259,6 +259,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     struct header_set *h = cls;
     if (h->n >= MAX_HEADERS || !value || strlen(value) != value_size)
         return MHD_YES; /* an embedded NUL: dropped, as cgi_env_build drops CR/LF */
+    if (ascii_casecmp(key, GATE_TOKEN_HEADER) == 0 || ascii_casecmp(key, GATE_RELEASE_HEADER) == 0)
+        return MHD_YES; /* the gate's token never reaches the application */
     h->v[h->n].name = key;
     h->v[h->n].value = value;
     h->n++;
@@ -310,7 +312,9 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */
     char real_root[PATH_MAX];
-    if (!site->fcgi.root)
+    if (r->gate_conf) /* a gate check of a release: its real path (http_front) */
+        copy_str(real_root, sizeof real_root, site->root);
+    else if (!site->fcgi.root)
         site_resolved_root(r->rt, real_root, sizeof real_root);
     const char *docroot = site->fcgi.root ? site->fcgi.root : real_root;
 
@@ -653,6 +657,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, struct
     const struct site_conf *site = r->site;
     struct fcgi_req *q = fcgi_req_new(r->rt, r->id, c);
     q->is_head = r->is_head;
+    q->gate = r->gate;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
     h->q = q;
     const char *cl =

@@ -47,6 +47,7 @@
 
 #include "deploy_event.h"
 #include "env_file.h"
+#include "gate.h"
 #include "log.h"
 #include "notify.h"
 #include "proc.h"
@@ -83,11 +84,12 @@ struct git_site {
     int64_t live_commit_time; /* commit time (unix seconds), 0 = unknown */
     int64_t last_attempt;     /* wall clock */
     int64_t last_success;
-    char last_error[256];
+    char last_error[1024]; /* a gate's reason holds a body prefix and stderr lines */
     char after_error[256]; /* git_after's failure after the last switch; "" = none */
     bool deploying;
     unsigned n_deploys, n_failures, n_unchanged;
-    uint64_t last_duration_ms; /* of the last attempt that ended */
+    unsigned n_gate_refused, n_gate_rollbacks; /* git_check before / after the switch */
+    uint64_t last_duration_ms;                 /* of the last attempt that ended */
     uint64_t durations_ms[HISTORY];
     unsigned n_durations;
     struct git_site *next; /* the worker's list, under lock */
@@ -98,6 +100,7 @@ static struct git_site *in_deploy; /* the site run_one() works on, under lock; N
 static pthread_t thread;
 static bool running;
 static bool stopping;
+static bool in_cli; /* git_deploy_once: no server in this process, so no health gate */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the list, requested, next_ms,
                                                           * in_deploy, stopping */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -1030,6 +1033,92 @@ struct deploy_info {
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
 };
 
+static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
+static void report(const struct git_site *g, const char *event, const char *trigger, int rc,
+                   const struct deploy_info *info, uint64_t ms, const char *why);
+
+/* ---- the health gate (gate.h) -----------------------------------------------------------------
+ * Before the switch, git_check is asked of the new release (served by this process from
+ * releases/NAME); after it, of the live site, git_check_retries times git_check_interval
+ * apart: when every one fails, the worker rolls back as wharf --rollback does. */
+
+static bool is_stopping(void)
+{
+    pthread_mutex_lock(&lock);
+    bool s = stopping;
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
+/* Sleep ms, waking early when the worker stops; false when it does. */
+static bool pause_ms(uint64_t ms)
+{
+    uint64_t end = clock_ms() + ms;
+    while (!is_stopping()) {
+        uint64_t now = clock_ms();
+        if (now >= end)
+            return true;
+        uint64_t left = end - now < 100 ? end - now : 100;
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static bool gate_on(const struct git_site *g)
+{
+    if (!g->site->git.check)
+        return false;
+    if (in_cli)
+        log_warn(g->tag, 0,
+                 "git_check is not run by wharf --deploy (only a running server can serve the "
+                 "check); deploying without the gate");
+    return !in_cli;
+}
+
+/* The check of release name (sha) before the switch: 0, or -1 with the reason in errs. */
+static int gate_before(struct git_site *g, const char *name, const char *sha, struct errlist *errs)
+{
+    struct buf why;
+    buf_init(&why, 0);
+    uint64_t t0 = clock_ms();
+    bool passed = gate_check(g->site, name, &why);
+    uint64_t ms = clock_ms() - t0;
+    if (passed) {
+        log_info(g->tag, 0, "git_check passed on %.12s before the switch (%llu ms)", sha,
+                 (unsigned long long)ms);
+    } else {
+        pthread_mutex_lock(&status_lock);
+        g->n_gate_refused++;
+        pthread_mutex_unlock(&status_lock);
+        errlist_add(errs, "git_check refused %.12s before the switch (%llu ms): %.*s", sha,
+                    (unsigned long long)ms, (int)why.len, why.data ? why.data : "");
+    }
+    buf_dispose(&why);
+    return passed ? 0 : -1;
+}
+
+/* The checks of the live site after the switch: true when one passed (or the worker stops);
+ * false with the last reason in why when git_check_retries checks in a row failed. */
+static bool gate_after(struct git_site *g, const char *sha, struct buf *why)
+{
+    unsigned tries = g->site->git.check_retries;
+    for (unsigned i = 0; i < tries; i++) {
+        if (i && !pause_ms(g->site->git.check_interval_ms))
+            return true;
+        buf_reset(why);
+        if (gate_check(g->site, NULL, why)) {
+            if (i)
+                log_info(g->tag, 0, "git_check passed on the live %.12s at try %u of %u", sha,
+                         i + 1, tries);
+            return true;
+        }
+        log_warn(g->tag, 0, "git_check failed on the live %.12s (try %u of %u): %.*s", sha, i + 1,
+                 tries, (int)why->len, why->data ? why->data : "");
+    }
+    return tries == 0;
+}
+
 /* Fetch, build and switch. Returns 0, with *switched telling whether a new release went live
  * (false: the branch's commit is live already, or was rolled back from), or -1 with the reason
  * in errs. */
@@ -1101,6 +1190,11 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
+    bool gated = gate_on(g);
+    if (gated && gate_before(g, name, sha, errs) != 0) {
+        remove_release(g, name); /* never live: nothing refers to it */
+        goto out;
+    }
     if (switch_to(g, name, errs) != 0) {
         remove_release(g, name);
         goto out;
@@ -1119,9 +1213,38 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         }
         errlist_dispose(&after);
     }
+    struct buf why;
+    buf_init(&why, 0);
+    if (gated && !gate_after(g, sha, &why)) {
+        uint64_t t0 = clock_ms();
+        struct deploy_info rb = {0};
+        struct errlist rerrs = {0};
+        int rrc = rollback(g, &rb, &rerrs);
+        pthread_mutex_lock(&status_lock);
+        g->n_gate_rollbacks++;
+        pthread_mutex_unlock(&status_lock);
+        const char *rwhy = rerrs.n ? rerrs.msg[rerrs.n - 1] : "unknown error";
+        if (rrc == 0)
+            errlist_add(errs,
+                        "git_check failed %u times in a row on the live %.12s; rolled back "
+                        "to %.12s: %.*s",
+                        g->site->git.check_retries, sha, rb.commit, (int)why.len,
+                        why.data ? why.data : "");
+        else
+            errlist_add(errs,
+                        "git_check failed %u times in a row on the live %.12s, and the "
+                        "rollback failed (%s): %.*s",
+                        g->site->git.check_retries, sha, rwhy, (int)why.len,
+                        why.data ? why.data : "");
+        report(g, "rollback", "gate", rrc, &rb, clock_ms() - t0, rwhy);
+        errlist_dispose(&rerrs);
+        *switched = false;
+        rc = -1;
+    }
+    buf_dispose(&why);
 out:
     if (rc != 0 && tmp_dir)
-        rm_rf(tmp_dir);
+        rm_rf(tmp_dir); /* (gone after the rename) */
     free(tmp_dir);
     free(final_dir);
     env_file_clear(&env);
@@ -1546,6 +1669,23 @@ void git_worker_status_json(const struct git_site *g, struct buf *out)
     free(path);
 }
 
+char *git_worker_release_root(const struct git_site *g, const char *name)
+{
+    if (!g || !is_complete(g, name))
+        return NULL;
+    const char *subdir = g->site->git.subdir;
+    char *dir = subdir ? xasprintf("%s/%s/%s", g->releases, name, subdir)
+                       : xasprintf("%s/%s", g->releases, name);
+    char *real = realpath(dir, NULL);
+    free(dir);
+    struct stat st;
+    if (real && (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        free(real);
+        real = NULL;
+    }
+    return real;
+}
+
 void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -1557,6 +1697,8 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
     st->deployed = g->n_deploys;
     st->unchanged = g->n_unchanged;
     st->failed = g->n_failures;
+    st->gate_refused = g->n_gate_refused;
+    st->gate_rollbacks = g->n_gate_rollbacks;
     st->last_duration_ms = g->last_duration_ms;
     st->last_attempt = g->last_attempt;
     st->last_success = g->last_success;
@@ -1566,6 +1708,7 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
 int git_deploy_once(const struct site_conf *site, bool do_rollback)
 {
     struct git_site g;
+    in_cli = true;
     git_site_init(&g, site);
     struct errlist errs = {0};
     struct deploy_info info = {0};

@@ -36,6 +36,7 @@
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "git_http.h"
+#include "gate.h"
 #include "git_worker.h"
 #include "handler.h"
 #include "http_head.h"
@@ -227,6 +228,38 @@ static unsigned check_head(struct MHD_Connection *c, struct request *r, const ch
     return status;
 }
 
+static void free_gate_conf(struct request *r)
+{
+    if (r->gate_conf) {
+        free(r->gate_conf->root);
+        free(r->gate_conf);
+        r->gate_conf = NULL;
+    }
+}
+
+/*
+ * A health check of the git worker (gate.h) carries this process's token; with a release name
+ * it is served from that release: r->site becomes a copy of site whose root is the release's
+ * (the copy shares everything else with site, which r pins). A header whose token does not
+ * match is ignored (an ordinary request, served from the live root). 0, or an HTTP status.
+ */
+static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct site *rt)
+{
+    free_gate_conf(r);
+    r->gate = gate_token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, GATE_TOKEN_HEADER));
+    const char *release = MHD_lookup_connection_value(c, MHD_HEADER_KIND, GATE_RELEASE_HEADER);
+    if (!r->gate || !release)
+        return 0;
+    char *dir = rt->git ? git_worker_release_root(rt->git, release) : NULL;
+    if (!dir)
+        return MHD_HTTP_NOT_FOUND;
+    r->gate_conf = xmalloc(sizeof *r->gate_conf);
+    *r->gate_conf = *rt->conf;
+    r->gate_conf->root = dir;
+    r->site = r->gate_conf;
+    return 0;
+}
+
 /*
  * Route r and hand it to the handler that answers it: its start function takes r (sets
  * r->handler and its own state) and makes the first call; the answers given here are the
@@ -263,8 +296,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         site_pin(rt);
         r->rt = rt;
     }
-    const struct site_conf *site = rt->conf;
-    r->site = site;
+    r->site = rt->conf;
+    unsigned gate_status = gate_setup(c, r, rt);
+    if (gate_status)
+        return response_error(c, r, gate_status, "No such release to check.", NULL, NULL);
+    const struct site_conf *site = r->site;
 
     char path[4096];
     size_t path_len;
@@ -287,14 +323,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     for (size_t i = 0; preset && i < preset->deny.n; i++)
         if (path_has_prefix(path, preset->deny.v[i]))
             return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
-    if (rt->git && !git_worker_is_live(rt->git))
+    if (rt->git && !r->gate_conf && !git_worker_is_live(rt->git))
         return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                               "The site is being deployed for the first time.",
                               MHD_HTTP_HEADER_RETRY_AFTER, "5");
 
     bool is_source = false;
     char *script, *path_info;
-    if (site->fcgi.preset && fcgi_request_route(rt, path, &script, &path_info, &is_source)) {
+    if (site->fcgi.preset && fcgi_request_route(rt, site, path, &script, &path_info, &is_source)) {
         if (route_method_refused(method)) {
             free(script);
             free(path_info);
@@ -481,6 +517,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->target != r->target_inline)
         free(r->target);
     free(r->redirect); /* NULL: followed before the access handler returned */
+    free_gate_conf(r);
     free(r);
 }
 
@@ -866,6 +903,7 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     if (per_daemon < 1)
         per_daemon = 1;
     first_port = bound_port(lfds[0]);
+    gate_set_listener(lfds[0]); /* the git worker's health checks (gate.h) go there */
     n_listeners = n_lfds;
     /* note: always counted, so that a reload can set a limit (ip_limit.h) */
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
@@ -1116,7 +1154,17 @@ void http_front_listen_commit(const struct server_conf *s)
         close(pending[i].fd); /* every daemon has its own descriptor of the socket */
     }
     n_pending = 0;
-    http_front_listen_abort(); /* an unchanged certificate read again */
+    http_front_listen_abort();              /* an unchanged certificate read again */
+    for (size_t j = 0; j < n_lsocks; j++) { /* the gate's checks (gate.h): a plain listener */
+        const union MHD_DaemonInfo *di =
+            lsocks[j].tls || !lsocks[j].d[0]
+                ? NULL
+                : MHD_get_daemon_info(lsocks[j].d[0], MHD_DAEMON_INFO_LISTEN_FD);
+        if (di) {
+            gate_set_listener(di->listen_fd);
+            break;
+        }
+    }
 }
 
 void http_front_set_limits(const struct server_conf *s)

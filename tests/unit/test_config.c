@@ -652,6 +652,19 @@ static void test_git_shared(void)
            "git_env_file: inside the root is an error");
     is_str(errors_of("[site a]\nroot = /srv/a\ngit_shared = storage\n"),
            "t.ini:1: [site a]: git_* keys need git_repo\n", "git_shared: needs git_repo");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_repo = /r.git\ngit_check = health\n"
+                     "git_check_timeout = 50ms\ngit_check_retries = 101\n"
+                     "[site b]\nhosts = b\nroot = /srv/b\ngit_repo = /r.git\ngit_check = /h 20\n"
+                     "[site c]\nhosts = c\nroot = /srv/c\ngit_repo = /r.git\n"
+                     "git_check = /h 200 x\n"),
+           "t.ini:4: git_check: expected a URL path starting with '/', got 'health'\n"
+           "t.ini:5: git_check_timeout: expected a duration between 100ms and 10m, got '50ms'\n"
+           "t.ini:6: git_check_retries: expected an integer between 0 and 100, got '101'\n"
+           "t.ini:11: git_check: expected an HTTP status 100..599 after the path, got '/h 20'\n"
+           "t.ini:16: git_check: expected an HTTP status 100..599 after the path, got '/h 200 x'\n",
+           "git_check: bad values are errors at their lines");
+    is_str(errors_of("[site a]\nroot = /srv/a\ngit_check = /health\n"),
+           "t.ini:1: [site a]: git_* keys need git_repo\n", "git_check: needs git_repo");
     struct preset p;
     struct errlist errs = {0};
     is_int(config_parse_preset(&p, "lv", "ext = .php\nshared = storage .env\n", "lv.ini", &errs), 0,
