@@ -89,6 +89,14 @@ is "$(cfg "$IMAGE" '{{range $k, $v := .OCIv1.Config.Volumes}}{{$k}} {{end}}')" "
 is "$(cfg "$IMAGE" '{{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}')" \
     "[/usr/bin/wharf] [--config /etc/wharf/wharf.ini]" "wharf image starts wharf with /etc/wharf/wharf.ini"
 
+c=$(buildah from --pull-never "$IMAGE") && CTRS+=("$c")
+out=$(buildah run --isolation chroot --network host "$c" -- /usr/bin/wharf --config /etc/wharf/wharf.ini --test 2>&1)
+rc=$?
+ok $rc "the image's own /etc/wharf/wharf.ini passes wharf --test"
+[ $rc -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+like "$(buildah run --isolation chroot --network host "$c" -- cat /etc/wharf/wharf.ini)" \
+    'error_log = -' "the image's wharf.ini logs to standard error"
+
 # ---- the volumes, the repository, the configuration -------------------------------------------
 mkdir -p "$T/lib" "$T/tmp" "$T/fpm-tmp"
 chown "$UID_IMG:$UID_IMG" "$T/lib" "$T/tmp" "$T/fpm-tmp"
