@@ -26,11 +26,13 @@ SECRET=image-test-secret
 printf '[containers]\ndefault_ulimits = []\n' >"$T/containers.conf"
 export CONTAINERS_CONF="$T/containers.conf"
 CTRS=()
-cleanup_ctrs() {
-    local c
+cleanup_ctrs() { # before lib.sh's cleanup, which removes $T (and containers.conf with it)
+    local c p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     for c in "${CTRS[@]}"; do buildah rm "$c" >/dev/null 2>&1; done
 }
-trap 'cleanup; cleanup_ctrs' EXIT
+trap 'cleanup_ctrs; cleanup' EXIT
 
 # debian_mirror: the Debian archive this machine's apt uses (not the security archive)
 debian_mirror() {
