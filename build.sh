@@ -2,6 +2,8 @@
 # build.sh: the two things a new user does on a fresh Debian 12 machine.
 #   ./build.sh run    install what is missing, build, serve www/ on http://127.0.0.1:8080
 #   ./build.sh test   install what is missing, build, run every test, print "N passed, N failed"
+#   ./build.sh test-image  the container image test (slow: buildah, debootstrap; needs root):
+#                     build the Containerfile's two targets, run them, test them from outside
 # Extra arguments after "run" go to wharf (e.g. ./build.sh run --gzip --browse).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,10 +19,13 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
           goaccess python3-yaml)
+# ./build.sh test-image: builds the Containerfile with buildah on a debootstrap-made Debian base
+IMAGE_PACKAGES=(buildah debootstrap curl python3 git openssl)
 
-install_deps() {
-    local missing=()
-    for p in "${PACKAGES[@]}"; do
+install_deps() { # install_deps [PACKAGE...]: default PACKAGES
+    local missing=() want=("$@")
+    [ ${#want[@]} -gt 0 ] || want=("${PACKAGES[@]}")
+    for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$p")
     done
@@ -71,8 +76,26 @@ test)
     make --no-print-directory check-summary || status=1
     exit $status
     ;;
+test-image)
+    install_deps "${IMAGE_PACKAGES[@]}"
+    # TAP to the terminal and to tests/image/image.log; a missing plan, a bail-out or (with
+    # WHARF_TEST_NO_SKIP=1) a skip counts as a failure
+    log=tests/image/image.log
+    status=0
+    bash tests/image/image.sh 2>&1 | tee "$log" || status=1
+    passed=$(grep -c '^ok ' "$log" || true)
+    failed=$(grep -c '^not ok ' "$log" || true)
+    if grep -q '^Bail out!' "$log" || ! grep -q '^1\.\.[0-9]' "$log"; then
+        failed=$((failed + 1))
+    elif grep -q '^1\.\.0 # SKIP' "$log" && [ "${WHARF_TEST_NO_SKIP:-0}" = 1 ]; then
+        echo "skipped (counted as failed): tests/image/image.sh"
+        failed=$((failed + 1))
+    fi
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
+    ;;
 *)
-    echo "usage: ./build.sh run [wharf options] | ./build.sh test" >&2
+    echo "usage: ./build.sh run [wharf options] | ./build.sh test | ./build.sh test-image" >&2
     exit 2
     ;;
 esac

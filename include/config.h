@@ -138,8 +138,8 @@ struct git_site_conf {
     char *notify_ca;            /* PEM CA bundle for https receivers; NULL = the system's */
     struct str_list peers;      /* git_peers: NAME:PORT, told of each verified push (peers.h) */
     unsigned peers_line;
-    char *shared_dir;           /* <state>/shared, set by config_finish() for git sites: the
-                                 * one place outside the root links may lead (fs.h) */
+    char *shared_dir; /* <state>/shared, set by config_finish() for git sites: the
+                       * one place outside the root links may lead (fs.h) */
 };
 
 struct site_conf {
