@@ -246,6 +246,9 @@ static void free_gate_conf(struct request *r)
 static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct site *rt)
 {
     free_gate_conf(r);
+    r->gate = false;
+    if (!rt->git) /* only a git site has releases to check: no header lookup for the others */
+        return 0;
     r->gate = gate_token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, GATE_TOKEN_HEADER));
     const char *release = MHD_lookup_connection_value(c, MHD_HEADER_KIND, GATE_RELEASE_HEADER);
     if (!r->gate || !release)
