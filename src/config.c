@@ -745,8 +745,10 @@ static void dispose_listen(const struct config_key *k, void *base)
     *n = 0;
 }
 
-/* Index file names: looked up inside a directory, so no '/' and no dot names. */
-static int parse_words(struct load *ld, const struct config_key *k, void *base, char *val)
+/* A list of words, each checked by valid(): a bad one is an error naming it, the good ones are
+ * kept. With off_clears, the word "off" empties the list (a preset's defaults too). */
+static int parse_word_list(struct load *ld, const struct config_key *k, void *base, char *val,
+                           bool (*valid)(const char *w), bool off_clears)
 {
     struct str_list *l = slot_of(base, k);
     int rc = 0;
@@ -755,12 +757,25 @@ static int parse_words(struct load *ld, const struct config_key *k, void *base, 
     if (!*val)
         return bad_value(ld, k, val, NULL);
     while ((w = next_word(&val)) != NULL) {
-        if (strchr(w, '/') || strcmp(w, ".") == 0 || strcmp(w, "..") == 0)
+        if (off_clears && ascii_casecmp(w, "off") == 0)
+            str_list_clear(l);
+        else if (!valid(w))
             rc = bad_value(ld, k, w, NULL);
         else
             str_list_push(l, xstrdup(w));
     }
     return rc;
+}
+
+/* Index file names: looked up inside a directory, so no '/' and no dot names. */
+static bool is_file_name(const char *w)
+{
+    return !strchr(w, '/') && strcmp(w, ".") != 0 && strcmp(w, "..") != 0;
+}
+
+static int parse_words(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    return parse_word_list(ld, k, base, val, is_file_name, false);
 }
 
 static void expect_words(const struct config_key *k, char *buf, size_t n)
@@ -970,19 +985,7 @@ static void expect_relpath(const struct config_key *k, char *buf, size_t n)
 
 static int parse_prefixes(struct load *ld, const struct config_key *k, void *base, char *val)
 {
-    struct str_list *l = slot_of(base, k);
-    int rc = 0;
-    char *w;
-
-    if (!*val)
-        return bad_value(ld, k, val, NULL);
-    while ((w = next_word(&val)) != NULL) {
-        if (!is_url_path(w))
-            rc = bad_value(ld, k, w, NULL);
-        else
-            str_list_push(l, xstrdup(w));
-    }
-    return rc;
+    return parse_word_list(ld, k, base, val, is_url_path, false);
 }
 
 static void expect_prefixes(const struct config_key *k, char *buf, size_t n)
@@ -1032,24 +1035,15 @@ static void expect_comment(const struct config_key *k, char *buf, size_t n)
 }
 
 /* git_shared: paths kept across releases (shared_path.h); "off" = none (a preset's too). */
+static bool is_shared_path(const char *w)
+{
+    struct shared_path sp;
+    return shared_path_parse(w, &sp) == 0;
+}
+
 static int parse_shared(struct load *ld, const struct config_key *k, void *base, char *val)
 {
-    struct str_list *l = slot_of(base, k);
-    int rc = 0;
-    char *w;
-
-    if (!*val)
-        return bad_value(ld, k, val, NULL);
-    while ((w = next_word(&val)) != NULL) {
-        struct shared_path sp;
-        if (ascii_casecmp(w, "off") == 0)
-            str_list_clear(l);
-        else if (shared_path_parse(w, &sp) != 0)
-            rc = bad_value(ld, k, w, NULL);
-        else
-            str_list_push(l, xstrdup(w));
-    }
-    return rc;
+    return parse_word_list(ld, k, base, val, is_shared_path, true);
 }
 
 static void expect_shared(const struct config_key *k, char *buf, size_t n)
@@ -1058,25 +1052,18 @@ static void expect_shared(const struct config_key *k, char *buf, size_t n)
 }
 
 /* git_notify: http:// or https:// URLs (libcurl parses them when sending). */
+static bool is_http_url(const char *w)
+{
+    bool ok = (ascii_ncasecmp(w, "http://", 7) == 0 && w[7]) ||
+              (ascii_ncasecmp(w, "https://", 8) == 0 && w[8]);
+    for (const char *c = w; ok && *c; c++)
+        ok = (unsigned char)*c > 0x20 && *c != 0x7f;
+    return ok;
+}
+
 static int parse_urls(struct load *ld, const struct config_key *k, void *base, char *val)
 {
-    struct str_list *l = slot_of(base, k);
-    int rc = 0;
-    char *w;
-
-    if (!*val)
-        return bad_value(ld, k, val, NULL);
-    while ((w = next_word(&val)) != NULL) {
-        bool ok = (ascii_ncasecmp(w, "http://", 7) == 0 && w[7]) ||
-                  (ascii_ncasecmp(w, "https://", 8) == 0 && w[8]);
-        for (const char *c = w; ok && *c; c++)
-            ok = (unsigned char)*c > 0x20 && *c != 0x7f;
-        if (!ok)
-            rc = bad_value(ld, k, w, NULL);
-        else
-            str_list_push(l, xstrdup(w));
-    }
-    return rc;
+    return parse_word_list(ld, k, base, val, is_http_url, false);
 }
 
 static void expect_urls(const struct config_key *k, char *buf, size_t n)
@@ -1085,24 +1072,18 @@ static void expect_urls(const struct config_key *k, char *buf, size_t n)
 }
 
 /* git_peers: NAME:PORT words (a DNS name, resolved at each use, or an address) */
+static bool is_peer(const char *w)
+{
+    struct upstream_addr a = {0};
+    const char *why = NULL;
+    bool ok = config_parse_upstream(w, &a, &why) == 0 && a.host;
+    config_upstream_dispose(&a);
+    return ok;
+}
+
 static int parse_peers(struct load *ld, const struct config_key *k, void *base, char *val)
 {
-    struct str_list *l = slot_of(base, k);
-    int rc = 0;
-    char *w;
-
-    if (!*val)
-        return bad_value(ld, k, val, NULL);
-    while ((w = next_word(&val)) != NULL) {
-        struct upstream_addr a = {0};
-        const char *why = NULL;
-        if (config_parse_upstream(w, &a, &why) != 0 || !a.host)
-            rc = bad_value(ld, k, w, NULL);
-        else
-            str_list_push(l, xstrdup(w));
-        config_upstream_dispose(&a);
-    }
-    return rc;
+    return parse_word_list(ld, k, base, val, is_peer, false);
 }
 
 static void expect_peers(const struct config_key *k, char *buf, size_t n)
