@@ -15,7 +15,10 @@
 #include <stdint.h>
 
 #include "access_log.h"
+#include "error_page.h"
+#include "header_rule.h"
 #include "log.h"
+#include "redirect.h"
 #include "util.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -96,9 +99,12 @@ struct fcgi_site_conf {
     uint64_t send_timeout_ms;    /* between two writes to the backend, then 504 */
     uint64_t max_body_bytes;     /* larger request bodies get 413 */
     uint64_t body_buffer_bytes;  /* request body kept in memory, beyond it a temp file */
-    unsigned line;               /* line of the fastcgi key; 0 = command line */
-    unsigned preset_line;        /* line of fastcgi_preset; 0 = default/command line */
-    bool preset_from_cli;        /* named by --preset (errors say so) */
+    struct str_list sendfile;    /* fastcgi_sendfile: absolute directories (no final '/') an
+                                  * X-Sendfile/X-Accel-Redirect file must be under; empty = off */
+    unsigned sendfile_line;
+    unsigned line;        /* line of the fastcgi key; 0 = command line */
+    unsigned preset_line; /* line of fastcgi_preset; 0 = default/command line */
+    bool preset_from_cli; /* named by --preset (errors say so) */
 };
 
 struct git_site_conf {
@@ -160,6 +166,15 @@ struct site_conf {
     unsigned hosts_line;  /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
+    /* the batteries (redirect.h, header_rule.h, error_page.h); every one empty = no cost */
+    struct redirect_rules redirects;
+    struct redirect_host redirect_host;
+    struct header_rules headers;
+    struct cache_rules cache;
+    bool security_headers;
+    bool response_rules; /* headers, cache or security_headers: responses get headers of
+                          * their own (set by config_finish) */
+    struct error_page_rules error_pages;
 };
 
 struct server_conf {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,12 @@ enum key_type {
     T_URLS,
     T_PEERS,
     T_CHECK,
+    T_REDIRECT,
+    T_REDIRECT_HOST,
+    T_HEADER,
+    T_CACHE,
+    T_ERROR_PAGE,
+    T_DIRS,
 };
 
 struct config_key {
@@ -158,6 +165,16 @@ static const struct config_key keys[] = {
     {SEC_SITE, "fastcgi_max_body", T_SIZE, SITE(fcgi.max_body_bytes), "64m", 0, 64 * GIB, NULL, 0},
     {SEC_SITE, "fastcgi_body_buffer", T_SIZE, SITE(fcgi.body_buffer_bytes), "16k", 0, 64 * MIB,
      NULL, 0},
+    {SEC_SITE, "fastcgi_sendfile", T_DIRS, SITE(fcgi.sendfile), NULL, 0, 0, NULL,
+     SITE(fcgi.sendfile_line)},
+
+    {SEC_SITE, "redirect", T_REDIRECT, SITE(redirects), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "redirect_host", T_REDIRECT_HOST, SITE(redirect_host), "off", 0, 0, NULL,
+     SITE(redirect_host.line)},
+    {SEC_SITE, "header", T_HEADER, SITE(headers), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "cache_control", T_CACHE, SITE(cache), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "security_headers", T_BOOL, SITE(security_headers), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "error_page", T_ERROR_PAGE, SITE(error_pages), NULL, 0, 0, NULL, 0},
 
     {SEC_SITE, "git_repo", T_STRING, SITE(git.repo), NULL, 0, 0, NULL, SITE(git.line)},
     {SEC_SITE, "git_branch", T_STRING, SITE(git.branch), NULL, 0, 0, NULL, 0},
@@ -1107,6 +1124,144 @@ static void expect_check(const struct config_key *k, char *buf, size_t n)
     expect_text("a URL path and an optional HTTP status (\"/health 204\")", buf, n);
 }
 
+/* redirect: "FROM TO [STATUS]" (redirect.h), one rule per line */
+static int parse_redirect(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct redirect_rules *l = slot_of(base, k);
+    struct redirect_rule rule;
+    const char *why = redirect_parse(val, &rule);
+    if (why)
+        return bad_value(ld, k, val, why);
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = rule;
+    return 0;
+}
+
+static void expect_redirect(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("FROM TO [301|302|307|308]", buf, n);
+}
+
+static void dispose_redirect(const struct config_key *k, void *base)
+{
+    redirect_rules_free(slot_of(base, k));
+}
+
+static int parse_redirect_host(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct redirect_host *h = slot_of(base, k);
+    unsigned line = h->line;
+    const char *why = redirect_host_parse(val, h);
+    h->line = line;
+    return why ? bad_value(ld, k, val, why) : 0;
+}
+
+static void expect_redirect_host(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("www, apex or off, and an optional status (301, 302, 307, 308)", buf, n);
+}
+
+/* header: "PATH [=|-]Name[: value]" (header_rule.h), one rule per line */
+static int parse_header(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct header_rules *l = slot_of(base, k);
+    struct header_rule rule;
+    const char *why = header_rule_parse(val, &rule);
+    if (why)
+        return bad_value(ld, k, val, why);
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = rule;
+    return 0;
+}
+
+static void expect_header(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("PATH Name: value, PATH =Name: value or PATH -Name", buf, n);
+}
+
+static void dispose_header(const struct config_key *k, void *base)
+{
+    header_rules_free(slot_of(base, k));
+}
+
+static int parse_cache(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct cache_rules *l = slot_of(base, k);
+    struct cache_rule rule;
+    const char *why = header_rule_parse_cache(val, &rule);
+    if (why)
+        return bad_value(ld, k, val, why);
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = rule;
+    return 0;
+}
+
+static void expect_cache(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("PATH and Cache-Control directives (max-age=3600, public)", buf, n);
+}
+
+static void dispose_cache(const struct config_key *k, void *base)
+{
+    cache_rules_free(slot_of(base, k));
+}
+
+static int parse_error_page(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    unsigned dup;
+    const char *why = error_page_parse(val, ld->line, slot_of(base, k), &dup);
+    if (why && dup)
+        return errlist_add(ld->errs, "%s:%u: %s: %s (line %u): '%s'", fname(ld), ld->line, k->name,
+                           why, dup, val);
+    return why ? bad_value(ld, k, val, why) : 0;
+}
+
+static void expect_error_page(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("STATUS... URI (404 /errors/404.html)", buf, n);
+}
+
+static void dispose_error_page(const struct config_key *k, void *base)
+{
+    error_page_rules_free(slot_of(base, k));
+}
+
+/* fastcgi_sendfile: absolute, normalised directories; kept without a final '/' */
+static bool is_abs_dir(const char *w)
+{
+    size_t n = strlen(w);
+    if (w[0] != '/' || n >= PATH_MAX)
+        return false;
+    for (const char *seg = w + 1; *seg;) {
+        size_t len = strcspn(seg, "/");
+        if ((len == 0 && seg[len]) || (len == 1 && seg[0] == '.') ||
+            (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        seg += len;
+        if (*seg == '/')
+            seg++;
+    }
+    return true;
+}
+
+static int parse_dirs(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct str_list *l = slot_of(base, k);
+    size_t before = l->n;
+    int rc = parse_word_list(ld, k, base, val, is_abs_dir, false);
+    for (size_t i = before; i < l->n; i++) {
+        size_t n = strlen(l->v[i]);
+        while (n > 1 && l->v[i][n - 1] == '/')
+            l->v[i][--n] = '\0';
+    }
+    return rc;
+}
+
+static void expect_dirs(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("absolute directories without '.' or '..' segments", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1129,6 +1284,12 @@ static const struct type_def types[] = {
     [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
     [T_PEERS] = {true, parse_peers, expect_peers, dispose_str_list},
     [T_CHECK] = {false, parse_check, expect_check, dispose_string},
+    [T_REDIRECT] = {true, parse_redirect, expect_redirect, dispose_redirect},
+    [T_REDIRECT_HOST] = {false, parse_redirect_host, expect_redirect_host, dispose_nothing},
+    [T_HEADER] = {true, parse_header, expect_header, dispose_header},
+    [T_CACHE] = {true, parse_cache, expect_cache, dispose_cache},
+    [T_ERROR_PAGE] = {true, parse_error_page, expect_error_page, dispose_error_page},
+    [T_DIRS] = {true, parse_dirs, expect_dirs, dispose_str_list},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1639,6 +1800,16 @@ int config_finish(struct config *cfg, struct errlist *errs)
              s->git.secret_file || s->git.check))
             errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
                         where(cfg, s->line, at, sizeof at), s->name);
+        s->response_rules = s->headers.n || s->cache.n || s->security_headers;
+        if (s->redirect_host.mode != REDIRECT_HOST_OFF &&
+            !redirect_host_has_pair(s->hosts.v, s->hosts.n))
+            errlist_add(errs,
+                        "%s: [site %s]: redirect_host needs a name and its www. form in hosts "
+                        "(example.org www.example.org)",
+                        where(cfg, s->redirect_host.line, at, sizeof at), s->name);
+        if (s->fcgi.sendfile.n && !s->fcgi.n_upstreams && !s->fcgi.spawn)
+            errlist_add(errs, "%s: [site %s]: fastcgi_sendfile needs fastcgi",
+                        where(cfg, s->fcgi.sendfile_line, at, sizeof at), s->name);
         if (s->git.peers.n && !s->git.hook)
             errlist_add(errs, "%s: [site %s]: git_peers needs git_hook (the peers' path)",
                         where(cfg, s->git.peers_line, at, sizeof at), s->name);

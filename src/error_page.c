@@ -7,8 +7,10 @@
  */
 #include "error_page.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "path.h"
 #include "util.h"
 #include "http_token.h"
 
@@ -267,4 +269,73 @@ const char *error_page_render(struct buf *b, unsigned status, const char *detail
         return NULL;
     }
     return json ? "application/json" : "text/html; charset=utf-8";
+}
+
+/* ---- error_page rules ---------------------------------------------------------------------- */
+
+const char *error_page_parse(const char *text, unsigned line, struct error_page_rules *rules,
+                             unsigned *dup_line)
+{
+    unsigned codes[200];
+    size_t n_codes = 0;
+    const char *uri = NULL;
+    size_t uri_len = 0;
+    *dup_line = 0;
+    for (const char *p = text;;) {
+        while (is_ows(*p))
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, " \t");
+        if (uri)
+            return "STATUS... URI: the URI comes last";
+        if (n == 3 && p[0] >= '4' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+            p[2] <= '9') {
+            unsigned code = (unsigned)((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0'));
+            if (n_codes == ARRAY_LEN(codes))
+                return "STATUS... URI: at most 200 statuses";
+            codes[n_codes++] = code;
+        } else if (p[0] == '/') {
+            uri = p;
+            uri_len = n;
+        } else {
+            return "STATUS... URI: statuses 400 to 599, then a URL path ('/errors/404.html')";
+        }
+        p += n;
+    }
+    if (!n_codes || !uri)
+        return "STATUS... URI: statuses 400 to 599, then a URL path ('/errors/404.html')";
+    char norm[4096];
+    size_t norm_len;
+    if (memchr(uri, '%', uri_len) || memchr(uri, '?', uri_len) ||
+        path_normalize(uri, uri_len, norm, sizeof norm, &norm_len) != PATH_OK ||
+        norm_len != uri_len || memcmp(norm, uri, uri_len) != 0)
+        return "an error page URI is a normalised path (no '.', '..', '//', '%' or '?')";
+    for (size_t i = 0; i < n_codes; i++)
+        for (size_t j = 0; j < rules->n; j++)
+            if (rules->v[j].status == codes[i]) {
+                *dup_line = rules->v[j].line;
+                return "a status that already has an error page";
+            }
+    rules->v = xrealloc(rules->v, (rules->n + n_codes) * sizeof *rules->v);
+    for (size_t i = 0; i < n_codes; i++)
+        rules->v[rules->n++] = (struct error_page_rule){codes[i], xstrndup(uri, uri_len), line};
+    return NULL;
+}
+
+const char *error_page_find(const struct error_page_rules *rules, unsigned status)
+{
+    for (size_t i = 0; i < rules->n; i++)
+        if (rules->v[i].status == status)
+            return rules->v[i].uri;
+    return NULL;
+}
+
+void error_page_rules_free(struct error_page_rules *rules)
+{
+    for (size_t i = 0; i < rules->n; i++)
+        free(rules->v[i].uri);
+    free(rules->v);
+    rules->v = NULL;
+    rules->n = 0;
 }
