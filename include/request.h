@@ -19,6 +19,7 @@ struct site;
 struct conn_watch;
 struct fcgi_engine;
 struct handler;
+struct fcgi_sendfile;
 
 /* What the front keeps per connection (MHD's socket context): filled when MHD accepts it,
  * freed when MHD closes it; every request on the connection points to it. */
@@ -66,6 +67,18 @@ struct request {
      * r->site with the root replaced by the release checked (heap, freed at completion) */
     bool gate;
     struct site_conf *gate_conf;
+    /* the site's response rules (header_rule.h): the normalised path they match (heap; NULL =
+     * the site has none, or the path was never read); response_queue applies them, so a
+     * handler never queues a response shared with other requests while it is set */
+    char *rule_path;
+    /* error_page: the status of the error this request is now showing a page for (the
+     * client gets it whatever the page answers); 0 = none. error_pages_ok: dispatch read
+     * the path, so response_error may turn to a page (the front follows r->redirect) */
+    unsigned error_status;
+    bool error_pages_ok;
+    /* X-Sendfile / X-Accel-Redirect (fcgi_sendfile.h): set by the fastcgi handler, served by
+     * the front once the handler is done, like r->redirect; heap, NULL = none */
+    struct fcgi_sendfile *sendfile;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

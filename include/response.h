@@ -19,7 +19,9 @@
 #define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
 
 /** Queue resp (the caller still destroys its own reference) and record status and body size
- *  in r (0 for HEAD and 304). */
+ *  in r (0 for HEAD and 304). Applies the site's response rules when r->rule_path is set (resp
+ *  must then be r's own), and sends r->error_status instead of status when an error page is
+ *  being shown. */
 enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                struct MHD_Response *resp, uint64_t body_bytes);
 /** A response over b's bytes, which it takes: b is left empty, and its memory is freed when MHD
@@ -37,8 +39,15 @@ struct MHD_Response *response_bodiless(uint64_t announced_len);
 enum MHD_Result response_send_buf(struct MHD_Connection *c, struct request *r, unsigned status,
                                   struct buf *b, const char *type, const char *cache_control,
                                   const char *hdr_name, const char *hdr_value);
+/** Set name to value on resp: every line of that name (any case) goes first. */
+void response_set_header(struct MHD_Response *resp, const char *name, const char *value);
 /** Queue a small error page (HTML, or JSON when the client's Accept prefers it), not cached.
- *  detail may be NULL; one extra header (name, value) is added when hdr_name is not NULL. */
+ *  detail may be NULL; one extra header (name, value) is added when hdr_name is not NULL.
+ *  When the site has an error_page for status (and r->error_pages_ok, and no extra header:
+ *  405's Allow, 416's Content-Range, 503's Retry-After keep the built-in page), queues
+ *  nothing: it sets r->redirect to the page and r->error_status, and returns MHD_YES; the
+ *  caller returns to the front, which follows it. An error while showing a page sends the
+ *  built-in page with the first status. */
 enum MHD_Result response_error(struct MHD_Connection *c, struct request *r, unsigned status,
                                const char *detail, const char *hdr_name, const char *hdr_value);
 

@@ -356,7 +356,8 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
         .has_body = r->has_body ||
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
         .https = r->is_tls,
-        .redirect_status = 200,
+        /* an error page's script learns the status it stands for (error_page) */
+        .redirect_status = r->error_status ? r->error_status : 200,
         .headers = hs.v,
         .n_headers = hs.n,
         .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},

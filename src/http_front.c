@@ -33,6 +33,7 @@
 #include "access_log.h"
 #include "buf.h"
 #include "conn_watch.h"
+#include "error_page.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "git_http.h"
@@ -45,6 +46,7 @@
 #include "log_limit.h"
 #include "metrics.h"
 #include "path.h"
+#include "redirect.h"
 #include "response.h"
 #include "route.h"
 #include "service.h"
@@ -264,6 +266,50 @@ static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct s
 }
 
 /*
+ * The site's redirects (redirect.h) for r: the host redirect (www/apex) first, then the first
+ * redirect rule matching the normalised path. true when r was answered (*ret says how).
+ */
+static bool answer_redirect(struct MHD_Connection *c, struct request *r,
+                            const struct site_conf *site, const char *host,
+                            const struct path_target *t, const char *path, enum MHD_Result *ret)
+{
+    char to_host[300];
+    unsigned status;
+    struct buf loc;
+    buf_init(&loc, 8192 + 512);
+    if (redirect_host_target(site->redirect_host.mode, host, site->hosts.v, site->hosts.n, to_host,
+                             sizeof to_host)) {
+        /* the target as the client sent it (its path still percent-encoded) */
+        status = site->redirect_host.status;
+        buf_printf(&loc, "%s://%s", r->is_tls ? "https" : "http", to_host);
+        buf_append(&loc, t->path, t->path_len);
+        if (t->query) {
+            buf_putc(&loc, '?');
+            buf_append(&loc, t->query, t->query_len);
+        }
+    } else {
+        const struct redirect_rule *rule = redirect_find(&site->redirects, path);
+        if (!rule) {
+            buf_dispose(&loc);
+            return false;
+        }
+        status = rule->status;
+        if (redirect_location(rule, path, t->query, t->query_len, &loc) != 0) {
+            buf_dispose(&loc);
+            *ret = response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+            return true;
+        }
+    }
+    char *location = buf_steal(&loc, NULL);
+    struct buf body;
+    buf_init(&body, 4096);
+    const char *type = error_page_render(&body, status, NULL, false);
+    *ret = response_send_buf(c, r, status, &body, type, NULL, MHD_HTTP_HEADER_LOCATION, location);
+    free(location);
+    return true;
+}
+
+/*
  * Route r and hand it to the handler that answers it: its start function takes r (sets
  * r->handler and its own state) and makes the first call; the answers given here are the
  * error handler's. Called once per request, and once more per local redirect followed.
@@ -317,6 +363,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     }
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
+    if (site->response_rules) { /* response_queue matches them against the path */
+        free(r->rule_path);
+        r->rule_path = xstrdup(path);
+    }
+    r->error_pages_ok = true;
     if (path_has_hidden_segment(path))
         return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     for (size_t i = 0; i < site->deny.n; i++)
@@ -326,6 +377,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     for (size_t i = 0; preset && i < preset->deny.n; i++)
         if (path_has_prefix(path, preset->deny.v[i]))
             return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
+    /* the redirects (an error page's own request is never redirected) */
+    if ((site->redirects.n || site->redirect_host.mode) && !r->error_status) {
+        enum MHD_Result ret;
+        if (answer_redirect(c, r, site, host, &t, path, &ret))
+            return ret;
+    }
     if (rt->git && !r->gate_conf && !git_worker_is_live(rt->git))
         return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                               "The site is being deployed for the first time.",
@@ -520,6 +577,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->target != r->target_inline)
         free(r->target);
     free(r->redirect); /* NULL: followed before the access handler returned */
+    free(r->rule_path);
     free_gate_conf(r);
     free(r);
 }

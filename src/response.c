@@ -6,18 +6,106 @@
 #include "response.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "config.h"
 #include "conn_watch.h"
 #include "error_page.h"
+#include "handler.h"
+#include "header_rule.h"
+#include "http_date.h"
 #include "lifecycle.h"
+#include "log.h"
+#include "util.h"
 
 #define ERROR_PAGE_MAX_BYTES                                                                       \
     4096 /* a page with a long detail; without the detail it always fits                           \
           */
 
+/* The lines of resp named name (any case), collected before any is deleted: MHD compares
+ * names case-sensitively when deleting, and deleting while iterating is not allowed. */
+struct named {
+    const char *name;
+    char *found[16][2]; /* copies of (name as stored, value) */
+    size_t n;
+};
+
+static enum MHD_Result collect_named(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct named *l = cls;
+    (void)kind;
+    if (ascii_casecmp(key, l->name) == 0 && l->n < ARRAY_LEN(l->found)) {
+        l->found[l->n][0] = xstrdup(key);
+        l->found[l->n][1] = xstrdup(value ? value : "");
+        l->n++;
+    }
+    return MHD_YES;
+}
+
+static void remove_named(struct MHD_Response *resp, const char *name)
+{
+    struct named l = {.name = name};
+    MHD_get_response_headers(resp, collect_named, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        MHD_del_response_header(resp, l.found[i][0], l.found[i][1]);
+        free(l.found[i][0]);
+        free(l.found[i][1]);
+    }
+}
+
+void response_set_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    remove_named(resp, name);
+    MHD_add_response_header(resp, name, value);
+}
+
+/*
+ * The site's response rules (header_rule.h) on r's response, in their order: header rules
+ * that match r->rule_path, the security defaults the response lacks (the application's own
+ * win), then cache_control on the static handler's 200/206/304. resp is r's own (never a
+ * shared one: see request.h, rule_path).
+ */
+static void apply_rules(struct request *r, unsigned status, struct MHD_Response *resp)
+{
+    const struct site_conf *site = r->site;
+    for (size_t i = 0; i < site->headers.n; i++) {
+        const struct header_rule *h = &site->headers.v[i];
+        if (!path_match(&h->where, r->rule_path))
+            continue;
+        if (h->op != HEADER_RULE_ADD)
+            remove_named(resp, h->name);
+        if (h->op != HEADER_RULE_DEL)
+            MHD_add_response_header(resp, h->name, h->value);
+    }
+    for (const struct header_default *d = header_rule_security; site->security_headers && d->name;
+         d++)
+        if (!MHD_get_response_header(resp, d->name))
+            MHD_add_response_header(resp, d->name, d->value);
+    const struct cache_rule *cr = NULL;
+    if (site->cache.n &&
+        (status == MHD_HTTP_OK || status == MHD_HTTP_PARTIAL_CONTENT ||
+         status == MHD_HTTP_NOT_MODIFIED) &&
+        r->handler && strcmp(r->handler->name, "static") == 0 && !r->error_status)
+        cr = header_rule_find_cache(&site->cache, r->rule_path);
+    if (cr) {
+        response_set_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cr->value);
+        if (cr->max_age >= 0) {
+            char date[HTTP_DATE_LEN + 1];
+            http_date_format(time(NULL) + (time_t)cr->max_age, date);
+            response_set_header(resp, MHD_HTTP_HEADER_EXPIRES, date);
+        }
+    }
+}
+
 enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                struct MHD_Response *resp, uint64_t body_bytes)
 {
+    if (r->error_status)
+        status = r->error_status; /* an error page: the client gets the error's status */
+    if (r->rule_path)
+        apply_rules(r, status, resp);
     r->status = status;
     r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
     /* note: while draining the connection must close after this response. Responses may be
@@ -79,6 +167,22 @@ enum MHD_Result response_send_buf(struct MHD_Connection *c, struct request *r, u
 enum MHD_Result response_error(struct MHD_Connection *c, struct request *r, unsigned status,
                                const char *detail, const char *hdr_name, const char *hdr_value)
 {
+    if (r->error_status) {
+        /* the error page itself failed: the built-in page, with the first error's status */
+        log_warn("http", r->id, "error page for %u failed (%u): built-in page sent",
+                 r->error_status, status);
+        status = r->error_status;
+        detail = NULL;
+    } else if (r->error_pages_ok && r->site && r->site->error_pages.n && !hdr_name) {
+        const char *uri = error_page_find(&r->site->error_pages, status);
+        if (uri) {
+            /* the front answers uri as a GET once the handler returns (follow_redirects) */
+            r->error_status = status;
+            free(r->redirect);
+            r->redirect = xstrdup(uri);
+            return MHD_YES;
+        }
+    }
     struct buf b;
     buf_init(&b, ERROR_PAGE_MAX_BYTES);
     bool json = error_page_wants_json(

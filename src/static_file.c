@@ -131,6 +131,36 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
     return file_cache_put(small_files, e);
 }
 
+static void release_entry(void *cls)
+{
+    file_entry_release(cls);
+}
+
+/*
+ * Queue a cached response of e (shared, the fast path), or, when response rules will add
+ * headers to r's response (r->rule_path), a response of r's own over the same bytes, holding
+ * a reference to e (and so to its bytes) until MHD drops it: a shared response must never
+ * carry one request's headers.
+ */
+static enum MHD_Result queue_cached(struct MHD_Connection *c, struct request *r,
+                                    struct file_entry *e, struct MHD_Response *shared, char *data,
+                                    size_t len, const char *etag, bool gz)
+{
+    if (!r->rule_path)
+        return response_queue(c, r, MHD_HTTP_OK, shared, len);
+    file_entry_ref(e);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, data, release_entry, e);
+    if (!resp) {
+        file_entry_release(e);
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+    }
+    add_entity_headers(resp, e, etag, gz);
+    enum MHD_Result ret = response_queue(c, r, MHD_HTTP_OK, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* A gzip response over gz, which it owns from now on (freed with the response). */
 static struct MHD_Response *gzip_response(const struct file_entry *e, char *gz, size_t len)
 {
@@ -277,7 +307,8 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     struct file_entry *alt = NULL;
     int alt_fd = -1;
     struct MHD_Response *resp = NULL;
-    const char *range = header(c, MHD_HTTP_HEADER_RANGE);
+    /* an error page (r->error_status) is the whole page, whatever the client asks for */
+    const char *range = r->error_status ? NULL : header(c, MHD_HTTP_HEADER_RANGE);
     bool gz = false;
 
     if (site->gzip && !range && !e->is_gzip_file &&
@@ -296,7 +327,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
         .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
     };
-    switch (cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
+    switch (r->error_status ? COND_PROCEED : cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
     case COND_NOT_MODIFIED:
         ret = not_modified(c, r, e, etag, gz,
                            !alt                ? e->size
@@ -323,8 +354,10 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     }
     if (alt) {
         /* the entry owns these responses; our reference keeps them alive while queued */
-        ret = response_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
-                             alt->is_gzip_file ? alt->size : alt->gz_len);
+        ret = alt->is_gzip_file
+                  ? queue_cached(c, r, alt, alt->resp, alt->data, alt->size, alt->etag, true)
+                  : queue_cached(c, r, alt, alt->resp_gz, alt->gz_data, alt->gz_len, alt->etag_gz,
+                                 true);
         goto out;
     }
 
@@ -341,7 +374,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     }
     if (rr != RANGE_SINGLE) {
         if (e->resp) {
-            ret = response_queue(c, r, MHD_HTTP_OK, e->resp, e->size);
+            ret = queue_cached(c, r, e, e->resp, e->data, e->size, e->etag, e->is_gzip_file);
             goto out;
         }
         start = 0;
