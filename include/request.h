@@ -76,6 +76,8 @@ struct request {
      * the path, so response_error may turn to a page (the front follows r->redirect) */
     unsigned error_status;
     bool error_pages_ok;
+    char *error_target; /* the original request-target while a page shows (REQUEST_URI, the
+                         * access log); heap, NULL = none */
     /* X-Sendfile / X-Accel-Redirect (fcgi_sendfile.h): set by the fastcgi handler, served by
      * the front once the handler is done, like r->redirect; heap, NULL = none */
     struct fcgi_sendfile *sendfile;

@@ -335,7 +335,8 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
                  p->server_software_comment);
     struct cgi_request cr = {
         .method = r->method,
-        .request_uri = r->target,
+        .request_uri = r->error_target ? r->error_target : r->target, /* error_page: the
+                                                                       * original's */
         .query = h->query,
         .script_name = h->script,
         .path_info = h->path_info,
@@ -663,7 +664,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, struct
     h->q = q;
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
+    if (r->has_body && cl && strtoull(cl, NULL, 10) > site->fcgi.max_body_bytes) {
+        /* (a local redirect or an error page is a new request without the body) */
         h->state = FS_DONE;
         return response_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large.", NULL,
                               NULL);

@@ -365,6 +365,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return git_http_start(c, r, path);
     if (site->response_rules) { /* response_queue matches them against the path */
         free(r->rule_path);
+    free(r->error_target);
         r->rule_path = xstrdup(path);
     }
     r->error_pages_ok = true;
@@ -561,7 +562,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .site = r->rt->conf->name,
             .request_id = r->id,
             .method = r->method,
-            .target = r->target,
+            .target = r->error_target ? r->error_target : r->target,
             .protocol = r->protocol,
             .status = status,
             .bytes = bytes,
@@ -578,6 +579,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         free(r->target);
     free(r->redirect); /* NULL: followed before the access handler returned */
     free(r->rule_path);
+    free(r->error_target);
     free_gate_conf(r);
     free(r);
 }

@@ -178,6 +178,7 @@ enum MHD_Result response_error(struct MHD_Connection *c, struct request *r, unsi
         if (uri) {
             /* the front answers uri as a GET once the handler returns (follow_redirects) */
             r->error_status = status;
+            r->error_target = xstrdup(r->target);
             free(r->redirect);
             r->redirect = xstrdup(uri);
             return MHD_YES;
