@@ -10,6 +10,7 @@
 #define WHARF_REQUEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -19,7 +20,6 @@ struct site;
 struct conn_watch;
 struct fcgi_engine;
 struct handler;
-struct fcgi_sendfile;
 
 /* What the front keeps per connection (MHD's socket context): filled when MHD accepts it,
  * freed when MHD closes it; every request on the connection points to it. */
@@ -33,6 +33,16 @@ struct request_conn {
 };
 
 #define REQUEST_TARGET_INLINE 200
+
+#define REQUEST_SENDFILE_KEEP_MAX 16
+
+/* An X-Sendfile / X-Accel-Redirect the front is to serve (fcgi_sendfile.h). */
+struct request_sendfile {
+    char *target; /* the header's value */
+    bool accel;   /* X-Accel-Redirect (a URI) rather than X-Sendfile (a path) */
+    size_t n_keep;
+    char *keep[REQUEST_SENDFILE_KEEP_MAX][2]; /* the application's headers kept: (name, value) */
+};
 
 struct request {
     uint64_t id;       /* process-unique, for logs */
@@ -80,7 +90,7 @@ struct request {
                          * access log); heap, NULL = none */
     /* X-Sendfile / X-Accel-Redirect (fcgi_sendfile.h): set by the fastcgi handler, served by
      * the front once the handler is done, like r->redirect; heap, NULL = none */
-    struct fcgi_sendfile *sendfile;
+    struct request_sendfile *sendfile;
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

@@ -33,6 +33,7 @@
 #include "cgi_env.h"
 #include "fcgi_exchange.h"
 #include "fcgi_pool.h"
+#include "fcgi_sendfile.h"
 #include "fcgi_req.h"
 #include "fs.h"
 #include "gate.h"
@@ -494,7 +495,38 @@ static bool skip_header(const char *name)
     for (size_t i = 0; i < ARRAY_LEN(hop); i++)
         if (ascii_casecmp(name, hop[i]) == 0)
             return true;
-    return false;
+    return fcgi_sendfile_is_header(name); /* never reaches the client, handled or not */
+}
+
+/* X-Sendfile / X-Accel-Redirect on a site with fastcgi_sendfile: the request for the front to
+ * serve the file (fcgi_sendfile.h), with the application's headers that describe it; NULL
+ * when the response is to be sent as it is. */
+static struct request_sendfile *sendfile_of(struct request *r, const struct cgi_head *h)
+{
+    const char *target = NULL;
+    bool accel = false;
+    for (size_t i = 0; i < h->n_headers && !target; i++)
+        if (fcgi_sendfile_is_header(h->headers[i].name)) {
+            target = h->headers[i].value;
+            accel = ascii_casecmp(h->headers[i].name, "X-Accel-Redirect") == 0;
+        }
+    if (!target)
+        return NULL;
+    if (!r->site->fcgi.sendfile.n) {
+        log_warn("fcgi", r->id, "%s ignored: the site has no fastcgi_sendfile",
+                 accel ? "X-Accel-Redirect" : "X-Sendfile");
+        return NULL;
+    }
+    struct request_sendfile *sf = xcalloc(1, sizeof *sf);
+    sf->target = xstrdup(target);
+    sf->accel = accel;
+    for (size_t i = 0; i < h->n_headers && sf->n_keep < REQUEST_SENDFILE_KEEP_MAX; i++)
+        if (fcgi_sendfile_keeps(h->headers[i].name)) {
+            sf->keep[sf->n_keep][0] = xstrdup(h->headers[i].name);
+            sf->keep[sf->n_keep][1] = xstrdup(h->headers[i].value);
+            sf->n_keep++;
+        }
+    return sf;
 }
 
 static const char *head_value(const struct cgi_head *h, const char *name)
@@ -742,6 +774,8 @@ static enum MHD_Result on_request(struct MHD_Connection *c, struct request *r,
                 fail = FCGI_FAIL_PROTOCOL; /* resumed with nothing: cannot happen */
             return response_error(c, r, fail_status[fail], NULL, NULL, NULL);
         }
+        if (!r->error_status && (r->sendfile = sendfile_of(r, &q->head_parser.head)) != NULL)
+            return MHD_YES; /* the front serves the file once we return; q is dropped first */
         if (cgi_head_is_local_redirect(&q->head_parser.head)) {
             /* the front answers the new target once we return; on_completed drops q first */
             r->redirect = xstrdup(q->head_parser.head.location);

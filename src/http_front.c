@@ -36,6 +36,7 @@
 #include "error_page.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
+#include "fcgi_sendfile.h"
 #include "git_http.h"
 #include "gate.h"
 #include "git_worker.h"
@@ -365,7 +366,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return git_http_start(c, r, path);
     if (site->response_rules) { /* response_queue matches them against the path */
         free(r->rule_path);
-    free(r->error_target);
+        free(r->error_target);
+        fcgi_sendfile_free(r->sendfile); /* NULL: served before the access handler returned */
         r->rule_path = xstrdup(path);
     }
     r->error_pages_ok = true;
@@ -444,7 +446,12 @@ static void end_handler(struct request *r, enum MHD_RequestTerminationCode toe)
 static enum MHD_Result follow_redirects(struct MHD_Connection *c, struct request *r,
                                         enum MHD_Result ret)
 {
-    while (r->redirect) {
+    while (r->redirect || r->sendfile) {
+        if (r->sendfile) { /* X-Sendfile: the handler is done; the file answers r */
+            end_handler(r, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+            ret = fcgi_sendfile_serve(c, r);
+            continue;
+        }
         char *target = r->redirect;
         r->redirect = NULL;
         end_handler(r, MHD_REQUEST_TERMINATED_COMPLETED_OK);
@@ -580,6 +587,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r->redirect); /* NULL: followed before the access handler returned */
     free(r->rule_path);
     free(r->error_target);
+    fcgi_sendfile_free(r->sendfile); /* NULL: served before the access handler returned */
     free_gate_conf(r);
     free(r);
 }

@@ -104,6 +104,15 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
 {
     if (r->error_status)
         status = r->error_status; /* an error page: the client gets the error's status */
+    if (r->sendfile)              /* X-Sendfile: the application's headers that describe the file */
+        for (size_t i = 0; i < r->sendfile->n_keep; i++) {
+            const char *name = r->sendfile->keep[i][0], *value = r->sendfile->keep[i][1];
+            if (ascii_casecmp(name, "Set-Cookie") == 0 ||
+                ascii_casecmp(name, "Content-Disposition") == 0)
+                MHD_add_response_header(resp, name, value); /* the file has none of its own */
+            else
+                response_set_header(resp, name, value);
+        }
     if (r->rule_path)
         apply_rules(r, status, resp);
     r->status = status;

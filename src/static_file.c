@@ -137,16 +137,16 @@ static void release_entry(void *cls)
 }
 
 /*
- * Queue a cached response of e (shared, the fast path), or, when response rules will add
- * headers to r's response (r->rule_path), a response of r's own over the same bytes, holding
- * a reference to e (and so to its bytes) until MHD drops it: a shared response must never
- * carry one request's headers.
+ * Queue a cached response of e (shared, the fast path), or, when response rules or an
+ * X-Sendfile will add headers to r's response (r->rule_path, r->sendfile), a response of r's own
+ * over the same bytes, holding a reference to e (and so to its bytes) until MHD drops it: a shared
+ * response must never carry one request's headers.
  */
 static enum MHD_Result queue_cached(struct MHD_Connection *c, struct request *r,
                                     struct file_entry *e, struct MHD_Response *shared, char *data,
                                     size_t len, const char *etag, bool gz)
 {
-    if (!r->rule_path)
+    if (!r->rule_path && !r->sendfile)
         return response_queue(c, r, MHD_HTTP_OK, shared, len);
     file_entry_ref(e);
     struct MHD_Response *resp =
@@ -544,8 +544,10 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     if ((size_t)snprintf(full, sizeof full, "%s%s", site->root, path) >= sizeof full)
         return response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
 
-    /* Fast path: an entry filled earlier, for the very same file. */
-    if (path[path_len - 1] != '/' && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+    /* Fast path: an entry filled earlier, for the very same file. Not for X-Sendfile
+     * (fcgi_sendfile.h): the entry was opened beneath another root, and the file must be
+     * found beneath the allowed directory, as fs_open_beneath does below */
+    if (path[path_len - 1] != '/' && !r->sendfile && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
         struct file_entry *e = file_cache_get(small_files, full, &st);
         if (e && !e->resp) { /* a large file: validators only, the body needs an fd */
             file_entry_release(e);
@@ -563,6 +565,10 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
             log_warn("static", r->id, "open %s: %s", full, strerror(-fd));
         return response_error(c, r, fd == -EACCES ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND, NULL,
                               NULL, NULL);
+    }
+    if (S_ISDIR(st.st_mode) && r->sendfile) {
+        close(fd); /* X-Sendfile names files: no listing, no redirect naming the path */
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
     }
     if (S_ISDIR(st.st_mode))
         return serve_dir(c, r, site, path, path_len, query, query_len, fd);
