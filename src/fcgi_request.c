@@ -505,6 +505,8 @@ static struct request_sendfile *sendfile_of(struct request *r, const struct cgi_
 {
     const char *target = NULL;
     bool accel = false;
+    if (!r->site->fcgi.sendfile.n)
+        return NULL; /* off: both headers are dropped (skip_header), the response is sent */
     for (size_t i = 0; i < h->n_headers && !target; i++)
         if (fcgi_sendfile_is_header(h->headers[i].name)) {
             target = h->headers[i].value;
@@ -512,11 +514,6 @@ static struct request_sendfile *sendfile_of(struct request *r, const struct cgi_
         }
     if (!target)
         return NULL;
-    if (!r->site->fcgi.sendfile.n) {
-        log_warn("fcgi", r->id, "%s ignored: the site has no fastcgi_sendfile",
-                 accel ? "X-Accel-Redirect" : "X-Sendfile");
-        return NULL;
-    }
     struct request_sendfile *sf = xcalloc(1, sizeof *sf);
     sf->target = xstrdup(target);
     sf->accel = accel;

@@ -16,8 +16,9 @@ const struct header_default header_rule_security[] = {
     {"X-Content-Type-Options", "nosniff"},
     {"Referrer-Policy", "strict-origin-when-cross-origin"},
     {"X-Frame-Options", "SAMEORIGIN"},
-    {"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
-                           "interest-cohort=()"},
+    /* note: only features browsers know: an unknown one (interest-cohort) is a console
+     * warning on every page */
+    {"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"},
     {NULL, NULL},
 };
 

@@ -366,8 +366,6 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return git_http_start(c, r, path);
     if (site->response_rules) { /* response_queue matches them against the path */
         free(r->rule_path);
-        free(r->error_target);
-        fcgi_sendfile_free(r->sendfile); /* NULL: served before the access handler returned */
         r->rule_path = xstrdup(path);
     }
     r->error_pages_ok = true;

@@ -33,6 +33,9 @@ error_page = 404 /errors/404.html
 error_page = 413 500 502 503 504 /errors/5xx.php
 error_page = 403 /errors/missing.html
 access_log = $T/a.log
+header = / X-Site: wharf
+header = /errors X-Page: yes
+security_headers = on
 EOF
 start_wharf_ini "$T/e.ini"
 is "$(status /nothing/here)" 404 "error_page: the client gets the original 404"
@@ -42,6 +45,10 @@ is "$(status /nothing/here -I)" 404 "error_page: HEAD keeps the 404"
 etag=$(headers /errors/404.html | header_value ETag)
 is "$(status /nothing/here -H "If-None-Match: $etag")" 404 "error_page: a validator of the page never turns it into 304"
 is "$(body /nothing/here -H 'Range: bytes=0-2')" "custom not found" "error_page: nor a range into 206"
+hp=$(headers /nothing/here)
+is "$(header_value X-Site <<<"$hp")/$(header_value X-Page <<<"$hp")" "wharf/yes" "error_page: the page's response gets the header rules of the page's path"
+is "$(header_value X-Content-Type-Options <<<"$hp")" "nosniff" "error_page: and the security headers"
+is "$(header_value X-Site < <(headers /slow.php))" "wharf" "error_page: a PHP page too"
 is "$(status /errors/404.html)" 200 "error_page: the page itself is an ordinary file"
 is "$(status /.hidden)" 404 "error_page: hidden paths' 404 too"
 is "$(body /.hidden)" "custom not found" "error_page: hidden paths' 404 body"
