@@ -364,9 +364,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     }
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
-    if (site->response_rules) { /* response_queue matches them against the path */
-        free(r->rule_path);
-        r->rule_path = xstrdup(path);
+    if (site->response_rules || r->rule_path) { /* response_queue matches them on the path */
+        free(r->rule_path); /* a local redirect's earlier path, maybe on another site */
+        r->rule_path = site->response_rules ? xstrdup(path) : NULL;
     }
     r->error_pages_ok = true;
     if (path_has_hidden_segment(path))

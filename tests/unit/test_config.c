@@ -741,6 +741,50 @@ static void test_finish_empty_listen(void)
 #endif
 }
 
+/* The batteries: redirect, redirect_host, header, cache_control, security_headers, error_page
+ * and fastcgi_sendfile are parsed into the site, and every rule is freed by dispose. */
+static void test_batteries(void)
+{
+    struct config cfg;
+    const char *text = "[site a]\nhosts = example.org www.example.org\nroot = /srv/a\n"
+                       "fastcgi = unix:/s\nfastcgi_sendfile = /srv/files/ /srv/b\n"
+                       "redirect = /old /new\nredirect = =/a https://x.example/ 308\n"
+                       "redirect_host = apex 301\nheader = / -Server\n"
+                       "header = *.php =X-A: b\ncache_control = /assets max-age=60\n"
+                       "security_headers = on\nerror_page = 404 /e/404.html\n"
+                       "error_page = 502 503 /e/5xx.php\n"
+                       "[site b]\nhosts = b\nroot = /srv/b\n";
+#ifdef COUNT_BLOCKS
+    live_blocks = 0;
+    counting = true;
+#endif
+    is_str(load(&cfg, text), "", "batteries: accepted");
+    const struct site_conf *a = &cfg.sites[0], *b = &cfg.sites[1];
+    ok(a->redirects.n == 2 && a->redirects.v[1].status == 308 &&
+           strcmp(a->redirects.v[0].to, "/new") == 0,
+       "batteries: two redirects in order");
+    ok(a->redirect_host.mode == REDIRECT_HOST_APEX && a->redirect_host.status == 301 &&
+           a->redirect_host.line == 8,
+       "batteries: redirect_host, its status and line");
+    ok(a->headers.n == 2 && a->headers.v[0].op == HEADER_RULE_DEL && a->cache.n == 1 &&
+           a->cache.v[0].max_age == 60 && a->security_headers,
+       "batteries: header, cache_control, security_headers");
+    ok(a->error_pages.n == 3 && strcmp(error_page_find(&a->error_pages, 503), "/e/5xx.php") == 0,
+       "batteries: error_page");
+    ok(a->fcgi.sendfile.n == 2 && strcmp(a->fcgi.sendfile.v[0], "/srv/files") == 0 &&
+           a->fcgi.sendfile_line == 5,
+       "batteries: fastcgi_sendfile without the final '/'");
+    ok(a->response_rules && !b->response_rules, "batteries: response_rules only where rules are");
+    ok(!b->redirects.n && b->redirect_host.mode == REDIRECT_HOST_OFF && !b->error_pages.n &&
+           !b->fcgi.sendfile.n,
+       "batteries: a site without them has none");
+    config_dispose(&cfg);
+#ifdef COUNT_BLOCKS
+    counting = false;
+    is_int(live_blocks, 0, "batteries: no heap block stays allocated after dispose");
+#endif
+}
+
 static void test_fcgi_bounds(void)
 {
     struct config cfg;
@@ -956,6 +1000,7 @@ int main(int argc, char **argv)
     test_presets();
     test_preset_keys();
     test_git_shared();
+    test_batteries();
     test_finish_empty_listen();
     test_fcgi_bounds();
     test_full_fixture(dir);
