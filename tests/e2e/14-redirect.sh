@@ -56,6 +56,13 @@ restart_with "$T/apex.ini"
 is "$(loc /kept.txt "${W[@]}")" "http://example.org/kept.txt" "redirect_host = apex: www goes to the apex"
 is "$(status /kept.txt "${W[@]}")" 302 "redirect_host: 302 by default"
 is "$(status /kept.txt -H 'Host: example.org')" 200 "redirect_host = apex: the apex is served"
+# a reload (SIGHUP) brings new rules and drops old ones, for the next request
+sed -e 's|^redirect = /old /new$|redirect = /kept.txt /new/a.txt 301|' "$T/apex.ini" >"$T/apex2.ini"
+cp "$T/apex2.ini" "$T/apex.ini"
+kill -HUP "$WPID"
+wait_until 10000 status_is /kept.txt 301 -H 'Host: example.org'
+ok $? "reload: a new redirect rule takes effect"
+is "$(status /old/a.txt -H 'Host: example.org')" 404 "reload: a removed rule is gone"
 
 # malformed values are config errors at their lines
 cat >"$T/bad.ini" <<EOF
