@@ -79,6 +79,8 @@ struct fcgi_site_conf {
     struct upstream_addr *upstreams; /* empty = FastCGI off */
     size_t n_upstreams;
     bool spawn;                  /* "fastcgi = spawn": wharf runs php-fpm itself */
+    char *spawn_binary;          /* the php-fpm spawn runs (dev mode's .php-version);
+                                  * NULL = search PATH (fpm_supervisor.h) */
     char *preset_name;           /* "php" */
     const struct preset *preset; /* resolved by preset_resolve_all() */
     char *path;                  /* URL prefix handled by FastCGI ("/") */

@@ -27,9 +27,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "access_log.h"
 #include "admin.h"
+#include "dev.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -52,8 +54,14 @@
 #define MIME_TYPES_MAX (4u << 20)
 
 static const char usage[] =
-    "Usage: wharf [OPTIONS]\n"
+    "Usage: wharf [dev] [OPTIONS]\n"
     "Serve static files, run PHP through php-fpm, and deploy sites from git.\n"
+    "\n"
+    "Without --config and --root (or with 'dev'), wharf is a development server for the\n"
+    "current directory: it detects the application (Laravel, Symfony, WordPress, PHP or\n"
+    "static files), starts php-fpm, and listens on 127.0.0.1:8080 or the next free port.\n"
+    "      --dev-explain       print what development mode detects, and why, and exit\n"
+    "      --open              open the site in the default browser (xdg-open)\n"
     "\n"
     "  -c, --config FILE       read the INI configuration FILE\n"
     "  -l, --listen ADDR       listen on ADDR (host:port, [v6]:port or :port);\n"
@@ -94,6 +102,10 @@ struct cli {
     const char *php_upstream; /* its address; NULL = spawn php-fpm */
     const char *preset;       /* --preset NAME; NULL = the file's, or php */
     const char *user;         /* --user NAME */
+    bool dev;                 /* the word "dev" */
+    bool dev_explain;         /* --dev-explain */
+    bool open;                /* --open */
+    struct dev_plan *plan;    /* development mode's decisions; NULL = not in that mode */
 };
 
 enum {
@@ -104,7 +116,9 @@ enum {
     OPT_PHP,
     OPT_PRESET,
     OPT_DEPLOY,
-    OPT_ROLLBACK
+    OPT_ROLLBACK,
+    OPT_DEV_EXPLAIN,
+    OPT_OPEN
 };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
@@ -122,6 +136,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"deploy", required_argument, NULL, OPT_DEPLOY},
         {"rollback", required_argument, NULL, OPT_ROLLBACK},
         {"user", required_argument, NULL, 'u'},
+        {"dev-explain", no_argument, NULL, OPT_DEV_EXPLAIN},
+        {"open", no_argument, NULL, OPT_OPEN},
         {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -172,6 +188,12 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         case OPT_PRESET:
             cli->preset = optarg;
             break;
+        case OPT_DEV_EXPLAIN:
+            cli->dev_explain = true;
+            break;
+        case OPT_OPEN:
+            cli->open = true;
+            break;
         case 't':
             cli->test = true;
             break;
@@ -188,6 +210,10 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             fprintf(stderr, "wharf: unknown option '%s'\n", argv[optind - 1]);
             return -1;
         }
+    }
+    if (optind < argc && strcmp(argv[optind], "dev") == 0) {
+        cli->dev = true; /* getopt moved the flags around it ("wharf dev --open") first */
+        optind++;
     }
     if (optind < argc) {
         fprintf(stderr, "wharf: unexpected argument '%s'\n", argv[optind]);
@@ -224,6 +250,34 @@ static struct site_conf *default_site(struct config *cfg)
         if (cfg->sites[i].hosts.n == 0)
             return &cfg->sites[i];
     return cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+}
+
+/* Development mode: the detected root, preset and php-fpm, each unless a flag gave it. */
+static void apply_dev(struct config *cfg, const struct cli *cli)
+{
+    const struct dev_plan *p = cli->plan;
+    struct site_conf *def = default_site(cfg);
+    if (!cli->root) {
+        free(def->root);
+        def->root = xstrdup(p->root);
+        def->root_line = 0;
+    }
+    if (!p->det.preset) {
+        def->browse = true; /* static files: browse on */
+        return;
+    }
+    struct fcgi_site_conf *f = &def->fcgi;
+    if (!cli->php) { /* --php ADDR or --php keep their upstream; else spawn the chosen one */
+        f->spawn = true;
+        free(f->spawn_binary);
+        f->spawn_binary = p->fpm ? xstrdup(p->fpm) : NULL;
+    } else if (!cli->php_upstream) {
+        free(f->spawn_binary);
+        f->spawn_binary = p->fpm ? xstrdup(p->fpm) : NULL;
+    }
+    free(f->preset_name);
+    f->preset_name = xstrdup(p->det.preset);
+    f->preset_line = 0;
 }
 
 /* Command-line flags win over the file: --root, --php and --preset apply to the default site,
@@ -277,6 +331,8 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         f->preset_name = xstrdup("php");
         f->preset_line = 0;
     }
+    if (cli->plan) /* development mode: what it detected, under the flags given */
+        apply_dev(cfg, cli);
     if (cli->preset) {
         /* checked with the others by preset_resolve_all(), which names --preset */
         struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
@@ -554,6 +610,47 @@ static void teardown(struct site_table *sites, struct mime_table *mime)
     preset_free_all();
 }
 
+/* Development mode: look at the current directory (errors end wharf: a .php-version that
+ * cannot be met, a PHP application without php-fpm), and without --listen take 127.0.0.1:8080,
+ * or the next free port. */
+static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_t n,
+                     const char **listen_v)
+{
+    char cwd[4096];
+    struct errlist errs = {0};
+    if (!getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "wharf: the current directory: %s\n", strerror(errno));
+        return -1;
+    }
+    if (dev_plan_make(plan, cwd, !cli->php_upstream, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+        errlist_dispose(&errs);
+        return -1;
+    }
+    cli->plan = plan;
+    if (!cli->n_listen && !cli->dev_explain) {
+        unsigned port = dev_free_port("127.0.0.1", 8080);
+        if (!port) {
+            fprintf(stderr, "wharf: no free port on 127.0.0.1\n");
+            return -1;
+        }
+        snprintf(listen, n, "127.0.0.1:%u", port);
+        cli->listen = listen_v;
+        cli->n_listen = 1;
+    }
+    return 0;
+}
+
+/* The URL of the first listener, for the banner and --open. */
+static char *site_url(const struct config *cfg)
+{
+    const struct listen_addr *la = &cfg->server.listen[0];
+    const char *h = la->host ? la->host : "127.0.0.1";
+    bool v6 = strchr(h, ':') != NULL;
+    return xasprintf("http://%s%s%s:%u/", v6 ? "[" : "", h, v6 ? "]" : "", la->port);
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -564,6 +661,21 @@ int main(int argc, char **argv)
     if (parse_cli(argc, argv, &cli) != 0) {
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
+    }
+    struct dev_plan plan = {0};
+    char dev_listen[64];
+    const char *dev_listen_v[1] = {dev_listen};
+    if (cli.dev || cli.dev_explain ||
+        (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
+        if (start_dev(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v) != 0) {
+            dev_plan_dispose(&plan);
+            return 1;
+        }
+        if (cli.dev_explain) {
+            dev_plan_explain(&plan, stdout);
+            dev_plan_dispose(&plan);
+            return 0;
+        }
     }
     if (load_config(&cli, &cfg, &errs) == -EIO) {
         fprintf(stderr, "wharf: %s\n", errs.msg[0]);
@@ -602,6 +714,8 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_format(cfg.server.error_log_format);
+    if (cli.plan && !cli.config)
+        log_set_level(LOG_WARN); /* the terminal shows the banner, requests and problems */
     /* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
     sigset_t set;
     sigemptyset(&set);
@@ -642,6 +756,14 @@ int main(int argc, char **argv)
     lifecycle_set(LIFECYCLE_SERVING);
     log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
     service_notify_ready();
+    pid_t opener = -1; /* --open's xdg-open, reaped below */
+    if (cli.plan) {
+        char *url = site_url(&cfg);
+        dev_banner(cli.plan, url, NULL, dev_use_color(2), stderr);
+        if (cli.open && (opener = dev_open_browser(url)) < 0)
+            log_warn("dev", 0, "--open: cannot run xdg-open: %s", strerror(errno));
+        free(url);
+    }
 
     for (;;) {
         struct timespec tick = {1, 0};
@@ -663,6 +785,8 @@ int main(int argc, char **argv)
             reload(&cli, &cfg, &sites, &live_cfg);
         }
         reload_tick(false);
+        if (opener > 0 && waitpid(opener, NULL, WNOHANG) == opener)
+            opener = -1;
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
     }
@@ -676,6 +800,8 @@ int main(int argc, char **argv)
 out:
     errlist_dispose(&errs);
     config_dispose(&cfg);
-    free(cli.listen);
+    if (cli.listen != dev_listen_v)
+        free(cli.listen);
+    dev_plan_dispose(&plan);
     return rc;
 }
