@@ -195,6 +195,7 @@ struct server_conf {
     unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
     unsigned group_line;              /* line of group; 0 = unset */
     uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
+    bool dev; /* development mode (dev.h): set by the command line, never by a key */
 };
 
 struct config {

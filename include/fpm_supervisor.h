@@ -12,9 +12,10 @@
 struct fpm_supervisor;
 
 /** Start php-fpm: binary, or (NULL) the one fpm_supervisor_find() finds, with `children`
- *  static workers, and wait until its socket accepts connections. NULL with errors on
- *  failure. */
-struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binary,
+ *  static workers, and wait until its socket accepts connections. dev: PHP's messages reach
+ *  wharf only as each request's FastCGI stderr (shown under its line), not a second time
+ *  through php-fpm's log. NULL with errors on failure. */
+struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binary, bool dev,
                                             struct errlist *errs);
 /** php-fpm, else the newest php-fpmX.Y, in PATH then /usr/sbin and /usr/local/sbin; with name,
  *  exactly that name (e.g. "php-fpm8.2"). The path (caller frees), or NULL. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cgi_env.h"
+#include "dev_console.h"
 #include "fcgi_exchange.h"
 #include "fcgi_pool.h"
 #include "fcgi_req.h"
@@ -59,9 +60,11 @@ struct fcgi_http {
 };
 
 static const char *temp_dir = "/tmp";
+static bool dev_mode; /* development mode: stderr kept per request, the empty-500 page */
 
 void fcgi_request_setup(const struct server_conf *server)
 {
+    dev_mode = server->dev;
     if (server->temp_dir)
         temp_dir = server->temp_dir;
     else if (getenv("TMPDIR"))
@@ -524,12 +527,13 @@ static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request
 
 /* The application's headers, less hop-by-hop ones, plus what compression changes. */
 static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
-                            enum gzip_choice gz, bool compressed)
+                            enum gzip_choice gz, bool compressed, const char *content_type)
 {
     bool vary_done = gz == GZIP_IDENTITY;
     for (size_t i = 0; i < h->n_headers; i++) {
         const char *name = h->headers[i].name, *value = h->headers[i].value;
-        if (skip_header(name))
+        if (skip_header(name) ||
+            (content_type && ascii_casecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) == 0))
             continue;
         char *merged = NULL;
         if (compressed && ascii_casecmp(name, "ETag") == 0) {
@@ -549,6 +553,8 @@ static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (compressed)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (content_type) /* ours replaces the application's */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }
 
 /* A complete body compressed, or NULL to send it as it is (not smaller, or zlib failed). */
@@ -563,6 +569,27 @@ static char *compress_whole(const char *body, size_t len, size_t *out_len)
         return NULL;
     }
     return buf_steal(&z, out_len);
+}
+
+/* Development mode: PHP died with an empty 500 (display_errors off, as php-fpm runs by
+ * default) but said why on STDERR: the body becomes a page showing that. */
+static bool dev_error_page(const struct request *r, struct fcgi_req *q, char **body,
+                           size_t *body_len)
+{
+    struct buf page;
+    buf_init(&page, 0);
+    pthread_mutex_lock(&q->lock);
+    bool have =
+        q->dev_stderr.len > 0 && dev_console_error_page(&page, r->method, r->target,
+                                                        q->dev_stderr.data, q->dev_stderr.len) == 0;
+    pthread_mutex_unlock(&q->lock);
+    if (!have) {
+        buf_dispose(&page);
+        return false;
+    }
+    free(*body);
+    *body = buf_steal(&page, body_len);
+    return true;
 }
 
 /* The head is in (q->lock not held): queue the response. */
@@ -590,6 +617,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
         memcpy(body, q->out.data + q->out_off, body_len);
     }
     pthread_mutex_unlock(&q->lock);
+    bool dev_page = q->dev && complete && !r->is_head && status == 500 && body_len == 0 &&
+                    dev_error_page(r, q, &body, &body_len);
 
     if (complete && r->is_head) {
         /* php-fpm sends no body for HEAD, so the empty buffer's length says nothing: announce
@@ -644,7 +673,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
          * start of the next response; without chunking MHD closes the connection instead */
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    add_app_headers(resp, h, gz, compressed);
+    /* whatever type the application named, the development error page is HTML */
+    add_app_headers(resp, h, gz, compressed, dev_page ? "text/html; charset=utf-8" : NULL);
     enum MHD_Result ret = response_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
     MHD_destroy_response(resp);
     return ret;
@@ -658,6 +688,7 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, struct
     struct fcgi_req *q = fcgi_req_new(r->rt, r->id, c);
     q->is_head = r->is_head;
     q->gate = r->gate;
+    q->dev = dev_mode;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
     h->q = q;
     const char *cl =
@@ -764,6 +795,18 @@ static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
         /* owned by the site's pool, which lives as long as the site r pins past its log line */
         r->upstream = atomic_load_explicit(&q->upstream, memory_order_relaxed);
         fcgi_pool_reclaim(q);
+        if (q->dev) { /* for the request's line in the terminal (http_front) */
+            r->php_us = atomic_load_explicit(&q->php_us, memory_order_relaxed);
+            pthread_mutex_lock(&q->lock);
+            if (q->dev_stderr.len && !r->dev_stderr) {
+                r->dev_stderr = buf_steal(&q->dev_stderr, &r->dev_stderr_len);
+            } else if (q->dev_stderr.len) { /* a local redirect's second script: both */
+                r->dev_stderr = xrealloc(r->dev_stderr, r->dev_stderr_len + q->dev_stderr.len);
+                memcpy(r->dev_stderr + r->dev_stderr_len, q->dev_stderr.data, q->dev_stderr.len);
+                r->dev_stderr_len += q->dev_stderr.len;
+            }
+            pthread_mutex_unlock(&q->lock);
+        }
         pthread_mutex_lock(&q->lock);
         bool busy = q->in_pool;
         q->aborted = true;

@@ -157,7 +157,7 @@ char *fpm_supervisor_installed(void)
     return out;
 }
 
-static int write_conf(struct fpm_supervisor *s, unsigned children)
+static int write_conf(struct fpm_supervisor *s, unsigned children, bool dev)
 {
     FILE *f = fopen(s->conf, "w");
     if (!f)
@@ -178,11 +178,14 @@ static int write_conf(struct fpm_supervisor *s, unsigned children)
             "listen.mode = 0600\n"
             "pm = static\n"
             "pm.max_children = %u\n"
-            "catch_workers_output = yes\n"
+            "catch_workers_output = %s\n"
             "decorate_workers_output = no\n"
             "clear_env = no\n"
             "security.limit_extensions = .php\n",
-            s->dir, s->dir, s->up.path, children);
+            s->dir, s->dir, s->up.path, children,
+            /* note: a worker's copy of each PHP message ("PHP message: ...") goes to its
+             * stderr, which php-fpm's master would print apart from its request */
+            dev ? "no" : "yes");
     return fclose(f);
 }
 
@@ -256,7 +259,7 @@ static void remove_dir(struct fpm_supervisor *s)
     rmdir(s->dir);
 }
 
-struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binary,
+struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binary, bool dev,
                                             struct errlist *errs)
 {
     struct fpm_supervisor *s = xcalloc(1, sizeof *s);
@@ -276,7 +279,7 @@ struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binar
     s->conf = xasprintf("%s/php-fpm.conf", s->dir);
     s->up.path = xasprintf("%s/php-fpm.sock", s->dir);
     s->up.text = xasprintf("unix:%s", s->up.path);
-    if (write_conf(s, children) != 0) {
+    if (write_conf(s, children, dev) != 0) {
         errlist_add(errs, "--php: cannot write %s: %s", s->conf, strerror(errno));
         goto fail;
     }
@@ -345,7 +348,7 @@ void fpm_supervisor_poll(struct fpm_supervisor *s)
             s->restart_at_ms = now + s->backoff_ms;
         } else {
             atomic_fetch_add(&s->restarts, 1);
-            log_info("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
+            log_warn("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
         }
     }
 }

@@ -257,6 +257,7 @@ static void apply_dev(struct config *cfg, const struct cli *cli)
 {
     const struct dev_plan *p = cli->plan;
     struct site_conf *def = default_site(cfg);
+    cfg->server.dev = true;
     if (!cli->root) {
         free(def->root);
         def->root = xstrdup(p->root);
