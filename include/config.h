@@ -195,7 +195,8 @@ struct server_conf {
     unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
     unsigned group_line;              /* line of group; 0 = unset */
     uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
-    bool dev; /* development mode (dev.h): set by the command line, never by a key */
+    bool dev;        /* development mode (dev.h): set by the command line, never by a key */
+    bool dev_reload; /* and its live reload (dev_watch.h): the script injected into HTML */
 };
 
 struct config {

@@ -72,9 +72,11 @@ struct fcgi_req {
     uint32_t client_hash; /* for ip_hash */
     int client_fd;        /* the HTTP connection's socket (owned by MHD) */
     bool is_head;
-    bool gate;    /* a gate check (gate.h): stderr lines are also kept for it */
-    bool dev;     /* development mode: stderr lines kept in dev_stderr, not logged */
-    bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
+    bool gate;       /* a gate check (gate.h): stderr lines are also kept for it */
+    bool dev;        /* development mode: stderr lines kept in dev_stderr, not logged */
+    bool dev_reload; /* its live reload: an HTML response is handed over whole (if it fits
+                      * under FCGI_OUT_HIGH_WATER) so the script can go in */
+    bool is_safe;    /* GET or HEAD: may be retried on another upstream after a read timeout */
     struct fcgi_engine *home; /* the submitting thread's engine; NULL = never submitted */
 
     /* ---- MHD side only (the thread running its MHD connection); engines never look ---- */

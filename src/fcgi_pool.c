@@ -48,6 +48,7 @@
 #include "gate.h"
 #include "fcgi_req.h"
 #include "listen_queue.h"
+#include "live_reload.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -816,7 +817,9 @@ static void conn_recv(struct fcgi_conn *c)
     pthread_mutex_lock(&q->lock);
     if (head_now && !broken)
         q->head_done = true;
-    if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off))
+    if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off) &&
+        !(q->dev_reload && !q->reading_paused &&
+          live_reload_is_html(cgi_head_value(&q->head_parser.head, "Content-Type"))))
         wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 

@@ -35,6 +35,8 @@
 #include "conn_watch.h"
 #include "dev.h"
 #include "dev_console.h"
+#include "dev_watch.h"
+#include "live_reload.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "git_http.h"
@@ -87,7 +89,7 @@ static struct front_worker front_workers[WORKER_MAX];
 /* ---- MHD callbacks -------------------------------------------------------------------- */
 
 /* Development mode's terminal (dev_console.h): on, and whether it takes colour. */
-static bool dev_console_on, dev_console_color;
+static bool dev_console_on, dev_console_color, dev_reload_on;
 
 static void dev_request_line(struct request *r, unsigned status, uint64_t duration_us)
 {
@@ -340,6 +342,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     default:
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
+    if (dev_reload_on && strcmp(path, LIVE_RELOAD_PATH) == 0) /* development mode only */
+        return dev_watch_events_start(c, r);
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
     if (path_has_hidden_segment(path))
@@ -921,6 +925,7 @@ int http_front_start(const struct config *config, struct site_table *site_table,
 {
     dev_console_on = config->server.dev;
     dev_console_color = dev_console_on && dev_use_color(2);
+    dev_reload_on = config->server.dev_reload;
     cfg = config;
     atomic_store(&sites, site_table);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */

@@ -32,6 +32,8 @@
 #include "access_log.h"
 #include "admin.h"
 #include "dev.h"
+#include "dev_tls.h"
+#include "dev_watch.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -62,6 +64,12 @@ static const char usage[] =
     "static files), starts php-fpm, and listens on 127.0.0.1:8080 or the next free port.\n"
     "      --dev-explain       print what development mode detects, and why, and exit\n"
     "      --open              open the site in the default browser (xdg-open)\n"
+    "      --watch, --no-watch reload browsers when a project file changes (default: on)\n"
+    "      --watch-ignore NAME never watch directories named NAME (vendor, node_modules\n"
+    "                          and .git never are); repeat for several\n"
+    "      --https             also serve HTTPS (127.0.0.1:8443 or the next free port) with a\n"
+    "                          certificate from a local CA made once in ~/.local/share/wharf\n"
+    "      --name NAME         the site is NAME.localhost (https://NAME.localhost:8443/)\n"
     "\n"
     "  -c, --config FILE       read the INI configuration FILE\n"
     "  -l, --listen ADDR       listen on ADDR (host:port, [v6]:port or :port);\n"
@@ -96,16 +104,22 @@ struct cli {
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
-    const char *deploy;       /* --deploy SITE */
-    const char *rollback;     /* --rollback SITE */
-    bool php;                 /* --php given */
-    const char *php_upstream; /* its address; NULL = spawn php-fpm */
-    const char *preset;       /* --preset NAME; NULL = the file's, or php */
-    const char *user;         /* --user NAME */
-    bool dev;                 /* the word "dev" */
-    bool dev_explain;         /* --dev-explain */
-    bool open;                /* --open */
-    struct dev_plan *plan;    /* development mode's decisions; NULL = not in that mode */
+    const char *deploy;           /* --deploy SITE */
+    const char *rollback;         /* --rollback SITE */
+    bool php;                     /* --php given */
+    const char *php_upstream;     /* its address; NULL = spawn php-fpm */
+    const char *preset;           /* --preset NAME; NULL = the file's, or php */
+    const char *user;             /* --user NAME */
+    bool dev;                     /* the word "dev" */
+    bool dev_explain;             /* --dev-explain */
+    bool open;                    /* --open */
+    int watch;                    /* --watch 1, --no-watch 0, neither -1 (on in development mode) */
+    struct str_list watch_ignore; /* --watch-ignore NAME... */
+    bool https;                   /* --https */
+    const char *name;             /* --name NAME: NAME.localhost */
+    struct dev_tls *tls;          /* --https's certificate; NULL = none */
+    char tls_listen[64];          /* its address, "127.0.0.1:8443" */
+    struct dev_plan *plan;        /* development mode's decisions; NULL = not in that mode */
 };
 
 enum {
@@ -118,7 +132,12 @@ enum {
     OPT_DEPLOY,
     OPT_ROLLBACK,
     OPT_DEV_EXPLAIN,
-    OPT_OPEN
+    OPT_OPEN,
+    OPT_WATCH,
+    OPT_NO_WATCH,
+    OPT_WATCH_IGNORE,
+    OPT_HTTPS,
+    OPT_NAME
 };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
@@ -138,6 +157,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"user", required_argument, NULL, 'u'},
         {"dev-explain", no_argument, NULL, OPT_DEV_EXPLAIN},
         {"open", no_argument, NULL, OPT_OPEN},
+        {"watch", no_argument, NULL, OPT_WATCH},
+        {"no-watch", no_argument, NULL, OPT_NO_WATCH},
+        {"watch-ignore", required_argument, NULL, OPT_WATCH_IGNORE},
+        {"https", no_argument, NULL, OPT_HTTPS},
+        {"name", required_argument, NULL, OPT_NAME},
         {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -193,6 +217,21 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             break;
         case OPT_OPEN:
             cli->open = true;
+            break;
+        case OPT_WATCH:
+        case OPT_NO_WATCH:
+            cli->watch = opt == OPT_WATCH;
+            break;
+        case OPT_HTTPS:
+            cli->https = true;
+            break;
+        case OPT_NAME:
+            cli->name = optarg;
+            break;
+        case OPT_WATCH_IGNORE:
+            cli->watch_ignore.v =
+                xrealloc(cli->watch_ignore.v, (cli->watch_ignore.n + 1) * sizeof(char *));
+            cli->watch_ignore.v[cli->watch_ignore.n++] = optarg;
             break;
         case 't':
             cli->test = true;
@@ -258,6 +297,18 @@ static void apply_dev(struct config *cfg, const struct cli *cli)
     const struct dev_plan *p = cli->plan;
     struct site_conf *def = default_site(cfg);
     cfg->server.dev = true;
+    cfg->server.dev_reload = cli->watch != 0;
+    if (cli->tls) { /* --https: beside HTTP, with the certificate dev_tls issued */
+        struct server_conf *srv = &cfg->server;
+        const char *why;
+        srv->tls_listen = xrealloc(srv->tls_listen, sizeof *srv->tls_listen);
+        if (config_parse_listen(cli->tls_listen, &srv->tls_listen[0], &why) == 0)
+            srv->n_tls_listen = 1;
+        free(srv->tls_cert);
+        free(srv->tls_key);
+        srv->tls_cert = xstrdup(cli->tls->cert);
+        srv->tls_key = xstrdup(cli->tls->key);
+    }
     if (!cli->root) {
         free(def->root);
         def->root = xstrdup(p->root);
@@ -599,10 +650,12 @@ static void drain(const sigset_t *set, uint64_t timeout_ms, struct site_table *s
 /* Every exit path after start-up goes through here: each step undoes only what was done. */
 static void teardown(struct site_table *sites, struct mime_table *mime)
 {
-    admin_stop();          /* no scrape reads the sites from here on */
-    peers_stop();          /* no fan-out is queued to notify from here on */
-    git_worker_stop();     /* no deploy runs from here on */
+    admin_stop();      /* no scrape reads the sites from here on */
+    peers_stop();      /* no fan-out is queued to notify from here on */
+    git_worker_stop(); /* no deploy runs from here on */
+    dev_watch_close_streams();
     http_front_stop();     /* listeners, connections, workers, engines: no request is left */
+    dev_watch_stop();      /* live reload's watcher (development mode) */
     reload_tick(true);     /* the tables reloads replaced and that still waited */
     sites_stop(sites);     /* git states, pools, php-fpm */
     access_log_shutdown(); /* flushes and closes every access log */
@@ -630,6 +683,26 @@ static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_
         return -1;
     }
     cli->plan = plan;
+    if (cli->name && !dev_tls_name_ok(cli->name)) {
+        fprintf(stderr, "wharf: --name: expected a DNS label (a-z, 0-9, '-'), got '%s'\n",
+                cli->name);
+        return -1;
+    }
+    if (cli->https && !cli->dev_explain) {
+        cli->tls = xcalloc(1, sizeof *cli->tls);
+        if (dev_tls_prepare(cli->tls, cli->name, &errs) != 0) {
+            for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+            errlist_dispose(&errs);
+            return -1;
+        }
+        unsigned port = dev_free_port("127.0.0.1", 8443);
+        if (!port) {
+            fprintf(stderr, "wharf: no free port on 127.0.0.1 for --https\n");
+            return -1;
+        }
+        snprintf(cli->tls_listen, sizeof cli->tls_listen, "127.0.0.1:%u", port);
+    }
     if (!cli->n_listen && !cli->dev_explain) {
         unsigned port = dev_free_port("127.0.0.1", 8080);
         if (!port) {
@@ -643,18 +716,20 @@ static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_
     return 0;
 }
 
-/* The URL of the first listener, for the banner and --open. */
-static char *site_url(const struct config *cfg)
+/* The URL of the first listener (la: listen or tls_listen), for the banner and --open:
+ * NAME.localhost with --name (any loopback name reaches 127.0.0.1 in browsers). */
+static char *site_url(const struct listen_addr *la, const char *scheme, const char *name)
 {
-    const struct listen_addr *la = &cfg->server.listen[0];
     const char *h = la->host ? la->host : "127.0.0.1";
     bool v6 = strchr(h, ':') != NULL;
-    return xasprintf("http://%s%s%s:%u/", v6 ? "[" : "", h, v6 ? "]" : "", la->port);
+    if (name)
+        return xasprintf("%s://%s.localhost:%u/", scheme, name, la->port);
+    return xasprintf("%s://%s%s%s:%u/", scheme, v6 ? "[" : "", h, v6 ? "]" : "", la->port);
 }
 
 int main(int argc, char **argv)
 {
-    struct cli cli = {0};
+    struct cli cli = {.watch = -1};
     struct config cfg;
     struct errlist errs = {0};
     int rc = 1;
@@ -666,7 +741,7 @@ int main(int argc, char **argv)
     struct dev_plan plan = {0};
     char dev_listen[64];
     const char *dev_listen_v[1] = {dev_listen};
-    if (cli.dev || cli.dev_explain ||
+    if (cli.dev || cli.dev_explain || cli.watch == 1 ||
         (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
         if (start_dev(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v) != 0) {
             dev_plan_dispose(&plan);
@@ -759,11 +834,24 @@ int main(int argc, char **argv)
     service_notify_ready();
     pid_t opener = -1; /* --open's xdg-open, reaped below */
     if (cli.plan) {
-        char *url = site_url(&cfg);
-        dev_banner(cli.plan, url, NULL, dev_use_color(2), stderr);
+        char *url = site_url(&cfg.server.listen[0], "http", cli.name);
+        char *https = cli.tls && cfg.server.n_tls_listen
+                          ? site_url(&cfg.server.tls_listen[0], "https", cli.name)
+                          : NULL;
+        dev_banner(cli.plan, url, https, dev_use_color(2), stderr);
+        if (cli.tls && cli.tls->ca_new)
+            dev_tls_trust_help(cli.tls, stderr);
+        else if (cli.tls)
+            fprintf(stderr, "   (the CA to trust is %s: see docs/dev.md)\n\n", cli.tls->ca_cert);
+        free(https);
         if (cli.open && (opener = dev_open_browser(url)) < 0)
             log_warn("dev", 0, "--open: cannot run xdg-open: %s", strerror(errno));
         free(url);
+        /* the project; with --root, that directory (already absolute) */
+        const char *watched = cli.root ? default_site(&cfg)->root : cli.plan->dir;
+        if (cfg.server.dev_reload && dev_watch_start(watched, &cli.watch_ignore, &errs) != 0)
+            for (size_t i = 0; i < errs.n; i++)
+                log_warn("dev", 0, "%s (live reload is off)", errs.msg[i]);
     }
 
     for (;;) {
@@ -772,6 +860,7 @@ int main(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
+            dev_watch_close_streams(); /* browsers' event streams would hold the drain */
             drain(&set, (live_cfg ? live_cfg : &cfg)->server.shutdown_timeout_ms, sites);
             break;
         }
@@ -804,5 +893,9 @@ out:
     if (cli.listen != dev_listen_v)
         free(cli.listen);
     dev_plan_dispose(&plan);
+    free(cli.watch_ignore.v);
+    if (cli.tls)
+        dev_tls_dispose(cli.tls);
+    free(cli.tls);
     return rc;
 }

@@ -47,11 +47,12 @@ like "$(explain laravel)" "php:      $FPM " "explain: names the php-fpm it will 
 like "$(cd "$T/laravel" && "$WHARF" dev --dev-explain 2>&1)" "Laravel" "'wharf dev' is the same mode"
 
 # ---- a Laravel tree served: routed through public/index.php by php-fpm wharf started ---------
+# (--no-watch: these pages are compared whole; 92-dev-live-reload tests the injected script)
 dev_start() { # dev_start DIR ARGS...: wharf in DIR on a fresh $PORT, banner in $T/DIR.err
     local d=$1
     shift
     PORT=$(free_port)
-    (cd "$T/$d" && exec "$WHARF" "$@" --listen "127.0.0.1:$PORT" 2>"$T/$d.err") &
+    (cd "$T/$d" && exec "$WHARF" "$@" --no-watch --listen "127.0.0.1:$PORT" 2>"$T/$d.err") &
     WPID=$!
     PIDS+=("$WPID")
     wait_for_http "http://127.0.0.1:$PORT/" 20 || {

@@ -14,7 +14,7 @@ printf '<?php\nerror_log("a warning line");\necho "fine";\n' >"$T/app/warn.php"
 
 # ---- the error page, and the request lines (stderr not a terminal: no colour) ---------------
 PORT=$(free_port)
-(cd "$T/app" && exec "$WHARF" --listen "127.0.0.1:$PORT" 2>"$T/dev.err") &
+(cd "$T/app" && exec "$WHARF" --no-watch --listen "127.0.0.1:$PORT" 2>"$T/dev.err") &
 WPID=$!
 PIDS+=("$WPID")
 wait_for_http "$(URL /)" 20 || bail "wharf dev did not start: $(cat "$T/dev.err")"
