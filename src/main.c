@@ -741,8 +741,15 @@ int main(int argc, char **argv)
     struct dev_plan plan = {0};
     char dev_listen[64];
     const char *dev_listen_v[1] = {dev_listen};
-    if (cli.dev || cli.dev_explain || cli.watch == 1 ||
-        (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
+    /* a development flag asks for development mode, which has no configuration file */
+    bool dev_flag = cli.dev || cli.dev_explain || cli.watch != -1 || cli.watch_ignore.n ||
+                    cli.open || cli.https || cli.name;
+    if (dev_flag && (cli.config || cli.deploy || cli.rollback)) {
+        fprintf(stderr, "wharf: development mode (dev, --dev-explain, --watch, --open, --https, "
+                        "--name) works without --config\n");
+        return 2;
+    }
+    if (dev_flag || (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
         if (start_dev(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v) != 0) {
             dev_plan_dispose(&plan);
             return 1;

@@ -45,6 +45,9 @@ like "$(explain console-only)" "app:      static files" "bin/console without pub
 like "$(explain static)" "preset:   none \\(directory listings on\\)" "static: listings on"
 like "$(explain laravel)" "php:      $FPM " "explain: names the php-fpm it will run"
 like "$(cd "$T/laravel" && "$WHARF" dev --dev-explain 2>&1)" "Laravel" "'wharf dev' is the same mode"
+out=$(cd "$T/laravel" && timeout 10 "$WHARF" --config "$T/none.ini" --https 2>&1)
+is "$?" 2 "a development flag with --config: refused (exit 2)"
+like "$out" "development mode .* works without --config" "...saying why"
 
 # ---- a Laravel tree served: routed through public/index.php by php-fpm wharf started ---------
 # (--no-watch: these pages are compared whole; 92-dev-live-reload tests the injected script)
