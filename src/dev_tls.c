@@ -21,27 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 #define CA_DAYS 3650
 #define CERT_DAYS 397
 #define DAY 86400
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
 
 static char *data_dir(void)
 {
@@ -259,7 +243,7 @@ int dev_tls_prepare(struct dev_tls *t, const char *name, struct errlist *errs)
     t->dir = data_dir();
     if (!t->dir)
         return errlist_add(errs, "--https: neither XDG_DATA_HOME nor HOME is set");
-    if (mkdir_p(t->dir, 0700) != 0)
+    if (fs_mkdir_p(t->dir, 0700) != 0)
         return errlist_add(errs, "--https: cannot create %s: %s", t->dir, strerror(errno));
     t->ca_cert = xasprintf("%s/ca.pem", t->dir);
     /* one pair per name: two projects starting at once never mix their key and certificate */
