@@ -32,6 +32,9 @@ struct cgi_head {
     size_t n_headers;
 };
 
+/** The value of the first header named name (any case), or NULL. */
+const char *cgi_head_value(const struct cgi_head *h, const char *name);
+
 enum cgi_head_status {
     CGI_HEAD_NEED_MORE,
     CGI_HEAD_DONE,

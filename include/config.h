@@ -82,6 +82,8 @@ struct fcgi_site_conf {
     struct upstream_addr *upstreams; /* empty = FastCGI off */
     size_t n_upstreams;
     bool spawn;                  /* "fastcgi = spawn": wharf runs php-fpm itself */
+    char *spawn_binary;          /* the php-fpm spawn runs (dev mode's .php-version);
+                                  * NULL = search PATH (fpm_supervisor.h) */
     char *preset_name;           /* "php" */
     const struct preset *preset; /* resolved by preset_resolve_all() */
     char *path;                  /* URL prefix handled by FastCGI ("/") */
@@ -208,6 +210,8 @@ struct server_conf {
     unsigned user_line;               /* line of user, for messages; 0 = command line or unset */
     unsigned group_line;              /* line of group; 0 = unset */
     uint64_t shutdown_timeout_ms;     /* SIGTERM: requests in flight get this long to finish */
+    bool dev;        /* development mode (dev.h): set by the command line, never by a key */
+    bool dev_reload; /* and its live reload (dev_watch.h): the script injected into HTML */
 };
 
 struct config {

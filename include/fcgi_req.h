@@ -72,8 +72,11 @@ struct fcgi_req {
     uint32_t client_hash; /* for ip_hash */
     int client_fd;        /* the HTTP connection's socket (owned by MHD) */
     bool is_head;
-    bool gate;    /* a gate check (gate.h): stderr lines are also kept for it */
-    bool is_safe; /* GET or HEAD: may be retried on another upstream after a read timeout */
+    bool gate;       /* a gate check (gate.h): stderr lines are also kept for it */
+    bool dev;        /* development mode: stderr lines kept in dev_stderr, not logged */
+    bool dev_reload; /* its live reload: an HTML response is handed over whole (if it fits
+                      * under FCGI_OUT_HIGH_WATER) so the script can go in */
+    bool is_safe;    /* GET or HEAD: may be retried on another upstream after a read timeout */
     struct fcgi_engine *home; /* the submitting thread's engine; NULL = never submitted */
 
     /* ---- MHD side only (the thread running its MHD connection); engines never look ---- */
@@ -97,9 +100,12 @@ struct fcgi_req {
     uint64_t deadline_ms;    /* connect, send or read deadline */
     bool got_response_bytes; /* anything received: no retry after this */
     bool timeout_retried;    /* already retried once after a read timeout */
+    uint64_t sent_us;        /* when it was last put on a connection (clock_us) */
 
     /* ---- written by the serving engine each time it puts q on a connection, read by the MHD
      * side after the request ends (for the access log): an atomic, no lock ---- */
+    _Atomic uint64_t php_us;        /* the backend's time: put on a connection to END_REQUEST, in
+                                     * development mode only; 0 = none */
     _Atomic(const char *) upstream; /* the backend's configured address ("unix:/run/php.sock",
                                      * "127.0.0.1:9000"), owned by the pool; NULL = none yet */
 
@@ -121,6 +127,7 @@ struct fcgi_req {
     struct fcgi_engine *engine; /* serving it; NULL while queued (also under the pool lock) */
     enum fcgi_fail fail;
     struct buf out;             /* response body bytes not yet given to MHD (engine appends) */
+    struct buf dev_stderr;      /* dev: the STDERR lines, '\n' after each (engine appends) */
     size_t out_off;             /* bytes of out already given (MHD side takes) */
     unsigned kick_flags;        /* FCGI_KICK_* (fcgi_pool.h) not yet handled */
     bool in_kick_list;          /* on an engine's kick list (kick_next is that list's) */

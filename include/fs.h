@@ -25,4 +25,8 @@ int fs_open_beneath(const char *root, const char *rel, enum follow_symlinks poli
 /** Read exactly len bytes at offset 0 into buf; 0 or -errno (-EIO if the file shrank). */
 int fs_read_all(int fd, void *buf, size_t len);
 
+/** mkdir -p: the missing parents of path with mode 0755, path itself with mode (an existing
+ *  one is left as it is). 0, or -1 with errno. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
 #endif

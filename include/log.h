@@ -39,6 +39,9 @@ void log_set_format(enum log_format format);
  *  bytes as \u00XX). Pure. -1 (b as it was) past b's cap. */
 int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum log_level level,
                     const char *module, uint64_t req_id, const char *msg, size_t msg_len);
+/** Write text (whole lines, already formatted) as it is, with a single write(): development
+ *  mode's request lines (dev_console.h). Thread-safe. */
+void log_write_raw(const char *text, size_t len);
 /** Write one line. module is a short tag ("static", "config"); req_id 0 = not request-bound. */
 void log_msg(enum log_level level, const char *module, uint64_t req_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -73,6 +73,11 @@ struct request {
     /* the FastCGI upstream that served it, for the access log: its configured address, owned
      * by the pool of the site r pins; set by the fastcgi handler's on_completed; NULL = none */
     const char *upstream;
+    /* development mode (dev_console.h): the FastCGI request's STDERR lines (heap, freed at
+     * completion; NULL = none) and php-fpm's time (0 = none), set by its on_completed */
+    char *dev_stderr;
+    size_t dev_stderr_len;
+    uint64_t php_us;
     /* a health check of the git worker (gate.h): its token matched. gate_conf, when set, is
      * r->site with the root replaced by the release checked (heap, freed at completion) */
     bool gate;

@@ -264,3 +264,11 @@ bool cgi_head_is_local_redirect(const struct cgi_head *h)
 
     return h->status == 0 && l && l[0] == '/' && l[1] != '/';
 }
+
+const char *cgi_head_value(const struct cgi_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (ascii_casecmp(h->headers[i].name, name) == 0)
+            return h->headers[i].value;
+    return NULL;
+}

@@ -1345,6 +1345,7 @@ void config_dispose(struct config *cfg)
     for (size_t i = 0; i < cfg->n_sites; i++) {
         dispose_section(SEC_SITE, &cfg->sites[i]);
         free(cfg->sites[i].git.shared_dir);
+        free(cfg->sites[i].fcgi.spawn_binary);
         free(cfg->sites[i].name);
     }
     free(cfg->sites);

@@ -48,6 +48,7 @@
 #include "gate.h"
 #include "fcgi_req.h"
 #include "listen_queue.h"
+#include "live_reload.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -443,7 +444,14 @@ static void on_body(void *ctx, const uint8_t *data, size_t len)
 
 static void on_stderr_line(void *ctx, const char *line)
 {
-    const struct fcgi_req *q = ctx;
+    struct fcgi_req *q = ctx;
+    if (q->dev) { /* shown under the request's line, and on its error page (dev_console.h) */
+        pthread_mutex_lock(&q->lock);
+        if (buf_puts(&q->dev_stderr, line) == 0)
+            buf_putc(&q->dev_stderr, '\n');
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
     log_warn("fcgi", q->id, "[site %s] stderr: %s", q->pool->site, line);
     if (q->gate)
         gate_note_stderr(line);
@@ -498,6 +506,8 @@ static void conn_send(struct fcgi_conn *c)
 static void assign(struct fcgi_conn *c, struct fcgi_req *q)
 {
     c->req = q;
+    if (q->dev)
+        q->sent_us = clock_us();
     q->fc = c;
     atomic_store_explicit(&q->upstream, c->be->name, memory_order_relaxed);
     struct fcgi_exchange_input in = {
@@ -807,7 +817,9 @@ static void conn_recv(struct fcgi_conn *c)
     pthread_mutex_lock(&q->lock);
     if (head_now && !broken)
         q->head_done = true;
-    if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off))
+    if (q->head_done && !ended && !broken && (head_now || q->out.len > q->out_off) &&
+        !(q->dev_reload && !q->reading_paused &&
+          live_reload_is_html(cgi_head_value(&q->head_parser.head, "Content-Type"))))
         wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
@@ -821,6 +833,8 @@ static void conn_recv(struct fcgi_conn *c)
         return;
     }
     if (ended) {
+        if (q->dev)
+            atomic_store_explicit(&q->php_us, clock_us() - q->sent_us, memory_order_relaxed);
         detach(c, true); /* or closed: a close discards what was only peeked */
         if (peeked) {
             serve_queue(e, q->pool); /* c (on top of the idle stack) takes the next request */

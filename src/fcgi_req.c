@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fcgi_exchange.h"
 #include "site.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ struct fcgi_req *fcgi_req_new(struct site *site, uint64_t id, struct MHD_Connect
     buf_init(&q->params, FCGI_REQ_PARAMS_MAX);
     buf_init(&q->body_mem, 0); /* the MHD side applies the site's fastcgi_body_buffer */
     buf_init(&q->out, 0);
+    buf_init(&q->dev_stderr, FCGI_EXCHANGE_STDERR_LOG_MAX + 1024);
     cgi_head_init(&q->head_parser);
     pthread_mutex_init(&q->lock, NULL);
     return q;
@@ -41,6 +43,7 @@ void fcgi_req_release(struct fcgi_req *q)
     buf_dispose(&q->params);
     buf_dispose(&q->body_mem);
     buf_dispose(&q->out);
+    buf_dispose(&q->dev_stderr);
     cgi_head_dispose(&q->head_parser); /* the MHD side reads the head after the pool let go */
     if (q->body_fd >= 0)
         close(q->body_fd);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cgi_env.h"
+#include "dev_console.h"
 #include "fcgi_exchange.h"
 #include "fcgi_pool.h"
 #include "fcgi_sendfile.h"
@@ -38,6 +39,7 @@
 #include "fs.h"
 #include "gate.h"
 #include "gzip.h"
+#include "live_reload.h"
 #include "handler.h"
 #include "log.h"
 #include "path.h"
@@ -60,9 +62,13 @@ struct fcgi_http {
 };
 
 static const char *temp_dir = "/tmp";
+static bool dev_mode;    /* development mode: stderr kept per request, the empty-500 page */
+static bool live_reload; /* and its live reload: the script goes into HTML pages */
 
 void fcgi_request_setup(const struct server_conf *server)
 {
+    dev_mode = server->dev;
+    live_reload = server->dev_reload;
     if (server->temp_dir)
         temp_dir = server->temp_dir;
     else if (getenv("TMPDIR"))
@@ -528,10 +534,7 @@ static struct request_sendfile *sendfile_of(struct request *r, const struct cgi_
 
 static const char *head_value(const struct cgi_head *h, const char *name)
 {
-    for (size_t i = 0; i < h->n_headers; i++)
-        if (ascii_casecmp(h->headers[i].name, name) == 0)
-            return h->headers[i].value;
-    return NULL;
+    return cgi_head_value(h, name);
 }
 
 /* Whether to compress (GZIP_COMPRESS), only announce Vary (GZIP_VARY) or leave it alone. */
@@ -555,17 +558,29 @@ static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request
 
 /* The application's headers, less hop-by-hop ones, plus what compression changes. */
 static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
-                            enum gzip_choice gz, bool compressed)
+                            enum gzip_choice gz, bool compressed, const char *content_type,
+                            bool injected)
 {
     bool vary_done = gz == GZIP_IDENTITY;
     for (size_t i = 0; i < h->n_headers; i++) {
         const char *name = h->headers[i].name, *value = h->headers[i].value;
-        if (skip_header(name))
+        if (skip_header(name) ||
+            (content_type && ascii_casecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) == 0))
             continue;
         char *merged = NULL;
+        if (injected && ascii_casecmp(name, "ETag") == 0) { /* not the application's bytes */
+            size_t n = strlen(value) + 8;
+            if (!live_reload_etag(value, merged = xmalloc(n), n)) {
+                free(merged);
+                continue;
+            }
+            value = merged;
+        }
         if (compressed && ascii_casecmp(name, "ETag") == 0) {
+            char *was = merged;
             size_t n = strlen(value) + 3; /* "W/" and the NUL: always fits */
             value = gzip_weak_etag(value, merged = xmalloc(n), n);
+            free(was);
         }
         if (!vary_done && ascii_casecmp(name, "Vary") == 0) {
             /* one Vary line: the application's list, with Accept-Encoding unless it is there */
@@ -580,6 +595,8 @@ static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (compressed)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (content_type) /* ours replaces the application's */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }
 
 /* A complete body compressed, or NULL to send it as it is (not smaller, or zlib failed). */
@@ -594,6 +611,35 @@ static char *compress_whole(const char *body, size_t len, size_t *out_len)
         return NULL;
     }
     return buf_steal(&z, out_len);
+}
+
+/* Whether live reload's script goes into this response: HTML, not already encoded or a part. */
+static bool reload_into(const struct cgi_head *h, unsigned status)
+{
+    return status >= 200 && status != 204 && status != 304 &&
+           live_reload_is_html(head_value(h, "Content-Type")) &&
+           !head_value(h, "Content-Encoding") && !head_value(h, "Content-Range");
+}
+
+/* Development mode: PHP died with an empty 500 (display_errors off, as php-fpm runs by
+ * default) but said why on STDERR: the body becomes a page showing that. */
+static bool dev_error_page(const struct request *r, struct fcgi_req *q, char **body,
+                           size_t *body_len)
+{
+    struct buf page;
+    buf_init(&page, 0);
+    pthread_mutex_lock(&q->lock);
+    bool have =
+        q->dev_stderr.len > 0 && dev_console_error_page(&page, r->method, r->target,
+                                                        q->dev_stderr.data, q->dev_stderr.len) == 0;
+    pthread_mutex_unlock(&q->lock);
+    if (!have) {
+        buf_dispose(&page);
+        return false;
+    }
+    free(*body);
+    *body = buf_steal(&page, body_len);
+    return true;
 }
 
 /* The head is in (q->lock not held): queue the response. */
@@ -621,6 +667,18 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
         memcpy(body, q->out.data + q->out_off, body_len);
     }
     pthread_mutex_unlock(&q->lock);
+    bool dev_page = q->dev && complete && !r->is_head && status == 500 && body_len == 0 &&
+                    dev_error_page(r, q, &body, &body_len);
+    /* development mode's live reload: the script into a whole HTML page (a page that streamed
+     * past FCGI_OUT_HIGH_WATER before its end goes out as it is) */
+    bool inject = q->dev_reload && complete && !dev_page && reload_into(h, status);
+    if (inject && !r->is_head) {
+        struct buf b;
+        buf_init(&b, 0);
+        live_reload_inject(&b, body, body_len);
+        free(body);
+        body = buf_steal(&b, &body_len);
+    }
 
     if (complete && r->is_head) {
         /* php-fpm sends no body for HEAD, so the empty buffer's length says nothing: announce
@@ -628,6 +686,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
          * none. Content-Length: 0 would claim an empty page (RFC 9110 §8.6). MHD never reads
          * a HEAD response's body. */
         size = h->has_content_length ? h->content_length : body_len ? body_len : MHD_SIZE_UNKNOWN;
+        if (inject && size != MHD_SIZE_UNKNOWN) /* what the GET would send */
+            size += strlen(live_reload_script);
         free(body);
         resp = response_bodiless(size);
     } else if (complete) {
@@ -675,7 +735,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
          * start of the next response; without chunking MHD closes the connection instead */
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    add_app_headers(resp, h, gz, compressed);
+    /* whatever type the application named, the development error page is HTML */
+    add_app_headers(resp, h, gz, compressed, dev_page ? "text/html; charset=utf-8" : NULL, inject);
     enum MHD_Result ret = response_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
     MHD_destroy_response(resp);
     return ret;
@@ -689,6 +750,8 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct request *r, struct
     struct fcgi_req *q = fcgi_req_new(r->rt, r->id, c);
     q->is_head = r->is_head;
     q->gate = r->gate;
+    q->dev = dev_mode;
+    q->dev_reload = live_reload;
     q->is_safe = r->is_head || strcmp(r->method, "GET") == 0;
     h->q = q;
     const char *cl =
@@ -798,6 +861,18 @@ static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
         /* owned by the site's pool, which lives as long as the site r pins past its log line */
         r->upstream = atomic_load_explicit(&q->upstream, memory_order_relaxed);
         fcgi_pool_reclaim(q);
+        if (q->dev) { /* for the request's line in the terminal (http_front) */
+            r->php_us = atomic_load_explicit(&q->php_us, memory_order_relaxed);
+            pthread_mutex_lock(&q->lock);
+            if (q->dev_stderr.len && !r->dev_stderr) {
+                r->dev_stderr = buf_steal(&q->dev_stderr, &r->dev_stderr_len);
+            } else if (q->dev_stderr.len) { /* a local redirect's second script: both */
+                r->dev_stderr = xrealloc(r->dev_stderr, r->dev_stderr_len + q->dev_stderr.len);
+                memcpy(r->dev_stderr + r->dev_stderr_len, q->dev_stderr.data, q->dev_stderr.len);
+                r->dev_stderr_len += q->dev_stderr.len;
+            }
+            pthread_mutex_unlock(&q->lock);
+        }
         pthread_mutex_lock(&q->lock);
         bool busy = q->in_pool;
         q->aborted = true;

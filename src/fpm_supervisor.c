@@ -47,42 +47,117 @@ static bool executable(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
 }
 
-/* php-fpm, or the newest php-fpmX.Y, in PATH and the sbin directories. */
-static char *find_fpm(void)
+static char *search_dirs(void)
 {
     const char *path = getenv("PATH");
-    char *dirs = xasprintf("%s:/usr/sbin:/usr/local/sbin", path ? path : "/usr/bin:/bin");
-    char *best = NULL;
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !best;
+    return xasprintf("%s:/usr/sbin:/usr/local/sbin", path ? path : "/usr/bin:/bin");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each php-fpm* name in dir that is an executable file, passed to fn; stops when fn says. */
+static bool each_fpm(const char *dir, bool (*fn)(const char *dir, const char *name, void *),
+                     void *arg)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return false;
+    struct dirent *de;
+    bool stop = false;
+    while (!stop && (de = readdir(dh))) {
+        if (strncmp(de->d_name, "php-fpm", 7) != 0)
+            continue;
+        char *q = xasprintf("%s/%s", dir, de->d_name);
+        if (executable(q))
+            stop = fn(dir, de->d_name, arg);
+        free(q);
+    }
+    closedir(dh);
+    return stop;
+}
+
+struct best {
+    char *path;
+};
+
+static bool newer(const char *dir, const char *name, void *arg)
+{
+    struct best *b = arg;
+    char *q = xasprintf("%s/%s", dir, name);
+    if (name[7] && (!b->path || strcmp(q, b->path) > 0)) {
+        free(b->path);
+        b->path = q;
+    } else {
+        free(q);
+    }
+    return false;
+}
+
+char *fpm_supervisor_find(const char *name)
+{
+    char *dirs = search_dirs();
+    char *found = NULL;
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found;
          d = strtok_r(NULL, ":", &save)) {
-        char *p = xasprintf("%s/php-fpm", d);
+        char *p = xasprintf("%s/%s", d, name ? name : "php-fpm");
         if (executable(p)) {
-            best = p;
+            found = p;
             break;
         }
         free(p);
-        DIR *dh = opendir(d);
-        if (!dh)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(dh))) {
-            if (strncmp(de->d_name, "php-fpm", 7) != 0 || !de->d_name[7])
-                continue;
-            char *q = xasprintf("%s/%s", d, de->d_name);
-            if (executable(q) && (!best || strcmp(q, best) > 0)) {
-                free(best);
-                best = q;
-            } else {
-                free(q);
-            }
+        if (!name) { /* no plain php-fpm here: the newest php-fpmX.Y */
+            struct best b = {NULL};
+            each_fpm(d, newer, &b);
+            found = b.path;
         }
-        closedir(dh);
     }
     free(dirs);
-    return best;
+    return found;
 }
 
-static int write_conf(struct fpm_supervisor *s, unsigned children)
+struct names {
+    char **v;
+    size_t n;
+};
+
+static bool collect(const char *dir, const char *name, void *arg)
+{
+    (void)dir;
+    struct names *l = arg;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], name) == 0)
+            return false;
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(name);
+    return false;
+}
+
+char *fpm_supervisor_installed(void)
+{
+    char *dirs = search_dirs();
+    struct names l = {NULL, 0};
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
+        each_fpm(d, collect, &l);
+    free(dirs);
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    size_t len = 1;
+    for (size_t i = 0; i < l.n; i++)
+        len += strlen(l.v[i]) + 1;
+    char *out = xmalloc(len), *w = out;
+    *w = '\0';
+    for (size_t i = 0; i < l.n; i++) {
+        w += sprintf(w, "%s%s", i ? " " : "", l.v[i]);
+        free(l.v[i]);
+    }
+    free(l.v);
+    return out;
+}
+
+static int write_conf(struct fpm_supervisor *s, unsigned children, bool dev)
 {
     FILE *f = fopen(s->conf, "w");
     if (!f)
@@ -103,11 +178,14 @@ static int write_conf(struct fpm_supervisor *s, unsigned children)
             "listen.mode = 0600\n"
             "pm = static\n"
             "pm.max_children = %u\n"
-            "catch_workers_output = yes\n"
+            "catch_workers_output = %s\n"
             "decorate_workers_output = no\n"
             "clear_env = no\n"
             "security.limit_extensions = .php\n",
-            s->dir, s->dir, s->up.path, children);
+            s->dir, s->dir, s->up.path, children,
+            /* note: a worker's copy of each PHP message ("PHP message: ...") goes to its
+             * stderr, which php-fpm's master would print apart from its request */
+            dev ? "no" : "yes");
     return fclose(f);
 }
 
@@ -181,11 +259,12 @@ static void remove_dir(struct fpm_supervisor *s)
     rmdir(s->dir);
 }
 
-struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *errs)
+struct fpm_supervisor *fpm_supervisor_start(unsigned children, const char *binary, bool dev,
+                                            struct errlist *errs)
 {
     struct fpm_supervisor *s = xcalloc(1, sizeof *s);
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    s->binary = find_fpm();
+    s->binary = binary ? xstrdup(binary) : fpm_supervisor_find(NULL);
     if (!s->binary) {
         errlist_add(errs, "--php: php-fpm not found (install php-fpm, or give --php ADDRESS "
                           "of a running php-fpm)");
@@ -200,7 +279,7 @@ struct fpm_supervisor *fpm_supervisor_start(unsigned children, struct errlist *e
     s->conf = xasprintf("%s/php-fpm.conf", s->dir);
     s->up.path = xasprintf("%s/php-fpm.sock", s->dir);
     s->up.text = xasprintf("unix:%s", s->up.path);
-    if (write_conf(s, children) != 0) {
+    if (write_conf(s, children, dev) != 0) {
         errlist_add(errs, "--php: cannot write %s: %s", s->conf, strerror(errno));
         goto fail;
     }
@@ -269,7 +348,7 @@ void fpm_supervisor_poll(struct fpm_supervisor *s)
             s->restart_at_ms = now + s->backoff_ms;
         } else {
             atomic_fetch_add(&s->restarts, 1);
-            log_info("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
+            log_warn("fpm", 0, "restarted %s (pid %ld)", s->binary, (long)s->pid);
         }
     }
 }

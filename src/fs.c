@@ -174,3 +174,21 @@ int fs_read_all(int fd, void *buf, size_t len)
     }
     return 0;
 }
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}

@@ -47,6 +47,7 @@
 
 #include "deploy_event.h"
 #include "env_file.h"
+#include "fs.h"
 #include "gate.h"
 #include "log.h"
 #include "notify.h"
@@ -145,24 +146,6 @@ static void git_site_dispose(struct git_site *g)
     free(g->releases);
     free(g->lock_path);
     free(g->branch);
-}
-
-static int mkdir_p(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -925,7 +908,7 @@ static int link_shared(struct git_site *g, const char *dir, struct errlist *errs
 /* The deploy lock's fd, or -errno: -EWOULDBLOCK when another process holds it (and !wait). */
 static int lock_state(const struct git_site *g, bool wait)
 {
-    if (mkdir_p(g->state) != 0)
+    if (fs_mkdir_p(g->state, 0755) != 0)
         return -errno;
     int fd = open(g->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -1130,7 +1113,7 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
     struct str_list env = {0};
-    if (mkdir_p(g->releases) != 0) {
+    if (fs_mkdir_p(g->releases, 0755) != 0) {
         errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
         return -1;
     }

@@ -33,7 +33,11 @@
 #include "access_log.h"
 #include "buf.h"
 #include "conn_watch.h"
+#include "dev.h"
+#include "dev_console.h"
+#include "dev_watch.h"
 #include "error_page.h"
+#include "live_reload.h"
 #include "fcgi_pool.h"
 #include "fcgi_request.h"
 #include "fcgi_sendfile.h"
@@ -86,6 +90,29 @@ struct front_worker {
 static struct front_worker front_workers[WORKER_MAX];
 
 /* ---- MHD callbacks -------------------------------------------------------------------- */
+
+/* Development mode's terminal (dev_console.h): on, and whether it takes colour. */
+static bool dev_console_on, dev_console_color, dev_reload_on;
+
+static void dev_request_line(struct request *r, unsigned status, uint64_t duration_us)
+{
+    struct dev_console_entry e = {
+        .time_ms = r->wall_ms,
+        .method = r->method[0] ? r->method : "-",
+        .target = r->target,
+        .status = status,
+        .duration_us = duration_us,
+        .php_us = r->php_us,
+        .stderr_text = r->dev_stderr,
+        .stderr_len = r->dev_stderr_len,
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    if (dev_console_format(&b, &e, dev_console_color) == 0)
+        log_write_raw(b.data, b.len);
+    buf_dispose(&b);
+    free(r->dev_stderr);
+}
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -362,6 +389,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     default:
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
+    if (dev_reload_on && strcmp(path, LIVE_RELOAD_PATH) == 0) /* development mode only */
+        return dev_watch_events_start(c, r);
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
     if (site->response_rules || r->rule_path) { /* response_queue matches them on the path */
@@ -579,6 +608,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         };
         access_log_write(log, style, &e);
     }
+    if (dev_console_on) /* development mode: one human line, PHP's stderr under it */
+        dev_request_line(r, status, duration_us);
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);
@@ -958,6 +989,9 @@ int http_front_listen(const struct config *config, struct errlist *errs)
 int http_front_start(const struct config *config, struct site_table *site_table,
                      struct errlist *errs)
 {
+    dev_console_on = config->server.dev;
+    dev_console_color = dev_console_on && dev_use_color(2);
+    dev_reload_on = config->server.dev_reload;
     cfg = config;
     atomic_store(&sites, site_table);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-send is an error return, not a signal */

@@ -117,6 +117,16 @@ int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum
     return 0;
 }
 
+void log_write_raw(const char *text, size_t len)
+{
+    pthread_mutex_lock(&log_lock);
+    ssize_t w;
+    do
+        w = write(log_fd, text, len);
+    while (w < 0 && errno == EINTR);
+    pthread_mutex_unlock(&log_lock);
+}
+
 void log_msg(enum log_level level, const char *module, uint64_t req_id, const char *fmt, ...)
 {
     if (level > log_max)

@@ -25,11 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "access_log.h"
 #include "admin.h"
+#include "dev.h"
+#include "dev_tls.h"
+#include "dev_watch.h"
 #include "fcgi_request.h"
 #include "fpm_supervisor.h"
 #include "git_worker.h"
@@ -52,8 +56,20 @@
 #define MIME_TYPES_MAX (4u << 20)
 
 static const char usage[] =
-    "Usage: wharf [OPTIONS]\n"
+    "Usage: wharf [dev] [OPTIONS]\n"
     "Serve static files, run PHP through php-fpm, and deploy sites from git.\n"
+    "\n"
+    "Without --config and --root (or with 'dev'), wharf is a development server for the\n"
+    "current directory: it detects the application (Laravel, Symfony, WordPress, PHP or\n"
+    "static files), starts php-fpm, and listens on 127.0.0.1:8080 or the next free port.\n"
+    "      --dev-explain       print what development mode detects, and why, and exit\n"
+    "      --open              open the site in the default browser (xdg-open)\n"
+    "      --watch, --no-watch reload browsers when a project file changes (default: on)\n"
+    "      --watch-ignore NAME never watch directories named NAME (vendor, node_modules\n"
+    "                          and .git never are); repeat for several\n"
+    "      --https             also serve HTTPS (127.0.0.1:8443 or the next free port) with a\n"
+    "                          certificate from a local CA made once in ~/.local/share/wharf\n"
+    "      --name NAME         the site is NAME.localhost (https://NAME.localhost:8443/)\n"
     "\n"
     "  -c, --config FILE       read the INI configuration FILE\n"
     "  -l, --listen ADDR       listen on ADDR (host:port, [v6]:port or :port);\n"
@@ -88,12 +104,22 @@ struct cli {
     const char **listen;
     size_t n_listen;
     bool browse, gzip, test;
-    const char *deploy;       /* --deploy SITE */
-    const char *rollback;     /* --rollback SITE */
-    bool php;                 /* --php given */
-    const char *php_upstream; /* its address; NULL = spawn php-fpm */
-    const char *preset;       /* --preset NAME; NULL = the file's, or php */
-    const char *user;         /* --user NAME */
+    const char *deploy;           /* --deploy SITE */
+    const char *rollback;         /* --rollback SITE */
+    bool php;                     /* --php given */
+    const char *php_upstream;     /* its address; NULL = spawn php-fpm */
+    const char *preset;           /* --preset NAME; NULL = the file's, or php */
+    const char *user;             /* --user NAME */
+    bool dev;                     /* the word "dev" */
+    bool dev_explain;             /* --dev-explain */
+    bool open;                    /* --open */
+    int watch;                    /* --watch 1, --no-watch 0, neither -1 (on in development mode) */
+    struct str_list watch_ignore; /* --watch-ignore NAME... */
+    bool https;                   /* --https */
+    const char *name;             /* --name NAME: NAME.localhost */
+    struct dev_tls *tls;          /* --https's certificate; NULL = none */
+    char tls_listen[64];          /* its address, "127.0.0.1:8443" */
+    struct dev_plan *plan;        /* development mode's decisions; NULL = not in that mode */
 };
 
 enum {
@@ -104,7 +130,14 @@ enum {
     OPT_PHP,
     OPT_PRESET,
     OPT_DEPLOY,
-    OPT_ROLLBACK
+    OPT_ROLLBACK,
+    OPT_DEV_EXPLAIN,
+    OPT_OPEN,
+    OPT_WATCH,
+    OPT_NO_WATCH,
+    OPT_WATCH_IGNORE,
+    OPT_HTTPS,
+    OPT_NAME
 };
 
 static int parse_cli(int argc, char **argv, struct cli *cli)
@@ -122,6 +155,13 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         {"deploy", required_argument, NULL, OPT_DEPLOY},
         {"rollback", required_argument, NULL, OPT_ROLLBACK},
         {"user", required_argument, NULL, 'u'},
+        {"dev-explain", no_argument, NULL, OPT_DEV_EXPLAIN},
+        {"open", no_argument, NULL, OPT_OPEN},
+        {"watch", no_argument, NULL, OPT_WATCH},
+        {"no-watch", no_argument, NULL, OPT_NO_WATCH},
+        {"watch-ignore", required_argument, NULL, OPT_WATCH_IGNORE},
+        {"https", no_argument, NULL, OPT_HTTPS},
+        {"name", required_argument, NULL, OPT_NAME},
         {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -172,6 +212,27 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         case OPT_PRESET:
             cli->preset = optarg;
             break;
+        case OPT_DEV_EXPLAIN:
+            cli->dev_explain = true;
+            break;
+        case OPT_OPEN:
+            cli->open = true;
+            break;
+        case OPT_WATCH:
+        case OPT_NO_WATCH:
+            cli->watch = opt == OPT_WATCH;
+            break;
+        case OPT_HTTPS:
+            cli->https = true;
+            break;
+        case OPT_NAME:
+            cli->name = optarg;
+            break;
+        case OPT_WATCH_IGNORE:
+            cli->watch_ignore.v =
+                xrealloc(cli->watch_ignore.v, (cli->watch_ignore.n + 1) * sizeof(char *));
+            cli->watch_ignore.v[cli->watch_ignore.n++] = optarg;
+            break;
         case 't':
             cli->test = true;
             break;
@@ -188,6 +249,10 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             fprintf(stderr, "wharf: unknown option '%s'\n", argv[optind - 1]);
             return -1;
         }
+    }
+    if (optind < argc && strcmp(argv[optind], "dev") == 0) {
+        cli->dev = true; /* getopt moved the flags around it ("wharf dev --open") first */
+        optind++;
     }
     if (optind < argc) {
         fprintf(stderr, "wharf: unexpected argument '%s'\n", argv[optind]);
@@ -224,6 +289,47 @@ static struct site_conf *default_site(struct config *cfg)
         if (cfg->sites[i].hosts.n == 0)
             return &cfg->sites[i];
     return cfg->n_sites ? &cfg->sites[0] : config_add_site(cfg, "default");
+}
+
+/* Development mode: the detected root, preset and php-fpm, each unless a flag gave it. */
+static void apply_dev(struct config *cfg, const struct cli *cli)
+{
+    const struct dev_plan *p = cli->plan;
+    struct site_conf *def = default_site(cfg);
+    cfg->server.dev = true;
+    cfg->server.dev_reload = cli->watch != 0;
+    if (cli->tls) { /* --https: beside HTTP, with the certificate dev_tls issued */
+        struct server_conf *srv = &cfg->server;
+        const char *why;
+        srv->tls_listen = xrealloc(srv->tls_listen, sizeof *srv->tls_listen);
+        if (config_parse_listen(cli->tls_listen, &srv->tls_listen[0], &why) == 0)
+            srv->n_tls_listen = 1;
+        free(srv->tls_cert);
+        free(srv->tls_key);
+        srv->tls_cert = xstrdup(cli->tls->cert);
+        srv->tls_key = xstrdup(cli->tls->key);
+    }
+    if (!cli->root) {
+        free(def->root);
+        def->root = xstrdup(p->root);
+        def->root_line = 0;
+    }
+    if (!p->det.preset) {
+        def->browse = true; /* static files: browse on */
+        return;
+    }
+    struct fcgi_site_conf *f = &def->fcgi;
+    if (!cli->php) { /* --php ADDR or --php keep their upstream; else spawn the chosen one */
+        f->spawn = true;
+        free(f->spawn_binary);
+        f->spawn_binary = p->fpm ? xstrdup(p->fpm) : NULL;
+    } else if (!cli->php_upstream) {
+        free(f->spawn_binary);
+        f->spawn_binary = p->fpm ? xstrdup(p->fpm) : NULL;
+    }
+    free(f->preset_name);
+    f->preset_name = xstrdup(p->det.preset);
+    f->preset_line = 0;
 }
 
 /* Command-line flags win over the file: --root, --php and --preset apply to the default site,
@@ -277,6 +383,8 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         f->preset_name = xstrdup("php");
         f->preset_line = 0;
     }
+    if (cli->plan) /* development mode: what it detected, under the flags given */
+        apply_dev(cfg, cli);
     if (cli->preset) {
         /* checked with the others by preset_resolve_all(), which names --preset */
         struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
@@ -542,10 +650,12 @@ static void drain(const sigset_t *set, uint64_t timeout_ms, struct site_table *s
 /* Every exit path after start-up goes through here: each step undoes only what was done. */
 static void teardown(struct site_table *sites, struct mime_table *mime)
 {
-    admin_stop();          /* no scrape reads the sites from here on */
-    peers_stop();          /* no fan-out is queued to notify from here on */
-    git_worker_stop();     /* no deploy runs from here on */
+    admin_stop();      /* no scrape reads the sites from here on */
+    peers_stop();      /* no fan-out is queued to notify from here on */
+    git_worker_stop(); /* no deploy runs from here on */
+    dev_watch_close_streams();
     http_front_stop();     /* listeners, connections, workers, engines: no request is left */
+    dev_watch_stop();      /* live reload's watcher (development mode) */
     reload_tick(true);     /* the tables reloads replaced and that still waited */
     sites_stop(sites);     /* git states, pools, php-fpm */
     access_log_shutdown(); /* flushes and closes every access log */
@@ -554,9 +664,72 @@ static void teardown(struct site_table *sites, struct mime_table *mime)
     preset_free_all();
 }
 
+/* Development mode: look at the current directory (errors end wharf: a .php-version that
+ * cannot be met, a PHP application without php-fpm), and without --listen take 127.0.0.1:8080,
+ * or the next free port. */
+static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_t n,
+                     const char **listen_v)
+{
+    char cwd[4096];
+    struct errlist errs = {0};
+    if (!getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "wharf: the current directory: %s\n", strerror(errno));
+        return -1;
+    }
+    if (dev_plan_make(plan, cwd, !cli->php_upstream, &errs) != 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+        errlist_dispose(&errs);
+        return -1;
+    }
+    cli->plan = plan;
+    if (cli->name && !dev_tls_name_ok(cli->name)) {
+        fprintf(stderr, "wharf: --name: expected a DNS label (a-z, 0-9, '-'), got '%s'\n",
+                cli->name);
+        return -1;
+    }
+    if (cli->https && !cli->dev_explain) {
+        cli->tls = xcalloc(1, sizeof *cli->tls);
+        if (dev_tls_prepare(cli->tls, cli->name, &errs) != 0) {
+            for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+            errlist_dispose(&errs);
+            return -1;
+        }
+        unsigned port = dev_free_port("127.0.0.1", 8443);
+        if (!port) {
+            fprintf(stderr, "wharf: no free port on 127.0.0.1 for --https\n");
+            return -1;
+        }
+        snprintf(cli->tls_listen, sizeof cli->tls_listen, "127.0.0.1:%u", port);
+    }
+    if (!cli->n_listen && !cli->dev_explain) {
+        unsigned port = dev_free_port("127.0.0.1", 8080);
+        if (!port) {
+            fprintf(stderr, "wharf: no free port on 127.0.0.1\n");
+            return -1;
+        }
+        snprintf(listen, n, "127.0.0.1:%u", port);
+        cli->listen = listen_v;
+        cli->n_listen = 1;
+    }
+    return 0;
+}
+
+/* The URL of the first listener (la: listen or tls_listen), for the banner and --open:
+ * NAME.localhost with --name (any loopback name reaches 127.0.0.1 in browsers). */
+static char *site_url(const struct listen_addr *la, const char *scheme, const char *name)
+{
+    const char *h = la->host ? la->host : "127.0.0.1";
+    bool v6 = strchr(h, ':') != NULL;
+    if (name)
+        return xasprintf("%s://%s.localhost:%u/", scheme, name, la->port);
+    return xasprintf("%s://%s%s%s:%u/", scheme, v6 ? "[" : "", h, v6 ? "]" : "", la->port);
+}
+
 int main(int argc, char **argv)
 {
-    struct cli cli = {0};
+    struct cli cli = {.watch = -1};
     struct config cfg;
     struct errlist errs = {0};
     int rc = 1;
@@ -564,6 +737,28 @@ int main(int argc, char **argv)
     if (parse_cli(argc, argv, &cli) != 0) {
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
+    }
+    struct dev_plan plan = {0};
+    char dev_listen[64];
+    const char *dev_listen_v[1] = {dev_listen};
+    /* a development flag asks for development mode, which has no configuration file */
+    bool dev_flag = cli.dev || cli.dev_explain || cli.watch != -1 || cli.watch_ignore.n ||
+                    cli.open || cli.https || cli.name;
+    if (dev_flag && (cli.config || cli.deploy || cli.rollback)) {
+        fprintf(stderr, "wharf: development mode (dev, --dev-explain, --watch, --open, --https, "
+                        "--name) works without --config\n");
+        return 2;
+    }
+    if (dev_flag || (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
+        if (start_dev(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v) != 0) {
+            dev_plan_dispose(&plan);
+            return 1;
+        }
+        if (cli.dev_explain) {
+            dev_plan_explain(&plan, stdout);
+            dev_plan_dispose(&plan);
+            return 0;
+        }
     }
     if (load_config(&cli, &cfg, &errs) == -EIO) {
         fprintf(stderr, "wharf: %s\n", errs.msg[0]);
@@ -602,6 +797,8 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_format(cfg.server.error_log_format);
+    if (cli.plan && !cli.config)
+        log_set_level(LOG_WARN); /* the terminal shows the banner, requests and problems */
     /* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
     sigset_t set;
     sigemptyset(&set);
@@ -642,6 +839,27 @@ int main(int argc, char **argv)
     lifecycle_set(LIFECYCLE_SERVING);
     log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
     service_notify_ready();
+    pid_t opener = -1; /* --open's xdg-open, reaped below */
+    if (cli.plan) {
+        char *url = site_url(&cfg.server.listen[0], "http", cli.name);
+        char *https = cli.tls && cfg.server.n_tls_listen
+                          ? site_url(&cfg.server.tls_listen[0], "https", cli.name)
+                          : NULL;
+        dev_banner(cli.plan, url, https, dev_use_color(2), stderr);
+        if (cli.tls && cli.tls->ca_new)
+            dev_tls_trust_help(cli.tls, stderr);
+        else if (cli.tls)
+            fprintf(stderr, "   (the CA to trust is %s: see docs/dev.md)\n\n", cli.tls->ca_cert);
+        free(https);
+        if (cli.open && (opener = dev_open_browser(url)) < 0)
+            log_warn("dev", 0, "--open: cannot run xdg-open: %s", strerror(errno));
+        free(url);
+        /* the project; with --root, that directory (already absolute) */
+        const char *watched = cli.root ? default_site(&cfg)->root : cli.plan->dir;
+        if (cfg.server.dev_reload && dev_watch_start(watched, &cli.watch_ignore, &errs) != 0)
+            for (size_t i = 0; i < errs.n; i++)
+                log_warn("dev", 0, "%s (live reload is off)", errs.msg[i]);
+    }
 
     for (;;) {
         struct timespec tick = {1, 0};
@@ -649,6 +867,7 @@ int main(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
+            dev_watch_close_streams(); /* browsers' event streams would hold the drain */
             drain(&set, (live_cfg ? live_cfg : &cfg)->server.shutdown_timeout_ms, sites);
             break;
         }
@@ -663,6 +882,8 @@ int main(int argc, char **argv)
             reload(&cli, &cfg, &sites, &live_cfg);
         }
         reload_tick(false);
+        if (opener > 0 && waitpid(opener, NULL, WNOHANG) == opener)
+            opener = -1;
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
     }
@@ -676,6 +897,12 @@ int main(int argc, char **argv)
 out:
     errlist_dispose(&errs);
     config_dispose(&cfg);
-    free(cli.listen);
+    if (cli.listen != dev_listen_v)
+        free(cli.listen);
+    dev_plan_dispose(&plan);
+    free(cli.watch_ignore.v);
+    if (cli.tls)
+        dev_tls_dispose(cli.tls);
+    free(cli.tls);
     return rc;
 }

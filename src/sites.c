@@ -27,7 +27,9 @@ static void start_fpm(struct site_table *t, const struct site_table *old, struct
                 t->fpm = old->fpm;
                 return;
             }
-            t->fpm = fpm_supervisor_start(t->v[i].conf->fcgi.max_conns, errs);
+            t->fpm =
+                fpm_supervisor_start(t->v[i].conf->fcgi.max_conns, t->v[i].conf->fcgi.spawn_binary,
+                                     t->cfg->server.dev, errs);
             t->owns_fpm = t->fpm != NULL;
             return;
         }

@@ -28,6 +28,7 @@
 #include "conditional.h"
 #include "dir_listing.h"
 #include "error_page.h"
+#include "live_reload.h"
 #include "file_cache.h"
 #include "fs.h"
 #include "gzip.h"
@@ -48,10 +49,12 @@ static const struct mime_table *mime;
 static struct file_cache *small_files; /* identity (and gzip) of files <= max_file */
 static struct file_cache *big_gzip;    /* gzip variants of larger files */
 static uint64_t max_file;
+static bool live_reload; /* development mode: the reload script goes into HTML files */
 
 void static_file_init(const struct server_conf *conf, const struct mime_table *m)
 {
     mime = m;
+    live_reload = conf->dev_reload;
     max_file = conf->file_cache_bytes ? conf->file_cache_max_file : 0;
     small_files = file_cache_new(conf->file_cache_bytes);
     big_gzip = file_cache_new(conf->gzip_cache_bytes);
@@ -299,11 +302,92 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
  * Answer for a regular file described by e. fd is open on it when the body is not in memory
  * (ownership passes here: it is closed or handed to MHD), else -1.
  */
+#define LIVE_RELOAD_MAX_FILE (16u << 20) /* larger HTML files are sent without the script */
+
+/*
+ * Development mode's live reload: an HTML file with the script in it (live_reload.h). Its own
+ * representation: the ETag names it ("-lr"), Content-Length counts the script, a Range is
+ * ignored (RFC 9110 14.2 allows it), and gzip, when the site and the client want it, is made
+ * from the injected bytes. Returns MHD_YES/MHD_NO, or -1 to serve the file as it is (too big,
+ * unreadable).
+ */
+static int serve_injected(struct MHD_Connection *c, struct request *r, const struct site_conf *site,
+                          const struct file_entry *e, int fd)
+{
+    char etag[ETAG_MAX + 8];
+    size_t script = strlen(live_reload_script);
+    /* gzip'd when the site compresses and the client takes it (HEAD too: the same headers) */
+    bool gz = site->gzip && e->size + script >= GZIP_MIN_BYTES &&
+              gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    if (e->size > LIVE_RELOAD_MAX_FILE || !live_reload_etag(e->etag, etag, sizeof etag))
+        return -1;
+    if (gz) { /* "...-lr" + "-gz": another representation */
+        etag[strlen(etag) - 1] = '\0';
+        strcat(etag, "-gz\"");
+    }
+    char *file = e->data; /* made first: a 304 carries the 200's length */
+    if (!file) {
+        file = xmalloc(e->size + 1);
+        if (fs_read_all(fd, file, e->size) != 0) {
+            free(file);
+            return -1;
+        }
+    }
+    struct buf body, z;
+    buf_init(&body, 0);
+    live_reload_inject(&body, file, e->size);
+    if (file != e->data)
+        free(file);
+    buf_init(&z, 0);
+    if (gz && gzip_compress(body.data, body.len, GZIP_LEVEL, &z) == 0) {
+        buf_dispose(&body);
+        body = z;
+    } else {
+        buf_dispose(&z);
+        if (gz) { /* cannot compress: identity, under the identity's ETag */
+            gz = false;
+            live_reload_etag(e->etag, etag, sizeof etag);
+        }
+    }
+    size_t len = body.len;
+    struct cond_headers ch = {
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
+        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
+        .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
+    };
+    enum cond_result cr = cond_evaluate(&ch, etag, e->mtime.tv_sec, true);
+    if (cr != COND_PROCEED) {
+        buf_dispose(&body);
+        return cr == COND_NOT_MODIFIED
+                   ? not_modified(c, r, e, etag, gz, len)
+                   : response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
+    }
+    struct MHD_Response *resp = response_from_buf(&body, NULL);
+    if (!resp)
+        return MHD_NO;
+    MHD_del_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    add_entity_headers(resp, e, etag, gz);
+    MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ret = response_queue(c, r, MHD_HTTP_OK, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
                                    const struct site_conf *site, const char *full, const char *path,
                                    struct file_entry *e, int fd, const struct stat *st)
 {
     enum MHD_Result ret = MHD_NO;
+    if (live_reload && !e->is_gzip_file && live_reload_is_html(e->content_type)) {
+        int rc = serve_injected(c, r, site, e, fd);
+        if (rc >= 0) {
+            if (fd >= 0)
+                close(fd);
+            return (enum MHD_Result)rc;
+        }
+    }
     struct file_entry *alt = NULL;
     int alt_fd = -1;
     struct MHD_Response *resp = NULL;

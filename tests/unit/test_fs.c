@@ -158,6 +158,19 @@ int main(void)
     is_int(fs_read_all(fd, buf, 4), -EIO, "read_all reports a file shorter than expected");
     close(fd);
 
+    /* fs_mkdir_p */
+    struct stat ds;
+    umask(022);
+    snprintf(p, sizeof p, "%s/made/a/b", top);
+    is_int(fs_mkdir_p(p, 0700), 0, "mkdir_p makes the missing parents and the directory");
+    ok(stat(p, &ds) == 0 && S_ISDIR(ds.st_mode) && (ds.st_mode & 0777) == 0700,
+       "...the last one with the mode asked for");
+    snprintf(p, sizeof p, "%s/made/a", top);
+    ok(stat(p, &ds) == 0 && (ds.st_mode & 0777) == 0755, "...parents 0755");
+    is_int(fs_mkdir_p(p, 0700), 0, "mkdir_p of an existing directory is fine");
+    snprintf(p, sizeof p, "%s/root/a.txt/x", top);
+    is_int(fs_mkdir_p(p, 0700), -1, "mkdir_p below a file fails");
+
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
     if (system(cmd) != 0)

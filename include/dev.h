@@ -1,0 +1,45 @@
+/*
+ * dev: development mode's side effects, around the pure decisions of dev_detect.h. It looks at
+ * the project directory and PATH once at start-up (the plan), finds a free port, prints the
+ * banner and --dev-explain, and starts the browser. Nothing here runs per request: the server
+ * only sees the configuration the plan produced (main.c applies it like flags).
+ */
+#ifndef WHARF_DEV_H
+#define WHARF_DEV_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "dev_detect.h"
+#include "util.h"
+
+struct dev_plan {
+    char *dir;                /* the project directory (absolute) */
+    struct dev_detection det; /* what it holds */
+    char *root;               /* the detected document root (absolute) */
+    bool need_fpm;            /* look for php-fpm (PHP detected, no --php ADDR) */
+    char *fpm;                /* the php-fpm to run; NULL = none (static, or --php ADDR) */
+    char *fpm_version;        /* its -v first line ("PHP 8.4.11 (fpm-fcgi) ..."); "" = unknown */
+    char php_version[16];     /* what .php-version asks for; "" = no such file */
+};
+
+/** Look at dir (detection, .php-version, php-fpm when need_php). 0, or -1 with errors (a bad
+ *  .php-version, a missing php-fpm: the message lists what is installed). */
+int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, struct errlist *errs);
+void dev_plan_dispose(struct dev_plan *p);
+/** --dev-explain: each decision with the file that made it. */
+void dev_plan_explain(const struct dev_plan *p, FILE *out);
+/** The first port from first to first+19 that host (an IPv4 or IPv6 literal) can listen on,
+ *  else one the kernel picks; 0 if none at all. */
+unsigned dev_free_port(const char *host, unsigned first);
+/** The banner: what was detected (and the deciding file), the URL(s), php-fpm, how to stop.
+ *  color: ANSI bold/colour (dev_use_color). */
+void dev_banner(const struct dev_plan *p, const char *url, const char *https_url, bool color,
+                FILE *out);
+/** Colour for fd: a terminal, and NO_COLOR unset or empty (https://no-color.org). */
+bool dev_use_color(int fd);
+/** Start `xdg-open URL` (PATH), its output discarded. Its pid (reap with waitpid), or -1. */
+pid_t dev_open_browser(const char *url);
+
+#endif
