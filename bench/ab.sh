@@ -10,7 +10,8 @@
 #                    last commit before the request core was reshaped (issue 9: site runtime,
 #                    event loop, handlers, FastCGI split); issue 8 complete
 #   NEW=src/wharf    the binary under test (built from this tree)
-#   ROUNDS=3 DURATION=5   interleaved rounds (old, new, old, new, ...) and seconds per wrk run
+#   ROUNDS=3 DURATION=5   interleaved rounds (old, new; new, old; old, new; ...: neither side
+#                    always runs second) and seconds per wrk run
 #   CONNS=64         wrk connections (wrk -t2)
 #   PATHS="/1k.bin /hello.php /table.php"   the scenarios (a subset to look closer)
 #   FCGI_CONNS=4     php-fpm's pm.max_children = fastcgi_max_conns = fastcgi_keep_conns
@@ -190,7 +191,9 @@ printf '| scenario | old %s req/s | new req/s | new/old | old p99 ms | new p99 m
 for path in $PATHS; do
     for k in old_rps new_rps old_p99 new_p99 old_cpu new_cpu old_sys new_sys old_mem new_mem; do vals[$k]=; done
     for ((r = 1; r <= ROUNDS; r++)); do
-        for side in old new; do
+        order="old new"
+        ((r % 2 == 0)) && order="new old" # neither side always runs second
+        for side in $order; do
             bin=$OLD
             [[ $side == new ]] && bin=$NEW
             read -r rps p99 cpu sysc allocs < <(run "$bin" "$path") ||
