@@ -8,10 +8,11 @@ META.tsv lines:    key <TAB> value
 import statistics
 import sys
 
-# column order; h2o and direct (fcgi_load straight to php-fpm) only appear when they ran
-SERVERS = ("wharf", "nginx", "h2o", "direct")
+# column order; h2o, lighttpd and direct (fcgi_load straight to php-fpm) only appear when
+# they ran
+SERVERS = ("wharf", "nginx", "h2o", "lighttpd", "direct")
 LABELS = {"direct": "php-fpm direct"}
-RATIOS = ("nginx", "h2o", "direct")  # wharf/X columns
+RATIOS = ("nginx", "h2o", "lighttpd", "direct")  # wharf/X columns
 
 PHP_METRICS = [
     ("rps", "req/s", "high", "{:.0f}"),
@@ -66,7 +67,16 @@ SCENARIOS = [
         ("kb_per_conn", "KB per idle conn", "low", "{:.2f}"),
         ("peak_rss_mib", "peak RSS (MiB)", "low", "{:.1f}"),
     ]),
+    ("s11", "11. 1 KiB file, 64 conns, access log on", [
+        ("rps", "req/s", "high", "{:.0f}"),
+        ("p99_ms", "p99 latency (ms)", "low", "{:.2f}"),
+        ("errors", "errors", None, "{:.0f}"),
+        ("req_per_cpu", "req per server CPU-s", "high", "{:.0f}"),
+        ("log_lines", "access log lines written", None, "{:.0f}"),
+    ]),
     ("s7", "7. PHP hello.php, 64 conns", PHP_METRICS),
+    ("s12", "12. PHP hello.php, 64 conns, access log on",
+     PHP_METRICS + [("log_lines", "access log lines written", None, "{:.0f}")]),
     ("s8", "8. PHP table.php (~5 KiB), 64 conns", PHP_METRICS),
     ("s10", "10. PHP flush.php (60 kB in 12 flushes) over TCP, 16 conns", PHP_METRICS),
     ("s9", "9. static 1 KiB, 64 conns, under slow.php saturation", [
@@ -120,8 +130,9 @@ def main():
         if s not in servers:
             servers.insert(("wharf", "nginx").index(s), s)
     ratios = [s for s in RATIOS if s in servers]
-    php = any(k[0] in ("s7", "s8", "s9", "s10") for k in data)
-    out.append(f"# wharf vs nginx benchmark{' (static + PHP)' if php else ''} ({meta.get('date', '?')})")
+    php = any(k[0] in ("s7", "s8", "s9", "s10", "s12") for k in data)
+    others = ", ".join(s for s in servers if s not in ("wharf", "direct"))
+    out.append(f"# wharf vs {others} benchmark{' (static + PHP)' if php else ''} ({meta.get('date', '?')})")
     out.append("")
     out.append(f"Machine: nproc {meta.get('nproc', '?')}, kernel {meta.get('kernel', '?')}, "
                f"{meta.get('cpu', '?')}; load avg at start {meta.get('load_start', '?')}, "
@@ -129,9 +140,10 @@ def main():
     out.append(f"Versions: {meta.get('wharf_version', '?')}; {meta.get('nginx_version', '?')}; "
                f"{meta.get('wrk_version', '?')}"
                + (f"; {meta.get('php_fpm_version', '?')}" if php else "")
-               + (f"; {meta['h2o_version']}" if php and "h2o_version" in meta else "")
+               + (f"; {meta['h2o_version']}" if "h2o_version" in meta else "")
+               + (f"; {meta['lighttpd_version']}" if "lighttpd_version" in meta else "")
                + ".  ")
-    out.append(f"Method: {meta.get('rounds', '?')} interleaved rounds (wharf, nginx, wharf, ...) of "
+    out.append(f"Method: {meta.get('rounds', '?')} interleaved rounds ({', '.join(servers)}, wharf, ...) of "
                f"{meta.get('duration', '?')} s per scenario, wrk -t2 --latency, fresh server per run "
                f"after a 1 s warm-up"
                + (f"; idle test with {meta.get('idle_count', '?')} connections" if any(k[0] == "s6" for k in data) else "")
@@ -147,6 +159,7 @@ def main():
             f"FastCGI connections + queue); nginx: upstream `keepalive` x 2 workers = {n}, "
             f"`fastcgi_keep_conn on`"
             + ("; h2o: a FastCGI connection per request" if "h2o" in servers else "")
+            + ("; lighttpd: a FastCGI connection per request" if "lighttpd" in servers else "")
             + f"; php-fpm direct: bench/fcgi_load.c, {n} kept-alive FastCGI connections, no HTTP "
             f"(the ceiling; wharf/direct = share of it). CPU-s per 1k req: utime+stime of the "
             f"front server's processes (php-fpm separately), delta over the run / requests. "
@@ -189,8 +202,8 @@ def main():
                 rcells.append(ratio)
             if metric.startswith("errors") and sc == "s4":
                 rcells[0] = " / ".join(
-                    f"{s}: {'PASS' if v and max(v) == 0 else 'FAIL'}"
-                    for s, v in (("wharf", w), ("nginx", vals["nginx"])))
+                    f"{s}: {'PASS' if vals[s] and max(vals[s]) == 0 else 'FAIL'}"
+                    for s in servers if s in ran)
             out.append("| " + " | ".join([title if first else "", label] + cells + rcells) + " |")
             first = False
     out.append("")

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# bench/run.sh - compare wharf with nginx on static content and, through php-fpm, on PHP
-# (with h2o as a third front end when it is installed or installable, and a FastCGI-direct
+# bench/run.sh - compare wharf with nginx, h2o and lighttpd on static content and, through one
+# php-fpm pool, on PHP (h2o and lighttpd when installed or installable, and a FastCGI-direct
 # ceiling). Prints a Markdown table and writes it to bench/results/latest.md; every wrk
 # output and idle-test result goes to bench/results/latest.log.
 #
 # Environment:
 #   ROUNDS=3        interleaved rounds per scenario (wharf, nginx, [h2o, direct,] wharf, ...)
 #   DURATION=8      seconds per wrk run (a 1 s warm-up precedes each run)
-#   SCENARIOS="1 2 3 4 5 6 7 8 9 10"   subset to run; "static" = 1-6, "php" = 7-10
+#   SCENARIOS="1 2 3 4 5 6 7 8 9 10 11 12"   subset to run; "static" = 1-6 and 11,
+#                   "php" = 7-10 and 12
 #   IDLE_CONNS=5000 connections for the idle keep-alive RSS test (scenario 6)
-#   WHARF=src/wharf NGINX=nginx PHP_FPM=php-fpm8.2 H2O=h2o   binaries (H2O=0: leave h2o out;
-#                   unset: use h2o from PATH, or apt-get install h2o when running as root)
+#   WHARF=src/wharf NGINX=nginx PHP_FPM=php-fpm8.2 H2O=h2o LIGHTTPD=lighttpd   binaries
+#                   (H2O=0 / LIGHTTPD=0: leave that server out; unset: use it from PATH, or
+#                   apt-get install it when running as root)
 #   FCGI_CONNS=4    php-fpm's pm.max_children = wharf's fastcgi_max_conns and keep_conns =
 #                   nginx's 2 workers x upstream keepalive 2 = fcgi_load's connections
 #   PHP_RAMP=2      seconds the slow.php load runs before the static measurement (scenario 9)
@@ -24,12 +26,19 @@
 # 7) hello.php, 64 conns  8) table.php (~5 KiB HTML table), 64 conns: wharf, nginx, h2o and
 #    "direct" (bench/fcgi_load.c: FCGI_CONNS kept-alive FastCGI connections straight to php-fpm,
 #    no HTTP front end = the ceiling); front server and php-fpm CPU-s per 1000 requests
+# 11) 1 KiB file, 64 conns, access log on  12) hello.php, 64 conns, access log on (each
+#    server's own default line format and buffering, to a file in the temp dir, removed after
+#    each run; wharf: timed_combined, nginx/lighttpd/h2o: combined)
 # 9) static 1 KiB file at 64 conns (wrk -t1), first alone, then while 200 connections hammer
 #    slow.php (usleep 200 ms; 4 children = 20 req/s, so ~200 requests always queued)
 # 10) flush.php (60 kB in 12 flushed pieces), 16 conns, through php-fpm on 127.0.0.1:PORT
 #    (TCP: each flush is a small segment, and a delayed ACK stalls the next one): wharf, nginx
 # Each server is started fresh for every run (so VmHWM is that run's peak) on 127.0.0.1
-# with its own config; the system nginx/h2o services are never touched. PHP runs also get a
+# with its own config; the system nginx/h2o/lighttpd services are never touched. Each runs
+# its own defaults where they matter: h2o 2 threads, lighttpd its one process (1.4's
+# default; server.stat-cache-engine "simple", i.e. a file is stat()ed at most once a
+# second), nginx 2 workers without open_file_cache, wharf one worker per CPU (static) or
+# per two CPUs (a site with PHP). PHP runs also get a
 # fresh private php-fpm (pm = static, FCGI_CONNS children, OPcache on, unix socket in the temp
 # dir) and exactly one front end at a time: kept FastCGI connections pin php-fpm children, so
 # two keep-alive clients must never share a pool (docs/design-notes.md §2, problem 7).
@@ -43,14 +52,14 @@ RESULTS_DIR=$BENCH_DIR/results
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 DURATION=${DURATION%s}
-SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9 10}
+SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9 10 11 12}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 WHARF=${WHARF:-$TOP_DIR/src/wharf}
 FCGI_CONNS=${FCGI_CONNS:-4}
 PHP_RAMP=${PHP_RAMP:-2}
 WRK_THREADS=2
-SERVERS=(wharf nginx)
-PHP_FRONTS=(wharf nginx) # + h2o when available (setup_php)
+SERVERS=(wharf nginx)    # + h2o and lighttpd when available (ensure_deps)
+PHP_FRONTS=(wharf nginx) # + h2o and lighttpd when available (setup_php)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -65,15 +74,15 @@ die() { log "ERROR: $*"; exit 1; }
 expanded=
 for s in $SCENARIOS; do
     case $s in
-    static) expanded+=" 1 2 3 4 5 6" ;;
-    php) expanded+=" 7 8 9 10" ;;
-    [1-9] | 10) expanded+=" $s" ;;
-    *) die "unknown scenario '$s' (use 1-10, static or php)" ;;
+    static) expanded+=" 1 2 3 4 5 6 11" ;;
+    php) expanded+=" 7 8 9 10 12" ;;
+    [1-9] | 1[012]) expanded+=" $s" ;;
+    *) die "unknown scenario '$s' (use 1-12, static or php)" ;;
     esac
 done
 SCENARIOS=${expanded# }
 NEED_PHP=
-[[ " $SCENARIOS " == *" "[789]" "* || " $SCENARIOS " == *" 10 "* ]] && NEED_PHP=1
+[[ " $SCENARIOS " == *" "[789]" "* || " $SCENARIOS " == *" 1"[02]" "* ]] && NEED_PHP=1
 
 # ---------------------------------------------------------------- dependencies
 ensure_deps() {
@@ -105,10 +114,9 @@ ensure_deps() {
     fi
     [[ -x $NGINX ]] || die "nginx not found at $NGINX"
     [[ -x $WHARF ]] || die "wharf binary $WHARF not found; build it: make -j2 src/wharf"
-    if [[ -n $NEED_PHP ]]; then
-        [[ -n $PHP_FPM && -x $PHP_FPM ]] || die "php-fpm not found (set PHP_FPM)"
-        ensure_h2o
-    fi
+    [[ -n $NEED_PHP ]] && { [[ -n $PHP_FPM && -x $PHP_FPM ]] || die "php-fpm not found (set PHP_FPM)"; }
+    ensure_h2o
+    ensure_lighttpd
 }
 
 # php-fpm or php-fpmX.Y in PATH or /usr/sbin (newest first)
@@ -154,6 +162,40 @@ ensure_h2o() {
     return 0
 }
 
+# lighttpd is optional as h2o is: LIGHTTPD=0 leaves it out; otherwise from PATH or /usr/sbin,
+# or Debian's package (as root; a service it started is stopped by PID)
+LIGHTTPD_NOTE=
+ensure_lighttpd() {
+    if [[ ${LIGHTTPD:-} == 0 ]]; then
+        LIGHTTPD='' LIGHTTPD_NOTE="lighttpd left out (LIGHTTPD=0)"
+        return 0
+    fi
+    [[ -z ${LIGHTTPD:-} ]] && LIGHTTPD=$(command -v lighttpd || true)
+    [[ -z $LIGHTTPD && -x /usr/sbin/lighttpd ]] && LIGHTTPD=/usr/sbin/lighttpd
+    if [[ -z $LIGHTTPD && $(id -u) -eq 0 ]]; then
+        local before after pid
+        before=" $(pgrep -x lighttpd | tr '\n' ' ') "
+        log "installing lighttpd (optional front end)"
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd >&2 ||
+            { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y lighttpd >&2; }; then
+            LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
+            after=$(pgrep -x lighttpd || true)
+            for pid in $after; do
+                if [[ $before != *" $pid "* ]]; then
+                    log "stopping the lighttpd service process $pid that the package started"
+                    kill -TERM "$pid" 2>/dev/null
+                    LIGHTTPD_NOTE="the lighttpd package started a service (pid $pid); it was stopped by PID"
+                fi
+            done
+        fi
+    fi
+    if [[ -z $LIGHTTPD || ! -x $LIGHTTPD ]]; then
+        LIGHTTPD='' LIGHTTPD_NOTE="lighttpd left out: not installed and not installable here"
+        log "$LIGHTTPD_NOTE"
+    fi
+    return 0
+}
+
 raise_fd_limit() {
     local hard want=20000
     hard=$(ulimit -Hn)
@@ -170,6 +212,77 @@ raise_fd_limit() {
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# nginx.conf.in -> OUT with the PHP includes HTTP_INC and SERVER_INC; LOG "log" turns the
+# access log on
+gen_nginx() { # out http_inc server_inc [log]
+    local access='access_log off;'
+    [[ ${4:-} == log ]] && access="access_log $ACCESS_DIR/nginx-access.log combined;"
+    sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
+        -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" -e "s|@PHP_HTTP@|$2|g" \
+        -e "s|@PHP_SERVER@|$3|g" -e "s|@ACCESS_LOG@|$access|g" \
+        "$BENCH_DIR/nginx.conf.in" >"$1"
+    "$NGINX" -t -q -e "$TMP/nginx-error.log" -p "$TMP/" -c "$1" || die "nginx config test failed ($1)"
+}
+
+# h2o.conf and h2o-log.conf: 2 threads (as many as wharf's workers), file handler, gzip on the
+# fly for text (compress: ON, the counterpart of nginx's gzip on), .php through php-fpm's socket
+# (connected per request: h2o 2.2's FastCGI pool has no upper bound, and kept connections beyond
+# pm.max_children would pin children as nginx's do). h2o connects to php-fpm only on demand,
+# so the static scenarios use the same file.
+gen_h2o() {
+    local log
+    for log in '' -log; do
+        {
+            printf 'listen:\n  host: 127.0.0.1\n  port: %s\n' "$H2O_PORT"
+            printf 'num-threads: 2\nmax-connections: 20000\nerror-log: %s\n' "$TMP/h2o-error.log"
+            [[ -n $log ]] && printf 'access-log: %s\n' "$ACCESS_DIR/h2o-access.log"
+            printf 'hosts:\n  default:\n    paths:\n      /:\n        file.dir: %s\n' "$DOCROOT"
+            printf '        compress: ON\n'
+            printf '        file.custom-handler:\n          extension: .php\n'
+            printf '          fastcgi.connect:\n            port: %s\n            type: unix\n' "$FPM_SOCK"
+        } >"$TMP/h2o$log.conf"
+        if ! "$H2O" -t -c "$TMP/h2o$log.conf" >>"$TMP/h2o.out" 2>&1; then
+            tail -n 5 "$TMP/h2o.out" >&2
+            H2O_NOTE="h2o left out: it rejects its configuration ($(tail -n 1 "$TMP/h2o.out"))"
+            log "$H2O_NOTE"
+            H2O=
+            return 0
+        fi
+    done
+}
+
+# lighttpd.conf and lighttpd-log.conf: lighttpd 1.4's defaults (one process, stat cache
+# "simple"), keep-alive without a request limit (as nginx's keepalive_requests 100000),
+# mod_deflate for text/html with a cache directory (compressed once, as wharf does), .php
+# through php-fpm's socket (lighttpd 1.4 connects per request)
+gen_lighttpd() {
+    local log
+    mkdir -p "$TMP/lighttpd-deflate"
+    for log in '' -log; do
+        {
+            printf 'server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %s\n' \
+                "$DOCROOT" "$LIGHTTPD_PORT"
+            printf 'server.errorlog = "%s"\n' "$TMP/lighttpd-error.log"
+            printf 'server.max-fds = 20000\nserver.max-connections = 10000\n'
+            printf 'server.max-keep-alive-requests = 100000\nserver.max-keep-alive-idle = 60\n'
+            printf 'server.modules += ("mod_deflate", "mod_fastcgi"%s)\n' \
+                "$([[ -n $log ]] && echo ', "mod_accesslog"')"
+            printf 'mimetype.assign = (".html" => "text/html", ".txt" => "text/plain", ".bin" => "application/octet-stream")\n'
+            printf 'deflate.mimetypes = ("text/html")\ndeflate.allowed-encodings = ("gzip")\n'
+            printf 'deflate.cache-dir = "%s"\n' "$TMP/lighttpd-deflate"
+            printf 'fastcgi.server = (".php" => (("socket" => "%s")))\n' "$FPM_SOCK"
+            [[ -n $log ]] && printf 'accesslog.filename = "%s"\n' "$ACCESS_DIR/lighttpd-access.log"
+        } >"$TMP/lighttpd$log.conf"
+        if ! "$LIGHTTPD" -tt -f "$TMP/lighttpd$log.conf" >>"$TMP/lighttpd.out" 2>&1; then
+            tail -n 5 "$TMP/lighttpd.out" >&2
+            LIGHTTPD_NOTE="lighttpd left out: it rejects its configuration ($(tail -n 1 "$TMP/lighttpd.out"))"
+            log "$LIGHTTPD_NOTE"
+            LIGHTTPD=
+            return 0
+        fi
+    done
 }
 
 # ------------------------------------------------------------------ processes
@@ -198,27 +311,35 @@ port_of() {
     wharf) echo "$WHARF_PORT" ;;
     nginx) echo "$NGINX_PORT" ;;
     h2o) echo "$H2O_PORT" ;;
+    lighttpd) echo "$LIGHTTPD_PORT" ;;
     esac
 }
 
 # Starts one front end. MODE "php" = PHP through the php-fpm that start_fpm started: wharf with
-# wharf-php.ini (setup_php), nginx with nginx-php.conf, h2o (PHP only).
-start_server() { # name [static|php]
-    local name=$1 mode=${2:-static}
+# wharf-php.ini (setup_php), nginx with nginx-php.conf; h2o and lighttpd have one config for
+# both. MODE "static-log" / "php-log": the same with the access log on ($ACCESS_DIR, emptied
+# by stop_server).
+start_server() { # name [static|php|static-log|php-log]
+    local name=$1 mode=${2:-static} log_sfx=
+    [[ $mode == *-log ]] && log_sfx=-log
     case $name in
     wharf)
         local args=(--root "$DOCROOT" --listen "127.0.0.1:$WHARF_PORT" --gzip)
-        [[ $mode == php ]] && args=("${WHARF_PHP_ARGS[@]}")
+        [[ $mode == php* ]] && args=("${WHARF_PHP_ARGS[@]}")
+        [[ -n $log_sfx ]] && args+=(--access-log "$ACCESS_DIR/wharf-access.log")
         "$WHARF" "${args[@]}" >>"$TMP/wharf.log" 2>&1 </dev/null &
         ;;
     nginx)
-        local conf=$TMP/nginx.conf
-        [[ $mode == php ]] && conf=$TMP/nginx-php.conf
+        local conf=$TMP/nginx$log_sfx.conf
+        [[ $mode == php* ]] && conf=$TMP/nginx-php$log_sfx.conf
         "$NGINX" -e "$TMP/nginx-error.log" -p "$TMP/" -c "$conf" \
             >>"$TMP/nginx.out" 2>&1 </dev/null &
         ;;
     h2o)
-        "$H2O" -c "$TMP/h2o.conf" >>"$TMP/h2o.out" 2>&1 </dev/null &
+        "$H2O" -c "$TMP/h2o$log_sfx.conf" >>"$TMP/h2o.out" 2>&1 </dev/null &
+        ;;
+    lighttpd)
+        "$LIGHTTPD" -D -f "$TMP/lighttpd$log_sfx.conf" >>"$TMP/lighttpd.out" 2>&1 </dev/null &
         ;;
     *) die "unknown server $name" ;;
     esac
@@ -254,6 +375,7 @@ stop_server() {
         kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null # nginx's master exits after its workers
+    [[ -n ${ACCESS_DIR:-} ]] && rm -f "$ACCESS_DIR"/*.log # scenarios 11-12 write ~100 MB a run
     return 0
 }
 
@@ -348,6 +470,21 @@ parse_wrk() {
 
 proc_stats() { python3 "$BENCH_DIR/proctree.py" "$1"; } # -> rss_kb hwm_kb cpu_s nprocs
 
+# after a run with the access log on: its lines (the server's buffer may still hold a few), in
+# the raw log and, in round 1, as a note; a server that wrote nothing is a failed check
+check_access_log() { # scenario server round
+    local lines
+    lines=$(cat "$ACCESS_DIR"/*.log 2>/dev/null | wc -l)
+    printf 'access log: %s lines\n' "$lines" >>"$RAWLOG"
+    record "$1" "$2" "$3" log_lines "$lines"
+    if ((lines == 0)); then
+        add_note "$1 $2 round $3: access log check FAILED: no line written"
+        log "WARNING: $2 wrote no access log line"
+    elif [[ $3 == 1 ]]; then
+        add_note "$1 $2: access log on, $lines lines written in the run (warm-up included)"
+    fi
+}
+
 # one wrk measurement against a freshly started server
 run_wrk() { # scenario server round conns path [header]
     local sc=$1 name=$2 rnd=$3 conns=$4 path=$5 header=${6:-}
@@ -355,7 +492,9 @@ run_wrk() { # scenario server round conns path [header]
     port=$(port_of "$name")
     url="http://127.0.0.1:$port$path"
     [[ -n $header ]] && hargs=(-H "$header")
-    start_server "$name"
+    local mode=static
+    [[ $sc == s11 ]] && mode=static-log
+    start_server "$name" "$mode"
     [[ $sc == s5 && $rnd == 1 ]] && check_gzip "$name"
     wrk -t"$WRK_THREADS" -c"$conns" -d1s "${hargs[@]}" "$url" >/dev/null 2>&1 # warm-up
     read -r rss hwm cpu0 np < <(proc_stats "$SERVER_PID")
@@ -372,6 +511,7 @@ run_wrk() { # scenario server round conns path [header]
         printf 'server: rss %s KB, peak %s KB, cpu %.2f s, %s processes\n' "$rss" "$hwm" \
             "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{print b-a}')" "$np"
     } >>"$RAWLOG"
+    [[ $mode == *-log ]] && check_access_log "$sc" "$name" "$rnd"
     stop_server
     if ! read -r rps p99 mbps n2 se < <(parse_wrk <"$out"); then
         cat "$out" >&2
@@ -508,47 +648,16 @@ location = /flush.php {
     fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
 }
 NGX
-    sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
-        -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" -e "s|@PHP_HTTP@|$TMP/nginx-php-http.conf|g" \
-        -e "s|@PHP_SERVER@|$TMP/nginx-php-server.conf|g" \
-        "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx-php.conf"
-    "$NGINX" -t -q -e "$TMP/nginx-error.log" -p "$TMP/" -c "$TMP/nginx-php.conf" ||
-        die "nginx PHP config test failed ($TMP/nginx-php.conf)"
+    gen_nginx "$TMP/nginx-php.conf" "$TMP/nginx-php-http.conf" "$TMP/nginx-php-server.conf"
+    gen_nginx "$TMP/nginx-php-log.conf" "$TMP/nginx-php-http.conf" "$TMP/nginx-php-server.conf" log
 
-    # h2o: file handler + .php custom handler; FastCGI connections are not kept
-    # (fastcgi.timeout.keepalive = 0, the default: h2o 2.2's pool has no upper bound, and
-    # kept connections beyond pm.max_children would pin children as nginx's do)
-    if [[ -n $H2O ]]; then
-        H2O_PORT=$(free_port)
-        while [[ $H2O_PORT == "$WHARF_PORT" || $H2O_PORT == "$NGINX_PORT" ]]; do H2O_PORT=$(free_port); done
-        cat >"$TMP/h2o.conf" <<H2O
-listen:
-  host: 127.0.0.1
-  port: $H2O_PORT
-num-threads: 2
-error-log: $TMP/h2o-error.log
-hosts:
-  default:
-    paths:
-      /:
-        file.dir: $DOCROOT
-        file.custom-handler:
-          extension: .php
-          fastcgi.connect:
-            port: $FPM_SOCK
-            type: unix
-H2O
-        if "$H2O" -t -c "$TMP/h2o.conf" >>"$TMP/h2o.out" 2>&1; then
-            PHP_FRONTS+=(h2o)
-        else
-            tail -n 5 "$TMP/h2o.out" >&2
-            H2O_NOTE="h2o left out: it rejects its configuration ($(tail -n 1 "$TMP/h2o.out"))"
-            log "$H2O_NOTE"
-        fi
-    fi
+    # h2o and lighttpd (their configs: gen_h2o, gen_lighttpd) connect per request
+    [[ -n $H2O ]] && PHP_FRONTS+=(h2o)
+    [[ -n $LIGHTTPD ]] && PHP_FRONTS+=(lighttpd)
     [[ -n $H2O_NOTE ]] && add_note "$H2O_NOTE"
-    [[ -n $H2O && " ${PHP_FRONTS[*]} " == *" h2o "* ]] &&
+    [[ -n $H2O ]] &&
         add_note "h2o: FastCGI connection per request (fastcgi.timeout.keepalive 0, the default; h2o 2.2's FastCGI socket pool has no size limit, so kept connections could pin every php-fpm child)"
+    [[ -n $LIGHTTPD ]] && add_note "lighttpd: FastCGI connection per request (lighttpd 1.4 does not keep FastCGI connections)"
 
     FCGI_LOAD=$TMP/fcgi_load
     cc -O2 -Wall -pthread -o "$FCGI_LOAD" "$BENCH_DIR/fcgi_load.c" >&2 || die "cannot build fcgi_load.c"
@@ -575,7 +684,8 @@ print(m.group(1).decode() if m else 200, len(body))' "$file.raw" "$file"
 
 # Once per front end and the direct client: hello.php says exactly "Hello, world!",
 # table.php is identical everywhere (a static copy of the source would differ), slow.php
-# answers, opcache is on in that php-fpm. wharf or nginx failing is fatal; h2o is dropped.
+# answers, opcache is on in that php-fpm. wharf or nginx failing is fatal; h2o or lighttpd is
+# dropped.
 check_php() {
     local name status size f problem ref=$TMP/php-check-direct-table fronts=(direct "${PHP_FRONTS[@]}")
     for name in "${fronts[@]}"; do
@@ -614,10 +724,12 @@ check_php() {
             fi
             continue
         fi
-        if [[ $name == h2o ]]; then
-            add_note "h2o left out: PHP check failed:$problem"
-            log "WARNING: h2o PHP check failed:$problem; leaving h2o out"
-            PHP_FRONTS=(wharf nginx)
+        if [[ $name == h2o || $name == lighttpd ]]; then
+            add_note "$name left out of PHP: its PHP check failed:$problem"
+            log "WARNING: $name PHP check failed:$problem; leaving it out of PHP"
+            local keep=() f2
+            for f2 in "${PHP_FRONTS[@]}"; do [[ $f2 != "$name" ]] && keep+=("$f2"); done
+            PHP_FRONTS=("${keep[@]}")
         else
             die "$name PHP check failed:$problem"
         fi
@@ -656,7 +768,9 @@ run_php() { # scenario server round conns path [header]
         f1=$(proc_cpu "$FPM_PID")
         hwm=
     else
-        start_server "$name" php
+        local mode=php
+        [[ $sc == s12 ]] && mode=php-log
+        start_server "$name" "$mode"
         url="http://127.0.0.1:$(port_of "$name")$path"
         wrk -t"$WRK_THREADS" -c"$conns" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
         read -r rss hwm c0 np < <(proc_stats "$SERVER_PID")
@@ -668,6 +782,7 @@ run_php() { # scenario server round conns path [header]
         CHILD_PID=
         read -r rss hwm c1 np < <(proc_stats "$SERVER_PID")
         f1=$(proc_cpu "$FPM_PID")
+        [[ $mode == *-log ]] && check_access_log "$sc" "$name" "$rnd"
         stop_server
     fi
     stop_fpm
@@ -811,16 +926,28 @@ else
 fi
 chmod -R a+rX "$DOCROOT"
 
+ACCESS_DIR=$TMP/access
+mkdir -p "$ACCESS_DIR"
+chmod 777 "$ACCESS_DIR" # h2o and nginx workers may run as nobody
+FPM_SOCK=$TMP/fpm/php-fpm.sock
 WHARF_PORT=$(free_port)
 NGINX_PORT=$(free_port)
-while [[ $NGINX_PORT == "$WHARF_PORT" ]]; do NGINX_PORT=$(free_port); done
+H2O_PORT=$(free_port)
+LIGHTTPD_PORT=$(free_port)
+ports=" $WHARF_PORT "
+for v in NGINX_PORT H2O_PORT LIGHTTPD_PORT; do
+    while [[ $ports == *" ${!v} "* ]]; do printf -v "$v" '%s' "$(free_port)"; done
+    ports+="${!v} "
+done
 : >"$TMP/empty.conf" # the PHP includes of the static nginx.conf
-sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
-    -e "s|@GZIP_STATIC@|$NGINX_GZIP_STATIC|g" -e "s|@PHP_HTTP@|$TMP/empty.conf|g" \
-    -e "s|@PHP_SERVER@|$TMP/empty.conf|g" \
-    "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx.conf"
-"$NGINX" -t -q -e "$TMP/nginx-error.log" -p "$TMP/" -c "$TMP/nginx.conf" ||
-    die "nginx config test failed ($TMP/nginx.conf)"
+gen_nginx "$TMP/nginx.conf" "$TMP/empty.conf" "$TMP/empty.conf"
+gen_nginx "$TMP/nginx-log.conf" "$TMP/empty.conf" "$TMP/empty.conf" log
+[[ -n $H2O ]] && gen_h2o
+[[ -n $H2O ]] && SERVERS+=(h2o)
+[[ -n $H2O_NOTE ]] && add_note "$H2O_NOTE"
+[[ -n $LIGHTTPD ]] && gen_lighttpd
+[[ -n $LIGHTTPD ]] && SERVERS+=(lighttpd)
+[[ -n $LIGHTTPD_NOTE ]] && add_note "$LIGHTTPD_NOTE"
 
 {
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -831,10 +958,11 @@ sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$DOCROOT|g" \
     printf 'wharf_version\t%s\n' "$("$WHARF" --version 2>&1 | head -n1)"
     printf 'nginx_version\t%s\n' "$("$NGINX" -v 2>&1 | head -n1)"
     printf 'wrk_version\t%s\n' "$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')"
+    [[ -n $H2O ]] && printf 'h2o_version\t%s\n' "$("$H2O" --version 2>&1 | head -n1)"
+    [[ -n $LIGHTTPD ]] && printf 'lighttpd_version\t%s\n' "$("$LIGHTTPD" -v 2>&1 | head -n1 | awk '{print $1}')"
     printf 'rounds\t%s\nduration\t%s\nidle_count\t%s\n' "$ROUNDS" "$DURATION" "$IDLE_CONNS"
     if [[ -n $NEED_PHP ]]; then
         printf 'php_fpm_version\t%s\n' "$("$PHP_FPM" -v 2>&1 | head -n1 | awk '{print $1, $2}')"
-        [[ -n $H2O ]] && printf 'h2o_version\t%s\n' "$("$H2O" --version 2>&1 | head -n1)"
         printf 'fcgi_conns\t%s\nphp_ramp\t%s\n' "$FCGI_CONNS" "$PHP_RAMP"
     fi
 } >>"$META"
@@ -846,13 +974,13 @@ if [[ " $SCENARIOS " == *" 5 "* ]]; then
     fi
 fi
 
-log "wharf on 127.0.0.1:$WHARF_PORT, nginx on 127.0.0.1:$NGINX_PORT; $ROUNDS rounds x ${DURATION}s; fd limit $(ulimit -Sn)"
+log "servers: ${SERVERS[*]} (wharf :$WHARF_PORT, nginx :$NGINX_PORT, h2o :$H2O_PORT, lighttpd :$LIGHTTPD_PORT); $ROUNDS rounds x ${DURATION}s; fd limit $(ulimit -Sn)"
 for name in "${SERVERS[@]}"; do
     start_server "$name"
     check_files "$name"
     stop_server
 done
-log "both servers answer 200 with the right sizes"
+log "every server answers 200 with the right sizes"
 if [[ -n $NEED_PHP ]]; then
     setup_php
     check_php
@@ -872,12 +1000,14 @@ for s in $SCENARIOS; do
     8) log "scenario 8: table.php, 64 conns (${PHP_FRONTS[*]}, direct)" ;;
     9) log "scenario 9: static 1 KiB, 64 conns, alone and under 200 conns of slow.php (${PHP_FRONTS[*]})" ;;
     10) log "scenario 10: flush.php (60 kB in 12 flushes) over TCP, 16 conns (wharf nginx)" ;;
+    11) log "scenario 11: 1 KiB file, 64 conns, access log on" ;;
+    12) log "scenario 12: hello.php, 64 conns, access log on (${PHP_FRONTS[*]})" ;;
     *) die "unknown scenario '$s'" ;;
     esac
     servers=("${SERVERS[@]}")
     case $s in
     7 | 8) servers=("${PHP_FRONTS[@]}" direct) ;;
-    9) servers=("${PHP_FRONTS[@]}") ;;
+    9 | 12) servers=("${PHP_FRONTS[@]}") ;;
     10) servers=(wharf nginx) ;;
     esac
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -893,6 +1023,8 @@ for s in $SCENARIOS; do
             8) run_php s8 "$name" "$r" 64 /table.php ;;
             9) run_static_php "$name" "$r" ;;
             10) run_php s10 "$name" "$r" 16 /flush.php 'Host: tcp.bench' ;;
+            11) run_wrk s11 "$name" "$r" 64 /1k.bin ;;
+            12) run_php s12 "$name" "$r" 64 /hello.php ;;
             esac
         done
     done

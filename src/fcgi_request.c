@@ -45,6 +45,7 @@
 #include "path.h"
 #include "response.h"
 #include "site.h"
+#include "stat_memo.h"
 #include "util.h"
 
 #define MAX_HEADERS 256
@@ -86,8 +87,9 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
 /* Is root + rel an existing regular file (under the site's symlink policy)? */
 /*
  * Scripts found by the full check (fs_open_beneath: symlink policy, confinement) are
- * remembered by path and identity, so the next request for the same script costs one stat():
- * the same device and inode at the same path is the same file that passed the check.
+ * remembered by path and identity, so the next request for the same script costs one stat()
+ * (shared by the requests of a worker loop turn: stat_memo.h): the same device and inode at the
+ * same path is the same file that passed the check.
  */
 #define SCRIPT_CACHE_SLOTS 256
 static struct {
@@ -113,7 +115,7 @@ static bool is_script(const struct site_conf *site, const char *rel)
     size_t slot = 0;
     int n = snprintf(full, sizeof full, "%s%s", site->root, rel);
     bool cacheable = n > 0 && (size_t)n < sizeof script_cache[0].path;
-    if (cacheable && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (cacheable && stat_memo_stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
         slot = script_slot(full);
         pthread_mutex_lock(&script_cache_lock);
         known = strcmp(script_cache[slot].path, full) == 0 && script_cache[slot].dev == st.st_dev &&

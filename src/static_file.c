@@ -1,12 +1,12 @@
 /*
  * static_file: see include/static_file.h.
  *
- * Flow: stat(root + path); a cache hit with the same identity is answered from memory at
- * once. Otherwise fs_open_beneath() applies the symlink policy, directories get the slash
- * redirect, an index file or a listing, and regular files become a cache entry (small) or an
- * fd-backed response (large, sent with sendfile). Then one selection step picks the variant
- * (precompressed FILE.gz, gzip made here, or identity), checks preconditions against that
- * variant's validators, and applies a single Range to identity bodies only.
+ * Flow: stat(root + path) (once per worker loop turn: stat_memo.h); a cache hit with the same
+ * identity is answered from memory at once. Otherwise fs_open_beneath() applies the symlink policy,
+ * directories get the slash redirect, an index file or a listing, and regular files become a cache
+ * entry (small) or an fd-backed response (large, sent with sendfile). Then one selection step picks
+ * the variant (precompressed FILE.gz, gzip made here, or identity), checks preconditions against
+ * that variant's validators, and applies a single Range to identity bodies only.
  *
  * Notes: multiple ranges are answered with the whole 200 (RFC 9110 14.2 allows ignoring
  * Range). Vary: Accept-Encoding is sent on every compressible type so shared caches never mix
@@ -38,6 +38,7 @@
 #include "range.h"
 #include "response.h"
 #include "route.h"
+#include "stat_memo.h"
 #include "util.h"
 
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
@@ -277,7 +278,8 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
         (size_t)snprintf(key, sizeof key, "%s.gz\n", full) >= sizeof key ||
         (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
         return NULL;
-    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
+    if (stat_memo_stat(file, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
         return NULL;
     struct file_entry *e = file_cache_get(small_files, key, &st);
     if (e && e->resp)
@@ -631,7 +633,8 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     /* Fast path: an entry filled earlier, for the very same file. Not for X-Sendfile
      * (fcgi_sendfile.h): the entry was opened beneath another root, and the file must be
      * found beneath the allowed directory, as fs_open_beneath does below */
-    if (path[path_len - 1] != '/' && !r->sendfile && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (path[path_len - 1] != '/' && !r->sendfile && stat_memo_stat(full, &st) == 0 &&
+        S_ISREG(st.st_mode)) {
         struct file_entry *e = file_cache_get(small_files, full, &st);
         if (e && !e->resp) { /* a large file: validators only, the body needs an fd */
             file_entry_release(e);

@@ -24,6 +24,7 @@
 #include "fcgi_pool.h"
 #include "log.h"
 #include "loop.h"
+#include "stat_memo.h"
 
 #define SWEEP_MS 1000 /* conn_watch's header deadline is looked at this often */
 
@@ -256,6 +257,7 @@ static void *run(void *arg)
                 timeout = t > INT_MAX ? INT_MAX : (int)t;
         }
         loop_run_once(w->loop, timeout);
+        stat_memo_turn(); /* the requests of this turn share a stat() per path */
         for (size_t i = 0; i < w->n_daemons; i++)
             MHD_run(w->daemons[i]);
         loop_update_time(w->loop); /* MHD_run may have taken a while */
@@ -266,6 +268,7 @@ static void *run(void *arg)
             drain_turn(w);
         atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
     }
+    stat_memo_off();
     return NULL;
 }
 
