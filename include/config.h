@@ -15,7 +15,10 @@
 #include <stdint.h>
 
 #include "access_log.h"
+#include "cidr.h"
 #include "log.h"
+#include "path_match.h"
+#include "real_ip.h"
 #include "util.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -142,6 +145,45 @@ struct git_site_conf {
                        * one place outside the root links may lead (fs.h) */
 };
 
+/* The access rules of a site (allow_ip/deny_ip, limit_req, auth_basic, trusted_proxies):
+ * docs/configuration.md "Access rules". Each rule keeps the line it was given on. */
+struct cidr_list {
+    struct cidr *v;
+    size_t n;
+};
+
+struct ip_rule {
+    struct path_match path;
+    bool allow;            /* allow_ip; false = deny_ip */
+    struct cidr_list nets; /* at least one */
+    unsigned line;
+};
+
+struct rate_rule {
+    struct path_match path;
+    uint64_t interval_ns; /* one request per interval: 10r/s = 100 ms */
+    unsigned burst;       /* requests beyond the rate taken at once (burst=N); 0 = none */
+    unsigned line;
+};
+
+struct auth_rule {
+    struct path_match path;
+    char *file;  /* the htpasswd file */
+    char *realm; /* for WWW-Authenticate; no '"', '\\' or control characters */
+    unsigned line;
+};
+
+struct access_conf {
+    struct ip_rule *ip; /* allow_ip and deny_ip in the order written */
+    size_t n_ip;
+    struct rate_rule *rate; /* limit_req, in the order written (the first matching applies) */
+    size_t n_rate;
+    struct auth_rule *auth; /* auth_basic, in the order written (the first matching applies) */
+    size_t n_auth;
+    struct cidr_list trusted_proxies;   /* whose real_ip_header is believed; empty = none */
+    enum real_ip_header real_ip_header; /* X-Forwarded-For (default) or Forwarded */
+};
+
 struct site_conf {
     char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
     size_t pos;            /* position in cfg->sites: the key of its runtime (site.h) */
@@ -160,6 +202,7 @@ struct site_conf {
     unsigned hosts_line;  /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
+    struct access_conf access;
 };
 
 struct server_conf {
@@ -254,6 +297,10 @@ int config_parse_size(const char *s, uint64_t *out, const char **why);
 int config_parse_duration(const char *s, uint64_t *out_ms, const char **why);
 /** "timed_combined", "combined" or "json" (access_log_format). */
 int config_parse_access_log_format(const char *s, enum access_log_style *out, const char **why);
+
+/** "10r/s", "60r/m", "100r/h" (1 to 1000000 requests per unit) -> the interval between two
+ *  requests, in ns. */
+int config_parse_rate(const char *s, uint64_t *interval_ns, const char **why);
 
 /** The site for a Host header value (case-insensitive, port ignored); falls back to the
  *  default site (the one without hosts, else the first). Never NULL once finished. */

@@ -19,6 +19,7 @@ struct site;
 struct conn_watch;
 struct fcgi_engine;
 struct handler;
+struct access_wait;
 
 /* What the front keeps per connection (MHD's socket context): filled when MHD accepts it,
  * freed when MHD closes it; every request on the connection points to it. */
@@ -66,6 +67,11 @@ struct request {
      * r->site with the root replaced by the release checked (heap, freed at completion) */
     bool gate;
     struct site_conf *gate_conf;
+    /* access rules (access.h): the client's address when trusted_proxies named another one
+     * than the socket's (for the rules, the access log and REMOTE_ADDR); "" = the socket's */
+    char real_ip[46];
+    bool access_passed;              /* the rules let it through (checked once per request) */
+    struct access_wait *access_wait; /* suspended for a password check; NULL = not */
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

@@ -306,6 +306,8 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
+    if (r->real_ip[0]) /* the client a trusted proxy named (access.h); its port is unknown */
+        copy_str(remote, sizeof remote, r->real_ip);
     q->client_hash = hash_text(remote);
     sockaddr_text(request_local_addr(r), local, sizeof local, &local_port);
 

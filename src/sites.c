@@ -5,6 +5,7 @@
  */
 #include "sites.h"
 
+#include "access.h"
 #include "access_log.h"
 #include "fcgi_pool.h"
 #include "fpm_supervisor.h"
@@ -91,6 +92,8 @@ struct site_table *sites_reload(const struct config *cfg, const struct site_tabl
         start_pools(t, old, errs);
     if (errs->n == before)
         open_logs(t, errs);
+    for (size_t i = 0; i < t->n && errs->n == before; i++)
+        t->v[i].access = access_new(&t->v[i].conf->access, t->v[i].conf->name, errs);
     if (errs->n != before) {
         sites_stop(t);
         return NULL;
@@ -170,6 +173,8 @@ void sites_stop(struct site_table *t)
             fcgi_pool_free(s->pool);
         s->pool = NULL;
         s->owns_git = s->owns_pool = false;
+        access_free(s->access);
+        s->access = NULL;
     }
     if (t->owns_fpm)
         fpm_supervisor_stop(t->fpm);
