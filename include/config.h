@@ -192,6 +192,8 @@ struct site_conf {
     struct str_list index; /* index file names, in order */
     bool browse;           /* directory listings */
     bool gzip;             /* on-the-fly and precompressed gzip */
+    unsigned compress;     /* static files: codings served (CODING_BIT of coding.h); gzip
+                            * above adds gzip (and keeps it for FastCGI output) */
     char *access_log;      /* path, "-" = stdout, NULL = off */
     /* its line format: timed_combined (default), combined or json */
     enum access_log_style access_log_format;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "coding.h"
 #include "gate_spec.h"
 #include "release.h"
 #include "shared_path.h"
@@ -69,6 +70,7 @@ enum key_type {
     T_CIDRS,
     T_LIMIT_REQ,
     T_AUTH_BASIC,
+    T_CODINGS,
 };
 
 struct config_key {
@@ -124,6 +126,7 @@ static const struct config_key keys[] = {
     {SEC_SITE, "index", T_WORDS, SITE(index), CONFIG_DEFAULT_INDEX, 0, 0, NULL, 0},
     {SEC_SITE, "browse", T_BOOL, SITE(browse), "off", 0, 0, NULL, 0},
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "compress", T_CODINGS, SITE(compress), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
     {SEC_SITE, "access_log_format", T_ENUM, SITE(access_log_format), "timed_combined", 0, 0,
      access_log_formats, 0},
@@ -1318,6 +1321,32 @@ static void dispose_access(struct access_conf *a)
     memset(a, 0, sizeof *a);
 }
 
+/* compress: words of coding.h ("zstd br gzip"); "off" clears. The order does not matter: the
+ * client's weights, then zstd > br > gzip, choose (coding.h). */
+static int parse_codings(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    unsigned *mask = slot_of(base, k);
+    int rc = 0;
+    char *w;
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        enum coding c = coding_of(w, strlen(w));
+        if (ascii_casecmp(w, "off") == 0)
+            *mask = 0;
+        else if (c == CODING_N || ascii_casecmp(w, "x-gzip") == 0)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            *mask |= CODING_BIT(c);
+    }
+    return rc;
+}
+
+static void expect_codings(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("content codings: zstd, br, gzip (or off)", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1344,6 +1373,7 @@ static const struct type_def types[] = {
     [T_CIDRS] = {true, parse_cidrs, expect_cidrs, dispose_nothing},
     [T_LIMIT_REQ] = {true, parse_limit_req, expect_limit_req, dispose_nothing},
     [T_AUTH_BASIC] = {true, parse_auth_basic, expect_auth_basic, dispose_nothing},
+    [T_CODINGS] = {true, parse_codings, expect_codings, dispose_nothing},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)

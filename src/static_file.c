@@ -5,8 +5,9 @@
  * once. Otherwise fs_open_beneath() applies the symlink policy, directories get the slash
  * redirect, an index file or a listing, and regular files become a cache entry (small) or an
  * fd-backed response (large, sent with sendfile). Then one selection step picks the variant
- * (precompressed FILE.gz, gzip made here, or identity), checks preconditions against that
- * variant's validators, and applies a single Range to identity bodies only.
+ * (for each coding the client takes, best first (coding.h): a precompressed FILE.zst, .br or
+ * .gz, else that coding made here and cached; else identity), checks preconditions against
+ * that variant's validators, and applies a single Range to identity bodies only.
  *
  * Notes: multiple ranges are answered with the whole 200 (RFC 9110 14.2 allows ignoring
  * Range). Vary: Accept-Encoding is sent on every compressible type so shared caches never mix
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "coding.h"
+#include "compress.h"
 #include "conditional.h"
 #include "dir_listing.h"
 #include "error_page.h"
@@ -40,13 +43,12 @@
 #include "util.h"
 
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
-#define GZIP_LEVEL 6
 #define LISTING_MAX_BYTES (8u << 20)
 #define LISTING_MAX_ENTRIES 50000
 
 static const struct mime_table *mime;
-static struct file_cache *small_files; /* identity (and gzip) of files <= max_file */
-static struct file_cache *big_gzip;    /* gzip variants of larger files */
+static struct file_cache *small_files; /* identity (and coded variants) of files <= max_file */
+static struct file_cache *big_gzip;    /* coded variants (gzip, br, zstd) of larger files */
 static uint64_t max_file;
 
 void static_file_init(const struct server_conf *conf, const struct mime_table *m)
@@ -87,15 +89,16 @@ static const char *header(struct MHD_Connection *c, const char *name)
 
 /* Validators and type shared by every response about one file. */
 static void add_entity_headers(struct MHD_Response *resp, const struct file_entry *e,
-                               const char *etag, bool gzip_body)
+                               const char *etag, int coding)
 {
+    bool gzip_body = coding >= 0;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     if (e->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
     if (gzip_body)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, coding_name(coding));
     else
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     if (gzip_body || (e->content_type && mime_is_compressible(e->content_type)))
@@ -104,14 +107,19 @@ static void add_entity_headers(struct MHD_Response *resp, const struct file_entr
 
 /* A new entry for a regular file: validators always, the body too when it is small. */
 static struct file_entry *make_entry(const char *key, int fd, const struct stat *st,
-                                     const char *type_path, bool is_gzip_file, struct request *r)
+                                     const char *type_path, int file_coding, struct request *r)
 {
+    /* ETag suffixes: a variant made here, and a precompressed file ("s": its own bytes) */
+    static const char *const made[CODING_N] = {"-gz", "-br", "-zst"};
+    static const char *const stored[CODING_N] = {"-gzs", "-brs", "-zsts"};
     struct file_entry *e = file_entry_new(key, st);
     e->content_type = mime_lookup(mime, type_path);
-    e->is_gzip_file = is_gzip_file;
+    e->file_coding = file_coding;
     etag_make(e->etag, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size,
-              is_gzip_file ? "-gzs" : "");
-    etag_make(e->etag_gz, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size, "-gz");
+              file_coding >= 0 ? stored[file_coding] : "");
+    for (int k = 0; k < CODING_N; k++)
+        etag_make(e->enc[k].etag, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size,
+                  made[k]);
     http_date_format(st->st_mtim.tv_sec, e->last_modified);
     if (e->size <= max_file) {
         e->data = xmalloc(e->size + 1);
@@ -125,23 +133,24 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
              * the entry was replaced or evicted (file_cache.h) */
             e->resp = MHD_create_response_from_buffer_with_free_callback(e->size, e->data, free);
             if (e->resp)
-                add_entity_headers(e->resp, e, e->etag, is_gzip_file);
+                add_entity_headers(e->resp, e, e->etag, file_coding);
         }
     }
     return file_cache_put(small_files, e);
 }
 
-/* A gzip response over gz, which it owns from now on (freed with the response). */
-static struct MHD_Response *gzip_response(const struct file_entry *e, char *gz, size_t len)
+/* A response in coding k over body, which it owns from now on (freed with the response). */
+static struct MHD_Response *coded_response(const struct file_entry *e, enum coding k, char *body,
+                                           size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, gz, free);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, free);
     if (resp)
-        add_entity_headers(resp, e, e->etag_gz, true);
+        add_entity_headers(resp, e, e->enc[k].etag, (int)k);
     return resp;
 }
 
 /* Read and compress a whole file; NULL on failure. */
-static char *compress_file(int fd, uint64_t size, const char *known, size_t *gz_len,
+static char *compress_file(enum coding k, int fd, uint64_t size, const char *known, size_t *out_len,
                            struct request *r, const char *key)
 {
     char *tmp = NULL;
@@ -157,22 +166,25 @@ static char *compress_file(int fd, uint64_t size, const char *known, size_t *gz_
         src = tmp;
     }
     struct buf out;
-    buf_init(&out, size); /* gzip that is not smaller is useless */
-    int rc = gzip_compress(src, size, GZIP_LEVEL, &out);
+    buf_init(&out, size); /* a variant that is not smaller is useless */
+    int rc = compress_buffer(k, src, size, &out);
     free(tmp);
     if (rc != 0) {
         buf_dispose(&out);
         return NULL;
     }
-    return buf_steal(&out, gz_len);
+    return buf_steal(&out, out_len);
 }
 
 /*
- * The entry that holds the gzip variant of e, referenced for the caller, or NULL to send
- * identity: e itself for small files, an entry of big_gzip for larger ones.
+ * The entry that holds the variant of e in coding k, referenced for the caller, or NULL when
+ * there is none (too large, or k does not pay off): e itself for small files, an entry of
+ * big_gzip for larger ones. note: read and compressed on the worker thread, once per file
+ * and coding (then cached), as gzip always was; brotli at quality 5 and zstd at level 6 cost
+ * about what gzip -6 does.
  */
-static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int fd,
-                                      const struct stat *st, struct request *r)
+static struct file_entry *variant_holder(const char *key, struct file_entry *e, int fd,
+                                         const struct stat *st, struct request *r, enum coding k)
 {
     bool useless;
     struct file_entry *h;
@@ -186,23 +198,24 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
                 return NULL;
             h = file_entry_new(key, st);
             h->content_type = e->content_type;
-            memcpy(h->etag_gz, e->etag_gz, sizeof h->etag_gz);
+            for (int i = 0; i < CODING_N; i++)
+                memcpy(h->enc[i].etag, e->enc[i].etag, sizeof h->enc[i].etag);
             memcpy(h->last_modified, e->last_modified, sizeof h->last_modified);
             h = file_cache_put(big_gzip, h);
         }
     }
-    if (file_entry_gzip(h, &useless))
+    if (file_entry_variant(h, k, &useless))
         return h;
     if (!useless) {
-        size_t gz_len = 0;
-        char *gz = compress_file(fd, e->size, e->data, &gz_len, r, key);
-        struct MHD_Response *resp = gz ? gzip_response(h, gz, gz_len) : NULL;
+        size_t len = 0;
+        char *body = compress_file(k, fd, e->size, e->data, &len, r, key);
+        struct MHD_Response *resp = body ? coded_response(h, k, body, len) : NULL;
         if (resp) {
-            file_cache_attach_gzip(h, gz, gz_len, resp);
+            file_cache_attach(h, k, body, len, resp);
             return h;
         }
-        free(gz); /* no response took it */
-        file_cache_mark_gzip_useless(h);
+        free(body); /* no response took it */
+        file_cache_mark_useless(h, k);
     }
     file_entry_release(h);
     return NULL;
@@ -212,14 +225,15 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
  * length of that variant: MHD writes a Content-Length on a 304 whatever we do, and only the
  * 200's length is allowed there (RFC 9110 8.6), never 0 for a file that is not empty. */
 static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
-                                    const struct file_entry *e, const char *etag, bool gz,
+                                    const struct file_entry *e, const char *etag, int coding,
                                     uint64_t variant_len)
 {
     struct MHD_Response *resp = response_bodiless(variant_len);
     if (!resp)
         return MHD_NO;
-    add_entity_headers(resp, e, etag, gz);
-    MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    add_entity_headers(resp, e, etag, coding);
+    if (coding >= 0)
+        MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, coding_name(coding));
     MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
     enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
@@ -228,21 +242,23 @@ static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
 }
 
 /*
- * A usable precompressed sibling: FILE.gz, regular, not older than FILE. Returns its entry
+ * A usable precompressed sibling in coding k: FILE.gz, FILE.br or FILE.zst, regular, not older
+ * than FILE. Returns its entry
  * (referenced) and, when its body is not held in memory, an open fd in *fd (else -1).
  * note: cached under "FILE.gz\n", not "FILE.gz": a direct request for FILE.gz is a different
  * representation (application/gzip, no Content-Encoding). A path never holds a control byte.
  */
 static struct file_entry *precompressed(struct request *r, const struct site_conf *site,
                                         const char *full, const char *path, const struct stat *orig,
-                                        int *fd)
+                                        enum coding k, int *fd)
 {
+    const char *sfx = coding_suffix(k);
     char key[PATH_MAX], file[PATH_MAX], rel[PATH_MAX];
     struct stat st;
     *fd = -1;
-    if ((size_t)snprintf(file, sizeof file, "%s.gz", full) >= sizeof file ||
-        (size_t)snprintf(key, sizeof key, "%s.gz\n", full) >= sizeof key ||
-        (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
+    if ((size_t)snprintf(file, sizeof file, "%s%s", full, sfx) >= sizeof file ||
+        (size_t)snprintf(key, sizeof key, "%s%s\n", full, sfx) >= sizeof key ||
+        (size_t)snprintf(rel, sizeof rel, "%s%s", path, sfx) >= sizeof rel)
         return NULL;
     if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
         return NULL;
@@ -257,7 +273,7 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
         close(gz_fd);
         return NULL;
     }
-    e = make_entry(key, gz_fd, &st, path, true, r);
+    e = make_entry(key, gz_fd, &st, path, (int)k, r);
     if (e->resp)
         close(gz_fd);
     else
@@ -278,17 +294,24 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     int alt_fd = -1;
     struct MHD_Response *resp = NULL;
     const char *range = header(c, MHD_HTTP_HEADER_RANGE);
-    bool gz = false;
+    int coding = -1; /* of the variant we answer with; -1 = identity */
+    unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
 
-    if (site->gzip && !range && !e->is_gzip_file &&
-        gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
-        alt = precompressed(r, site, full, path, st, &alt_fd);
-        if (!alt && e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type))
-            alt = gzip_holder(full, e, fd, st, r);
-        gz = alt != NULL;
+    if (codings && !range && e->file_coding < 0) {
+        enum coding want[CODING_N];
+        size_t n = coding_negotiate(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING), codings, want);
+        bool make = e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type);
+        for (size_t i = 0; i < n && !alt; i++) {
+            alt = precompressed(r, site, full, path, st, want[i], &alt_fd);
+            if (!alt && make)
+                alt = variant_holder(full, e, fd, st, r, want[i]);
+            if (alt)
+                coding = (int)want[i];
+        }
     }
     const struct file_entry *v = alt ? alt : e; /* the variant we answer with */
-    const char *etag = !alt ? e->etag : alt->is_gzip_file ? alt->etag : alt->etag_gz;
+    bool stored = alt && alt->file_coding >= 0; /* a precompressed file's own bytes */
+    const char *etag = !alt ? e->etag : stored ? alt->etag : alt->enc[coding].etag;
 
     struct cond_headers ch = {
         .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
@@ -298,10 +321,10 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     };
     switch (cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
     case COND_NOT_MODIFIED:
-        ret = not_modified(c, r, e, etag, gz,
-                           !alt                ? e->size
-                           : alt->is_gzip_file ? alt->size
-                                               : alt->gz_len);
+        ret = not_modified(c, r, e, etag, coding,
+                           !alt     ? e->size
+                           : stored ? alt->size
+                                    : alt->enc[coding].len);
         goto out;
     case COND_PRECONDITION_FAILED:
         ret = response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
@@ -317,14 +340,14 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
             goto out;
         }
         alt_fd = -1; /* MHD owns it now */
-        add_entity_headers(resp, alt, alt->etag, true);
+        add_entity_headers(resp, alt, alt->etag, coding);
         ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
         goto out;
     }
     if (alt) {
         /* the entry owns these responses; our reference keeps them alive while queued */
-        ret = response_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
-                             alt->is_gzip_file ? alt->size : alt->gz_len);
+        ret = response_queue(c, r, MHD_HTTP_OK, stored ? alt->resp : alt->enc[coding].resp,
+                             stored ? alt->size : alt->enc[coding].len);
         goto out;
     }
 
@@ -358,7 +381,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
         goto out;
     }
-    add_entity_headers(resp, e, e->etag, e->is_gzip_file);
+    add_entity_headers(resp, e, e->etag, e->file_coding);
     if (rr == RANGE_SINGLE) {
         char cr[96];
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
@@ -383,7 +406,7 @@ static enum MHD_Result serve_fd(struct MHD_Connection *c, struct request *r,
                                 const struct site_conf *site, const char *full, const char *path,
                                 int fd, const struct stat *st)
 {
-    struct file_entry *e = make_entry(full, fd, st, path, false, r);
+    struct file_entry *e = make_entry(full, fd, st, path, -1, r);
     if (e->data) {
         close(fd);
         fd = -1;
