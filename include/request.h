@@ -72,6 +72,7 @@ struct request {
     char real_ip[46];
     bool access_passed;              /* the rules let it through (checked once per request) */
     struct access_wait *access_wait; /* suspended for a password check; NULL = not */
+    char *remote_user; /* the user auth_basic verified (heap): REMOTE_USER, the access log */
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

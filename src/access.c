@@ -170,12 +170,16 @@ static bool check_auth(struct MHD_Connection *c, struct request *r, const char *
         memset(password, 0, strlen(password));
         MHD_free(password);
     }
-    if (user)
-        MHD_free(user);
     if (v != BASIC_AUTH_PENDING) {
         free(w);
-        if (v == BASIC_AUTH_OK)
+        if (v == BASIC_AUTH_OK) {
+            free(r->remote_user);
+            r->remote_user = xstrdup(user);
+            MHD_free(user);
             return false;
+        }
+        if (user)
+            MHD_free(user);
         *ret = unauthorized(c, r, rule);
         return true;
     }
@@ -235,6 +239,10 @@ bool access_resume(struct MHD_Connection *c, struct request *r, enum MHD_Result 
     struct access_wait *w = r->access_wait;
     bool ok = basic_auth_job_ok(&w->job);
     long rule = w->rule;
+    if (ok) {
+        free(r->remote_user);
+        r->remote_user = xstrdup(w->job.user);
+    }
     access_request_done(r);
     if (!ok) {
         *ret = unauthorized(c, r, rule);

@@ -350,6 +350,7 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
         .server_protocol = r->protocol,
         .server_software = p->server_software_comment ? software : WHARF_SERVER_HEADER,
         .remote_addr = remote,
+        .remote_user = r->remote_user,
         .remote_port = remote_port,
         .content_type =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),

@@ -531,11 +531,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .user_agent =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
             .upstream = r->upstream,
+            .remote_user = r->remote_user,
             .duration_us = duration_us,
         };
         access_log_write(log, style, &e);
     }
     access_request_done(r);
+    free(r->remote_user);
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);

@@ -12,7 +12,7 @@ command -v mkpasswd >/dev/null || skip_all "mkpasswd (whois) is not installed"
 mkdir -p "$T/www/admin" "$T/www/pub"
 printf 'admin page\n' >"$T/www/admin/a.txt"
 printf 'public\n' >"$T/www/pub/p.txt"
-printf '<?php echo strlen(file_get_contents("php://input")), " ", $_SERVER["REMOTE_USER"] ?? "-";\n' \
+printf '<?php echo strlen(file_get_contents("php://input")), " ", $_SERVER["REMOTE_USER"] ?? "-", " ", $_SERVER["AUTH_TYPE"] ?? "-";\n' \
     >"$T/www/admin/post.php"
 htpasswd -cbB -C 5 "$T/htpasswd" alice secret 2>/dev/null
 printf 'bob:%s\n' "$(mkpasswd -m sha-512 hunter2)" >>"$T/htpasswd"
@@ -27,6 +27,7 @@ workers = 1
 [site a]
 root = $T/www
 fastcgi = unix:$T/fpm.sock
+access_log = $T/access.log
 auth_basic = /admin $T/htpasswd "Admin area"
 INI
 start_wharf_ini "$T/auth.ini"
@@ -38,7 +39,8 @@ is "$(header_value WWW-Authenticate <<<"$h")" 'Basic realm="Admin area", charset
 is "$(body /admin/a.txt -u alice:secret)" "admin page" "bcrypt (htpasswd -B): right password"
 is "$(status /admin/a.txt -u alice:Secret)" 401 "bcrypt: wrong password"
 is "$(status /admin/a.txt -u nobody:secret)" 401 "an unknown user"
-is "$(status /admin/a.txt -u bob:hunter2)" 200 "sha512-crypt (mkpasswd): right password"
+is "$(body /admin/post.php -u bob:hunter2)" "0 bob Basic" \
+    "sha512-crypt (mkpasswd): right password; REMOTE_USER set after the pool's check"
 is "$(status /admin/a.txt -u bob:hunter3)" 401 "sha512-crypt: wrong password"
 is "$(status /admin/a.txt -u 'carol:correct horse')" 200 "yescrypt (mkpasswd): right password"
 is "$(status /admin/a.txt -H 'Authorization: Basic !!!')" 401 "a malformed header"
@@ -46,8 +48,12 @@ is "$(status /admin/a.txt -u alice:secret)" 200 "the same credentials again (rem
 is "$(status /pub/p.txt)" 200 "other paths need nothing"
 is "$(status /%61dmin/a.txt)" 401 "the rule matches the decoded path"
 head -c 200000 /dev/zero | tr '\0' x >"$T/body"
-is "$(curl -s -u alice:secret --data-binary @"$T/body" "$(URL /admin/post.php)")" "200000 -" \
-    "a POST body reaches PHP after the check"
+is "$(curl -s -u alice:secret --data-binary @"$T/body" "$(URL /admin/post.php)")" \
+    "200000 alice Basic" "a POST body reaches PHP after the check, with REMOTE_USER and AUTH_TYPE"
+is "$(curl -s -u alice:secret "$(URL /admin/post.php)")" "0 alice Basic" \
+    "REMOTE_USER of remembered credentials too"
+ok "$(wait_grep "$T/access.log" '^127\.0\.0\.1 - alice \[.*"POST /admin/post.php'; echo $?)" \
+    "the access log names the user"
 is "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/body" "$(URL /admin/post.php)")" \
     401 "a POST without credentials: 401"
 
