@@ -1164,8 +1164,9 @@ static int parse_ip_rule(struct load *ld, const struct config_key *k, void *base
     struct ip_rule r = {.allow = k->min == 1, .line = ld->line};
     if (rule_path(ld, k, next_word(&val), &r.path) != 0)
         return -1;
-    if (parse_cidr_words(ld, k, &val, &r.nets) != 0 || r.nets.n == 0) {
-        if (r.nets.n == 0)
+    int rc = parse_cidr_words(ld, k, &val, &r.nets);
+    if (rc != 0 || r.nets.n == 0) {
+        if (rc == 0) /* a bad address was reported already */
             bad_value(ld, k, "", "a URL path pattern and at least one address or CIDR block");
         path_match_free(&r.path);
         free(r.nets.v);
