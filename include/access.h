@@ -8,7 +8,7 @@
  *
  * Which rules apply is access_rules.c (pure); this module holds their state (one
  * rate_limit per limit_req rule, one basic_auth per auth_basic rule, made with the site's
- * runtime, so a reload starts the buckets afresh) and answers 403, 429 with Retry-After,
+ * runtime; a reload keeps an unchanged rule's buckets) and answers 403, 429 with Retry-After,
  * and 401 with WWW-Authenticate. A password check suspends the request while libcrypt runs
  * on basic_auth's threads (see basic_auth.h); the front resumes it through access_resume().
  */
@@ -25,8 +25,13 @@
 struct access;
 
 /** The state of conf's rules for site name; NULL when conf has no limit_req nor auth_basic
- *  rule (nothing to keep), or on error (added to errs, "[site NAME]: ..."). */
-struct access *access_new(const struct access_conf *conf, const char *name, struct errlist *errs);
+ *  rule (nothing to keep), or on error (added to errs, "[site NAME]: ..."). old (NULL = none)
+ *  is the state of the same site before a reload, made for old_conf: a limit_req rule whose
+ *  path, rate and burst did not change keeps its buckets, so a reload never hands a limited
+ *  client a fresh burst. */
+struct access *access_new(const struct access_conf *conf, const char *name,
+                          const struct access *old, const struct access_conf *old_conf,
+                          struct errlist *errs);
 /** NULL is ok. No request may use a any more. */
 void access_free(struct access *a);
 

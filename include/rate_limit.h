@@ -28,9 +28,12 @@
 struct rate_limit;
 
 /** A limit of one request per interval_ns with burst more at once, for at most max_clients
- *  (>= RATE_LIMIT_SHARDS) clients. */
+ *  clients; one reference, the caller's. */
 struct rate_limit *rate_limit_new(uint64_t interval_ns, unsigned burst, size_t max_clients);
-/** NULL is ok. No other thread may use rl any more. */
+/** One more reference (a reload's new site runtime keeps the buckets of an unchanged rule).
+ *  Returns rl. Thread-safe. */
+struct rate_limit *rate_limit_ref(struct rate_limit *rl);
+/** Drop a reference; the last frees rl. NULL is ok. */
 void rate_limit_free(struct rate_limit *rl);
 
 /**

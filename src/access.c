@@ -31,7 +31,25 @@ struct access_wait {
     long rule;
 };
 
-struct access *access_new(const struct access_conf *conf, const char *name, struct errlist *errs)
+static bool same_rate_rule(const struct rate_rule *a, const struct rate_rule *b)
+{
+    return a->path.kind == b->path.kind && strcmp(a->path.pattern, b->path.pattern) == 0 &&
+           a->interval_ns == b->interval_ns && a->burst == b->burst;
+}
+
+/* The buckets old keeps for a rule like r, or NULL. */
+static struct rate_limit *old_buckets(const struct rate_rule *r, const struct access *old,
+                                      const struct access_conf *old_conf)
+{
+    for (size_t j = 0; old && old_conf && j < old->n_rate && j < old_conf->n_rate; j++)
+        if (same_rate_rule(r, &old_conf->rate[j]))
+            return old->rate[j];
+    return NULL;
+}
+
+struct access *access_new(const struct access_conf *conf, const char *name,
+                          const struct access *old, const struct access_conf *old_conf,
+                          struct errlist *errs)
 {
     if (!conf->n_rate && !conf->n_auth)
         return NULL;
@@ -40,7 +58,10 @@ struct access *access_new(const struct access_conf *conf, const char *name, stru
     a->auth = xcalloc(conf->n_auth ? conf->n_auth : 1, sizeof *a->auth);
     for (; a->n_rate < conf->n_rate; a->n_rate++) {
         const struct rate_rule *r = &conf->rate[a->n_rate];
-        a->rate[a->n_rate] = rate_limit_new(r->interval_ns, r->burst, RATE_LIMIT_MAX_CLIENTS);
+        struct rate_limit *kept = old_buckets(r, old, old_conf);
+        a->rate[a->n_rate] = kept
+                                 ? rate_limit_ref(kept)
+                                 : rate_limit_new(r->interval_ns, r->burst, RATE_LIMIT_MAX_CLIENTS);
     }
     for (; a->n_auth < conf->n_auth; a->n_auth++) {
         const char *why;

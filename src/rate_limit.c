@@ -2,6 +2,7 @@
 #include "rate_limit.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct rate_limit {
     size_t cap;     /* entries per shard */
     size_t n_heads; /* per shard, a power of two */
     uint64_t seed;  /* per table, so the chains cannot be predicted from outside */
+    _Atomic unsigned refs;
     struct shard shards[SHARDS];
 };
 
@@ -50,6 +52,7 @@ static uint64_t hash_addr(const struct rate_limit *rl, const uint8_t a[16])
 struct rate_limit *rate_limit_new(uint64_t interval_ns, unsigned burst, size_t max_clients)
 {
     struct rate_limit *rl = xcalloc(1, sizeof *rl);
+    atomic_init(&rl->refs, 1);
     rl->interval_ns = interval_ns ? interval_ns : 1;
     rl->burst_ns = (uint64_t)burst * rl->interval_ns;
     rl->cap = max_clients / SHARDS ? max_clients / SHARDS : 1;
@@ -64,9 +67,15 @@ struct rate_limit *rate_limit_new(uint64_t interval_ns, unsigned burst, size_t m
     return rl;
 }
 
+struct rate_limit *rate_limit_ref(struct rate_limit *rl)
+{
+    atomic_fetch_add_explicit(&rl->refs, 1, memory_order_relaxed);
+    return rl;
+}
+
 void rate_limit_free(struct rate_limit *rl)
 {
-    if (!rl)
+    if (!rl || atomic_fetch_sub_explicit(&rl->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (int i = 0; i < SHARDS; i++) {
         pthread_mutex_destroy(&rl->shards[i].lock);

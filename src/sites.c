@@ -92,8 +92,12 @@ struct site_table *sites_reload(const struct config *cfg, const struct site_tabl
         start_pools(t, old, errs);
     if (errs->n == before)
         open_logs(t, errs);
-    for (size_t i = 0; i < t->n && errs->n == before; i++)
-        t->v[i].access = access_new(&t->v[i].conf->access, t->v[i].conf->name, errs);
+    for (size_t i = 0; i < t->n && errs->n == before; i++) {
+        const struct site_conf *c = t->v[i].conf;
+        const struct site *o = old_site(old, c); /* an unchanged limit keeps its buckets */
+        t->v[i].access = access_new(&c->access, c->name, o ? o->access : NULL,
+                                    o ? &o->conf->access : NULL, errs);
+    }
     if (errs->n != before) {
         sites_stop(t);
         return NULL;

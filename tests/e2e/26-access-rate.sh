@@ -74,6 +74,24 @@ is "$(tr '\n' ' ' <<<"$out")" "200 429 429 " "no burst: one, then 429"
 out=$(codes 2 "$(URL /wp-login.php)" -H 'X-Forwarded-For: 198.51.100.2')
 is "$(tr '\n' ' ' <<<"$out")" "200 429 " "another forwarded client: its own bucket"
 
+# a reload keeps the buckets of an unchanged rule, and starts a changed one afresh
+reloads() { grep -c 'configuration reloaded' "$T/wharf.err"; }
+hup() {
+    local want=$(($(reloads) + 1))
+    kill -HUP "$WPID"
+    wait_until 20000 eval '[ $(reloads) -ge '"$want"' ]'
+}
+printf 'index = index.html\n' >>"$T/proxy.ini"
+hup
+ok $? "reloaded with the rule unchanged"
+is "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.1' "$(URL /wp-login.php)")" \
+    429 "after the reload the client is still limited (the bucket was kept)"
+sed -i 's|^limit_req = .*|limit_req = /wp-login.php 3r/m|' "$T/proxy.ini"
+hup
+ok $? "reloaded with another rate"
+is "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.1' "$(URL /wp-login.php)")" \
+    200 "a changed rule starts with fresh buckets"
+
 cat >"$T/bad.ini" <<INI
 [site a]
 root = $T/www

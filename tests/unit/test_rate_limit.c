@@ -81,6 +81,14 @@ int main(void)
     is_int(total, 100, "4 threads, 40000 tries: burst+1 admitted, not one more");
     rate_limit_free(rl);
 
+    /* references: a reload's new runtime shares the buckets of an unchanged rule */
+    rl = rate_limit_new(100 * MS, 0, 1024);
+    ok(rate_limit_ref(rl) == rl, "ref returns the same buckets");
+    is_int(rate_limit_take(rl, a, t), 0, "taken through one reference");
+    rate_limit_free(rl); /* the old runtime's */
+    ok(rate_limit_take(rl, a, t) != 0, "... still counted through the other");
+    rate_limit_free(rl); /* the last: freed (ASan/valgrind would see a leak otherwise) */
+
     /* bounded: 16 shards x 4 = 64 clients at most; full buckets are dropped first */
     rl = rate_limit_new(1000 * MS, 0, 64);
     for (unsigned i = 0; i < 10000; i++) {
