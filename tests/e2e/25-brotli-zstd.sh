@@ -3,7 +3,8 @@
 # pick (zstd, then br, then gzip on equal weights), made once and cached, each with its own
 # ETag (304 on it) and Vary: Accept-Encoding; precompressed FILE.zst and FILE.br beside FILE
 # are sent as they are; ranges stay identity; gzip = on alone still means gzip only; a
-# coding wharf does not know is a config error with FILE:LINE.
+# coding wharf does not know is a config error with FILE:LINE. PHP output too: a complete
+# response compressed whole, a streamed one (flush()) piece by piece, in the coding chosen.
 . "$(dirname "$0")/lib.sh"
 
 command -v zstd >/dev/null || skip_all "zstd is not installed"
@@ -14,12 +15,23 @@ cp "$W/page.html" "$W/pre.css"
 zstd -q -1 -c "$W/pre.css" >"$W/pre.css.zst"
 printf 'not really brotli, but these exact bytes\n' >"$W/pre.css.br"
 touch -d '2020-01-02 03:04:05 UTC' "$W/pre.css"
+cat >"$W/page.php" <<'PHP'
+<?php header('Content-Type: text/html'); for ($i = 1; $i <= 600; $i++) echo "php line $i: the quick brown fox\n";
+PHP
+cat >"$W/stream.php" <<'PHP'
+<?php header('Content-Type: text/plain');
+for ($i = 1; $i <= 300; $i++) echo "first part $i: jumps over the lazy dog\n";
+flush(); usleep(200000);
+for ($i = 1; $i <= 300; $i++) echo "second part $i: jumps over the lazy dog\n";
+PHP
+start_fpm bz "$T/fpm.sock"
 PORT=$(free_port)
 cat >"$T/c.ini" <<INI
 [server]
 listen = 127.0.0.1:$PORT
 [site a]
 root = $T/www
+fastcgi = unix:$T/fpm.sock
 compress = zstd br gzip
 INI
 start_wharf_ini "$T/c.ini"
@@ -64,6 +76,20 @@ is "$(body /pre.css.br -H 'Accept-Encoding: br' | sha)" "$(sha <"$W/pre.css.br")
 is "$(headers /pre.css.br -H 'Accept-Encoding: br' | header_value Content-Encoding)" "" \
     "... without Content-Encoding"
 
+# PHP output
+for p in /page.php /stream.php; do
+    plain=$(body "$p" | sha)
+    is "$(enc 'gzip, br, zstd' "$p")" zstd "PHP $p: zstd"
+    is "$(body "$p" -H 'Accept-Encoding: zstd' | zstd -dc | sha)" "$plain" "PHP $p: zstd decodes"
+    is "$(enc 'gzip, br' "$p")" br "PHP $p: br"
+    is "$(curl -s --compressed -H 'Accept-Encoding: br' "$(URL "$p")" | sha)" "$plain" \
+        "PHP $p: br decodes"
+    is "$(body "$p" -H 'Accept-Encoding: gzip' | gunz | sha)" "$plain" "PHP $p: gzip decodes"
+    is "$(ae zstd "$p" | header_value Vary)" "Accept-Encoding" "PHP $p: Vary"
+done
+like "$(ae zstd /stream.php | tr '\n' ' ')" 'Transfer-Encoding: chunked' \
+    "the streamed response is compressed as it goes (chunked)"
+
 # gzip = on alone: gzip only, as before
 stop_pid "$WPID"
 PORT=$(free_port)
@@ -72,11 +98,14 @@ cat >"$T/g.ini" <<INI
 listen = 127.0.0.1:$PORT
 [site a]
 root = $T/www
+fastcgi = unix:$T/fpm.sock
 gzip = on
 INI
 start_wharf_ini "$T/g.ini"
 is "$(enc 'gzip, br, zstd' /page.html)" gzip "gzip = on alone: gzip, whatever else is accepted"
 is "$(enc 'br, zstd' /page.html)" "" "... and nothing else"
+is "$(enc 'br, zstd' /page.php)" "" "... for PHP output too"
+is "$(enc 'br, zstd, gzip' /page.php)" gzip "PHP output: gzip"
 
 cat >"$T/bad.ini" <<INI
 [site a]

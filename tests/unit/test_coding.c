@@ -1,5 +1,7 @@
 /* coding: Accept-Encoding negotiation over gzip, br, zstd (weights, ties, "*", q=0). */
+#include <brotli/decode.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "buf.h"
 #include "coding.h"
@@ -83,6 +85,73 @@ int main(void)
     buf_init(&out, 8);
     ok(compress_buffer(CODING_BR, in, sizeof in, &out) != 0 && out.len == 0,
        "br: not smaller than the cap: refused, out empty");
+    buf_dispose(&out);
+    /* streams: what was given before a SYNC flush decodes from the output so far; FINISH
+     * completes the stream */
+    for (int k = 0; k < CODING_N; k++) {
+        enum coding cd = (enum coding)k;
+        char name[96];
+        struct compress_stream *z = compress_stream_new(cd);
+        struct buf zo;
+        buf_init(&zo, 0);
+        ok(z && compress_stream_write(z, in, 1000, GZIP_FLUSH_NONE, &zo) == 0 &&
+               compress_stream_write(z, in + 1000, 1000, GZIP_FLUSH_SYNC, &zo) == 0,
+           "stream: write, then flush");
+        size_t flushed = zo.len;
+        char dec[8192];
+        size_t dn = sizeof dec;
+        bool partial_ok = false;
+        if (cd == CODING_BR) {
+            BrotliDecoderState *d = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+            const uint8_t *ni = (const uint8_t *)zo.data;
+            size_t ai = zo.len, ao = sizeof dec;
+            uint8_t *no = (uint8_t *)dec;
+            BrotliDecoderResult rr = BrotliDecoderDecompressStream(d, &ai, &ni, &ao, &no, NULL);
+            partial_ok = rr == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && sizeof dec - ao == 2000 &&
+                         memcmp(dec, in, 2000) == 0;
+            BrotliDecoderDestroyInstance(d);
+        } else if (cd == CODING_ZSTD) {
+            ZSTD_DStream *d = ZSTD_createDStream();
+            ZSTD_inBuffer ib = {zo.data, zo.len, 0};
+            ZSTD_outBuffer ob = {dec, sizeof dec, 0};
+            ZSTD_decompressStream(d, &ob, &ib);
+            partial_ok = ob.pos == 2000 && memcmp(dec, in, 2000) == 0;
+            ZSTD_freeDStream(d);
+        } else {
+            partial_ok = flushed > 10; /* gzip's flush is gzip_stream's, tested in test_gzip */
+        }
+        snprintf(name, sizeof name, "%s: the flushed part decodes to the input so far",
+                 coding_name(cd));
+        ok(partial_ok, name);
+        ok(compress_stream_write(z, in + 2000, sizeof in - 2000, GZIP_FLUSH_FINISH, &zo) == 0,
+           "finish");
+        ok(compress_stream_write(z, "x", 1, GZIP_FLUSH_NONE, &zo) != 0, "no write after finish");
+        dn = sizeof dec;
+        bool whole_ok = false;
+        if (cd == CODING_BR)
+            whole_ok = BrotliDecoderDecompress(zo.len, (const uint8_t *)zo.data, &dn,
+                                               (uint8_t *)dec) == BROTLI_DECODER_RESULT_SUCCESS &&
+                       dn == sizeof in && memcmp(dec, in, sizeof in) == 0;
+        else if (cd == CODING_ZSTD)
+            whole_ok = ZSTD_decompress(dec, sizeof dec, zo.data, zo.len) == sizeof in &&
+                       memcmp(dec, in, sizeof in) == 0;
+        else
+            whole_ok = zo.len > 18 && memcmp(zo.data, "\x1f\x8b", 2) == 0;
+        snprintf(name, sizeof name, "%s: the finished stream decodes to the whole input",
+                 coding_name(cd));
+        ok(whole_ok, name);
+        buf_dispose(&zo);
+        compress_stream_free(z);
+    }
+    /* a whole br buffer decodes too */
+    buf_init(&out, sizeof in);
+    compress_buffer(CODING_BR, in, sizeof in, &out);
+    char back[8192];
+    size_t bn = sizeof back;
+    ok(BrotliDecoderDecompress(out.len, (const uint8_t *)out.data, &bn, (uint8_t *)back) ==
+               BROTLI_DECODER_RESULT_SUCCESS &&
+           bn == sizeof in && memcmp(back, in, sizeof in) == 0,
+       "br: compress_buffer's output decodes to the input");
     buf_dispose(&out);
     return done_testing();
 }
