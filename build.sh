@@ -15,10 +15,10 @@ cd "$(dirname "$0")"
 # the system's own; the tests never use it).
 PACKAGES=(build-essential autoconf automake libtool pkg-config
           libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev libsystemd-dev
-          libcurl4-gnutls-dev systemd
+          libcurl4-gnutls-dev libcrypt-dev libbrotli-dev libzstd-dev systemd
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
-          goaccess python3-yaml tmux gnutls-bin)
+          goaccess python3-yaml tmux gnutls-bin apache2-utils whois zstd)
 # ./build.sh test-image: builds the Containerfile with buildah on a debootstrap-made Debian base
 IMAGE_PACKAGES=(buildah debootstrap curl python3 git openssl)
 

@@ -47,6 +47,7 @@ struct cgi_request {
     const char *server_software; /* "wharf/0.1" */
     const char *remote_addr;
     unsigned remote_port;
+    const char *remote_user; /* verified by auth_basic: REMOTE_USER, AUTH_TYPE=Basic; NULL = none */
     const char *content_type; /* NULL = no CONTENT_TYPE */
     uint64_t content_length;  /* bytes; used only when has_body */
     bool has_body;            /* CONTENT_LENGTH is emitted only then (php-fpm reads STDIN

@@ -15,9 +15,12 @@
 #include <stdint.h>
 
 #include "access_log.h"
+#include "cidr.h"
 #include "error_page.h"
 #include "header_rule.h"
 #include "log.h"
+#include "path_match.h"
+#include "real_ip.h"
 #include "redirect.h"
 #include "util.h"
 
@@ -150,6 +153,45 @@ struct git_site_conf {
                        * one place outside the root links may lead (fs.h) */
 };
 
+/* The access rules of a site (allow_ip/deny_ip, limit_req, auth_basic, trusted_proxies):
+ * docs/configuration.md "Access rules". Each rule keeps the line it was given on. */
+struct cidr_list {
+    struct cidr *v;
+    size_t n;
+};
+
+struct ip_rule {
+    struct path_match path;
+    bool allow;            /* allow_ip; false = deny_ip */
+    struct cidr_list nets; /* at least one */
+    unsigned line;
+};
+
+struct rate_rule {
+    struct path_match path;
+    uint64_t interval_ns; /* one request per interval: 10r/s = 100 ms */
+    unsigned burst;       /* requests beyond the rate taken at once (burst=N); 0 = none */
+    unsigned line;
+};
+
+struct auth_rule {
+    struct path_match path;
+    char *file;  /* the htpasswd file */
+    char *realm; /* for WWW-Authenticate; no '"', '\\' or control characters */
+    unsigned line;
+};
+
+struct access_conf {
+    struct ip_rule *ip; /* allow_ip and deny_ip in the order written */
+    size_t n_ip;
+    struct rate_rule *rate; /* limit_req, in the order written (the first matching applies) */
+    size_t n_rate;
+    struct auth_rule *auth; /* auth_basic, in the order written (the first matching applies) */
+    size_t n_auth;
+    struct cidr_list trusted_proxies;   /* whose real_ip_header is believed; empty = none */
+    enum real_ip_header real_ip_header; /* X-Forwarded-For (default) or Forwarded */
+};
+
 struct site_conf {
     char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
     size_t pos;            /* position in cfg->sites: the key of its runtime (site.h) */
@@ -158,6 +200,8 @@ struct site_conf {
     struct str_list index; /* index file names, in order */
     bool browse;           /* directory listings */
     bool gzip;             /* on-the-fly and precompressed gzip */
+    unsigned compress;     /* static files: codings served (CODING_BIT of coding.h); gzip
+                            * above adds gzip (and keeps it for FastCGI output) */
     char *access_log;      /* path, "-" = stdout, NULL = off */
     /* its line format: timed_combined (default), combined or json */
     enum access_log_style access_log_format;
@@ -177,6 +221,7 @@ struct site_conf {
     bool response_rules; /* headers, cache or security_headers: responses get headers of
                           * their own (set by config_finish) */
     struct error_page_rules error_pages;
+    struct access_conf access;
 };
 
 struct server_conf {
@@ -273,6 +318,10 @@ int config_parse_size(const char *s, uint64_t *out, const char **why);
 int config_parse_duration(const char *s, uint64_t *out_ms, const char **why);
 /** "timed_combined", "combined" or "json" (access_log_format). */
 int config_parse_access_log_format(const char *s, enum access_log_style *out, const char **why);
+
+/** "10r/s", "60r/m", "100r/h" (1 to 1000000 requests per unit) -> the interval between two
+ *  requests, in ns. */
+int config_parse_rate(const char *s, uint64_t *interval_ns, const char **why);
 
 /** The site for a Host header value (case-insensitive, port ignored); falls back to the
  *  default site (the one without hosts, else the first). Never NULL once finished. */

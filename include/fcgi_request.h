@@ -23,7 +23,6 @@
 #include "request.h"
 
 #define FCGI_GZIP_IN (16u * 1024) /* raw bytes compressed per content-reader call */
-#define FCGI_GZIP_LEVEL 6         /* zlib level for PHP responses (as for files) */
 
 struct site;
 

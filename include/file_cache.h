@@ -2,7 +2,8 @@
  * file_cache: ready-to-send representations of files, kept in memory and shared by all MHD
  * worker threads (an MHD_Response is refcounted and may be queued on many connections at once).
  * Small files are answered from memory in one sendmsg() instead of header + sendfile
- * (docs/design-notes.md §1: +19 % req/s against nginx); gzip variants are compressed once.
+ * (docs/design-notes.md §1: +19 % req/s against nginx); compressed variants (gzip, br, zstd) are
+ * compressed once.
  *
  * An entry is valid only while the file's identity (device, inode, size, mtime) matches the
  * stat() the caller just made, so edits show up at once. Bounded by bytes, least recently
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "coding.h"
 #include "conditional.h"
 #include "http_date.h"
 
@@ -31,7 +33,8 @@ struct file_entry {
     struct timespec mtime;
     /* representation metadata */
     const char *content_type; /* owned by the mime table */
-    bool is_gzip_file;        /* a precompressed FILE.gz: body is already gzip */
+    int file_coding;          /* a precompressed FILE.gz/.br/.zst: its body is already in this
+                               * coding (enum coding); -1 = an ordinary file */
     char etag[ETAG_MAX];
     char last_modified[HTTP_DATE_LEN + 1];
     /* bodies; the fields below are written once, under the cache lock */
@@ -39,12 +42,14 @@ struct file_entry {
                                 * when there is one (a connection may still send it after
                                 * the entry is gone), else by the entry */
     struct MHD_Response *resp; /* full 200 response over data, or NULL */
-    char *gz_data;             /* gzip of the identity bytes, NULL if not made (owned by
-                                * resp_gz, the same way) */
-    size_t gz_len;
-    struct MHD_Response *resp_gz; /* full 200 gzip response, or NULL */
-    char etag_gz[ETAG_MAX];
-    bool gz_useless; /* compression did not pay off: never retry */
+    struct file_variant {
+        char *data; /* the identity bytes in this coding, NULL if not made (owned by resp, the
+                     * same way) */
+        size_t len;
+        struct MHD_Response *resp; /* full 200 response in this coding, or NULL */
+        char etag[ETAG_MAX];
+        bool useless; /* compression did not pay off: never retry */
+    } enc[CODING_N];
     /* private */
     char *key_;
     size_t mem_;
@@ -76,18 +81,17 @@ struct file_entry *file_entry_new(const char *key, const struct stat *st);
 struct file_entry *file_cache_put(struct file_cache *c, struct file_entry *e);
 
 /**
- * Attach a gzip body and its response, which owns gz (frees it with its last reference); if
- * another thread attached one first, destroys resp_gz (and so gz) and keeps the existing one.
- * Thread-safe.
+ * Attach the body of e in coding c and its response, which owns data (frees it with its last
+ * reference); if another thread attached one first, destroys resp (and so data) and keeps the
+ * existing one. Thread-safe.
  */
-void file_cache_attach_gzip(struct file_entry *e, char *gz, size_t gz_len,
-                            struct MHD_Response *resp_gz);
-/** The attached gzip response (valid while the caller holds e) or NULL; *useless tells
+void file_cache_attach(struct file_entry *e, enum coding c, char *data, size_t len,
+                       struct MHD_Response *resp);
+/** The attached response in coding c (valid while the caller holds e) or NULL; *useless tells
  *  whether compression was found not to pay off. Thread-safe. */
-struct MHD_Response *file_entry_gzip(struct file_entry *e, bool *useless);
-/** Mark that gzip does not pay off for this entry. */
-void file_cache_mark_gzip_useless(struct file_entry *e);
-
+struct MHD_Response *file_entry_variant(struct file_entry *e, enum coding c, bool *useless);
+/** Mark that coding c does not pay off for this entry. */
+void file_cache_mark_useless(struct file_entry *e, enum coding c);
 /** Take one more reference on an entry the caller already holds. Thread-safe. */
 void file_entry_ref(struct file_entry *e);
 /** Drop a reference; frees the entry (and its MHD responses) on the last one. Thread-safe. */

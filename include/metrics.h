@@ -68,12 +68,21 @@ struct metrics_histogram {
     uint64_t sum_us;
 };
 
+/* Requests an access rule refused (access.h), by rule kind. */
+enum metrics_access {
+    METRICS_ACCESS_IP,   /* 403 by allow_ip/deny_ip */
+    METRICS_ACCESS_RATE, /* 429 by limit_req */
+    METRICS_ACCESS_AUTH, /* 401 by auth_basic (credentials missing or wrong) */
+    METRICS_N_ACCESS,
+};
+
 /* One worker's counters of one site. */
 struct metrics_site_slot {
     alignas(64) _Atomic uint64_t requests[METRICS_N_METHODS][METRICS_N_CODES];
     _Atomic uint64_t duration[METRICS_N_HANDLERS][METRICS_N_BUCKETS + 1];
     _Atomic uint64_t duration_sum_us[METRICS_N_HANDLERS];
-    _Atomic uint64_t bytes; /* response body bytes sent */
+    _Atomic uint64_t bytes;                    /* response body bytes sent */
+    _Atomic uint64_t access[METRICS_N_ACCESS]; /* refused by an access rule, by kind */
 };
 
 struct metrics_site {
@@ -102,11 +111,15 @@ void metrics_request_done(struct metrics_site *s, unsigned worker, enum metrics_
                           unsigned status, enum metrics_handler h, uint64_t duration_us,
                           uint64_t bytes);
 
+/** A request of site s was refused by an access rule (worker's own thread: single writer). */
+void metrics_access_refused(struct metrics_site *s, unsigned worker, enum metrics_access k);
+
 /* The merged counters of a site (metrics_site_sum). */
 struct metrics_site_totals {
     uint64_t requests[METRICS_N_METHODS][METRICS_N_CODES];
     struct metrics_histogram duration[METRICS_N_HANDLERS];
     uint64_t bytes;
+    uint64_t access[METRICS_N_ACCESS];
 };
 /** Add up every worker's counters of s. Any thread. */
 void metrics_site_sum(const struct metrics_site *s, struct metrics_site_totals *t);

@@ -20,6 +20,7 @@ struct site;
 struct conn_watch;
 struct fcgi_engine;
 struct handler;
+struct access_wait;
 
 /* What the front keeps per connection (MHD's socket context): filled when MHD accepts it,
  * freed when MHD closes it; every request on the connection points to it. */
@@ -96,6 +97,12 @@ struct request {
     /* X-Sendfile / X-Accel-Redirect (fcgi_sendfile.h): set by the fastcgi handler, served by
      * the front once the handler is done, like r->redirect; heap, NULL = none */
     struct request_sendfile *sendfile;
+    /* access rules (access.h): the client's address when trusted_proxies named another one
+     * than the socket's (for the rules, the access log and REMOTE_ADDR); "" = the socket's */
+    char real_ip[46];
+    bool access_passed;              /* the rules let it through (checked once per request) */
+    struct access_wait *access_wait; /* suspended for a password check; NULL = not */
+    char *remote_user; /* the user auth_basic verified (heap): REMOTE_USER, the access log */
     char target_inline[REQUEST_TARGET_INLINE];
 };
 

@@ -46,6 +46,7 @@ struct fcgi_pool;
 struct git_site;
 struct fpm_supervisor;
 struct metrics_site;
+struct access;
 
 /* The resolved root, for DOCUMENT_ROOT (see site_resolved_root). */
 struct site_root_cache {
@@ -63,6 +64,8 @@ struct site {
                                    * shared by every site naming the same path) */
     struct fcgi_pool *pool;       /* NULL = no FastCGI */
     struct git_site *git;         /* NULL = not a git site */
+    struct access *access;        /* its access rules' state (rate buckets, htpasswd files);
+                                   * NULL = no such rule (access.h) */
     struct metrics_site *stats;   /* its request counters, kept by site name (metrics.h): a
                                    * reload's new runtime continues the same series */
     bool owns_pool, owns_git;     /* false: a newer table took them over (a reload kept the

@@ -181,6 +181,24 @@ static void request_metrics(struct buf *b)
         struct prom_label l[] = {{"site", ss->name[i]}};
         prom_u64(b, "wharf_http_response_bytes_total", l, 1, ss->t[i].bytes);
     }
+    /* one family per rule kind: a dashboard graphs limit_req apart from the others */
+    static const struct {
+        const char *name, *help;
+    } access_families[METRICS_N_ACCESS] = {
+        [METRICS_ACCESS_IP] = {"wharf_ip_refused_total",
+                               "Requests refused (403) by allow_ip/deny_ip, by site."},
+        [METRICS_ACCESS_RATE] = {"wharf_rate_limited_total",
+                                 "Requests refused (429) by limit_req, by site."},
+        [METRICS_ACCESS_AUTH] = {"wharf_auth_failed_total",
+                                 "Requests refused (401) by auth_basic, by site."},
+    };
+    for (unsigned k = 0; k < METRICS_N_ACCESS; k++) {
+        prom_family(b, access_families[k].name, "counter", access_families[k].help);
+        for (size_t i = 0; i < ss->n; i++) {
+            struct prom_label l[] = {{"site", ss->name[i]}};
+            prom_u64(b, access_families[k].name, l, 1, ss->t[i].access[k]);
+        }
+    }
     free(ss->t);
     free(ss->name);
     free(ss);

@@ -29,7 +29,7 @@ static const char *const reserved[] = {
     "SERVER_PROTOCOL",   "REQUEST_METHOD",  "REQUEST_URI",     "QUERY_STRING",   "DOCUMENT_URI",
     "DOCUMENT_ROOT",     "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",      "PATH_TRANSLATED",
     "REMOTE_ADDR",       "REMOTE_PORT",     "CONTENT_TYPE",    "CONTENT_LENGTH", "HTTPS",
-    "REDIRECT_STATUS",   "REQUEST_SCHEME",
+    "REDIRECT_STATUS",   "REQUEST_SCHEME",  "REMOTE_USER",     "AUTH_TYPE",
 };
 
 static const char *str(const char *s)
@@ -266,6 +266,10 @@ int cgi_env_build(const struct cgi_request *r, cgi_param_cb cb, void *ctx)
     }
     p[n++] = (struct param){"REMOTE_ADDR", str(r->remote_addr)};
     p[n++] = (struct param){"REMOTE_PORT", remote_port};
+    if (r->remote_user && !strpbrk(r->remote_user, "\r\n")) { /* RFC 3875 4.1.1, 4.1.11 */
+        p[n++] = (struct param){"AUTH_TYPE", "Basic"};
+        p[n++] = (struct param){"REMOTE_USER", r->remote_user};
+    }
     if (r->content_type && !strpbrk(r->content_type, "\r\n"))
         p[n++] = (struct param){"CONTENT_TYPE", r->content_type};
     if (r->has_body)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "coding.h"
 #include "gate_spec.h"
 #include "release.h"
 #include "shared_path.h"
@@ -72,6 +73,11 @@ enum key_type {
     T_CACHE,
     T_ERROR_PAGE,
     T_DIRS,
+    T_IP_RULE,
+    T_CIDRS,
+    T_LIMIT_REQ,
+    T_AUTH_BASIC,
+    T_CODINGS,
 };
 
 struct config_key {
@@ -92,6 +98,7 @@ static const char *const off_words[] = {"off", NULL};
 static const char *const lb_names[] = {"round_robin", "least_conn", "random", "ip_hash", NULL};
 static const char *const access_log_formats[] = {"timed_combined", "combined", "json", NULL};
 static const char *const error_log_formats[] = {"text", "json", NULL};
+static const char *const real_ip_headers[] = {"X-Forwarded-For", "Forwarded", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
@@ -126,6 +133,7 @@ static const struct config_key keys[] = {
     {SEC_SITE, "index", T_WORDS, SITE(index), CONFIG_DEFAULT_INDEX, 0, 0, NULL, 0},
     {SEC_SITE, "browse", T_BOOL, SITE(browse), "off", 0, 0, NULL, 0},
     {SEC_SITE, "gzip", T_BOOL, SITE(gzip), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "compress", T_CODINGS, SITE(compress), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "access_log", T_PATH, SITE(access_log), "off", 0, 0, off_words, 0},
     {SEC_SITE, "access_log_format", T_ENUM, SITE(access_log_format), "timed_combined", 0, 0,
      access_log_formats, 0},
@@ -210,6 +218,15 @@ static const struct config_key keys[] = {
     {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify_ca", T_PATH, SITE(git.notify_ca), NULL, 0, 0, NULL, 0},
 
+    /* access rules (docs/configuration.md "Access rules"); min = 1 marks allow_ip */
+    {SEC_SITE, "allow_ip", T_IP_RULE, SITE(access), NULL, 1, 0, NULL, 0},
+    {SEC_SITE, "deny_ip", T_IP_RULE, SITE(access), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "trusted_proxies", T_CIDRS, SITE(access.trusted_proxies), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "real_ip_header", T_ENUM, SITE(access.real_ip_header), "X-Forwarded-For", 0, 0,
+     real_ip_headers, 0},
+    {SEC_SITE, "limit_req", T_LIMIT_REQ, SITE(access), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "auth_basic", T_AUTH_BASIC, SITE(access), NULL, 0, 0, NULL, 0},
+
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "index", T_WORDS, PRESET(index), NULL, 0, 0, NULL, 0},
@@ -222,6 +239,7 @@ static const struct config_key keys[] = {
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
+_Static_assert(sizeof(enum real_ip_header) == sizeof(int), "T_ENUM slots are int-sized");
 _Static_assert(sizeof(enum access_log_style) == sizeof(int) &&
                    sizeof(enum log_format) == sizeof(int),
                "T_ENUM slots are int-sized");
@@ -1262,6 +1280,229 @@ static void expect_dirs(const struct config_key *k, char *buf, size_t n)
     expect_text("absolute directories without '.' or '..' segments", buf, n);
 }
 
+/* ---- access rules ------------------------------------------------------------------------- */
+
+/* Their storage is struct access_conf, freed as a whole by dispose_access() (a list key's
+ * first line in a section must not clear what the other access keys added). */
+
+/* The PATH word of a rule into *m; reports and returns -1 when it is not a pattern. */
+static int rule_path(struct load *ld, const struct config_key *k, const char *w,
+                     struct path_match *m)
+{
+    const char *why = w ? path_match_parse(w, strlen(w), m) : "a URL path pattern first";
+    if (why)
+        return bad_value(ld, k, w ? w : "", why);
+    return 0;
+}
+
+static int parse_cidr_words(struct load *ld, const struct config_key *k, char **val,
+                            struct cidr_list *l)
+{
+    int rc = 0;
+    char *w;
+    while ((w = next_word(val)) != NULL) {
+        struct cidr c;
+        const char *why = cidr_parse(w, strlen(w), &c);
+        if (why) {
+            rc = bad_value(ld, k, w, why);
+            continue;
+        }
+        l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+        l->v[l->n++] = c;
+    }
+    return rc;
+}
+
+static int parse_ip_rule(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct access_conf *a = slot_of(base, k);
+    struct ip_rule r = {.allow = k->min == 1, .line = ld->line};
+    if (rule_path(ld, k, next_word(&val), &r.path) != 0)
+        return -1;
+    int rc = parse_cidr_words(ld, k, &val, &r.nets);
+    if (rc != 0 || r.nets.n == 0) {
+        if (rc == 0) /* a bad address was reported already */
+            bad_value(ld, k, "", "a URL path pattern and at least one address or CIDR block");
+        path_match_free(&r.path);
+        free(r.nets.v);
+        return -1;
+    }
+    a->ip = xrealloc(a->ip, (a->n_ip + 1) * sizeof *a->ip);
+    a->ip[a->n_ip++] = r;
+    return 0;
+}
+
+static void expect_ip_rule(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a URL path pattern and addresses or CIDR blocks (\"/admin 10.0.0.0/8 ::1\")", buf,
+                n);
+}
+
+static int parse_cidrs(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    return parse_cidr_words(ld, k, &val, slot_of(base, k));
+}
+
+static void expect_cidrs(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("addresses or CIDR blocks (\"10.0.0.0/8 ::1\")", buf, n);
+}
+
+int config_parse_rate(const char *s, uint64_t *interval_ns, const char **why)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t ns;
+    } units[] = {{"r/s", UINT64_C(1000000000)},
+                 {"r/m", UINT64_C(60000000000)},
+                 {"r/h", UINT64_C(3600000000000)}};
+    *why = "a rate like 10r/s, 60r/m or 100r/h (1 to 1000000 requests per unit)";
+    uint64_t count = 0;
+    const char *p = s;
+    while (is_digit(*p) && count <= 1000000)
+        count = count * 10 + (uint64_t)(*p++ - '0');
+    if (p == s || count < 1 || count > 1000000)
+        return -1;
+    for (size_t i = 0; i < ARRAY_LEN(units); i++)
+        if (strcmp(p, units[i].suffix) == 0) {
+            *interval_ns = units[i].ns / count;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_limit_req(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct access_conf *a = slot_of(base, k);
+    struct rate_rule r = {.line = ld->line};
+    const char *why;
+    if (rule_path(ld, k, next_word(&val), &r.path) != 0)
+        return -1;
+    char *rate = next_word(&val), *w;
+    int rc = 0;
+    if (!rate || config_parse_rate(rate, &r.interval_ns, &why) != 0)
+        rc =
+            bad_value(ld, k, rate ? rate : "", "a rate like 10r/s, 60r/m or 100r/h after the path");
+    while (rc == 0 && (w = next_word(&val)) != NULL) {
+        uint64_t burst = 0;
+        const char *p = w + 6;
+        if (strncmp(w, "burst=", 6) != 0 || !*p) {
+            rc = bad_value(ld, k, w, "burst=N (0 to 100000) after the rate");
+            break;
+        }
+        for (; is_digit(*p) && burst <= 100000; p++)
+            burst = burst * 10 + (uint64_t)(*p - '0');
+        if (*p || burst > 100000)
+            rc = bad_value(ld, k, w, "burst=N (0 to 100000) after the rate");
+        r.burst = (unsigned)burst;
+    }
+    if (rc != 0) {
+        path_match_free(&r.path);
+        return -1;
+    }
+    a->rate = xrealloc(a->rate, (a->n_rate + 1) * sizeof *a->rate);
+    a->rate[a->n_rate++] = r;
+    return 0;
+}
+
+static void expect_limit_req(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a URL path pattern, a rate and an optional burst (\"=/wp-login.php 10r/m "
+                "burst=5\")",
+                buf, n);
+}
+
+static bool is_realm(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+static int parse_auth_basic(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    struct access_conf *a = slot_of(base, k);
+    struct auth_rule r = {.line = ld->line};
+    if (rule_path(ld, k, next_word(&val), &r.path) != 0)
+        return -1;
+    char *file = next_word(&val);
+    while (*val && is_ws(*val))
+        val++;
+    size_t realm_len = strlen(val);
+    if (realm_len >= 2 && val[0] == '"' && val[realm_len - 1] == '"') { /* "Admin area" */
+        val[realm_len - 1] = '\0';
+        val++;
+    }
+    const char *realm = *val ? val : "Restricted";
+    if (!file) {
+        path_match_free(&r.path);
+        return bad_value(ld, k, "", "an htpasswd file after the path");
+    }
+    if (!is_realm(realm)) {
+        path_match_free(&r.path);
+        return bad_value(ld, k, realm, "a realm without '\"', '\\\\' or control characters");
+    }
+    r.file = xstrdup(file);
+    r.realm = xstrdup(realm);
+    a->auth = xrealloc(a->auth, (a->n_auth + 1) * sizeof *a->auth);
+    a->auth[a->n_auth++] = r;
+    return 0;
+}
+
+static void expect_auth_basic(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("a URL path pattern, an htpasswd file and an optional realm", buf, n);
+}
+
+static void dispose_access(struct access_conf *a)
+{
+    for (size_t i = 0; i < a->n_ip; i++) {
+        path_match_free(&a->ip[i].path);
+        free(a->ip[i].nets.v);
+    }
+    for (size_t i = 0; i < a->n_rate; i++)
+        path_match_free(&a->rate[i].path);
+    for (size_t i = 0; i < a->n_auth; i++) {
+        path_match_free(&a->auth[i].path);
+        free(a->auth[i].file);
+        free(a->auth[i].realm);
+    }
+    free(a->ip);
+    free(a->rate);
+    free(a->auth);
+    free(a->trusted_proxies.v);
+    memset(a, 0, sizeof *a);
+}
+
+/* compress: words of coding.h ("zstd br gzip"); "off" clears. The order does not matter: the
+ * client's weights, then zstd > br > gzip, choose (coding.h). */
+static int parse_codings(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    unsigned *mask = slot_of(base, k);
+    int rc = 0;
+    char *w;
+    if (!*val)
+        return bad_value(ld, k, val, NULL);
+    while ((w = next_word(&val)) != NULL) {
+        enum coding c = coding_of(w, strlen(w));
+        if (ascii_casecmp(w, "off") == 0)
+            *mask = 0;
+        else if (c == CODING_N || ascii_casecmp(w, "x-gzip") == 0)
+            rc = bad_value(ld, k, w, NULL);
+        else
+            *mask |= CODING_BIT(c);
+    }
+    return rc;
+}
+
+static void expect_codings(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("content codings: zstd, br, gzip (or off)", buf, n);
+}
+
 /* A new value type is an enum key_type value, its three functions and one row here. */
 static const struct type_def types[] = {
     [T_STRING] = {false, parse_string, expect_string, dispose_string},
@@ -1290,6 +1531,11 @@ static const struct type_def types[] = {
     [T_CACHE] = {true, parse_cache, expect_cache, dispose_cache},
     [T_ERROR_PAGE] = {true, parse_error_page, expect_error_page, dispose_error_page},
     [T_DIRS] = {true, parse_dirs, expect_dirs, dispose_str_list},
+    [T_IP_RULE] = {true, parse_ip_rule, expect_ip_rule, dispose_nothing},
+    [T_CIDRS] = {true, parse_cidrs, expect_cidrs, dispose_nothing},
+    [T_LIMIT_REQ] = {true, parse_limit_req, expect_limit_req, dispose_nothing},
+    [T_AUTH_BASIC] = {true, parse_auth_basic, expect_auth_basic, dispose_nothing},
+    [T_CODINGS] = {true, parse_codings, expect_codings, dispose_nothing},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1344,6 +1590,7 @@ void config_dispose(struct config *cfg)
     dispose_section(SEC_SERVER, &cfg->server);
     for (size_t i = 0; i < cfg->n_sites; i++) {
         dispose_section(SEC_SITE, &cfg->sites[i]);
+        dispose_access(&cfg->sites[i].access);
         free(cfg->sites[i].git.shared_dir);
         free(cfg->sites[i].fcgi.spawn_binary);
         free(cfg->sites[i].name);
@@ -1930,6 +2177,14 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
         else if (access(tmp, W_OK | X_OK) != 0)
             errlist_add(errs, "%s: temp_dir '%s': not writable: %s",
                         where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
+    }
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct access_conf *a = &cfg->sites[i].access;
+        for (size_t j = 0; j < a->n_auth; j++)
+            if (access(a->auth[j].file, R_OK) != 0)
+                errlist_add(errs, "%s: auth_basic: htpasswd file '%s': %s",
+                            where(cfg, a->auth[j].line, at, sizeof at), a->auth[j].file,
+                            strerror(errno));
     }
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];

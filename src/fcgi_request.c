@@ -10,9 +10,10 @@
  * preset's extension inside the root (fs_open_beneath applies the symlink policy), otherwise
  * the front controller (preset "try") or 404, without touching the backend.
  * Responses: a complete one (the backend ended before the head was handled) is one buffer
- * response; otherwise a content reader streams `out` as it fills. With the site's gzip on, a
- * compressible response (gzip_choose) is compressed: a complete one in one go, a streamed one by
- * a gzip_stream in the content reader, which takes at most FCGI_GZIP_IN raw bytes per call (the
+ * response; otherwise a content reader streams `out` as it fills. With the site's gzip or
+ * compress on, a compressible response (gzip_choose) is compressed in the best coding the client
+ * takes (coding_negotiate): a complete one in one go, a streamed one by a compress_stream in the
+ * content reader, which takes at most FCGI_GZIP_IN raw bytes per call (the
  * back-pressure watermarks still count raw bytes) and flushes (Z_SYNC_FLUSH) whenever `out`
  * runs dry, so a PHP flush() reaches the client compressed but at once.
  */
@@ -38,6 +39,8 @@
 #include "fcgi_req.h"
 #include "fs.h"
 #include "gate.h"
+#include "coding.h"
+#include "compress.h"
 #include "gzip.h"
 #include "live_reload.h"
 #include "handler.h"
@@ -315,6 +318,8 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
+    if (r->real_ip[0]) /* the client a trusted proxy named (access.h); its port is unknown */
+        copy_str(remote, sizeof remote, r->real_ip);
     q->client_hash = hash_text(remote);
     sockaddr_text(request_local_addr(r), local, sizeof local, &local_port);
 
@@ -358,6 +363,7 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
         .server_protocol = r->protocol,
         .server_software = p->server_software_comment ? software : WHARF_SERVER_HEADER,
         .remote_addr = remote,
+        .remote_user = r->remote_user,
         .remote_port = remote_port,
         .content_type =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
@@ -427,7 +433,7 @@ static ssize_t on_read_body(void *cls, uint64_t pos, char *out, size_t max)
 /* A streamed response being compressed: the content reader's own state (MHD thread only). */
 struct gz_body {
     struct fcgi_req *q; /* a reference, released with the response */
-    struct gzip_stream *z;
+    struct compress_stream *z;
     struct buf zout; /* compressed bytes not yet given to MHD */
     size_t zout_off; /* bytes of zout already given */
     bool finished;   /* the gzip trailer is in zout */
@@ -473,8 +479,8 @@ static ssize_t on_read_gzip(void *cls, uint64_t pos, char *out, size_t max)
         enum gzip_flush flush = more               ? GZIP_FLUSH_NONE
                                 : ended && !broken ? GZIP_FLUSH_FINISH
                                                    : GZIP_FLUSH_SYNC;
-        if (gzip_stream_write(g->z, g->in, took, flush, &g->zout) != 0) {
-            log_error("fcgi", q->id, "gzip: compressing the response failed");
+        if (compress_stream_write(g->z, g->in, took, flush, &g->zout) != 0) {
+            log_error("fcgi", q->id, "compressing the response failed");
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         g->finished = flush == GZIP_FLUSH_FINISH;
@@ -484,7 +490,7 @@ static ssize_t on_read_gzip(void *cls, uint64_t pos, char *out, size_t max)
 static void on_free_gzip(void *cls)
 {
     struct gz_body *g = cls;
-    gzip_stream_free(g->z);
+    compress_stream_free(g->z);
     buf_dispose(&g->zout);
     fcgi_req_release(g->q);
     free(g);
@@ -539,11 +545,14 @@ static const char *head_value(const struct cgi_head *h, const char *name)
     return cgi_head_value(h, name);
 }
 
-/* Whether to compress (GZIP_COMPRESS), only announce Vary (GZIP_VARY) or leave it alone. */
+/* Whether to compress (GZIP_COMPRESS, in *coding: the best the client takes of the site's
+ * codings, coding.h), only announce Vary (GZIP_VARY) or leave it alone. */
 static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request *r,
-                                        const struct cgi_head *h, unsigned status)
+                                        const struct cgi_head *h, unsigned status,
+                                        enum coding *coding)
 {
-    if (!r->site->gzip)
+    unsigned codings = r->site->compress | (r->site->gzip ? CODING_BIT(CODING_GZIP) : 0);
+    if (!codings)
         return GZIP_IDENTITY;
     struct gzip_response gr = {
         .status = status,
@@ -554,14 +563,20 @@ static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request
         .has_length = h->has_content_length,
         .length = h->content_length,
     };
-    return gzip_choose(
-        &gr, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    enum coding best[CODING_N];
+    size_t n = coding_negotiate(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING), codings,
+        best);
+    *coding = n ? best[0] : CODING_GZIP;
+    /* gzip_choose decides what may be compressed; whether the client takes a coding of ours
+     * is coding_negotiate's answer, handed over as an Accept-Encoding it understands */
+    return gzip_choose(&gr, n ? "gzip" : NULL);
 }
 
 /* The application's headers, less hop-by-hop ones, plus what compression changes. */
 static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
-                            enum gzip_choice gz, bool compressed, const char *content_type,
-                            bool injected)
+                            enum gzip_choice gz, bool compressed, enum coding coding,
+                            const char *content_type, bool injected)
 {
     bool vary_done = gz == GZIP_IDENTITY;
     for (size_t i = 0; i < h->n_headers; i++) {
@@ -596,19 +611,19 @@ static void add_app_headers(struct MHD_Response *resp, const struct cgi_head *h,
     if (!vary_done)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (compressed)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, coding_name(coding));
     if (content_type) /* ours replaces the application's */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }
 
 /* A complete body compressed, or NULL to send it as it is (not smaller, or zlib failed). */
-static char *compress_whole(const char *body, size_t len, size_t *out_len)
+static char *compress_whole(enum coding coding, const char *body, size_t len, size_t *out_len)
 {
     struct buf z;
     if (len < GZIP_MIN_BYTES)
         return NULL;
-    buf_init(&z, len); /* gzip that is not smaller is useless */
-    if (gzip_compress(body, len, FCGI_GZIP_LEVEL, &z) != 0) {
+    buf_init(&z, len); /* a coding that is not smaller is useless */
+    if (compress_buffer(coding, body, len, &z) != 0) {
         buf_dispose(&z);
         return NULL;
     }
@@ -654,7 +669,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     struct MHD_Response *resp;
     uint64_t size;
     unsigned status = cgi_head_effective_status(h);
-    enum gzip_choice gz = gzip_choice_for(c, r, h, status);
+    enum coding coding = CODING_GZIP;
+    enum gzip_choice gz = gzip_choice_for(c, r, h, status, &coding);
     bool compressed = false;
     char *body = NULL;
     size_t body_len = 0;
@@ -695,7 +711,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     } else if (complete) {
         /* complete: one buffer response with Content-Length (the fast path) */
         size_t zlen;
-        char *z = gz == GZIP_COMPRESS ? compress_whole(body, body_len, &zlen) : NULL;
+        char *z = gz == GZIP_COMPRESS ? compress_whole(coding, body, body_len, &zlen) : NULL;
         if (z) {
             free(body);
             body = z;
@@ -710,7 +726,7 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
         /* the size changes: chunked on HTTP/1.1, the end of the connection on HTTP/1.0 */
         struct gz_body *g = xcalloc(1, sizeof *g);
         g->q = q;
-        g->z = gzip_stream_new(FCGI_GZIP_LEVEL);
+        g->z = compress_stream_new(coding);
         buf_init(&g->zout, 0);
         size = MHD_SIZE_UNKNOWN;
         fcgi_req_ref(q);
@@ -738,7 +754,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     /* whatever type the application named, the development error page is HTML */
-    add_app_headers(resp, h, gz, compressed, dev_page ? "text/html; charset=utf-8" : NULL, inject);
+    add_app_headers(resp, h, gz, compressed, coding, dev_page ? "text/html; charset=utf-8" : NULL,
+                    inject);
     enum MHD_Result ret = response_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
     MHD_destroy_response(resp);
     return ret;

@@ -48,10 +48,12 @@ static void entry_destroy(struct file_entry *e)
         MHD_destroy_response(e->resp);
     else
         free(e->data);
-    if (e->resp_gz)
-        MHD_destroy_response(e->resp_gz);
-    else
-        free(e->gz_data);
+    for (int i = 0; i < CODING_N; i++) {
+        if (e->enc[i].resp)
+            MHD_destroy_response(e->enc[i].resp);
+        else
+            free(e->enc[i].data);
+    }
     free(e->key_);
     free(e);
 }
@@ -154,13 +156,17 @@ struct file_entry *file_entry_new(const char *key, const struct stat *st)
     e->ino = st->st_ino;
     e->size = (uint64_t)st->st_size;
     e->mtime = st->st_mtim;
+    e->file_coding = -1;
     e->refs_ = 1; /* the caller's */
     return e;
 }
 
 static size_t entry_mem(const struct file_entry *e)
 {
-    return sizeof *e + strlen(e->key_) + (e->data ? e->size : 0) + e->gz_len;
+    size_t n = sizeof *e + strlen(e->key_) + (e->data ? e->size : 0);
+    for (int i = 0; i < CODING_N; i++)
+        n += e->enc[i].len;
+    return n;
 }
 
 struct file_entry *file_cache_put(struct file_cache *c, struct file_entry *e)
@@ -207,41 +213,42 @@ struct file_entry *file_cache_put(struct file_cache *c, struct file_entry *e)
     return e;
 }
 
-void file_cache_attach_gzip(struct file_entry *e, char *gz, size_t gz_len,
-                            struct MHD_Response *resp_gz)
+void file_cache_attach(struct file_entry *e, enum coding c, char *data, size_t len,
+                       struct MHD_Response *resp)
 {
     bool lost = false;
+    struct file_variant *v = &e->enc[c];
     pthread_mutex_t *l = &e->cache_->lock;
     pthread_mutex_lock(l);
-    if (e->resp_gz || e->gz_useless) {
+    if (v->resp || v->useless) {
         lost = true;
     } else {
-        e->gz_data = gz;
-        e->gz_len = gz_len;
-        e->resp_gz = resp_gz;
+        v->data = data;
+        v->len = len;
+        v->resp = resp;
         if (e->linked_) {
-            e->cache_->bytes += gz_len;
-            e->mem_ += gz_len;
+            e->cache_->bytes += len;
+            e->mem_ += len;
         }
     }
     pthread_mutex_unlock(l);
     if (lost)
-        MHD_destroy_response(resp_gz); /* frees gz */
+        MHD_destroy_response(resp); /* frees data */
 }
 
-struct MHD_Response *file_entry_gzip(struct file_entry *e, bool *useless)
+struct MHD_Response *file_entry_variant(struct file_entry *e, enum coding c, bool *useless)
 {
     pthread_mutex_lock(&e->cache_->lock);
-    struct MHD_Response *r = e->resp_gz;
-    *useless = e->gz_useless;
+    struct MHD_Response *r = e->enc[c].resp;
+    *useless = e->enc[c].useless;
     pthread_mutex_unlock(&e->cache_->lock);
     return r;
 }
 
-void file_cache_mark_gzip_useless(struct file_entry *e)
+void file_cache_mark_useless(struct file_entry *e, enum coding c)
 {
     pthread_mutex_lock(&e->cache_->lock);
-    e->gz_useless = true;
+    e->enc[c].useless = true;
     pthread_mutex_unlock(&e->cache_->lock);
 }
 

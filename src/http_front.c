@@ -30,7 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "access_log.h"
+#include "access_rules.h"
 #include "buf.h"
 #include "conn_watch.h"
 #include "dev.h"
@@ -413,6 +415,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         if (answer_redirect(c, r, site, host, &t, path, &ret))
             return ret;
     }
+    /* allow_ip/deny_ip, limit_req, auth_basic: for the client's own request, not again for
+     * a local redirect an application asked for */
+    enum MHD_Result access_ret;
+    if (access_rules_any(&site->access) && !r->redirects && access_check(c, r, path, &access_ret))
+        return access_ret;
     if (rt->git && !r->gate_conf && !git_worker_is_live(rt->git))
         return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                               "The site is being deployed for the first time.",
@@ -515,7 +522,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     struct request *r = *con_cls;
     if (!r)
-        return MHD_NO; /* cannot happen: on_uri always runs first */
+        return MHD_NO;    /* cannot happen: on_uri always runs first */
+    if (r->access_wait) { /* resumed after a password check (access.h) */
+        enum MHD_Result ret;
+        if (!access_resume(c, r, &ret))
+            return ret;
+        ret = dispatch(c, r, r->method);
+        /* a body that arrived meanwhile goes to the handler now routed, as its next call */
+        if (ret == MHD_YES && *upload_data_size && r->handler && r->handler->on_request)
+            ret = r->handler->on_request(c, r, upload_data, upload_data_size);
+        return follow_redirects(c, r, ret);
+    }
     if (r->handler)
         return follow_redirects(c, r, r->handler->on_request(c, r, upload_data, upload_data_size));
     if (!r->head_seen) {
@@ -582,7 +599,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr) {
+        if (r->real_ip[0]) { /* the client a trusted proxy named (access.h) */
+            copy_str(addr, sizeof addr, r->real_ip);
+        } else if (ci && ci->client_addr) {
             const struct sockaddr *sa = ci->client_addr;
             if (sa->sa_family == AF_INET)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
@@ -604,12 +623,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .user_agent =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
             .upstream = r->upstream,
+            .remote_user = r->remote_user,
             .duration_us = duration_us,
         };
         access_log_write(log, style, &e);
     }
     if (dev_console_on) /* development mode: one human line, PHP's stderr under it */
         dev_request_line(r, status, duration_us);
+    access_request_done(r);
+    free(r->remote_user);
     site_unpin(r->rt); /* the request no longer uses its site (site.h) */
     if (r->target != r->target_inline)
         free(r->target);

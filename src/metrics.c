@@ -100,6 +100,13 @@ void metrics_request_done(struct metrics_site *s, unsigned worker, enum metrics_
     metrics_add(&w->bytes, bytes);
 }
 
+void metrics_access_refused(struct metrics_site *s, unsigned worker, enum metrics_access k)
+{
+    if (!s || worker >= METRICS_MAX_WORKERS || k >= METRICS_N_ACCESS)
+        return;
+    metrics_add(&slot_of(s, worker)->access[k], 1);
+}
+
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 void metrics_site_sum(const struct metrics_site *s, struct metrics_site_totals *t)
@@ -119,6 +126,8 @@ void metrics_site_sum(const struct metrics_site *s, struct metrics_site_totals *
             t->duration[h].sum_us += LOAD(w->duration_sum_us[h]);
         }
         t->bytes += LOAD(w->bytes);
+        for (unsigned k = 0; k < METRICS_N_ACCESS; k++)
+            t->access[k] += LOAD(w->access[k]);
     }
 }
 

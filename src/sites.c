@@ -5,6 +5,7 @@
  */
 #include "sites.h"
 
+#include "access.h"
 #include "access_log.h"
 #include "fcgi_pool.h"
 #include "fpm_supervisor.h"
@@ -93,6 +94,12 @@ struct site_table *sites_reload(const struct config *cfg, const struct site_tabl
         start_pools(t, old, errs);
     if (errs->n == before)
         open_logs(t, errs);
+    for (size_t i = 0; i < t->n && errs->n == before; i++) {
+        const struct site_conf *c = t->v[i].conf;
+        const struct site *o = old_site(old, c); /* an unchanged limit keeps its buckets */
+        t->v[i].access = access_new(&c->access, c->name, o ? o->access : NULL,
+                                    o ? &o->conf->access : NULL, errs);
+    }
     if (errs->n != before) {
         sites_stop(t);
         return NULL;
@@ -172,6 +179,8 @@ void sites_stop(struct site_table *t)
             fcgi_pool_free(s->pool);
         s->pool = NULL;
         s->owns_git = s->owns_pool = false;
+        access_free(s->access);
+        s->access = NULL;
     }
     if (t->owns_fpm)
         fpm_supervisor_stop(t->fpm);

@@ -2,10 +2,12 @@
  * static_file: see include/static_file.h.
  *
  * Flow: stat(root + path) (once per worker loop turn: stat_memo.h); a cache hit with the same
- * identity is answered from memory at once. Otherwise fs_open_beneath() applies the symlink policy,
- * directories get the slash redirect, an index file or a listing, and regular files become a cache
- * entry (small) or an fd-backed response (large, sent with sendfile). Then one selection step picks
- * the variant (precompressed FILE.gz, gzip made here, or identity), checks preconditions against
+ * identity is answered from memory at once. Otherwise fs_open_beneath() applies the symlink
+ * policy, directories get the slash redirect, an index file or a listing, and regular files become
+ * a cache entry (small) or an fd-backed response (large, sent with sendfile). Then one selection
+ * step picks the variant (for each coding the client takes, best first (coding.h): a
+ * precompressed FILE.zst, .br or .gz, else that coding made here and cached; else identity),
+ * checks preconditions against
  * that variant's validators, and applies a single Range to identity bodies only.
  *
  * Notes: multiple ranges are answered with the whole 200 (RFC 9110 14.2 allows ignoring
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "coding.h"
+#include "compress.h"
 #include "conditional.h"
 #include "dir_listing.h"
 #include "error_page.h"
@@ -42,13 +46,12 @@
 #include "util.h"
 
 #define GZIP_MAX_FILE (8u << 20) /* larger compressible files are sent as they are */
-#define GZIP_LEVEL 6
 #define LISTING_MAX_BYTES (8u << 20)
 #define LISTING_MAX_ENTRIES 50000
 
 static const struct mime_table *mime;
-static struct file_cache *small_files; /* identity (and gzip) of files <= max_file */
-static struct file_cache *big_gzip;    /* gzip variants of larger files */
+static struct file_cache *small_files; /* identity (and coded variants) of files <= max_file */
+static struct file_cache *big_gzip;    /* coded variants (gzip, br, zstd) of larger files */
 static uint64_t max_file;
 static bool live_reload; /* development mode: the reload script goes into HTML files */
 
@@ -91,15 +94,16 @@ static const char *header(struct MHD_Connection *c, const char *name)
 
 /* Validators and type shared by every response about one file. */
 static void add_entity_headers(struct MHD_Response *resp, const struct file_entry *e,
-                               const char *etag, bool gzip_body)
+                               const char *etag, int coding)
 {
+    bool gzip_body = coding >= 0;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     if (e->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
     if (gzip_body)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, coding_name(coding));
     else
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     if (gzip_body || (e->content_type && mime_is_compressible(e->content_type)))
@@ -108,14 +112,19 @@ static void add_entity_headers(struct MHD_Response *resp, const struct file_entr
 
 /* A new entry for a regular file: validators always, the body too when it is small. */
 static struct file_entry *make_entry(const char *key, int fd, const struct stat *st,
-                                     const char *type_path, bool is_gzip_file, struct request *r)
+                                     const char *type_path, int file_coding, struct request *r)
 {
+    /* ETag suffixes: a variant made here, and a precompressed file ("s": its own bytes) */
+    static const char *const made[CODING_N] = {"-gz", "-br", "-zst"};
+    static const char *const stored[CODING_N] = {"-gzs", "-brs", "-zsts"};
     struct file_entry *e = file_entry_new(key, st);
     e->content_type = mime_lookup(mime, type_path);
-    e->is_gzip_file = is_gzip_file;
+    e->file_coding = file_coding;
     etag_make(e->etag, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size,
-              is_gzip_file ? "-gzs" : "");
-    etag_make(e->etag_gz, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size, "-gz");
+              file_coding >= 0 ? stored[file_coding] : "");
+    for (int k = 0; k < CODING_N; k++)
+        etag_make(e->enc[k].etag, st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (uint64_t)st->st_size,
+                  made[k]);
     http_date_format(st->st_mtim.tv_sec, e->last_modified);
     if (e->size <= max_file) {
         e->data = xmalloc(e->size + 1);
@@ -129,7 +138,7 @@ static struct file_entry *make_entry(const char *key, int fd, const struct stat 
              * the entry was replaced or evicted (file_cache.h) */
             e->resp = MHD_create_response_from_buffer_with_free_callback(e->size, e->data, free);
             if (e->resp)
-                add_entity_headers(e->resp, e, e->etag, is_gzip_file);
+                add_entity_headers(e->resp, e, e->etag, file_coding);
         }
     }
     return file_cache_put(small_files, e);
@@ -148,7 +157,7 @@ static void release_entry(void *cls)
  */
 static enum MHD_Result queue_cached(struct MHD_Connection *c, struct request *r,
                                     struct file_entry *e, struct MHD_Response *shared, char *data,
-                                    size_t len, const char *etag, bool gz)
+                                    size_t len, const char *etag, int coding)
 {
     if (!r->rule_path && !r->sendfile)
         return response_queue(c, r, MHD_HTTP_OK, shared, len);
@@ -159,23 +168,24 @@ static enum MHD_Result queue_cached(struct MHD_Connection *c, struct request *r,
         file_entry_release(e);
         return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
     }
-    add_entity_headers(resp, e, etag, gz);
+    add_entity_headers(resp, e, etag, coding);
     enum MHD_Result ret = response_queue(c, r, MHD_HTTP_OK, resp, len);
     MHD_destroy_response(resp);
     return ret;
 }
 
-/* A gzip response over gz, which it owns from now on (freed with the response). */
-static struct MHD_Response *gzip_response(const struct file_entry *e, char *gz, size_t len)
+/* A response in coding k over body, which it owns from now on (freed with the response). */
+static struct MHD_Response *coded_response(const struct file_entry *e, enum coding k, char *body,
+                                           size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, gz, free);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, free);
     if (resp)
-        add_entity_headers(resp, e, e->etag_gz, true);
+        add_entity_headers(resp, e, e->enc[k].etag, (int)k);
     return resp;
 }
 
 /* Read and compress a whole file; NULL on failure. */
-static char *compress_file(int fd, uint64_t size, const char *known, size_t *gz_len,
+static char *compress_file(enum coding k, int fd, uint64_t size, const char *known, size_t *out_len,
                            struct request *r, const char *key)
 {
     char *tmp = NULL;
@@ -191,22 +201,25 @@ static char *compress_file(int fd, uint64_t size, const char *known, size_t *gz_
         src = tmp;
     }
     struct buf out;
-    buf_init(&out, size); /* gzip that is not smaller is useless */
-    int rc = gzip_compress(src, size, GZIP_LEVEL, &out);
+    buf_init(&out, size); /* a variant that is not smaller is useless */
+    int rc = compress_buffer(k, src, size, &out);
     free(tmp);
     if (rc != 0) {
         buf_dispose(&out);
         return NULL;
     }
-    return buf_steal(&out, gz_len);
+    return buf_steal(&out, out_len);
 }
 
 /*
- * The entry that holds the gzip variant of e, referenced for the caller, or NULL to send
- * identity: e itself for small files, an entry of big_gzip for larger ones.
+ * The entry that holds the variant of e in coding k, referenced for the caller, or NULL when
+ * there is none (too large, or k does not pay off): e itself for small files, an entry of
+ * big_gzip for larger ones. note: read and compressed on the worker thread, once per file
+ * and coding (then cached), as gzip always was; brotli at quality 5 and zstd at level 6 cost
+ * about what gzip -6 does.
  */
-static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int fd,
-                                      const struct stat *st, struct request *r)
+static struct file_entry *variant_holder(const char *key, struct file_entry *e, int fd,
+                                         const struct stat *st, struct request *r, enum coding k)
 {
     bool useless;
     struct file_entry *h;
@@ -220,23 +233,24 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
                 return NULL;
             h = file_entry_new(key, st);
             h->content_type = e->content_type;
-            memcpy(h->etag_gz, e->etag_gz, sizeof h->etag_gz);
+            for (int i = 0; i < CODING_N; i++)
+                memcpy(h->enc[i].etag, e->enc[i].etag, sizeof h->enc[i].etag);
             memcpy(h->last_modified, e->last_modified, sizeof h->last_modified);
             h = file_cache_put(big_gzip, h);
         }
     }
-    if (file_entry_gzip(h, &useless))
+    if (file_entry_variant(h, k, &useless))
         return h;
     if (!useless) {
-        size_t gz_len = 0;
-        char *gz = compress_file(fd, e->size, e->data, &gz_len, r, key);
-        struct MHD_Response *resp = gz ? gzip_response(h, gz, gz_len) : NULL;
+        size_t len = 0;
+        char *body = compress_file(k, fd, e->size, e->data, &len, r, key);
+        struct MHD_Response *resp = body ? coded_response(h, k, body, len) : NULL;
         if (resp) {
-            file_cache_attach_gzip(h, gz, gz_len, resp);
+            file_cache_attach(h, k, body, len, resp);
             return h;
         }
-        free(gz); /* no response took it */
-        file_cache_mark_gzip_useless(h);
+        free(body); /* no response took it */
+        file_cache_mark_useless(h, k);
     }
     file_entry_release(h);
     return NULL;
@@ -246,14 +260,15 @@ static struct file_entry *gzip_holder(const char *key, struct file_entry *e, int
  * length of that variant: MHD writes a Content-Length on a 304 whatever we do, and only the
  * 200's length is allowed there (RFC 9110 8.6), never 0 for a file that is not empty. */
 static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
-                                    const struct file_entry *e, const char *etag, bool gz,
+                                    const struct file_entry *e, const char *etag, int coding,
                                     uint64_t variant_len)
 {
     struct MHD_Response *resp = response_bodiless(variant_len);
     if (!resp)
         return MHD_NO;
-    add_entity_headers(resp, e, etag, gz);
-    MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    add_entity_headers(resp, e, etag, coding);
+    if (coding >= 0)
+        MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, coding_name(coding));
     MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_del_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
     enum MHD_Result ret = response_queue(c, r, MHD_HTTP_NOT_MODIFIED, resp, 0);
@@ -262,21 +277,23 @@ static enum MHD_Result not_modified(struct MHD_Connection *c, struct request *r,
 }
 
 /*
- * A usable precompressed sibling: FILE.gz, regular, not older than FILE. Returns its entry
+ * A usable precompressed sibling in coding k: FILE.gz, FILE.br or FILE.zst, regular, not older
+ * than FILE. Returns its entry
  * (referenced) and, when its body is not held in memory, an open fd in *fd (else -1).
  * note: cached under "FILE.gz\n", not "FILE.gz": a direct request for FILE.gz is a different
  * representation (application/gzip, no Content-Encoding). A path never holds a control byte.
  */
 static struct file_entry *precompressed(struct request *r, const struct site_conf *site,
                                         const char *full, const char *path, const struct stat *orig,
-                                        int *fd)
+                                        enum coding k, int *fd)
 {
+    const char *sfx = coding_suffix(k);
     char key[PATH_MAX], file[PATH_MAX], rel[PATH_MAX];
     struct stat st;
     *fd = -1;
-    if ((size_t)snprintf(file, sizeof file, "%s.gz", full) >= sizeof file ||
-        (size_t)snprintf(key, sizeof key, "%s.gz\n", full) >= sizeof key ||
-        (size_t)snprintf(rel, sizeof rel, "%s.gz", path) >= sizeof rel)
+    if ((size_t)snprintf(file, sizeof file, "%s%s", full, sfx) >= sizeof file ||
+        (size_t)snprintf(key, sizeof key, "%s%s\n", full, sfx) >= sizeof key ||
+        (size_t)snprintf(rel, sizeof rel, "%s%s", path, sfx) >= sizeof rel)
         return NULL;
     if (stat_memo_stat(file, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
@@ -292,7 +309,7 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
         close(gz_fd);
         return NULL;
     }
-    e = make_entry(key, gz_fd, &st, path, true, r);
+    e = make_entry(key, gz_fd, &st, path, (int)k, r);
     if (e->resp)
         close(gz_fd);
     else
@@ -319,7 +336,8 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
     char etag[ETAG_MAX + 8];
     size_t script = strlen(live_reload_script);
     /* gzip'd when the site compresses and the client takes it (HEAD too: the same headers) */
-    bool gz = site->gzip && e->size + script >= GZIP_MIN_BYTES &&
+    unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
+    bool gz = (codings & CODING_BIT(CODING_GZIP)) && e->size + script >= GZIP_MIN_BYTES &&
               gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
     if (e->size > LIVE_RELOAD_MAX_FILE || !live_reload_etag(e->etag, etag, sizeof etag))
         return -1;
@@ -341,7 +359,7 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
     if (file != e->data)
         free(file);
     buf_init(&z, 0);
-    if (gz && gzip_compress(body.data, body.len, GZIP_LEVEL, &z) == 0) {
+    if (gz && compress_buffer(CODING_GZIP, body.data, body.len, &z) == 0) {
         buf_dispose(&body);
         body = z;
     } else {
@@ -362,14 +380,14 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
     if (cr != COND_PROCEED) {
         buf_dispose(&body);
         return cr == COND_NOT_MODIFIED
-                   ? not_modified(c, r, e, etag, gz, len)
+                   ? not_modified(c, r, e, etag, gz ? (int)CODING_GZIP : -1, len)
                    : response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
     }
     struct MHD_Response *resp = response_from_buf(&body, NULL);
     if (!resp)
         return MHD_NO;
     MHD_del_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
-    add_entity_headers(resp, e, etag, gz);
+    add_entity_headers(resp, e, etag, gz ? (int)CODING_GZIP : -1);
     MHD_del_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     enum MHD_Result ret = response_queue(c, r, MHD_HTTP_OK, resp, len);
@@ -382,7 +400,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
                                    struct file_entry *e, int fd, const struct stat *st)
 {
     enum MHD_Result ret = MHD_NO;
-    if (live_reload && !e->is_gzip_file && live_reload_is_html(e->content_type)) {
+    if (live_reload && e->file_coding < 0 && live_reload_is_html(e->content_type)) {
         int rc = serve_injected(c, r, site, e, fd);
         if (rc >= 0) {
             if (fd >= 0)
@@ -395,17 +413,24 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     struct MHD_Response *resp = NULL;
     /* an error page (r->error_status) is the whole page, whatever the client asks for */
     const char *range = r->error_status ? NULL : header(c, MHD_HTTP_HEADER_RANGE);
-    bool gz = false;
+    int coding = -1; /* of the variant we answer with; -1 = identity */
+    unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
 
-    if (site->gzip && !range && !e->is_gzip_file &&
-        gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
-        alt = precompressed(r, site, full, path, st, &alt_fd);
-        if (!alt && e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type))
-            alt = gzip_holder(full, e, fd, st, r);
-        gz = alt != NULL;
+    if (codings && !range && e->file_coding < 0) {
+        enum coding want[CODING_N];
+        size_t n = coding_negotiate(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING), codings, want);
+        bool make = e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type);
+        for (size_t i = 0; i < n && !alt; i++) {
+            alt = precompressed(r, site, full, path, st, want[i], &alt_fd);
+            if (!alt && make)
+                alt = variant_holder(full, e, fd, st, r, want[i]);
+            if (alt)
+                coding = (int)want[i];
+        }
     }
     const struct file_entry *v = alt ? alt : e; /* the variant we answer with */
-    const char *etag = !alt ? e->etag : alt->is_gzip_file ? alt->etag : alt->etag_gz;
+    bool stored = alt && alt->file_coding >= 0; /* a precompressed file's own bytes */
+    const char *etag = !alt ? e->etag : stored ? alt->etag : alt->enc[coding].etag;
 
     struct cond_headers ch = {
         .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
@@ -415,10 +440,10 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     };
     switch (r->error_status ? COND_PROCEED : cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
     case COND_NOT_MODIFIED:
-        ret = not_modified(c, r, e, etag, gz,
-                           !alt                ? e->size
-                           : alt->is_gzip_file ? alt->size
-                                               : alt->gz_len);
+        ret = not_modified(c, r, e, etag, coding,
+                           !alt     ? e->size
+                           : stored ? alt->size
+                                    : alt->enc[coding].len);
         goto out;
     case COND_PRECONDITION_FAILED:
         ret = response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
@@ -434,16 +459,15 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
             goto out;
         }
         alt_fd = -1; /* MHD owns it now */
-        add_entity_headers(resp, alt, alt->etag, true);
+        add_entity_headers(resp, alt, alt->etag, coding);
         ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
         goto out;
     }
     if (alt) {
         /* the entry owns these responses; our reference keeps them alive while queued */
-        ret = alt->is_gzip_file
-                  ? queue_cached(c, r, alt, alt->resp, alt->data, alt->size, alt->etag, true)
-                  : queue_cached(c, r, alt, alt->resp_gz, alt->gz_data, alt->gz_len, alt->etag_gz,
-                                 true);
+        ret = stored ? queue_cached(c, r, alt, alt->resp, alt->data, alt->size, alt->etag, coding)
+                     : queue_cached(c, r, alt, alt->enc[coding].resp, alt->enc[coding].data,
+                                    alt->enc[coding].len, alt->enc[coding].etag, coding);
         goto out;
     }
 
@@ -460,7 +484,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
     }
     if (rr != RANGE_SINGLE) {
         if (e->resp) {
-            ret = queue_cached(c, r, e, e->resp, e->data, e->size, e->etag, e->is_gzip_file);
+            ret = queue_cached(c, r, e, e->resp, e->data, e->size, e->etag, e->file_coding);
             goto out;
         }
         start = 0;
@@ -477,7 +501,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
         goto out;
     }
-    add_entity_headers(resp, e, e->etag, e->is_gzip_file);
+    add_entity_headers(resp, e, e->etag, e->file_coding);
     if (rr == RANGE_SINGLE) {
         char cr[96];
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
@@ -502,7 +526,7 @@ static enum MHD_Result serve_fd(struct MHD_Connection *c, struct request *r,
                                 const struct site_conf *site, const char *full, const char *path,
                                 int fd, const struct stat *st)
 {
-    struct file_entry *e = make_entry(full, fd, st, path, false, r);
+    struct file_entry *e = make_entry(full, fd, st, path, -1, r);
     if (e->data) {
         close(fd);
         fd = -1;

@@ -492,9 +492,35 @@ static void test_split(void)
        "split: match ending exactly at path_len");
 }
 
+/* auth_basic verified a user: AUTH_TYPE and REMOTE_USER (RFC 3875 4.1.1, 4.1.11) */
+static void test_remote_user(void)
+{
+    struct cgi_request r;
+    static char *env[] = {"REMOTE_USER=admin", "AUTH_TYPE=None"};
+    int rc;
+
+    base_request(&r);
+    r.method = "GET";
+    r.request_uri = "/a.php";
+    r.script_name = "/a.php";
+    r.document_uri = "/a.php";
+    ok(!strstr(build(&r, &rc), "REMOTE_USER") && !strstr(build(&r, &rc), "AUTH_TYPE"),
+       "no user: neither param");
+    r.remote_user = "alice";
+    r.env[1] = (struct cgi_env_list){env, 2};
+    const char *out = build(&r, &rc);
+    ok(strstr(out, "REMOTE_PORT=54321\nAUTH_TYPE=Basic\nREMOTE_USER=alice\n") != NULL,
+       "a verified user: AUTH_TYPE=Basic, REMOTE_USER, after REMOTE_PORT");
+    ok(!strstr(out, "REMOTE_USER=admin") && !strstr(out, "AUTH_TYPE=None"),
+       "fastcgi_env cannot set them");
+    r.remote_user = "a\r\nb";
+    ok(!strstr(build(&r, &rc), "REMOTE_USER"), "a user with CR/LF is not passed");
+}
+
 int main(void)
 {
     test_get();
+    test_remote_user();
     test_post();
     test_body_edges();
     test_path_info();

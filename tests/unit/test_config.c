@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coding.h"
 #include "config.h"
 #include "preset.h"
 #include "tap.h"
@@ -974,6 +975,68 @@ static void test_service_keys(void)
            "shutdown_timeout beyond 1h and an empty user are errors at their line");
 }
 
+/* access rules and compress: parsed into struct access_conf in the order written, errors
+ * with their lines */
+static bool access_rules_any_conf(const struct access_conf *a)
+{
+    return a->n_ip || a->n_rate || a->n_auth || a->trusted_proxies.n;
+}
+
+static void test_access_keys(void)
+{
+    struct config cfg;
+    is_str(load(&cfg, "[site a]\nroot = .\n"
+                      "deny_ip = /admin 10.0.0.13\n"
+                      "allow_ip = /admin 10.0.0.0/8 2001:db8::/32\n"
+                      "trusted_proxies = 127.0.0.1 ::1\n"
+                      "real_ip_header = forwarded\n"
+                      "limit_req = =/wp-login.php 10r/m burst=5\n"
+                      "limit_req = /api 100r/s\n"
+                      "auth_basic = /admin /etc/htpasswd \"Admin area\"\n"
+                      "auth_basic = *.bak /etc/htpasswd\n"
+                      "compress = zstd br\n"),
+           "", "every access key and compress are accepted");
+    const struct access_conf *a = &cfg.sites[0].access;
+    is_int(a->n_ip, 2, "two IP rules");
+    ok(a->n_ip == 2 && !a->ip[0].allow && a->ip[1].allow, "in the order written");
+    ok(a->n_ip == 2 && a->ip[1].nets.n == 2 && a->ip[1].nets.v[0].bits == 104 &&
+           a->ip[1].nets.v[1].bits == 32,
+       "both blocks of the allow rule (IPv4 /8 = /104)");
+    is_int(a->ip[0].line, 3, "a rule keeps its line");
+    is_int(a->trusted_proxies.n, 2, "trusted_proxies: two addresses");
+    is_int(a->real_ip_header, REAL_IP_FORWARDED, "real_ip_header (case-insensitive)");
+    is_int(a->n_rate, 2, "two limit_req rules");
+    ok(a->n_rate == 2 && a->rate[0].interval_ns == 6000000000ull && a->rate[0].burst == 5,
+       "10r/m burst=5: one per 6 s, 5 more at once");
+    ok(a->n_rate == 2 && a->rate[1].interval_ns == 10000000ull && a->rate[1].burst == 0,
+       "100r/s: one per 10 ms, no burst");
+    ok(a->n_auth == 2 && strcmp(a->auth[0].realm, "Admin area") == 0 &&
+           strcmp(a->auth[0].file, "/etc/htpasswd") == 0,
+       "auth_basic: file and quoted realm");
+    ok(a->n_auth == 2 && strcmp(a->auth[1].realm, "Restricted") == 0, "the default realm");
+    is_int(cfg.sites[0].compress, CODING_BIT(CODING_ZSTD) | CODING_BIT(CODING_BR),
+           "compress = zstd br");
+    config_dispose(&cfg);
+    load(&cfg, "[site a]\nroot = .\n");
+    ok(!access_rules_any_conf(&cfg.sites[0].access) && cfg.sites[0].compress == 0,
+       "no access rules, no compress by default");
+    is_int(cfg.sites[0].access.real_ip_header, REAL_IP_X_FORWARDED_FOR,
+           "real_ip_header defaults to X-Forwarded-For");
+    config_dispose(&cfg);
+    is_str(errors_of("[site a]\nroot = .\n"
+                     "allow_ip = /a 300.0.0.1\n"
+                     "limit_req = /a 10r/s burst=100001\n"
+                     "limit_req = /a 1000001r/s\n"
+                     "compress = gzip off deflate\n"),
+           "t.ini:3: allow_ip: expected an IPv4 or IPv6 address or CIDR block (\"10.0.0.0/8\", "
+           "\"2001:db8::/32\"), got '300.0.0.1'\n"
+           "t.ini:4: limit_req: expected burst=N (0 to 100000) after the rate, got 'burst=100001'\n"
+           "t.ini:5: limit_req: expected a rate like 10r/s, 60r/m or 100r/h after the path, got "
+           "'1000001r/s'\n"
+           "t.ini:6: compress: expected content codings: zstd, br, gzip (or off), got 'deflate'\n",
+           "bad access values are errors at their lines");
+}
+
 int main(int argc, char **argv)
 {
     const char *src = getenv("WHARF_SRCDIR");
@@ -988,6 +1051,7 @@ int main(int argc, char **argv)
 
     test_listen();
     test_service_keys();
+    test_access_keys();
     test_bool();
     test_size();
     test_duration();

@@ -100,13 +100,16 @@ int main(void)
     file_cache_stats(c, &bytes, &n);
     is_int(n, 2, "and evicted nothing");
 
-    /* gzip variants: the first attach wins, useless is sticky */
+    /* coded variants: the first attach wins, useless is sticky, per coding */
     struct file_entry *e = file_cache_get(c, "/a", &a);
     bool useless = true;
-    ok(file_entry_gzip(e, &useless) == NULL && !useless, "no gzip variant yet");
-    file_cache_mark_gzip_useless(e);
-    file_entry_gzip(e, &useless);
+    ok(file_entry_variant(e, CODING_GZIP, &useless) == NULL && !useless, "no gzip variant yet");
+    file_cache_mark_useless(e, CODING_GZIP);
+    file_entry_variant(e, CODING_GZIP, &useless);
     ok(useless, "marked useless: remembered");
+    file_entry_variant(e, CODING_BR, &useless);
+    ok(!useless, "... for that coding only");
+    is_int(e->file_coding, -1, "an ordinary file");
     file_entry_release(e);
 
     struct file_cache *off = file_cache_new(0);
