@@ -1355,7 +1355,7 @@ static void report(const struct git_site *g, const char *event, const char *trig
         buf_init(&body, 0);
         deploy_event_json(&ev, &body);
         notify_post(&c->notify, c->notify_secret ? c->notify_secret : c->secret, c->notify_ca,
-                    event, body.data, body.len, g->tag);
+                    event, body.data, body.len, 0, g->tag);
         buf_dispose(&body);
     }
 }
