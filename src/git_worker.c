@@ -78,6 +78,7 @@ struct git_site {
     const char *trigger;   /* who asked for the pending deploy: "webhook", "signal" */
     bool polled_once;      /* the start-up deploy ran: later unrequested ones are polls */
     _Atomic bool live;
+    _Atomic bool confirmed; /* the first deploy since wharf started has finished (any outcome) */
     /* status, under status_lock */
     char live_commit[41];
     char live_release[128];
@@ -1455,6 +1456,7 @@ static void *on_thread(void *arg)
         in_deploy = due; /* git_worker_remove() waits for it */
         pthread_mutex_unlock(&lock);
         run_one(due, trigger);
+        atomic_store(&due->confirmed, true);
         pthread_mutex_lock(&lock);
         in_deploy = NULL;
         pthread_cond_broadcast(&deployed);
@@ -1468,11 +1470,12 @@ static void *on_thread(void *arg)
     return NULL;
 }
 
-struct git_site *git_worker_add(const struct site_conf *site)
+struct git_site *git_worker_add(const struct site_conf *site, bool at_start)
 {
     struct git_site *g = xmalloc(sizeof *g);
     git_site_init(g, site);
     load_live(g);
+    atomic_store(&g->confirmed, !at_start);
     g->next_ms = 0; /* deploy (or confirm) at start */
     pthread_mutex_lock(&lock);
     struct git_site **tail = &sites; /* in configuration order: the thread serves the first due */
@@ -1584,6 +1587,11 @@ void git_worker_branch(const struct git_site *g, char *out, size_t n)
 bool git_worker_is_live(const struct git_site *g)
 {
     return !g || atomic_load(&g->live);
+}
+
+bool git_worker_is_confirmed(const struct git_site *g)
+{
+    return !g || atomic_load(&g->confirmed);
 }
 
 static void json_time(struct buf *out, const char *key, int64_t t)
