@@ -37,8 +37,9 @@ then an older one, in all and after the last replica had switched.
 Kill round (--kill-rounds, replicas restarted with the k*.ini first): push, webhook replica
 .2, wait until .4 is deploying (its git_status says so), kill -9 it, wait until .2 and .3
 serve the new version, restart .4 after --restart-delay seconds on the same state, wait until
-it serves the new version. Reported as above, plus whether .4 was ever ready while serving an
-older version after the restart, and its time from restart to serving the new version.
+it serves the new version. Reported as above (the switch counts as complete once .2 and .3
+serve the new version), plus how often the observer found .4 listed as ready while serving an
+older version after the restart (10 ms samples), and its time from restart to the new version.
 """
 import argparse
 import hashlib
@@ -283,9 +284,11 @@ def push(a, sha):
     subprocess.run(["git", "-C", a.work, "push", "-q", "origin", "%s:refs/heads/main" % sha], check=True)
 
 
-def judge(clients, t0, t_all, version):
-    """Client-side view of one round: failures, mixed window, backwards (all / after t_all)."""
-    evs = clients.between(t0 - 1.0, t_all + 1.0)
+def judge(clients, t0, t_all, version, t_end=None):
+    """Client-side view of one round, from t0 to t_end (default t_all + 1 s): failures, mixed
+    window, backwards (all / after t_all, when every replica in service had switched)."""
+    t_end = t_all + 1.0 if t_end is None else t_end
+    evs = clients.between(t0 - 1.0, t_end)
     fails = [e for e in evs if e[2] is None and e[0] >= t0]
     first_new = min((e[0] for e in evs if e[2] == version), default=None)
     last_old = max((e[0] for e in evs if e[2] is not None and e[2] < version), default=None)
@@ -301,7 +304,7 @@ def judge(clients, t0, t_all, version):
                 back_after += 1
         newest[c] = max(newest.get(c, 0), v)
     with clients.lock:
-        retried = len([t for t in clients.retried if t0 <= t <= t_all + 1.0])
+        retried = len([t for t in clients.retried if t0 <= t <= t_end])
     return dict(requests=len([e for e in evs if e[0] >= t0]), failures=len(fails), retried=retried,
                 fail_samples=[e[3] for e in fails[:3]], mixed_ms=mixed * 1000,
                 backwards=back, backwards_after=back_after)
@@ -351,9 +354,11 @@ def kill_round(a, reps, clients, ep, version, sha):
     row["served_old_after_restart"] = bool(served_old)
     row["ready_on_old"] = len(r4.ready_old) - n_ready_old
     wait(lambda: 4 in (ep.ready or ()), 10)
-    t_all = now()
     time.sleep(1.0)
-    row.update(judge(clients, t0, t_all, version))
+    # the switch is complete once .2 and .3 serve it (.4 is out of the endpoints then): from
+    # there on, a client that gets an older version got it from the restarted .4
+    t_switch = max(r2.first.get(version, t0), r3.first.get(version, t0))
+    row.update(judge(clients, t0, t_switch, version, now()))
     row["ok"] = code == 202 and ok and row["restarted_ok"]
     return row
 
