@@ -87,9 +87,8 @@ bool webhook_is_push(const char *github_event, const char *gitea_event, const ch
  * body signed for another purpose (a git_notify event, signed with the same secret by default)
  * is never taken for one. Within the window a replay only queues a deploy of the branch's head
  * again, which finds nothing new. */
-#define WEBHOOK_PEER_MAX_AGE_S 300  /* older than this: refused (the sender stops retrying sooner) \
-                                     */
-#define WEBHOOK_PEER_MAX_AHEAD_S 60 /* dated further ahead than this: refused (clock skew) */
+#define WEBHOOK_PEER_MAX_AGE_S 300  /* s; older: refused (the sender gives up sooner) */
+#define WEBHOOK_PEER_MAX_AHEAD_S 60 /* s; dated further ahead: refused (clock skew) */
 
 enum webhook_peer_verdict {
     WEBHOOK_PEER_OK = 0,
