@@ -1032,6 +1032,7 @@ struct deploy_info {
     char commit[41];       /* deployed or rolled back to; "" = unknown (the fetch failed) */
     char previous[41];     /* live before; "" = none */
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
+    bool held;             /* the branch's commit was rolled back from: skipped, not deployed */
 };
 
 static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
@@ -1147,6 +1148,7 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     if (live_ok && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
+        info->held = true;
         return 0; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
@@ -1388,7 +1390,9 @@ static void run_one(struct git_site *g, const char *trigger)
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
-    if (rc == 0)
+    /* a poll that skips the commit rolled back from resolves nothing: the reason stays until a
+     * deploy succeeds (or fails anew) */
+    if (rc == 0 && !info.held)
         g->last_error[0] = '\0';
     if (rc == 0 && !switched)
         g->n_unchanged++;
