@@ -27,9 +27,10 @@
 struct git_site; /* one site's deploy state (paths, schedule, status) */
 
 /** Register site (it has git_repo) with the worker: its live release is read now, and its
- *  first deploy runs as soon as the thread runs. The site's runtime owns the result (site.h);
- *  main thread. */
-struct git_site *git_worker_add(const struct site_conf *site);
+ *  first deploy runs as soon as the thread runs. at_start: wharf is starting (not reloading),
+ *  so the site is not confirmed (git_worker_is_confirmed) until that first deploy has finished.
+ *  The site's runtime owns the result (site.h); main thread. */
+struct git_site *git_worker_add(const struct site_conf *site, bool at_start);
 /** A reload kept g (same site name, root, repo, branch and subdir): read the site's settings
  *  from site, the new configuration's, from now on (waits while g is being deployed). */
 void git_worker_rebind(struct git_site *g, const struct site_conf *site);
@@ -54,6 +55,11 @@ void git_worker_branch(const struct git_site *g, char *out, size_t n);
 /** Whether the site's root holds a release (false until its first deploy; true for NULL, a
  *  site without git). Thread-safe. */
 bool git_worker_is_live(const struct git_site *g);
+/** Whether the first deploy since wharf started has finished, whatever its outcome (true for
+ *  NULL, and at once for a site a reload added). Until then a release left by an earlier run
+ *  may be older than the branch: readiness waits for this (a restarted replica must not take
+ *  traffic on an older commit than its peers). Thread-safe. */
+bool git_worker_is_confirmed(const struct git_site *g);
 /** The directory a health check of release name serves (releases/NAME, plus git_subdir),
  *  resolved; NULL when name is not a complete release of g. Caller frees. Thread-safe. */
 char *git_worker_release_root(const struct git_site *g, const char *name);

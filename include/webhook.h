@@ -10,6 +10,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct buf;
 
 enum webhook_verdict {
     WEBHOOK_OK = 0,
@@ -77,5 +80,37 @@ bool webhook_is_ping(const char *github_event, const char *gitea_event, const ch
  * (ping, tag push, issues, ...) must not deploy.
  */
 bool webhook_is_push(const char *github_event, const char *gitea_event, const char *gitlab_event);
+
+/* ---- peer notifications (git_peers) ----
+ * The signature covers the body only, so the body itself says what it is and when it was
+ * sent: a captured notification is refused once it is older than WEBHOOK_PEER_MAX_AGE_S, and a
+ * body signed for another purpose (a git_notify event, signed with the same secret by default)
+ * is never taken for one. Within the window a replay only queues a deploy of the branch's head
+ * again, which finds nothing new. */
+#define WEBHOOK_PEER_MAX_AGE_S 300  /* s; older: refused (the sender gives up sooner) */
+#define WEBHOOK_PEER_MAX_AHEAD_S 60 /* s; dated further ahead: refused (clock skew) */
+
+enum webhook_peer_verdict {
+    WEBHOOK_PEER_OK = 0,
+    WEBHOOK_PEER_MALFORMED, /* not {"event":"peer","ref":"...","sent":N,...} */
+    WEBHOOK_PEER_STALE,     /* sent more than WEBHOOK_PEER_MAX_AGE_S before now */
+    WEBHOOK_PEER_AHEAD,     /* sent more than WEBHOOK_PEER_MAX_AHEAD_S after now */
+};
+
+/** Append a peer notification's body to out:
+ *  {"event":"peer","ref":REF,"from":FROM,"sent":NOW_S} (NOW_S in Unix seconds). Pure. */
+void webhook_peer_body(const char *ref, const char *from, int64_t now_s, struct buf *out);
+
+/**
+ * Judge a peer notification's (already verified) body at now_s (Unix seconds): its top level
+ * must be an object with "event":"peer", a string "ref" (copied into ref, NUL-terminated, when
+ * it fits cap) and a non-negative integer "sent"; other members are validated and skipped, a
+ * repeated one is refused. ref is emptied unless the body is well-formed. Pure; thread-safe.
+ */
+enum webhook_peer_verdict webhook_peer_check(const void *body, size_t len, int64_t now_s, char *ref,
+                                             size_t cap);
+
+/** A static lower-case phrase for logs and answers; never NULL. */
+const char *webhook_peer_verdict_text(enum webhook_peer_verdict v);
 
 #endif

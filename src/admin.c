@@ -89,8 +89,13 @@ static unsigned readyz(struct buf *out)
         struct site *s = &sites->v[i];
         if (s->git) {
             bool live = git_worker_is_live(s->git);
-            c[n] = (struct health_check){"git", s->conf->name, live,
-                                         live ? NULL : "no live release yet (first deploy)"};
+            bool confirmed = git_worker_is_confirmed(s->git);
+            c[n] = (struct health_check){
+                "git", s->conf->name, live && confirmed,
+                !live        ? "no live release yet (first deploy)"
+                : !confirmed ? "first deploy since the start not finished (the live release is "
+                               "from an earlier run and may be older than the branch)"
+                             : NULL};
             n++;
         }
         if (s->pool) {

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "git_worker.h"
@@ -65,17 +66,26 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r,
         return message(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large");
     const char *wharf_event = header(c, "X-Wharf-Event");
     if (wharf_event) {
-        /* a peer's fan-out (peers.h): signed by wharf, deployed, never passed on */
+        /* a peer's fan-out (peers.h): signed by wharf, dated, deployed, never passed on */
         struct webhook_headers ph = {.hub_signature_256 = header(c, "X-Wharf-Signature-256")};
         enum webhook_verdict pv =
             webhook_verify(&ph, body->data ? body->data : "", body->len, site->git.secret);
-        if (pv != WEBHOOK_OK || strcmp(wharf_event, "peer") != 0) {
-            log_warn("webhook", r->id, "[site %s] refused a wharf event: %s", site->name,
-                     pv != WEBHOOK_OK ? webhook_verdict_text(pv) : "not \"peer\"");
-            return message(c, r, MHD_HTTP_FORBIDDEN,
-                           pv != WEBHOOK_OK ? webhook_verdict_text(pv) : "unknown event");
+        const char *why = pv != WEBHOOK_OK ? webhook_verdict_text(pv) : NULL;
+        char ref[256];
+        if (!why && strcmp(wharf_event, "peer") != 0)
+            why = "unknown event";
+        if (!why) {
+            enum webhook_peer_verdict e = webhook_peer_check(
+                body->data ? body->data : "", body->len, (int64_t)time(NULL), ref, sizeof ref);
+            if (e != WEBHOOK_PEER_OK)
+                why = webhook_peer_verdict_text(e);
         }
-        log_info("webhook", r->id, "[site %s] a peer was pushed to: deploy queued", site->name);
+        if (why) {
+            log_warn("webhook", r->id, "[site %s] refused a wharf event: %s", site->name, why);
+            return message(c, r, MHD_HTTP_FORBIDDEN, why);
+        }
+        log_info("webhook", r->id, "[site %s] a peer was pushed to (%s): deploy queued", site->name,
+                 ref);
         git_worker_request(r->rt->git);
         return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
     }

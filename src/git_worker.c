@@ -79,6 +79,7 @@ struct git_site {
     const char *trigger;   /* who asked for the pending deploy: "webhook", "signal" */
     bool polled_once;      /* the start-up deploy ran: later unrequested ones are polls */
     _Atomic bool live;
+    _Atomic bool confirmed; /* the first deploy since wharf started has finished (any outcome) */
     /* status, under status_lock */
     char live_commit[41];
     char live_release[128];
@@ -1014,6 +1015,7 @@ struct deploy_info {
     char commit[41];       /* deployed or rolled back to; "" = unknown (the fetch failed) */
     char previous[41];     /* live before; "" = none */
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
+    bool held;             /* the branch's commit was rolled back from: skipped, not deployed */
 };
 
 static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
@@ -1129,6 +1131,7 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     if (live_ok && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
+        info->held = true;
         return 0; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
@@ -1338,7 +1341,7 @@ static void report(const struct git_site *g, const char *event, const char *trig
         buf_init(&body, 0);
         deploy_event_json(&ev, &body);
         notify_post(&c->notify, c->notify_secret ? c->notify_secret : c->secret, c->notify_ca,
-                    event, body.data, body.len, g->tag);
+                    event, body.data, body.len, 0, g->tag);
         buf_dispose(&body);
     }
 }
@@ -1370,7 +1373,9 @@ static void run_one(struct git_site *g, const char *trigger)
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
-    if (rc == 0)
+    /* a poll that skips the commit rolled back from resolves nothing: the reason stays until a
+     * deploy succeeds (or fails anew) */
+    if (rc == 0 && !info.held)
         g->last_error[0] = '\0';
     if (rc == 0 && !switched)
         g->n_unchanged++;
@@ -1438,6 +1443,7 @@ static void *on_thread(void *arg)
         in_deploy = due; /* git_worker_remove() waits for it */
         pthread_mutex_unlock(&lock);
         run_one(due, trigger);
+        atomic_store(&due->confirmed, true);
         pthread_mutex_lock(&lock);
         in_deploy = NULL;
         pthread_cond_broadcast(&deployed);
@@ -1451,11 +1457,12 @@ static void *on_thread(void *arg)
     return NULL;
 }
 
-struct git_site *git_worker_add(const struct site_conf *site)
+struct git_site *git_worker_add(const struct site_conf *site, bool at_start)
 {
     struct git_site *g = xmalloc(sizeof *g);
     git_site_init(g, site);
     load_live(g);
+    atomic_store(&g->confirmed, !at_start);
     g->next_ms = 0; /* deploy (or confirm) at start */
     pthread_mutex_lock(&lock);
     struct git_site **tail = &sites; /* in configuration order: the thread serves the first due */
@@ -1567,6 +1574,11 @@ void git_worker_branch(const struct git_site *g, char *out, size_t n)
 bool git_worker_is_live(const struct git_site *g)
 {
     return !g || atomic_load(&g->live);
+}
+
+bool git_worker_is_confirmed(const struct git_site *g)
+{
+    return !g || atomic_load(&g->confirmed);
 }
 
 static void json_time(struct buf *out, const char *key, int64_t t)

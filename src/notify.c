@@ -29,7 +29,7 @@
 struct job {
     char *url, *body, *signature, *ca_file, *event, *tag;
     size_t len;
-    uint64_t queued_ms, next_ms, delay_ms;
+    uint64_t queued_ms, next_ms, delay_ms, retry_for_ms;
     unsigned attempts;
     CURL *easy; /* while in flight */
     struct curl_slist *headers;
@@ -147,7 +147,7 @@ static void finish(struct job *j, CURLcode res)
         snprintf(why, sizeof why, "%s", curl_easy_strerror(res));
     else
         snprintf(why, sizeof why, "HTTP status %ld", status);
-    if (stopping || now + j->delay_ms > j->queued_ms + NOTIFY_RETRY_FOR_MS) {
+    if (stopping || now + j->delay_ms > j->queued_ms + j->retry_for_ms) {
         log_error(j->tag, 0, "notify %s: %s; giving up after %u attempts", j->url, why,
                   j->attempts);
         job_free(j);
@@ -211,7 +211,8 @@ static void *on_thread(void *arg)
 }
 
 void notify_post(const struct str_list *urls, const char *secret, const char *ca_file,
-                 const char *event, const char *body, size_t len, const char *tag)
+                 const char *event, const char *body, size_t len, uint64_t retry_for_ms,
+                 const char *tag)
 {
     if (!urls || urls->n == 0)
         return;
@@ -259,6 +260,8 @@ void notify_post(const struct str_list *urls, const char *secret, const char *ca
         j->tag = xstrdup(tag);
         j->queued_ms = j->next_ms = now;
         j->delay_ms = BACKOFF_FIRST_MS;
+        j->retry_for_ms =
+            retry_for_ms && retry_for_ms < NOTIFY_RETRY_FOR_MS ? retry_for_ms : NOTIFY_RETRY_FOR_MS;
         enqueue(j);
     }
     curl_multi_wakeup(multi);

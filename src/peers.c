@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -25,7 +26,7 @@ struct job {
     struct str_list peers; /* NAME:PORT */
     char *hook;            /* URL path on the peers */
     char *secret;
-    char *body; /* {"ref":"...","from":"host"} */
+    char *body; /* webhook_peer_body(): dated when the push was accepted */
     char tag[96];
 };
 
@@ -118,7 +119,8 @@ static void run(struct job *j)
         freeifaddrs(ifs);
     if (urls.n) {
         log_info(j->tag, 0, "telling %zu peer(s) of the push", urls.n);
-        notify_post(&urls, j->secret, NULL, "peer", j->body, strlen(j->body), j->tag);
+        notify_post(&urls, j->secret, NULL, "peer", j->body, strlen(j->body), PEERS_RETRY_FOR_MS,
+                    j->tag);
     }
     for (size_t u = 0; u < urls.n; u++)
         free(urls.v[u]);
@@ -161,11 +163,7 @@ void peers_notify(const struct site_conf *site, const char *ref)
     gethostname(host, sizeof host - 1);
     struct buf b;
     buf_init(&b, 0);
-    buf_puts(&b, "{\"ref\":\"");
-    buf_append_json(&b, ref, strlen(ref));
-    buf_puts(&b, "\",\"from\":\"");
-    buf_append_json(&b, host, strlen(host));
-    buf_puts(&b, "\"}");
+    webhook_peer_body(ref, host, (int64_t)time(NULL), &b);
     j->body = xstrdup(b.data);
     buf_dispose(&b);
     pthread_mutex_lock(&lock);

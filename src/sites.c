@@ -112,7 +112,7 @@ struct site_table *sites_reload(const struct config *cfg, const struct site_tabl
         if (o && o->git && reload_same_git(o->conf, s->conf)) {
             s->git = o->git; /* releases and deploy state kept: sites_commit hands it over */
         } else {
-            s->git = git_worker_add(s->conf);
+            s->git = git_worker_add(s->conf, old == NULL);
             s->owns_git = true;
         }
     }

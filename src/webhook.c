@@ -1,6 +1,7 @@
 /*
  * webhook: signature checks and payload scanning for the push endpoint. Owns header precedence,
- * hex and urlencoding decoding and a validating JSON scanner that reads only the top-level "ref".
+ * hex and urlencoding decoding and a validating JSON scanner that reads only top-level members
+ * (a push's "ref"; a peer notification's "event", "ref" and "sent").
  * Invariants: the decision to accept depends only on gnutls_memcmp() over two 32-byte HMACs, so
  * timing reveals neither the expected digest nor the secret's length; the supplied signature
  * itself is public and may be parsed with early exits. Every failure path fails closed (never
@@ -16,6 +17,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "buf.h"
 #include "util.h"
 
 #define SHA256_LEN 32
@@ -352,20 +354,59 @@ static int skip_value(struct scan *s, int depth)
     }
 }
 
-/* The top level must be one object; its "ref" member is decoded into out, all else skipped. */
-static int json_top_ref(const void *body, size_t len, char *out, size_t cap)
+/* A top-level member json_top() looks for: a string decoded into out (NUL-terminated, no NUL
+ * inside, fitting cap), or a non-negative integer of at most 18 digits into *num. */
+struct member {
+    const char *key;
+    char *out;
+    size_t cap;
+    int64_t *num; /* non-NULL: an integer member */
+    bool found;
+};
+
+static int read_member(struct scan *s, struct member *m)
+{
+    size_t n = 0;
+
+    /* a repeated key is ambiguous (parsers disagree on which wins): refuse it */
+    if (m->found || s->p == s->end)
+        return -1;
+    m->found = true;
+    if (m->num) {
+        const unsigned char *start = s->p;
+        int64_t v = 0;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && s->p - start < 18)
+            v = v * 10 + (*s->p++ - '0');
+        if (s->p == start || (*start == '0' && s->p - start > 1))
+            return -1;
+        /* a fraction, an exponent or a 19th digit is not an integer we take */
+        if (s->p < s->end &&
+            ((*s->p >= '0' && *s->p <= '9') || *s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+            return -1;
+        *m->num = v;
+        return 0;
+    }
+    if (*s->p != '"' || scan_string(s, m->out, m->cap, &n) != 0 || n >= m->cap ||
+        memchr(m->out, '\0', n))
+        return -1;
+    m->out[n] = '\0';
+    return 0;
+}
+
+/* The top level must be one object; the members named in want are read (each must be present,
+ * once, of its type), all else is validated and skipped. */
+static int json_top(const void *body, size_t len, struct member *want, size_t n_want)
 {
     struct scan s = {body, (const unsigned char *)body + len};
-    char key[4];
-    size_t n, ref_len = 0;
-    bool found = false;
+    char key[16];
+    size_t n;
 
     skip_ws(&s);
     if (s.p == s.end || *s.p++ != '{')
         return -1;
     skip_ws(&s);
     if (s.p < s.end && *s.p == '}')
-        return -1; /* empty object: no ref */
+        return -1; /* empty object: nothing we want */
     for (;;) {
         if (s.p == s.end || *s.p != '"' || scan_string(&s, key, sizeof(key), &n) != 0)
             return -1;
@@ -373,18 +414,12 @@ static int json_top_ref(const void *body, size_t len, char *out, size_t cap)
         if (s.p == s.end || *s.p++ != ':')
             return -1;
         skip_ws(&s);
-        if (n == 3 && memcmp(key, "ref", 3) == 0) {
-            /* a repeated key is ambiguous (parsers disagree on which wins): refuse it */
-            if (found || s.p == s.end || *s.p != '"')
-                return -1;
-            if (scan_string(&s, out, cap, &ref_len) != 0 || ref_len >= cap ||
-                memchr(out, '\0', ref_len))
-                return -1;
-            out[ref_len] = '\0';
-            found = true;
-        } else if (skip_value(&s, 1) != 0) {
+        struct member *m = NULL;
+        for (size_t i = 0; i < n_want && !m; i++)
+            if (n == strlen(want[i].key) && memcmp(key, want[i].key, n) == 0)
+                m = &want[i];
+        if (m ? read_member(&s, m) != 0 : skip_value(&s, 1) != 0)
             return -1;
-        }
         skip_ws(&s);
         if (s.p == s.end)
             return -1;
@@ -396,10 +431,17 @@ static int json_top_ref(const void *body, size_t len, char *out, size_t cap)
     }
     s.p++;
     skip_ws(&s);
-    return found && s.p == s.end ? 0 : -1;
+    for (size_t i = 0; i < n_want; i++)
+        if (!want[i].found)
+            return -1;
+    return s.p == s.end ? 0 : -1;
 }
 
-/* ---- application/x-www-form-urlencoded ---- */
+static int json_top_ref(const void *body, size_t len, char *out, size_t cap)
+{
+    struct member ref = {"ref", out, cap, NULL, false};
+    return json_top(body, len, &ref, 1);
+}
 
 static bool is_form_type(const char *ct)
 {
@@ -522,4 +564,56 @@ bool webhook_is_push(const char *github_event, const char *gitea_event, const ch
     if (gitea_event && ascii_casecmp(gitea_event, "push") != 0)
         return false;
     return !gitlab_event || ascii_casecmp(gitlab_event, "Push Hook") == 0;
+}
+
+/* ---- peer notifications (git_peers) ---- */
+
+void webhook_peer_body(const char *ref, const char *from, int64_t now_s, struct buf *out)
+{
+    buf_puts(out, "{\"event\":\"peer\",\"ref\":\"");
+    buf_append_json(out, ref, strlen(ref));
+    buf_puts(out, "\",\"from\":\"");
+    buf_append_json(out, from, strlen(from));
+    buf_printf(out, "\",\"sent\":%lld}", (long long)now_s);
+}
+
+enum webhook_peer_verdict webhook_peer_check(const void *body, size_t len, int64_t now_s, char *ref,
+                                             size_t cap)
+{
+    char event[8];
+    int64_t sent = -1;
+    struct member want[] = {
+        {"event", event, sizeof event, NULL, false},
+        {"ref", ref, cap, NULL, false},
+        {"sent", NULL, 0, &sent, false},
+    };
+
+    if (!ref || cap == 0)
+        return WEBHOOK_PEER_MALFORMED;
+    ref[0] = '\0';
+    if (!body || json_top(body, len, want, sizeof want / sizeof want[0]) != 0 ||
+        strcmp(event, "peer") != 0) {
+        ref[0] = '\0';
+        return WEBHOOK_PEER_MALFORMED;
+    }
+    if (sent < now_s - WEBHOOK_PEER_MAX_AGE_S)
+        return WEBHOOK_PEER_STALE;
+    if (sent > now_s + WEBHOOK_PEER_MAX_AHEAD_S)
+        return WEBHOOK_PEER_AHEAD;
+    return WEBHOOK_PEER_OK;
+}
+
+const char *webhook_peer_verdict_text(enum webhook_peer_verdict v)
+{
+    switch (v) {
+    case WEBHOOK_PEER_OK:
+        return "ok";
+    case WEBHOOK_PEER_MALFORMED:
+        return "not a peer notification";
+    case WEBHOOK_PEER_STALE:
+        return "stale peer notification";
+    case WEBHOOK_PEER_AHEAD:
+        return "peer notification dated in the future";
+    }
+    return "unknown verdict";
 }

@@ -174,7 +174,8 @@ is "$(body /keep.txt)" "keep v1" "update by polling: an unchanged file is still 
 is "$(sj live_commit)" "$SHA2" "status: live_commit follows the new deploy"
 
 # ---- requests in flight finish on the release they started on ----
-# A slow reader takes 8 MiB in 64 KiB steps every 50 ms (~6 s); the switch happens meanwhile.
+# A slow reader takes 8 MiB in 64 KiB steps every 150 ms (~20 s: a loaded machine took over 6 s
+# to push, fetch and switch 8 MiB); the switch happens meanwhile.
 yes "big file, version A ...................................................." | head -c 8388608 >"$T/remote.work/big.txt"
 put remote marker.txt "A"
 push remote "bigA"
@@ -196,7 +197,7 @@ while True:
     if not data:
         open(started, "w").close()
     data += d
-    time.sleep(0.05)
+    time.sleep(0.15)
 open(out, "wb").write(data.split(b"\r\n\r\n", 1)[1])
 ' "$PORT" "$T/big.body" "$T/big.started" &
 SLOW_PID=$!
@@ -206,7 +207,7 @@ ok $? "in flight: a slow download of A's 8 MiB file has started"
 yes "big file, version B ...................................................." | head -c 8388608 >"$T/remote.work/big.txt"
 put remote marker.txt "B"
 push remote "bigB"
-wait_until 10000 body_is /marker.txt "B"
+wait_until 18000 body_is /marker.txt "B"
 is "$(body /marker.txt)" "B" "in flight: version B went live"
 kill -0 "$SLOW_PID" 2>/dev/null
 ok $? "in flight: the slow download was still running when B went live"

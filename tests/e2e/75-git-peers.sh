@@ -2,8 +2,9 @@
 # git_peers: three replicas on 127.0.0.2, .3 and .4, one port, no polling (git_interval = 0),
 # each listing all three (as a headless Service's name lists every pod). A push webhook to one
 # replica reaches the other two through the fan-out: all three serve the new commit within a
-# bound. A peer notification is never passed on; a forged one (wrong secret) is refused and
-# deploys nothing; git_peers without git_hook is a config error.
+# bound. A peer notification is never passed on; a forged one (wrong secret), a replayed one
+# (dated outside the window), an undated one and a git_notify body are refused and deploy
+# nothing; git_peers without git_hook is a config error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/git-lib.sh"
 command -v openssl >/dev/null || skip_all "openssl is not installed"
@@ -52,24 +53,47 @@ wait_until 20000 all_serve "c2"
 ok $? "all three serve c2 (two of them only told by the fan-out: they never poll)"
 echo "# all three on c2 $(($(now_ms) - t0)) ms after the webhook"
 like "$(cat "$T/wharf2.err")" "telling 3 peer\(s\) of the push" "127.0.0.2 told the three addresses"
-like "$(cat "$T/wharf3.err")" "a peer was pushed to: deploy queued" "127.0.0.3 deployed on the peer notification"
+like "$(cat "$T/wharf3.err")" "a peer was pushed to \(refs/heads/main\): deploy queued" "127.0.0.3 deployed on the peer notification"
 unlike "$(cat "$T/wharf3.err" "$T/wharf4.err")" "telling .* peer" "... and no peer passed it on"
 
 # a forged peer notification: refused, nothing deployed
 put app index.html "c3"
 push app "c3"
-printf '{"ref":"refs/heads/main","from":"x"}' >"$T/peer.json"
+# peer_body FILE SENT: a peer notification's body as wharf sends it, dated SENT (Unix seconds)
+peer_body() { printf '{"event":"peer","ref":"refs/heads/main","from":"x","sent":%s}' "$2" >"$1"; }
+peer_body "$T/peer.json" "$(date +%s)"
 is "$(hook 3 "$T/peer.json" -H 'X-Wharf-Event: peer' \
     -H "X-Wharf-Signature-256: sha256=$(hmac256 wrong "$T/peer.json")")" "403" \
     "a peer notification signed with another secret: 403"
 is "$(hook 3 "$T/peer.json" -H 'X-Wharf-Event: deploy' \
     -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/peer.json")")" "403" \
     "a signed wharf event that is not \"peer\": 403"
+# a replay: a notification captured an hour ago, its signature still good
+peer_body "$T/old.json" "$(($(date +%s) - 3600))"
+is "$(hook 3 "$T/old.json" -H 'X-Wharf-Event: peer' \
+    -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/old.json")")" "403" \
+    "a correctly signed peer notification sent an hour ago (a replay): 403"
+peer_body "$T/ahead.json" "$(($(date +%s) + 3600))"
+is "$(hook 3 "$T/ahead.json" -H 'X-Wharf-Event: peer' \
+    -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/ahead.json")")" "403" \
+    "... one dated an hour ahead: 403"
+# the body the fan-out sent before it was dated, and a git_notify event (same secret by default)
+printf '{"ref":"refs/heads/main","from":"x"}' >"$T/undated.json"
+is "$(hook 3 "$T/undated.json" -H 'X-Wharf-Event: peer' \
+    -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/undated.json")")" "403" \
+    "an undated peer body: 403"
+printf '{"time":"2026-01-01T00:00:00Z","event":"deploy","site":"app","result":"ok"}' >"$T/ev.json"
+is "$(hook 3 "$T/ev.json" -H 'X-Wharf-Event: peer' \
+    -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/ev.json")")" "403" \
+    "a signed git_notify event replayed as a peer notification: 403"
+like "$(cat "$T/wharf3.err")" "refused a wharf event: stale peer notification" \
+    "the replay is logged as stale"
 holds_for 2000 serves 3 "c2"
 ok $? "... and 127.0.0.3 still serves c2"
+peer_body "$T/peer.json" "$(date +%s)"
 is "$(hook 3 "$T/peer.json" -H 'X-Wharf-Event: peer' \
     -H "X-Wharf-Signature-256: sha256=$(hmac256 s3cret "$T/peer.json")")" "202" \
-    "a peer notification signed with the secret: 202"
+    "a fresh peer notification signed with the secret: 202"
 wait_until 20000 serves 3 "c3"
 ok $? "... and 127.0.0.3 deploys c3"
 holds_for 1500 serves 2 "c2"

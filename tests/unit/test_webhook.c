@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "buf.h"
 #include "webhook.h"
 
 /* RFC 4231 test case 2 */
@@ -560,8 +561,96 @@ static void test_sign(void)
     is_str(sig, "sha256=" EMPTY_HEX, "sign: HMAC of the empty body");
 }
 
+/* peer_check: the body as wharf sends it, at a given now */
+static enum webhook_peer_verdict peer(const char *body, int64_t now, char *ref, size_t cap)
+{
+    return webhook_peer_check(body, strlen(body), now, ref, cap);
+}
+
+static void test_peer(void)
+{
+    const int64_t now = 1765000000;
+    char ref[64];
+    struct buf b;
+
+    buf_init(&b, 0);
+    webhook_peer_body("refs/heads/main", "pod-\"a\"", now, &b);
+    is_str(b.data,
+           "{\"event\":\"peer\",\"ref\":\"refs/heads/main\",\"from\":\"pod-\\\"a\\\"\","
+           "\"sent\":1765000000}",
+           "peer body: exact bytes, from escaped");
+    is_int(webhook_peer_check(b.data, b.len, now, ref, sizeof ref), WEBHOOK_PEER_OK,
+           "peer: what we send, checked at once: ok");
+    is_str(ref, "refs/heads/main", "peer: the ref is read");
+    is_int(webhook_peer_check(b.data, b.len, now + WEBHOOK_PEER_MAX_AGE_S, ref, sizeof ref),
+           WEBHOOK_PEER_OK, "peer: exactly WEBHOOK_PEER_MAX_AGE_S old: ok");
+    is_int(webhook_peer_check(b.data, b.len, now + WEBHOOK_PEER_MAX_AGE_S + 1, ref, sizeof ref),
+           WEBHOOK_PEER_STALE, "peer: one second older: stale (a replay is refused)");
+    is_int(webhook_peer_check(b.data, b.len, now + 86400 * 365, ref, sizeof ref),
+           WEBHOOK_PEER_STALE, "peer: a year later: stale");
+    is_int(webhook_peer_check(b.data, b.len, now - WEBHOOK_PEER_MAX_AHEAD_S, ref, sizeof ref),
+           WEBHOOK_PEER_OK, "peer: dated WEBHOOK_PEER_MAX_AHEAD_S ahead (skew): ok");
+    is_int(webhook_peer_check(b.data, b.len, now - WEBHOOK_PEER_MAX_AHEAD_S - 1, ref, sizeof ref),
+           WEBHOOK_PEER_AHEAD, "peer: further ahead: refused");
+    buf_dispose(&b);
+
+    /* what the body must be */
+    is_int(peer("{\"ref\":\"refs/heads/main\",\"from\":\"x\"}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: the old undated body is refused");
+    is_str(ref, "", "peer: ref emptied when malformed");
+    is_int(peer("{\"event\":\"deploy\",\"ref\":\"r\",\"sent\":1765000000}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: another event (a git_notify body) is refused");
+    is_int(peer("{\"time\":\"2025-12-06T05:46:40Z\",\"event\":\"deploy\",\"commit\":\"abc\"}", now,
+                ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: a deploy event's shape is refused");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\"}", now, ref, sizeof ref), WEBHOOK_PEER_MALFORMED,
+           "peer: no sent");
+    is_int(peer("{\"event\":\"peer\",\"sent\":1765000000}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: no ref");
+    is_int(peer("{\"ref\":\"r\",\"sent\":1765000000}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: no event");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":\"1765000000\"}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: sent as a string");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":1765000000.5}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: sent with a fraction");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":1.765e9}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: sent with an exponent");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":-1}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: a negative sent");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":01765000000}", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: a leading zero");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":9999999999999999999}", now, ref,
+                sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: 19 digits (would overflow)");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":1,\"sent\":1765000000}", now, ref,
+                sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: a repeated sent (the later would be fresh)");
+    is_int(peer("{\"event\":\"peer\",\"event\":\"peer\",\"ref\":\"r\",\"sent\":1765000000}", now,
+                ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: a repeated event");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":1765000000", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: truncated");
+    is_int(peer("{\"event\":\"peer\",\"ref\":\"r\",\"sent\":1765000000} x", now, ref, sizeof ref),
+           WEBHOOK_PEER_MALFORMED, "peer: trailing bytes");
+    is_int(peer("{\"x\":{\"sent\":1765000000},\"event\":\"peer\",\"ref\":\"r\",\"sent\":1}", now,
+                ref, sizeof ref),
+           WEBHOOK_PEER_STALE, "peer: a nested sent is not the top-level one");
+    is_int(peer(" { \"sent\" : 1765000000 , \"ref\" : \"r\" , \"event\" : \"peer\" } ", now, ref,
+                sizeof ref),
+           WEBHOOK_PEER_OK, "peer: any order, whitespace");
+    is_int(
+        peer("{\"event\":\"peer\",\"ref\":\"refs/heads/a-long-branch-name\",\"sent\":1765000000}",
+             now, ref, 8),
+        WEBHOOK_PEER_MALFORMED, "peer: a ref longer than cap");
+    is_int(webhook_peer_check(NULL, 0, now, ref, sizeof ref), WEBHOOK_PEER_MALFORMED,
+           "peer: no body");
+    is_str(webhook_peer_verdict_text(WEBHOOK_PEER_STALE), "stale peer notification",
+           "peer: verdict text");
+}
+
 int main(void)
 {
+    test_peer();
     test_sign();
     test_hub_signature();
     test_absent();
