@@ -50,4 +50,9 @@ bool access_resume(struct MHD_Connection *c, struct request *r, enum MHD_Result 
 /** Frees what access_check left in r (NULL-safe; at completion). */
 void access_request_done(struct request *r);
 
+/** For the stop, before MHD_stop_daemon: every request suspended for a password check is
+ *  resumed (a queued check is cancelled: 503; a running one is finished), and no check
+ *  thread touches a worker afterwards (basic_auth_drain). */
+void access_stop(void);
+
 #endif

@@ -52,6 +52,7 @@ struct basic_auth_job {
     char *dummy_hash;
     uint64_t now_ms; /* of the check: the clock the cache runs on */
     _Atomic bool ok;
+    _Atomic bool cancelled; /* not checked: the server is stopping (basic_auth_drain) */
     struct basic_auth_job *next;
 };
 
@@ -84,6 +85,17 @@ int basic_auth_submit(struct basic_auth_job *job);
 bool basic_auth_job_ok(const struct basic_auth_job *job);
 /** Frees the job's copies (the password is wiped). */
 void basic_auth_job_dispose(struct basic_auth_job *job);
+
+/** The job was not checked because the server is stopping (done was still called). */
+bool basic_auth_job_cancelled(const struct basic_auth_job *job);
+
+/**
+ * For the stop, before the daemons are stopped: refuses new jobs, cancels the queued ones and
+ * waits for the running ones, so that every suspended request has been resumed (done called,
+ * MHD_resume_connection) and no pool thread touches a worker afterwards. A running hash is
+ * finished (bcrypt at a high cost can take a second). Then basic_auth_submit fails.
+ */
+void basic_auth_drain(void);
 
 /** Runs a check synchronously (the pool's work; for tests). Returns the result. */
 bool basic_auth_run(struct basic_auth_job *job);

@@ -260,6 +260,12 @@ bool access_resume(struct MHD_Connection *c, struct request *r, enum MHD_Result 
     struct access_wait *w = r->access_wait;
     bool ok = basic_auth_job_ok(&w->job);
     long rule = w->rule;
+    if (basic_auth_job_cancelled(&w->job)) {
+        access_request_done(r);
+        *ret = response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "The server is stopping.",
+                              MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return false;
+    }
     if (ok) {
         free(r->remote_user);
         r->remote_user = xstrdup(w->job.user);
@@ -280,4 +286,9 @@ void access_request_done(struct request *r)
     basic_auth_job_dispose(&r->access_wait->job);
     free(r->access_wait);
     r->access_wait = NULL;
+}
+
+void access_stop(void)
+{
+    basic_auth_drain();
 }

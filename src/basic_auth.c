@@ -277,7 +277,10 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static struct basic_auth_job *queue_head, *queue_tail;
 static unsigned queued;
+static unsigned running; /* jobs a thread took and has not finished (done() included) */
 static bool pool_started;
+static bool pool_stopping; /* basic_auth_drain: no new job, queued ones are cancelled */
+static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;
 
 static void *pool_main(void *arg)
 {
@@ -291,9 +294,18 @@ static void *pool_main(void *arg)
         if (!queue_head)
             queue_tail = NULL;
         queued--;
+        running++;
+        bool cancel = pool_stopping;
         pthread_mutex_unlock(&pool_lock);
-        basic_auth_run(job);
+        if (cancel) /* the server stops: the request gets a 503, not a verdict */
+            atomic_store_explicit(&job->cancelled, true, memory_order_release);
+        else
+            basic_auth_run(job);
         job->done(job); /* the last touch: the owner may free it from now on */
+        pthread_mutex_lock(&pool_lock);
+        if (--running == 0 && !queue_head)
+            pthread_cond_broadcast(&pool_idle);
+        pthread_mutex_unlock(&pool_lock);
     }
     return NULL;
 }
@@ -319,7 +331,7 @@ int basic_auth_submit(struct basic_auth_job *job)
 {
     int rc = -1;
     pthread_mutex_lock(&pool_lock);
-    if (!pool_started && start_pool() != 0)
+    if (pool_stopping || (!pool_started && start_pool() != 0))
         goto out;
     if (queued >= BASIC_AUTH_QUEUE_MAX)
         goto out;
@@ -337,4 +349,18 @@ int basic_auth_submit(struct basic_auth_job *job)
 out:
     pthread_mutex_unlock(&pool_lock);
     return rc;
+}
+
+void basic_auth_drain(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    pool_stopping = true;
+    while (queue_head || running)
+        pthread_cond_wait(&pool_idle, &pool_lock);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+bool basic_auth_job_cancelled(const struct basic_auth_job *job)
+{
+    return atomic_load_explicit(&job->cancelled, memory_order_acquire);
 }

@@ -1104,6 +1104,7 @@ void http_front_stop(void)
      * pitfall 8): failing what the engines and queues still hold resumes them; one more pass lets
      * MHD send those clients their 502/503 (best effort: a slow reader is simply closed) */
     fcgi_pool_stop();
+    access_stop(); /* the same for requests waiting for a password check */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
             MHD_run(ds[i]);

@@ -80,6 +80,31 @@ ok "$([ "$running" -ge 1 ]; echo $?)" "... before they are all done ($running st
 wait "${SLOW[@]}"
 is "$(cat "$T"/slow.*.code | tr -d '\n')" "401401401401" "the slow checks all end in 401"
 
+# a stop while checks are queued and running (shutdown_timeout = 0: nothing waits for them):
+# every suspended request is resumed before the daemons stop (MHD aborts the process when one
+# is still suspended), queued checks end in 503, and wharf exits 0
+stop_pid "$WPID"
+new_port
+sed -e "s/^listen = .*/listen = 127.0.0.1:$PORT/" -e 's/^workers = 1/workers = 1\nshutdown_timeout = 0/' \
+    "$T/auth.ini" >"$T/stop.ini"
+start_wharf_ini "$T/stop.ini"
+STOPPERS=()
+for i in 1 2 3 4 5 6; do
+    curl -s -o /dev/null -w '%{http_code}' -u slow:wrongpass "$(URL /admin/a.txt)" \
+        >"$T/stop.$i.code" &
+    STOPPERS+=($!)
+done
+# the checks are under way once the pool's threads burn CPU (bcrypt-14: about a second each)
+wait_until 5000 bash -c "[ \$(ps -L -o pcpu= -p $WPID | awk '\$1 > 20' | wc -l) -ge 1 ]"
+kill -TERM "$WPID"
+wait "$WPID"
+is "$?" 0 "a stop with password checks queued and running exits 0"
+unlike "$(cat "$T/wharf.err")" "suspended|MHD_stop_daemon|Aborted" "... without MHD's panic"
+wait "${STOPPERS[@]}"
+codes=$(cat "$T"/stop.*.code | tr -d '\n')
+like "$codes" "503" "a check still queued at the stop is answered 503 ($codes)"
+unlike "$codes" "200" "... and none is let through"
+
 cat >"$T/bad.ini" <<INI
 [site a]
 root = $T/www
