@@ -86,6 +86,8 @@ struct git_site {
     int64_t last_success;
     char last_error[1024]; /* a gate's reason holds a body prefix and stderr lines */
     char after_error[256]; /* git_after's failure after the last switch; "" = none */
+    char held_sha[41];     /* the refused commit polls last left alone (logged once); deploy
+                            * thread only */
     bool deploying;
     unsigned n_deploys, n_failures, n_unchanged;
     unsigned n_gate_refused, n_gate_rollbacks; /* git_check before / after the switch */
@@ -450,6 +452,9 @@ static void remove_leftovers(const struct git_site *g, const char *live)
     char *skip_tmp = xasprintf("%s/rolled-back.tmp", g->state);
     unlink(skip_tmp);
     free(skip_tmp);
+    char *refused_tmp = xasprintf("%s/refused.tmp", g->state);
+    unlink(refused_tmp);
+    free(refused_tmp);
 }
 
 /* Keep the live release, its rollback target and the newest git_keep others (release.h). */
@@ -1001,6 +1006,61 @@ static void clear_skip(const struct git_site *g)
     free(path);
 }
 
+/* ---- the refused commit -----------------------------------------------------------------------
+ * state/refused: the commit git_check refused before the switch, the git_check value it failed
+ * and why ("SHA\nCHECK\nREASON"). While the branch stays on that commit and git_check is
+ * unchanged, polls and the start-up deploy do not build it again (the same failure, rebuilt every
+ * git_interval, would only load the machine and flood the log and git_notify); a webhook push,
+ * SIGUSR2 or wharf --deploy asks for it explicitly and tries it again. Any other commit is built
+ * as usual, and clears the record. Written whole under another name and renamed. */
+
+#define REFUSED_MAX 2048 /* bytes of the record read */
+
+/* The reason recorded for sha under the current git_check, pointing into text (n bytes), or
+ * NULL when the record is of another commit or check. text[0] == '\0' when there is none. */
+static const char *refused_reason(const struct git_site *g, const char *sha, char *text, size_t n)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, text, n - 1) : -1;
+    text[got > 0 ? got : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    const char *check = g->site->git.check;
+    char *nl = strchr(text, '\n');
+    if (!check || !nl || (size_t)(nl - text) != 40 || strncmp(text, sha, 40) != 0)
+        return NULL;
+    const char *c = nl + 1;
+    size_t clen = strlen(check);
+    if (strncmp(c, check, clen) != 0 || c[clen] != '\n')
+        return NULL;
+    return c + clen + 1;
+}
+
+static void write_refused(const struct git_site *g, const char *sha, const char *why)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    char *tmp = xasprintf("%s/refused.tmp", g->state);
+    FILE *f = fopen(tmp, "we");
+    bool ok = f && fprintf(f, "%s\n%s\n%s", sha, g->site->git.check, why) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        log_warn(g->tag, 0, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(path);
+    free(tmp);
+}
+
+static void clear_refused(const struct git_site *g)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    unlink(path);
+    free(path);
+}
+
 /* ---- one deploy ---------------------------------------------------------------------------- */
 
 /* Under the deploy lock, before a deploy or a rollback: remove leftovers (never the entry the
@@ -1031,6 +1091,8 @@ struct deploy_info {
     char commit[41];       /* deployed or rolled back to; "" = unknown (the fetch failed) */
     char previous[41];     /* live before; "" = none */
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
+    char held[1024];       /* the branch's commit was refused earlier and not tried again:
+                            * why (becomes last_error); "" = no */
 };
 
 static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
@@ -1119,10 +1181,11 @@ static bool gate_after(struct git_site *g, const char *sha, struct buf *why)
     return tries == 0;
 }
 
-/* Fetch, build and switch. Returns 0, with *switched telling whether a new release went live
- * (false: the branch's commit is live already, or was rolled back from), or -1 with the reason
- * in errs. */
-static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
+/* Fetch, build and switch. again: the deploy was asked for (webhook, SIGUSR2, wharf --deploy),
+ * so a commit git_check refused is tried again. Returns 0, with *switched telling whether a new
+ * release went live (false: the branch's commit is live already, was rolled back from, or was
+ * refused and not asked for again: info->held), or -1 with the reason in errs. */
+static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_info *info,
                   struct errlist *errs)
 {
     *switched = false;
@@ -1154,6 +1217,22 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         record_live(g, live, sha, commit_time(g, sha));
         return 0; /* already live: nothing to do */
     }
+    char refused[REFUSED_MAX];
+    const char *reason = refused_reason(g, sha, refused, sizeof refused);
+    if (reason && !again) {
+        snprintf(info->held, sizeof info->held,
+                 "not tried again until the branch moves or a deploy is asked for (webhook, "
+                 "SIGUSR2, wharf --deploy): %s",
+                 reason);
+        if (strcmp(g->held_sha, sha) != 0) { /* once, not at every poll */
+            log_info(g->tag, 0, "%.12s was refused by git_check: %s", sha, info->held);
+            snprintf(g->held_sha, sizeof g->held_sha, "%s", sha);
+        }
+        return 0;
+    }
+    g->held_sha[0] = '\0';
+    if (refused[0])
+        clear_refused(g); /* another commit, or asked for again */
     /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
      * pruning and rollback can sort by name */
     if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0) {
@@ -1193,6 +1272,7 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     bool gated = gate_on(g);
     if (gated && gate_before(g, name, sha, errs) != 0) {
         remove_release(g, name); /* never live: nothing refers to it */
+        write_refused(g, sha, errs->msg[errs->n - 1]);
         goto out;
     }
     if (switch_to(g, name, errs) != 0) {
@@ -1377,7 +1457,8 @@ static void run_one(struct git_site *g, const char *trigger)
     else if (fd < 0)
         errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
     else
-        rc = deploy(g, &switched, &info, &errs);
+        rc = deploy(g, strcmp(trigger, "webhook") == 0 || strcmp(trigger, "signal") == 0,
+                    &switched, &info, &errs);
     const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
     if (fd >= 0 && (switched || rc < 0))
@@ -1387,8 +1468,8 @@ static void run_one(struct git_site *g, const char *trigger)
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
-    if (rc == 0)
-        g->last_error[0] = '\0';
+    if (rc == 0) /* a held commit keeps saying why it is not live */
+        snprintf(g->last_error, sizeof g->last_error, "%s", info.held);
     if (rc == 0 && !switched)
         g->n_unchanged++;
     if (switched) {
@@ -1719,7 +1800,8 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
     if (fd < 0) {
         errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, &info, &errs) : deploy(&g, &switched, &info, &errs);
+        rc = do_rollback ? rollback(&g, &info, &errs)
+                         : deploy(&g, true, &switched, &info, &errs);
         if (switched || rc < 0)
             report(&g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
                    errs.n ? errs.msg[errs.n - 1] : "unknown error");

@@ -101,9 +101,25 @@ ok $(releases "$T/site" | grep -q "${SHA2:0:12}" && echo 1 || echo 0) \
     "fatal commit: its release was removed"
 like "$(sj history)" "\"result\": *\"failed\"" "fatal commit: the history records the failed deploy"
 metric() { curl -s "http://127.0.0.1:$APORT/metrics" | grep -E "^wharf_git_check_failures_total\{.*stage=\"$1\"" | awk '{print $2}'; }
-# (each poll tries the branch's commit again, as after any failed deploy: 1 or more by now)
-ok $([ "$(metric before_switch)" -ge 1 ] 2>/dev/null && echo 0 || echo 1) \
-    "fatal commit: wharf_git_check_failures_total{stage=before_switch} counts it"
+is "$(metric before_switch)" 1 "fatal commit: wharf_git_check_failures_total{stage=before_switch} counts it"
+
+# ==== a refused commit is not built again by polls; asked for again, it is tried again ==========
+wait_grep "$T/wharf.err" "${SHA2:0:12} was refused by git_check: not tried again" 10
+ok $(holds_for 3500 eval '[ "$(metric before_switch)" = 1 ]' && echo 0 || echo 1) \
+    "refused commit: the next polls (git_interval = 1s) do not build it again"
+is "$(grep -c "deploying ${SHA2:0:12}" "$T/wharf.err")" 1 "refused commit: built once"
+is "$(grep -c "${SHA2:0:12} was refused by git_check" "$T/wharf.err")" 1 \
+    "refused commit: the polls that leave it alone log it once"
+like "$(sj last_error)" "not tried again until the branch moves.*git_check refused ${SHA2:0:12} .*PHP Fatal error" \
+    "refused commit: last_error still says why"
+like "$(cat "$STATE/refused" 2>/dev/null | head -1)" "^$SHA2\$" "refused commit: recorded in the state directory"
+kill -USR2 "$WPID"
+wait_until 20000 eval '[ "$(metric before_switch)" = 2 ]'
+is "$(metric before_switch)" 2 "SIGUSR2: the refused commit is tried again (and refused again)"
+is "$(grep -c "deploying ${SHA2:0:12}" "$T/wharf.err")" 2 "SIGUSR2: built a second time"
+is "$(body /index.php)" "v1" "SIGUSR2: v1 stays live"
+ok $(holds_for 2500 eval '[ "$(metric before_switch)" = 2 ]' && echo 0 || echo 1) \
+    "after SIGUSR2: the polls leave it alone again"
 
 # ==== a commit that passes before the switch and fails live is rolled back by itself =============
 put app index.php "$(good_php v3)"
