@@ -1457,8 +1457,8 @@ static void run_one(struct git_site *g, const char *trigger)
     else if (fd < 0)
         errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
     else
-        rc = deploy(g, strcmp(trigger, "webhook") == 0 || strcmp(trigger, "signal") == 0,
-                    &switched, &info, &errs);
+        rc = deploy(g, strcmp(trigger, "webhook") == 0 || strcmp(trigger, "signal") == 0, &switched,
+                    &info, &errs);
     const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
     if (fd >= 0 && (switched || rc < 0))
@@ -1800,8 +1800,7 @@ int git_deploy_once(const struct site_conf *site, bool do_rollback)
     if (fd < 0) {
         errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, &info, &errs)
-                         : deploy(&g, true, &switched, &info, &errs);
+        rc = do_rollback ? rollback(&g, &info, &errs) : deploy(&g, true, &switched, &info, &errs);
         if (switched || rc < 0)
             report(&g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
                    errs.n ? errs.msg[errs.n - 1] : "unknown error");
