@@ -102,7 +102,6 @@ static struct git_site *in_deploy; /* the site run_one() works on, under lock; N
 static pthread_t thread;
 static bool running;
 static bool stopping;
-static bool in_cli; /* git_deploy_once: no server in this process, so no health gate */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the list, requested, next_ms,
                                                           * in_deploy, stopping */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -1127,15 +1126,12 @@ static bool pause_ms(uint64_t ms)
     return false;
 }
 
+/* The gate applies to every deploy of a site with git_check, the command line's included
+ * (wharf --deploy serves the checks itself: main.c); a process with no listener to ask fails
+ * the check, so no commit goes live unchecked. */
 static bool gate_on(const struct git_site *g)
 {
-    if (!g->site->git.check)
-        return false;
-    if (in_cli)
-        log_warn(g->tag, 0,
-                 "git_check is not run by wharf --deploy (only a running server can serve the "
-                 "check); deploying without the gate");
-    return !in_cli;
+    return g->site->git.check != NULL;
 }
 
 /* The check of release name (sha) before the switch: 0, or -1 with the reason in errs. */
@@ -1786,34 +1782,45 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
     pthread_mutex_unlock(&status_lock);
 }
 
-int git_deploy_once(const struct site_conf *site, bool do_rollback)
+/* A deploy or rollback from the command line, on g, in this thread; see git_deploy_once. */
+static int deploy_here(struct git_site *g, bool do_rollback)
 {
-    struct git_site g;
-    in_cli = true;
-    git_site_init(&g, site);
     struct errlist errs = {0};
     struct deploy_info info = {0};
     bool switched = true;
     int rc = -1;
     uint64_t t0 = clock_ms();
-    int fd = lock_state(&g, true); /* waits for a deploy running in the server */
+    int fd = lock_state(g, true); /* waits for a deploy running in the server */
     if (fd < 0) {
-        errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
+        errlist_add(&errs, "cannot lock %s: %s", g->lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, &info, &errs) : deploy(&g, true, &switched, &info, &errs);
+        rc = do_rollback ? rollback(g, &info, &errs) : deploy(g, true, &switched, &info, &errs);
         if (switched || rc < 0)
-            report(&g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
+            report(g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
                    errs.n ? errs.msg[errs.n - 1] : "unknown error");
         close(fd);
     }
     notify_flush(2 * NOTIFY_TIMEOUT_MS); /* the events leave before the process does */
     notify_stop();
     if (rc < 0)
-        log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
+        log_error(g->tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
                   errs.n ? errs.msg[errs.n - 1] : "unknown error");
     else if (!switched)
-        log_info(g.tag, 0, "already up to date");
+        log_info(g->tag, 0, "already up to date");
     errlist_dispose(&errs);
+    return rc;
+}
+
+int git_deploy_once(const struct site_conf *site, bool do_rollback)
+{
+    struct git_site g;
+    git_site_init(&g, site);
+    int rc = deploy_here(&g, do_rollback);
     git_site_dispose(&g);
     return rc;
+}
+
+int git_worker_deploy_here(struct git_site *g)
+{
+    return g ? deploy_here(g, false) : -1;
 }
