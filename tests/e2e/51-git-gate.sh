@@ -39,6 +39,7 @@ SHA1=$SHA
 
 new_port
 APORT=$(free_port)
+SECRET=gate-hook-secret
 cat >"$T/main.ini" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
@@ -51,6 +52,8 @@ git_repo = $T/app.git
 git_interval = 1s
 git_keep = 3
 git_status = /_status
+git_hook = /_hook
+git_secret = $SECRET
 git_after = test ! -f after.sh || sh after.sh
 git_check = /index.php?check=1 204
 git_check_timeout = 10s
@@ -120,6 +123,10 @@ is "$(grep -c "deploying ${SHA2:0:12}" "$T/wharf.err")" 2 "SIGUSR2: built a seco
 is "$(body /index.php)" "v1" "SIGUSR2: v1 stays live"
 ok $(holds_for 2500 eval '[ "$(metric before_switch)" = 2 ]' && echo 0 || echo 1) \
     "after SIGUSR2: the polls leave it alone again"
+is "$(push_hook)" 202 "a push webhook for the same commit is accepted"
+wait_until 20000 eval '[ "$(metric before_switch)" = 3 ]'
+is "$(metric before_switch)" 3 "push webhook: the refused commit is tried again"
+is "$(body /index.php)" "v1" "push webhook: v1 stays live"
 
 # ==== a commit that passes before the switch and fails live is rolled back by itself =============
 put app index.php "$(good_php v3)"
