@@ -298,7 +298,7 @@ for i in 1 2 3 4 5 6; do
 done
 
 # ---- what must never be served -------------------------------------------------------------------------------
-like "$(CJAR="$T/cookies-anon.txt" req cfg /wp-config.php)" '^(200|403|404)$' "GET /wp-config.php answers"
+is "$(CJAR="$T/cookies-anon.txt" req cfg /wp-config.php)" 403 "GET /wp-config.php is 403 (the preset's deny)"
 has cfg wp-db-pass
 ok $((!$?)) "GET /wp-config.php never shows the database password"
 grep -rlF -- "$ADMIN_PASS" "$T/resp" >/dev/null
