@@ -3,20 +3,22 @@
  *
  * Invariants:
  * - A complete release is an entry of releases/ whose name is exactly a release name
- *   (NNNNNN-TIME-SHA12, see release.h: no .tmp, .tmp.index, .del or other suffix) and that is a
- *   real directory (lstat: not a symlink, not a file). Nothing else counts, anywhere: in the
- *   release list, for rollback, for prune, for "already live". This rule is enough because a
- *   directory only gets a release name by the rename() of a finished build (NAME.tmp, checked
- *   out, git_then run, git_subdir checked) and only loses it by a rename() to NAME.del before
- *   it is removed: both atomic, so a kill -9 never leaves a half-built or half-removed
- *   directory under a release name.
+ *   (NNNNNN-TIME-SHA12, see release.h: no .tmp, .index, .del or other suffix), that is a real
+ *   directory (lstat: not a symlink, not a file) and that holds no BUILDING_MARK. Nothing else
+ *   counts, anywhere: in the release list, for rollback, for prune, for "already live". This
+ *   rule is enough because a build is made as NAME.tmp holding the mark, gets its release name
+ *   by one rename() (so git_then works at the release's final path: what it writes down stays
+ *   true), and becomes complete only by the unlink() of its mark once it is checked out,
+ *   git_then has run and git_subdir is checked; a release loses its name by a rename() to
+ *   NAME.del before it is removed. Each step is atomic, so a kill -9 never leaves a half-built
+ *   or half-removed directory that counts as a release.
  * - The root symlink only ever points at a complete release: switch_to() checks its target,
  *   and the symlink is replaced by rename() of a new link. A kill -9 at any moment leaves
  *   either the old or the new release live.
- * - Everything else a killed deploy leaves (NAME.tmp, NAME.tmp.index, NAME.del, any other
- *   entry of releases/ that is not a complete release, git's *.lock files in the cache, a
- *   half-made cache, ROOT.wharf-swap.PID) is removed under the deploy lock before each deploy
- *   and rollback; the first deploy runs at start. The entry the root points at is never
+ * - Everything else a killed deploy leaves (NAME.tmp, NAME with its mark, NAME.index, NAME.del,
+ *   any other entry of releases/ that is not a complete release, git's *.lock files in the
+ *   cache, a half-made cache, ROOT.wharf-swap.PID) is removed under the deploy lock before each
+ * deploy and rollback; the first deploy runs at start. The entry the root points at is never
  *   removed, whatever it is; when it is not a complete release, the root is first switched to
  *   the newest complete one, and the do-not-redeploy list only holds while the root is on a
  *   complete release.
@@ -55,9 +57,10 @@
 #include "shared_path.h"
 #include "util.h"
 
-#define HISTORY 10      /* deploy durations kept for the status */
-#define RETRY_MS 30000  /* after a failed deploy with git_interval 0, try again */
-#define DEBOUNCE_MS 250 /* a requested deploy waits this long for more pushes */
+#define HISTORY 10                      /* deploy durations kept for the status */
+#define BUILDING_MARK ".wharf-building" /* in a release directory whose build is not finished */
+#define RETRY_MS 30000                  /* after a failed deploy with git_interval 0, try again */
+#define DEBOUNCE_MS 250                 /* a requested deploy waits this long for more pushes */
 #define MIN_GAP_MS                                                                                 \
     1000 /* between two requested deploys of one site: a burst of                                  \
           * pushes becomes at most two deploys a second */
@@ -272,10 +275,33 @@ static bool is_complete(const struct git_site *g, const char *name)
     if (!release_name_valid(name))
         return false;
     char *p = xasprintf("%s/%s", g->releases, name);
+    char *mark = xasprintf("%s/" BUILDING_MARK, p);
     struct stat st;
-    bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && lstat(mark, &st) != 0 && errno == ENOENT;
+    free(mark);
     free(p);
     return ok;
+}
+
+/* Mark dir (a build) as unfinished: its BUILDING_MARK, made before dir gets a release name. */
+static int mark_building(const char *dir)
+{
+    char *mark = xasprintf("%s/" BUILDING_MARK, dir);
+    int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    free(mark);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* The build in dir is finished: removing its mark is the one step that makes it complete. */
+static int unmark_building(const char *dir)
+{
+    char *mark = xasprintf("%s/" BUILDING_MARK, dir);
+    int rc = unlink(mark);
+    free(mark);
+    return rc;
 }
 
 /* Whether the root resolves to a complete release; live gets the entry it names ("" if none). */
@@ -1188,6 +1214,7 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
     char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
+    bool building = false; /* final_dir is this deploy's unfinished build */
     struct str_list env = {0};
     if (mkdir_p(g->releases) != 0) {
         errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
@@ -1243,15 +1270,22 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
         log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
     if (read_env_file(g, &env, errs) != 0)
         goto out;
-    if (mkdir(tmp_dir, 0755) != 0) {
+    /* the build gets its final path at once (marked as building), so that what git_then writes
+     * down (artisan config:cache, a Symfony container, storage:link) names the real release */
+    if (mkdir(tmp_dir, 0755) != 0 || mark_building(tmp_dir) != 0) {
         errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
-    if (checkout(g, sha, tmp_dir, errs) != 0 || link_shared(g, tmp_dir, errs) != 0 ||
-        run_then(g, sha, tmp_dir, &env, errs) != 0)
+    if (rename(tmp_dir, final_dir) != 0) {
+        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
+        goto out;
+    }
+    building = true;
+    if (checkout(g, sha, final_dir, errs) != 0 || link_shared(g, final_dir, errs) != 0 ||
+        run_then(g, sha, final_dir, &env, errs) != 0)
         goto out;
     if (g->site->git.subdir) {
-        char *sub = xasprintf("%s/%s", tmp_dir, g->site->git.subdir);
+        char *sub = xasprintf("%s/%s", final_dir, g->site->git.subdir);
         bool ok = stat(sub, &st) == 0 && S_ISDIR(st.st_mode);
         free(sub);
         if (!ok) {
@@ -1261,10 +1295,11 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
         }
     }
     /* the build is complete: from here on it is a release (the rule at the top) */
-    if (rename(tmp_dir, final_dir) != 0) {
-        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
+    if (unmark_building(final_dir) != 0) {
+        errlist_add(errs, "cannot complete %s: %s", final_dir, strerror(errno));
         goto out;
     }
+    building = false;
     bool gated = gate_on(g);
     if (gated && gate_before(g, name, sha, errs) != 0) {
         remove_release(g, name); /* never live: nothing refers to it */
@@ -1321,6 +1356,8 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
 out:
     if (rc != 0 && tmp_dir)
         rm_rf(tmp_dir); /* (gone after the rename) */
+    if (building)       /* a failed build under its release name: never complete, never live */
+        remove_release(g, name);
     free(tmp_dir);
     free(final_dir);
     env_file_clear(&env);
