@@ -1118,6 +1118,8 @@ struct deploy_info {
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
     char held[1024];       /* the branch's commit was refused earlier and not tried again:
                             * why (becomes last_error); "" = no */
+    bool rolled_back_from; /* the branch is on a commit rolled back from: last_error (why)
+                            * stays as it is */
 };
 
 static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
@@ -1232,6 +1234,7 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
     if (live_ok && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
+        info->rolled_back_from = true;
         return 0; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
@@ -1501,7 +1504,7 @@ static void run_one(struct git_site *g, const char *trigger)
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
-    if (rc == 0) /* a held commit keeps saying why it is not live */
+    if (rc == 0 && !info.rolled_back_from) /* a held commit keeps saying why it is not live */
         snprintf(g->last_error, sizeof g->last_error, "%s", info.held);
     if (rc == 0 && !switched)
         g->n_unchanged++;

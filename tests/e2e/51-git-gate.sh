@@ -146,6 +146,8 @@ like "$(sj history)" "\"event\": *\"rollback\"" "live failure: the history recor
 is "$(metric after_switch)" 1 "live failure: wharf_git_check_failures_total{stage=after_switch} is 1"
 ok $(holds_for 3000 body_is /index.php "v1" && echo 0 || echo 1) \
     "live failure: the next polls (git_interval = 1s) do not deploy it again"
+like "$(sj last_error)" "git_check failed 3 times in a row on the live ${SHA3:0:12}; rolled back" \
+    "live failure: after those polls, last_error still says why (not cleared by a poll)"
 REL3=$(releases "$T/site" | grep "${SHA3:0:12}" | head -1)
 
 # ==== a forged check header from outside never reaches a release =================================
