@@ -85,5 +85,9 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
  *  in this process; waits for a deploy that is running in a server. Both first remove what
  *  killed deploys left. 0 on success. */
 int git_deploy_once(const struct site_conf *site, bool rollback);
+/** git_deploy_once's deploy, on a registered site whose thread is not running (wharf --deploy
+ *  of a site with git_check: main serves the checks, and the check after the switch sees the
+ *  live release through g). 0 on success. */
+int git_worker_deploy_here(struct git_site *g);
 
 #endif

@@ -23,6 +23,20 @@
  *  (trailing slashes ignored; "site" -> ".site.wharf"). Caller frees. */
 char *release_state_dir(const char *root);
 
+/** rel (a path relative to the directory holding the root, such as the root symlink's
+ *  target) as a FastCGI backend sees it when it sees the root at backend_root: backend_root's
+ *  directory joined with rel. ("/var/www/blog", ".blog.wharf/releases/NAME") ->
+ *  "/var/www/.blog.wharf/releases/NAME". Caller frees. */
+char *release_backend_path(const char *backend_root, const char *rel);
+
+/** Release name (plus subdir, or NULL) as a FastCGI backend sees it when it sees the root at
+ *  backend_root (fastcgi_root) instead of root: the state directory is taken to sit beside
+ *  backend_root as it sits beside root, and to keep root's name (the directory holding root is
+ *  mounted whole at backend_root's directory). ("/var/www/blog", "/srv/blog", NAME, "public")
+ *  -> "/var/www/.blog.wharf/releases/NAME/public". Caller frees. */
+char *release_backend_dir(const char *backend_root, const char *root, const char *name,
+                          const char *subdir);
+
 /** Whether name has exactly the release form (lowercase hex commit, no suffix). */
 bool release_name_valid(const char *name);
 

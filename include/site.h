@@ -104,5 +104,11 @@ void site_unpin(struct site *s);
  *  readlink() per call tells), or once a second for a root that is a plain directory.
  *  Thread-safe. */
 void site_resolved_root(struct site *s, char *out, size_t n);
+/** The document root to send a backend that sees the code under fastcgi_root (set): for a
+ *  git site, the live release under fastcgi_root's directory (the root symlink's relative
+ *  target joined to it: release_backend_path), so php-fpm gets each release's own paths as it
+ *  does without fastcgi_root (its realpath cache and OPcache never serve the release before);
+ *  otherwise fastcgi_root itself. One readlink() per call. Thread-safe. */
+void site_backend_root(struct site *s, char *out, size_t n);
 
 #endif

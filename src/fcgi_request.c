@@ -325,12 +325,13 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */
-    char real_root[PATH_MAX];
-    if (r->gate_conf) /* a gate check of a release: its real path (http_front) */
-        copy_str(real_root, sizeof real_root, site->root);
-    else if (!site->fcgi.root)
-        site_resolved_root(r->rt, real_root, sizeof real_root);
-    const char *docroot = site->fcgi.root ? site->fcgi.root : real_root;
+    char docroot[PATH_MAX];
+    if (r->gate_conf) /* a gate check of a release: its path, wharf's or the backend's */
+        copy_str(docroot, sizeof docroot, site->fcgi.root ? site->fcgi.root : site->root);
+    else if (site->fcgi.root)
+        site_backend_root(r->rt, docroot, sizeof docroot);
+    else
+        site_resolved_root(r->rt, docroot, sizeof docroot);
 
     char server_name[256];
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);

@@ -3,20 +3,22 @@
  *
  * Invariants:
  * - A complete release is an entry of releases/ whose name is exactly a release name
- *   (NNNNNN-TIME-SHA12, see release.h: no .tmp, .tmp.index, .del or other suffix) and that is a
- *   real directory (lstat: not a symlink, not a file). Nothing else counts, anywhere: in the
- *   release list, for rollback, for prune, for "already live". This rule is enough because a
- *   directory only gets a release name by the rename() of a finished build (NAME.tmp, checked
- *   out, git_then run, git_subdir checked) and only loses it by a rename() to NAME.del before
- *   it is removed: both atomic, so a kill -9 never leaves a half-built or half-removed
- *   directory under a release name.
+ *   (NNNNNN-TIME-SHA12, see release.h: no .tmp, .index, .del or other suffix), that is a real
+ *   directory (lstat: not a symlink, not a file) and that holds no BUILDING_MARK. Nothing else
+ *   counts, anywhere: in the release list, for rollback, for prune, for "already live". This
+ *   rule is enough because a build is made as NAME.tmp holding the mark, gets its release name
+ *   by one rename() (so git_then works at the release's final path: what it writes down stays
+ *   true), and becomes complete only by the unlink() of its mark once it is checked out,
+ *   git_then has run and git_subdir is checked; a release loses its name by a rename() to
+ *   NAME.del before it is removed. Each step is atomic, so a kill -9 never leaves a half-built
+ *   or half-removed directory that counts as a release.
  * - The root symlink only ever points at a complete release: switch_to() checks its target,
  *   and the symlink is replaced by rename() of a new link. A kill -9 at any moment leaves
  *   either the old or the new release live.
- * - Everything else a killed deploy leaves (NAME.tmp, NAME.tmp.index, NAME.del, any other
- *   entry of releases/ that is not a complete release, git's *.lock files in the cache, a
- *   half-made cache, ROOT.wharf-swap.PID) is removed under the deploy lock before each deploy
- *   and rollback; the first deploy runs at start. The entry the root points at is never
+ * - Everything else a killed deploy leaves (NAME.tmp, NAME with its mark, NAME.index, NAME.del,
+ *   any other entry of releases/ that is not a complete release, git's *.lock files in the
+ *   cache, a half-made cache, ROOT.wharf-swap.PID) is removed under the deploy lock before each
+ * deploy and rollback; the first deploy runs at start. The entry the root points at is never
  *   removed, whatever it is; when it is not a complete release, the root is first switched to
  *   the newest complete one, and the do-not-redeploy list only holds while the root is on a
  *   complete release.
@@ -56,9 +58,10 @@
 #include "shared_path.h"
 #include "util.h"
 
-#define HISTORY 10      /* deploy durations kept for the status */
-#define RETRY_MS 30000  /* after a failed deploy with git_interval 0, try again */
-#define DEBOUNCE_MS 250 /* a requested deploy waits this long for more pushes */
+#define HISTORY 10                      /* deploy durations kept for the status */
+#define BUILDING_MARK ".wharf-building" /* in a release directory whose build is not finished */
+#define RETRY_MS 30000                  /* after a failed deploy with git_interval 0, try again */
+#define DEBOUNCE_MS 250                 /* a requested deploy waits this long for more pushes */
 #define MIN_GAP_MS                                                                                 \
     1000 /* between two requested deploys of one site: a burst of                                  \
           * pushes becomes at most two deploys a second */
@@ -88,6 +91,8 @@ struct git_site {
     int64_t last_success;
     char last_error[1024]; /* a gate's reason holds a body prefix and stderr lines */
     char after_error[256]; /* git_after's failure after the last switch; "" = none */
+    char held_sha[41];     /* the refused commit polls last left alone (logged once); deploy
+                            * thread only */
     bool deploying;
     unsigned n_deploys, n_failures, n_unchanged;
     unsigned n_gate_refused, n_gate_rollbacks; /* git_check before / after the switch */
@@ -102,7 +107,6 @@ static struct git_site *in_deploy; /* the site run_one() works on, under lock; N
 static pthread_t thread;
 static bool running;
 static bool stopping;
-static bool in_cli; /* git_deploy_once: no server in this process, so no health gate */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the list, requested, next_ms,
                                                           * in_deploy, stopping */
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -255,10 +259,33 @@ static bool is_complete(const struct git_site *g, const char *name)
     if (!release_name_valid(name))
         return false;
     char *p = xasprintf("%s/%s", g->releases, name);
+    char *mark = xasprintf("%s/" BUILDING_MARK, p);
     struct stat st;
-    bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    bool ok = lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && lstat(mark, &st) != 0 && errno == ENOENT;
+    free(mark);
     free(p);
     return ok;
+}
+
+/* Mark dir (a build) as unfinished: its BUILDING_MARK, made before dir gets a release name. */
+static int mark_building(const char *dir)
+{
+    char *mark = xasprintf("%s/" BUILDING_MARK, dir);
+    int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    free(mark);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* The build in dir is finished: removing its mark is the one step that makes it complete. */
+static int unmark_building(const char *dir)
+{
+    char *mark = xasprintf("%s/" BUILDING_MARK, dir);
+    int rc = unlink(mark);
+    free(mark);
+    return rc;
 }
 
 /* Whether the root resolves to a complete release; live gets the entry it names ("" if none). */
@@ -434,6 +461,9 @@ static void remove_leftovers(const struct git_site *g, const char *live)
     char *skip_tmp = xasprintf("%s/rolled-back.tmp", g->state);
     unlink(skip_tmp);
     free(skip_tmp);
+    char *refused_tmp = xasprintf("%s/refused.tmp", g->state);
+    unlink(refused_tmp);
+    free(refused_tmp);
 }
 
 /* Keep the live release, its rollback target and the newest git_keep others (release.h). */
@@ -985,6 +1015,61 @@ static void clear_skip(const struct git_site *g)
     free(path);
 }
 
+/* ---- the refused commit -----------------------------------------------------------------------
+ * state/refused: the commit git_check refused before the switch, the git_check value it failed
+ * and why ("SHA\nCHECK\nREASON"). While the branch stays on that commit and git_check is
+ * unchanged, polls and the start-up deploy do not build it again (the same failure, rebuilt every
+ * git_interval, would only load the machine and flood the log and git_notify); a webhook push,
+ * SIGUSR2 or wharf --deploy asks for it explicitly and tries it again. Any other commit is built
+ * as usual, and clears the record. Written whole under another name and renamed. */
+
+#define REFUSED_MAX 2048 /* bytes of the record read */
+
+/* The reason recorded for sha under the current git_check, pointing into text (n bytes), or
+ * NULL when the record is of another commit or check. text[0] == '\0' when there is none. */
+static const char *refused_reason(const struct git_site *g, const char *sha, char *text, size_t n)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, text, n - 1) : -1;
+    text[got > 0 ? got : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    const char *check = g->site->git.check;
+    char *nl = strchr(text, '\n');
+    if (!check || !nl || (size_t)(nl - text) != 40 || strncmp(text, sha, 40) != 0)
+        return NULL;
+    const char *c = nl + 1;
+    size_t clen = strlen(check);
+    if (strncmp(c, check, clen) != 0 || c[clen] != '\n')
+        return NULL;
+    return c + clen + 1;
+}
+
+static void write_refused(const struct git_site *g, const char *sha, const char *why)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    char *tmp = xasprintf("%s/refused.tmp", g->state);
+    FILE *f = fopen(tmp, "we");
+    bool ok = f && fprintf(f, "%s\n%s\n%s", sha, g->site->git.check, why) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        log_warn(g->tag, 0, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(path);
+    free(tmp);
+}
+
+static void clear_refused(const struct git_site *g)
+{
+    char *path = xasprintf("%s/refused", g->state);
+    unlink(path);
+    free(path);
+}
+
 /* ---- one deploy ---------------------------------------------------------------------------- */
 
 /* Under the deploy lock, before a deploy or a rollback: remove leftovers (never the entry the
@@ -1015,7 +1100,10 @@ struct deploy_info {
     char commit[41];       /* deployed or rolled back to; "" = unknown (the fetch failed) */
     char previous[41];     /* live before; "" = none */
     char after_error[256]; /* git_after failed (the release stays live); "" = no */
-    bool held;             /* the branch's commit was rolled back from: skipped, not deployed */
+    char held[1024];       /* the branch's commit was refused earlier and not tried again:
+                            * why (becomes last_error); "" = no */
+    bool rolled_back_from; /* the branch is on a commit rolled back from: last_error (why)
+                            * stays as it is */
 };
 
 static int rollback(struct git_site *g, struct deploy_info *info, struct errlist *errs);
@@ -1050,15 +1138,12 @@ static bool pause_ms(uint64_t ms)
     return false;
 }
 
+/* The gate applies to every deploy of a site with git_check, the command line's included
+ * (wharf --deploy serves the checks itself: main.c); a process with no listener to ask fails
+ * the check, so no commit goes live unchecked. */
 static bool gate_on(const struct git_site *g)
 {
-    if (!g->site->git.check)
-        return false;
-    if (in_cli)
-        log_warn(g->tag, 0,
-                 "git_check is not run by wharf --deploy (only a running server can serve the "
-                 "check); deploying without the gate");
-    return !in_cli;
+    return g->site->git.check != NULL;
 }
 
 /* The check of release name (sha) before the switch: 0, or -1 with the reason in errs. */
@@ -1104,16 +1189,18 @@ static bool gate_after(struct git_site *g, const char *sha, struct buf *why)
     return tries == 0;
 }
 
-/* Fetch, build and switch. Returns 0, with *switched telling whether a new release went live
- * (false: the branch's commit is live already, or was rolled back from), or -1 with the reason
- * in errs. */
-static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
+/* Fetch, build and switch. again: the deploy was asked for (webhook, SIGUSR2, wharf --deploy),
+ * so a commit git_check refused is tried again. Returns 0, with *switched telling whether a new
+ * release went live (false: the branch's commit is live already, was rolled back from, or was
+ * refused and not asked for again: info->held), or -1 with the reason in errs. */
+static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_info *info,
                   struct errlist *errs)
 {
     *switched = false;
     char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
     int rc = -1;
     char *tmp_dir = NULL, *final_dir = NULL;
+    bool building = false; /* final_dir is this deploy's unfinished build */
     struct str_list env = {0};
     if (fs_mkdir_p(g->releases, 0755) != 0) {
         errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
@@ -1131,7 +1218,7 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
     if (live_ok && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
-        info->held = true;
+        info->rolled_back_from = true;
         return 0; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
@@ -1140,6 +1227,22 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         record_live(g, live, sha, commit_time(g, sha));
         return 0; /* already live: nothing to do */
     }
+    char refused[REFUSED_MAX];
+    const char *reason = refused_reason(g, sha, refused, sizeof refused);
+    if (reason && !again) {
+        snprintf(info->held, sizeof info->held,
+                 "not tried again until the branch moves or a deploy is asked for (webhook, "
+                 "SIGUSR2, wharf --deploy): %s",
+                 reason);
+        if (strcmp(g->held_sha, sha) != 0) { /* once, not at every poll */
+            log_info(g->tag, 0, "%.12s was refused by git_check: %s", sha, info->held);
+            snprintf(g->held_sha, sizeof g->held_sha, "%s", sha);
+        }
+        return 0;
+    }
+    g->held_sha[0] = '\0';
+    if (refused[0])
+        clear_refused(g); /* another commit, or asked for again */
     /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
      * pruning and rollback can sort by name */
     if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0) {
@@ -1154,15 +1257,22 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
     if (read_env_file(g, &env, errs) != 0)
         goto out;
-    if (mkdir(tmp_dir, 0755) != 0) {
+    /* the build gets its final path at once (marked as building), so that what git_then writes
+     * down (artisan config:cache, a Symfony container, storage:link) names the real release */
+    if (mkdir(tmp_dir, 0755) != 0 || mark_building(tmp_dir) != 0) {
         errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
         goto out;
     }
-    if (checkout(g, sha, tmp_dir, errs) != 0 || link_shared(g, tmp_dir, errs) != 0 ||
-        run_then(g, sha, tmp_dir, &env, errs) != 0)
+    if (rename(tmp_dir, final_dir) != 0) {
+        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
+        goto out;
+    }
+    building = true;
+    if (checkout(g, sha, final_dir, errs) != 0 || link_shared(g, final_dir, errs) != 0 ||
+        run_then(g, sha, final_dir, &env, errs) != 0)
         goto out;
     if (g->site->git.subdir) {
-        char *sub = xasprintf("%s/%s", tmp_dir, g->site->git.subdir);
+        char *sub = xasprintf("%s/%s", final_dir, g->site->git.subdir);
         bool ok = stat(sub, &st) == 0 && S_ISDIR(st.st_mode);
         free(sub);
         if (!ok) {
@@ -1172,13 +1282,15 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
         }
     }
     /* the build is complete: from here on it is a release (the rule at the top) */
-    if (rename(tmp_dir, final_dir) != 0) {
-        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
+    if (unmark_building(final_dir) != 0) {
+        errlist_add(errs, "cannot complete %s: %s", final_dir, strerror(errno));
         goto out;
     }
+    building = false;
     bool gated = gate_on(g);
     if (gated && gate_before(g, name, sha, errs) != 0) {
         remove_release(g, name); /* never live: nothing refers to it */
+        write_refused(g, sha, errs->msg[errs->n - 1]);
         goto out;
     }
     if (switch_to(g, name, errs) != 0) {
@@ -1231,6 +1343,8 @@ static int deploy(struct git_site *g, bool *switched, struct deploy_info *info,
 out:
     if (rc != 0 && tmp_dir)
         rm_rf(tmp_dir); /* (gone after the rename) */
+    if (building)       /* a failed build under its release name: never complete, never live */
+        remove_release(g, name);
     free(tmp_dir);
     free(final_dir);
     env_file_clear(&env);
@@ -1363,7 +1477,8 @@ static void run_one(struct git_site *g, const char *trigger)
     else if (fd < 0)
         errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
     else
-        rc = deploy(g, &switched, &info, &errs);
+        rc = deploy(g, strcmp(trigger, "webhook") == 0 || strcmp(trigger, "signal") == 0, &switched,
+                    &info, &errs);
     const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
     if (fd >= 0 && (switched || rc < 0))
@@ -1373,10 +1488,8 @@ static void run_one(struct git_site *g, const char *trigger)
     pthread_mutex_lock(&status_lock);
     g->deploying = false;
     g->last_duration_ms = ms;
-    /* a poll that skips the commit rolled back from resolves nothing: the reason stays until a
-     * deploy succeeds (or fails anew) */
-    if (rc == 0 && !info.held)
-        g->last_error[0] = '\0';
+    if (rc == 0 && !info.rolled_back_from) /* a held commit keeps saying why it is not live */
+        snprintf(g->last_error, sizeof g->last_error, "%s", info.held);
     if (rc == 0 && !switched)
         g->n_unchanged++;
     if (switched) {
@@ -1700,34 +1813,45 @@ void git_worker_get_stats(const struct git_site *g, struct git_worker_stats *st)
     pthread_mutex_unlock(&status_lock);
 }
 
-int git_deploy_once(const struct site_conf *site, bool do_rollback)
+/* A deploy or rollback from the command line, on g, in this thread; see git_deploy_once. */
+static int deploy_here(struct git_site *g, bool do_rollback)
 {
-    struct git_site g;
-    in_cli = true;
-    git_site_init(&g, site);
     struct errlist errs = {0};
     struct deploy_info info = {0};
     bool switched = true;
     int rc = -1;
     uint64_t t0 = clock_ms();
-    int fd = lock_state(&g, true); /* waits for a deploy running in the server */
+    int fd = lock_state(g, true); /* waits for a deploy running in the server */
     if (fd < 0) {
-        errlist_add(&errs, "cannot lock %s: %s", g.lock_path, strerror(-fd));
+        errlist_add(&errs, "cannot lock %s: %s", g->lock_path, strerror(-fd));
     } else {
-        rc = do_rollback ? rollback(&g, &info, &errs) : deploy(&g, &switched, &info, &errs);
+        rc = do_rollback ? rollback(g, &info, &errs) : deploy(g, true, &switched, &info, &errs);
         if (switched || rc < 0)
-            report(&g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
+            report(g, do_rollback ? "rollback" : "deploy", "cli", rc, &info, clock_ms() - t0,
                    errs.n ? errs.msg[errs.n - 1] : "unknown error");
         close(fd);
     }
     notify_flush(2 * NOTIFY_TIMEOUT_MS); /* the events leave before the process does */
     notify_stop();
     if (rc < 0)
-        log_error(g.tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
+        log_error(g->tag, 0, "%s failed: %s", do_rollback ? "rollback" : "deploy",
                   errs.n ? errs.msg[errs.n - 1] : "unknown error");
     else if (!switched)
-        log_info(g.tag, 0, "already up to date");
+        log_info(g->tag, 0, "already up to date");
     errlist_dispose(&errs);
+    return rc;
+}
+
+int git_deploy_once(const struct site_conf *site, bool do_rollback)
+{
+    struct git_site g;
+    git_site_init(&g, site);
+    int rc = deploy_here(&g, do_rollback);
     git_site_dispose(&g);
     return rc;
+}
+
+int git_worker_deploy_here(struct git_site *g)
+{
+    return g ? deploy_here(g, false) : -1;
 }

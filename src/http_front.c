@@ -54,6 +54,7 @@
 #include "metrics.h"
 #include "path.h"
 #include "redirect.h"
+#include "release.h"
 #include "response.h"
 #include "route.h"
 #include "service.h"
@@ -264,6 +265,7 @@ static void free_gate_conf(struct request *r)
 {
     if (r->gate_conf) {
         free(r->gate_conf->root);
+        free(r->gate_conf->fcgi.root);
         free(r->gate_conf);
         r->gate_conf = NULL;
     }
@@ -271,9 +273,9 @@ static void free_gate_conf(struct request *r)
 
 /*
  * A health check of the git worker (gate.h) carries this process's token; with a release name
- * it is served from that release: r->site becomes a copy of site whose root is the release's
- * (the copy shares everything else with site, which r pins). A header whose token does not
- * match is ignored (an ordinary request, served from the live root). 0, or an HTTP status.
+ * it is served from that release: r->site becomes a copy of site whose root (and fastcgi_root)
+ * are the release's (the copy shares everything else with site, which r pins). A header whose token
+ * does not match is ignored (an ordinary request, served from the live root). 0, or an HTTP status.
  */
 static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct site *rt)
 {
@@ -291,6 +293,11 @@ static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct s
     r->gate_conf = xmalloc(sizeof *r->gate_conf);
     *r->gate_conf = *rt->conf;
     r->gate_conf->root = dir;
+    /* php-fpm that sees the code elsewhere (fastcgi_root) gets the release under that path */
+    r->gate_conf->fcgi.root = rt->conf->fcgi.root
+                                  ? release_backend_dir(rt->conf->fcgi.root, rt->conf->root,
+                                                        release, rt->conf->git.subdir)
+                                  : NULL;
     r->site = r->gate_conf;
     return 0;
 }

@@ -459,9 +459,56 @@ static void absolutize_roots(struct config *cfg)
     }
 }
 
+/*
+ * wharf --deploy of a site with git_check: the health gate asks a server, so this process
+ * serves one for the length of the deploy, on a private loopback port (127.0.0.1, a port the
+ * kernel picks: a running server's listeners are never in the way), with the configuration's
+ * sites and one worker, no admin listener, no access log (the check requests are in the
+ * deploy's log). The deploy runs on that server's runtime of the site, so the checks after the
+ * switch see the new release live, and a failing one rolls back as in the server.
+ */
+static int checked_deploy(struct config *cfg, const struct site_conf *s)
+{
+    struct server_conf saved = cfg->server;
+    char **logs = xcalloc(cfg->n_sites, sizeof *logs);
+    struct listen_addr la = {.host = "127.0.0.1", .port = 0, .text = "127.0.0.1:0 (git_check)"};
+    cfg->server.listen = &la;
+    cfg->server.n_listen = 1;
+    cfg->server.n_tls_listen = 0;
+    cfg->server.n_admin_listen = 0;
+    cfg->server.workers = 1;
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        logs[i] = cfg->sites[i].access_log;
+        cfg->sites[i].access_log = NULL;
+    }
+    struct errlist errs = {0};
+    int rc = -1;
+    struct mime_table *mime = load_mime(cfg);
+    static_file_init(&cfg->server, mime);
+    fcgi_request_setup(&cfg->server);
+    struct site_table *t = sites_start(cfg, &errs);
+    if (t && http_front_start(cfg, t, &errs) == 0) {
+        rc = git_worker_deploy_here(site_of(t, s)->git);
+        http_front_stop();
+    }
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+    if (errs.n)
+        fprintf(stderr, "wharf: cannot serve the health check (git_check) of [site %s]\n", s->name);
+    sites_stop(t);
+    static_file_shutdown();
+    mime_table_free(mime);
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        cfg->sites[i].access_log = logs[i];
+    free(logs);
+    cfg->server = saved;
+    errlist_dispose(&errs);
+    return rc;
+}
+
 /* --deploy SITE / --rollback SITE: done in this process, under the site's deploy lock; a
  * running server serves the new release at once (it follows the root symlink per request). */
-static int one_shot_deploy(const struct config *cfg, const char *name, bool rollback)
+static int one_shot_deploy(struct config *cfg, const char *name, bool rollback)
 {
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct site_conf *s = &cfg->sites[i];
@@ -471,7 +518,7 @@ static int one_shot_deploy(const struct config *cfg, const char *name, bool roll
             fprintf(stderr, "wharf: [site %s] has no git_repo\n", name);
             return 1;
         }
-        int rc = git_deploy_once(s, rollback);
+        int rc = !rollback && s->git.check ? checked_deploy(cfg, s) : git_deploy_once(s, rollback);
         fprintf(stderr, "wharf: %s of [site %s] %s\n", rollback ? "rollback" : "deploy", name,
                 rc == 0 ? "done" : "failed (see above)");
         return rc == 0 ? 0 : 1;

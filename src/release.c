@@ -105,6 +105,29 @@ char *release_state_dir(const char *root)
     return xasprintf("%.*s/.%.*s.wharf", (int)dir, root, (int)(n - dir - 1), slash + 1);
 }
 
+char *release_backend_path(const char *backend_root, const char *rel)
+{
+    size_t dir = strlen(backend_root); /* its directory with the '/': "/var/www/", "/", "" */
+    while (dir > 1 && backend_root[dir - 1] == '/')
+        dir--;
+    while (dir > 0 && backend_root[dir - 1] != '/')
+        dir--;
+    return xasprintf("%.*s%s", (int)dir, backend_root, rel);
+}
+
+char *release_backend_dir(const char *backend_root, const char *root, const char *name,
+                          const char *subdir)
+{
+    char *state = release_state_dir(root);
+    const char *slash = strrchr(state, '/');
+    char *rel = xasprintf("%s/releases/%s%s%s", slash ? slash + 1 : state, name, subdir ? "/" : "",
+                          subdir ? subdir : "");
+    char *out = release_backend_path(backend_root, rel);
+    free(rel);
+    free(state);
+    return out;
+}
+
 static bool is_hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');

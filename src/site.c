@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "release.h"
 #include "util.h"
 
 struct site_table *site_table_new(const struct config *cfg)
@@ -127,4 +128,19 @@ void site_resolved_root(struct site *s, char *out, size_t n)
         pthread_mutex_unlock(&rc->lock);
     }
     free(real);
+}
+
+void site_backend_root(struct site *s, char *out, size_t n)
+{
+    const struct site_conf *c = s->conf;
+    char link[PATH_MAX];
+    ssize_t len = s->git ? readlink(c->root, link, sizeof link - 1) : -1;
+    if (len <= 0 || link[0] == '/') {
+        copy_str(out, n, c->fcgi.root);
+        return;
+    }
+    link[len] = '\0';
+    char *p = release_backend_path(c->fcgi.root, link);
+    copy_str(out, n, p);
+    free(p);
 }

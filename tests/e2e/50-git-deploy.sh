@@ -492,14 +492,17 @@ WPID=
 tree_of k9 "$K1" "$T/expect-k1"
 diff -r "$T/expect-k1" "$(realpath "$T/k9-site")" >/dev/null 2>&1
 ok $? "kill -9 mid-deploy: root still points at the old release, intact"
-ok $([ "$(releases "$T/k9-site" | grep -c '\.tmp$')" -ge 1 ] && echo 0 || echo 1) "kill -9 mid-deploy: an unfinished .tmp release was left behind (the kill hit mid-build)"
+K9REL="$(state_of "$T/k9-site")/releases"
+unfinished() { find "$K9REL" -mindepth 2 -maxdepth 2 -name .wharf-building | wc -l; }
+ok $([ "$(unfinished)" -ge 1 ] && echo 0 || echo 1) "kill -9 mid-deploy: an unfinished build (marked .wharf-building) was left behind (the kill hit mid-build)"
 rm -f "$T/k9.started"
 restart_with "$T/k9.ini"
 is "$(status /)" 200 "kill -9 then restart: the old release is served at once (no 503)"
 is "$(body /)" "k9 v1" "kill -9 then restart: the old content"
 wait_until 10000 body_is / "k9 v2"
 is "$(body /)" "k9 v2" "kill -9 then restart: the next deploy brings the new commit"
-is "$(releases "$T/k9-site" | grep -c '\.tmp$')" 0 "kill -9 then restart: the leftover .tmp is cleaned after the next deploy"
+is "$(unfinished)" 0 "kill -9 then restart: the unfinished build is removed by the next deploy"
+is "$(releases "$T/k9-site" | grep -c '\.tmp$')" 0 "kill -9 then restart: no .tmp is left either"
 
 # ==== 6. root as an existing real directory is a config error ===================================
 mkdir -p "$T/realroot"

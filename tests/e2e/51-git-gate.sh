@@ -39,6 +39,7 @@ SHA1=$SHA
 
 new_port
 APORT=$(free_port)
+SECRET=gate-hook-secret
 cat >"$T/main.ini" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
@@ -51,6 +52,8 @@ git_repo = $T/app.git
 git_interval = 1s
 git_keep = 3
 git_status = /_status
+git_hook = /_hook
+git_secret = $SECRET
 git_after = test ! -f after.sh || sh after.sh
 git_check = /index.php?check=1 204
 git_check_timeout = 10s
@@ -101,9 +104,29 @@ ok $(releases "$T/site" | grep -q "${SHA2:0:12}" && echo 1 || echo 0) \
     "fatal commit: its release was removed"
 like "$(sj history)" "\"result\": *\"failed\"" "fatal commit: the history records the failed deploy"
 metric() { curl -s "http://127.0.0.1:$APORT/metrics" | grep -E "^wharf_git_check_failures_total\{.*stage=\"$1\"" | awk '{print $2}'; }
-# (each poll tries the branch's commit again, as after any failed deploy: 1 or more by now)
-ok $([ "$(metric before_switch)" -ge 1 ] 2>/dev/null && echo 0 || echo 1) \
-    "fatal commit: wharf_git_check_failures_total{stage=before_switch} counts it"
+is "$(metric before_switch)" 1 "fatal commit: wharf_git_check_failures_total{stage=before_switch} counts it"
+
+# ==== a refused commit is not built again by polls; asked for again, it is tried again ==========
+wait_grep "$T/wharf.err" "${SHA2:0:12} was refused by git_check: not tried again" 10
+ok $(holds_for 3500 eval '[ "$(metric before_switch)" = 1 ]' && echo 0 || echo 1) \
+    "refused commit: the next polls (git_interval = 1s) do not build it again"
+is "$(grep -c "deploying ${SHA2:0:12}" "$T/wharf.err")" 1 "refused commit: built once"
+is "$(grep -c "${SHA2:0:12} was refused by git_check" "$T/wharf.err")" 1 \
+    "refused commit: the polls that leave it alone log it once"
+like "$(sj last_error)" "not tried again until the branch moves.*git_check refused ${SHA2:0:12} .*PHP Fatal error" \
+    "refused commit: last_error still says why"
+like "$(cat "$STATE/refused" 2>/dev/null | head -1)" "^$SHA2\$" "refused commit: recorded in the state directory"
+kill -USR2 "$WPID"
+wait_until 20000 eval '[ "$(metric before_switch)" = 2 ]'
+is "$(metric before_switch)" 2 "SIGUSR2: the refused commit is tried again (and refused again)"
+is "$(grep -c "deploying ${SHA2:0:12}" "$T/wharf.err")" 2 "SIGUSR2: built a second time"
+is "$(body /index.php)" "v1" "SIGUSR2: v1 stays live"
+ok $(holds_for 2500 eval '[ "$(metric before_switch)" = 2 ]' && echo 0 || echo 1) \
+    "after SIGUSR2: the polls leave it alone again"
+is "$(push_hook)" 202 "a push webhook for the same commit is accepted"
+wait_until 20000 eval '[ "$(metric before_switch)" = 3 ]'
+is "$(metric before_switch)" 3 "push webhook: the refused commit is tried again"
+is "$(body /index.php)" "v1" "push webhook: v1 stays live"
 
 # ==== a commit that passes before the switch and fails live is rolled back by itself =============
 put app index.php "$(good_php v3)"
@@ -123,8 +146,8 @@ like "$(sj history)" "\"event\": *\"rollback\"" "live failure: the history recor
 is "$(metric after_switch)" 1 "live failure: wharf_git_check_failures_total{stage=after_switch} is 1"
 ok $(holds_for 3000 body_is /index.php "v1" && echo 0 || echo 1) \
     "live failure: the next polls (git_interval = 1s) do not deploy it again"
-like "$(sj last_error)" "rolled back to ${SHA1:0:12}" \
-    "live failure: ... and last_error still says why after those polls (they skip, resolve nothing)"
+like "$(sj last_error)" "git_check failed 3 times in a row on the live ${SHA3:0:12}; rolled back" \
+    "live failure: after those polls, last_error still says why (not cleared by a poll)"
 REL3=$(releases "$T/site" | grep "${SHA3:0:12}" | head -1)
 
 # ==== a forged check header from outside never reaches a release =================================

@@ -164,12 +164,15 @@ def fetching():
     return False
 started = {
     "fetch": fetching,
+    # the build has its release name at once, marked unfinished until git_then is done
     "checkout": lambda: os.path.isdir(os.path.join(rel, "") ) and any(
-        n.endswith(sha12 + ".tmp") for n in os.listdir(rel)),
+        n.endswith(sha12) and os.path.exists(os.path.join(rel, n, ".wharf-building"))
+        for n in os.listdir(rel)),
     "build": lambda: os.path.exists(os.path.join(marks, "build-start." + k)),
     # after git_then: its last command ran, or the build was renamed to its release name
     "switch": lambda: os.path.exists(os.path.join(marks, "build-done." + k)),
-    "renamed": lambda: any(n.endswith(sha12) for n in os.listdir(rel)),
+    "renamed": lambda: any(n.endswith(sha12) and not os.path.exists(
+        os.path.join(rel, n, ".wharf-building")) for n in os.listdir(rel)),
 }[phase]
 end = time.monotonic() + 20
 while time.monotonic() < end and not started():
@@ -195,7 +198,7 @@ EOF
         got=switch
     elif [ -e "$T/m/build-start.$k" ]; then
         got=build
-    elif ls "$REL" 2>/dev/null | grep -q "$sha12\.tmp$"; then
+    elif ls "$REL"/*"$sha12"/.wharf-building >/dev/null 2>&1; then
         got=checkout
     else
         got=fetch

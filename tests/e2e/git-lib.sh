@@ -83,3 +83,12 @@ live_ok() {
 live_name() { local t; t=$(readlink "$1"); t=${t##*/releases/}; echo "${t%%/*}"; }
 # no_procs PATTERN: no process's command line matches PATTERN (pgrep -f)
 no_procs() { ! pgrep -f "$1" >/dev/null; }
+# push_hook [REF]: POST a GitHub push event for REF (default refs/heads/main) to /_hook, signed
+# with $SECRET (the site's git_secret); prints the status code (202: a deploy is queued)
+push_hook() {
+    printf '{"ref":"%s","after":"%s"}' "${1:-refs/heads/main}" "${SHA:-}" >"$T/push-hook.json"
+    curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$(openssl dgst -sha256 \
+        -hmac "$SECRET" -r <"$T/push-hook.json" | cut -c1-64)" \
+        --data-binary @"$T/push-hook.json" "$(URL /_hook)"
+}

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "release.h"
@@ -144,5 +145,28 @@ int main(void)
     rollback();
     prune();
     pins();
+    /* the release as a FastCGI backend that sees the root elsewhere (fastcgi_root) sees it */
+    char *b = release_backend_dir("/var/www/blog", "/srv/blog", A, NULL);
+    is_str(b, "/var/www/.blog.wharf/releases/" A, "backend dir: beside fastcgi_root");
+    free(b);
+    b = release_backend_dir("/var/www/blog/", "/srv/blog//", A, "public");
+    is_str(b, "/var/www/.blog.wharf/releases/" A "/public",
+           "backend dir: trailing slashes, subdir");
+    free(b);
+    b = release_backend_dir("/code/app", "/srv/blog", A, NULL);
+    is_str(b, "/code/.blog.wharf/releases/" A, "backend dir: the state keeps root's name");
+    free(b);
+    b = release_backend_dir("/blog", "/srv/blog", A, NULL);
+    is_str(b, "/.blog.wharf/releases/" A, "backend dir: a backend root under /");
+    free(b);
+    b = release_backend_dir("blog", "site", A, "web");
+    is_str(b, ".site.wharf/releases/" A "/web", "backend dir: relative");
+    free(b);
+    b = release_backend_path("/var/www/blog", ".blog.wharf/releases/" A "/public");
+    is_str(b, "/var/www/.blog.wharf/releases/" A "/public", "backend path: a root link's target");
+    free(b);
+    b = release_backend_path("/var/www/blog//", "x");
+    is_str(b, "/var/www/x", "backend path: trailing slashes");
+    free(b);
     return done_testing();
 }
