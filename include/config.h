@@ -19,6 +19,8 @@
 #include "util.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_ACME_CA "https://acme-v02.api.letsencrypt.org/directory"
+#define CONFIG_DEFAULT_ACME_DIR "/var/lib/wharf/acme"
 #define CONFIG_DEFAULT_INDEX "index.html index.htm default.html default.htm"
 /* fastcgi_max_conns when not given: requests in flight per upstream. With "fastcgi = spawn"
  * wharf writes php-fpm's pm.max_children itself and uses it; an external php-fpm's is not
@@ -142,6 +144,23 @@ struct git_site_conf {
                        * one place outside the root links may lead (fs.h) */
 };
 
+enum tls_mode { TLS_OFF, TLS_AUTO };
+
+/* HTTPS of one site: its own certificate (SNI), or one obtained by ACME (acme.h). */
+struct tls_site_conf {
+    enum tls_mode mode;     /* tls = auto: certificates from an ACME CA via uacme */
+    char *cert;             /* tls_cert: this site's PEM chain (SNI); NULL = none */
+    char *key;              /* tls_key: its private key */
+    unsigned cert_line;     /* line of tls_cert; 0 = not set */
+    unsigned line;          /* line of tls; 0 = not set */
+    char *acme_email;       /* account contact; NULL = none */
+    char *acme_ca;          /* the CA's directory URL (Let's Encrypt production by default) */
+    char *acme_ca_roots;    /* PEM roots the CA's own HTTPS is checked with; NULL = system's */
+    char *acme_dir;         /* state: account key, certificate keys, certificates */
+    uint64_t acme_retry_ms; /* first retry after a failed attempt; doubles up to 1 day */
+    bool https_redirect;    /* plain-HTTP requests get 308 to https (never the challenge) */
+};
+
 struct site_conf {
     char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
     size_t pos;            /* position in cfg->sites: the key of its runtime (site.h) */
@@ -160,6 +179,7 @@ struct site_conf {
     unsigned hosts_line;  /* line of the (first) hosts key; 0 = not set */
     struct fcgi_site_conf fcgi;
     struct git_site_conf git;
+    struct tls_site_conf tls;
 };
 
 struct server_conf {

@@ -65,6 +65,7 @@ enum key_type {
     T_URLS,
     T_PEERS,
     T_CHECK,
+    T_URL,
 };
 
 struct config_key {
@@ -85,6 +86,7 @@ static const char *const off_words[] = {"off", NULL};
 static const char *const lb_names[] = {"round_robin", "least_conn", "random", "ip_hash", NULL};
 static const char *const access_log_formats[] = {"timed_combined", "combined", "json", NULL};
 static const char *const error_log_formats[] = {"text", "json", NULL};
+static const char *const tls_modes[] = {"off", "auto", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
@@ -192,6 +194,17 @@ static const struct config_key keys[] = {
     {SEC_SITE, "git_peers", T_PEERS, SITE(git.peers), NULL, 0, 0, NULL, SITE(git.peers_line)},
     {SEC_SITE, "git_notify_secret", T_STRING, SITE(git.notify_secret), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "git_notify_ca", T_PATH, SITE(git.notify_ca), NULL, 0, 0, NULL, 0},
+
+    {SEC_SITE, "tls", T_ENUM, SITE(tls.mode), "off", 0, 0, tls_modes, SITE(tls.line)},
+    {SEC_SITE, "tls_cert", T_PATH, SITE(tls.cert), NULL, 0, 0, NULL, SITE(tls.cert_line)},
+    {SEC_SITE, "tls_key", T_PATH, SITE(tls.key), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_email", T_STRING, SITE(tls.acme_email), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_ca", T_URL, SITE(tls.acme_ca), CONFIG_DEFAULT_ACME_CA, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_ca_roots", T_PATH, SITE(tls.acme_ca_roots), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_dir", T_PATH, SITE(tls.acme_dir), CONFIG_DEFAULT_ACME_DIR, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_retry", T_DURATION, SITE(tls.acme_retry_ms), "1m", 1 * SEC, 24 * HOUR, NULL,
+     0},
+    {SEC_SITE, "https_redirect", T_BOOL, SITE(tls.https_redirect), "off", 0, 0, NULL, 0},
 
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
@@ -1071,6 +1084,19 @@ static void expect_urls(const struct config_key *k, char *buf, size_t n)
     expect_text("http:// or https:// URLs", buf, n);
 }
 
+/* acme_ca: one http:// or https:// URL. */
+static int parse_url(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    if (!is_http_url(val))
+        return bad_value(ld, k, val, NULL);
+    return parse_string(ld, k, base, val);
+}
+
+static void expect_url(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("an http:// or https:// URL", buf, n);
+}
+
 /* git_peers: NAME:PORT words (a DNS name, resolved at each use, or an address) */
 static bool is_peer(const char *w)
 {
@@ -1129,6 +1155,7 @@ static const struct type_def types[] = {
     [T_URLS] = {true, parse_urls, expect_urls, dispose_str_list},
     [T_PEERS] = {true, parse_peers, expect_peers, dispose_str_list},
     [T_CHECK] = {false, parse_check, expect_check, dispose_string},
+    [T_URL] = {false, parse_url, expect_url, dispose_string},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1562,6 +1589,47 @@ static bool same_listen(const struct listen_addr *a, const struct listen_addr *b
     return !a->host || ascii_casecmp(a->host, b->host) == 0;
 }
 
+/* HTTPS cross-checks: who has a certificate, and what tls = auto needs (a plain listener for
+ * the HTTP-01 challenge, a TLS one to serve what it gets, names to ask for). */
+static void finish_tls(const struct config *cfg, struct errlist *errs)
+{
+    const struct server_conf *srv = &cfg->server;
+    char at[320];
+    bool any_cert = srv->tls_cert && srv->tls_key;
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct site_conf *s = &cfg->sites[i];
+        const struct tls_site_conf *t = &s->tls;
+        const char *w = where(cfg, t->cert_line ? t->cert_line : s->line, at, sizeof at);
+        if (!t->cert != !t->key)
+            errlist_add(errs, "%s: [site %s]: tls_cert and tls_key go together", w, s->name);
+        if (t->mode == TLS_AUTO) {
+            w = where(cfg, t->line, at, sizeof at);
+            if (t->cert)
+                errlist_add(errs, "%s: [site %s]: tls = auto and tls_cert: give one", w, s->name);
+            if (!s->hosts.n)
+                errlist_add(errs, "%s: [site %s]: tls = auto needs hosts (the names to certify)", w,
+                            s->name);
+            if (!srv->n_listen)
+                errlist_add(errs,
+                            "%s: [site %s]: tls = auto needs a plain listen address (the "
+                            "HTTP-01 challenge)",
+                            w, s->name);
+        }
+        bool has = t->mode == TLS_AUTO || (t->cert && t->key);
+        any_cert |= has;
+        if ((has || t->https_redirect) && !srv->n_tls_listen)
+            errlist_add(errs,
+                        "%s: [site %s]: tls, tls_cert and https_redirect need a "
+                        "tls_listen address in [server]",
+                        where(cfg, s->line, at, sizeof at), s->name);
+    }
+    if (srv->n_tls_listen && !any_cert)
+        errlist_add(errs,
+                    "%s: tls_listen needs tls_cert and tls_key (in [server] or a site), or a "
+                    "site with tls = auto",
+                    where(cfg, srv->tls_listen[0].line, at, sizeof at));
+}
+
 int config_finish(struct config *cfg, struct errlist *errs)
 {
     size_t before = errs->n;
@@ -1589,9 +1657,9 @@ int config_finish(struct config *cfg, struct errlist *errs)
             }
         }
     }
-    if (srv->n_tls_listen && (!srv->tls_cert || !srv->tls_key))
-        errlist_add(errs, "%s: tls_listen needs tls_cert and tls_key",
-                    where(cfg, srv->tls_listen[0].line, at, sizeof at));
+    if (!srv->tls_cert != !srv->tls_key)
+        errlist_add(errs, "%s: tls_cert and tls_key go together",
+                    where(cfg, srv->tls_line, at, sizeof at));
     for (size_t j = 0; j < srv->n_tls_listen; j++) {
         for (size_t i = 0; i < srv->n_listen; i++) {
             if (same_listen(&srv->listen[i], &srv->tls_listen[j])) {
@@ -1671,6 +1739,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
                 catchall = s;
         }
     }
+    finish_tls(cfg, errs);
     for (size_t j = 1; j < cfg->n_sites; j++) {
         const struct site_conf *b = &cfg->sites[j];
         for (size_t h = 0; h < b->hosts.n; h++) {
@@ -1741,6 +1810,17 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
             errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
+    for (size_t s = 0; s < cfg->n_sites; s++) {
+        const struct tls_site_conf *t = &cfg->sites[s].tls;
+        const char *files[] = {t->cert, t->key, t->mode == TLS_AUTO ? t->acme_ca_roots : NULL};
+        const char *names[] = {"tls_cert", "tls_key", "acme_ca_roots"};
+        for (size_t i = 0; i < 3; i++)
+            if (files[i] && access(files[i], R_OK) != 0)
+                errlist_add(
+                    errs, "%s: [site %s]: %s '%s': %s",
+                    where(cfg, t->cert_line ? t->cert_line : cfg->sites[s].line, at, sizeof at),
+                    cfg->sites[s].name, names[i], files[i], strerror(errno));
+    }
     /* request bodies of FastCGI sites go there: a bad directory would fail every large POST */
     const char *tmp = cfg->server.temp_dir;
     bool uses_fcgi = false;
