@@ -18,7 +18,8 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config
           libcurl4-gnutls-dev systemd
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
-          goaccess python3-yaml)
+          goaccess python3-yaml
+          uacme pebble gnutls-bin)
 # ./build.sh test-image: builds the Containerfile with buildah on a debootstrap-made Debian base
 IMAGE_PACKAGES=(buildah debootstrap curl python3 git openssl)
 

@@ -275,8 +275,8 @@ int acme_start(const struct config *cfg)
         for (struct acme_job *o = jobs; o; o = o->next) {
             if (same_job(j, o)) {
                 j->account_ok = o->account_ok;
-                j->failures = o->failures;
-                j->due = o->due;
+                /* a reload is the operator's: a job in backoff tries again at once */
+                j->due = o->failures ? 0 : o->due;
                 break;
             }
         }
