@@ -159,6 +159,8 @@ struct tls_site_conf {
     char *acme_dir;         /* state: account key, certificate keys, certificates */
     uint64_t acme_retry_ms; /* first retry after a failed attempt; doubles up to 1 day */
     bool https_redirect;    /* plain-HTTP requests get 308 to https (never the challenge) */
+    uint64_t hsts_ms;       /* Strict-Transport-Security max-age on HTTPS; 0 = no header */
+    bool hsts_subdomains;   /* "; includeSubDomains" */
 };
 
 struct site_conf {

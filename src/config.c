@@ -205,6 +205,8 @@ static const struct config_key keys[] = {
     {SEC_SITE, "acme_retry", T_DURATION, SITE(tls.acme_retry_ms), "1m", 1 * SEC, 24 * HOUR, NULL,
      0},
     {SEC_SITE, "https_redirect", T_BOOL, SITE(tls.https_redirect), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "hsts", T_DURATION, SITE(tls.hsts_ms), "0", 0, 2 * 366 * 24 * HOUR, NULL, 0},
+    {SEC_SITE, "hsts_subdomains", T_BOOL, SITE(tls.hsts_subdomains), "off", 0, 0, NULL, 0},
 
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
@@ -1617,9 +1619,9 @@ static void finish_tls(const struct config *cfg, struct errlist *errs)
         }
         bool has = t->mode == TLS_AUTO || (t->cert && t->key);
         any_cert |= has;
-        if ((has || t->https_redirect) && !srv->n_tls_listen)
+        if ((has || t->https_redirect || t->hsts_ms) && !srv->n_tls_listen)
             errlist_add(errs,
-                        "%s: [site %s]: tls, tls_cert and https_redirect need a "
+                        "%s: [site %s]: tls, tls_cert, https_redirect and hsts need a "
                         "tls_listen address in [server]",
                         where(cfg, s->line, at, sizeof at), s->name);
     }

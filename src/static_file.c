@@ -321,6 +321,19 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
         goto out;
     }
+    if (alt && response_private_headers(r)) {
+        /* a copy of the body: the shared response must not get this request's headers */
+        const char *data = alt->is_gzip_file ? alt->data : alt->gz_data;
+        size_t n = alt->is_gzip_file ? alt->size : alt->gz_len;
+        resp = MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+        if (!resp) {
+            ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+            goto out;
+        }
+        add_entity_headers(resp, alt, alt->is_gzip_file ? alt->etag : alt->etag_gz, true);
+        ret = response_queue(c, r, MHD_HTTP_OK, resp, n);
+        goto out;
+    }
     if (alt) {
         /* the entry owns these responses; our reference keeps them alive while queued */
         ret = response_queue(c, r, MHD_HTTP_OK, alt->is_gzip_file ? alt->resp : alt->resp_gz,
@@ -340,7 +353,7 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
         goto out;
     }
     if (rr != RANGE_SINGLE) {
-        if (e->resp) {
+        if (e->resp && !response_private_headers(r)) {
             ret = response_queue(c, r, MHD_HTTP_OK, e->resp, e->size);
             goto out;
         }

@@ -36,6 +36,12 @@ root = $T/a
 tls_cert = $T/a.pem
 tls_key = $T/a.key
 https_redirect = on
+hsts = 8760h
+hsts_subdomains = on
+
+[site c]
+hosts = c.test
+root = $T/a
 
 [site b]
 hosts = b.test
@@ -82,6 +88,25 @@ is "$(status /.well-known/acme-challenge/abc -H 'Host: a.test')" "404" \
 is "$(body /x.txt -H 'Host: b.test')" "site b" "a site without https_redirect serves plain HTTP"
 is "$(curl -sk -o /dev/null -w '%{http_code}' --resolve "a.test:$TLS_PORT:127.0.0.1" \
     "https://a.test:$TLS_PORT/x.txt")" "200" "no redirect on HTTPS itself"
+
+# hsts: on every HTTPS response of site a, never on plain HTTP, never leaking to site c that
+# serves the same (cached) file
+hsts_of() { # hsts_of HOST PATH [https]: the Strict-Transport-Security value, or (none)
+    local url="http://127.0.0.1:$PORT$2" v
+    [ "${3:-}" = https ] && url="https://$1:$TLS_PORT$2"
+    v=$(curl -sk -D - -o /dev/null -H "Host: $1" --resolve "$1:$TLS_PORT:127.0.0.1" "$url" |
+        tr -d '\r' | sed -n 's/^[Ss]trict-[Tt]ransport-[Ss]ecurity: //p')
+    echo "${v:-(none)}"
+}
+want="max-age=31536000; includeSubDomains"
+is "$(hsts_of a.test /x.txt https)" "$want" "hsts: a static file over HTTPS"
+is "$(hsts_of a.test /x.txt https)" "$want" "hsts: ... again, from the file cache"
+is "$(hsts_of c.test /x.txt https)" "(none)" "hsts: another site serving the same cached file has none"
+is "$(hsts_of a.test /missing https)" "$want" "hsts: on an error page too"
+is "$(hsts_of a.test /x.txt)" "(none)" "hsts: never over plain HTTP (the redirect)"
+is "$(hsts_of c.test /x.txt)" "(none)" "hsts: not on the shared response over plain HTTP"
+is "$(curl -sk -H 'Accept-Encoding: gzip' --resolve "c.test:$TLS_PORT:127.0.0.1" \
+    "https://c.test:$TLS_PORT/x.txt")" "site a" "the shared response still serves its body"
 
 # replaced on disk: picked up without SIGHUP; a connection opened before keeps working
 mkfifo "$T/in"
@@ -131,6 +156,7 @@ bad badtls 'tls = on\n' "badtls.ini:6: .*tls.*off or auto" "tls = on is not a va
 bad badca 'hosts = x.test\ntls = auto\nacme_ca = ftp://x\n' "badca.ini:8: .*acme_ca" \
     "acme_ca must be an http(s) URL"
 bad badretry 'acme_retry = 0\n' "badretry.ini:6: .*acme_retry" "acme_retry below 1s"
+bad badhsts 'hsts = forever\n' "badhsts.ini:6: .*hsts.*duration" "hsts must be a duration"
 printf '[server]\nlisten = 127.0.0.1:%s\n[site x]\nroot = %s\nhosts = x.test\ntls = auto\n' \
     "$PORT" "$T/a" >"$T/notls.ini"
 like "$("$WHARF" --config "$T/notls.ini" --test 2>&1)" "need a tls_listen" \
