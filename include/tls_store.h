@@ -48,8 +48,10 @@ int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rd
 /** Free every set (shutdown, after the TLS daemons stopped). */
 void tls_store_stop(void);
 
-/** The expiry range of the certificate at path (its first one), 0 or -1 when unreadable. */
-int tls_store_cert_times(const char *path, int64_t *not_before, int64_t *not_after);
+/** The validity of the certificate at path (its first one), and whether it is valid for every
+ *  name in hosts (*covers; hosts may be NULL). 0, or -1 when unreadable. */
+int tls_store_cert_times(const char *path, const struct str_list *hosts, int64_t *not_before,
+                         int64_t *not_after, bool *covers);
 
 /** The paths where ACME certificates of a site with first host `host` live in dir
  *  (uacme's layout: DIR/HOST/cert.pem and DIR/private/HOST/key.pem); heap strings. */

@@ -189,14 +189,16 @@ static int attempt(struct acme_job *j)
     return 0;
 }
 
-/* When j is next due, from its certificate file: now when there is none. */
+/* When j is next due, from its certificate file: now when there is none, or when it does not
+ * name every host (hosts were added to the site). */
 static time_t due_from_file(const struct acme_job *j, time_t now)
 {
     char *path = tls_store_acme_cert_path(j->dir, j->hosts.v[0]);
     int64_t nb, na;
-    int rc = tls_store_cert_times(path, &nb, &na);
+    bool covers = false;
+    int rc = tls_store_cert_times(path, &j->hosts, &nb, &na, &covers);
     free(path);
-    if (rc != 0)
+    if (rc != 0 || !covers)
         return now;
     int64_t at = acme_plan_renew_at(nb, na);
     return at < now ? now : (time_t)at;
@@ -397,7 +399,7 @@ int acme_exec_main(int argc, char **argv)
     char map[64];
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    /* read before the mount hides nothing of it, but the file may be under /etc/ssl/certs */
+    /* opened before the mount: the roots file may itself be under /etc/ssl/certs */
     int in = open(roots, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
         fprintf(stderr, "wharf: acme_ca_roots '%s': %s\n", roots, strerror(errno));

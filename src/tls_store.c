@@ -365,7 +365,6 @@ static struct tls_set *set_rebuild(const struct tls_set *old, struct errlist *er
         set_free(set);
         return NULL;
     }
-    /* an unchanged temporary certificate stays the same one (clients may have pinned it) */
     return set;
 }
 
@@ -472,7 +471,8 @@ void tls_store_stop(void)
     pthread_mutex_unlock(&lock);
 }
 
-int tls_store_cert_times(const char *path, int64_t *not_before, int64_t *not_after)
+int tls_store_cert_times(const char *path, const struct str_list *hosts, int64_t *not_before,
+                         int64_t *not_after, bool *covers)
 {
     gnutls_datum_t d = {NULL, 0};
     struct file_id id;
@@ -485,6 +485,9 @@ int tls_store_cert_times(const char *path, int64_t *not_before, int64_t *not_aft
         gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == 0) {
         *not_before = (int64_t)gnutls_x509_crt_get_activation_time(crt);
         *not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+        *covers = true;
+        for (size_t i = 0; hosts && i < hosts->n; i++)
+            *covers = *covers && gnutls_x509_crt_check_hostname(crt, hosts->v[i]);
         rc = 0;
     }
     if (crt)

@@ -4,7 +4,8 @@
 # queries with 127.0.0.1): start-up does not wait (HTTP, and HTTPS with a temporary
 # self-signed certificate, while the CA is unreachable); a failed challenge is retried with
 # backoff; two tls = auto sites get their own certificates on one listener (SNI); a short
-# certificate lifetime forces a renewal, served without a restart.
+# certificate lifetime forces a renewal, served without a restart; a host added by a reload gets
+# a certificate naming it at once.
 . "$(dirname "$0")/lib.sh"
 
 for t in pebble pebble-challtestsrv uacme openssl; do
@@ -28,7 +29,7 @@ ACME_PORT=$(free_port)
 PM_PORT=$(free_port)
 DNS_PORT=$(free_port)
 CT_PORT=$(free_port)
-LIFETIME=40 # seconds: renewed when a third is left
+LIFETIME=60 # seconds: renewed when a third is left (40 s after issuance)
 cat >"$T/pebble.json" <<EOF
 {"pebble": {"listenAddress": "127.0.0.1:$ACME_PORT", "managementListenAddress": "127.0.0.1:$PM_PORT",
  "certificate": "$T/pebble.pem", "privateKey": "$T/pebble.key", "httpPort": $PORT2,
@@ -55,7 +56,7 @@ acme_dir = $T/acme
 acme_retry = 1s
 
 [site b]
-hosts = b.test
+hosts = ${B_HOSTS:-b.test}
 root = $T/b
 tls = auto
 acme_ca = https://127.0.0.1:$ACME_PORT/dir
@@ -126,6 +127,17 @@ ok $([ -s "$T/acme/private/key.pem" ] && [ -s "$T/acme/a.test/cert.pem" ] &&
 ok $([ -z "$(ls -A "$T/acme/challenges")" ]; echo $?) "the challenge tokens are removed after use"
 is "$(status /.well-known/acme-challenge/nosuchtoken -H 'Host: a.test')" "404" \
     "an unknown challenge token is 404"
+
+# a host added to a site (a reload): its certificate no longer names every host: a new one
+B_HOSTS="b.test www.b.test"
+ini "127.0.0.1:$PORT 127.0.0.1:$PORT2"
+kill -HUP "$WPID"
+names_www() {
+    openssl s_client -connect "127.0.0.1:$TLS_PORT" -servername www.b.test </dev/null 2>/dev/null |
+        openssl x509 -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:www.b.test"
+}
+wait_until 25000 names_www
+ok $? "a host added to a tls = auto site gets a certificate naming it at once, not at the renewal"
 
 # 4. renewal: when a third of the lifetime is left, a new certificate, served on the fly
 serial() {
