@@ -266,11 +266,6 @@ static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct s
     return 0;
 }
 
-/*
- * Route r and hand it to the handler that answers it: its start function takes r (sets
- * r->handler and its own state) and makes the first call; the answers given here are the
- * error handler's. Called once per request, and once more per local redirect followed.
- */
 /* GET /.well-known/acme-challenge/TOKEN of a tls = auto site: the key authorization the
  * uacme hook wrote (acme.h), as text; 404 for any other token. */
 static enum MHD_Result acme_answer(struct MHD_Connection *c, struct request *r,
@@ -322,6 +317,11 @@ static enum MHD_Result https_redirect(struct MHD_Connection *c, struct request *
     return ret;
 }
 
+/*
+ * Route r and hand it to the handler that answers it: its start function takes r (sets
+ * r->handler and its own state) and makes the first call; the answers given here are the
+ * error handler's. Called once per request, and once more per local redirect followed.
+ */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
     r->handler = &handler_error; /* until a handler takes it */
@@ -374,7 +374,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     bool challenge = strncmp(path, ACME_PLAN_PREFIX, sizeof ACME_PLAN_PREFIX - 1) == 0;
     if (challenge && site->tls.mode == TLS_AUTO)
         return acme_answer(c, r, site, path);
-    if (!challenge && !r->is_tls && site->tls.https_redirect)
+    /* the git worker's health checks (r->gate) come over plain HTTP and are never moved */
+    if (!challenge && !r->is_tls && !r->gate && site->tls.https_redirect)
         return https_redirect(c, r, host, &t);
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
