@@ -187,11 +187,11 @@ struct site_conf {
 struct server_conf {
     struct listen_addr *listen; /* at least one after config_finish() */
     size_t n_listen;
-    struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
+    struct listen_addr *tls_listen; /* HTTPS listeners (a certificate in [server] or a site) */
     size_t n_tls_listen;
     struct listen_addr *admin_listen; /* /livez /readyz /metrics /status (admin.h); none = off */
     size_t n_admin_listen;
-    char *tls_cert;                  /* PEM certificate chain */
+    char *tls_cert;                  /* PEM chain: the default certificate (tls_store.h) */
     char *tls_key;                   /* PEM private key */
     unsigned tls_line;               /* line of tls_cert, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
