@@ -25,6 +25,8 @@
 #include "util.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_ACME_CA "https://acme-v02.api.letsencrypt.org/directory"
+#define CONFIG_DEFAULT_ACME_DIR "/var/lib/wharf/acme"
 #define CONFIG_DEFAULT_INDEX "index.html index.htm default.html default.htm"
 /* fastcgi_max_conns when not given: requests in flight per upstream. With "fastcgi = spawn"
  * wharf writes php-fpm's pm.max_children itself and uses it; an external php-fpm's is not
@@ -192,6 +194,25 @@ struct access_conf {
     enum real_ip_header real_ip_header; /* X-Forwarded-For (default) or Forwarded */
 };
 
+enum tls_mode { TLS_OFF, TLS_AUTO };
+
+/* HTTPS of one site: its own certificate (SNI), or one obtained by ACME (acme.h). */
+struct tls_site_conf {
+    enum tls_mode mode;     /* tls = auto: certificates from an ACME CA via uacme */
+    char *cert;             /* tls_cert: this site's PEM chain (SNI); NULL = none */
+    char *key;              /* tls_key: its private key */
+    unsigned cert_line;     /* line of tls_cert; 0 = not set */
+    unsigned line;          /* line of tls; 0 = not set */
+    char *acme_email;       /* account contact; NULL = none */
+    char *acme_ca;          /* the CA's directory URL (Let's Encrypt production by default) */
+    char *acme_ca_roots;    /* PEM roots the CA's own HTTPS is checked with; NULL = system's */
+    char *acme_dir;         /* state: account key, certificate keys, certificates */
+    uint64_t acme_retry_ms; /* first retry after a failed attempt; doubles up to 1 day */
+    bool https_redirect;    /* plain-HTTP requests get 308 to https (never the challenge) */
+    uint64_t hsts_ms;       /* Strict-Transport-Security max-age on HTTPS; 0 = no header */
+    bool hsts_subdomains;   /* "; includeSubDomains" */
+};
+
 struct site_conf {
     char *name;            /* from "[site NAME]"; "default" for the CLI-made site */
     size_t pos;            /* position in cfg->sites: the key of its runtime (site.h) */
@@ -222,16 +243,17 @@ struct site_conf {
                           * their own (set by config_finish) */
     struct error_page_rules error_pages;
     struct access_conf access;
+    struct tls_site_conf tls;
 };
 
 struct server_conf {
     struct listen_addr *listen; /* at least one after config_finish() */
     size_t n_listen;
-    struct listen_addr *tls_listen; /* HTTPS listeners (tls_cert and tls_key required) */
+    struct listen_addr *tls_listen; /* HTTPS listeners (a certificate in [server] or a site) */
     size_t n_tls_listen;
     struct listen_addr *admin_listen; /* /livez /readyz /metrics /status (admin.h); none = off */
     size_t n_admin_listen;
-    char *tls_cert;                  /* PEM certificate chain */
+    char *tls_cert;                  /* PEM chain: the default certificate (tls_store.h) */
     char *tls_key;                   /* PEM private key */
     unsigned tls_line;               /* line of tls_cert, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */

@@ -48,10 +48,12 @@ struct site_table *http_front_swap(struct site_table *t);
  *  head too, stays the one each daemon started with (a raised max_header_size applies to the
  *  listeners opened from now on). Also called by http_front_start. */
 void http_front_set_limits(const struct server_conf *s);
-/** A reload, before anything is switched: bind the listen and tls_listen addresses of s that
- *  are not open yet (a busy port is an error in errs, and nothing changes). 0 or -1. */
-int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs);
-/** ... then switch: the prepared sockets get their daemons on every worker, and the open
+/** A reload, before anything is switched: bind the listen and tls_listen addresses of c that
+ *  are not open yet, and read every certificate again (tls_store.h); a busy port or a bad
+ *  certificate is an error in errs, and nothing changes. 0 or -1. */
+int http_front_listen_prepare(const struct config *c, struct errlist *errs);
+/** ... then switch: the new certificates are served from the next handshake, the prepared
+ *  sockets get their daemons on every worker, and the open
  *  listeners s no longer names stop accepting (their open connections finish; each worker
  *  stops them once empty). Addresses s keeps keep their sockets. s must stay alive (the
  *  running configuration). */

@@ -11,6 +11,7 @@
 #define WHARF_RESPONSE_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -18,10 +19,17 @@
 
 #define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
 
+/** Whether r's responses get headers of their own (response rules: r->rule_path; X-Sendfile's
+ *  kept headers; HSTS on a TLS request of a site with hsts): then a response shared between
+ * requests (the file cache's) must not be queued for it, because response_queue adds those headers
+ * to the response it is given. */
+bool response_private_headers(const struct request *r);
+
 /** Queue resp (the caller still destroys its own reference) and record status and body size
- *  in r (0 for HEAD and 304). Applies the site's response rules when r->rule_path is set (resp
- *  must then be r's own), and sends r->error_status instead of status when an error page is
- *  being shown. */
+ *  in r (0 for HEAD and 304). Applies the site's response rules when r->rule_path is set, sends
+ *  r->error_status instead of status when an error page is being shown, and adds
+ *  Strict-Transport-Security on HTTPS when the site asks for it and the response has none yet
+ *  (PHP's own wins). resp must be r's own when response_private_headers(r). */
 enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                struct MHD_Response *resp, uint64_t body_bytes);
 /** A response over b's bytes, which it takes: b is left empty, and its memory is freed when MHD

@@ -78,6 +78,7 @@ enum key_type {
     T_LIMIT_REQ,
     T_AUTH_BASIC,
     T_CODINGS,
+    T_URL,
 };
 
 struct config_key {
@@ -99,6 +100,7 @@ static const char *const lb_names[] = {"round_robin", "least_conn", "random", "i
 static const char *const access_log_formats[] = {"timed_combined", "combined", "json", NULL};
 static const char *const error_log_formats[] = {"text", "json", NULL};
 static const char *const real_ip_headers[] = {"X-Forwarded-For", "Forwarded", NULL};
+static const char *const tls_modes[] = {"off", "auto", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
@@ -226,6 +228,18 @@ static const struct config_key keys[] = {
      real_ip_headers, 0},
     {SEC_SITE, "limit_req", T_LIMIT_REQ, SITE(access), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "auth_basic", T_AUTH_BASIC, SITE(access), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "tls", T_ENUM, SITE(tls.mode), "off", 0, 0, tls_modes, SITE(tls.line)},
+    {SEC_SITE, "tls_cert", T_PATH, SITE(tls.cert), NULL, 0, 0, NULL, SITE(tls.cert_line)},
+    {SEC_SITE, "tls_key", T_PATH, SITE(tls.key), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_email", T_STRING, SITE(tls.acme_email), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_ca", T_URL, SITE(tls.acme_ca), CONFIG_DEFAULT_ACME_CA, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_ca_roots", T_PATH, SITE(tls.acme_ca_roots), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_dir", T_PATH, SITE(tls.acme_dir), CONFIG_DEFAULT_ACME_DIR, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_retry", T_DURATION, SITE(tls.acme_retry_ms), "1m", 1 * SEC, 24 * HOUR, NULL,
+     0},
+    {SEC_SITE, "https_redirect", T_BOOL, SITE(tls.https_redirect), "off", 0, 0, NULL, 0},
+    {SEC_SITE, "hsts", T_DURATION, SITE(tls.hsts_ms), "0", 0, 2 * 366 * 24 * HOUR, NULL, 0},
+    {SEC_SITE, "hsts_subdomains", T_BOOL, SITE(tls.hsts_subdomains), "off", 0, 0, NULL, 0},
 
     {SEC_PRESET, "ext", T_STRING, PRESET(ext), NULL, 0, 0, NULL, 0},
     {SEC_PRESET, "split", T_STRING, PRESET(split), NULL, 0, 0, NULL, 0},
@@ -1106,6 +1120,19 @@ static void expect_urls(const struct config_key *k, char *buf, size_t n)
     expect_text("http:// or https:// URLs", buf, n);
 }
 
+/* acme_ca: one http:// or https:// URL. */
+static int parse_url(struct load *ld, const struct config_key *k, void *base, char *val)
+{
+    if (!is_http_url(val))
+        return bad_value(ld, k, val, NULL);
+    return parse_string(ld, k, base, val);
+}
+
+static void expect_url(const struct config_key *k, char *buf, size_t n)
+{
+    expect_text("an http:// or https:// URL", buf, n);
+}
+
 /* git_peers: NAME:PORT words (a DNS name, resolved at each use, or an address) */
 static bool is_peer(const char *w)
 {
@@ -1536,6 +1563,7 @@ static const struct type_def types[] = {
     [T_LIMIT_REQ] = {true, parse_limit_req, expect_limit_req, dispose_nothing},
     [T_AUTH_BASIC] = {true, parse_auth_basic, expect_auth_basic, dispose_nothing},
     [T_CODINGS] = {true, parse_codings, expect_codings, dispose_nothing},
+    [T_URL] = {false, parse_url, expect_url, dispose_string},
 };
 
 static void expect_of(const struct config_key *k, char *buf, size_t n)
@@ -1971,6 +1999,47 @@ static bool same_listen(const struct listen_addr *a, const struct listen_addr *b
     return !a->host || ascii_casecmp(a->host, b->host) == 0;
 }
 
+/* HTTPS cross-checks: who has a certificate, and what tls = auto needs (a plain listener for
+ * the HTTP-01 challenge, a TLS one to serve what it gets, names to ask for). */
+static void finish_tls(const struct config *cfg, struct errlist *errs)
+{
+    const struct server_conf *srv = &cfg->server;
+    char at[320];
+    bool any_cert = srv->tls_cert && srv->tls_key;
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        const struct site_conf *s = &cfg->sites[i];
+        const struct tls_site_conf *t = &s->tls;
+        const char *w = where(cfg, t->cert_line ? t->cert_line : s->line, at, sizeof at);
+        if (!t->cert != !t->key)
+            errlist_add(errs, "%s: [site %s]: tls_cert and tls_key go together", w, s->name);
+        if (t->mode == TLS_AUTO) {
+            w = where(cfg, t->line, at, sizeof at);
+            if (t->cert)
+                errlist_add(errs, "%s: [site %s]: tls = auto and tls_cert: give one", w, s->name);
+            if (!s->hosts.n)
+                errlist_add(errs, "%s: [site %s]: tls = auto needs hosts (the names to certify)", w,
+                            s->name);
+            if (!srv->n_listen)
+                errlist_add(errs,
+                            "%s: [site %s]: tls = auto needs a plain listen address (the "
+                            "HTTP-01 challenge)",
+                            w, s->name);
+        }
+        bool has = t->mode == TLS_AUTO || (t->cert && t->key);
+        any_cert |= has;
+        if ((has || t->https_redirect || t->hsts_ms) && !srv->n_tls_listen)
+            errlist_add(errs,
+                        "%s: [site %s]: tls, tls_cert, https_redirect and hsts need a "
+                        "tls_listen address in [server]",
+                        where(cfg, s->line, at, sizeof at), s->name);
+    }
+    if (srv->n_tls_listen && !any_cert)
+        errlist_add(errs,
+                    "%s: tls_listen needs tls_cert and tls_key (in [server] or a site), or a "
+                    "site with tls = auto",
+                    where(cfg, srv->tls_listen[0].line, at, sizeof at));
+}
+
 int config_finish(struct config *cfg, struct errlist *errs)
 {
     size_t before = errs->n;
@@ -1998,9 +2067,9 @@ int config_finish(struct config *cfg, struct errlist *errs)
             }
         }
     }
-    if (srv->n_tls_listen && (!srv->tls_cert || !srv->tls_key))
-        errlist_add(errs, "%s: tls_listen needs tls_cert and tls_key",
-                    where(cfg, srv->tls_listen[0].line, at, sizeof at));
+    if (!srv->tls_cert != !srv->tls_key)
+        errlist_add(errs, "%s: tls_cert and tls_key go together",
+                    where(cfg, srv->tls_line, at, sizeof at));
     for (size_t j = 0; j < srv->n_tls_listen; j++) {
         for (size_t i = 0; i < srv->n_listen; i++) {
             if (same_listen(&srv->listen[i], &srv->tls_listen[j])) {
@@ -2090,6 +2159,7 @@ int config_finish(struct config *cfg, struct errlist *errs)
                 catchall = s;
         }
     }
+    finish_tls(cfg, errs);
     for (size_t j = 1; j < cfg->n_sites; j++) {
         const struct site_conf *b = &cfg->sites[j];
         for (size_t h = 0; h < b->hosts.n; h++) {
@@ -2160,6 +2230,17 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
             errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
+    for (size_t s = 0; s < cfg->n_sites; s++) {
+        const struct tls_site_conf *t = &cfg->sites[s].tls;
+        const char *files[] = {t->cert, t->key, t->mode == TLS_AUTO ? t->acme_ca_roots : NULL};
+        const char *names[] = {"tls_cert", "tls_key", "acme_ca_roots"};
+        for (size_t i = 0; i < 3; i++)
+            if (files[i] && access(files[i], R_OK) != 0)
+                errlist_add(
+                    errs, "%s: [site %s]: %s '%s': %s",
+                    where(cfg, t->cert_line ? t->cert_line : cfg->sites[s].line, at, sizeof at),
+                    cfg->sites[s].name, names[i], files[i], strerror(errno));
+    }
     /* request bodies of FastCGI sites go there: a bad directory would fail every large POST */
     const char *tmp = cfg->server.temp_dir;
     bool uses_fcgi = false;

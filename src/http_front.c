@@ -60,6 +60,9 @@
 #include "service.h"
 #include "site.h"
 #include "static_file.h"
+#include "tls_store.h"
+#include "acme.h"
+#include "acme_plan.h"
 #include "util.h"
 #include "worker.h"
 
@@ -302,6 +305,57 @@ static unsigned gate_setup(struct MHD_Connection *c, struct request *r, struct s
     return 0;
 }
 
+/* GET /.well-known/acme-challenge/TOKEN of a tls = auto site: the key authorization the
+ * uacme hook wrote (acme.h), as text; 404 for any other token. */
+static enum MHD_Result acme_answer(struct MHD_Connection *c, struct request *r,
+                                   const struct site_conf *site, const char *path)
+{
+    const char *token = acme_plan_challenge_token(path);
+    char text[ACME_CHALLENGE_MAX];
+    ssize_t n = token ? acme_challenge_read(site, token, text, sizeof text) : -1;
+    if (n < 0)
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append(&b, text, (size_t)n);
+    return response_send_buf(c, r, MHD_HTTP_OK, &b, "application/octet-stream", "no-store", NULL,
+                             NULL);
+}
+
+static _Atomic unsigned https_port; /* the first tls_listen's port, for https_redirect */
+
+/* https_redirect: 308 (the method and body are kept, RFC 9110 15.4.9) to the same host and
+ * target on the HTTPS port. */
+static enum MHD_Result https_redirect(struct MHD_Connection *c, struct request *r, const char *host,
+                                      const struct path_target *t)
+{
+    const char *h = host && *host ? host : r->site->hosts.n ? r->site->hosts.v[0] : NULL;
+    if (!h)
+        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "A Host is needed for https.", NULL,
+                              NULL);
+    size_t hl = strlen(h);
+    const char *colon = h[0] == '[' ? strchr(h, ']') : h;
+    colon = colon ? strchr(colon, ':') : NULL;
+    if (colon)
+        hl = (size_t)(colon - h);
+    unsigned port = atomic_load_explicit(&https_port, memory_order_relaxed);
+    struct buf loc;
+    buf_init(&loc, 0);
+    buf_append(&loc, "https://", 8);
+    buf_append(&loc, h, hl);
+    if (port && port != 443)
+        buf_printf(&loc, ":%u", port);
+    buf_append(&loc, t->path, t->path_len);
+    if (t->query) {
+        buf_putc(&loc, '?');
+        buf_append(&loc, t->query, t->query_len);
+    }
+    enum MHD_Result ret =
+        response_error(c, r, MHD_HTTP_PERMANENT_REDIRECT, NULL, MHD_HTTP_HEADER_LOCATION, loc.data);
+    buf_dispose(&loc);
+    return ret;
+}
+
 /*
  * The site's redirects (redirect.h) for r: the host redirect (www/apex) first, then the first
  * redirect rule matching the normalised path. true when r was answered (*ret says how).
@@ -400,6 +454,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     }
     if (dev_reload_on && strcmp(path, LIVE_RELOAD_PATH) == 0) /* development mode only */
         return dev_watch_events_start(c, r);
+    /* note: before the hidden-path rule (".well-known") and never redirected to https: the
+     * CA asks over plain HTTP (RFC 8555 8.3) */
+    bool challenge = strncmp(path, ACME_PLAN_PREFIX, sizeof ACME_PLAN_PREFIX - 1) == 0;
+    if (challenge && site->tls.mode == TLS_AUTO)
+        return acme_answer(c, r, site, path);
+    /* the git worker's health checks (r->gate) come over plain HTTP and are never moved */
+    if (!challenge && !r->is_tls && !r->gate && site->tls.https_redirect)
+        return https_redirect(c, r, host, &t);
     if (site->git.repo && git_http_owns(site, path))
         return git_http_start(c, r, path);
     if (site->response_rules || r->rule_path) { /* response_queue matches them on the path */
@@ -768,42 +830,22 @@ static unsigned default_workers(void)
     return n;
 }
 
-/* PEM text of the certificate and key, read once; GnuTLS (inside MHD) parses them. */
-static char *tls_cert_pem, *tls_key_pem;
-
-static char *read_pem(const char *path, struct errlist *errs, const char *key)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errlist_add(errs, "%s '%s': %s", key, path, strerror(errno));
-        return NULL;
-    }
-    struct buf b;
-    buf_init(&b, 1u << 20);
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = buf_append(&b, chunk, n);
-    fclose(f);
-    if (rc != 0 || b.len == 0) {
-        errlist_add(errs, "%s '%s': %s", key, path, rc ? "larger than 1 MiB" : "empty");
-        buf_dispose(&b);
-        return NULL;
-    }
-    return buf_steal(&b, NULL);
-}
-
+/* The TLS daemons' certificates: tls_store.h, chosen per handshake by server name. */
 static int load_tls(struct errlist *errs)
 {
-    if (!tls_cert_pem)
-        tls_cert_pem = read_pem(cfg->server.tls_cert, errs, "tls_cert");
-    if (!tls_key_pem)
-        tls_key_pem = read_pem(cfg->server.tls_key, errs, "tls_key");
-    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
-        return errlist_add(errs, "this libmicrohttpd was built without TLS");
-    return tls_cert_pem && tls_key_pem ? 0 : -1;
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
+        !MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK))
+        return errlist_add(errs, "this libmicrohttpd was built without TLS (or its certificate "
+                                 "callback)");
+    struct tls_set *set = tls_store_build(cfg, errs);
+    if (!set)
+        return -1;
+    tls_store_publish(set);
+    return 0;
 }
+
+/* The URI callback's cls on TLS daemons: anything not NULL (on_uri sets r->is_tls from it). */
+static char tls_marker;
 
 /* One daemon for worker `worker` on listen socket fd (shared: MHD gets its own dup), into *out.
  * Given to the worker directly before it runs, posted to it (post) once it does. */
@@ -819,11 +861,10 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         return errlist_add(errs, "cannot listen on %s: %s", text, strerror(errno));
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL}, /* first, or MHD warns */
-        /* TLS daemons get the certificate and key; others repeat a harmless option instead */
-        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
-         tls ? tls_cert_pem : NULL},
-        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
-         tls ? tls_key_pem : NULL},
+        /* TLS daemons ask the store for a certificate at each handshake (SNI); others repeat
+         * a harmless option instead */
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_CONNECTION_TIMEOUT, tls ? 0 : timeout_s,
+         tls ? (void *)tls_store_retrieve : NULL},
         {MHD_OPTION_LISTEN_SOCKET, own_fd, NULL},
         /* note: in 0.9.75 strict mode (1) only adds two answers we do worse than wharf:
          * a space inside the target closes without any response, and a missing Host gets
@@ -839,7 +880,7 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
         {MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          (intptr_t)atomic_load_explicit(&max_header_bytes, memory_order_relaxed), NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_cert_pem : NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, tls ? (void *)&tls_marker : NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &front_workers[worker]},
         {MHD_OPTION_END, 0, NULL},
@@ -1119,6 +1160,7 @@ void http_front_stop(void)
         MHD_stop_daemon(ds[i]);
     fcgi_engine_free_all();
     worker_free();
+    tls_store_stop();
     ip_limit_free(per_ip);
     per_ip = NULL;
     atomic_store(&sites, NULL);
@@ -1139,59 +1181,21 @@ static struct {
     bool tls;
 } pending[MAX_LISTEN];
 static size_t n_pending;
-/* the new configuration's certificate and key, read by prepare; NULL = no TLS listener */
-static char *pending_cert, *pending_key;
+/* the new configuration's certificates, read by prepare; NULL = no TLS listener */
+static struct tls_set *pending_set;
 
 void http_front_listen_abort(void)
 {
     for (size_t i = 0; i < n_pending; i++)
         close(pending[i].fd);
     n_pending = 0;
-    free(pending_cert);
-    free(pending_key);
-    pending_cert = pending_key = NULL;
+    tls_store_discard(pending_set);
+    pending_set = NULL;
 }
 
-/* The certificate or key changed (new files, or the same files rewritten, as a renewal does):
- * every TLS listener gets new daemons, started with the new ones, on its same socket (the
- * kernel keeps queueing connections: none is refused), and the old daemons are drained like
- * those of a removed listener (their connections finish with the old certificate). */
-static void replace_tls_daemons(void)
+int http_front_listen_prepare(const struct config *c, struct errlist *errs)
 {
-    for (size_t j = 0; j < n_lsocks; j++) {
-        struct lsock *l = &lsocks[j];
-        if (!l->tls || !l->d[0])
-            continue;
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD);
-        int fd = di ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
-        if (fd < 0) {
-            log_error("http", 0, "%s: cannot switch to the new certificate: %s", l->text,
-                      strerror(errno));
-            continue;
-        }
-        struct errlist errs = {0};
-        struct MHD_Daemon *d[WORKER_MAX] = {0};
-        int rc = 0;
-        for (unsigned w = 0; rc == 0 && w < n_workers_run; w++)
-            rc = start_daemon(w, fd, per_daemon_limit, &errs, l->text, true, true, &d[w]);
-        close(fd);
-        for (unsigned w = 0; w < n_workers_run; w++) {
-            struct MHD_Daemon *gone = rc == 0 ? l->d[w] : d[w];
-            if (gone)
-                worker_post_daemon(w, gone, rc == 0 ? WORKER_POST_RETIRE : WORKER_POST_REMOVE);
-        }
-        if (rc == 0) {
-            memcpy(l->d, d, sizeof l->d);
-            log_info("http", 0, "%s (TLS): serving the new certificate", l->text);
-        }
-        for (size_t k = 0; k < errs.n; k++)
-            log_error("http", 0, "%s", errs.msg[k]);
-        errlist_dispose(&errs);
-    }
-}
-
-int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
-{
+    const struct server_conf *s = &c->server;
     size_t before = errs->n;
     n_pending = 0;
     size_t n_all = s->n_listen + s->n_tls_listen;
@@ -1216,11 +1220,11 @@ int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
             }
         }
     }
-    if (s->n_tls_listen) { /* read again: a renewal rewrites the same files */
-        pending_cert = read_pem(s->tls_cert, errs, "tls_cert");
-        pending_key = read_pem(s->tls_key, errs, "tls_key");
-        if (pending_cert && pending_key && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+    if (s->n_tls_listen && errs->n == before) { /* read again: they may have been replaced */
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
             errlist_add(errs, "this libmicrohttpd was built without TLS");
+        else
+            pending_set = tls_store_build(c, errs);
     }
     if (errs->n != before) {
         http_front_listen_abort();
@@ -1231,18 +1235,11 @@ int http_front_listen_prepare(const struct server_conf *s, struct errlist *errs)
 
 void http_front_listen_commit(const struct server_conf *s)
 {
-    if (pending_cert && pending_key &&
-        (!tls_cert_pem || strcmp(pending_cert, tls_cert_pem) != 0 ||
-         strcmp(pending_key, tls_key_pem) != 0)) {
-        bool had = tls_cert_pem != NULL;
-        /* note: MHD parses them when a daemon starts and keeps no pointer to use later */
-        free(tls_cert_pem);
-        free(tls_key_pem);
-        tls_cert_pem = pending_cert;
-        tls_key_pem = pending_key;
-        pending_cert = pending_key = NULL;
-        if (had)
-            replace_tls_daemons(); /* the kept listeners; new ones get it below */
+    if (pending_set) {
+        /* note: new handshakes get the new certificates at once; those in progress finish
+         * with the set they started with (tls_store.h): no daemon is replaced */
+        tls_store_publish(pending_set);
+        pending_set = NULL;
     }
     /* removed: every worker stops accepting on them, and stops them once they are empty */
     for (size_t j = 0; j < n_lsocks;) {
@@ -1306,6 +1303,7 @@ void http_front_set_limits(const struct server_conf *s)
     if (idle_s != atomic_exchange(&idle_timeout_s, idle_s))
         atomic_store(&idle_timeout_changed, true);
     atomic_store(&max_uri_bytes, s->max_uri_bytes);
+    atomic_store(&https_port, s->n_tls_listen ? s->tls_listen[0].port : 0);
     atomic_store(&max_header_bytes, s->max_header_bytes);
     conn_watch_configure(s->header_timeout_ms, s->idle_timeout_ms);
     ip_limit_set_max(per_ip, s->max_connections_per_ip);

@@ -44,6 +44,8 @@
 #include "mime.h"
 #include "preset.h"
 #include "reload.h"
+#include "tls_store.h"
+#include "acme.h"
 #include "privileges.h"
 #include "service.h"
 #include "release.h"
@@ -613,7 +615,7 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
     preset_forget_loaded(); /* presets are read again, as at start-up */
     load_config(cli, cfg, &errs);
     /* new listeners first (a busy port), so that a refused reload starts no git site */
-    bool listening = !errs.n && http_front_listen_prepare(&cfg->server, &errs) == 0;
+    bool listening = !errs.n && http_front_listen_prepare(cfg, &errs) == 0;
     struct site_table *t = listening ? sites_reload(cfg, *cur, &errs) : NULL;
     if (!t && listening)
         http_front_listen_abort();
@@ -643,6 +645,7 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
         n_retired++;
         *cur = t;
         *cur_cfg = cfg;
+        acme_start(cfg);
         if (git_worker_start() != 0) /* a first git site: its thread */
             log_error("main", 0, "cannot start the git deploy thread");
         for (size_t i = 0; i < cfg->n_sites; i++)
@@ -697,6 +700,7 @@ static void drain(const sigset_t *set, uint64_t timeout_ms, struct site_table *s
 /* Every exit path after start-up goes through here: each step undoes only what was done. */
 static void teardown(struct site_table *sites, struct mime_table *mime)
 {
+    acme_stop();       /* no uacme runs from here on */
     admin_stop();      /* no scrape reads the sites from here on */
     peers_stop();      /* no fan-out is queued to notify from here on */
     git_worker_stop(); /* no deploy runs from here on */
@@ -781,6 +785,11 @@ int main(int argc, char **argv)
     struct errlist errs = {0};
     int rc = 1;
 
+    /* wharf is also uacme's challenge hook and the namespace wrapper of acme_ca_roots */
+    if (argc >= 2 && strcmp(argv[1], ACME_EXEC_FLAG) == 0)
+        return acme_exec_main(argc, argv);
+    if (argc == 6 && getenv(ACME_HOOK_ENV))
+        return acme_hook_main(argc, argv);
     if (parse_cli(argc, argv, &cli) != 0) {
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
@@ -878,6 +887,7 @@ int main(int argc, char **argv)
         goto out;
     }
     access_log_start();
+    acme_start(&cfg); /* never waits: a temporary certificate is served meanwhile */
     if (git_worker_start() != 0)
         log_error("main", 0, "cannot start the git deploy thread");
     for (size_t i = 0; i < cfg.n_sites; i++)
@@ -933,6 +943,7 @@ int main(int argc, char **argv)
             opener = -1;
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
+        tls_store_refresh(); /* certificate files renewed or replaced: served without restart */
     }
     teardown(sites, mime);
     if (live_cfg) {

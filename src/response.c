@@ -5,6 +5,7 @@
  */
 #include "response.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -99,6 +100,22 @@ static void apply_rules(struct request *r, unsigned status, struct MHD_Response 
     }
 }
 
+bool response_private_headers(const struct request *r)
+{
+    return r->rule_path || r->sendfile || (r->is_tls && r->site && r->site->tls.hsts_ms);
+}
+
+/* note: RFC 6797 7.2: never over plain HTTP (a client must ignore it there anyway) */
+static void add_hsts(struct MHD_Response *resp, const struct tls_site_conf *t)
+{
+    if (MHD_get_response_header(resp, "Strict-Transport-Security"))
+        return;
+    char v[96];
+    snprintf(v, sizeof v, "max-age=%llu%s", (unsigned long long)(t->hsts_ms / 1000),
+             t->hsts_subdomains ? "; includeSubDomains" : "");
+    MHD_add_response_header(resp, "Strict-Transport-Security", v);
+}
+
 enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsigned status,
                                struct MHD_Response *resp, uint64_t body_bytes)
 {
@@ -115,6 +132,8 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
         }
     if (r->rule_path)
         apply_rules(r, status, resp);
+    if (r->is_tls && r->site && r->site->tls.hsts_ms)
+        add_hsts(resp, &r->site->tls);
     r->status = status;
     r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
     /* note: while draining the connection must close after this response. Responses may be

@@ -150,8 +150,8 @@ static void release_entry(void *cls)
 }
 
 /*
- * Queue a cached response of e (shared, the fast path), or, when response rules or an
- * X-Sendfile will add headers to r's response (r->rule_path, r->sendfile), a response of r's own
+ * Queue a cached response of e (shared, the fast path), or, when response rules, an X-Sendfile or
+ * HSTS will add headers to r's response (response_private_headers), a response of r's own
  * over the same bytes, holding a reference to e (and so to its bytes) until MHD drops it: a shared
  * response must never carry one request's headers.
  */
@@ -159,7 +159,7 @@ static enum MHD_Result queue_cached(struct MHD_Connection *c, struct request *r,
                                     struct file_entry *e, struct MHD_Response *shared, char *data,
                                     size_t len, const char *etag, int coding)
 {
-    if (!r->rule_path && !r->sendfile)
+    if (!response_private_headers(r))
         return response_queue(c, r, MHD_HTTP_OK, shared, len);
     file_entry_ref(e);
     struct MHD_Response *resp =

@@ -78,5 +78,5 @@ EOF
 out=$(timeout 10 "$WHARF" --config "$T/bad.ini" 2>&1)
 rc=$?
 ok $([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; echo $?) "a malformed certificate stops wharf at start (exit $rc)"
-like "$out" "cannot start the HTTP server on 127.0.0.1:$TLS_PORT" "and says which listener"
+like "$out" "\\[server\\]: tls_cert '$T/bad.pem'" "and names the certificate it could not parse"
 finish

@@ -182,4 +182,20 @@ put app index.php "$(good_php v5)"
 push app "v5"
 wait_until 20000 body_is /index.php "v5"
 is "$(body /index.php)" "v5" "after a reload to another port, the gate asks the new listener"
+
+# ==== https_redirect: the gate's own requests (plain HTTP) are never redirected ==================
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -days 2 \
+    -keyout "$T/tls.key" -out "$T/tls.pem" 2>/dev/null || bail "cannot make a certificate"
+TPORT=$(free_port)
+sed -i "s|^admin_listen = .*|&\ntls_listen = 127.0.0.1:$TPORT\ntls_cert = $T/tls.pem\ntls_key = $T/tls.key|" \
+    "$T/main.ini"
+printf 'https_redirect = on\n' >>"$T/main.ini"
+kill -HUP "$WPID"
+wait_grep "$T/wharf.err" "listening on 127.0.0.1:$TPORT" 10
+is "$(status /index.php)" 308 "https_redirect: a plain request is redirected"
+put app index.php "$(good_php v6)"
+push app "v6"
+https_v6() { [ "$(curl -sk "https://127.0.0.1:$TPORT/index.php")" = v6 ]; }
+wait_until 20000 https_v6
+ok $? "https_redirect: a new commit still passes its gate (checks over plain HTTP are answered)"
 finish
