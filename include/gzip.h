@@ -9,9 +9,6 @@
 
 #include "buf.h"
 
-/** Whether the client accepts gzip: "gzip" or "x-gzip" or "*" with q > 0 (q-values parsed,
- *  "gzip;q=0" refuses even if "*" is accepted). NULL header -> false. */
-bool gzip_accepted(const char *accept_encoding);
 /** Compress in[0..len) into out as a complete gzip member (RFC 1952) at the given zlib
  *  level (1-9). Returns 0, or -1 on zlib error or when out's cap is hit. */
 int gzip_compress(const void *in, size_t len, int level, struct buf *out);
@@ -36,14 +33,15 @@ enum gzip_choice {
 };
 
 /**
- * Whether to compress a response for a client that sent accept_encoding (NULL = none):
+ * Whether to compress a response, accepted saying whether the client takes a coding the site
+ * compresses in (coding_negotiate's answer to its Accept-Encoding):
  * the type must be compressible (mime_is_compressible), the response must carry no
  * Content-Encoding, no Content-Range and not be a 206 or a 204 (otherwise GZIP_IDENTITY);
- * it is compressed only when the client accepts gzip (gzip_accepted), the method is not HEAD,
+ * it is compressed only when accepted, the method is not HEAD,
  * the status has a body (not 1xx, 204, 304) and the body is not known to be under
  * GZIP_MIN_BYTES (otherwise GZIP_VARY: the answer still depends on Accept-Encoding).
  */
-enum gzip_choice gzip_choose(const struct gzip_response *r, const char *accept_encoding);
+enum gzip_choice gzip_choose(const struct gzip_response *r, bool accepted);
 
 /** Whether a Vary field value already lists "*" or Accept-Encoding (case-insensitive). */
 bool gzip_vary_has_accept_encoding(const char *vary);

@@ -570,8 +570,8 @@ static enum gzip_choice gzip_choice_for(struct MHD_Connection *c, struct request
         best);
     *coding = n ? best[0] : CODING_GZIP;
     /* gzip_choose decides what may be compressed; whether the client takes a coding of ours
-     * is coding_negotiate's answer, handed over as an Accept-Encoding it understands */
-    return gzip_choose(&gr, n ? "gzip" : NULL);
+     * is coding_negotiate's answer */
+    return gzip_choose(&gr, n > 0);
 }
 
 /* The application's headers, less hop-by-hop ones, plus what compression changes. */

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "http_token.h"
 #include "mime.h"
 #include "util.h"
 
@@ -26,77 +25,9 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Weight of one list element s[0..n): 0..1000, with anything malformed as 0. name/name_len get
- * the coding (empty if the element does not even start with a token). */
-static int parse_element(const char *s, size_t n, const char **name, size_t *name_len)
-{
-    size_t i = 0, qs;
-
-    while (i < n && http_is_tchar(s[i]))
-        i++;
-    *name = s;
-    *name_len = i;
-    while (i < n && is_ows(s[i]))
-        i++;
-    if (i == n)
-        return 1000;
-    /* note: RFC 9110 allows only the weight parameter here; anything else is malformed. */
-    if (s[i] != ';')
-        return 0;
-    i++;
-    while (i < n && is_ows(s[i]))
-        i++;
-    if (n - i < 2 || (s[i] != 'q' && s[i] != 'Q') || s[i + 1] != '=')
-        return 0;
-    i += 2;
-    qs = i;
-    while (i < n && !is_ows(s[i]))
-        i++;
-    int q = http_parse_qvalue(s + qs, i - qs);
-    while (i < n && is_ows(s[i]))
-        i++;
-    return (q < 0 || i != n) ? 0 : q;
-}
-
 static bool name_is(const char *name, size_t len, const char *want)
 {
     return len == strlen(want) && ascii_ncasecmp(name, want, len) == 0;
-}
-
-bool gzip_accepted(const char *accept_encoding)
-{
-    int gzip_q = -1, star_q = -1; /* -1 = not listed */
-    bool gzip_refused = false;
-    const char *p = accept_encoding;
-
-    if (!p)
-        return false;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *name;
-        size_t name_len;
-
-        while (n && is_ows(*p)) {
-            p++;
-            n--;
-        }
-        if (n) {
-            int q = parse_element(p, n, &name, &name_len);
-            if (name_is(name, name_len, "gzip") || name_is(name, name_len, "x-gzip")) {
-                gzip_refused |= q == 0;
-                gzip_q = q > gzip_q ? q : gzip_q;
-            } else if (name_is(name, name_len, "*")) {
-                star_q = q > star_q ? q : star_q;
-            }
-        }
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    if (gzip_q >= 0)
-        return !gzip_refused;
-    return star_q > 0;
 }
 
 int gzip_compress(const void *in, size_t len, int level, struct buf *out)
@@ -143,14 +74,14 @@ out:
 
 /* ---- a response made elsewhere ------------------------------------------------------------- */
 
-enum gzip_choice gzip_choose(const struct gzip_response *r, const char *accept_encoding)
+enum gzip_choice gzip_choose(const struct gzip_response *r, bool accepted)
 {
     /* note: a Content-Encoding already set (even "identity") is the application's business */
     if (!mime_is_compressible(r->content_type) || r->content_encoding || r->has_content_range ||
         r->status == 206 || r->status == 204)
         return GZIP_IDENTITY;
     if (r->is_head || r->status < 200 || r->status == 304 ||
-        (r->has_length && r->length < GZIP_MIN_BYTES) || !gzip_accepted(accept_encoding))
+        (r->has_length && r->length < GZIP_MIN_BYTES) || !accepted)
         return GZIP_VARY;
     return GZIP_COMPRESS;
 }

@@ -337,8 +337,10 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
     size_t script = strlen(live_reload_script);
     /* gzip'd when the site compresses and the client takes it (HEAD too: the same headers) */
     unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
+    enum coding best[CODING_N];
     bool gz = (codings & CODING_BIT(CODING_GZIP)) && e->size + script >= GZIP_MIN_BYTES &&
-              gzip_accepted(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+              coding_negotiate(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING), CODING_BIT(CODING_GZIP),
+                               best) > 0;
     if (e->size > LIVE_RELOAD_MAX_FILE || !live_reload_etag(e->etag, etag, sizeof etag))
         return -1;
     if (gz) { /* "...-lr" + "-gz": another representation */

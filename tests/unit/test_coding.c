@@ -1,5 +1,6 @@
 /* coding: Accept-Encoding negotiation over gzip, br, zstd (weights, ties, "*", q=0). */
 #include <brotli/decode.h>
+#include <stdbool.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -28,8 +29,85 @@ static const char *pick(const char *ae, unsigned allowed)
 #define BR CODING_BIT(CODING_BR)
 #define ZS CODING_BIT(CODING_ZSTD)
 
+/* the gzip-only view of the negotiation (what a site with gzip alone gets) */
+static bool gzip_taken(const char *h)
+{
+    enum coding out[CODING_N];
+    return coding_negotiate(h, CODING_BIT(CODING_GZIP), out) > 0;
+}
+
+static void test_gzip_only(void)
+{
+    static const struct {
+        const char *header;
+        bool want;
+    } cases[] = {
+        {"gzip", true},
+        {"GZIP", true},
+        {"x-gzip", true},
+        {"X-Gzip;Q=1", true},
+        {"gzip, deflate, br", true},
+        {"deflate, gzip;q=1.0, *;q=0.5", true},
+        {"br;q=1.0, gzip;q=0.8, *;q=0.1", true},
+        {"  gzip  ", true},
+        {"\tgzip\t;\tq=0.5\t", true},
+        {"gzip ; q=0.001", true},
+        {"gzip;q=1.", true},
+        {"gzip;q=1.000", true},
+        {"gzip;q=0.", false}, /* "0." is 0 */
+        {",, ,gzip,,", true}, /* empty list elements are legal */
+        {"*", true},
+        {"*;q=0.5", true},
+        {"br, *;q=0.5", true},
+        {"*;q=0.5, gzip;q=0", false},
+        {"gzip;q=0, *;q=0.5", false},
+        {"gzip;q=0", false},
+        {"gzip;q=0.000", false},
+        {"gzip;q=0.5, gzip;q=0", false}, /* an explicit refusal wins */
+        {"x-gzip;q=0, *", false},
+        {"*;q=0", false},
+        {"identity", false},
+        {"identity;q=1, *;q=0", false},
+        {"deflate, br", false},
+        {"", false},
+        {" ", false},
+        {",", false},
+        {"gzipx", false},
+        {"gzi", false},
+        {"agzip", false},
+        {"gzip2, x-gzipper", false},
+        /* malformed weights: the element counts as q=0 */
+        {"gzip;q=2", false},
+        {"gzip;q=1.5", false},
+        {"gzip;q=1.001", false},
+        {"gzip;q=0.5000", false},
+        {"gzip;q=.5", false},
+        {"gzip;q=", false},
+        {"gzip;q", false},
+        {"gzip;", false},
+        {"gzip;q=0.5x", false},
+        {"gzip;q=0.5;level=1", false},
+        {"gzip;level=1", false},
+        {"gzip;q = 0.5", false},
+        {"gzip;q=-1", false},
+        {"gzip q=1", false},
+        {"\"gzip\"", false},
+        {"*;q=abc", false},
+        {"gzip;q=0.5x, *", false},   /* malformed gzip is still a listed refusal */
+        {"deflate;q=x, gzip", true}, /* a bad element elsewhere does not matter */
+    };
+    ok(!gzip_taken(NULL), "NULL header refuses");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "Accept-Encoding '%s' -> %s", cases[i].header,
+                 cases[i].want ? "gzip" : "identity");
+        is_int(gzip_taken(cases[i].header), cases[i].want, name);
+    }
+}
+
 int main(void)
 {
+    test_gzip_only();
     is_str(pick("gzip, deflate, br, zstd", ALL), "zstd br gzip", "equal weights: zstd, br, gzip");
     is_str(pick("gzip, deflate, br", ALL), "br gzip", "a browser without zstd");
     is_str(pick("gzip", ALL), "gzip", "gzip only");
