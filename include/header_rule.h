@@ -66,6 +66,10 @@ const char *header_rule_parse(const char *text, struct header_rule *out);
 const char *header_rule_parse_cache(const char *text, struct cache_rule *out);
 void header_rules_free(struct header_rules *rules);
 void cache_rules_free(struct cache_rules *rules);
+/** Whether a header or cache rule matches the normalised path (then the response needs headers
+ *  of its own; without one, a shared cached response serves it as it is). */
+bool header_rules_match(const struct header_rules *headers, const struct cache_rules *cache,
+                        const char *path);
 /** The first cache rule matching the normalised path, or NULL. */
 const struct cache_rule *header_rule_find_cache(const struct cache_rules *rules, const char *path);
 

@@ -84,7 +84,7 @@ struct request {
     bool gate;
     struct site_conf *gate_conf;
     /* the site's response rules (header_rule.h): the normalised path they match (heap; NULL =
-     * the site has none, or the path was never read); response_queue applies them, so a
+     * none applies to it, or the path was never read); response_queue applies them, so a
      * handler never queues a response shared with other requests while it is set */
     char *rule_path;
     /* error_page: the status of the error this request is now showing a page for (the

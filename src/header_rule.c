@@ -221,6 +221,15 @@ void cache_rules_free(struct cache_rules *rules)
     rules->n = 0;
 }
 
+bool header_rules_match(const struct header_rules *headers, const struct cache_rules *cache,
+                        const char *path)
+{
+    for (size_t i = 0; i < headers->n; i++)
+        if (path_match(&headers->v[i].where, path))
+            return true;
+    return header_rule_find_cache(cache, path) != NULL;
+}
+
 const struct cache_rule *header_rule_find_cache(const struct cache_rules *rules, const char *path)
 {
     for (size_t i = 0; i < rules->n; i++)

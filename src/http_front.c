@@ -466,7 +466,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return git_http_start(c, r, path);
     if (site->response_rules || r->rule_path) { /* response_queue matches them on the path */
         free(r->rule_path); /* a local redirect's earlier path, maybe on another site */
-        r->rule_path = site->response_rules ? xstrdup(path) : NULL;
+        /* note: only when a rule applies: a path no rule names keeps the shared cached
+         * responses and costs no allocation (docs/benchmarks.md, issue 13) */
+        bool applies =
+            site->response_rules &&
+            (site->security_headers || header_rules_match(&site->headers, &site->cache, path));
+        r->rule_path = applies ? xstrdup(path) : NULL;
     }
     r->error_pages_ok = true;
     if (path_has_hidden_segment(path))

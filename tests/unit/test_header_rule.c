@@ -98,6 +98,21 @@ int main(void)
             cache_rules_free(&l);
         }
     }
+    {
+        struct header_rules h = {calloc(1, sizeof *h.v), 0};
+        struct cache_rules cr = {calloc(1, sizeof *cr.v), 0};
+        ok(!header_rules_match(&h, &cr, "/a"), "no rules: nothing matches");
+        ok(header_rule_parse("/img X-A: 1", &h.v[0]) == NULL, "a header rule on /img");
+        h.n = 1;
+        ok(header_rules_match(&h, &cr, "/img/a.png"), "a header rule's path matches");
+        ok(!header_rules_match(&h, &cr, "/1k.bin"), "another path matches no rule");
+        ok(header_rule_parse_cache("*.css max-age=60", &cr.v[0]) == NULL, "a cache rule on *.css");
+        cr.n = 1;
+        ok(header_rules_match(&h, &cr, "/s/x.css"), "a cache rule's path matches");
+        ok(!header_rules_match(&h, &cr, "/s/x.js"), "neither matches another path");
+        header_rules_free(&h);
+        cache_rules_free(&cr);
+    }
     for (size_t i = 0; i < sizeof cache_bad / sizeof cache_bad[0]; i++) {
         struct cache_rule c;
         okf(header_rule_parse_cache(cache_bad[i], &c) != NULL && !c.value,
