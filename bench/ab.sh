@@ -18,7 +18,8 @@
 #   PHP_FPM=php-fpm8.2   KEEP_TMP=1 keeps the temp dir
 #   COUNTERS=1       also count, with `perf stat -p`, the front end's system calls over the
 #                    measured run (raw_syscalls:sys_enter) and its heap allocations over a
-#                    2 s run after it (uprobes on libc's malloc, calloc and realloc, added for
+#                    2 s run after it (uprobes on libc's malloc, calloc and realloc of an
+#                    existing block, not realloc(NULL), which glibc turns into malloc; added for
 #                    the run and removed after; a uprobe hit costs a trap, so not in the timed
 #                    run), per request: figures that a shared, noisy machine does not move.
 #                    Needs perf and root (or perf_event_paranoid <= -1); 0 leaves them out.
@@ -77,11 +78,20 @@ if [[ $COUNTERS == 1 ]]; then
     else
         EVENTS=raw_syscalls:sys_enter
         LIBC=$(ldd "$NEW" | awk '$1 ~ /^libc\.so/ {print $3}')
-        for p in malloc calloc realloc; do
-            if ! perf list 2>/dev/null | grep -q "probe_libc:$p "; then
-                perf probe -q -x "$LIBC" --add "$p" 2>/dev/null && PROBES_ADDED+=("$p")
+        # realloc(NULL, n) is malloc(n) inside glibc, and the malloc uprobe sees it: count only
+        # the reallocs of an existing block (probe realloc_grow, filtered on its pointer), or
+        # every buffer's first allocation would be counted twice
+        for p in malloc calloc 'realloc_grow=realloc oldmem=%di:u64'; do
+            name=${p%%=*}
+            if ! perf list 2>/dev/null | grep -q "probe_libc:$name "; then
+                perf probe -q -x "$LIBC" --add "$p" 2>/dev/null && PROBES_ADDED+=("$name")
             fi
-            perf stat -e "probe_libc:$p" true >/dev/null 2>&1 && EVENTS+=",probe_libc:$p"
+            if [[ $name == realloc_grow ]]; then
+                perf stat -e "probe_libc:$name" --filter 'oldmem != 0' true >/dev/null 2>&1 &&
+                    EVENTS+=",probe_libc:$name --filter oldmem!=0"
+            else
+                perf stat -e "probe_libc:$name" true >/dev/null 2>&1 && EVENTS+=",probe_libc:$name"
+            fi
         done
         [[ $EVENTS == *malloc* ]] || log "no uprobe on malloc: allocations left out"
     fi
@@ -145,7 +155,13 @@ run() {
     t1=$(cpu_ticks "$FRONT_PID")
     # allocations in a run of their own: a uprobe hit costs a trap, which would show in the CPU
     if [[ $COUNTERS == 1 && $EVENTS == *probe_libc* ]]; then
-        perf stat -x, -o "$TMP/perf-alloc.csv" -e "${EVENTS#raw_syscalls:sys_enter,}" -p "$FRONT_PID" -- \
+        local e ev alloc_ev=()
+        IFS=, read -r -a ev <<<"${EVENTS#raw_syscalls:sys_enter,}"
+        for e in "${ev[@]}"; do # "probe_libc:X" or "probe_libc:X --filter EXPR"
+            read -r -a e <<<"$e"
+            alloc_ev+=(-e "${e[0]}" "${e[@]:1}")
+        done
+        perf stat -x, -o "$TMP/perf-alloc.csv" "${alloc_ev[@]}" -p "$FRONT_PID" -- \
             wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT$path" >"$TMP/wrk-alloc.out" 2>&1
     fi
     kill "$FRONT_PID"

@@ -41,6 +41,8 @@ enum cgi_head_status {
     CGI_HEAD_ERROR,
 };
 
+#define CGI_HEAD_INLINE 12 /* lines (blank line included) whose headers need no allocation */
+
 /* Transparent so it can live inside a request; touch only head, via the functions below. */
 struct cgi_head_parser {
     struct buf raw;       /* head bytes so far, capped at CGI_RESPONSE_MAX_HEAD */
@@ -50,6 +52,8 @@ struct cgi_head_parser {
     unsigned line_no; /* 1-based, for error messages */
     bool cr;          /* the previous byte was a CR */
     char why[80];     /* the error, once state is ERROR */
+    /* head.headers of a head of at most CGI_HEAD_INLINE lines: no allocation per response */
+    struct cgi_head_header head_inline[CGI_HEAD_INLINE];
 };
 
 /** Prepare an empty parser. Allocates nothing. */

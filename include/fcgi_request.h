@@ -33,17 +33,18 @@ void fcgi_request_setup(const struct server_conf *server);
 
 /** Whether (the site of runtime rt, normalised path) runs a script (never for a site without a
  *  FastCGI pool); site is rt->conf, or a copy with another root (a gate check of a release,
- *  gate.h). If so fills script/path_info (caller frees) and returns true. Also answers
+ *  gate.h). If so fills script/path_info and returns true: one block, *path_info
+ *  points into it after script's NUL, so the caller frees script only. Also answers
  *  *is_source: a path ending in the FastCGI extension that does not run (it must not be served
  *  as a static file). Touches the file system. */
 bool fcgi_request_route(const struct site *rt, const struct site_conf *site, const char *path,
                         char **script_name, char **path_info, bool *is_source);
 
 /** Start: take r (handler.h) for the script fcgi_request_route found: path is the normalised
- *  path (DOCUMENT_URI), query the raw query (query_len bytes; NULL = none); script and
- *  path_info are taken (freed with the request). Reads the body as it comes, then submits
- *  to the engine of r's connection; a local redirect in the answer is handed back to the
- *  front through r->redirect. */
+ *  path (DOCUMENT_URI), query the raw query (query_len bytes; NULL = none); script, with
+ *  path_info inside its block as fcgi_request_route makes them, is taken (freed with the
+ *  request). Reads the body as it comes, then submits to the engine of r's connection; a local
+ * redirect in the answer is handed back to the front through r->redirect. */
 enum MHD_Result fcgi_request_start(struct MHD_Connection *c, struct request *r, const char *path,
                                    const char *query, size_t query_len, char *script,
                                    char *path_info);

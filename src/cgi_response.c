@@ -46,11 +46,17 @@ void cgi_head_init(struct cgi_head_parser *p)
     p->line_no = 1;
 }
 
+static void head_free(struct cgi_head_parser *p)
+{
+    if (p->head.headers != p->head_inline)
+        free(p->head.headers);
+    memset(&p->head, 0, sizeof p->head);
+}
+
 void cgi_head_dispose(struct cgi_head_parser *p)
 {
     buf_dispose(&p->raw);
-    free(p->head.headers);
-    memset(&p->head, 0, sizeof p->head);
+    head_free(p);
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct cgi_head_parser *p, const char *fmt,
@@ -61,8 +67,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct cgi_head_parser *p,
     va_start(ap, fmt);
     vsnprintf(p->why, sizeof p->why, fmt, ap);
     va_end(ap);
-    free(p->head.headers);
-    memset(&p->head, 0, sizeof p->head);
+    head_free(p);
     p->state = CGI_HEAD_ERROR;
     return -1;
 }
@@ -167,7 +172,8 @@ static int parse(struct cgi_head_parser *p)
     /* the scan guarantees raw ends with the blank line's LF */
     for (const char *c = s; c < end; c++)
         lines += *c == '\n';
-    p->head.headers = xcalloc(lines, sizeof *p->head.headers);
+    p->head.headers =
+        lines <= CGI_HEAD_INLINE ? p->head_inline : xcalloc(lines, sizeof *p->head.headers);
     for (unsigned line = 1;; line++) {
         char *nl = memchr(s, '\n', (size_t)(end - s));
         char *eol = nl > s && nl[-1] == '\r' ? nl - 1 : nl;

@@ -60,7 +60,7 @@ struct fcgi_http {
     struct fcgi_req *q; /* the proxied request, ours until on_completed; NULL before begin() */
     int state;          /* FS_*; 0 before begin() */
     char *script;       /* SCRIPT_NAME (heap) */
-    char *path_info;    /* PATH_INFO (heap), "" = none */
+    char *path_info;    /* PATH_INFO, inside script's block; "" = none */
     char *query;        /* raw query without '?', in this block; NULL = none */
     char path[];        /* decoded, normalised path (DOCUMENT_URI) */
 };
@@ -154,6 +154,19 @@ static int kind_of(const struct site_conf *site, const char *rel)
     return S_ISDIR(st.st_mode) ? 'd' : 'f';
 }
 
+/* One block holds SCRIPT_NAME and, after its NUL, PATH_INFO: one allocation per routed request
+ * instead of two (*path_info points into *script_name's block). */
+static char *route_pair(const char *script, size_t script_len, const char *info, char **path_info)
+{
+    size_t info_len = strlen(info);
+    char *block = xmalloc(script_len + 1 + info_len + 1);
+    memcpy(block, script, script_len);
+    block[script_len] = '\0';
+    *path_info = block + script_len + 1;
+    memcpy(*path_info, info, info_len + 1);
+    return block;
+}
+
 bool fcgi_request_route(const struct site *rt, const struct site_conf *site, const char *path,
                         char **script_name, char **path_info, bool *is_source)
 {
@@ -170,10 +183,9 @@ bool fcgi_request_route(const struct site *rt, const struct site_conf *site, con
 
     size_t script_len;
     if (cgi_split_script(path, len, split, &script_len) && ends_with(path, script_len, p->ext)) {
-        char *script = xstrndup(path, script_len);
+        char *script = route_pair(path, script_len, path + script_len, path_info);
         if (in_scope && is_script(site, script)) {
             *script_name = script;
-            *path_info = xstrdup(path + script_len);
             return true;
         }
         free(script);
@@ -189,7 +201,7 @@ bool fcgi_request_route(const struct site *rt, const struct site_conf *site, con
             char *s = xasprintf("%s%s", path, p->index.v[i]);
             if (is_script(site, s)) {
                 *script_name = s;
-                *path_info = xstrdup("");
+                *path_info = s + strlen(s); /* "": its terminator, in the same block */
                 return true;
             }
             free(s);
@@ -201,8 +213,7 @@ bool fcgi_request_route(const struct site *rt, const struct site_conf *site, con
         return false;
 fallback:
     if (in_scope && p->try_script && is_script(site, p->try_script)) {
-        *script_name = xstrdup(p->try_script);
-        *path_info = xstrdup("");
+        *script_name = route_pair(p->try_script, strlen(p->try_script), "", path_info);
         *is_source = false;
         return true;
     }
@@ -902,8 +913,7 @@ static void on_completed(struct request *r, enum MHD_RequestTerminationCode toe)
             fcgi_pool_kick(q, FCGI_KICK_ABORT);
         fcgi_req_release(q);
     }
-    free(h->script);
-    free(h->path_info);
+    free(h->script); /* path_info is in the same block */
     free(h);
 }
 

@@ -503,8 +503,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     char *script, *path_info;
     if (site->fcgi.preset && fcgi_request_route(rt, site, path, &script, &path_info, &is_source)) {
         if (route_method_refused(method)) {
-            free(script);
-            free(path_info);
+            free(script); /* path_info is in the same block */
             return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
                                   ROUTE_SCRIPT_ALLOW);
         }

@@ -441,6 +441,59 @@ static void test_api(void)
     }
 }
 
+/* Heads of up to CGI_HEAD_INLINE lines keep their header table in the parser (no allocation
+ * per response); longer ones allocate it. Both read the same, and both dispose cleanly, also
+ * after an error found past the table's setup. */
+static const char *nm(int lines, const char *what)
+{
+    static char name[80];
+    snprintf(name, sizeof name, "%d lines: %s", lines, what);
+    return name;
+}
+
+static void test_inline_table(void)
+{
+    for (int lines = CGI_HEAD_INLINE - 1; lines <= CGI_HEAD_INLINE + 2; lines++) {
+        struct cgi_head_parser p;
+        struct buf in, want;
+        size_t consumed = 0;
+
+        buf_init(&in, 0);
+        buf_init(&want, 0);
+        for (int i = 1; i < lines; i++) { /* lines - 1 headers + the blank line */
+            buf_printf(&in, "X-H%d: v%d\r\n", i, i);
+            buf_printf(&want, "[X-H%d|v%d]", i, i);
+        }
+        buf_puts(&in, "\r\nbody");
+        cgi_head_init(&p);
+        is_int(cgi_head_feed(&p, in.data, in.len, &consumed), CGI_HEAD_DONE, nm(lines, "done"));
+        is_int((int)p.head.n_headers, lines - 1, nm(lines, "every header"));
+        struct buf got;
+        buf_init(&got, 0);
+        for (size_t i = 0; i < p.head.n_headers; i++)
+            buf_printf(&got, "[%s|%s]", p.head.headers[i].name, p.head.headers[i].value);
+        is_str(got.data ? got.data : "", want.data ? want.data : "", nm(lines, "in order"));
+        ok((p.head.headers == p.head_inline) == (lines <= CGI_HEAD_INLINE),
+           nm(lines, lines <= CGI_HEAD_INLINE ? "table inline" : "table allocated"));
+        cgi_head_dispose(&p);
+        ok(p.head.headers == NULL, nm(lines, "disposed"));
+
+        /* the same head with a bad last line: the table is dropped with the error */
+        buf_reset(&in);
+        for (int i = 1; i < lines - 1; i++)
+            buf_printf(&in, "X-H%d: v%d\r\n", i, i);
+        buf_puts(&in, "Bad line\r\n\r\n");
+        cgi_head_init(&p);
+        is_int(cgi_head_feed(&p, in.data, in.len, &consumed), CGI_HEAD_ERROR,
+               nm(lines, "last one bad: error"));
+        ok(p.head.headers == NULL && p.head.n_headers == 0, nm(lines, "error: head empty"));
+        cgi_head_dispose(&p);
+        buf_dispose(&got);
+        buf_dispose(&in);
+        buf_dispose(&want);
+    }
+}
+
 int main(void)
 {
     test_php_heads();
@@ -452,5 +505,6 @@ int main(void)
     test_errors();
     test_limits();
     test_api();
+    test_inline_table();
     return done_testing();
 }
