@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "basic_auth.h"
 #include "admin.h"
 #include "dev.h"
 #include "dev_tls.h"
@@ -944,6 +945,7 @@ int main(int argc, char **argv)
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
         tls_store_refresh(); /* certificate files renewed or replaced: served without restart */
+        basic_auth_refresh_all(clock_ms()); /* htpasswd files: read here, never by a check */
     }
     teardown(sites, mime);
     if (live_cfg) {
