@@ -51,8 +51,12 @@ int access_log_format(struct buf *b, enum access_log_style style, const struct a
 struct access_log;
 
 /** Open (create/append) path, or "-" for stdout. NULL and *why set on failure. Logs with the
- *  same path share one object. */
+ *  same path share one object, counted: each successful open needs one access_log_close(). */
 struct access_log *access_log_open(const char *path, const char **why);
+/** Drop one reference from access_log_open(); the last one flushes the log's lines, closes
+ *  its file and frees it (so a reload that no longer names a file lets it go). l must no
+ *  longer be written to by its caller. NULL is ok. */
+void access_log_close(struct access_log *l);
 /** Queue one line in style; never blocks on I/O. Drops lines (and counts them) past a 4 MiB
  *  backlog. */
 void access_log_write(struct access_log *l, enum access_log_style style,
@@ -61,7 +65,7 @@ void access_log_write(struct access_log *l, enum access_log_style style,
 int access_log_start(void);
 /** Reopen every open log file (SIGUSR1). Thread-safe. */
 void access_log_reopen_all(void);
-/** Flush everything, stop the writer thread and close all files. */
+/** Flush everything, stop the writer thread and close all files still open. */
 void access_log_shutdown(void);
 
 #endif

@@ -1,12 +1,13 @@
 /*
  * basic_auth: one auth_basic rule's htpasswd file and the checks of its passwords.
  *
- * The file is read when the rule's runtime is made and read again when it changes (a stat()
- * at most once a second, on the request that notices; a file that became unreadable or
- * empty keeps the last good copy and is logged). Hashes are checked by libcrypt's crypt_rn
- * (bcrypt $2y$/$2b$, sha512-crypt $6$, sha256-crypt $5$, yescrypt $y$, ...): a line whose
- * hash libcrypt does not accept (crypt_checksalt; Apache's $apr1$ MD5 among them) is logged
- * and skipped.
+ * The file is read when the rule's runtime is made and read again when it changes: the main
+ * thread's 1 s tick calls basic_auth_refresh_all (a stat() per file at most once a second,
+ * the read only when it changed), so a request's check never does file I/O on a worker
+ * thread; a file that became unreadable or empty keeps the last good copy and is logged. Hashes are
+ * checked by libcrypt's crypt_rn (bcrypt $2y$/$2b$, sha512-crypt $6$, sha256-crypt $5$, yescrypt
+ * $y$, ...): a line whose hash libcrypt does not accept (crypt_checksalt; Apache's $apr1$ MD5 among
+ * them) is logged and skipped.
  *
  * Where the hashing runs: bcrypt at cost 10 takes ~50-100 ms of CPU, yescrypt similar. Done
  * on a worker thread it would stall every other connection of that worker for as long, so
@@ -68,10 +69,16 @@ struct basic_auth *basic_auth_new(const char *file, const char **why);
 /** NULL is ok. No job of a may be pending. */
 void basic_auth_free(struct basic_auth *a);
 
+/** Every rule's file: stat() it if its last look is a second old or more (now_ms, the
+ *  clock_ms clock), and read it again when it changed. The checks only see the copy swapped
+ *  in (under a short lock); the I/O runs with no lock a check takes. Main thread (its tick);
+ *  thread-safe against basic_auth_new/free and the checks. */
+void basic_auth_refresh_all(uint64_t now_ms);
+
 /**
- * First step of a check of user:password (either NULL = no credentials sent). Re-reads the
- * file if it changed. PENDING fills job (the caller then sets job->done and ctx, suspends
- * its request and calls basic_auth_submit). Thread-safe.
+ * First step of a check of user:password (either NULL = no credentials sent). Uses the copy
+ * of the file last read (no I/O). PENDING fills job (the caller then sets job->done and ctx,
+ * suspends its request and calls basic_auth_submit). Thread-safe.
  */
 enum basic_auth_verdict basic_auth_check(struct basic_auth *a, const char *user,
                                          const char *password, uint64_t now_ms,

@@ -24,12 +24,26 @@ struct dev_plan {
     char php_version[16];     /* what .php-version asks for; "" = no such file */
 };
 
-/** Look at dir (detection, .php-version, php-fpm when need_php). 0, or -1 with errors (a bad
- *  .php-version, a missing php-fpm: the message lists what is installed). */
-int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, struct errlist *errs);
+/* The command-line flags that override what development mode detects (for --dev-explain). */
+struct dev_flags {
+    const char *root;         /* --root; NULL = not given */
+    const char *preset;       /* --preset */
+    bool php;                 /* --php (with or without an address) */
+    const char *php_upstream; /* --php ADDR */
+    const char *listen;       /* the first --listen */
+    bool browse, gzip;        /* --browse, --gzip */
+    const char *access_log;   /* --access-log */
+};
+
+/** Look at dir (detection, .php-version, php-fpm when need_php and PHP was detected, or when
+ *  force_php: --php without an address runs php-fpm even for a static project). 0, or -1 with
+ *  errors (a bad .php-version, a missing php-fpm: the message lists what is installed). */
+int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, bool force_php,
+                  struct errlist *errs);
 void dev_plan_dispose(struct dev_plan *p);
-/** --dev-explain: each decision with the file that made it. */
-void dev_plan_explain(const struct dev_plan *p, FILE *out);
+/** --dev-explain: each decision with the file that made it, then the final value under the
+ *  flags fl, naming the flag that changed it (and what was detected). */
+void dev_plan_explain(const struct dev_plan *p, const struct dev_flags *fl, FILE *out);
 /** The first port from first to first+19 that host (an IPv4 or IPv6 literal) can listen on,
  *  else one the kernel picks; 0 if none at all. */
 unsigned dev_free_port(const char *host, unsigned first);

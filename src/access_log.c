@@ -5,9 +5,13 @@
  * Request threads only append to an in-memory buffer under a short per-log mutex; one writer
  * thread swaps that buffer out and write()s it with no request-visible lock held, so a slow
  * disk costs memory (capped at ACCESS_LOG_MAX_BACKLOG, then lines are dropped and counted), never
- * latency. Lock order is io_lock, then lock; list_lock is never held together with either.
- * Logs live on a list that only grows (prepend under list_lock) until access_log_shutdown(), so
- * the writer can walk it without holding list_lock. Nothing here may be called from a signal
+ * latency. Lock order is list_lock, pass_lock, io_lock, lock; list_lock is never held together
+ * with io_lock or lock.
+ * Logs live on a list (prepend under list_lock), one object per path, counted by the sites
+ * that use it: access_log_close() by the last one unlinks the log, waits for the writer's (or
+ * a reopen's) walk of the list to end (pass_lock, taken before the walk reads the head), then
+ * flushes and closes it. So a walk never meets a freed log, and a file no site uses any more
+ * after a reload is not kept open. Nothing here may be called from a signal
  * handler: main.c turns SIGUSR1 into a call to access_log_reopen_all() from a normal thread.
  */
 #include "access_log.h"
@@ -31,9 +35,10 @@
 #define ACCESS_LOG_SPARE_KEEP (1u << 20)  /* the writer's spare buffer is freed above this */
 
 struct access_log {
-    struct access_log *next; /* set once at insertion */
+    struct access_log *next; /* guarded by list_lock */
     char *path;
     bool is_stdout;
+    unsigned refs; /* access_log_open()s not yet closed; guarded by list_lock */
 
     pthread_mutex_t lock; /* guards fd, pending and dropped; held only for memcpy-sized work */
     int fd;
@@ -46,6 +51,7 @@ struct access_log {
 };
 
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pass_lock = PTHREAD_MUTEX_INITIALIZER; /* held by a walk of the list */
 static pthread_cond_t wake; /* CLOCK_MONOTONIC, created by the first access_log_start() */
 static bool wake_ready, running, stopping, kicked;
 static pthread_t writer;
@@ -311,10 +317,12 @@ static void *on_writer(void *arg)
             pthread_cond_timedwait(&wake, &list_lock, &ts);
         }
         kicked = false;
+        pthread_mutex_lock(&pass_lock);
         head = logs;
         pthread_mutex_unlock(&list_lock);
         for (struct access_log *l = head; l; l = l->next)
             flush_log(l);
+        pthread_mutex_unlock(&pass_lock);
         pthread_mutex_lock(&list_lock);
     }
     pthread_mutex_unlock(&list_lock);
@@ -328,8 +336,10 @@ struct access_log *access_log_open(const char *path, const char **why)
 
     pthread_mutex_lock(&list_lock);
     for (l = logs; l; l = l->next) {
-        if (strcmp(l->path, path) == 0)
+        if (strcmp(l->path, path) == 0) {
+            l->refs++;
             goto out;
+        }
     }
     /* note: decide by name, not by fd: with stdout closed, open() itself may return 1. */
     bool is_stdout = strcmp(path, "-") == 0;
@@ -343,6 +353,7 @@ struct access_log *access_log_open(const char *path, const char **why)
     l->path = xstrdup(path);
     l->is_stdout = is_stdout;
     l->fd = fd;
+    l->refs = 1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->io_lock, NULL);
     buf_init(&l->pending, ACCESS_LOG_MAX_BACKLOG);
@@ -408,6 +419,7 @@ void access_log_reopen_all(void)
     struct access_log *head;
 
     pthread_mutex_lock(&list_lock);
+    pthread_mutex_lock(&pass_lock);
     head = logs;
     pthread_mutex_unlock(&list_lock);
     for (struct access_log *l = head; l; l = l->next) {
@@ -434,6 +446,42 @@ void access_log_reopen_all(void)
         pthread_mutex_unlock(&l->io_lock);
         report_dropped(l, dropped);
     }
+    pthread_mutex_unlock(&pass_lock);
+}
+
+/* Write what l still holds, close its file and free it. l is on no list. */
+static void free_log(struct access_log *l)
+{
+    flush_log(l);
+    if (!l->is_stdout)
+        close(l->fd);
+    pthread_mutex_destroy(&l->lock);
+    pthread_mutex_destroy(&l->io_lock);
+    buf_dispose(&l->pending);
+    buf_dispose(&l->out);
+    free(l->path);
+    free(l);
+}
+
+void access_log_close(struct access_log *l)
+{
+    struct access_log **pp;
+
+    if (!l)
+        return;
+    pthread_mutex_lock(&list_lock);
+    if (--l->refs > 0) {
+        pthread_mutex_unlock(&list_lock);
+        return;
+    }
+    for (pp = &logs; *pp != l; pp = &(*pp)->next)
+        ;
+    *pp = l->next;
+    pthread_mutex_unlock(&list_lock);
+    /* A walk that read the head before the unlink may still reach l: wait for it to end. */
+    pthread_mutex_lock(&pass_lock);
+    pthread_mutex_unlock(&pass_lock);
+    free_log(l);
 }
 
 void access_log_shutdown(void)
@@ -457,14 +505,6 @@ void access_log_shutdown(void)
     pthread_mutex_unlock(&list_lock);
     for (struct access_log *l = head; l; l = next) {
         next = l->next;
-        flush_log(l);
-        if (!l->is_stdout)
-            close(l->fd);
-        pthread_mutex_destroy(&l->lock);
-        pthread_mutex_destroy(&l->io_lock);
-        buf_dispose(&l->pending);
-        buf_dispose(&l->out);
-        free(l->path);
-        free(l);
+        free_log(l);
     }
 }

@@ -26,13 +26,18 @@ struct cache_slot {
 
 struct basic_auth {
     char *file;
-    pthread_mutex_t lock; /* the fields below */
+    struct basic_auth *next; /* on the registry; guarded by registry_lock */
+    uint64_t checked_ms;     /* last stat(); only basic_auth_refresh_all touches it */
+    struct stat seen;        /* of the copy in users; written under lock, by refresh only */
+    pthread_mutex_t lock;    /* the fields below */
     struct htpasswd users;
     const char *dummy_hash; /* points into users: the first usable hash; NULL = none */
-    uint64_t checked_ms;    /* last stat() */
-    struct stat seen;       /* of the copy in users */
     struct cache_slot cache[BASIC_AUTH_CACHE_SLOTS];
 };
+
+/* Every live basic_auth, for basic_auth_refresh_all (the checks never touch the file). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct basic_auth *registry;
 
 /* ---- the file ------------------------------------------------------------------------- */
 
@@ -108,16 +113,20 @@ out:
     return why;
 }
 
-static void install(struct basic_auth *a, struct htpasswd *users, const struct stat *st)
+/* Swap users in (a->lock taken here, only for the swap); the old copy goes to *old. */
+static void install(struct basic_auth *a, struct htpasswd *users, const struct stat *st,
+                    struct htpasswd *old)
 {
-    htpasswd_dispose(&a->users);
+    pthread_mutex_lock(&a->lock);
+    *old = a->users;
     a->users = *users;
     a->seen = *st;
     a->dummy_hash = a->users.n ? a->users.v[0].hash : NULL;
     memset(a->cache, 0, sizeof a->cache); /* harmless either way: entries name their hash */
+    pthread_mutex_unlock(&a->lock);
 }
 
-/* a->lock held. */
+/* The stat() and the read run with no lock a check takes: a slow disk never holds a check. */
 static void refresh(struct basic_auth *a, uint64_t now_ms)
 {
     if (a->checked_ms && now_ms - a->checked_ms < 1000)
@@ -126,7 +135,7 @@ static void refresh(struct basic_auth *a, uint64_t now_ms)
     struct stat st;
     if (stat(a->file, &st) == 0 && same_file(&st, &a->seen))
         return;
-    struct htpasswd users;
+    struct htpasswd users, old;
     const char *why = load(a->file, &users, &st);
     if (why) {
         log_warn("auth", 0, "%s: cannot be read again (%s); the last copy stays in use", a->file,
@@ -134,7 +143,16 @@ static void refresh(struct basic_auth *a, uint64_t now_ms)
         return;
     }
     log_info("auth", 0, "%s: read again, %zu user%s", a->file, users.n, users.n == 1 ? "" : "s");
-    install(a, &users, &st);
+    install(a, &users, &st, &old);
+    htpasswd_dispose(&old);
+}
+
+void basic_auth_refresh_all(uint64_t now_ms)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct basic_auth *a = registry; a; a = a->next)
+        refresh(a, now_ms);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 struct basic_auth *basic_auth_new(const char *file, const char **why)
@@ -145,9 +163,15 @@ struct basic_auth *basic_auth_new(const char *file, const char **why)
     if (*why)
         return NULL;
     struct basic_auth *a = xcalloc(1, sizeof *a);
+    struct htpasswd none;
     a->file = xstrdup(file);
     pthread_mutex_init(&a->lock, NULL);
-    install(a, &users, &st);
+    install(a, &users, &st, &none);
+    htpasswd_dispose(&none);
+    pthread_mutex_lock(&registry_lock);
+    a->next = registry;
+    registry = a;
+    pthread_mutex_unlock(&registry_lock);
     return a;
 }
 
@@ -155,6 +179,12 @@ void basic_auth_free(struct basic_auth *a)
 {
     if (!a)
         return;
+    pthread_mutex_lock(&registry_lock); /* waits out a refresh_all that may be reading it */
+    struct basic_auth **pp = &registry;
+    while (*pp != a)
+        pp = &(*pp)->next;
+    *pp = a->next;
+    pthread_mutex_unlock(&registry_lock);
     htpasswd_dispose(&a->users);
     pthread_mutex_destroy(&a->lock);
     free(a->file);
@@ -205,7 +235,6 @@ enum basic_auth_verdict basic_auth_check(struct basic_auth *a, const char *user,
     enum basic_auth_verdict v = BASIC_AUTH_PENDING;
     uint8_t d[DIGEST_LEN];
     pthread_mutex_lock(&a->lock);
-    refresh(a, now_ms);
     const struct htpasswd_entry *e = htpasswd_find(&a->users, user);
     if (!a->dummy_hash) {
         v = BASIC_AUTH_DENIED; /* nobody can log in: no secret to protect by timing */

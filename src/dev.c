@@ -89,7 +89,8 @@ static int read_php_version(struct dev_plan *p, struct errlist *errs)
     return rc;
 }
 
-int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, struct errlist *errs)
+int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, bool force_php,
+                  struct errlist *errs)
 {
     memset(p, 0, sizeof *p);
     p->dir = xstrdup(dir);
@@ -103,7 +104,7 @@ int dev_plan_make(struct dev_plan *p, const char *dir, bool need_php, struct err
     };
     dev_detect(&f, &p->det);
     p->root = strcmp(p->det.root, ".") == 0 ? xstrdup(dir) : xasprintf("%s/%s", dir, p->det.root);
-    p->need_fpm = need_php && p->det.preset;
+    p->need_fpm = need_php && (p->det.preset || force_php);
     if (read_php_version(p, errs) != 0 || !p->need_fpm)
         return errs->n ? -1 : 0;
     char *name = p->php_version[0] ? xasprintf("php-fpm%s", p->php_version) : NULL;
@@ -137,8 +138,9 @@ void dev_plan_dispose(struct dev_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-void dev_plan_explain(const struct dev_plan *p, FILE *out)
+void dev_plan_explain(const struct dev_plan *p, const struct dev_flags *fl, FILE *out)
 {
+    const char *det_preset = p->det.preset ? p->det.preset : "none";
     fprintf(out, "project:  %s\n", p->dir);
     if (p->det.decided_by)
         fprintf(out, "app:      %s (decided by %s)\n", dev_kind_name(p->det.kind),
@@ -146,15 +148,41 @@ void dev_plan_explain(const struct dev_plan *p, FILE *out)
     else
         fprintf(out, "app:      static files (no artisan, bin/console, wp-load.php, "
                      "wp-config.php or index.php)\n");
-    fprintf(out, "root:     %s\n", p->root);
-    fprintf(out, "preset:   %s\n", p->det.preset ? p->det.preset : "none (directory listings on)");
-    if (p->php_version[0])
-        fprintf(out, "php:      %s (.php-version asks for %s)\n", p->fpm ? p->fpm : "-",
-                p->php_version);
+    /* each value as the server will use it (main.c: apply_cli, apply_dev), and its flag */
+    if (fl->root)
+        fprintf(out, "root:     %s (--root; detected %s)\n", fl->root, p->root);
+    else
+        fprintf(out, "root:     %s\n", p->root);
+    if (fl->preset)
+        fprintf(out, "preset:   %s (--preset; detected %s)\n", fl->preset, det_preset);
+    else if (!p->det.preset && fl->php)
+        fprintf(out, "preset:   php (--php; detected none)\n");
+    else
+        fprintf(out, "preset:   %s\n",
+                p->det.preset ? p->det.preset : "none (directory listings on)");
+    if (p->det.preset && fl->browse)
+        fprintf(out, "listings: on (--browse)\n");
+    const char *forced = !p->det.preset && fl->php ? "; --php" : "";
+    if (!p->det.preset && !fl->php)
+        ; /* no PHP: a .php-version alone starts nothing */
+    else if (fl->php_upstream)
+        fprintf(out, "php:      %s (--php: a running php-fpm; none is started)\n",
+                fl->php_upstream);
+    else if (p->php_version[0])
+        fprintf(out, "php:      %s (.php-version asks for %s%s)\n", p->fpm ? p->fpm : "-",
+                p->php_version, forced);
     else if (p->fpm)
-        fprintf(out, "php:      %s (no .php-version: the default php-fpm)\n", p->fpm);
-    if (p->fpm_version && p->fpm_version[0])
+        fprintf(out, "php:      %s (no .php-version: the default php-fpm%s)\n", p->fpm, forced);
+    if (p->fpm && !fl->php_upstream && p->fpm_version && p->fpm_version[0])
         fprintf(out, "version:  %s\n", p->fpm_version);
+    if (fl->listen)
+        fprintf(out, "listen:   %s (--listen)\n", fl->listen);
+    else
+        fprintf(out, "listen:   127.0.0.1:8080, else the next free port\n");
+    if (fl->gzip)
+        fprintf(out, "gzip:     on (--gzip)\n");
+    if (fl->access_log)
+        fprintf(out, "log:      %s (--access-log)\n", fl->access_log);
 }
 
 unsigned dev_free_port(const char *host, unsigned first)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "basic_auth.h"
 #include "admin.h"
 #include "dev.h"
 #include "dev_tls.h"
@@ -64,7 +65,8 @@ static const char usage[] =
     "Without --config and --root (or with 'dev'), wharf is a development server for the\n"
     "current directory: it detects the application (Laravel, Symfony, WordPress, PHP or\n"
     "static files), starts php-fpm, and listens on 127.0.0.1:8080 or the next free port.\n"
-    "      --dev-explain       print what development mode detects, and why, and exit\n"
+    "      --dev-explain       print what development mode detects, and why, and the\n"
+    "                          values the flags given override, and exit\n"
     "      --open              open the site in the default browser (xdg-open)\n"
     "      --watch, --no-watch reload browsers when a project file changes (default: on)\n"
     "      --watch-ignore NAME never watch directories named NAME (vendor, node_modules\n"
@@ -316,11 +318,15 @@ static void apply_dev(struct config *cfg, const struct cli *cli)
         def->root = xstrdup(p->root);
         def->root_line = 0;
     }
+    struct fcgi_site_conf *f = &def->fcgi;
     if (!p->det.preset) {
-        def->browse = true; /* static files: browse on */
+        def->browse = true;                   /* static files: browse on */
+        if (cli->php && !cli->php_upstream) { /* --php: the php-fpm .php-version chose */
+            free(f->spawn_binary);
+            f->spawn_binary = p->fpm ? xstrdup(p->fpm) : NULL;
+        }
         return;
     }
-    struct fcgi_site_conf *f = &def->fcgi;
     if (!cli->php) { /* --php ADDR or --php keep their upstream; else spawn the chosen one */
         f->spawn = true;
         free(f->spawn_binary);
@@ -727,7 +733,7 @@ static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_
         fprintf(stderr, "wharf: the current directory: %s\n", strerror(errno));
         return -1;
     }
-    if (dev_plan_make(plan, cwd, !cli->php_upstream, &errs) != 0) {
+    if (dev_plan_make(plan, cwd, !cli->php_upstream, cli->php && !cli->php_upstream, &errs) != 0) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "wharf: %s\n", errs.msg[i]);
         errlist_dispose(&errs);
@@ -811,7 +817,17 @@ int main(int argc, char **argv)
             return 1;
         }
         if (cli.dev_explain) {
-            dev_plan_explain(&plan, stdout);
+            struct dev_flags fl = {
+                .root = cli.root,
+                .preset = cli.preset,
+                .php = cli.php,
+                .php_upstream = cli.php_upstream,
+                .listen = cli.n_listen ? cli.listen[0] : NULL,
+                .browse = cli.browse,
+                .gzip = cli.gzip,
+                .access_log = cli.access_log,
+            };
+            dev_plan_explain(&plan, &fl, stdout);
             dev_plan_dispose(&plan);
             return 0;
         }
@@ -944,6 +960,7 @@ int main(int argc, char **argv)
         fpm_supervisor_poll(sites->fpm);
         http_front_tick();
         tls_store_refresh(); /* certificate files renewed or replaced: served without restart */
+        basic_auth_refresh_all(clock_ms()); /* htpasswd files: read here, never by a check */
     }
     teardown(sites, mime);
     if (live_cfg) {

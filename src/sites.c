@@ -174,7 +174,8 @@ void sites_stop(struct site_table *t)
         if (s->owns_git)
             git_worker_remove(s->git);
         s->git = NULL;
-        s->log = NULL; /* the file is access_log's: access_log_shutdown() closes it */
+        access_log_close(s->log); /* the last site using the file closes it */
+        s->log = NULL;
         if (s->owns_pool)
             fcgi_pool_free(s->pool);
         s->pool = NULL;

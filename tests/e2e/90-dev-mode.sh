@@ -134,6 +134,38 @@ is "$(body /index.php)" "index.php /index.php" ".php-version 7.9: the site runs"
 like "$(cat "$T/stand-in-ran" 2>/dev/null)" "--fpm-config" "...on the php-fpm7.9 stand-in"
 like "$(cat "$T/php.err")" "php-fpm7.9, .php-version 7.9" "...and the banner says so"
 stop_pid "$WPID"
+# a static project with --php: the php-fpm its .php-version names (it was the default one)
+mkdir -p "$T/static-php"
+printf '%s\n' '<?php echo "hello from php";' >"$T/static-php/hello.php"
+echo "7.9" >"$T/static-php/.php-version"
+rm -f "$T/stand-in-ran"
+out=$(cd "$T/static-php" && PATH="$T/bin:$PATH" "$WHARF" --dev-explain --php 2>&1)
+like "$out" "app:      static files" "static project with --php: detected static"
+like "$out" "php:      $T/bin/php-fpm7.9 \\(.php-version asks for 7.9; --php\\)" \
+    "...--dev-explain: the php-fpm .php-version asks for, because of --php"
+like "$out" "preset:   php \\(--php; detected none\\)" "...preset php, named as --php's"
+unlike "$(cd "$T/static-php" && PATH="$T/bin:$PATH" "$WHARF" --dev-explain 2>&1)" "php:" \
+    "...without --php a .php-version alone starts no php-fpm"
+PATH="$T/bin:$PATH" dev_start static-php --php
+is "$(body /hello.php)" "hello from php" "static project with --php: PHP runs"
+like "$(cat "$T/stand-in-ran" 2>/dev/null)" "--fpm-config" "...on the php-fpm7.9 .php-version names"
+stop_pid "$WPID"
+
+# --dev-explain shows the final values under the override flags, and which flag set each
+out=$(cd "$T/laravel" && "$WHARF" --dev-explain --root "$T/static" --preset php \
+    --php 127.0.0.1:9 --listen 127.0.0.1:8099 --gzip --browse --access-log "$T/x.log" 2>&1)
+like "$out" "root:     $T/static \\(--root; detected $T/laravel/public\\)" "explain: --root wins, named"
+like "$out" "preset:   php \\(--preset; detected laravel\\)" "explain: --preset wins, named"
+like "$out" "php:      127.0.0.1:9 \\(--php: a running php-fpm; none is started\\)" \
+    "explain: --php ADDR, no php-fpm started"
+unlike "$out" "version:" "...so no php-fpm version"
+like "$out" "listen:   127.0.0.1:8099 \\(--listen\\)" "explain: --listen"
+like "$out" "listings: on \\(--browse\\)" "explain: --browse"
+like "$out" "gzip:     on \\(--gzip\\)" "explain: --gzip"
+like "$out" "log:      $T/x.log \\(--access-log\\)" "explain: --access-log"
+like "$(explain laravel)" "listen:   127.0.0.1:8080, else the next free port" \
+    "explain without flags: the port search"
+
 echo "7.3.1" >"$T/php/.php-version"
 out=$(cd "$T/php" && PATH="$T/bin:$PATH" timeout 20 "$WHARF" 2>&1)
 is "$?" 1 "a missing version: wharf exits 1"

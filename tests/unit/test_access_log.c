@@ -401,6 +401,68 @@ static void test_flushes_in_background(void)
     access_log_shutdown();
 }
 
+/* How many of this process's fds are open on path (readlink of /proc/self/fd). */
+static int fds_on(const char *path)
+{
+    char link[64], target[256];
+    int n = 0;
+
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = 0;
+        n += strcmp(target, path) == 0;
+    }
+    return n;
+}
+
+static void test_close(void)
+{
+    char path[128], other[128];
+    struct buf want;
+    size_t len;
+
+    snprintf(path, sizeof path, "%s/close.log", tmpdir);
+    snprintf(other, sizeof other, "%s/close-other.log", tmpdir);
+    buf_init(&want, 0);
+    access_log_start();
+    struct access_log *o = access_log_open(other, NULL);
+    struct access_log *a = access_log_open(path, NULL);
+    struct access_log *b = access_log_open(path, NULL);
+    ok(a && a == b, "two opens of one path: one object");
+    is_int(fds_on(path), 1, "one fd for both");
+    write_range(a, &want, "c", 0, 100);
+    access_log_close(a);
+    is_int(fds_on(path), 1, "still open after the first close (one user left)");
+    write_range(b, &want, "c", 100, 200);
+    access_log_close(b);
+    is_int(fds_on(path), 0, "the last close closes the file");
+    char *got = slurp(path, &len);
+    is_mem(got, len, want.data, want.len, "every line written before the last close is there");
+    free(got);
+    access_log_close(NULL);
+    struct access_log *c = access_log_open(path, NULL);
+    ok(c != NULL, "the path opens again after its last close");
+    is_int(fds_on(path), 1, "... with its own fd");
+    write_range(c, NULL, "c", 0, 1);
+    write_range(o, NULL, "o", 0, 1);
+    access_log_close(c);
+    is_int((int)file_size(path), (int)(want.len + line_len("c")), "... and its line lands");
+    /* Closes racing the writer thread's walk of the list (it flushes every 100 ms). */
+    for (int i = 0; i < 200; i++) {
+        struct access_log *x = access_log_open(path, NULL);
+        write_range(x, NULL, "r", 0, 1);
+        access_log_close(x);
+    }
+    is_int((int)file_size(path), (int)(want.len + line_len("c") + 200 * line_len("r")),
+           "200 open/write/close rounds: every line kept");
+    access_log_shutdown();
+    is_int(fds_on(other), 0, "shutdown closes the logs still open");
+    buf_dispose(&want);
+}
+
 struct worker {
     struct access_log *l;
     char tag[8];
@@ -600,6 +662,7 @@ int main(void)
     test_end_to_end();
     test_flushes_in_background();
     test_threads();
+    test_close();
     test_reopen();
     test_reopen_failure();
     test_backlog_cap();
