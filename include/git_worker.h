@@ -48,10 +48,6 @@ void git_worker_stop(void);
 /** Ask for a deploy of g soon; bursts coalesce into at most one more deploy. NULL is ok.
  *  Thread-safe. */
 void git_worker_request(struct git_site *g);
-/** As git_worker_request, for a verified peer notification (git_peers): due at once, without
- *  the debounce (the notifying replica's webhook already coalesced the burst), still at most
- *  one deploy per MIN_GAP; trigger "peer". NULL is ok. Thread-safe. */
-void git_worker_request_peer(struct git_site *g);
 /** Ask for a deploy of every registered site (SIGUSR2). */
 void git_worker_request_all(void);
 /** The branch deployed (configured or detected); "" while unknown. Thread-safe. */

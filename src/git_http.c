@@ -86,7 +86,7 @@ static enum MHD_Result finish_hook(struct MHD_Connection *c, struct request *r,
         }
         log_info("webhook", r->id, "[site %s] a peer was pushed to (%s): deploy queued", site->name,
                  ref);
-        git_worker_request_peer(r->rt->git);
+        git_worker_request(r->rt->git);
         return message(c, r, MHD_HTTP_ACCEPTED, "deploy queued");
     }
     struct webhook_headers h = {

@@ -79,7 +79,7 @@ struct git_site {
     bool requested;        /* a deploy was asked for (webhook, signal) */
     uint64_t requested_ms; /* when the oldest pending request came */
     uint64_t started_ms;   /* when the last deploy started */
-    const char *trigger;   /* who asked for the pending deploy: "webhook", "peer", "signal" */
+    const char *trigger;   /* who asked for the pending deploy: "webhook", "signal" */
     bool polled_once;      /* the start-up deploy ran: later unrequested ones are polls */
     _Atomic bool live;
     _Atomic bool confirmed; /* the first deploy since wharf started has finished (any outcome) */
@@ -1477,10 +1477,8 @@ static void run_one(struct git_site *g, const char *trigger)
     else if (fd < 0)
         errlist_add(&errs, "cannot create %s: %s", g->state, strerror(-fd));
     else
-        rc = deploy(g,
-                    strcmp(trigger, "webhook") == 0 || strcmp(trigger, "peer") == 0 ||
-                        strcmp(trigger, "signal") == 0,
-                    &switched, &info, &errs);
+        rc = deploy(g, strcmp(trigger, "webhook") == 0 || strcmp(trigger, "signal") == 0, &switched,
+                    &info, &errs);
     const char *why = errs.n ? errs.msg[errs.n - 1] : "unknown error";
     uint64_t ms = clock_ms() - t0;
     if (fd >= 0 && (switched || rc < 0))
@@ -1551,8 +1549,6 @@ static void *on_thread(void *arg)
         const char *trigger = due->requested      ? (due->trigger ? due->trigger : "webhook")
                               : !due->polled_once ? "start"
                                                   : "poll";
-        if (due->requested) /* the time from "deploy queued" to here is the debounce's */
-            log_info(due->tag, 0, "deploy asked by %s: starting", trigger);
         due->requested = false;
         due->trigger = NULL;
         due->polled_once = true;
@@ -1662,23 +1658,6 @@ void git_worker_request(struct git_site *g)
         g->requested = true;
         g->requested_ms = clock_ms();
         g->trigger = "webhook";
-        pthread_cond_signal(&wake);
-    }
-    pthread_mutex_unlock(&lock);
-}
-
-void git_worker_request_peer(struct git_site *g)
-{
-    if (!g)
-        return;
-    /* note: the replica that took the webhook already coalesces the forge's burst; waiting
-     * DEBOUNCE_MS again here only delays this replica. MIN_GAP_MS still holds. */
-    uint64_t now = clock_ms(), due = now > DEBOUNCE_MS ? now - DEBOUNCE_MS : 0;
-    pthread_mutex_lock(&lock);
-    if (!g->requested || g->requested_ms > due) {
-        g->requested = true;
-        g->requested_ms = due;
-        g->trigger = "peer";
         pthread_cond_signal(&wake);
     }
     pthread_mutex_unlock(&lock);
