@@ -19,7 +19,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
           goaccess python3-yaml tmux gnutls-bin apache2-utils whois zstd php-laravel-framework
-          uacme pebble)
+          uacme pebble strace xz-utils patch)
 # ./build.sh test-image: builds the Containerfile with buildah on a debootstrap-made Debian base
 IMAGE_PACKAGES=(buildah debootstrap curl python3 git openssl)
 

@@ -10,6 +10,8 @@
 #                    last commit before the request core was reshaped (issue 9: site runtime,
 #                    event loop, handlers, FastCGI split); issue 8 complete
 #   NEW=src/wharf    the binary under test (built from this tree)
+#   OLD_BIN=PATH     an already built old binary instead of building OLD_REV (e.g. this tree
+#                    configured --with-libmicrohttpd=system, to measure the bundled one's patches)
 #   ROUNDS=3 DURATION=5   interleaved rounds (old, new; new, old; old, new; ...: neither side
 #                    always runs second) and seconds per wrk run
 #   CONNS=64         wrk connections (wrk -t2)
@@ -98,13 +100,19 @@ if [[ $COUNTERS == 1 ]]; then
 fi
 
 # ---- the old binary, built from OLD_REV in a detached worktree
-OLD_SHA=$(git -C "$TOP_DIR" rev-parse --short "$OLD_REV^{commit}") || die "unknown OLD_REV $OLD_REV"
 NEW_DESC=$(git -C "$TOP_DIR" describe --always --dirty 2>/dev/null || echo "this tree")
-log "building $OLD_SHA"
-git -C "$TOP_DIR" worktree add --detach --quiet "$TMP/old-src" "$OLD_SHA" || die "git worktree add"
-(cd "$TMP/old-src" && autoreconf -fi && ./configure --quiet && make -j"$(nproc)") \
-    >"$TMP/old-build.log" 2>&1 || { tail -n 30 "$TMP/old-build.log" >&2; die "building $OLD_SHA failed"; }
-OLD=$TMP/old-src/src/wharf
+if [[ -n ${OLD_BIN:-} ]]; then
+    [[ -x $OLD_BIN ]] || die "OLD_BIN $OLD_BIN is not an executable"
+    OLD_SHA=$OLD_BIN
+    OLD=$OLD_BIN
+else
+    OLD_SHA=$(git -C "$TOP_DIR" rev-parse --short "$OLD_REV^{commit}") || die "unknown OLD_REV $OLD_REV"
+    log "building $OLD_SHA"
+    git -C "$TOP_DIR" worktree add --detach --quiet "$TMP/old-src" "$OLD_SHA" || die "git worktree add"
+    (cd "$TMP/old-src" && autoreconf -fi && ./configure --quiet && make -j"$(nproc)") \
+        >"$TMP/old-build.log" 2>&1 || { tail -n 30 "$TMP/old-build.log" >&2; die "building $OLD_SHA failed"; }
+    OLD=$TMP/old-src/src/wharf
+fi
 
 # ---- docroot and php-fpm
 python3 "$BENCH_DIR/mkdocroot.py" "$TMP/www" >/dev/null || die "mkdocroot.py failed"

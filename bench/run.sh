@@ -541,7 +541,7 @@ run_idle() { # server round
     port=$(port_of "$name")
     start_server "$name"
     python3 "$BENCH_DIR/idle_conns.py" --port "$port" --pid "$SERVER_PID" \
-        --count "$IDLE_CONNS" --path /1k.bin >"$TMP/idle.json" &
+        --count "$IDLE_CONNS" --path /1k.bin --settle 2.5 >"$TMP/idle.json" &
     CHILD_PID=$!
     wait "$CHILD_PID"
     CHILD_PID=
