@@ -5,7 +5,8 @@
  *   SIGTERM, SIGINT  drain: stop accepting, let requests in flight finish (up to
  *                    shutdown_timeout), then stop and exit 0; a second one stops at once
  *   SIGUSR1          reopen the error log and every access log (logrotate)
- *   SIGHUP           reload: read and check the configuration file again exactly as at
+ *   SIGHUP           (development mode: the terminal closed, so a stop like SIGTERM) reload:
+ *                    read and check the configuration file again exactly as at
  *                    start-up (the same flags override it); on any error keep serving the
  *                    running one and log each error (FILE:LINE: message); else publish the
  *                    new sites (http_front_swap) and stop the old ones once nothing uses them
@@ -937,7 +938,10 @@ int main(int argc, char **argv)
     for (;;) {
         struct timespec tick = {1, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
+        /* note: development mode runs in a terminal and has no configuration to reload, so
+         * a hangup (the terminal closed, tmux killed) stops it, as it stops php -S */
+        bool hangup_stops = sig == SIGHUP && cfg.server.dev;
+        if (sig == SIGTERM || sig == SIGINT || hangup_stops) {
             log_info("main", 0, "signal %d: shutting down", sig);
             lifecycle_set(LIFECYCLE_DRAINING);
             dev_watch_close_streams(); /* browsers' event streams would hold the drain */

@@ -79,7 +79,9 @@ tmux_run() { # tmux_run NAME ENV: wharf dev in a detached tmux window on a fresh
     tmux -S "$SOCK" new-session -d -s "$1" -x 200 -y 50 \
         "cd '$T/app' && env $2 '$WHARF' --listen 127.0.0.1:$PORT; sleep 30"
     wait_for_http "$(URL /)" 20 || bail "wharf in tmux did not start"
+    TMUX_WHARF+=("$(pgrep -f -n -- "--listen 127.0.0.1:$PORT\$")")
 }
+TMUX_WHARF=()
 capture() { tmux -S "$SOCK" capture-pane -p -e -t "$1"; }
 tmux_run color ""
 TMUX_SERVER=$(tmux -S "$SOCK" display -p '#{pid}')
@@ -99,6 +101,14 @@ wait_until 10000 sh -c "tmux -S '$SOCK' capture-pane -p -t nocolor | grep -q 'GE
 capture nocolor >"$T/nocolor.txt"
 like "$(cat "$T/nocolor.txt")" 'GET +/index\.php 200' "NO_COLOR: the request line"
 is "$(grep -c $'\033' "$T/nocolor.txt")" 0 "NO_COLOR: no colour on a terminal"
+# closing the terminal (tmux killed: SIGHUP) stops the development server and its php-fpm,
+# as it stops php -S (a configured server reloads on SIGHUP instead)
 tmux -S "$SOCK" kill-server
+ok "$([ "${#TMUX_WHARF[@]}" -eq 2 ] && [ -n "${TMUX_WHARF[0]}" ] && [ -n "${TMUX_WHARF[1]}" ]; echo $?)" \
+    "the two wharf processes in tmux were found (${TMUX_WHARF[*]})"
+for p in "${TMUX_WHARF[@]}"; do
+    ok "$(wait_until 15000 sh -c "! kill -0 $p 2>/dev/null"; echo $?)" \
+        "a hangup (the terminal closed) stops development mode (pid $p)"
+done
 
 finish
