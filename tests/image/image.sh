@@ -26,8 +26,18 @@ SECRET=image-test-secret
 printf '[containers]\ndefault_ulimits = []\n' >"$T/containers.conf"
 export CONTAINERS_CONF="$T/containers.conf"
 CTRS=()
+# php-fpm in a `buildah run` container: its master (uid 10001, the images' only user) gets
+# SIGQUIT, the image's STOPSIGNAL, so it stops its workers; killing the buildah process alone
+# leaves the master's workers behind
+stop_fpm_master() {
+    local m
+    m=$(pgrep -u "$UID_IMG" -f 'php-fpm: master process' -n) || return 0
+    kill -QUIT "$m" 2>/dev/null
+    wait_until 10000 sh -c "! kill -0 $m 2>/dev/null"
+}
 cleanup_ctrs() { # before lib.sh's cleanup, which removes $T (and containers.conf with it)
     local c p
+    stop_fpm_master
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     for c in "${CTRS[@]}"; do buildah rm "$c" >/dev/null 2>&1; done
@@ -230,7 +240,10 @@ like "$(cat "$T/wharf.err")" '"message":"wharf [^"]* ready' "error log (JSON) on
 
 # ---- stop; nothing written outside the volumes -----------------------------------------------
 stop_pid "$WHARF_PID"
+stop_fpm_master
 stop_pid "$FPM_PID"
+! pgrep -u "$UID_IMG" -f 'php-fpm' >/dev/null
+ok $? "php-fpm stopped by SIGQUIT (the image's STOPSIGNAL), its workers with it"
 wait_until 10000 eval '! curl -s -o /dev/null --max-time 1 "$(URL /)"'
 ok $? "wharf stopped with its buildah run process"
 mnt=$(buildah mount "$WHARF_CTR")
