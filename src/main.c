@@ -785,6 +785,46 @@ static char *site_url(const struct listen_addr *la, const char *scheme, const ch
     return xasprintf("%s://%s%s%s:%u/", scheme, v6 ? "[" : "", h, v6 ? "]" : "", la->port);
 }
 
+/*
+ * Development mode, when a development flag asks for it or nothing names what to serve (no
+ * --config, --root, --deploy, --rollback or --test): the project is looked at (start_dev) and
+ * the command line filled in from it. Returns -1 to go on serving, or the exit status:
+ * 2 for a development flag with --config, 1 when the project cannot be served, 0 after
+ * --dev-explain printed its answer.
+ */
+static int enter_dev_mode(struct cli *cli, struct dev_plan *plan, char *listen, size_t listen_cap,
+                          const char **listen_v)
+{
+    bool dev_flag = cli->dev || cli->dev_explain || cli->watch != -1 || cli->watch_ignore.n ||
+                    cli->open || cli->https || cli->name;
+    if (dev_flag && (cli->config || cli->deploy || cli->rollback)) {
+        fprintf(stderr, "wharf: development mode (dev, --dev-explain, --watch, --open, --https, "
+                        "--name) works without --config\n");
+        return 2;
+    }
+    if (!dev_flag && (cli->config || cli->root || cli->deploy || cli->rollback || cli->test))
+        return -1;
+    if (start_dev(cli, plan, listen, listen_cap, listen_v) != 0) {
+        dev_plan_dispose(plan);
+        return 1;
+    }
+    if (!cli->dev_explain)
+        return -1;
+    struct dev_flags fl = {
+        .root = cli->root,
+        .preset = cli->preset,
+        .php = cli->php,
+        .php_upstream = cli->php_upstream,
+        .listen = cli->n_listen ? cli->listen[0] : NULL,
+        .browse = cli->browse,
+        .gzip = cli->gzip,
+        .access_log = cli->access_log,
+    };
+    dev_plan_explain(plan, &fl, stdout);
+    dev_plan_dispose(plan);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {.watch = -1};
@@ -804,35 +844,9 @@ int main(int argc, char **argv)
     struct dev_plan plan = {0};
     char dev_listen[64];
     const char *dev_listen_v[1] = {dev_listen};
-    /* a development flag asks for development mode, which has no configuration file */
-    bool dev_flag = cli.dev || cli.dev_explain || cli.watch != -1 || cli.watch_ignore.n ||
-                    cli.open || cli.https || cli.name;
-    if (dev_flag && (cli.config || cli.deploy || cli.rollback)) {
-        fprintf(stderr, "wharf: development mode (dev, --dev-explain, --watch, --open, --https, "
-                        "--name) works without --config\n");
-        return 2;
-    }
-    if (dev_flag || (!cli.config && !cli.root && !cli.deploy && !cli.rollback && !cli.test)) {
-        if (start_dev(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v) != 0) {
-            dev_plan_dispose(&plan);
-            return 1;
-        }
-        if (cli.dev_explain) {
-            struct dev_flags fl = {
-                .root = cli.root,
-                .preset = cli.preset,
-                .php = cli.php,
-                .php_upstream = cli.php_upstream,
-                .listen = cli.n_listen ? cli.listen[0] : NULL,
-                .browse = cli.browse,
-                .gzip = cli.gzip,
-                .access_log = cli.access_log,
-            };
-            dev_plan_explain(&plan, &fl, stdout);
-            dev_plan_dispose(&plan);
-            return 0;
-        }
-    }
+    int dev_rc = enter_dev_mode(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v);
+    if (dev_rc >= 0)
+        return dev_rc;
     if (load_config(&cli, &cfg, &errs) == -EIO) {
         fprintf(stderr, "wharf: %s\n", errs.msg[0]);
         errlist_dispose(&errs);
