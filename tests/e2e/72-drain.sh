@@ -100,6 +100,8 @@ while True:
     d = s.recv(65536)
     if not d:
         break
+    if not data:
+        open(out + ".started", "w").close()  # the response has begun: SIGTERM may come
     data += d
     time.sleep(0.03)
 head, _, body = data.partition(b"\r\n\r\n")
@@ -120,8 +122,8 @@ python3 "$T/keepalive.py" "$PORT" >"$T/ka.out" 2>&1 &
 C_KA=$!
 python3 "$T/idle.py" "$PORT" "$T/sigterm" >"$T/idle.out" 2>&1 &
 C_IDLE=$!
-wait_until 5000 test -e "$T/running-1" -a -e "$T/running-ka" && wait_grep "$T/idle.out" READY 5 ||
-    bail "the requests did not start"
+wait_until 5000 test -e "$T/running-1" -a -e "$T/running-ka" -a -e "$T/big.out.started" &&
+    wait_grep "$T/idle.out" READY 5 || bail "the requests did not start"
 touch "$T/sigterm"
 kill -TERM "$WPID"
 t0=$(now_ms)
