@@ -22,6 +22,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_dispose(struct buf *b);
 /** Forget the contents, keep the storage. */
 void buf_reset(struct buf *b);
+/** Cut the contents back to their first len bytes (len <= b->len): undoes a partial append. */
+void buf_truncate(struct buf *b, size_t len);
 /** Append; -1 (and b unchanged) if the result would exceed the ceiling. */
 int buf_append(struct buf *b, const void *p, size_t n);
 /** Make room for n more bytes now (one allocation instead of several doublings); -1 past max. */

@@ -214,9 +214,7 @@ int access_log_format(struct buf *b, enum access_log_style style, const struct a
                  : 0;
     }
     if (rc != 0) {
-        b->len = start; /* never leave half a line in a log */
-        if (b->data)
-            b->data[start] = '\0';
+        buf_truncate(b, start); /* never leave half a line in a log */
     }
     return rc;
 }

@@ -24,9 +24,14 @@ void buf_dispose(struct buf *b)
 
 void buf_reset(struct buf *b)
 {
-    b->len = 0;
+    buf_truncate(b, 0);
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+    b->len = len;
     if (b->data)
-        b->data[0] = '\0';
+        b->data[len] = '\0';
 }
 
 static int reserve(struct buf *b, size_t extra)

@@ -120,9 +120,7 @@ int dev_console_format(struct buf *b, const struct dev_console_entry *e, bool co
         i = end + 1;
     }
     if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
+        buf_truncate(b, start);
         return -1;
     }
     return 0;
@@ -158,9 +156,7 @@ int dev_console_error_page(struct buf *b, const char *method, const char *target
                            "development mode only; a production server sends the empty 500."
                            "</small></p>\n</body></html>\n");
     if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
+        buf_truncate(b, start);
         return -1;
     }
     return 0;

@@ -263,9 +263,7 @@ const char *error_page_render(struct buf *b, unsigned status, const char *detail
     size_t start = b->len;
 
     if (render(b, status, error_page_reason(status), detail, json) != 0) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
+        buf_truncate(b, start);
         return NULL;
     }
     return json ? "application/json" : "text/html; charset=utf-8";

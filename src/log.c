@@ -109,9 +109,7 @@ int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum
                 b->data[i] = ' ';
     }
     if (rc) {
-        b->len = start;
-        if (b->data)
-            b->data[start] = '\0';
+        buf_truncate(b, start);
         return -1;
     }
     return 0;

@@ -12,6 +12,9 @@ int main(void)
     is_int(buf_puts(&b, "efgh"), 0, "append up to the cap");
     is_int(buf_putc(&b, 'x'), -1, "append over the cap fails");
     is_str(b.data, "abcdefgh", "contents unchanged after refused append");
+    buf_truncate(&b, 3);
+    is_int(b.len, 3, "truncate keeps the first bytes");
+    is_str(b.data, "abc", "... and ends the string there");
     buf_reset(&b);
     is_int(b.len, 0, "reset empties");
     buf_dispose(&b);
