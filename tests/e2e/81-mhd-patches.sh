@@ -4,7 +4,12 @@
 #       bench/idle_conns.py: 16.8 KB with Debian's 0.9.75, under 1 KB patched; limit 4 KB), and a
 #       reused connection still works: pipelined requests, then a large request head after
 #       small ones on the same connection (the dropped pages read as zeros again);
-# 0003: a large file goes out in sendfile() calls of more than 128 KiB (strace counts them).
+# 0003: a large file goes out in sendfile() calls of more than 128 KiB (strace counts them);
+# 0004: a request suspended while php-fpm works keeps its socket in the epoll set (strace: no
+#       epoll_ctl on the client's socket after its first request, and no read that finds
+#       EAGAIN after each answer), and what the client does meanwhile is not lost: a request
+#       sent on the same connection while the first waits is answered next, and a client that
+#       hangs up while its request waits has its socket closed once the answer comes.
 # Skipped when built with --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
@@ -90,3 +95,109 @@ calls=$(grep -c 'sendfile(' "$T/strace.out")
 max=$(grep -o '= [0-9]*$' "$T/strace.out" | awk '$2 > m { m = $2 } END { print m + 0 }')
 ok "$([ "$max" -gt 131072 ] && echo 0 || echo 1)" \
     "a sendfile() call sent more than 128 KiB (largest: $max bytes, $calls calls for 30 MiB; unpatched: at most 131072, 240 calls)"
+
+# ---- 0004: suspended connections stay in the epoll set ---------------------------------
+P=$T/php
+mkdir -p "$P"
+printf '<?php echo "hello ", $_SERVER["REQUEST_URI"], "\\n";\n' >"$P/hello.php"
+printf '<?php usleep(400000); echo "slow\\n";\n' >"$P/slow.php"
+start_fpm m81 "$T/fpm.sock"
+PORT=$(free_port)
+cat >"$T/php.ini" <<EOF
+[server]
+listen = 127.0.0.1:$PORT
+workers = 1
+[site php]
+root = $P
+fastcgi = unix:$T/fpm.sock
+EOF
+strace -f -qq -e trace=epoll_ctl,recvfrom,close -o "$T/strace4.out" "$WHARF" --config "$T/php.ini" \
+    2>>"$T/wharf.err" &
+SPID=$!
+PIDS+=("$SPID")
+wait_for_http "http://127.0.0.1:$PORT/hello.php" 20 || bail "wharf (PHP) under strace did not start"
+WPID4=$(awk '{print $1}' /proc/$SPID/task/*/children)
+[ -n "$WPID4" ] || bail "no wharf process under strace"
+PIDS+=("$WPID4")
+
+# 20 PHP requests on one kept-alive connection, 20 ms apart (as a browser's: each one after the
+# last answer, never already waiting when the answer goes out)
+python3 - "$PORT" >"$T/seq.out" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+f = s.makefile("rb")
+for i in range(1, 21):
+    s.sendall(b"GET /hello.php?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
+    f.readline()
+    n = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            n = int(v)
+    print(f.read(n).decode().strip())
+    time.sleep(0.02)
+EOF
+out=$(cat "$T/seq.out")
+is "$(printf '%s\n' "$out" | grep -c '^hello /hello.php?n=')" 20 "20 PHP requests on one connection: 20 answers"
+like "$out" "n=20" "the last one answered too"
+sleep 0.2
+# the client's socket: the one the requests were read from
+cfd=$(grep -m1 -o 'recvfrom([0-9]*, "GET /hello.php?n=1 ' "$T/strace4.out" | grep -o '[0-9]*' | head -1)
+# epoll_ctl calls on that socket from the first request's read to the last one's
+ctl=$(awk -v fd="${cfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /hello.php?n=1 ") { on = 1 }
+    on && index($0, "EPOLL_CTL_") && index($0, ", " fd ", ") { n++ }
+    index($0, "recvfrom(" fd ", \"GET /hello.php?n=20 ") { on = 0 } END { print n + 0 }' "$T/strace4.out")
+ok "$([ -n "$cfd" ] && [ "$ctl" = 0 ] && echo 0 || echo 1)" \
+    "20 suspended and resumed requests: no epoll_ctl on the client's socket (fd ${cfd:-?}: $ctl calls; unpatched: 38)"
+eagain=$(awk -v fd="${cfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /hello.php?n=1 ") { on = 1 }
+    on && index($0, "recvfrom(" fd ", ") && index($0, "EAGAIN") { n++ }
+    index($0, "recvfrom(" fd ", \"GET /hello.php?n=20 ") { on = 0 } END { print n + 0 }' "$T/strace4.out")
+ok "$([ -n "$cfd" ] && [ "$eagain" -le 1 ] && echo 0 || echo 1)" \
+    "no read that only finds EAGAIN after each answer ($eagain on the client's socket; unpatched: 19)"
+
+# a request sent while the first one is suspended, on the same connection, is answered after it
+python3 - "$PORT" >"$T/during.out" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+f = s.makefile("rb")
+def read_resp():
+    status = f.readline().split()[1].decode()
+    n = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            n = int(v)
+    return status, f.read(n).decode().strip()
+s.sendall(b"GET /slow.php HTTP/1.1\r\nHost: t\r\n\r\n")
+time.sleep(0.15)  # slow.php sleeps 0.4 s: the connection is suspended now
+s.sendall(b"GET /hello.php?second HTTP/1.1\r\nHost: t\r\n\r\n")
+print("first", *read_resp())
+print("second", *read_resp())
+EOF
+out=$(cat "$T/during.out")
+like "$out" "first 200 slow" "a request that waits for php-fpm is answered"
+like "$out" "second 200 hello /hello.php[?]second" "a request sent on its connection while it waited is answered next"
+
+# a client that hangs up while its request waits: its socket is closed once the answer comes
+python3 - "$PORT" >"$T/hangup.out" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(b"GET /slow.php?hangup HTTP/1.1\r\nHost: t\r\n\r\n")
+time.sleep(0.1)
+s.close()
+EOF
+sleep 1
+hfd=$(grep -m1 -o 'recvfrom([0-9]*, "GET /slow.php?hangup ' "$T/strace4.out" | grep -o '[0-9]*' | head -1)
+closed=$(awk -v fd="${hfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /slow.php?hangup") { seen = 1 }
+    seen && index($0, "close(" fd ")") { c = 1 } END { print c + 0 }' "$T/strace4.out")
+ok "$([ -n "$hfd" ] && [ "$closed" = 1 ] && echo 0 || echo 1)" \
+    "a client that hung up while its request waited: its socket (fd ${hfd:-?}) is closed"
+is "$(body /hello.php?after)" "hello /hello.php?after" "wharf serves on after that"
+stop_pid "$WPID4"
+wait "$SPID" 2>/dev/null
