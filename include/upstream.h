@@ -174,8 +174,9 @@ void upstream_regrow(struct upstream *u, uint64_t now);
 /** The connections s may have open at once: max_conns, or its fit when lower. */
 unsigned upstream_bound(const struct upstream *u, const struct upstream_server *s);
 
-/** Passive health. Any thread, no lock. */
-void upstream_mark_down(struct upstream_server *s, uint64_t now);
+/** Passive health. Any thread, no lock. upstream_mark_down (re)starts s's down period and
+ *  says whether one began now (s was up): callers log once per period, not per request. */
+bool upstream_mark_down(struct upstream_server *s, uint64_t now);
 void upstream_mark_up(struct upstream_server *s);
 bool upstream_is_down(const struct upstream_server *s, uint64_t now);
 

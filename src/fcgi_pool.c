@@ -415,11 +415,13 @@ static void conn_failed(struct fcgi_conn *c, enum fcgi_fail why, const char *det
         atomic_fetch_add_explicit(&b->fails[why], 1, memory_order_relaxed);
     if (!q)
         return;
-    if (was_connecting) {
-        upstream_mark_down(b->srv, now_ms(e));
-        log_warn("fcgi", q->id, "[site %s] upstream %s: %s; skipping it for %u s", q->pool->site,
-                 b->name, detail, UPSTREAM_DOWN_MS / 1000);
-    }
+    /* note: once per down period; while it lasts every request still fails or retries with
+     * its own error line, and a dead single backend would otherwise log twice per request */
+    if (was_connecting && upstream_mark_down(b->srv, now_ms(e)))
+        log_warn("fcgi", q->id,
+                 "[site %s] upstream %s: %s; marked down for %u s (tried only when no other "
+                 "upstream can take a request)",
+                 q->pool->site, b->name, detail, UPSTREAM_DOWN_MS / 1000);
     bool retry = !q->got_response_bytes && !q->aborted && (was_connecting || was_reused) &&
                  upstream_may_retry(&q->pool->up, &q->up);
     if (retry) {
@@ -1078,11 +1080,12 @@ static void on_conn_timer(struct loop *l, struct loop_timer *t, void *ctx)
     if (again) {
         q->timeout_retried = true;
         upstream_mark_tried(&q->up, b->srv);
-        upstream_mark_down(b->srv, now);
+        bool newly_down = upstream_mark_down(b->srv, now);
         log_warn("fcgi", q->id,
                  "[site %s] upstream %s: no answer within fastcgi_read_timeout; "
-                 "retrying the %s on another upstream, skipping this one for %u s",
-                 q->pool->site, b->name, q->is_head ? "HEAD" : "GET", UPSTREAM_DOWN_MS / 1000);
+                 "retrying the %s on another upstream%s",
+                 q->pool->site, b->name, q->is_head ? "HEAD" : "GET",
+                 newly_down ? ", marking this one down" : "");
         dispatch(e, q);
     } else {
         fail_req(q, FCGI_FAIL_TIMEOUT, sending ? "send timed out" : "read timed out");

@@ -27,9 +27,9 @@ void upstream_dispose(struct upstream *u)
 
 /* ---- health and failover ------------------------------------------------------------------- */
 
-void upstream_mark_down(struct upstream_server *s, uint64_t now)
+bool upstream_mark_down(struct upstream_server *s, uint64_t now)
 {
-    atomic_store(&s->down_until_ms, now + UPSTREAM_DOWN_MS);
+    return atomic_exchange(&s->down_until_ms, now + UPSTREAM_DOWN_MS) <= now;
 }
 
 void upstream_mark_up(struct upstream_server *s)

@@ -150,6 +150,18 @@ for site in deadunix deadtcp; do
     done
 done
 unlike "$out" "$T|nobody.sock|$DEAD_PORT" "the 502 page names no socket path or upstream address"
+# a dead only upstream under load: every request gets its own error line, but the warning that
+# marks it down comes once per down period (it came twice per request: a log flood)
+log0=$(wc -l <"$T/wharf.err")
+codes=$(for n in $(seq 1 20); do
+    curl -s -o /dev/null -w '%{http_code} ' --max-time 10 -H 'Host: deadunix.test' "$(URL /pid.php)"
+done)
+is "$(echo $codes | tr ' ' '\n' | sort | uniq -c | awk '{print $2 "x" $1}')" "502x20" \
+    "20 more requests to the dead only upstream: 20 x 502"
+n_down=$(tail -n +"$((log0 + 1))" "$T/wharf.err" | grep -c "nobody.sock")
+is "$n_down" 0 "within its down period the dead upstream is not warned about again (lines naming it: $n_down, not 20)"
+n_err=$(tail -n +"$((log0 + 1))" "$T/wharf.err" | grep -c "deadunix.*cannot connect")
+is "$n_err" 20 "each failed request has its one error line ($n_err)"
 out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 -H 'Host: bhonly.test' "$(URL /pid.php)")
 is "${out% *}" 502 "an unreachable upstream (connect hangs) as the only upstream -> 502"
 within "${out#* }" 0.9 3

@@ -172,14 +172,15 @@ static void test_health(void)
     struct upstream u;
     upstream_init(&u, &cf, 2);
     struct upstream_req r = {0};
-    upstream_mark_down(&u.srv[0], now);
+    ok(upstream_mark_down(&u.srv[0], now), "marking an up upstream down begins a down period");
     ok(upstream_is_down(&u.srv[0], now), "marked down");
+    ok(!upstream_mark_down(&u.srv[0], now + 5), "marking it again within the period: no new one");
     is_int(plan_index(&u, &r, 0, 1, NULL), 1, "pass 0: a down upstream is skipped");
     now += UPSTREAM_DOWN_MS - 1;
     is_int(plan_index(&u, &r, 0, 1, NULL), 1, "... until UPSTREAM_DOWN_MS have passed");
     now += 1;
     is_int(plan_index(&u, &r, 0, 1, NULL), 0, "after UPSTREAM_DOWN_MS it is used again");
-    upstream_mark_down(&u.srv[0], now);
+    ok(upstream_mark_down(&u.srv[0], now), "once its period is over, marking it down begins a new one");
     upstream_mark_down(&u.srv[1], now);
     is_int(plan_index(&u, &r, 0, 1, NULL), 0, "pass 1: all down: a down one rather than none");
     upstream_mark_tried(&r, &u.srv[0]);
