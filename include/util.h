@@ -7,6 +7,7 @@
 #define WHARF_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ uint64_t clock_ms(void);
 size_t u64_to_dec(char *out, uint64_t v);
 /** Copy the string src into out (n > 0 bytes), cut to fit; returns the length copied. */
 size_t copy_str(char *out, size_t n, const char *src);
+/** a then b into out (n bytes), NUL-terminated; false (out unspecified) when they do not fit.
+ *  For paths built per request: snprintf("%s%s") showed up in the 1 KiB profile. */
+bool join2(char *out, size_t n, const char *a, const char *b);
 uint64_t clock_us(void);
 
 /** ASCII case-insensitive compare of the first n bytes; no locale. */

@@ -291,9 +291,8 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
     char key[PATH_MAX], file[PATH_MAX], rel[PATH_MAX];
     struct stat st;
     *fd = -1;
-    if ((size_t)snprintf(file, sizeof file, "%s%s", full, sfx) >= sizeof file ||
-        (size_t)snprintf(key, sizeof key, "%s%s\n", full, sfx) >= sizeof key ||
-        (size_t)snprintf(rel, sizeof rel, "%s%s", path, sfx) >= sizeof rel)
+    if (!join2(file, sizeof file, full, sfx) || !join2(key, sizeof key, file, "\n") ||
+        !join2(rel, sizeof rel, path, sfx))
         return NULL;
     if (stat_memo_stat(file, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_mtim.tv_sec < orig->st_mtim.tv_sec)
@@ -610,8 +609,8 @@ static enum MHD_Result serve_dir(struct MHD_Connection *c, struct request *r,
     for (size_t i = 0; i < site->index.n; i++) {
         char rel[PATH_MAX], full[PATH_MAX];
         struct stat st;
-        if ((size_t)snprintf(rel, sizeof rel, "%s%s", path, site->index.v[i]) >= sizeof rel ||
-            (size_t)snprintf(full, sizeof full, "%s%s", site->root, rel) >= sizeof full)
+        if (!join2(rel, sizeof rel, path, site->index.v[i]) ||
+            !join2(full, sizeof full, site->root, rel))
             continue;
         int fd = fs_open_beneath(site->root, rel, site->follow_symlinks, site->git.shared_dir, &st);
         if (fd < 0)
@@ -653,7 +652,7 @@ enum MHD_Result static_file_serve(struct MHD_Connection *c, struct request *r,
     char full[PATH_MAX];
     struct stat st;
     size_t path_len = strlen(path);
-    if ((size_t)snprintf(full, sizeof full, "%s%s", site->root, path) >= sizeof full)
+    if (!join2(full, sizeof full, site->root, path))
         return response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
 
     /* Fast path: an entry filled earlier, for the very same file. Not for X-Sendfile

@@ -141,6 +141,16 @@ size_t u64_to_dec(char *out, uint64_t v)
     return n;
 }
 
+bool join2(char *out, size_t n, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= n || lb >= n - la)
+        return false;
+    memcpy(out, a, la);
+    memcpy(out + la, b, lb + 1);
+    return true;
+}
+
 size_t copy_str(char *out, size_t n, const char *src)
 {
     size_t len = strlen(src);

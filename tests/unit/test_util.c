@@ -27,6 +27,15 @@ int main(void)
         bad += strcmp(out, want) != 0;
     }
     is_int(bad, 0, "u64_to_dec agrees with printf over 40 magnitudes");
+    char j[8];
+    ok(join2(j, sizeof j, "/ab", "/cd"), "join2 fits");
+    is_str(j, "/ab/cd", "join2 joins");
+    ok(join2(j, sizeof j, "/abc", "/de"), "join2: exactly n - 1 bytes fit");
+    is_str(j, "/abc/de", "... with the NUL last");
+    ok(!join2(j, sizeof j, "/abcd", "/de"), "join2: one byte too many does not fit");
+    ok(!join2(j, sizeof j, "/abcdefgh", ""), "join2: a first part longer than out");
+    ok(join2(j, sizeof j, "", ""), "join2 of two empty strings");
+    is_str(j, "", "... is empty");
 
     char small[4];
     is_int(copy_str(small, sizeof small, "abcdef"), 3, "copy_str cuts to fit");
