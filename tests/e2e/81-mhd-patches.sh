@@ -9,7 +9,10 @@
 #       epoll_ctl on the client's socket after its first request, and no read that finds
 #       EAGAIN after each answer), and what the client does meanwhile is not lost: a request
 #       sent on the same connection while the first waits is answered next, and a client that
-#       hangs up while its request waits has its socket closed once the answer comes.
+#       hangs up while its request waits has its socket closed once the answer comes;
+# 0005: resumed connections are found without walking every suspended one: 100 clients whose
+#       PHP requests finish in a shuffled order (resumed in another order than suspended) all
+#       get their own answers, three times each on their kept-alive connections.
 # Skipped when built with --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
@@ -199,5 +202,48 @@ closed=$(awk -v fd="${hfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /slow.php?h
 ok "$([ -n "$hfd" ] && [ "$closed" = 1 ] && echo 0 || echo 1)" \
     "a client that hung up while its request waited: its socket (fd ${hfd:-?}) is closed"
 is "$(body /hello.php?after)" "hello /hello.php?after" "wharf serves on after that"
+
+# ---- 0005: many suspended, resumed in a shuffled order -------------------------------------
+printf '<?php usleep(mt_rand(0, 30000)); echo "id ", $_GET["id"], "\n";\n' >"$P/shuffle.php"
+python3 - "$PORT" >"$T/shuffle.out" 2>&1 <<'EOF'
+import socket, sys, threading
+port = int(sys.argv[1])
+wrong, answered = [], [0]
+lock = threading.Lock()
+def client(n):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        f = s.makefile("rb")
+        for k in range(3):
+            s.sendall(b"GET /shuffle.php?id=%d-%d HTTP/1.1\r\nHost: t\r\n\r\n" % (n, k))
+            status = f.readline().split()[1]
+            size = 0
+            while True:
+                line = f.readline()
+                if line in (b"\r\n", b""):
+                    break
+                key, _, v = line.decode().partition(":")
+                if key.lower() == "content-length":
+                    size = int(v)
+            body = f.read(size).decode().strip()
+            with lock:
+                if status != b"200" or body != "id %d-%d" % (n, k):
+                    wrong.append((n, k, status, body))
+                else:
+                    answered[0] += 1
+        s.close()
+    except Exception as e:
+        with lock:
+            wrong.append((n, "error", str(e)))
+threads = [threading.Thread(target=client, args=(n,)) for n in range(100)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("answered", answered[0], "wrong", len(wrong), wrong[:3])
+EOF
+like "$(cat "$T/shuffle.out")" "answered 300 wrong 0" \
+    "100 clients x 3 PHP requests finishing in a shuffled order: 300 right answers ($(head -c 200 "$T/shuffle.out"))"
+is "$(body /hello.php?last)" "hello /hello.php?last" "and wharf serves on"
 stop_pid "$WPID4"
 wait "$SPID" 2>/dev/null
