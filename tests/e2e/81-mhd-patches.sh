@@ -10,6 +10,8 @@
 #       EAGAIN after each answer), and what the client does meanwhile is not lost: a request
 #       sent on the same connection while the first waits is answered next, and a client that
 #       hangs up while its request waits has its socket closed once the answer comes;
+# 0002 again: the pool is no longer zeroed between requests, so a request's headers must never
+#       show up in the next one's on the same connection (PHP prints every header it got);
 # 0005: resumed connections are found without walking every suspended one: 100 clients whose
 #       PHP requests finish in a shuffled order (resumed in another order than suspended) all
 #       get their own answers, three times each on their kept-alive connections.
@@ -202,6 +204,39 @@ closed=$(awk -v fd="${hfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /slow.php?h
 ok "$([ -n "$hfd" ] && [ "$closed" = 1 ] && echo 0 || echo 1)" \
     "a client that hung up while its request waited: its socket (fd ${hfd:-?}) is closed"
 is "$(body /hello.php?after)" "hello /hello.php?after" "wharf serves on after that"
+
+# ---- 0002: nothing of one request shows up in the next on the same connection --------------
+printf '<?php foreach ($_SERVER as $k => $v) if (strncmp($k, "HTTP_", 5) == 0) echo "$k=$v\n";\n' \
+    >"$P/headers.php"
+python3 - "$PORT" >"$T/stale.out" 2>&1 <<'EOF'
+import socket, sys
+port = int(sys.argv[1])
+secret = "s3cr3t-" + "q" * 3000
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+f = s.makefile("rb")
+def get(path, extra=""):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, extra)).encode())
+    status = f.readline().split()[1].decode()
+    n = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            n = int(v)
+    return status, f.read(n).decode()
+st1, b1 = get("/headers.php?first", "X-Secret: %s\r\nX-Other: %s\r\n" % (secret, "o" * 2000))
+st2, b2 = get("/headers.php?second")
+st3, b3 = get("/a.txt/../headers.php?third", "X-Short: 1\r\n")
+print("first", st1, "has-secret" if secret in b1 else "no-secret")
+print("second", st2, "LEAK" if ("s3cr3t" in b2 or "qqqq" in b2 or "oooo" in b2) else "clean", len(b2))
+print("third", st3, "LEAK" if ("s3cr3t" in b3 or "qqqq" in b3 or "oooo" in b3) else "clean", len(b3))
+EOF
+out=$(cat "$T/stale.out")
+like "$out" "first 200 has-secret" "a request with 5 KB of headers reaches PHP"
+like "$out" "second 200 clean" "the next request on the same connection carries none of them"
+like "$out" "third [0-9]+ clean" "nor the one after"
 
 # ---- 0005: many suspended, resumed in a shuffled order -------------------------------------
 printf '<?php usleep(mt_rand(0, 30000)); echo "id ", $_GET["id"], "\n";\n' >"$P/shuffle.php"
