@@ -3,6 +3,10 @@
  * the project directory and PATH once at start-up (the plan), finds a free port, prints the
  * banner and --dev-explain, and starts the browser. Nothing here runs per request: the server
  * only sees the configuration the plan produced (main.c applies it like flags).
+ *
+ * A session's life, all on main's thread: dev_start (before the configuration: the plan, the
+ * certificate of --https, the ports), dev_ready (once the server is ready: the banner, --open,
+ * live reload's watcher), dev_tick (main's 1 s tick), dev_stop.
  */
 #ifndef WHARF_DEV_H
 #define WHARF_DEV_H
@@ -11,8 +15,11 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "dev_detect.h"
 #include "util.h"
+
+struct dev_tls;
 
 struct dev_plan {
     char *dir;                /* the project directory (absolute) */
@@ -34,6 +41,44 @@ struct dev_flags {
     bool browse, gzip;        /* --browse, --gzip */
     const char *access_log;   /* --access-log */
 };
+
+/* Development mode's own command-line flags (main.c parses them). */
+struct dev_options {
+    bool explain;                 /* --dev-explain: only the plan is wanted */
+    bool open;                    /* --open */
+    int watch;                    /* --watch 1, --no-watch 0, neither -1 (on in development mode) */
+    struct str_list watch_ignore; /* --watch-ignore NAME... */
+    bool https;                   /* --https */
+    const char *name;             /* --name NAME: NAME.localhost */
+};
+
+/* One development session: what dev_start decided and made, released by dev_stop. */
+struct dev_session {
+    const struct dev_options *opt; /* the flags it started with (the caller's) */
+    struct dev_plan plan;          /* the project's decisions */
+    struct dev_tls *tls;           /* --https's certificate; NULL = none */
+    char tls_listen[64];           /* its address, "127.0.0.1:8443" */
+    char listen[64];               /* without --listen: "127.0.0.1:8080" or the next free; "" */
+    pid_t opener;                  /* --open's xdg-open until dev_tick reaps it; -1 = none */
+};
+
+/** Development mode's start-up, before the configuration: look at the current directory (the
+ *  plan, under the flags fl), check --name, and unless o->explain make --https's certificate
+ *  and pick its port (127.0.0.1:8443 or the next free), and without --listen (fl->listen)
+ *  127.0.0.1:8080 or the next free port (d->listen). d keeps o. 0, or -1 with errors (a
+ *  .php-version that cannot be met, a PHP application without php-fpm, no free port): the
+ *  caller then still calls dev_stop. */
+int dev_start(struct dev_session *d, const struct dev_options *o, const struct dev_flags *fl,
+              struct errlist *errs);
+/** The server is ready (cfg is what it serves): the banner on stderr, how to trust the CA of
+ *  --https, --open's browser, and live reload's watcher of watched (NULL: the project) when
+ *  cfg asks for it; what fails there is a warning in the log. */
+void dev_ready(struct dev_session *d, const struct config *cfg, const char *watched);
+/** main's 1 s tick: reaps --open's xdg-open once it has exited. */
+void dev_tick(struct dev_session *d);
+/** Release what dev_start made (the watcher stops with the server: dev_watch_stop). Safe on a
+ *  zeroed session. */
+void dev_stop(struct dev_session *d);
 
 /** Look at dir (detection, .php-version, php-fpm when need_php and PHP was detected, or when
  *  force_php: --php without an address runs php-fpm even for a static project). 0, or -1 with

@@ -19,7 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dev_tls.h"
+#include "dev_watch.h"
 #include "fpm_supervisor.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -275,4 +278,92 @@ pid_t dev_open_browser(const char *url)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc == 0 ? pid : -1;
+}
+
+/* ---- a session: start-up, ready, tick, stop ------------------------------------------------ */
+
+/* --https (not for --dev-explain): the certificate, and 127.0.0.1:8443 or the next free port. */
+static int start_tls(struct dev_session *d, struct errlist *errs)
+{
+    d->tls = xcalloc(1, sizeof *d->tls);
+    if (dev_tls_prepare(d->tls, d->opt->name, errs) != 0)
+        return -1;
+    unsigned port = dev_free_port("127.0.0.1", 8443);
+    if (!port)
+        return errlist_add(errs, "no free port on 127.0.0.1 for --https");
+    snprintf(d->tls_listen, sizeof d->tls_listen, "127.0.0.1:%u", port);
+    return 0;
+}
+
+int dev_start(struct dev_session *d, const struct dev_options *o, const struct dev_flags *fl,
+              struct errlist *errs)
+{
+    char cwd[4096];
+    d->opt = o;
+    d->opener = -1;
+    if (!getcwd(cwd, sizeof cwd))
+        return errlist_add(errs, "the current directory: %s", strerror(errno));
+    if (dev_plan_make(&d->plan, cwd, !fl->php_upstream, fl->php && !fl->php_upstream, errs) != 0)
+        return -1;
+    if (o->name && !dev_tls_name_ok(o->name))
+        return errlist_add(errs, "--name: expected a DNS label (a-z, 0-9, '-'), got '%s'", o->name);
+    if (o->https && !o->explain && start_tls(d, errs) != 0)
+        return -1;
+    if (!fl->listen && !o->explain) {
+        unsigned port = dev_free_port("127.0.0.1", 8080);
+        if (!port)
+            return errlist_add(errs, "no free port on 127.0.0.1");
+        snprintf(d->listen, sizeof d->listen, "127.0.0.1:%u", port);
+    }
+    return 0;
+}
+
+/* The URL of the first listener (la: listen or tls_listen), for the banner and --open:
+ * NAME.localhost with --name (any loopback name reaches 127.0.0.1 in browsers). */
+static char *site_url(const struct listen_addr *la, const char *scheme, const char *name)
+{
+    const char *h = la->host ? la->host : "127.0.0.1";
+    bool v6 = strchr(h, ':') != NULL;
+    if (name)
+        return xasprintf("%s://%s.localhost:%u/", scheme, name, la->port);
+    return xasprintf("%s://%s%s%s:%u/", scheme, v6 ? "[" : "", h, v6 ? "]" : "", la->port);
+}
+
+void dev_ready(struct dev_session *d, const struct config *cfg, const char *watched)
+{
+    const char *name = d->opt->name;
+    char *url = site_url(&cfg->server.listen[0], "http", name);
+    char *https = d->tls && cfg->server.n_tls_listen
+                      ? site_url(&cfg->server.tls_listen[0], "https", name)
+                      : NULL;
+    dev_banner(&d->plan, url, https, dev_use_color(2), stderr);
+    if (d->tls && d->tls->ca_new)
+        dev_tls_trust_help(d->tls, stderr);
+    else if (d->tls)
+        fprintf(stderr, "   (the CA to trust is %s: see docs/dev.md)\n\n", d->tls->ca_cert);
+    free(https);
+    if (d->opt->open && (d->opener = dev_open_browser(url)) < 0)
+        log_warn("dev", 0, "--open: cannot run xdg-open: %s", strerror(errno));
+    free(url);
+    struct errlist errs = {0};
+    if (cfg->server.dev_reload &&
+        dev_watch_start(watched ? watched : d->plan.dir, &d->opt->watch_ignore, &errs) != 0)
+        for (size_t i = 0; i < errs.n; i++)
+            log_warn("dev", 0, "%s (live reload is off)", errs.msg[i]);
+    errlist_dispose(&errs);
+}
+
+void dev_tick(struct dev_session *d)
+{
+    if (d->opener > 0 && waitpid(d->opener, NULL, WNOHANG) == d->opener)
+        d->opener = -1;
+}
+
+void dev_stop(struct dev_session *d)
+{
+    dev_plan_dispose(&d->plan);
+    if (d->tls)
+        dev_tls_dispose(d->tls);
+    free(d->tls);
+    d->tls = NULL;
 }

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,15 +115,8 @@ struct cli {
     const char *preset;           /* --preset NAME; NULL = the file's, or php */
     const char *user;             /* --user NAME */
     bool dev;                     /* the word "dev" */
-    bool dev_explain;             /* --dev-explain */
-    bool open;                    /* --open */
-    int watch;                    /* --watch 1, --no-watch 0, neither -1 (on in development mode) */
-    struct str_list watch_ignore; /* --watch-ignore NAME... */
-    bool https;                   /* --https */
-    const char *name;             /* --name NAME: NAME.localhost */
-    struct dev_tls *tls;          /* --https's certificate; NULL = none */
-    char tls_listen[64];          /* its address, "127.0.0.1:8443" */
-    struct dev_plan *plan;        /* development mode's decisions; NULL = not in that mode */
+    struct dev_options dev_opt;   /* --dev-explain, --open, --watch, --https, --name, ... */
+    struct dev_session *dev_mode; /* development mode's session; NULL = not in that mode */
 };
 
 enum {
@@ -218,26 +210,27 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             cli->preset = optarg;
             break;
         case OPT_DEV_EXPLAIN:
-            cli->dev_explain = true;
+            cli->dev_opt.explain = true;
             break;
         case OPT_OPEN:
-            cli->open = true;
+            cli->dev_opt.open = true;
             break;
         case OPT_WATCH:
         case OPT_NO_WATCH:
-            cli->watch = opt == OPT_WATCH;
+            cli->dev_opt.watch = opt == OPT_WATCH;
             break;
         case OPT_HTTPS:
-            cli->https = true;
+            cli->dev_opt.https = true;
             break;
         case OPT_NAME:
-            cli->name = optarg;
+            cli->dev_opt.name = optarg;
             break;
-        case OPT_WATCH_IGNORE:
-            cli->watch_ignore.v =
-                xrealloc(cli->watch_ignore.v, (cli->watch_ignore.n + 1) * sizeof(char *));
-            cli->watch_ignore.v[cli->watch_ignore.n++] = optarg;
+        case OPT_WATCH_IGNORE: {
+            struct str_list *ign = &cli->dev_opt.watch_ignore;
+            ign->v = xrealloc(ign->v, (ign->n + 1) * sizeof(char *));
+            ign->v[ign->n++] = optarg;
             break;
+        }
         case 't':
             cli->test = true;
             break;
@@ -299,20 +292,21 @@ static struct site_conf *default_site(struct config *cfg)
 /* Development mode: the detected root, preset and php-fpm, each unless a flag gave it. */
 static void apply_dev(struct config *cfg, const struct cli *cli)
 {
-    const struct dev_plan *p = cli->plan;
+    const struct dev_session *d = cli->dev_mode;
+    const struct dev_plan *p = &d->plan;
     struct site_conf *def = default_site(cfg);
     cfg->server.dev = true;
-    cfg->server.dev_reload = cli->watch != 0;
-    if (cli->tls) { /* --https: beside HTTP, with the certificate dev_tls issued */
+    cfg->server.dev_reload = cli->dev_opt.watch != 0;
+    if (d->tls) { /* --https: beside HTTP, with the certificate dev_tls issued */
         struct server_conf *srv = &cfg->server;
         const char *why;
         srv->tls_listen = xrealloc(srv->tls_listen, sizeof *srv->tls_listen);
-        if (config_parse_listen(cli->tls_listen, &srv->tls_listen[0], &why) == 0)
+        if (config_parse_listen(d->tls_listen, &srv->tls_listen[0], &why) == 0)
             srv->n_tls_listen = 1;
         free(srv->tls_cert);
         free(srv->tls_key);
-        srv->tls_cert = xstrdup(cli->tls->cert);
-        srv->tls_key = xstrdup(cli->tls->key);
+        srv->tls_cert = xstrdup(d->tls->cert);
+        srv->tls_key = xstrdup(d->tls->key);
     }
     if (!cli->root) {
         free(def->root);
@@ -392,7 +386,7 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         f->preset_name = xstrdup("php");
         f->preset_line = 0;
     }
-    if (cli->plan) /* development mode: what it detected, under the flags given */
+    if (cli->dev_mode) /* development mode: what it detected, under the flags given */
         apply_dev(cfg, cli);
     if (cli->preset) {
         /* checked with the others by preset_resolve_all(), which names --preset */
@@ -666,10 +660,11 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
     service_notify_ready(); /* the reload is over, switched or refused */
 }
 
-static void print_errors(const struct errlist *errs)
+/* Each message on its line of stderr, after prefix ("" for FILE:LINE messages). */
+static void print_errors(const struct errlist *errs, const char *prefix)
 {
     for (size_t i = 0; i < errs->n; i++)
-        fprintf(stderr, "%s\n", errs->msg[i]);
+        fprintf(stderr, "%s%s\n", prefix, errs->msg[i]);
 }
 
 /*
@@ -722,93 +717,25 @@ static void teardown(struct site_table *sites, struct mime_table *mime)
     preset_free_all();
 }
 
-/* Development mode: look at the current directory (errors end wharf: a .php-version that
- * cannot be met, a PHP application without php-fpm), and without --listen take 127.0.0.1:8080,
- * or the next free port. */
-static int start_dev(struct cli *cli, struct dev_plan *plan, char *listen, size_t n,
-                     const char **listen_v)
-{
-    char cwd[4096];
-    struct errlist errs = {0};
-    if (!getcwd(cwd, sizeof cwd)) {
-        fprintf(stderr, "wharf: the current directory: %s\n", strerror(errno));
-        return -1;
-    }
-    if (dev_plan_make(plan, cwd, !cli->php_upstream, cli->php && !cli->php_upstream, &errs) != 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "wharf: %s\n", errs.msg[i]);
-        errlist_dispose(&errs);
-        return -1;
-    }
-    cli->plan = plan;
-    if (cli->name && !dev_tls_name_ok(cli->name)) {
-        fprintf(stderr, "wharf: --name: expected a DNS label (a-z, 0-9, '-'), got '%s'\n",
-                cli->name);
-        return -1;
-    }
-    if (cli->https && !cli->dev_explain) {
-        cli->tls = xcalloc(1, sizeof *cli->tls);
-        if (dev_tls_prepare(cli->tls, cli->name, &errs) != 0) {
-            for (size_t i = 0; i < errs.n; i++)
-                fprintf(stderr, "wharf: %s\n", errs.msg[i]);
-            errlist_dispose(&errs);
-            return -1;
-        }
-        unsigned port = dev_free_port("127.0.0.1", 8443);
-        if (!port) {
-            fprintf(stderr, "wharf: no free port on 127.0.0.1 for --https\n");
-            return -1;
-        }
-        snprintf(cli->tls_listen, sizeof cli->tls_listen, "127.0.0.1:%u", port);
-    }
-    if (!cli->n_listen && !cli->dev_explain) {
-        unsigned port = dev_free_port("127.0.0.1", 8080);
-        if (!port) {
-            fprintf(stderr, "wharf: no free port on 127.0.0.1\n");
-            return -1;
-        }
-        snprintf(listen, n, "127.0.0.1:%u", port);
-        cli->listen = listen_v;
-        cli->n_listen = 1;
-    }
-    return 0;
-}
-
-/* The URL of the first listener (la: listen or tls_listen), for the banner and --open:
- * NAME.localhost with --name (any loopback name reaches 127.0.0.1 in browsers). */
-static char *site_url(const struct listen_addr *la, const char *scheme, const char *name)
-{
-    const char *h = la->host ? la->host : "127.0.0.1";
-    bool v6 = strchr(h, ':') != NULL;
-    if (name)
-        return xasprintf("%s://%s.localhost:%u/", scheme, name, la->port);
-    return xasprintf("%s://%s%s%s:%u/", scheme, v6 ? "[" : "", h, v6 ? "]" : "", la->port);
-}
-
 /*
  * Development mode, when a development flag asks for it or nothing names what to serve (no
- * --config, --root, --deploy, --rollback or --test): the project is looked at (start_dev) and
- * the command line filled in from it. Returns -1 to go on serving, or the exit status:
- * 2 for a development flag with --config, 1 when the project cannot be served, 0 after
- * --dev-explain printed its answer.
+ * --config, --root, --deploy, --rollback or --test): the project is looked at (dev_start) and
+ * the command line filled in from it (without --listen, the free port it found). Returns -1 to
+ * go on serving (cli->dev_mode is dev when in development mode), or the exit status: 2 for a
+ * development flag with --config, 1 when the project cannot be served, 0 after --dev-explain
+ * printed its answer.
  */
-static int enter_dev_mode(struct cli *cli, struct dev_plan *plan, char *listen, size_t listen_cap,
-                          const char **listen_v)
+static int enter_dev_mode(struct cli *cli, struct dev_session *dev)
 {
-    bool dev_flag = cli->dev || cli->dev_explain || cli->watch != -1 || cli->watch_ignore.n ||
-                    cli->open || cli->https || cli->name;
+    const struct dev_options *o = &cli->dev_opt;
+    bool dev_flag = cli->dev || o->explain || o->watch != -1 || o->watch_ignore.n || o->open ||
+                    o->https || o->name;
     if (dev_flag && (cli->config || cli->deploy || cli->rollback)) {
         fprintf(stderr, "wharf: development mode (dev, --dev-explain, --watch, --open, --https, "
                         "--name) works without --config\n");
         return 2;
     }
     if (!dev_flag && (cli->config || cli->root || cli->deploy || cli->rollback || cli->test))
-        return -1;
-    if (start_dev(cli, plan, listen, listen_cap, listen_v) != 0) {
-        dev_plan_dispose(plan);
-        return 1;
-    }
-    if (!cli->dev_explain)
         return -1;
     struct dev_flags fl = {
         .root = cli->root,
@@ -820,14 +747,138 @@ static int enter_dev_mode(struct cli *cli, struct dev_plan *plan, char *listen, 
         .gzip = cli->gzip,
         .access_log = cli->access_log,
     };
-    dev_plan_explain(plan, &fl, stdout);
-    dev_plan_dispose(plan);
+    struct errlist errs = {0};
+    int rc = dev_start(dev, o, &fl, &errs) == 0 ? -1 : 1;
+    print_errors(&errs, "wharf: ");
+    errlist_dispose(&errs);
+    if (rc < 0 && o->explain) {
+        dev_plan_explain(&dev->plan, &fl, stdout);
+        rc = 0;
+    }
+    if (rc >= 0) {
+        dev_stop(dev);
+        return rc;
+    }
+    if (dev->listen[0]) { /* as if given: --listen 127.0.0.1:PORT */
+        cli->listen = xmalloc(sizeof *cli->listen);
+        cli->listen[0] = dev->listen;
+        cli->n_listen = 1;
+    }
+    cli->dev_mode = dev;
+    return -1;
+}
+
+/* The error log, in the format asked for; development mode's terminal shows only warnings
+ * and errors (the banner and the request lines say the rest). */
+static int open_error_log(const struct cli *cli, const struct config *cfg,
+                          const struct privileges *priv)
+{
+    const char *why;
+    privileges_own_file(priv, cfg->server.error_log);
+    if (log_open(cfg->server.error_log, &why) != 0) {
+        fprintf(stderr, "wharf: error_log '%s': %s\n", cfg->server.error_log, why);
+        return -1;
+    }
+    log_set_format(cfg->server.error_log_format);
+    if (cli->dev_mode && !cli->config)
+        log_set_level(LOG_WARN); /* the terminal shows the banner, requests and problems */
     return 0;
+}
+
+/* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Start the server in the order docs/architecture.md ("Start order") gives, up to READY=1.
+ * What needs root (ports below 1024, TLS keys, log files) comes before the drop, and the drop
+ * before any thread or child (php-fpm, git) exists. The running sites, with *mime; NULL after
+ * printing errs, everything started already stopped again (teardown).
+ */
+static struct site_table *start_server(struct config *cfg, const struct privileges *priv,
+                                       struct mime_table **mime, struct errlist *errs)
+{
+    privileges_warn_root(cfg);
+    if (http_front_listen(cfg, errs) == 0) {
+        for (size_t i = 0; i < cfg->n_sites; i++)
+            privileges_own_file(priv, cfg->sites[i].access_log);
+        privileges_drop(priv, errs);
+    }
+    struct site_table *sites = errs->n ? NULL : sites_start(cfg, errs);
+    *mime = load_mime(cfg);
+    static_file_init(&cfg->server, *mime);
+    fcgi_request_setup(&cfg->server);
+    if (!sites || http_front_start(cfg, sites, errs) != 0 || admin_start(cfg, sites, errs) != 0) {
+        print_errors(errs, "wharf: ");
+        teardown(sites, *mime);
+        return NULL;
+    }
+    access_log_start();
+    acme_start(cfg); /* never waits: a temporary certificate is served meanwhile */
+    if (git_worker_start() != 0)
+        log_error("main", 0, "cannot start the git deploy thread");
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        log_info("main", 0, "site %s: root %s%s", cfg->sites[i].name, cfg->sites[i].root,
+                 cfg->sites[i].hosts.n ? "" : " (default)");
+    lifecycle_set(LIFECYCLE_SERVING);
+    log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
+    service_notify_ready();
+    return sites;
+}
+
+/*
+ * Handle signals until a stop, then drain. cfg is the start-up configuration; *sites and
+ * *live_cfg (NULL = cfg) are the running table and its configuration, which reloads replace.
+ */
+static void serve(const sigset_t *set, const struct cli *cli, const struct config *cfg,
+                  struct site_table **sites, struct config **live_cfg)
+{
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(set, NULL, &tick);
+        /* note: development mode runs in a terminal and has no configuration to reload, so
+         * a hangup (the terminal closed, tmux killed) stops it, as it stops php -S */
+        bool hangup_stops = sig == SIGHUP && cfg->server.dev;
+        if (sig == SIGTERM || sig == SIGINT || hangup_stops) {
+            log_info("main", 0, "signal %d: shutting down", sig);
+            lifecycle_set(LIFECYCLE_DRAINING);
+            dev_watch_close_streams(); /* browsers' event streams would hold the drain */
+            drain(set, (*live_cfg ? *live_cfg : cfg)->server.shutdown_timeout_ms, *sites);
+            return;
+        }
+        if (sig == SIGUSR1) {
+            log_reopen();
+            access_log_reopen_all();
+            log_info("main", 0, "logs reopened");
+        } else if (sig == SIGUSR2) {
+            log_info("main", 0, "SIGUSR2: deploying every git site");
+            git_worker_request_all();
+        } else if (sig == SIGHUP) {
+            reload(cli, cfg, sites, live_cfg);
+        }
+        reload_tick(false);
+        if (cli->dev_mode)
+            dev_tick(cli->dev_mode); /* --open's xdg-open */
+        fpm_supervisor_poll((*sites)->fpm);
+        http_front_tick();
+        tls_store_refresh(); /* certificate files renewed or replaced: served without restart */
+        basic_auth_refresh_all(clock_ms()); /* htpasswd files: read here, never by a check */
+    }
 }
 
 int main(int argc, char **argv)
 {
-    struct cli cli = {.watch = -1};
+    struct cli cli = {.dev_opt.watch = -1};
+    struct dev_session dev = {0};
     struct config cfg;
     struct errlist errs = {0};
     int rc = 1;
@@ -841,10 +892,7 @@ int main(int argc, char **argv)
         fputs("Try 'wharf --help'.\n", stderr);
         return 2;
     }
-    struct dev_plan plan = {0};
-    char dev_listen[64];
-    const char *dev_listen_v[1] = {dev_listen};
-    int dev_rc = enter_dev_mode(&cli, &plan, dev_listen, sizeof dev_listen, dev_listen_v);
+    int dev_rc = enter_dev_mode(&cli, &dev);
     if (dev_rc >= 0)
         return dev_rc;
     if (load_config(&cli, &cfg, &errs) == -EIO) {
@@ -856,7 +904,7 @@ int main(int argc, char **argv)
     struct privileges priv;
     privileges_resolve(&cfg, &priv, &errs);
     if (errs.n) {
-        print_errors(&errs);
+        print_errors(&errs, "");
         fprintf(stderr, "wharf: %zu error%s in the configuration\n", errs.n,
                 errs.n == 1 ? "" : "s");
         goto out;
@@ -870,116 +918,25 @@ int main(int argc, char **argv)
     if (cli.deploy || cli.rollback) {
         /* as the server would: releases made as root could not be replaced by the service */
         if (privileges_drop(&priv, &errs) != 0) {
-            print_errors(&errs);
+            print_errors(&errs, "");
             goto out;
         }
         rc = one_shot_deploy(&cfg, cli.deploy ? cli.deploy : cli.rollback, cli.rollback != NULL);
         goto out;
     }
 
-    const char *why;
-    privileges_own_file(&priv, cfg.server.error_log);
-    if (log_open(cfg.server.error_log, &why) != 0) {
-        fprintf(stderr, "wharf: error_log '%s': %s\n", cfg.server.error_log, why);
+    if (open_error_log(&cli, &cfg, &priv) != 0)
         goto out;
-    }
-    log_set_format(cfg.server.error_log_format);
-    if (cli.plan && !cli.config)
-        log_set_level(LOG_WARN); /* the terminal shows the banner, requests and problems */
-    /* Block the signals we handle before any thread exists, so only sigtimedwait sees them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    /* What needs root (ports below 1024, TLS keys, log files) comes before the drop, and the
-     * drop before any thread or child (php-fpm, git) exists. */
-    privileges_warn_root(&cfg);
-    if (http_front_listen(&cfg, &errs) == 0) {
-        for (size_t i = 0; i < cfg.n_sites; i++)
-            privileges_own_file(&priv, cfg.sites[i].access_log);
-        privileges_drop(&priv, &errs);
-    }
-    struct site_table *sites = errs.n ? NULL : sites_start(&cfg, &errs);
-    struct config *live_cfg = NULL; /* the running sites' configuration after a reload */
-    struct mime_table *mime = load_mime(&cfg);
-    static_file_init(&cfg.server, mime);
-    fcgi_request_setup(&cfg.server);
-    if (!sites || http_front_start(&cfg, sites, &errs) != 0 ||
-        admin_start(&cfg, sites, &errs) != 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "wharf: %s\n", errs.msg[i]);
-        teardown(sites, mime);
+    block_signals(&set);
+    struct mime_table *mime;
+    struct site_table *sites = start_server(&cfg, &priv, &mime, &errs);
+    if (!sites)
         goto out;
-    }
-    access_log_start();
-    acme_start(&cfg); /* never waits: a temporary certificate is served meanwhile */
-    if (git_worker_start() != 0)
-        log_error("main", 0, "cannot start the git deploy thread");
-    for (size_t i = 0; i < cfg.n_sites; i++)
-        log_info("main", 0, "site %s: root %s%s", cfg.sites[i].name, cfg.sites[i].root,
-                 cfg.sites[i].hosts.n ? "" : " (default)");
-    lifecycle_set(LIFECYCLE_SERVING);
-    log_info("main", 0, "wharf %s ready (pid %ld)", PACKAGE_VERSION, (long)getpid());
-    service_notify_ready();
-    pid_t opener = -1; /* --open's xdg-open, reaped below */
-    if (cli.plan) {
-        char *url = site_url(&cfg.server.listen[0], "http", cli.name);
-        char *https = cli.tls && cfg.server.n_tls_listen
-                          ? site_url(&cfg.server.tls_listen[0], "https", cli.name)
-                          : NULL;
-        dev_banner(cli.plan, url, https, dev_use_color(2), stderr);
-        if (cli.tls && cli.tls->ca_new)
-            dev_tls_trust_help(cli.tls, stderr);
-        else if (cli.tls)
-            fprintf(stderr, "   (the CA to trust is %s: see docs/dev.md)\n\n", cli.tls->ca_cert);
-        free(https);
-        if (cli.open && (opener = dev_open_browser(url)) < 0)
-            log_warn("dev", 0, "--open: cannot run xdg-open: %s", strerror(errno));
-        free(url);
-        /* the project; with --root, that directory (already absolute) */
-        const char *watched = cli.root ? default_site(&cfg)->root : cli.plan->dir;
-        if (cfg.server.dev_reload && dev_watch_start(watched, &cli.watch_ignore, &errs) != 0)
-            for (size_t i = 0; i < errs.n; i++)
-                log_warn("dev", 0, "%s (live reload is off)", errs.msg[i]);
-    }
-
-    for (;;) {
-        struct timespec tick = {1, 0};
-        int sig = sigtimedwait(&set, NULL, &tick);
-        /* note: development mode runs in a terminal and has no configuration to reload, so
-         * a hangup (the terminal closed, tmux killed) stops it, as it stops php -S */
-        bool hangup_stops = sig == SIGHUP && cfg.server.dev;
-        if (sig == SIGTERM || sig == SIGINT || hangup_stops) {
-            log_info("main", 0, "signal %d: shutting down", sig);
-            lifecycle_set(LIFECYCLE_DRAINING);
-            dev_watch_close_streams(); /* browsers' event streams would hold the drain */
-            drain(&set, (live_cfg ? live_cfg : &cfg)->server.shutdown_timeout_ms, sites);
-            break;
-        }
-        if (sig == SIGUSR1) {
-            log_reopen();
-            access_log_reopen_all();
-            log_info("main", 0, "logs reopened");
-        } else if (sig == SIGUSR2) {
-            log_info("main", 0, "SIGUSR2: deploying every git site");
-            git_worker_request_all();
-        } else if (sig == SIGHUP) {
-            reload(&cli, &cfg, &sites, &live_cfg);
-        }
-        reload_tick(false);
-        if (opener > 0 && waitpid(opener, NULL, WNOHANG) == opener)
-            opener = -1;
-        fpm_supervisor_poll(sites->fpm);
-        http_front_tick();
-        tls_store_refresh(); /* certificate files renewed or replaced: served without restart */
-        basic_auth_refresh_all(clock_ms()); /* htpasswd files: read here, never by a check */
-    }
+    if (cli.dev_mode) /* the project; with --root, that directory (already absolute) */
+        dev_ready(cli.dev_mode, &cfg, cli.root ? default_site(&cfg)->root : NULL);
+    struct config *live_cfg = NULL; /* the running sites' configuration after a reload */
+    serve(&set, &cli, &cfg, &sites, &live_cfg);
     teardown(sites, mime);
     if (live_cfg) {
         config_dispose(live_cfg);
@@ -990,12 +947,8 @@ int main(int argc, char **argv)
 out:
     errlist_dispose(&errs);
     config_dispose(&cfg);
-    if (cli.listen != dev_listen_v)
-        free(cli.listen);
-    dev_plan_dispose(&plan);
-    free(cli.watch_ignore.v);
-    if (cli.tls)
-        dev_tls_dispose(cli.tls);
-    free(cli.tls);
+    free(cli.listen);
+    dev_stop(&dev);
+    free(cli.dev_opt.watch_ignore.v);
     return rc;
 }
