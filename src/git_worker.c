@@ -1189,43 +1189,43 @@ static bool gate_after(struct git_site *g, const char *sha, struct buf *why)
     return tries == 0;
 }
 
-/* Fetch, build and switch. again: the deploy was asked for (webhook, SIGUSR2, wharf --deploy),
- * so a commit git_check refused is tried again. Returns 0, with *switched telling whether a new
- * release went live (false: the branch's commit is live already, was rolled back from, or was
- * refused and not asked for again: info->held), or -1 with the reason in errs. */
-static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_info *info,
-                  struct errlist *errs)
+/* Step 1 of a deploy, fetch: releases/ exists and what a killed deploy left is cleared
+ * (recover), so *live_ok says whether live names a complete live release; then the branch's
+ * commit is fetched into sha. info gets both commits for the deploy log and the status. */
+static int fetch_target(struct git_site *g, char *sha, char *live, size_t live_cap, bool *live_ok,
+                        struct deploy_info *info, struct errlist *errs)
 {
-    *switched = false;
-    char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
-    int rc = -1;
-    char *tmp_dir = NULL, *final_dir = NULL;
-    bool building = false; /* final_dir is this deploy's unfinished build */
-    struct str_list env = {0};
-    if (fs_mkdir_p(g->releases, 0755) != 0) {
-        errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
-        return -1;
-    }
-    bool live_ok = recover(g, live, sizeof live, true);
-    if (live_ok)
+    if (fs_mkdir_p(g->releases, 0755) != 0)
+        return errlist_add(errs, "cannot create %s: %s", g->releases, strerror(errno));
+    *live_ok = recover(g, live, live_cap, true);
+    if (*live_ok)
         snprintf(info->previous, sizeof info->previous, "%s", release_name_commit(live));
     if (fetch(g, sha, errs) != 0)
         return -1;
     snprintf(info->commit, sizeof info->commit, "%s", sha);
-    struct stat st;
+    return 0;
+}
+
+/* Step 2, decide: whether sha needs a build. Not when it was rolled back from (until the branch
+ * moves: info->rolled_back_from), when it is live already (live: NULL = no complete release is
+ * live), or when git_check refused it and the deploy was not asked for again (info->held,
+ * logged once). The skip and refused notes that no longer apply are cleared here. */
+static bool wants_build(struct git_site *g, bool again, const char *sha, const char *live,
+                        struct deploy_info *info)
+{
     char skip[SKIP_MAX * (RELEASE_COMMIT_LEN + 1) + 1];
     read_skip(g, skip, sizeof skip);
-    if (live_ok && skip_has(skip, sha)) {
+    if (live && skip_has(skip, sha)) {
         if (strcmp(g->live_release, live) != 0) /* a rollback by wharf --rollback */
             record_live(g, live, release_name_commit(live), 0);
         info->rolled_back_from = true;
-        return 0; /* rolled back from: not deployed again until the branch moves */
+        return false; /* rolled back from: not deployed again until the branch moves */
     }
     if (skip[0])
         clear_skip(g);
-    if (live_ok && strncmp(release_name_commit(live), sha, RELEASE_COMMIT_LEN) == 0) {
+    if (live && strncmp(release_name_commit(live), sha, RELEASE_COMMIT_LEN) == 0) {
         record_live(g, live, sha, commit_time(g, sha));
-        return 0; /* already live: nothing to do */
+        return false; /* already live: nothing to do */
     }
     char refused[REFUSED_MAX];
     const char *reason = refused_reason(g, sha, refused, sizeof refused);
@@ -1238,82 +1238,103 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
             log_info(g->tag, 0, "%.12s was refused by git_check: %s", sha, info->held);
             snprintf(g->held_sha, sizeof g->held_sha, "%s", sha);
         }
-        return 0;
+        return false;
     }
     g->held_sha[0] = '\0';
     if (refused[0])
         clear_refused(g); /* another commit, or asked for again */
-    /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
-     * pruning and rollback can sort by name */
-    if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0) {
-        errlist_add(errs, "no release number left in %s", g->releases);
-        return -1;
-    }
-    final_dir = xasprintf("%s/%s", g->releases, name);
-    tmp_dir = xasprintf("%s.tmp", final_dir);
+    return true;
+}
+
+/* Step 3, build: sha becomes the complete release final_dir by the steps the rule at the top
+ * makes safe against kill -9: made as tmp_dir holding the building mark, renamed to its final
+ * path at once (so what git_then writes down, such as artisan config:cache, a Symfony container
+ * or storage:link, names the real release), checked out, shared paths linked, git_then run,
+ * git_subdir checked, and only then completed by removing the mark. *building is true while
+ * final_dir is this deploy's unfinished build, which the caller removes on failure. */
+static int build(struct git_site *g, const char *sha, const char *tmp_dir, const char *final_dir,
+                 struct str_list *env, bool *building, struct errlist *errs)
+{
     if (g->site->git.revision_file)
         log_info(g->tag, 0, "deploying %.12s (named by %s)", sha, g->site->git.revision_file);
     else
         log_info(g->tag, 0, "deploying %.12s (branch %s)", sha, g->branch);
-    if (read_env_file(g, &env, errs) != 0)
-        goto out;
-    /* the build gets its final path at once (marked as building), so that what git_then writes
-     * down (artisan config:cache, a Symfony container, storage:link) names the real release */
-    if (mkdir(tmp_dir, 0755) != 0 || mark_building(tmp_dir) != 0) {
-        errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp_dir, final_dir) != 0) {
-        errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
-        goto out;
-    }
-    building = true;
+    if (read_env_file(g, env, errs) != 0)
+        return -1;
+    if (mkdir(tmp_dir, 0755) != 0 || mark_building(tmp_dir) != 0)
+        return errlist_add(errs, "cannot create %s: %s", tmp_dir, strerror(errno));
+    if (rename(tmp_dir, final_dir) != 0)
+        return errlist_add(errs, "cannot rename %s: %s", tmp_dir, strerror(errno));
+    *building = true;
     if (checkout(g, sha, final_dir, errs) != 0 || link_shared(g, final_dir, errs) != 0 ||
-        run_then(g, sha, final_dir, &env, errs) != 0)
-        goto out;
+        run_then(g, sha, final_dir, env, errs) != 0)
+        return -1;
     if (g->site->git.subdir) {
+        struct stat st;
         char *sub = xasprintf("%s/%s", final_dir, g->site->git.subdir);
         bool ok = stat(sub, &st) == 0 && S_ISDIR(st.st_mode);
         free(sub);
-        if (!ok) {
-            errlist_add(errs, "git_subdir '%s' is not a directory in %.12s", g->site->git.subdir,
-                        sha);
-            goto out;
-        }
+        if (!ok)
+            return errlist_add(errs, "git_subdir '%s' is not a directory in %.12s",
+                               g->site->git.subdir, sha);
     }
     /* the build is complete: from here on it is a release (the rule at the top) */
-    if (unmark_building(final_dir) != 0) {
-        errlist_add(errs, "cannot complete %s: %s", final_dir, strerror(errno));
-        goto out;
-    }
-    building = false;
-    bool gated = gate_on(g);
+    if (unmark_building(final_dir) != 0)
+        return errlist_add(errs, "cannot complete %s: %s", final_dir, strerror(errno));
+    *building = false;
+    return 0;
+}
+
+/* Step 4, gate and switch: with git_check (gated), the release is checked before anything
+ * refers to it, and a refused one is removed with its commit noted as refused; then the root
+ * symlink is swapped atomically (switch_to). A release that never went live is removed. */
+static int gate_and_switch(struct git_site *g, const char *name, const char *sha, bool gated,
+                           struct errlist *errs)
+{
     if (gated && gate_before(g, name, sha, errs) != 0) {
         remove_release(g, name); /* never live: nothing refers to it */
         write_refused(g, sha, errs->msg[errs->n - 1]);
-        goto out;
+        return -1;
     }
     if (switch_to(g, name, errs) != 0) {
         remove_release(g, name);
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* Step 5, record: the new live release in the status, the log line, then prune (never the live
+ * release or the rollback target). */
+static void record_switch(struct git_site *g, const char *name, const char *sha)
+{
     record_live(g, name, sha, commit_time(g, sha));
     log_info(g->tag, 0, "live: %.12s in %s", sha, name);
     prune(g);
-    *switched = true;
-    rc = 0;
-    if (g->site->git.after) {
-        /* the release is live whatever happens here: a failure is reported, never rolled back */
-        struct errlist after = {0};
-        if (run_cmd(g, "git_after", g->site->git.after, sha, final_dir, &env, &after) != 0) {
-            snprintf(info->after_error, sizeof info->after_error, "%s", after.msg[after.n - 1]);
-            log_error(g->tag, 0, "%s; %.12s stays live", info->after_error, sha);
-        }
-        errlist_dispose(&after);
+}
+
+/* Step 6, git_after: the release is live whatever happens here, so a failure is reported
+ * (info->after_error, the log), never rolled back. */
+static void run_after(struct git_site *g, const char *sha, const char *dir,
+                      const struct str_list *env, struct deploy_info *info)
+{
+    if (!g->site->git.after)
+        return;
+    struct errlist after = {0};
+    if (run_cmd(g, "git_after", g->site->git.after, sha, dir, env, &after) != 0) {
+        snprintf(info->after_error, sizeof info->after_error, "%s", after.msg[after.n - 1]);
+        log_error(g->tag, 0, "%s; %.12s stays live", info->after_error, sha);
     }
+    errlist_dispose(&after);
+}
+
+/* Step 7, the gate after the switch: 0 when the live sha passes git_check (gate_after); else
+ * the site is rolled back (reported as a "gate" rollback) and -1 says why in errs. */
+static int gate_live(struct git_site *g, const char *sha, struct errlist *errs)
+{
+    int rc = 0;
     struct buf why;
     buf_init(&why, 0);
-    if (gated && !gate_after(g, sha, &why)) {
+    if (!gate_after(g, sha, &why)) {
         uint64_t t0 = clock_ms();
         struct deploy_info rb = {0};
         struct errlist rerrs = {0};
@@ -1336,10 +1357,50 @@ static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_
                         why.data ? why.data : "");
         report(g, "rollback", "gate", rrc, &rb, clock_ms() - t0, rwhy);
         errlist_dispose(&rerrs);
-        *switched = false;
         rc = -1;
     }
     buf_dispose(&why);
+    return rc;
+}
+
+/* Fetch, build and switch. again: the deploy was asked for (webhook, SIGUSR2, wharf --deploy),
+ * so a commit git_check refused is tried again. Returns 0, with *switched telling whether a new
+ * release went live (false: the branch's commit is live already, was rolled back from, or was
+ * refused and not asked for again: info->held), or -1 with the reason in errs. The steps run in
+ * order, each only after the one before succeeded; what a failed build left is removed here. */
+static int deploy(struct git_site *g, bool again, bool *switched, struct deploy_info *info,
+                  struct errlist *errs)
+{
+    *switched = false;
+    char sha[41], live[128], name[RELEASE_NAME_LEN + 1];
+    int rc = -1;
+    char *tmp_dir = NULL, *final_dir = NULL;
+    bool building = false; /* final_dir is this deploy's unfinished build */
+    struct str_list env = {0};
+    bool live_ok = false;
+    if (fetch_target(g, sha, live, sizeof live, &live_ok, info, errs) != 0)
+        return -1;
+    if (!wants_build(g, again, sha, live_ok ? live : NULL, info))
+        return 0;
+    /* the deploy number keeps names in deploy order, whatever the clock or the commit ids, so
+     * pruning and rollback can sort by name */
+    if (release_name_make(name, sizeof name, next_seq(g), (int64_t)time(NULL), sha) != 0)
+        return errlist_add(errs, "no release number left in %s", g->releases);
+    final_dir = xasprintf("%s/%s", g->releases, name);
+    tmp_dir = xasprintf("%s.tmp", final_dir);
+    if (build(g, sha, tmp_dir, final_dir, &env, &building, errs) != 0)
+        goto out;
+    bool gated = gate_on(g);
+    if (gate_and_switch(g, name, sha, gated, errs) != 0)
+        goto out;
+    record_switch(g, name, sha);
+    *switched = true;
+    rc = 0;
+    run_after(g, sha, final_dir, &env, info);
+    if (gated && gate_live(g, sha, errs) != 0) {
+        *switched = false;
+        rc = -1;
+    }
 out:
     if (rc != 0 && tmp_dir)
         rm_rf(tmp_dir); /* (gone after the rename) */
