@@ -2040,13 +2040,36 @@ static void finish_tls(const struct config *cfg, struct errlist *errs)
                     where(cfg, srv->tls_listen[0].line, at, sizeof at));
 }
 
-int config_finish(struct config *cfg, struct errlist *errs)
+/* The admin endpoints are never served on a public listener (nor twice). */
+static void check_admin_listen(const struct config *cfg, struct errlist *errs)
 {
-    size_t before = errs->n;
+    char at[320];
+    const struct server_conf *srv = &cfg->server;
+    for (size_t j = 0; j < srv->n_admin_listen; j++) {
+        const struct listen_addr *a = &srv->admin_listen[j];
+        bool clash = false;
+        if (a->port == 0)
+            continue; /* ":0" binds a new port each time (tests) */
+        for (size_t i = 0; i < srv->n_listen && !clash; i++)
+            clash = same_listen(&srv->listen[i], a);
+        for (size_t i = 0; i < srv->n_tls_listen && !clash; i++)
+            clash = same_listen(&srv->tls_listen[i], a);
+        for (size_t i = 0; i < j && !clash; i++)
+            clash = same_listen(&srv->admin_listen[i], a);
+        if (clash)
+            errlist_add(errs,
+                        "%s: admin_listen: '%s' is also a listen or tls_listen address "
+                        "(or given twice)",
+                        where(cfg, a->line, at, sizeof at), a->text);
+    }
+}
+
+/* Pass 1, [server]: the default listen address when none is given (not in the key table: a
+ * --listen or a tls_listen alone replaces it), then each listener against the others. */
+static void finish_server(struct config *cfg, struct errlist *errs)
+{
     char at[320];
     struct server_conf *srv = &cfg->server;
-    const struct site_conf *catchall = NULL;
-
     if (srv->n_listen == 0 && srv->n_tls_listen == 0) {
         struct listen_addr a;
         const char *why;
@@ -2080,86 +2103,73 @@ int config_finish(struct config *cfg, struct errlist *errs)
             }
         }
     }
-    /* the admin endpoints are never served on a public listener (nor twice) */
-    for (size_t j = 0; j < srv->n_admin_listen; j++) {
-        const struct listen_addr *a = &srv->admin_listen[j];
-        bool clash = false;
-        if (a->port == 0)
-            continue; /* ":0" binds a new port each time (tests) */
-        for (size_t i = 0; i < srv->n_listen && !clash; i++)
-            clash = same_listen(&srv->listen[i], a);
-        for (size_t i = 0; i < srv->n_tls_listen && !clash; i++)
-            clash = same_listen(&srv->tls_listen[i], a);
-        for (size_t i = 0; i < j && !clash; i++)
-            clash = same_listen(&srv->admin_listen[i], a);
-        if (clash)
-            errlist_add(errs,
-                        "%s: admin_listen: '%s' is also a listen or tls_listen address "
-                        "(or given twice)",
-                        where(cfg, a->line, at, sizeof at), a->text);
+    check_admin_listen(cfg, errs);
+}
+
+/* Pass 2a, a site's defaults that depend on other keys (never an error): root "." for the
+ * command line's site, the FastCGI connection limits, whether response rules apply, and a git
+ * site's shared directory beside its releases. */
+static void site_defaults(struct site_conf *s)
+{
+    if (!s->root && s->line == 0)
+        s->root = xstrdup(".");
+    if (s->fcgi.max_conns == 0)
+        s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
+    if (s->fcgi.keep_conns > s->fcgi.max_conns)
+        s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
+    s->response_rules = s->headers.n || s->cache.n || s->security_headers;
+    if (s->git.repo && s->root && !s->git.shared_dir) {
+        char *state = release_state_dir(s->root);
+        s->git.shared_dir = xasprintf("%s/shared", state);
+        free(state);
     }
-    if (cfg->n_sites == 0)
-        config_add_site(cfg, "default");
-    for (size_t i = 0; i < cfg->n_sites; i++) {
-        struct site_conf *s = &cfg->sites[i];
-        if (!s->root && s->line == 0)
-            s->root = xstrdup(".");
-        else if (!s->root)
-            errlist_add(errs, "%s: [site %s]: root is required", where(cfg, s->line, at, sizeof at),
-                        s->name);
-        if (s->fcgi.max_conns == 0)
-            s->fcgi.max_conns = s->fcgi.spawn ? CONFIG_FCGI_SPAWN_CHILDREN : CONFIG_FCGI_MAX_CONNS;
-        if (s->fcgi.keep_conns > s->fcgi.max_conns)
-            s->fcgi.keep_conns = s->fcgi.max_conns; /* never more idle than open */
-        if (!s->git.repo &&
-            (s->git.hook || s->git.then || s->git.subdir || s->git.status || s->git.shared_line ||
-             s->git.env_file || s->git.after || s->git.notify.n || s->git.revision_file ||
-             s->git.secret_file || s->git.check))
-            errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
-                        where(cfg, s->line, at, sizeof at), s->name);
-        s->response_rules = s->headers.n || s->cache.n || s->security_headers;
-        if (s->redirect_host.mode != REDIRECT_HOST_OFF &&
-            !redirect_host_has_pair(s->hosts.v, s->hosts.n))
-            errlist_add(errs,
-                        "%s: [site %s]: redirect_host needs a name and its www. form in hosts "
-                        "(example.org www.example.org)",
-                        where(cfg, s->redirect_host.line, at, sizeof at), s->name);
-        if (s->fcgi.sendfile.n && !s->fcgi.n_upstreams && !s->fcgi.spawn)
-            errlist_add(errs, "%s: [site %s]: fastcgi_sendfile needs fastcgi",
-                        where(cfg, s->fcgi.sendfile_line, at, sizeof at), s->name);
-        if (s->git.peers.n && !s->git.hook)
-            errlist_add(errs, "%s: [site %s]: git_peers needs git_hook (the peers' path)",
-                        where(cfg, s->git.peers_line, at, sizeof at), s->name);
-        if (s->git.secret_file && s->git.secret)
-            errlist_add(errs, "%s: [site %s]: git_secret and git_secret_file: give one",
-                        where(cfg, s->git.secret_file_line, at, sizeof at), s->name);
-        if (s->git.hook && !s->git.secret_file && (!s->git.secret || !*s->git.secret))
-            errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
-                        where(cfg, s->line, at, sizeof at), s->name);
-        if (s->git.repo && s->root && !s->git.shared_dir) {
-            char *state = release_state_dir(s->root);
-            s->git.shared_dir = xasprintf("%s/shared", state);
-            free(state);
-        }
-        if (s->git.notify.n && !s->git.notify_secret && !s->git.secret && !s->git.secret_file)
-            errlist_add(errs, "%s: [site %s]: git_notify needs git_notify_secret (or git_secret)",
-                        where(cfg, s->line, at, sizeof at), s->name);
-        if (s->git.env_file && s->root && path_is_under(s->git.env_file, s->root))
-            errlist_add(errs,
-                        "%s: git_env_file '%s' is inside the root '%s': it would be served; "
-                        "keep it outside",
-                        where(cfg, s->git.env_file_line, at, sizeof at), s->git.env_file, s->root);
-        if (s->hosts.n == 0) {
-            if (catchall)
-                errlist_add(errs,
-                            "%s: [site %s]: no hosts, but [site %s] is already the "
-                            "default site",
-                            where(cfg, s->line, at, sizeof at), s->name, catchall->name);
-            else
-                catchall = s;
-        }
-    }
-    finish_tls(cfg, errs);
+}
+
+/* Pass 2b, a site's keys that need one another (after site_defaults), each error once. */
+static void check_site(const struct config *cfg, const struct site_conf *s, struct errlist *errs)
+{
+    char at[320];
+    const struct git_site_conf *g = &s->git;
+    if (!s->root)
+        errlist_add(errs, "%s: [site %s]: root is required", where(cfg, s->line, at, sizeof at),
+                    s->name);
+    if (!g->repo &&
+        (g->hook || g->then || g->subdir || g->status || g->shared_line || g->env_file ||
+         g->after || g->notify.n || g->revision_file || g->secret_file || g->check))
+        errlist_add(errs, "%s: [site %s]: git_* keys need git_repo",
+                    where(cfg, s->line, at, sizeof at), s->name);
+    if (s->redirect_host.mode != REDIRECT_HOST_OFF &&
+        !redirect_host_has_pair(s->hosts.v, s->hosts.n))
+        errlist_add(errs,
+                    "%s: [site %s]: redirect_host needs a name and its www. form in hosts "
+                    "(example.org www.example.org)",
+                    where(cfg, s->redirect_host.line, at, sizeof at), s->name);
+    if (s->fcgi.sendfile.n && !s->fcgi.n_upstreams && !s->fcgi.spawn)
+        errlist_add(errs, "%s: [site %s]: fastcgi_sendfile needs fastcgi",
+                    where(cfg, s->fcgi.sendfile_line, at, sizeof at), s->name);
+    if (g->peers.n && !g->hook)
+        errlist_add(errs, "%s: [site %s]: git_peers needs git_hook (the peers' path)",
+                    where(cfg, g->peers_line, at, sizeof at), s->name);
+    if (g->secret_file && g->secret)
+        errlist_add(errs, "%s: [site %s]: git_secret and git_secret_file: give one",
+                    where(cfg, g->secret_file_line, at, sizeof at), s->name);
+    if (g->hook && !g->secret_file && (!g->secret || !*g->secret))
+        errlist_add(errs, "%s: [site %s]: git_hook needs git_secret",
+                    where(cfg, s->line, at, sizeof at), s->name);
+    if (g->notify.n && !g->notify_secret && !g->secret && !g->secret_file)
+        errlist_add(errs, "%s: [site %s]: git_notify needs git_notify_secret (or git_secret)",
+                    where(cfg, s->line, at, sizeof at), s->name);
+    if (g->env_file && s->root && path_is_under(g->env_file, s->root))
+        errlist_add(errs,
+                    "%s: git_env_file '%s' is inside the root '%s': it would be served; "
+                    "keep it outside",
+                    where(cfg, g->env_file_line, at, sizeof at), g->env_file, s->root);
+}
+
+/* Pass 4, across sites: a host name belongs to one site only. */
+static void check_hosts_unique(const struct config *cfg, struct errlist *errs)
+{
+    char at[320];
     for (size_t j = 1; j < cfg->n_sites; j++) {
         const struct site_conf *b = &cfg->sites[j];
         for (size_t h = 0; h < b->hosts.n; h++) {
@@ -2174,6 +2184,36 @@ int config_finish(struct config *cfg, struct errlist *errs)
             }
         }
     }
+}
+
+/* The passes in the order of their messages: [server] (finish_server), each site (defaults,
+ * checks, at most one site without hosts), HTTPS across sites (finish_tls), hosts across
+ * sites. */
+int config_finish(struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    char at[320];
+    const struct site_conf *catchall = NULL;
+
+    finish_server(cfg, errs);
+    if (cfg->n_sites == 0)
+        config_add_site(cfg, "default");
+    for (size_t i = 0; i < cfg->n_sites; i++) {
+        struct site_conf *s = &cfg->sites[i];
+        site_defaults(s);
+        check_site(cfg, s, errs);
+        if (s->hosts.n == 0) {
+            if (catchall)
+                errlist_add(errs,
+                            "%s: [site %s]: no hosts, but [site %s] is already the "
+                            "default site",
+                            where(cfg, s->line, at, sizeof at), s->name, catchall->name);
+            else
+                catchall = s;
+        }
+    }
+    finish_tls(cfg, errs); /* pass 3 */
+    check_hosts_unique(cfg, errs);
     return errs->n == before ? 0 : -1;
 }
 
