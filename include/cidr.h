@@ -49,4 +49,10 @@ bool cidr_addr_of(const struct sockaddr *sa, uint8_t out[16]);
  *  least CIDR_TEXT_MAX bytes. */
 void cidr_format_addr(const uint8_t addr[16], char *out, size_t n);
 
+/** A socket address's host as text, as cidr_format_addr writes it, and its port in *port
+ *  (0 when there is none); "-" for NULL or a family other than AF_INET/AF_INET6. out holds
+ *  at least CIDR_TEXT_MAX bytes. Per request (CGI params, access log): IPv4 is written
+ *  without printf, which glibc's inet_ntop uses. */
+void cidr_format_sockaddr(const struct sockaddr *sa, char *out, size_t n, unsigned *port);
+
 #endif

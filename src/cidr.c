@@ -105,13 +105,43 @@ bool cidr_addr_of(const struct sockaddr *sa, uint8_t out[16])
     return false;
 }
 
+/* a.b.c.d into out (n >= 16 bytes: "255.255.255.255" and its NUL) */
+static void format_v4(const uint8_t a[4], char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *out++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *out++ = (char)('0' + v / 10 % 10);
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
 void cidr_format_addr(const uint8_t addr[16], char *out, size_t n)
 {
     if (n == 0)
         return;
     out[0] = '\0';
-    if (is_v4_mapped(addr))
-        inet_ntop(AF_INET, addr + 12, out, (socklen_t)n);
-    else
+    if (is_v4_mapped(addr)) {
+        if (n >= 16)
+            format_v4(addr + 12, out);
+    } else {
         inet_ntop(AF_INET6, addr, out, (socklen_t)n);
+    }
+}
+
+void cidr_format_sockaddr(const struct sockaddr *sa, char *out, size_t n, unsigned *port)
+{
+    uint8_t addr[16];
+    *port = 0;
+    if (!cidr_addr_of(sa, addr)) {
+        if (n >= 2)
+            memcpy(out, "-", 2);
+        return;
+    }
+    cidr_format_addr(addr, out, n);
+    *port = ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                           : ((const struct sockaddr_in6 *)sa)->sin6_port);
 }

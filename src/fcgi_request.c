@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cgi_env.h"
+#include "cidr.h"
 #include "dev_console.h"
 #include "fcgi_exchange.h"
 #include "fcgi_pool.h"
@@ -290,23 +291,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t n, unsigned *port)
-{
-    *port = 0;
-    copy_str(addr, n, "-");
-    if (!sa)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)n);
-        *port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)n);
-        *port = ntohs(in6->sin6_port);
-    }
-}
-
 static uint32_t hash_text(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -328,11 +312,11 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
     unsigned remote_port, local_port;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    sockaddr_text(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
+    cidr_format_sockaddr(ci ? ci->client_addr : NULL, remote, sizeof remote, &remote_port);
     if (r->real_ip[0]) /* the client a trusted proxy named (access.h); its port is unknown */
         copy_str(remote, sizeof remote, r->real_ip);
     q->client_hash = hash_text(remote);
-    sockaddr_text(request_local_addr(r), local, sizeof local, &local_port);
+    cidr_format_sockaddr(request_local_addr(r), local, sizeof local, &local_port);
 
     /* DOCUMENT_ROOT is the resolved root, so a symlink swapped by a deploy gives php-fpm's
      * opcache new paths (and new keys) at once */

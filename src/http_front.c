@@ -34,6 +34,7 @@
 #include "access_log.h"
 #include "access_rules.h"
 #include "buf.h"
+#include "cidr.h"
 #include "conn_watch.h"
 #include "dev.h"
 #include "dev_console.h"
@@ -669,18 +670,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                                  status, mh, duration_us, bytes);
     }
     if (log && handled) {
-        char addr[INET6_ADDRSTRLEN] = "-";
+        char addr[CIDR_TEXT_MAX] = "-";
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (r->real_ip[0]) { /* the client a trusted proxy named (access.h) */
             copy_str(addr, sizeof addr, r->real_ip);
         } else if (ci && ci->client_addr) {
-            const struct sockaddr *sa = ci->client_addr;
-            if (sa->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-            else if (sa->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
-                          sizeof addr);
+            unsigned port;
+            cidr_format_sockaddr(ci->client_addr, addr, sizeof addr, &port);
         }
         struct access_entry e = {
             .remote_addr = addr,

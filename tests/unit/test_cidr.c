@@ -69,5 +69,33 @@ int main(void)
     is_str(text, "2001:db8::5", "IPv6 prints in RFC 5952 form");
     struct sockaddr su = {.sa_family = AF_UNIX};
     ok(!cidr_addr_of(&su, a), "AF_UNIX has no address");
+
+    /* cidr_format_sockaddr: its own IPv4 digits agree with inet_ntop */
+    unsigned port = 99;
+    cidr_format_sockaddr(NULL, text, sizeof text, &port);
+    ok(strcmp(text, "-") == 0 && port == 0, "no address: \"-\", port 0");
+    cidr_format_sockaddr(&su, text, sizeof text, &port);
+    ok(strcmp(text, "-") == 0 && port == 0, "AF_UNIX: \"-\", port 0");
+    s4.sin_port = htons(8080);
+    inet_pton(AF_INET, "127.0.0.1", &s4.sin_addr);
+    cidr_format_sockaddr((struct sockaddr *)&s4, text, sizeof text, &port);
+    ok(strcmp(text, "127.0.0.1") == 0 && port == 8080, "127.0.0.1:8080");
+    s6.sin6_port = htons(443);
+    cidr_format_sockaddr((struct sockaddr *)&s6, text, sizeof text, &port);
+    ok(strcmp(text, "2001:db8::5") == 0 && port == 443, "[2001:db8::5]:443");
+    static const uint32_t edges[] = {0, 0xffffffffu, 0x0a000001u, 0x01020304u, 0x64096309u};
+    int wrong = 0;
+    char want[INET_ADDRSTRLEN];
+    uint32_t v = 12345u;
+    for (size_t step = 0; step < 5000; step++) {
+        v = v * 2654435761u + 12345u;
+        uint32_t host = step < sizeof edges / sizeof edges[0] ? edges[step] : v;
+        s4.sin_addr.s_addr = htonl(host);
+        inet_ntop(AF_INET, &s4.sin_addr, want, sizeof want);
+        cidr_format_sockaddr((struct sockaddr *)&s4, text, sizeof text, &port);
+        wrong += strcmp(text, want) != 0;
+    }
+    is_int(wrong, 0,
+           "IPv4 text agrees with inet_ntop on 5000 addresses (0.0.0.0, 255.255.255.255, ...)");
     return done_testing();
 }
