@@ -462,6 +462,12 @@ static void absolutize_roots(struct config *cfg)
     }
 }
 
+static void print_errors(const struct errlist *errs, const char *prefix)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s%s\n", prefix, errs->msg[i]);
+}
+
 /*
  * wharf --deploy of a site with git_check: the health gate asks a server, so this process
  * serves one for the length of the deploy, on a private loopback port (127.0.0.1, a port the
@@ -494,8 +500,7 @@ static int checked_deploy(struct config *cfg, const struct site_conf *s)
         rc = git_worker_deploy_here(site_of(t, s)->git);
         http_front_stop();
     }
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "wharf: %s\n", errs.msg[i]);
+    print_errors(&errs, "wharf: ");
     if (errs.n)
         fprintf(stderr, "wharf: cannot serve the health check (git_check) of [site %s]\n", s->name);
     sites_stop(t);
@@ -661,12 +666,6 @@ static void reload(const struct cli *cli, const struct config *start, struct sit
 }
 
 /* Each message on its line of stderr, after prefix ("" for FILE:LINE messages). */
-static void print_errors(const struct errlist *errs, const char *prefix)
-{
-    for (size_t i = 0; i < errs->n; i++)
-        fprintf(stderr, "%s%s\n", prefix, errs->msg[i]);
-}
-
 /*
  * SIGTERM: not ready any more (lifecycle, set by the caller), STOPPING=1, listeners closed,
  * idle keep-alive connections closed and busy ones closed after their response, then wait
