@@ -117,4 +117,22 @@ like "$out" "bad.ini:6: trusted_proxies: expected a network address without host
 like "$out" "bad.ini:7: real_ip_header: expected X-Forwarded-For or Forwarded, got 'X-Real-IP'" \
     "an unknown real_ip_header"
 like "$out" "bad.ini:8: deny_ip: expected an IPv4 or IPv6 address" "a short IPv4 address"
+
+# ---- a dual-stack listener: an IPv4 client is written as IPv4 --------------------------------
+printf '<?php echo $_SERVER["REMOTE_ADDR"], " ", $_SERVER["SERVER_ADDR"];\n' >"$T/www/addrs.php"
+PORT=$(free_port)
+cat >"$T/dual.ini" <<INI
+[server]
+listen = :$PORT
+[site a]
+root = $T/www
+fastcgi = unix:$T/fpm.sock
+access_log = $T/dual.log
+INI
+start_wharf_ini "$T/dual.ini"
+is "$(body /addrs.php)" "127.0.0.1 127.0.0.1" \
+    "dual-stack listener: REMOTE_ADDR and SERVER_ADDR of an IPv4 client are dotted quads (were ::ffff:127.0.0.1)"
+wait_until 5000 grep -q "addrs.php" "$T/dual.log"
+is "$(grep -m1 addrs.php "$T/dual.log" | cut -d' ' -f1)" "127.0.0.1" "... and so is the access log's client"
+stop_pid "$WPID"
 finish
