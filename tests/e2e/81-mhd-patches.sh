@@ -29,6 +29,42 @@ head -c $((10 * 1024 * 1024)) /dev/urandom >"$W/10m.bin"
 printf 'small\n' >"$W/a.txt"
 printf 'second\n' >"$W/b.txt"
 
+# The Python clients below share this one: an HTTP/1.1 connection, Content-Length bodies.
+cat >"$T/h1.py" <<'EOF'
+import socket
+
+def request(path, extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, extra)).encode()
+
+class Conn:
+    def __init__(self, port, timeout=20):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def send(self, path, extra=""):
+        self.s.sendall(request(path, extra))
+
+    def read(self):
+        """(status, body) of the next response"""
+        status = self.f.readline().split()[1].decode()
+        n = 0
+        while True:
+            line = self.f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "content-length":
+                n = int(v)
+        return status, self.f.read(n).decode()
+
+    def get(self, path, extra=""):
+        self.send(path, extra)
+        return self.read()
+
+    def close(self):
+        self.s.close()
+EOF
+
 start_wharf --root "$W"
 
 # ---- 0002: idle connections ------------------------------------------------------------
@@ -42,35 +78,19 @@ ok $? "an idle kept-alive connection costs at most 4 KB of RSS (measured: $kb KB
 
 # Reused connections: three pipelined requests in one write, then (same connection) a request
 # whose head is 9 KiB (it grows the read buffer into dropped pages) after the small ones, then a small one again.
-python3 - "$PORT" >"$T/reuse.out" 2>&1 <<'EOF'
-import socket, sys
-port = int(sys.argv[1])
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-
-def read_resp():
-    status = f.readline().split()[1].decode()
-    n = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        k, _, v = line.decode().partition(":")
-        if k.lower() == "content-length":
-            n = int(v)
-    return status, f.read(n)
-
-req = lambda p, extra="": ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (p, extra)).encode()
-s.sendall(req("/a.txt") + req("/b.txt") + req("/a.txt"))
-got = [read_resp() for _ in range(3)]
-print("pipelined", " ".join("%s:%s" % (st, b.decode().strip()) for st, b in got))
+python3 - "$PORT" "$T" >"$T/reuse.out" 2>&1 <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn, request
+c = Conn(int(sys.argv[1]))
+c.s.sendall(request("/a.txt") + request("/b.txt") + request("/a.txt"))
+got = [c.read() for _ in range(3)]
+print("pipelined", " ".join("%s:%s" % (st, b.strip()) for st, b in got))
 big = "".join("X-Pad-%d: %s\r\n" % (i, "p" * 100) for i in range(80))  # ~9 KiB: more than the 8 KiB read buffer
-s.sendall(req("/b.txt", big))
-st, b = read_resp()
-print("large-head", st, b.decode().strip())
-s.sendall(req("/a.txt"))
-st, b = read_resp()
-print("after", st, b.decode().strip())
+st, b = c.get("/b.txt", big)
+print("large-head", st, b.strip())
+st, b = c.get("/a.txt")
+print("after", st, b.strip())
 EOF
 out=$(cat "$T/reuse.out")
 like "$out" "pipelined 200:small 200:second 200:small" "three pipelined requests on one connection: three right answers"
@@ -127,22 +147,13 @@ PIDS+=("$WPID4")
 
 # 20 PHP requests on one kept-alive connection, 20 ms apart (as a browser's: each one after the
 # last answer, never already waiting when the answer goes out)
-python3 - "$PORT" >"$T/seq.out" 2>&1 <<'EOF'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-f = s.makefile("rb")
+python3 - "$PORT" "$T" >"$T/seq.out" 2>&1 <<'EOF'
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+c = Conn(int(sys.argv[1]))
 for i in range(1, 21):
-    s.sendall(b"GET /hello.php?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
-    f.readline()
-    n = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        k, _, v = line.decode().partition(":")
-        if k.lower() == "content-length":
-            n = int(v)
-    print(f.read(n).decode().strip())
+    print(c.get("/hello.php?n=%d" % i)[1].strip())
     time.sleep(0.02)
 EOF
 out=$(cat "$T/seq.out")
@@ -164,38 +175,32 @@ ok "$([ -n "$cfd" ] && [ "$eagain" -le 1 ] && echo 0 || echo 1)" \
     "no read that only finds EAGAIN after each answer ($eagain on the client's socket; unpatched: 19)"
 
 # a request sent while the first one is suspended, on the same connection, is answered after it
-python3 - "$PORT" >"$T/during.out" 2>&1 <<'EOF'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-f = s.makefile("rb")
-def read_resp():
-    status = f.readline().split()[1].decode()
-    n = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        k, _, v = line.decode().partition(":")
-        if k.lower() == "content-length":
-            n = int(v)
-    return status, f.read(n).decode().strip()
-s.sendall(b"GET /slow.php HTTP/1.1\r\nHost: t\r\n\r\n")
+python3 - "$PORT" "$T" >"$T/during.out" 2>&1 <<'EOF'
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+c = Conn(int(sys.argv[1]))
+c.send("/slow.php")
 time.sleep(0.15)  # slow.php sleeps 0.4 s: the connection is suspended now
-s.sendall(b"GET /hello.php?second HTTP/1.1\r\nHost: t\r\n\r\n")
-print("first", *read_resp())
-print("second", *read_resp())
+c.send("/hello.php?second")
+st, b = c.read()
+print("first", st, b.strip())
+st, b = c.read()
+print("second", st, b.strip())
 EOF
 out=$(cat "$T/during.out")
 like "$out" "first 200 slow" "a request that waits for php-fpm is answered"
 like "$out" "second 200 hello /hello.php[?]second" "a request sent on its connection while it waited is answered next"
 
 # a client that hangs up while its request waits: its socket is closed once the answer comes
-python3 - "$PORT" >"$T/hangup.out" 2>&1 <<'EOF'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-s.sendall(b"GET /slow.php?hangup HTTP/1.1\r\nHost: t\r\n\r\n")
+python3 - "$PORT" "$T" >"$T/hangup.out" 2>&1 <<'EOF'
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+c = Conn(int(sys.argv[1]))
+c.send("/slow.php?hangup")
 time.sleep(0.1)
-s.close()
+c.close()
 EOF
 sleep 1
 hfd=$(grep -m1 -o 'recvfrom([0-9]*, "GET /slow.php?hangup ' "$T/strace4.out" | grep -o '[0-9]*' | head -1)
@@ -208,27 +213,15 @@ is "$(body /hello.php?after)" "hello /hello.php?after" "wharf serves on after th
 # ---- 0002: nothing of one request shows up in the next on the same connection --------------
 printf '<?php foreach ($_SERVER as $k => $v) if (strncmp($k, "HTTP_", 5) == 0) echo "$k=$v\n";\n' \
     >"$P/headers.php"
-python3 - "$PORT" >"$T/stale.out" 2>&1 <<'EOF'
-import socket, sys
-port = int(sys.argv[1])
+python3 - "$PORT" "$T" >"$T/stale.out" 2>&1 <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
 secret = "s3cr3t-" + "q" * 3000
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-def get(path, extra=""):
-    s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, extra)).encode())
-    status = f.readline().split()[1].decode()
-    n = 0
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b""):
-            break
-        k, _, v = line.decode().partition(":")
-        if k.lower() == "content-length":
-            n = int(v)
-    return status, f.read(n).decode()
-st1, b1 = get("/headers.php?first", "X-Secret: %s\r\nX-Other: %s\r\n" % (secret, "o" * 2000))
-st2, b2 = get("/headers.php?second")
-st3, b3 = get("/a.txt/../headers.php?third", "X-Short: 1\r\n")
+c = Conn(int(sys.argv[1]))
+st1, b1 = c.get("/headers.php?first", "X-Secret: %s\r\nX-Other: %s\r\n" % (secret, "o" * 2000))
+st2, b2 = c.get("/headers.php?second")
+st3, b3 = c.get("/a.txt/../headers.php?third", "X-Short: 1\r\n")
 print("first", st1, "has-secret" if secret in b1 else "no-secret")
 print("second", st2, "LEAK" if ("s3cr3t" in b2 or "qqqq" in b2 or "oooo" in b2) else "clean", len(b2))
 print("third", st3, "LEAK" if ("s3cr3t" in b3 or "qqqq" in b3 or "oooo" in b3) else "clean", len(b3))
@@ -240,33 +233,24 @@ like "$out" "third [0-9]+ clean" "nor the one after"
 
 # ---- 0005: many suspended, resumed in a shuffled order -------------------------------------
 printf '<?php usleep(mt_rand(0, 30000)); echo "id ", $_GET["id"], "\n";\n' >"$P/shuffle.php"
-python3 - "$PORT" >"$T/shuffle.out" 2>&1 <<'EOF'
-import socket, sys, threading
+python3 - "$PORT" "$T" >"$T/shuffle.out" 2>&1 <<'EOF'
+import sys, threading
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
 port = int(sys.argv[1])
 wrong, answered = [], [0]
 lock = threading.Lock()
 def client(n):
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        f = s.makefile("rb")
+        c = Conn(port, timeout=60)
         for k in range(3):
-            s.sendall(b"GET /shuffle.php?id=%d-%d HTTP/1.1\r\nHost: t\r\n\r\n" % (n, k))
-            status = f.readline().split()[1]
-            size = 0
-            while True:
-                line = f.readline()
-                if line in (b"\r\n", b""):
-                    break
-                key, _, v = line.decode().partition(":")
-                if key.lower() == "content-length":
-                    size = int(v)
-            body = f.read(size).decode().strip()
+            status, body = c.get("/shuffle.php?id=%d-%d" % (n, k))
             with lock:
-                if status != b"200" or body != "id %d-%d" % (n, k):
+                if status != "200" or body.strip() != "id %d-%d" % (n, k):
                     wrong.append((n, k, status, body))
                 else:
                     answered[0] += 1
-        s.close()
+        c.close()
     except Exception as e:
         with lock:
             wrong.append((n, "error", str(e)))
