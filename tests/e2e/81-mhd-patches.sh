@@ -14,7 +14,9 @@
 #       show up in the next one's on the same connection (PHP prints every header it got);
 # 0005: resumed connections are found without walking every suspended one: 100 clients whose
 #       PHP requests finish in a shuffled order (resumed in another order than suspended) all
-#       get their own answers, three times each on their kept-alive connections.
+#       get their own answers, three times each on their kept-alive connections;
+# 0004 + 0005 together: 60 hostile clients (pipelining, hanging up while suspended) get only
+#       right answers, and no connection is left open afterwards.
 # Skipped when built with --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
@@ -128,9 +130,11 @@ printf '<?php echo "hello ", $_SERVER["REQUEST_URI"], "\\n";\n' >"$P/hello.php"
 printf '<?php usleep(400000); echo "slow\\n";\n' >"$P/slow.php"
 start_fpm m81 "$T/fpm.sock"
 PORT=$(free_port)
+APORT=$(free_port)
 cat >"$T/php.ini" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
+admin_listen = 127.0.0.1:$APORT
 workers = 1
 [site php]
 root = $P
@@ -264,5 +268,57 @@ EOF
 like "$(cat "$T/shuffle.out")" "answered 300 wrong 0" \
     "100 clients x 3 PHP requests finishing in a shuffled order: 300 right answers ($(head -c 200 "$T/shuffle.out"))"
 is "$(body /hello.php?last)" "hello /hello.php?last" "and wharf serves on"
+
+# ---- 0004 + 0005 under hostile clients -----------------------------------------------------
+# 60 clients for 6 s: kept-alive requests that wait for php-fpm, some pipelined while waiting,
+# some abandoned while suspended; every answer that is read must be right, and afterwards no
+# connection may be left open (a suspended one lost would stay forever).
+python3 - "$PORT" "$T" >"$T/hostile.out" 2>&1 <<'EOF'
+import random, sys, threading, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+port, stop = int(sys.argv[1]), time.time() + 6
+counts = {"right": 0, "wrong": 0, "abandoned": 0, "error": 0}
+lock = threading.Lock()
+def note(k):
+    with lock:
+        counts[k] += 1
+def client(seed):
+    rnd = random.Random(seed)
+    while time.time() < stop:
+        try:
+            c = Conn(port, timeout=30)
+            for i in range(rnd.randint(1, 4)):
+                tag = "%d-%d-%d" % (seed, i, rnd.randint(0, 1 << 30))
+                c.send("/shuffle.php?id=" + tag)
+                mode = rnd.random()
+                if mode < 0.2:  # gone while the request waits for php-fpm
+                    time.sleep(rnd.random() * 0.02)
+                    note("abandoned")
+                    break
+                tags = [tag]
+                if mode < 0.35:  # a second request while the first is suspended
+                    tags.append(tag + "-p")
+                    c.send("/shuffle.php?id=" + tags[1])
+                for t in tags:
+                    st, body = c.read()
+                    note("right" if st == "200" and body.strip() == "id " + t else "wrong")
+            c.close()
+        except Exception:
+            note("error")
+threads = [threading.Thread(target=client, args=(n,)) for n in range(60)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("right %(right)d wrong %(wrong)d abandoned %(abandoned)d error %(error)d" % counts)
+EOF
+out=$(cat "$T/hostile.out")
+like "$out" "right [1-9][0-9]* wrong 0 abandoned [1-9][0-9]* error 0" \
+    "60 hostile clients for 6 s (pipelining and hanging up while suspended): every answer read is right ($out)"
+open_conns() { curl -s --max-time 5 "http://127.0.0.1:$APORT/status" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["connections"]["open"])' 2>/dev/null; }
+wait_until 10000 test "$(open_conns)" = 0
+ok $? "afterwards no client connection is left open (open: $(open_conns))"
 stop_pid "$WPID4"
 wait "$SPID" 2>/dev/null
