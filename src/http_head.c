@@ -246,13 +246,20 @@ static unsigned check_transfer_encoding(const char *v, size_t n, const char **wh
     return 0;
 }
 
-unsigned http_head_check(const struct http_head *h, const char **why)
+/* ---- the check, step by step --------------------------------------------------------- */
+
+/* The fields that decide which site a request is for and where its body ends. Each is
+ * counted as well as kept: a second copy is an error of its own. */
+struct framing_fields {
+    const struct http_head_field *host, *cl, *te;
+    unsigned n_host, n_cl, n_te;
+};
+
+/* Version first: a 505 for HTTP/2+ wins over anything else wrong in the line. */
+static unsigned check_request_line(const struct http_head *h, const char **why)
 {
-    const struct http_head_field *host = NULL, *cl = NULL, *te = NULL;
-    unsigned n_host = 0, n_cl = 0, n_te = 0;
     const char *w;
 
-    /* request line */
     if (!h->version || h->version_len != 8 || memcmp(h->version, "HTTP/", 5) != 0 ||
         h->version[5] < '0' || h->version[5] > '9' || h->version[6] != '.' || h->version[7] < '0' ||
         h->version[7] > '9') {
@@ -263,7 +270,6 @@ unsigned http_head_check(const struct http_head *h, const char **why)
         *why = "Only HTTP/1.x is supported.";
         return 505;
     }
-    bool is_1_0 = h->version[7] == '0';
     if (!h->method || !is_token(h->method, h->method_len)) {
         *why = "Malformed request method.";
         return 400;
@@ -283,51 +289,68 @@ unsigned http_head_check(const struct http_head *h, const char **why)
         *why = w;
         return 400;
     }
+    return 0;
+}
 
-    /* fields */
+/* One field line's own syntax: a token for a name, no NUL, CR or LF in the value. */
+static unsigned check_field(const struct http_head_field *f, const char **why)
+{
+    if (f->name_len == 0) {
+        *why = "Empty header field name.";
+        return 400;
+    }
+    if (!is_token(f->name, f->name_len)) {
+        size_t n = f->name_len;
+        while (n && (f->name[n - 1] == ' ' || f->name[n - 1] == '\t'))
+            n--;
+        /* RFC 9112 5.1: no whitespace between the field name and the colon */
+        *why = n < f->name_len && is_token(f->name, n)
+                   ? "Whitespace between a header field name and its colon."
+                   : "Malformed header field name.";
+        return 400;
+    }
+    for (size_t j = 0; j < f->value_len; j++) {
+        char c = f->value[j];
+        if (c == '\0' || c == '\r' || c == '\n') { /* RFC 9110 5.5: MUST reject */
+            *why = c == '\r' ? "Bare CR in a header field." : "NUL or LF in a header field.";
+            return 400;
+        }
+    }
+    return 0;
+}
+
+/* Checks every field in order and notes Host, Content-Length and Transfer-Encoding in ff. */
+static unsigned check_fields(const struct http_head *h, struct framing_fields *ff, const char **why)
+{
     for (size_t i = 0; i < h->n_fields; i++) {
         const struct http_head_field *f = &h->fields[i];
-        if (f->name_len == 0) {
-            *why = "Empty header field name.";
-            return 400;
-        }
-        if (!is_token(f->name, f->name_len)) {
-            size_t n = f->name_len;
-            while (n && (f->name[n - 1] == ' ' || f->name[n - 1] == '\t'))
-                n--;
-            /* RFC 9112 5.1: no whitespace between the field name and the colon */
-            *why = n < f->name_len && is_token(f->name, n)
-                       ? "Whitespace between a header field name and its colon."
-                       : "Malformed header field name.";
-            return 400;
-        }
-        for (size_t j = 0; j < f->value_len; j++) {
-            char c = f->value[j];
-            if (c == '\0' || c == '\r' || c == '\n') { /* RFC 9110 5.5: MUST reject */
-                *why = c == '\r' ? "Bare CR in a header field." : "NUL or LF in a header field.";
-                return 400;
-            }
-        }
+        unsigned st = check_field(f, why);
+        if (st)
+            return st;
         if (name_is(f, "Host"))
-            host = f, n_host++;
+            ff->host = f, ff->n_host++;
         else if (name_is(f, "Content-Length"))
-            cl = f, n_cl++;
+            ff->cl = f, ff->n_cl++;
         else if (name_is(f, "Transfer-Encoding"))
-            te = f, n_te++;
+            ff->te = f, ff->n_te++;
     }
+    return 0;
+}
 
-    /* RFC 9112 3.2: exactly one valid Host in HTTP/1.1 */
-    if (n_host > 1) {
+/* RFC 9112 3.2: exactly one valid Host in HTTP/1.1 */
+static unsigned check_host(const struct framing_fields *ff, bool is_1_0, const char **why)
+{
+    if (ff->n_host > 1) {
         *why = "More than one Host header.";
         return 400;
     }
-    if (!host && !is_1_0) {
+    if (!ff->host && !is_1_0) {
         *why = "Missing Host header.";
         return 400;
     }
-    if (host) {
-        const char *v = host->value;
-        size_t n = host->value_len;
+    if (ff->host) {
+        const char *v = ff->host->value;
+        size_t n = ff->host->value_len;
         trim_ows(&v, &n);
         if (n == 0) { /* valid by the grammar, but never for an http(s) URI; nginx: 400 */
             *why = "Empty Host header.";
@@ -338,15 +361,19 @@ unsigned http_head_check(const struct http_head *h, const char **why)
             return 400;
         }
     }
+    return 0;
+}
 
-    /* framing: RFC 9112 6.1-6.3, RFC 9110 8.6 */
-    if (n_cl > 1) {
+/* framing: RFC 9112 6.1-6.3, RFC 9110 8.6. Every 400 here comes before the one 501 check. */
+static unsigned check_framing(const struct framing_fields *ff, bool is_1_0, const char **why)
+{
+    if (ff->n_cl > 1) {
         *why = "More than one Content-Length header.";
         return 400;
     }
-    if (cl) {
-        const char *v = cl->value;
-        size_t n = cl->value_len;
+    if (ff->cl) {
+        const char *v = ff->cl->value;
+        size_t n = ff->cl->value_len;
         trim_ows(&v, &n);
         bool digits = n > 0;
         for (size_t i = 0; i < n; i++)
@@ -356,12 +383,12 @@ unsigned http_head_check(const struct http_head *h, const char **why)
             return 400;
         }
     }
-    if (te) {
-        if (n_te > 1) {
+    if (ff->te) {
+        if (ff->n_te > 1) {
             *why = "More than one Transfer-Encoding header.";
             return 400;
         }
-        if (cl) { /* the classic request-smuggling vector */
+        if (ff->cl) { /* the classic request-smuggling vector */
             *why = "Both Content-Length and Transfer-Encoding.";
             return 400;
         }
@@ -369,16 +396,37 @@ unsigned http_head_check(const struct http_head *h, const char **why)
             *why = "Transfer-Encoding in an HTTP/1.0 request.";
             return 400;
         }
-        unsigned st = check_transfer_encoding(te->value, te->value_len, why);
+        unsigned st = check_transfer_encoding(ff->te->value, ff->te->value_len, why);
         if (st)
             return st;
         /* the framer (libmicrohttpd) recognises only the exact value; anything else
          * ("chunked " with trailing whitespace) would be read as a body without end */
-        if (!ci_equal(te->value, te->value_len, "chunked")) {
+        if (!ci_equal(ff->te->value, ff->te->value_len, "chunked")) {
             *why = "Transfer-Encoding other than exactly \"chunked\" is not implemented.";
             return 501;
         }
     }
+    return 0;
+}
+
+unsigned http_head_check(const struct http_head *h, const char **why)
+{
+    struct framing_fields ff = {0};
+    unsigned st;
+
+    st = check_request_line(h, why);
+    if (st)
+        return st;
+    bool is_1_0 = h->version[7] == '0';
+    st = check_fields(h, &ff, why);
+    if (st)
+        return st;
+    st = check_host(&ff, is_1_0, why);
+    if (st)
+        return st;
+    st = check_framing(&ff, is_1_0, why);
+    if (st)
+        return st;
     *why = NULL;
     return 0;
 }
