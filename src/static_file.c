@@ -316,10 +316,19 @@ static struct file_entry *precompressed(struct request *r, const struct site_con
     return e;
 }
 
-/*
- * Answer for a regular file described by e. fd is open on it when the body is not in memory
- * (ownership passes here: it is closed or handed to MHD), else -1.
- */
+/* RFC 9110 13.2.2: the client's preconditions against one representation's validators. */
+static inline enum cond_result evaluate_conditions(struct MHD_Connection *c, const char *etag,
+                                                   time_t mtime)
+{
+    struct cond_headers ch = {
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
+        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
+        .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
+    };
+    return cond_evaluate(&ch, etag, mtime, true);
+}
+
 #define LIVE_RELOAD_MAX_FILE (16u << 20) /* larger HTML files are sent without the script */
 
 /*
@@ -371,13 +380,7 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
         }
     }
     size_t len = body.len;
-    struct cond_headers ch = {
-        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
-        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
-        .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
-    };
-    enum cond_result cr = cond_evaluate(&ch, etag, e->mtime.tv_sec, true);
+    enum cond_result cr = evaluate_conditions(c, etag, e->mtime.tv_sec);
     if (cr != COND_PROCEED) {
         buf_dispose(&body);
         return cr == COND_NOT_MODIFIED
@@ -396,6 +399,115 @@ static int serve_injected(struct MHD_Connection *c, struct request *r, const str
     return ret;
 }
 
+/* The representation chosen for one answer: the file itself, or a coded variant of it. */
+struct variant {
+    struct file_entry *alt; /* a coded variant's entry (our reference); NULL = identity */
+    int fd;                 /* open on alt's file when its body is not in memory, else -1 */
+    int coding;             /* -1 = identity */
+    bool stored;            /* alt is a precompressed file's own bytes */
+    const char *etag;       /* the chosen representation's validators and length */
+    const struct timespec *mtime;
+    uint64_t len;
+};
+
+/* For each coding the client takes, best first: a precompressed file, else one made here. */
+static void choose_variant(struct MHD_Connection *c, struct request *r,
+                           const struct site_conf *site, const char *full, const char *path,
+                           struct file_entry *e, int fd, const struct stat *st, struct variant *v)
+{
+    unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
+    if (!codings)
+        return;
+    enum coding want[CODING_N];
+    size_t n = coding_negotiate(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING), codings, want);
+    bool make = e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type);
+    for (size_t i = 0; i < n && !v->alt; i++) {
+        v->alt = precompressed(r, site, full, path, st, want[i], &v->fd);
+        if (!v->alt && make)
+            v->alt = variant_holder(full, e, fd, st, r, want[i]);
+        if (v->alt)
+            v->coding = (int)want[i];
+    }
+    if (!v->alt)
+        return;
+    v->stored = v->alt->file_coding >= 0;
+    v->etag = v->stored ? v->alt->etag : v->alt->enc[v->coding].etag;
+    v->mtime = &v->alt->mtime;
+    v->len = v->stored ? v->alt->size : v->alt->enc[v->coding].len;
+}
+
+/* A coded variant: from its file when too large for memory (MHD then owns v->fd), else from
+ * the responses its entry holds. */
+static enum MHD_Result serve_variant(struct MHD_Connection *c, struct request *r, struct variant *v)
+{
+    struct file_entry *alt = v->alt;
+    int coding = v->coding;
+
+    if (v->fd >= 0) {
+        struct MHD_Response *resp = MHD_create_response_from_fd64(alt->size, v->fd);
+        if (!resp)
+            return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+        v->fd = -1; /* MHD owns it now */
+        add_entity_headers(resp, alt, alt->etag, coding);
+        enum MHD_Result ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    /* the entry owns these responses; our reference keeps them alive while queued */
+    return v->stored ? queue_cached(c, r, alt, alt->resp, alt->data, alt->size, alt->etag, coding)
+                     : queue_cached(c, r, alt, alt->enc[coding].resp, alt->enc[coding].data,
+                                    alt->enc[coding].len, alt->enc[coding].etag, coding);
+}
+
+/* The file's own bytes, whole or one satisfiable Range of them (206). When the body is read
+ * from *fd and MHD takes it, *fd becomes -1. */
+static enum MHD_Result serve_identity(struct MHD_Connection *c, struct request *r,
+                                      struct file_entry *e, const char *range, int *fd)
+{
+    struct MHD_Response *resp;
+    uint64_t start = 0, len = e->size;
+    enum range_result rr = RANGE_NONE;
+
+    if (range && cond_if_range(header(c, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtime.tv_sec))
+        rr = range_parse(range, e->size, &start, &len);
+    if (rr == RANGE_UNSATISFIABLE) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
+        return response_error(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL,
+                              MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    if (rr != RANGE_SINGLE) {
+        if (e->resp)
+            return queue_cached(c, r, e, e->resp, e->data, e->size, e->etag, e->file_coding);
+        start = 0;
+        len = e->size;
+    }
+    if (e->data) {
+        resp = MHD_create_response_from_buffer(len, e->data + start, MHD_RESPMEM_MUST_COPY);
+    } else {
+        resp = MHD_create_response_from_fd_at_offset64(len, *fd, start);
+        if (resp)
+            *fd = -1; /* MHD owns it now */
+    }
+    if (!resp)
+        return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+    add_entity_headers(resp, e, e->etag, e->file_coding);
+    if (rr == RANGE_SINGLE) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (unsigned long long)e->size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    enum MHD_Result ret = response_queue(
+        c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp, len);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/*
+ * Answer for a regular file described by e. fd is open on it when the body is not in memory
+ * (ownership passes here: it is closed or handed to MHD), else -1.
+ */
 static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
                                    const struct site_conf *site, const char *full, const char *path,
                                    struct file_entry *e, int fd, const struct stat *st)
@@ -409,114 +521,27 @@ static enum MHD_Result serve_entry(struct MHD_Connection *c, struct request *r,
             return (enum MHD_Result)rc;
         }
     }
-    struct file_entry *alt = NULL;
-    int alt_fd = -1;
-    struct MHD_Response *resp = NULL;
     /* an error page (r->error_status) is the whole page, whatever the client asks for */
     const char *range = r->error_status ? NULL : header(c, MHD_HTTP_HEADER_RANGE);
-    int coding = -1; /* of the variant we answer with; -1 = identity */
-    unsigned codings = site->compress | (site->gzip ? CODING_BIT(CODING_GZIP) : 0);
+    struct variant v = {
+        .fd = -1, .coding = -1, .etag = e->etag, .mtime = &e->mtime, .len = e->size};
 
-    if (codings && !range && e->file_coding < 0) {
-        enum coding want[CODING_N];
-        size_t n = coding_negotiate(header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING), codings, want);
-        bool make = e->size >= GZIP_MIN_BYTES && mime_is_compressible(e->content_type);
-        for (size_t i = 0; i < n && !alt; i++) {
-            alt = precompressed(r, site, full, path, st, want[i], &alt_fd);
-            if (!alt && make)
-                alt = variant_holder(full, e, fd, st, r, want[i]);
-            if (alt)
-                coding = (int)want[i];
-        }
-    }
-    const struct file_entry *v = alt ? alt : e; /* the variant we answer with */
-    bool stored = alt && alt->file_coding >= 0; /* a precompressed file's own bytes */
-    const char *etag = !alt ? e->etag : stored ? alt->etag : alt->enc[coding].etag;
-
-    struct cond_headers ch = {
-        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
-        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        .if_modified_since = header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
-        .if_unmodified_since = header(c, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
-    };
-    switch (r->error_status ? COND_PROCEED : cond_evaluate(&ch, etag, v->mtime.tv_sec, true)) {
+    if (!range && e->file_coding < 0)
+        choose_variant(c, r, site, full, path, e, fd, st, &v);
+    switch (r->error_status ? COND_PROCEED : evaluate_conditions(c, v.etag, v.mtime->tv_sec)) {
     case COND_NOT_MODIFIED:
-        ret = not_modified(c, r, e, etag, coding,
-                           !alt     ? e->size
-                           : stored ? alt->size
-                                    : alt->enc[coding].len);
-        goto out;
+        ret = not_modified(c, r, e, v.etag, v.coding, v.len);
+        break;
     case COND_PRECONDITION_FAILED:
         ret = response_error(c, r, MHD_HTTP_PRECONDITION_FAILED, NULL, NULL, NULL);
-        goto out;
+        break;
     case COND_PROCEED:
+        ret = v.alt ? serve_variant(c, r, &v) : serve_identity(c, r, e, range, &fd);
         break;
     }
-
-    if (alt && alt_fd >= 0) {
-        resp = MHD_create_response_from_fd64(alt->size, alt_fd);
-        if (!resp) {
-            ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
-            goto out;
-        }
-        alt_fd = -1; /* MHD owns it now */
-        add_entity_headers(resp, alt, alt->etag, coding);
-        ret = response_queue(c, r, MHD_HTTP_OK, resp, alt->size);
-        goto out;
-    }
-    if (alt) {
-        /* the entry owns these responses; our reference keeps them alive while queued */
-        ret = stored ? queue_cached(c, r, alt, alt->resp, alt->data, alt->size, alt->etag, coding)
-                     : queue_cached(c, r, alt, alt->enc[coding].resp, alt->enc[coding].data,
-                                    alt->enc[coding].len, alt->enc[coding].etag, coding);
-        goto out;
-    }
-
-    uint64_t start = 0, len = e->size;
-    enum range_result rr = RANGE_NONE;
-    if (range && cond_if_range(header(c, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtime.tv_sec))
-        rr = range_parse(range, e->size, &start, &len);
-    if (rr == RANGE_UNSATISFIABLE) {
-        char cr[64];
-        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
-        ret = response_error(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL,
-                             MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        goto out;
-    }
-    if (rr != RANGE_SINGLE) {
-        if (e->resp) {
-            ret = queue_cached(c, r, e, e->resp, e->data, e->size, e->etag, e->file_coding);
-            goto out;
-        }
-        start = 0;
-        len = e->size;
-    }
-    if (e->data) {
-        resp = MHD_create_response_from_buffer(len, e->data + start, MHD_RESPMEM_MUST_COPY);
-    } else {
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
-        if (resp)
-            fd = -1; /* MHD owns it now */
-    }
-    if (!resp) {
-        ret = response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
-        goto out;
-    }
-    add_entity_headers(resp, e, e->etag, e->file_coding);
-    if (rr == RANGE_SINGLE) {
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start,
-                 (unsigned long long)(start + len - 1), (unsigned long long)e->size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    }
-    ret = response_queue(c, r, rr == RANGE_SINGLE ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp,
-                         len);
-out:
-    if (resp)
-        MHD_destroy_response(resp);
-    file_entry_release(alt);
-    if (alt_fd >= 0)
-        close(alt_fd);
+    file_entry_release(v.alt);
+    if (v.fd >= 0)
+        close(v.fd);
     if (fd >= 0)
         close(fd);
     return ret;
