@@ -401,6 +401,154 @@ static bool answer_redirect(struct MHD_Connection *c, struct request *r,
     return true;
 }
 
+/* A request refused before routing (r->early_status): answered, and logged, by its Host's site
+ * (the cut target's absolute form is not looked at). */
+static enum MHD_Result answer_early_status(struct MHD_Connection *c, struct request *r,
+                                           const char *host)
+{
+    if (!r->rt) {
+        r->rt = site_for_host(sites, host);
+        site_pin(r->rt);
+        r->site = r->rt->conf;
+    }
+    return response_error(c, r, r->early_status, NULL, NULL, NULL);
+}
+
+/* Pin the site host names on r (r->rt, r->site), and set up a release check (gate_setup).
+ * 0, or an HTTP status. */
+static unsigned enter_site(struct MHD_Connection *c, struct request *r, const char *host)
+{
+    struct site *rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire), host);
+    if (rt != r->rt) { /* a local redirect may land on another site (absolute-form before) */
+        site_unpin(r->rt);
+        site_pin(rt);
+        r->rt = rt;
+    }
+    r->site = rt->conf;
+    return gate_setup(c, r, rt);
+}
+
+/* What the server answers itself, before any of the site's own rules: the development
+ * console's reload events, an ACME challenge, the move to https, git over HTTP. true when r
+ * was answered or handed on (*ret says how). */
+static bool answer_before_rules(struct MHD_Connection *c, struct request *r,
+                                const struct site_conf *site, const char *host,
+                                const struct path_target *t, const char *path, enum MHD_Result *ret)
+{
+    if (dev_reload_on && strcmp(path, LIVE_RELOAD_PATH) == 0) { /* development mode only */
+        *ret = dev_watch_events_start(c, r);
+        return true;
+    }
+    /* note: before the hidden-path rule (".well-known") and never redirected to https: the
+     * CA asks over plain HTTP (RFC 8555 8.3) */
+    bool challenge = strncmp(path, ACME_PLAN_PREFIX, sizeof ACME_PLAN_PREFIX - 1) == 0;
+    if (challenge && site->tls.mode == TLS_AUTO) {
+        *ret = acme_answer(c, r, site, path);
+        return true;
+    }
+    /* the git worker's health checks (r->gate) come over plain HTTP and are never moved */
+    if (!challenge && !r->is_tls && !r->gate && site->tls.https_redirect) {
+        *ret = https_redirect(c, r, host, t);
+        return true;
+    }
+    if (site->git.repo && git_http_owns(site, path)) {
+        *ret = git_http_start(c, r, path);
+        return true;
+    }
+    return false;
+}
+
+/* r->rule_path: the path response_queue matches the header rules on, kept only when one
+ * applies. */
+static void set_rule_path(struct request *r, const struct site_conf *site, const char *path)
+{
+    if (!site->response_rules && !r->rule_path)
+        return;
+    free(r->rule_path); /* a local redirect's earlier path, maybe on another site */
+    /* note: only when a rule applies: a path no rule names keeps the shared cached
+     * responses and costs no allocation (docs/benchmarks.md, issue 13) */
+    bool applies = site->response_rules && (site->security_headers ||
+                                            header_rules_match(&site->headers, &site->cache, path));
+    r->rule_path = applies ? xstrdup(path) : NULL;
+}
+
+/* 404 for a hidden path, 403 under a deny prefix (the site's, then its preset's), else 0. */
+static unsigned denied_status(const struct site_conf *site, const char *path)
+{
+    if (path_has_hidden_segment(path))
+        return MHD_HTTP_NOT_FOUND;
+    for (size_t i = 0; i < site->deny.n; i++)
+        if (path_has_prefix(path, site->deny.v[i]))
+            return MHD_HTTP_FORBIDDEN;
+    const struct preset *preset = site->fcgi.preset; /* the application's private directories */
+    for (size_t i = 0; preset && i < preset->deny.n; i++)
+        if (path_has_prefix(path, preset->deny.v[i]))
+            return MHD_HTTP_FORBIDDEN;
+    return 0;
+}
+
+/* The site's rules that may answer r before a handler does, in order: hidden paths and deny
+ * prefixes (the site's, then its preset's), redirects, access rules, a first deploy under
+ * way. true when r was answered (*ret says how). */
+static bool answer_site_rules(struct MHD_Connection *c, struct request *r,
+                              const struct site_conf *site, const char *host,
+                              const struct path_target *t, const char *path, enum MHD_Result *ret)
+{
+    unsigned denied = denied_status(site, path);
+    if (denied) {
+        *ret = response_error(c, r, denied, NULL, NULL, NULL);
+        return true;
+    }
+    /* the redirects (an error page's own request is never redirected) */
+    if ((site->redirects.n || site->redirect_host.mode) && !r->error_status &&
+        answer_redirect(c, r, site, host, t, path, ret))
+        return true;
+    /* allow_ip/deny_ip, limit_req, auth_basic: for the client's own request, not again for
+     * a local redirect an application asked for */
+    if (access_rules_any(&site->access) && !r->redirects && access_check(c, r, path, ret))
+        return true;
+    if (r->rt->git && !r->gate_conf && !git_worker_is_live(r->rt->git)) {
+        *ret = response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "The site is being deployed for the first time.",
+                              MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        return true;
+    }
+    return false;
+}
+
+/* The handler for path: a script of the site's preset goes to FastCGI, the rest is static. */
+static enum MHD_Result start_handler(struct MHD_Connection *c, struct request *r,
+                                     const struct site_conf *site, const char *method,
+                                     const char *path, const struct path_target *t)
+{
+    bool is_source = false;
+    char *script, *path_info;
+    if (site->fcgi.preset &&
+        fcgi_request_route(r->rt, site, path, &script, &path_info, &is_source)) {
+        if (route_method_refused(method)) {
+            free(script); /* path_info is in the same block */
+            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                                  ROUTE_SCRIPT_ALLOW);
+        }
+        return fcgi_request_start(c, r, path, t->query, t->query_len, script, path_info);
+    }
+    if (is_source) /* a script that does not run is never shown as source */
+        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
+
+    switch (route_decide(site, method, path)) {
+    case ROUTE_STATIC:
+        return static_file_serve(c, r, site, path, t->query, t->query_len);
+    case ROUTE_OPTIONS:
+        return static_file_options(c, r);
+    case ROUTE_BAD_METHOD:
+        return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
+                              ROUTE_STATIC_ALLOW);
+    case ROUTE_NOT_IMPLEMENTED:
+        break;
+    }
+    return response_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
+}
+
 /*
  * Route r and hand it to the handler that answers it: its start function takes r (sets
  * r->handler and its own state) and makes the first call; the answers given here are the
@@ -408,18 +556,12 @@ static bool answer_redirect(struct MHD_Connection *c, struct request *r,
  */
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, const char *method)
 {
+    enum MHD_Result ret;
     r->handler = &handler_error; /* until a handler takes it */
     /* one valid Host at most: http_head_check() has seen to it */
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    if (r->early_status) {
-        /* logged by the Host's site (the cut target's absolute form is not looked at) */
-        if (!r->rt) {
-            r->rt = site_for_host(sites, host);
-            site_pin(r->rt);
-            r->site = r->rt->conf;
-        }
-        return response_error(c, r, r->early_status, NULL, NULL, NULL);
-    }
+    if (r->early_status)
+        return answer_early_status(c, r, host);
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
@@ -431,14 +573,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
                  t.authority);
         host = authority;
     }
-    struct site *rt = site_for_host(atomic_load_explicit(&sites, memory_order_acquire), host);
-    if (rt != r->rt) { /* a local redirect may land on another site (absolute-form before) */
-        site_unpin(r->rt);
-        site_pin(rt);
-        r->rt = rt;
-    }
-    r->site = rt->conf;
-    unsigned gate_status = gate_setup(c, r, rt);
+    unsigned gate_status = enter_site(c, r, host);
     if (gate_status)
         return response_error(c, r, gate_status, "No such release to check.", NULL, NULL);
     const struct site_conf *site = r->site;
@@ -453,78 +588,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     default:
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
     }
-    if (dev_reload_on && strcmp(path, LIVE_RELOAD_PATH) == 0) /* development mode only */
-        return dev_watch_events_start(c, r);
-    /* note: before the hidden-path rule (".well-known") and never redirected to https: the
-     * CA asks over plain HTTP (RFC 8555 8.3) */
-    bool challenge = strncmp(path, ACME_PLAN_PREFIX, sizeof ACME_PLAN_PREFIX - 1) == 0;
-    if (challenge && site->tls.mode == TLS_AUTO)
-        return acme_answer(c, r, site, path);
-    /* the git worker's health checks (r->gate) come over plain HTTP and are never moved */
-    if (!challenge && !r->is_tls && !r->gate && site->tls.https_redirect)
-        return https_redirect(c, r, host, &t);
-    if (site->git.repo && git_http_owns(site, path))
-        return git_http_start(c, r, path);
-    if (site->response_rules || r->rule_path) { /* response_queue matches them on the path */
-        free(r->rule_path); /* a local redirect's earlier path, maybe on another site */
-        /* note: only when a rule applies: a path no rule names keeps the shared cached
-         * responses and costs no allocation (docs/benchmarks.md, issue 13) */
-        bool applies =
-            site->response_rules &&
-            (site->security_headers || header_rules_match(&site->headers, &site->cache, path));
-        r->rule_path = applies ? xstrdup(path) : NULL;
-    }
+    if (answer_before_rules(c, r, site, host, &t, path, &ret))
+        return ret;
+    set_rule_path(r, site, path);
     r->error_pages_ok = true;
-    if (path_has_hidden_segment(path))
-        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
-    for (size_t i = 0; i < site->deny.n; i++)
-        if (path_has_prefix(path, site->deny.v[i]))
-            return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
-    const struct preset *preset = site->fcgi.preset; /* the application's private directories */
-    for (size_t i = 0; preset && i < preset->deny.n; i++)
-        if (path_has_prefix(path, preset->deny.v[i]))
-            return response_error(c, r, MHD_HTTP_FORBIDDEN, NULL, NULL, NULL);
-    /* the redirects (an error page's own request is never redirected) */
-    if ((site->redirects.n || site->redirect_host.mode) && !r->error_status) {
-        enum MHD_Result ret;
-        if (answer_redirect(c, r, site, host, &t, path, &ret))
-            return ret;
-    }
-    /* allow_ip/deny_ip, limit_req, auth_basic: for the client's own request, not again for
-     * a local redirect an application asked for */
-    enum MHD_Result access_ret;
-    if (access_rules_any(&site->access) && !r->redirects && access_check(c, r, path, &access_ret))
-        return access_ret;
-    if (rt->git && !r->gate_conf && !git_worker_is_live(rt->git))
-        return response_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                              "The site is being deployed for the first time.",
-                              MHD_HTTP_HEADER_RETRY_AFTER, "5");
-
-    bool is_source = false;
-    char *script, *path_info;
-    if (site->fcgi.preset && fcgi_request_route(rt, site, path, &script, &path_info, &is_source)) {
-        if (route_method_refused(method)) {
-            free(script); /* path_info is in the same block */
-            return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                                  ROUTE_SCRIPT_ALLOW);
-        }
-        return fcgi_request_start(c, r, path, t.query, t.query_len, script, path_info);
-    }
-    if (is_source) /* a script that does not run is never shown as source */
-        return response_error(c, r, MHD_HTTP_NOT_FOUND, NULL, NULL, NULL);
-
-    switch (route_decide(site, method, path)) {
-    case ROUTE_STATIC:
-        return static_file_serve(c, r, site, path, t.query, t.query_len);
-    case ROUTE_OPTIONS:
-        return static_file_options(c, r);
-    case ROUTE_BAD_METHOD:
-        return response_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, MHD_HTTP_HEADER_ALLOW,
-                              ROUTE_STATIC_ALLOW);
-    case ROUTE_NOT_IMPLEMENTED:
-        break;
-    }
-    return response_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
+    if (answer_site_rules(c, r, site, host, &t, path, &ret))
+        return ret;
+    return start_handler(c, r, site, method, path, &t);
 }
 
 static bool has_body(struct MHD_Connection *c)
