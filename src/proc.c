@@ -169,6 +169,96 @@ static _Noreturn void run_guard(struct guard_plan *g)
     }
 }
 
+/* The command's signal state (posix_spawn attributes): nothing blocked, every disposition the
+ * default. wharf's threads block TERM/INT/USR1/USR2/HUP and ignore PIPE: a git or a build
+ * command must not inherit that. */
+static void set_command_signals(posix_spawnattr_t *attr)
+{
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigfillset(&dfl);
+    sigdelset(&dfl, SIGKILL);
+    sigdelset(&dfl, SIGSTOP);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &dfl);
+    posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
+/* How long the next poll may wait: at most 200 ms, to notice proc_cancel_all(); -1 when the
+ * deadline (0 = none) has passed or wharf is stopping. */
+static int next_wait_ms(uint64_t deadline)
+{
+    int wait_ms = 200;
+    if (atomic_load(&cancelled))
+        return -1;
+    if (deadline) {
+        uint64_t now = clock_ms();
+        if (now >= deadline)
+            return -1;
+        if (deadline - now < (uint64_t)wait_ms)
+            wait_ms = (int)(deadline - now);
+    }
+    return wait_ms;
+}
+
+/* Log (and capture) what the command writes on fd until EOF. true when it ran out of time or
+ * wharf is stopping first: the command is then still running. */
+static bool relay_output(int fd, const struct proc_opts *o)
+{
+    uint64_t deadline = o->timeout_ms ? clock_ms() + o->timeout_ms : 0;
+    bool timed_out = false;
+    struct buf pending; /* the last line, until its end arrives */
+    buf_init(&pending, 0);
+    for (;;) {
+        int wait_ms = next_wait_ms(deadline);
+        if (wait_ms < 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, wait_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            continue;
+        char chunk[4096];
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break; /* EOF: the command (and its children) closed the pipe */
+        if (o->capture)
+            buf_append(o->capture, chunk, (size_t)got); /* past the cap: dropped */
+        buf_append(&pending, chunk, (size_t)got);
+        log_lines(&pending, o, false);
+    }
+    log_lines(&pending, o, true);
+    buf_dispose(&pending);
+    return timed_out;
+}
+
+/* Kill the guard's group when it timed out, wait for the guard, and give proc_run's result. */
+static int reap_guard(pid_t pid, bool timed_out, const char *name, const struct proc_opts *o)
+{
+    int status;
+    if (timed_out) {
+        kill(-pid, SIGKILL);
+        if (atomic_load(&cancelled))
+            log_warn(o->log_tag ? o->log_tag : "proc", 0, "%s stopped: wharf is shutting down",
+                     name);
+        else
+            log_error(o->log_tag ? o->log_tag : "proc", 0, "%s timed out after %llu s; killed",
+                      name, (unsigned long long)(o->timeout_ms / 1000));
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out)
+        return -ETIMEDOUT;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 int proc_run(char *const argv[], const struct proc_opts *o)
 {
     int pipefd[2] = {-1, -1};
@@ -179,8 +269,6 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     bool attr_ready = false;
     struct guard_plan g = {.argv = argv, .cwd = o->cwd, .parent = getpid()};
     const char *tag = o->log_tag ? o->log_tag : "proc";
-    struct buf pending;
-    buf_init(&pending, 0);
 
     path = find_program(argv[0]);
     if (!path) {
@@ -196,14 +284,7 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     }
     posix_spawnattr_init(&g.attr);
     attr_ready = true;
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigfillset(&dfl);
-    sigdelset(&dfl, SIGKILL);
-    sigdelset(&dfl, SIGSTOP);
-    posix_spawnattr_setsigmask(&g.attr, &none);
-    posix_spawnattr_setsigdefault(&g.attr, &dfl);
-    posix_spawnattr_setflags(&g.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    set_command_signals(&g.attr);
     env = merged_env(o->env_add);
     g.path = path;
     g.env = env;
@@ -222,60 +303,8 @@ int proc_run(char *const argv[], const struct proc_opts *o)
     }
     /* the guard leads the group: make sure of it before a timeout may kill(-pid) */
     setpgid(pid, pid);
-
-    uint64_t deadline = o->timeout_ms ? clock_ms() + o->timeout_ms : 0;
-    bool timed_out = false;
-    for (;;) {
-        int wait_ms = 200; /* wake regularly to notice proc_cancel_all() */
-        if (atomic_load(&cancelled)) {
-            timed_out = true;
-            break;
-        }
-        if (deadline) {
-            uint64_t now = clock_ms();
-            if (now >= deadline) {
-                timed_out = true;
-                break;
-            }
-            if (deadline - now < (uint64_t)wait_ms)
-                wait_ms = (int)(deadline - now);
-        }
-        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-        int n = poll(&pfd, 1, wait_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            continue;
-        char chunk[4096];
-        ssize_t got = read(pipefd[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break; /* EOF: the command (and its children) closed the pipe */
-        if (o->capture)
-            buf_append(o->capture, chunk, (size_t)got); /* past the cap: dropped */
-        buf_append(&pending, chunk, (size_t)got);
-        log_lines(&pending, o, false);
-    }
-    log_lines(&pending, o, true);
-    if (timed_out) {
-        kill(-pid, SIGKILL);
-        if (atomic_load(&cancelled))
-            log_warn(o->log_tag ? o->log_tag : "proc", 0, "%s stopped: wharf is shutting down",
-                     argv[0]);
-        else
-            log_error(o->log_tag ? o->log_tag : "proc", 0, "%s timed out after %llu s; killed",
-                      argv[0], (unsigned long long)(o->timeout_ms / 1000));
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (timed_out)
-        rc = -ETIMEDOUT;
-    else if (WIFEXITED(status))
-        rc = WEXITSTATUS(status);
-    else
-        rc = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    bool timed_out = relay_output(pipefd[0], o);
+    rc = reap_guard(pid, timed_out, argv[0], o);
 out:
     if (attr_ready)
         posix_spawnattr_destroy(&g.attr);
@@ -287,6 +316,5 @@ out:
         close(pipefd[1]);
     free(env);
     free(path);
-    buf_dispose(&pending);
     return rc;
 }
