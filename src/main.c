@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,67 +138,85 @@ enum {
     OPT_NAME
 };
 
+/* The flags, for getopt_long (the short ones are in parse_cli's optstring too). */
+static const struct option cli_longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"root", required_argument, NULL, 'r'},
+    {"browse", no_argument, NULL, OPT_BROWSE},
+    {"gzip", no_argument, NULL, OPT_GZIP},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
+    {"php", optional_argument, NULL, OPT_PHP},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"deploy", required_argument, NULL, OPT_DEPLOY},
+    {"rollback", required_argument, NULL, OPT_ROLLBACK},
+    {"user", required_argument, NULL, 'u'},
+    {"dev-explain", no_argument, NULL, OPT_DEV_EXPLAIN},
+    {"open", no_argument, NULL, OPT_OPEN},
+    {"watch", no_argument, NULL, OPT_WATCH},
+    {"no-watch", no_argument, NULL, OPT_NO_WATCH},
+    {"watch-ignore", required_argument, NULL, OPT_WATCH_IGNORE},
+    {"https", no_argument, NULL, OPT_HTTPS},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"test", no_argument, NULL, 't'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define CLI(field) offsetof(struct cli, field)
+
+/* The flags that only store something in struct cli; parse_cli handles the others by name. */
+static const struct cli_store {
+    int opt;      /* getopt_long's value: the short option, or OPT_* */
+    bool is_bool; /* the field is a bool set to true; else a const char * set to the value */
+    size_t off;   /* of the field in struct cli */
+} cli_stores[] = {
+    {'c', false, CLI(config)},
+    {'r', false, CLI(root)},
+    {'u', false, CLI(user)},
+    {OPT_ACCESS_LOG, false, CLI(access_log)},
+    {OPT_ACCESS_LOG_FORMAT, false, CLI(access_log_format)},
+    {OPT_DEPLOY, false, CLI(deploy)},
+    {OPT_ROLLBACK, false, CLI(rollback)},
+    {OPT_PRESET, false, CLI(preset)},
+    {OPT_NAME, false, CLI(dev_opt.name)},
+    {OPT_BROWSE, true, CLI(browse)},
+    {OPT_GZIP, true, CLI(gzip)},
+    {'t', true, CLI(test)},
+    {OPT_DEV_EXPLAIN, true, CLI(dev_opt.explain)},
+    {OPT_OPEN, true, CLI(dev_opt.open)},
+    {OPT_HTTPS, true, CLI(dev_opt.https)},
+};
+
+/* Store opt's value (or true) when it is one of cli_stores; false when it is not. */
+static bool store_flag(struct cli *cli, int opt, const char *value)
+{
+    for (size_t i = 0; i < sizeof cli_stores / sizeof *cli_stores; i++) {
+        const struct cli_store *s = &cli_stores[i];
+        if (s->opt != opt)
+            continue;
+        if (s->is_bool)
+            *(bool *)((char *)cli + s->off) = true;
+        else
+            *(const char **)((char *)cli + s->off) = value;
+        return true;
+    }
+    return false;
+}
+
 static int parse_cli(int argc, char **argv, struct cli *cli)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, 'l'},
-        {"root", required_argument, NULL, 'r'},
-        {"browse", no_argument, NULL, OPT_BROWSE},
-        {"gzip", no_argument, NULL, OPT_GZIP},
-        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
-        {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
-        {"php", optional_argument, NULL, OPT_PHP},
-        {"preset", required_argument, NULL, OPT_PRESET},
-        {"deploy", required_argument, NULL, OPT_DEPLOY},
-        {"rollback", required_argument, NULL, OPT_ROLLBACK},
-        {"user", required_argument, NULL, 'u'},
-        {"dev-explain", no_argument, NULL, OPT_DEV_EXPLAIN},
-        {"open", no_argument, NULL, OPT_OPEN},
-        {"watch", no_argument, NULL, OPT_WATCH},
-        {"no-watch", no_argument, NULL, OPT_NO_WATCH},
-        {"watch-ignore", required_argument, NULL, OPT_WATCH_IGNORE},
-        {"https", no_argument, NULL, OPT_HTTPS},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"test", no_argument, NULL, 't'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:l:r:u:tVh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:l:r:u:tVh", cli_longopts, NULL)) != -1) {
+        if (store_flag(cli, opt, optarg))
+            continue;
         switch (opt) {
-        case 'c':
-            cli->config = optarg;
-            break;
         case 'l':
             cli->listen = xrealloc(cli->listen, (cli->n_listen + 1) * sizeof *cli->listen);
             cli->listen[cli->n_listen++] = optarg;
-            break;
-        case 'r':
-            cli->root = optarg;
-            break;
-        case 'u':
-            cli->user = optarg;
-            break;
-        case OPT_BROWSE:
-            cli->browse = true;
-            break;
-        case OPT_GZIP:
-            cli->gzip = true;
-            break;
-        case OPT_ACCESS_LOG:
-            cli->access_log = optarg;
-            break;
-        case OPT_ACCESS_LOG_FORMAT:
-            cli->access_log_format = optarg;
-            break;
-        case OPT_DEPLOY:
-            cli->deploy = optarg;
-            break;
-        case OPT_ROLLBACK:
-            cli->rollback = optarg;
             break;
         case OPT_PHP:
             cli->php = true;
@@ -206,24 +225,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             if (!optarg && optind < argc && argv[optind][0] != '-')
                 cli->php_upstream = argv[optind++];
             break;
-        case OPT_PRESET:
-            cli->preset = optarg;
-            break;
-        case OPT_DEV_EXPLAIN:
-            cli->dev_opt.explain = true;
-            break;
-        case OPT_OPEN:
-            cli->dev_opt.open = true;
-            break;
         case OPT_WATCH:
         case OPT_NO_WATCH:
             cli->dev_opt.watch = opt == OPT_WATCH;
-            break;
-        case OPT_HTTPS:
-            cli->dev_opt.https = true;
-            break;
-        case OPT_NAME:
-            cli->dev_opt.name = optarg;
             break;
         case OPT_WATCH_IGNORE: {
             struct str_list *ign = &cli->dev_opt.watch_ignore;
@@ -231,9 +235,6 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             ign->v[ign->n++] = optarg;
             break;
         }
-        case 't':
-            cli->test = true;
-            break;
         case 'V':
             printf("wharf %s\n", PACKAGE_VERSION);
             exit(0);
