@@ -16,7 +16,11 @@
 #       PHP requests finish in a shuffled order (resumed in another order than suspended) all
 #       get their own answers, three times each on their kept-alive connections;
 # 0004 + 0005 together: 60 hostile clients (pipelining, hanging up while suspended) get only
-#       right answers, and no connection is left open afterwards.
+#       right answers, and no connection is left open afterwards;
+# 0006: the Date header, now formatted once a second per thread, is the current second on
+#       every response and moves on with the clock; the activity update, now skipped within
+#       a millisecond, still keeps 20 busy connections open past idle_timeout while an idle one
+#       is closed on time.
 # Skipped when built with --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
@@ -49,14 +53,14 @@ class Conn:
     def read(self):
         """(status, body) of the next response"""
         status = self.f.readline().split()[1].decode()
-        n = 0
+        self.headers = {}  # of this response, names in lower case
         while True:
             line = self.f.readline()
             if line in (b"\r\n", b""):
                 break
             k, _, v = line.decode().partition(":")
-            if k.lower() == "content-length":
-                n = int(v)
+            self.headers[k.strip().lower()] = v.strip()
+        n = int(self.headers.get("content-length", 0))
         return status, self.f.read(n).decode()
 
     def get(self, path, extra=""):
@@ -322,3 +326,82 @@ wait_until 10000 test "$(open_conns)" = 0
 ok $? "afterwards no client connection is left open (open: $(open_conns))"
 stop_pid "$WPID4"
 wait "$SPID" 2>/dev/null
+
+# ---- 0006: the Date string once a second, the activity update once a millisecond -----------
+# A static server with idle_timeout = 2s, for both checks.
+PORT=$(free_port)
+cat >"$T/timeout.ini" <<EOF
+[server]
+listen = 127.0.0.1:$PORT
+idle_timeout = 2s
+
+[site main]
+root = $W
+EOF
+start_wharf_ini "$T/timeout.ini"
+
+# One kept-alive connection, a request every 0.1 s for 2.6 s: each Date is the second the answer
+# was read in (a cached string that did not move on would fall behind), and the values go up
+# one second at a time.
+python3 - "$PORT" "$T" >"$T/date.out" 2>&1 <<'EOF'
+import email.utils, sys, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+c, seen, bad = Conn(int(sys.argv[1])), [], []
+end = time.time() + 2.6
+while time.time() < end:
+    before = time.time()
+    status, _ = c.get("/a.txt")
+    after = time.time()
+    d = email.utils.parsedate_to_datetime(c.headers.get("date", "")).timestamp()
+    if status != "200" or not int(before) <= d <= int(after):
+        bad.append((status, c.headers.get("date"), before, after))
+    if not seen or seen[-1] != d:
+        seen.append(d)
+    time.sleep(0.1)
+steps = {b - a for a, b in zip(seen, seen[1:])}
+print("bad", len(bad), bad[:2], "seconds", len(seen), "steps", sorted(steps))
+EOF
+like "$(cat "$T/date.out")" "^bad 0 \[\] seconds [3-9] steps \[1.0\]$" \
+    "0006: Date is the current second on every response and moves on one second at a time ($(cat "$T/date.out"))"
+
+# 20 connections busy every 0.25 s for 3.5 s stay open (every answer on the
+# connection it was asked on), and an idle one opened with them is closed after about 2 s.
+python3 - "$PORT" "$T" >"$T/timeout.out" 2>&1 <<'EOF'
+import socket, sys, threading, time
+sys.path.insert(0, sys.argv[2])
+from h1 import Conn
+port, results, lock = int(sys.argv[1]), [], threading.Lock()
+idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+opened = time.time()
+def busy():
+    ok = 0
+    try:
+        c = Conn(port, timeout=10)
+        for _ in range(14):
+            status, body = c.get("/a.txt")
+            ok += status == "200" and body == "small\n"
+            time.sleep(0.25)
+    except Exception:
+        pass
+    with lock:
+        results.append(ok)
+threads = [threading.Thread(target=busy) for _ in range(20)]
+for t in threads:
+    t.start()
+closed_after = "never"
+try:
+    if idle.recv(1) == b"":
+        closed_after = "%.1f" % (time.time() - opened)
+except OSError:
+    closed_after = "%.1f" % (time.time() - opened)
+for t in threads:
+    t.join()
+print("answered", sum(results), "of", 20 * 14, "idle closed after", closed_after)
+EOF
+out=$(cat "$T/timeout.out")
+like "$out" "^answered 280 of 280 " \
+    "0006: 20 connections busy every 0.25 s keep their connection past idle_timeout = 2s ($out)"
+after=$(sed -n 's/.*idle closed after //p' "$T/timeout.out")
+python3 -c "import sys; sys.exit(0 if 1.5 <= float('${after/never/99}') < 5 else 1)"
+ok $? "0006: meanwhile an idle connection is closed after ~2 s (after $after s)"
