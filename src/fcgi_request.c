@@ -748,7 +748,10 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
          * the chunked terminator "0\r\n\r\n" after a HEAD head, which the client reads as the
          * start of the next response; without chunking MHD closes the connection instead */
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
+    /* an application's own Server header replaces wharf's, as with nginx and FastCGI: Server
+     * is not a list, so one line only (RFC 9110 §5.3) */
+    if (!cgi_head_value(h, MHD_HTTP_HEADER_SERVER))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     /* whatever type the application named, the development error page is HTML */
     add_app_headers(resp, h, gz, compressed, coding, dev_page ? "text/html; charset=utf-8" : NULL,
                     inject);

@@ -3,7 +3,8 @@
 # flush() reaching the browser before the end, HTTP/1.0, Vary merged with the application's,
 # a weak ETag) and what is never touched (the application's own Content-Encoding, image/png,
 # tiny bodies, gzip off, clients that do not accept gzip, HEAD); the access log's byte count
-# for streamed and complete PHP responses (what was really sent, compressed or not).
+# for streamed and complete PHP responses (what was really sent, compressed or not); one
+# Server header, the application's when it sets one.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -253,5 +254,14 @@ is "$(printf '%s\n' "$line" | bytes_of)" "$got" "access log: a compressed PHP pa
 curl -s -I -o /dev/null "$(URL '/page.php?log=5')"
 line=$(log_line "$T/plain.log" '"HEAD /page\.php\?log=5 HTTP/1\.1" 200 ')
 like "$(printf '%s\n' "$line" | bytes_of)" '^(0|-)$' "access log: HEAD of a PHP page logs no body bytes"
+
+# ---- Server: one line, the application's when it sets one -----------------------------------
+printf '<?php header("Server: app/2"); echo "s";\n' >"$W/server.php"
+fetch /server.php >/dev/null
+is "$(grep -ci '^Server:' "$T/f.h")/$(header_value Server <"$T/f.h")" "1/app/2" \
+    "an application's Server header replaces wharf's (one Server line, as with nginx)"
+fetch /page.php >/dev/null
+like "$(grep -ci '^Server:' "$T/f.h")/$(header_value Server <"$T/f.h")" "^1/wharf/" \
+    "without one, wharf's own Server header"
 
 finish
