@@ -655,95 +655,127 @@ static bool dev_error_page(const struct request *r, struct fcgi_req *q, char **b
     return true;
 }
 
-/* The head is in (q->lock not held): queue the response. */
-static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct request *r,
-                                              struct fcgi_req *q)
-{
-    /* the head no longer changes once head_done is set; only `out` needs the lock, and it is
-     * not held across MHD calls (a content reader takes it) */
-    const struct cgi_head *h = &q->head_parser.head;
-    struct MHD_Response *resp;
-    uint64_t size;
-    unsigned status = cgi_head_effective_status(h);
-    enum coding coding = CODING_GZIP;
-    enum gzip_choice gz = gzip_choice_for(c, r, h, status, &coding);
-    bool compressed = false;
-    char *body = NULL;
-    size_t body_len = 0;
+/* What queue_backend_response decides once, for the steps that build and send the response. */
+struct backend_out {
+    unsigned status;
+    enum gzip_choice gz;
+    enum coding coding; /* the one to compress with if gz is GZIP_COMPRESS */
+    bool complete;      /* the backend ended cleanly: the whole body is in body */
+    bool dev_page;      /* body is development mode's error page */
+    bool inject;        /* live reload's script is in body (a HEAD: would be) */
+    bool compressed;    /* the response carries Content-Encoding: coding */
+    char *body;         /* complete only; ours until a response takes it */
+    size_t body_len;
+    uint64_t size; /* the length announced; MHD_SIZE_UNKNOWN = none */
+};
 
+/* The whole body when the backend has ended (o->complete), made development mode's error page
+ * or given live reload's script where those apply. */
+static void take_body(const struct request *r, struct fcgi_req *q, const struct cgi_head *h,
+                      struct backend_out *o)
+{
     pthread_mutex_lock(&q->lock);
-    bool complete = q->ended && !q->stream_error;
-    if (complete && q->out_off == 0) {
-        body = buf_steal(&q->out, &body_len);
-    } else if (complete) {
-        body_len = q->out.len - q->out_off;
-        body = xmalloc(body_len + 1);
-        memcpy(body, q->out.data + q->out_off, body_len);
+    o->complete = q->ended && !q->stream_error;
+    if (o->complete && q->out_off == 0) {
+        o->body = buf_steal(&q->out, &o->body_len);
+    } else if (o->complete) {
+        o->body_len = q->out.len - q->out_off;
+        o->body = xmalloc(o->body_len + 1);
+        memcpy(o->body, q->out.data + q->out_off, o->body_len);
     }
     pthread_mutex_unlock(&q->lock);
-    bool dev_page = q->dev && complete && !r->is_head && status == 500 && body_len == 0 &&
-                    dev_error_page(r, q, &body, &body_len);
+    o->dev_page = q->dev && o->complete && !r->is_head && o->status == 500 && o->body_len == 0 &&
+                  dev_error_page(r, q, &o->body, &o->body_len);
     /* development mode's live reload: the script into a whole HTML page (a page that streamed
      * past FCGI_OUT_HIGH_WATER before its end goes out as it is) */
-    bool inject = q->dev_reload && complete && !dev_page && reload_into(h, status);
-    if (inject && !r->is_head) {
+    o->inject = q->dev_reload && o->complete && !o->dev_page && reload_into(h, o->status);
+    if (o->inject && !r->is_head) {
         struct buf b;
         buf_init(&b, 0);
-        live_reload_inject(&b, body, body_len);
-        free(body);
-        body = buf_steal(&b, &body_len);
+        live_reload_inject(&b, o->body, o->body_len);
+        free(o->body);
+        o->body = buf_steal(&b, &o->body_len);
     }
+}
 
-    if (complete && r->is_head) {
-        /* php-fpm sends no body for HEAD, so the empty buffer's length says nothing: announce
-         * what a GET would, the application's Content-Length, else the length it did send, else
-         * none. Content-Length: 0 would claim an empty page (RFC 9110 §8.6). MHD never reads
-         * a HEAD response's body. */
-        size = h->has_content_length ? h->content_length : body_len ? body_len : MHD_SIZE_UNKNOWN;
-        if (inject && size != MHD_SIZE_UNKNOWN) /* what the GET would send */
-            size += strlen(live_reload_script);
-        free(body);
-        resp = response_bodiless(size);
-    } else if (complete) {
-        /* complete: one buffer response with Content-Length (the fast path) */
-        size_t zlen;
-        char *z = gz == GZIP_COMPRESS ? compress_whole(coding, body, body_len, &zlen) : NULL;
-        if (z) {
-            free(body);
-            body = z;
-            body_len = zlen;
-            compressed = true;
-        }
-        size = body_len;
-        resp = MHD_create_response_from_buffer(size, body, MHD_RESPMEM_MUST_FREE);
-        if (!resp)
-            free(body);
-    } else if (gz == GZIP_COMPRESS) {
-        /* the size changes: chunked on HTTP/1.1, the end of the connection on HTTP/1.0 */
-        struct gz_body *g = xcalloc(1, sizeof *g);
-        g->q = q;
-        g->z = compress_stream_new(coding);
-        buf_init(&g->zout, 0);
-        size = MHD_SIZE_UNKNOWN;
-        fcgi_req_ref(q);
-        resp =
-            g->z ? MHD_create_response_from_callback(size, 32 * 1024, on_read_gzip, g, on_free_gzip)
-                 : NULL;
-        if (!resp)
-            on_free_gzip(g);
-        compressed = true;
-        q->streamed = true;
-    } else {
-        size = h->has_content_length ? h->content_length : MHD_SIZE_UNKNOWN;
-        fcgi_req_ref(q);
-        resp = MHD_create_response_from_callback(size, 32 * 1024, on_read_body, q, on_free_body);
-        if (!resp)
-            fcgi_req_release(q);
-        q->streamed = true;
+/* A complete answer to HEAD: the head a GET would get, no body. */
+static struct MHD_Response *response_head_only(const struct cgi_head *h, struct backend_out *o)
+{
+    /* php-fpm sends no body for HEAD, so the empty buffer's length says nothing: announce
+     * what a GET would, the application's Content-Length, else the length it did send, else
+     * none. Content-Length: 0 would claim an empty page (RFC 9110 §8.6). MHD never reads
+     * a HEAD response's body. */
+    o->size = h->has_content_length ? h->content_length
+              : o->body_len         ? o->body_len
+                                    : MHD_SIZE_UNKNOWN;
+    if (o->inject && o->size != MHD_SIZE_UNKNOWN) /* what the GET would send */
+        o->size += strlen(live_reload_script);
+    free(o->body);
+    return response_bodiless(o->size);
+}
+
+/* A complete body: one buffer response with Content-Length (the fast path), compressed if
+ * that was chosen and makes it smaller. On success the response owns o->body. */
+static struct MHD_Response *response_whole(struct backend_out *o)
+{
+    size_t zlen;
+    char *z =
+        o->gz == GZIP_COMPRESS ? compress_whole(o->coding, o->body, o->body_len, &zlen) : NULL;
+    if (z) {
+        free(o->body);
+        o->body = z;
+        o->body_len = zlen;
+        o->compressed = true;
     }
+    o->size = o->body_len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(o->size, o->body, MHD_RESPMEM_MUST_FREE);
     if (!resp)
-        return MHD_NO;
-    if (r->is_head && size == MHD_SIZE_UNKNOWN)
+        free(o->body);
+    return resp;
+}
+
+/* The body still coming, compressed as it streams: the size changes, so chunked on HTTP/1.1,
+ * the end of the connection on HTTP/1.0. The response holds a reference to q. */
+static struct MHD_Response *response_gzip_stream(struct fcgi_req *q, struct backend_out *o)
+{
+    struct gz_body *g = xcalloc(1, sizeof *g);
+    g->q = q;
+    g->z = compress_stream_new(o->coding);
+    buf_init(&g->zout, 0);
+    o->size = MHD_SIZE_UNKNOWN;
+    fcgi_req_ref(q);
+    struct MHD_Response *resp =
+        g->z ? MHD_create_response_from_callback(o->size, 32 * 1024, on_read_gzip, g, on_free_gzip)
+             : NULL;
+    if (!resp)
+        on_free_gzip(g);
+    o->compressed = true;
+    q->streamed = true;
+    return resp;
+}
+
+/* The body still coming, as it is: the application's Content-Length if it gave one. The
+ * response holds a reference to q. */
+static struct MHD_Response *response_stream(struct fcgi_req *q, const struct cgi_head *h,
+                                            struct backend_out *o)
+{
+    o->size = h->has_content_length ? h->content_length : MHD_SIZE_UNKNOWN;
+    fcgi_req_ref(q);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(o->size, 32 * 1024, on_read_body, q, on_free_body);
+    if (!resp)
+        fcgi_req_release(q);
+    q->streamed = true;
+    return resp;
+}
+
+/* wharf's and the application's headers onto resp, then queue it (and drop our reference). */
+static enum MHD_Result decorate_and_queue(struct MHD_Connection *c, struct request *r,
+                                          const struct cgi_head *h, struct MHD_Response *resp,
+                                          const struct backend_out *o)
+{
+    if (r->is_head && o->size == MHD_SIZE_UNKNOWN)
         /* a length nobody knows: no Content-Length and no chunked head. MHD 0.9.75 would send
          * the chunked terminator "0\r\n\r\n" after a HEAD head, which the client reads as the
          * start of the next response; without chunking MHD closes the connection instead */
@@ -753,11 +785,37 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     if (!cgi_head_value(h, MHD_HTTP_HEADER_SERVER))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, WHARF_SERVER_HEADER);
     /* whatever type the application named, the development error page is HTML */
-    add_app_headers(resp, h, gz, compressed, coding, dev_page ? "text/html; charset=utf-8" : NULL,
-                    inject);
-    enum MHD_Result ret = response_queue(c, r, status, resp, size == MHD_SIZE_UNKNOWN ? 0 : size);
+    add_app_headers(resp, h, o->gz, o->compressed, o->coding,
+                    o->dev_page ? "text/html; charset=utf-8" : NULL, o->inject);
+    enum MHD_Result ret =
+        response_queue(c, r, o->status, resp, o->size == MHD_SIZE_UNKNOWN ? 0 : o->size);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* The head is in (q->lock not held): queue the response. */
+static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct request *r,
+                                              struct fcgi_req *q)
+{
+    /* the head no longer changes once head_done is set; only `out` needs the lock, and it is
+     * not held across MHD calls (a content reader takes it) */
+    const struct cgi_head *h = &q->head_parser.head;
+    struct backend_out o = {.status = cgi_head_effective_status(h), .coding = CODING_GZIP};
+    o.gz = gzip_choice_for(c, r, h, o.status, &o.coding);
+    take_body(r, q, h, &o);
+
+    struct MHD_Response *resp;
+    if (o.complete && r->is_head)
+        resp = response_head_only(h, &o);
+    else if (o.complete)
+        resp = response_whole(&o);
+    else if (o.gz == GZIP_COMPRESS)
+        resp = response_gzip_stream(q, &o);
+    else
+        resp = response_stream(q, h, &o);
+    if (!resp)
+        return MHD_NO;
+    return decorate_and_queue(c, r, h, resp, &o);
 }
 
 /* ---- the handler (handler.h) --------------------------------------------------------------- */
