@@ -319,7 +319,9 @@ void config_preset_dispose(struct preset *p);
 /** Parse "host:port", "[v6]:port" or "unix:/path" into out. */
 int config_parse_upstream(const char *s, struct upstream_addr *out, const char **why);
 void config_upstream_dispose(struct upstream_addr *u);
-/** File-system checks: every root exists and is a directory. Returns 0 if no errors. */
+/** File-system checks, errors in this order: the TLS files are readable, temp_dir is a writable
+ *  directory (if a site uses FastCGI), the htpasswd files are readable, every root is a
+ *  directory (a git site's: its parent is, and the root is absent or a link). 0 if no errors. */
 int config_check_fs(const struct config *cfg, struct errlist *errs);
 
 /** Read each git site's git_secret_file into its git.secret (one final newline dropped); an

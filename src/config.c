@@ -2260,11 +2260,10 @@ int config_read_secrets(struct config *cfg, struct errlist *errs)
     return errs->n == before ? 0 : -1;
 }
 
-int config_check_fs(const struct config *cfg, struct errlist *errs)
+/* The certificate, key and ACME roots files wharf will read: the server's, then each site's. */
+static void check_tls_files(const struct config *cfg, struct errlist *errs)
 {
-    size_t before = errs->n;
     char at[320];
-
     const char *tls_files[] = {cfg->server.tls_cert, cfg->server.tls_key};
     for (size_t i = 0; i < 2 && cfg->server.n_tls_listen; i++)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
@@ -2281,24 +2280,35 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
                     where(cfg, t->cert_line ? t->cert_line : cfg->sites[s].line, at, sizeof at),
                     cfg->sites[s].name, names[i], files[i], strerror(errno));
     }
-    /* request bodies of FastCGI sites go there: a bad directory would fail every large POST */
+}
+
+/* Request bodies of FastCGI sites go to temp_dir: a bad directory would fail every large POST,
+ * so it is checked when some site uses FastCGI. */
+static void check_temp_dir(const struct config *cfg, struct errlist *errs)
+{
+    char at[320];
     const char *tmp = cfg->server.temp_dir;
     bool uses_fcgi = false;
     for (size_t i = 0; i < cfg->n_sites; i++)
         uses_fcgi |= cfg->sites[i].fcgi.n_upstreams > 0 || cfg->sites[i].fcgi.spawn;
-    if (tmp && uses_fcgi) {
-        struct stat st;
-        if (stat(tmp, &st) != 0)
-            errlist_add(errs, "%s: temp_dir '%s': %s",
-                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
-        else if (!S_ISDIR(st.st_mode))
-            errlist_add(errs, "%s: temp_dir '%s': %s",
-                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp,
-                        strerror(ENOTDIR));
-        else if (access(tmp, W_OK | X_OK) != 0)
-            errlist_add(errs, "%s: temp_dir '%s': not writable: %s",
-                        where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
-    }
+    if (!tmp || !uses_fcgi)
+        return;
+    struct stat st;
+    if (stat(tmp, &st) != 0)
+        errlist_add(errs, "%s: temp_dir '%s': %s",
+                    where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        errlist_add(errs, "%s: temp_dir '%s': %s",
+                    where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(ENOTDIR));
+    else if (access(tmp, W_OK | X_OK) != 0)
+        errlist_add(errs, "%s: temp_dir '%s': not writable: %s",
+                    where(cfg, cfg->server.temp_dir_line, at, sizeof at), tmp, strerror(errno));
+}
+
+/* Every site's htpasswd files (auth_basic). */
+static void check_auth_files(const struct config *cfg, struct errlist *errs)
+{
+    char at[320];
     for (size_t i = 0; i < cfg->n_sites; i++) {
         const struct access_conf *a = &cfg->sites[i].access;
         for (size_t j = 0; j < a->n_auth; j++)
@@ -2307,39 +2317,61 @@ int config_check_fs(const struct config *cfg, struct errlist *errs)
                             where(cfg, a->auth[j].line, at, sizeof at), a->auth[j].file,
                             strerror(errno));
     }
-    for (size_t i = 0; i < cfg->n_sites; i++) {
-        const struct site_conf *s = &cfg->sites[i];
-        struct stat st;
-        if (!s->root)
-            continue; /* config_finish() reported it */
-        if (s->git.repo) {
-            /* wharf owns a git site's root: it may not exist yet, its parent must */
-            char *parent = xstrdup(s->root);
-            for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
-                parent[n - 1] = '\0';
-            char *slash = strrchr(parent, '/');
-            if (slash)
-                *(slash == parent ? slash + 1 : slash) = '\0';
-            else
-                strcpy(parent, ".");
-            if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
-                errlist_add(errs, "%s: root '%s': its directory '%s' does not exist",
-                            where(cfg, s->root_line, at, sizeof at), s->root, parent);
-            else if (lstat(s->root, &st) == 0 && !S_ISLNK(st.st_mode))
-                errlist_add(errs,
-                            "%s: root '%s' exists and is not a link made by wharf; with "
-                            "git_repo wharf owns the root: move it away or name a new path",
-                            where(cfg, s->root_line, at, sizeof at), s->root);
-            free(parent);
-            continue;
-        }
-        if (stat(s->root, &st) != 0)
-            errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
-                        strerror(errno));
-        else if (!S_ISDIR(st.st_mode))
-            errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
-                        strerror(ENOTDIR));
+}
+
+/* wharf owns a git site's root: it may not exist yet, its parent must, and if it exists it is
+ * the link wharf made. */
+static void check_git_root(const struct config *cfg, const struct site_conf *s,
+                           struct errlist *errs)
+{
+    char at[320];
+    struct stat st;
+    char *parent = xstrdup(s->root);
+    for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
+        parent[n - 1] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *(slash == parent ? slash + 1 : slash) = '\0';
+    else
+        strcpy(parent, ".");
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+        errlist_add(errs, "%s: root '%s': its directory '%s' does not exist",
+                    where(cfg, s->root_line, at, sizeof at), s->root, parent);
+    else if (lstat(s->root, &st) == 0 && !S_ISLNK(st.st_mode))
+        errlist_add(errs,
+                    "%s: root '%s' exists and is not a link made by wharf; with "
+                    "git_repo wharf owns the root: move it away or name a new path",
+                    where(cfg, s->root_line, at, sizeof at), s->root);
+    free(parent);
+}
+
+/* A site's root: a directory, or for a git site a place wharf can make its link. */
+static void check_root(const struct config *cfg, const struct site_conf *s, struct errlist *errs)
+{
+    char at[320];
+    struct stat st;
+    if (!s->root)
+        return; /* config_finish() reported it */
+    if (s->git.repo) {
+        check_git_root(cfg, s, errs);
+        return;
     }
+    if (stat(s->root, &st) != 0)
+        errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
+                    strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        errlist_add(errs, "%s: root '%s': %s", where(cfg, s->root_line, at, sizeof at), s->root,
+                    strerror(ENOTDIR));
+}
+
+int config_check_fs(const struct config *cfg, struct errlist *errs)
+{
+    size_t before = errs->n;
+    check_tls_files(cfg, errs);
+    check_temp_dir(cfg, errs);
+    check_auth_files(cfg, errs);
+    for (size_t i = 0; i < cfg->n_sites; i++)
+        check_root(cfg, &cfg->sites[i], errs);
     return errs->n == before ? 0 : -1;
 }
 
