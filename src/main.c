@@ -336,68 +336,52 @@ static void apply_dev(struct config *cfg, const struct cli *cli)
     f->preset_line = 0;
 }
 
-/* Command-line flags win over the file: --root, --php and --preset apply to the default site,
- * the other site flags to every site. */
-static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *errs)
+/* --listen: the addresses given replace [server] listen; each bad one is an error. */
+static void apply_listen(struct config *cfg, const struct cli *cli, struct errlist *errs)
 {
-    if (cli->n_listen) {
-        for (size_t i = 0; i < cfg->server.n_listen; i++) {
-            free(cfg->server.listen[i].host);
-            free(cfg->server.listen[i].text);
-        }
-        free(cfg->server.listen);
-        cfg->server.listen = xcalloc(cli->n_listen, sizeof *cfg->server.listen);
-        cfg->server.n_listen = 0;
-        for (size_t i = 0; i < cli->n_listen; i++) {
-            const char *why;
-            if (config_parse_listen(cli->listen[i], &cfg->server.listen[cfg->server.n_listen],
-                                    &why) != 0)
-                errlist_add(errs, "--listen: expected %s, got '%s'", why, cli->listen[i]);
-            else
-                cfg->server.n_listen++;
-        }
+    struct server_conf *sv = &cfg->server;
+    for (size_t i = 0; i < sv->n_listen; i++) {
+        free(sv->listen[i].host);
+        free(sv->listen[i].text);
     }
-    if (cli->user) {
-        free(cfg->server.user);
-        cfg->server.user = xstrdup(cli->user);
-        cfg->server.user_line = 0;
+    free(sv->listen);
+    sv->listen = xcalloc(cli->n_listen, sizeof *sv->listen);
+    sv->n_listen = 0;
+    for (size_t i = 0; i < cli->n_listen; i++) {
+        const char *why;
+        if (config_parse_listen(cli->listen[i], &sv->listen[sv->n_listen], &why) != 0)
+            errlist_add(errs, "--listen: expected %s, got '%s'", why, cli->listen[i]);
+        else
+            sv->n_listen++;
     }
-    if (cli->root) {
-        struct site_conf *def = default_site(cfg);
-        free(def->root);
-        def->root = xstrdup(cli->root);
-        def->root_line = 0;
+}
+
+/* --php: PHP through FastCGI for the default site, with the php preset: the upstream given
+ * replaces the file's, or without one wharf spawns php-fpm. */
+static void apply_php(struct config *cfg, const struct cli *cli, struct errlist *errs)
+{
+    struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
+    for (size_t i = 0; i < f->n_upstreams; i++)
+        config_upstream_dispose(&f->upstreams[i]);
+    f->n_upstreams = 0;
+    f->spawn = !cli->php_upstream;
+    if (cli->php_upstream) {
+        const char *why = NULL;
+        f->upstreams = xrealloc(f->upstreams, sizeof *f->upstreams);
+        if (config_parse_upstream(cli->php_upstream, &f->upstreams[0], &why) != 0)
+            errlist_add(errs, "--php: expected %s, got '%s'", why, cli->php_upstream);
+        else
+            f->n_upstreams = 1;
     }
-    if (cli->php) {
-        /* --php: PHP through FastCGI for the default site, with the php preset */
-        struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
-        for (size_t i = 0; i < f->n_upstreams; i++)
-            config_upstream_dispose(&f->upstreams[i]);
-        f->n_upstreams = 0;
-        f->spawn = !cli->php_upstream;
-        if (cli->php_upstream) {
-            const char *why = NULL;
-            f->upstreams = xrealloc(f->upstreams, sizeof *f->upstreams);
-            if (config_parse_upstream(cli->php_upstream, &f->upstreams[0], &why) != 0)
-                errlist_add(errs, "--php: expected %s, got '%s'", why, cli->php_upstream);
-            else
-                f->n_upstreams = 1;
-        }
-        free(f->preset_name);
-        f->preset_name = xstrdup("php");
-        f->preset_line = 0;
-    }
-    if (cli->dev_mode) /* development mode: what it detected, under the flags given */
-        apply_dev(cfg, cli);
-    if (cli->preset) {
-        /* checked with the others by preset_resolve_all(), which names --preset */
-        struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
-        free(f->preset_name);
-        f->preset_name = xstrdup(cli->preset);
-        f->preset_line = 0;
-        f->preset_from_cli = true;
-    }
-    config_finish(cfg, errs);
+    free(f->preset_name);
+    f->preset_name = xstrdup("php");
+    f->preset_line = 0;
+}
+
+/* The flags that apply to every site (--browse, --gzip, --access-log, --access-log-format),
+ * once config_finish() has made the sites whole. */
+static void apply_site_flags(struct config *cfg, const struct cli *cli, struct errlist *errs)
+{
     enum access_log_style style = ACCESS_LOG_TIMED_COMBINED;
     const char *why = NULL;
     if (cli->access_log_format &&
@@ -417,6 +401,39 @@ static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *
         if (cli->access_log_format)
             s->access_log_format = style;
     }
+}
+
+/* Command-line flags win over the file: --root, --php and --preset apply to the default site,
+ * the other site flags to every site. */
+static int apply_cli(struct config *cfg, const struct cli *cli, struct errlist *errs)
+{
+    if (cli->n_listen)
+        apply_listen(cfg, cli, errs);
+    if (cli->user) {
+        free(cfg->server.user);
+        cfg->server.user = xstrdup(cli->user);
+        cfg->server.user_line = 0;
+    }
+    if (cli->root) {
+        struct site_conf *def = default_site(cfg);
+        free(def->root);
+        def->root = xstrdup(cli->root);
+        def->root_line = 0;
+    }
+    if (cli->php)
+        apply_php(cfg, cli, errs);
+    if (cli->dev_mode) /* development mode: what it detected, under the flags given */
+        apply_dev(cfg, cli);
+    if (cli->preset) {
+        /* checked with the others by preset_resolve_all(), which names --preset */
+        struct fcgi_site_conf *f = &default_site(cfg)->fcgi;
+        free(f->preset_name);
+        f->preset_name = xstrdup(cli->preset);
+        f->preset_line = 0;
+        f->preset_from_cli = true;
+    }
+    config_finish(cfg, errs);
+    apply_site_flags(cfg, cli, errs);
     return errs->n ? -1 : 0;
 }
 
