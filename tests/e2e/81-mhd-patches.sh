@@ -17,6 +17,8 @@
 #       get their own answers, three times each on their kept-alive connections;
 # 0004 + 0005 together: 60 hostile clients (pipelining, hanging up while suspended) get only
 #       right answers, and no connection is left open afterwards;
+# 0008: a response whose head and body went out in one write is finished in that turn (strace:
+#       no loop turn between the requests that only polls and finds nothing);
 # 0006: the Date header, now formatted once a second per thread, is the current second on
 #       every response and moves on with the clock; the activity update, now skipped within
 #       a millisecond, still keeps 20 busy connections open past idle_timeout while an idle one
@@ -146,7 +148,7 @@ workers = 1
 root = $P
 fastcgi = unix:$T/fpm.sock
 EOF
-strace -f -qq -e trace=epoll_ctl,recvfrom,close -o "$T/strace4.out" "$WHARF" --config "$T/php.ini" \
+strace -f -qq -e trace=epoll_ctl,recvfrom,close,epoll_wait -o "$T/strace4.out" "$WHARF" --config "$T/php.ini" \
     2>>"$T/wharf.err" &
 SPID=$!
 PIDS+=("$SPID")
@@ -183,6 +185,18 @@ eagain=$(awk -v fd="${cfd:-none}" 'index($0, "recvfrom(" fd ", \"GET /hello.php?
     index($0, "recvfrom(" fd ", \"GET /hello.php?n=20 ") { on = 0 } END { print n + 0 }' "$T/strace4.out")
 ok "$([ -n "$cfd" ] && [ "$eagain" -le 1 ] && echo 0 || echo 1)" \
     "no read that only finds EAGAIN after each answer ($eagain on the client's socket; unpatched: 19)"
+# 0008: a response sent whole in one write is finished in the same turn, so the worker's loop
+# spends no turn only on that: no poll of the loop's epoll set with a zero timeout that finds
+# nothing, between the first request and the last (without the patch one per request; the
+# loop's set is the one whose epoll_wait reported php-fpm's answer)
+loopfd=$(awk '/epoll_wait\(/ { fd = $0; sub(/.*epoll_wait\(/, "", fd); sub(/,.*/, "", fd) }
+    /recvfrom\([0-9]+, "\\1\\6/ { print fd; exit }' "$T/strace4.out")
+idle_polls=$(awk -v fd="${cfd:-none}" -v ep="${loopfd:-none}" '
+    index($0, "recvfrom(" fd ", \"GET /hello.php?n=1 ") { on = 1 }
+    on && index($0, "epoll_wait(" ep ", [], ") && / 0\) += 0$/ { n++ }
+    index($0, "recvfrom(" fd ", \"GET /hello.php?n=20 ") { on = 0 } END { print n + 0 }' "$T/strace4.out")
+ok "$([ -n "$cfd" ] && [ -n "$loopfd" ] && [ "$idle_polls" -le 3 ] && echo 0 || echo 1)" \
+    "0008: each answer is finished in the turn it is sent ($idle_polls idle zero-timeout polls of the loop (fd ${loopfd:-?}) over 19 requests; unpatched: about 1 per request)"
 
 # a request sent while the first one is suspended, on the same connection, is answered after it
 python3 - "$PORT" "$T" >"$T/during.out" 2>&1 <<'EOF'
