@@ -202,10 +202,12 @@ struct tls_site_conf {
     char *cert;             /* tls_cert: this site's PEM chain (SNI); NULL = none */
     char *key;              /* tls_key: its private key */
     unsigned cert_line;     /* line of tls_cert; 0 = not set */
+    unsigned key_line;      /* line of tls_key; 0 = not set */
     unsigned line;          /* line of tls; 0 = not set */
     char *acme_email;       /* account contact; NULL = none */
     char *acme_ca;          /* the CA's directory URL (Let's Encrypt production by default) */
     char *acme_ca_roots;    /* PEM roots the CA's own HTTPS is checked with; NULL = system's */
+    unsigned roots_line;    /* line of acme_ca_roots; 0 = not set */
     char *acme_dir;         /* state: account key, certificate keys, certificates */
     uint64_t acme_retry_ms; /* first retry after a failed attempt; doubles up to 1 day */
     bool https_redirect;    /* plain-HTTP requests get 308 to https (never the challenge) */
@@ -256,6 +258,7 @@ struct server_conf {
     char *tls_cert;                  /* PEM chain: the default certificate (tls_store.h) */
     char *tls_key;                   /* PEM private key */
     unsigned tls_line;               /* line of tls_cert, for messages */
+    unsigned tls_key_line;           /* line of tls_key, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */

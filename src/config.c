@@ -144,7 +144,7 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "tls_listen", T_LISTEN, SRV(tls_listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "admin_listen", T_LISTEN, SRV(admin_listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "tls_cert", T_PATH, SRV(tls_cert), NULL, 0, 0, NULL, SRV(tls_line)},
-    {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, 0},
+    {SEC_SERVER, "tls_key", T_PATH, SRV(tls_key), NULL, 0, 0, NULL, SRV(tls_key_line)},
     {SEC_SERVER, "presets_dir", T_PATH, SRV(presets_dir), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "temp_dir", T_PATH, SRV(temp_dir), NULL, 0, 0, NULL, SRV(temp_dir_line)},
     {SEC_SERVER, "user", T_STRING, SRV(user), NULL, 0, 0, NULL, SRV(user_line)},
@@ -230,10 +230,11 @@ static const struct config_key keys[] = {
     {SEC_SITE, "auth_basic", T_AUTH_BASIC, SITE(access), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "tls", T_ENUM, SITE(tls.mode), "off", 0, 0, tls_modes, SITE(tls.line)},
     {SEC_SITE, "tls_cert", T_PATH, SITE(tls.cert), NULL, 0, 0, NULL, SITE(tls.cert_line)},
-    {SEC_SITE, "tls_key", T_PATH, SITE(tls.key), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "tls_key", T_PATH, SITE(tls.key), NULL, 0, 0, NULL, SITE(tls.key_line)},
     {SEC_SITE, "acme_email", T_STRING, SITE(tls.acme_email), NULL, 0, 0, NULL, 0},
     {SEC_SITE, "acme_ca", T_URL, SITE(tls.acme_ca), CONFIG_DEFAULT_ACME_CA, 0, 0, NULL, 0},
-    {SEC_SITE, "acme_ca_roots", T_PATH, SITE(tls.acme_ca_roots), NULL, 0, 0, NULL, 0},
+    {SEC_SITE, "acme_ca_roots", T_PATH, SITE(tls.acme_ca_roots), NULL, 0, 0, NULL,
+     SITE(tls.roots_line)},
     {SEC_SITE, "acme_dir", T_PATH, SITE(tls.acme_dir), CONFIG_DEFAULT_ACME_DIR, 0, 0, NULL, 0},
     {SEC_SITE, "acme_retry", T_DURATION, SITE(tls.acme_retry_ms), "1m", 1 * SEC, 24 * HOUR, NULL,
      0},
@@ -2265,20 +2266,21 @@ static void check_tls_files(const struct config *cfg, struct errlist *errs)
 {
     char at[320];
     const char *tls_files[] = {cfg->server.tls_cert, cfg->server.tls_key};
+    const unsigned tls_lines[] = {cfg->server.tls_line, cfg->server.tls_key_line};
     for (size_t i = 0; i < 2 && cfg->server.n_tls_listen; i++)
         if (tls_files[i] && access(tls_files[i], R_OK) != 0)
-            errlist_add(errs, "%s: %s '%s': %s", where(cfg, cfg->server.tls_line, at, sizeof at),
+            errlist_add(errs, "%s: %s '%s': %s", where(cfg, tls_lines[i], at, sizeof at),
                         i ? "tls_key" : "tls_cert", tls_files[i], strerror(errno));
     for (size_t s = 0; s < cfg->n_sites; s++) {
         const struct tls_site_conf *t = &cfg->sites[s].tls;
         const char *files[] = {t->cert, t->key, t->mode == TLS_AUTO ? t->acme_ca_roots : NULL};
         const char *names[] = {"tls_cert", "tls_key", "acme_ca_roots"};
-        for (size_t i = 0; i < 3; i++)
+        const unsigned lines[] = {t->cert_line, t->key_line, t->roots_line};
+        for (size_t i = 0; i < 3; i++) /* each at its own line (the [site] one if it has none) */
             if (files[i] && access(files[i], R_OK) != 0)
-                errlist_add(
-                    errs, "%s: [site %s]: %s '%s': %s",
-                    where(cfg, t->cert_line ? t->cert_line : cfg->sites[s].line, at, sizeof at),
-                    cfg->sites[s].name, names[i], files[i], strerror(errno));
+                errlist_add(errs, "%s: [site %s]: %s '%s': %s",
+                            where(cfg, lines[i] ? lines[i] : cfg->sites[s].line, at, sizeof at),
+                            cfg->sites[s].name, names[i], files[i], strerror(errno));
     }
 }
 

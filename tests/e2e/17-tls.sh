@@ -65,6 +65,17 @@ EOF
 out=$("$WHARF" --config "$T/missing.ini" --test 2>&1)
 ok $((! $?)) "--test refuses an unreadable tls_cert"
 like "$out" "missing.ini:3: tls_cert '.*nope.pem': No such file or directory" "the message names the certificate"
+cat >"$T/missingkey.ini" <<EOF
+[server]
+tls_listen = 127.0.0.1:$TLS_PORT
+tls_cert = $T/cert.pem
+tls_key = $T/nope.key
+[site a]
+root = $T/www
+EOF
+like "$("$WHARF" --config "$T/missingkey.ini" --test 2>&1)" \
+    "missingkey.ini:4: tls_key '.*nope.key': No such file or directory" \
+    "an unreadable tls_key is reported at its own line"
 printf 'not a certificate\n' >"$T/bad.pem"
 cat >"$T/bad.ini" <<EOF
 [server]

@@ -152,6 +152,12 @@ bad auto_cert "hosts = x.test\\ntls = auto\\ntls_cert = $T/b.pem\\ntls_key = $T/
     "auto_cert.ini:7: \\[site x\\]: tls = auto and tls_cert: give one" "tls = auto with tls_cert"
 bad auto_nohosts 'tls = auto\n' "auto_nohosts.ini:6: \\[site x\\]: tls = auto needs hosts" \
     "tls = auto without hosts"
+bad missingkey "hosts = x.test\\ntls_cert = $T/b.pem\\nhttps_redirect = on\\ntls_key = $T/gone.key\\n" \
+    "missingkey.ini:9: \\[site x\\]: tls_key '$T/gone.key': No such file" \
+    "an unreadable tls_key is an error at its own line, not tls_cert's"
+bad missingroots "hosts = x.test\\ntls = auto\\nacme_email = a@x.test\\nacme_ca_roots = $T/gone.pem\\n" \
+    "missingroots.ini:9: \\[site x\\]: acme_ca_roots '$T/gone.pem': No such file" \
+    "an unreadable acme_ca_roots is an error at its own line"
 bad badtls 'tls = on\n' "badtls.ini:6: .*tls.*off or auto" "tls = on is not a value"
 bad badca 'hosts = x.test\ntls = auto\nacme_ca = ftp://x\n' "badca.ini:8: .*acme_ca" \
     "acme_ca must be an http(s) URL"
