@@ -75,6 +75,21 @@ class Conn:
         self.s.close()
 EOF
 
+# traced_wharf OUT EVENTS URL WHARF-ARGS...: wharf as strace's child (tracing a child needs no
+# privilege), its EVENTS system calls written to OUT, once URL answers. Sets SPID (strace) and
+# TPID (wharf, stopped by its own PID).
+traced_wharf() {
+    local out=$1 events=$2 url=$3
+    shift 3
+    strace -f -qq -e trace="$events" -o "$out" "$WHARF" "$@" 2>>"$T/wharf.err" &
+    SPID=$!
+    PIDS+=("$SPID")
+    wait_for_http "$url" 20 || bail "wharf under strace did not start ($url)"
+    TPID=$(awk '{print $1}' /proc/$SPID/task/*/children)
+    [ -n "$TPID" ] || bail "no wharf process under strace"
+    PIDS+=("$TPID")
+}
+
 start_wharf --root "$W"
 
 # ---- 0002: idle connections ------------------------------------------------------------
@@ -109,16 +124,9 @@ like "$out" "after 200 small" "and the connection still serves the next request"
 stop_pid "$WPID"
 
 # ---- 0003: sendfile chunks -------------------------------------------------------------
-# wharf runs as strace's child (tracing a child needs no privilege); stopped by its own PID.
 PORT2=$(free_port)
-strace -f -qq -e trace=sendfile -o "$T/strace.out" "$WHARF" --root "$W" \
-    --listen "127.0.0.1:$PORT2" 2>>"$T/wharf.err" &
-SPID=$!
-PIDS+=("$SPID")
-wait_for_http "http://127.0.0.1:$PORT2/" 20 || bail "wharf under strace did not start"
-WPID2=$(awk '{print $1}' /proc/$SPID/task/*/children)
-[ -n "$WPID2" ] || bail "no wharf process under strace"
-PIDS+=("$WPID2")
+traced_wharf "$T/strace.out" sendfile "http://127.0.0.1:$PORT2/" --root "$W" --listen "127.0.0.1:$PORT2"
+WPID2=$TPID
 want=$(sha256sum <"$W/10m.bin" | cut -d' ' -f1)
 for i in 1 2 3; do
     got=$(curl -s --max-time 60 "http://127.0.0.1:$PORT2/10m.bin" | sha256sum | cut -d' ' -f1)
@@ -148,14 +156,9 @@ workers = 1
 root = $P
 fastcgi = unix:$T/fpm.sock
 EOF
-strace -f -qq -e trace=epoll_ctl,recvfrom,close,epoll_wait -o "$T/strace4.out" "$WHARF" --config "$T/php.ini" \
-    2>>"$T/wharf.err" &
-SPID=$!
-PIDS+=("$SPID")
-wait_for_http "http://127.0.0.1:$PORT/hello.php" 20 || bail "wharf (PHP) under strace did not start"
-WPID4=$(awk '{print $1}' /proc/$SPID/task/*/children)
-[ -n "$WPID4" ] || bail "no wharf process under strace"
-PIDS+=("$WPID4")
+traced_wharf "$T/strace4.out" epoll_ctl,recvfrom,close,epoll_wait "http://127.0.0.1:$PORT/hello.php" \
+    --config "$T/php.ini"
+WPID4=$TPID
 
 # 20 PHP requests on one kept-alive connection, 20 ms apart (as a browser's: each one after the
 # last answer, never already waiting when the answer goes out)
