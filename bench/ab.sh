@@ -15,6 +15,7 @@
 #   ROUNDS=3 DURATION=5   interleaved rounds (old, new; new, old; old, new; ...: neither side
 #                    always runs second) and seconds per wrk run
 #   CONNS=64         wrk connections (wrk -t2)
+#   WRK_CPU=1        run wrk pinned to that CPU with one thread (taskset; the issue 14 set-up)
 #   PATHS="/1k.bin /hello.php /table.php"   the scenarios (a subset to look closer)
 #   FCGI_CONNS=4     php-fpm's pm.max_children = fastcgi_max_conns = fastcgi_keep_conns
 #   PHP_FPM=php-fpm8.2   KEEP_TMP=1 keeps the temp dir
@@ -41,6 +42,10 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-64}
 PATHS=${PATHS:-/1k.bin /hello.php /table.php}
+WRK_CPU=${WRK_CPU:-}
+WRK=(wrk -t2)
+[[ -z $WRK_CPU || $WRK_CPU =~ ^[0-9]+$ ]] || { echo "WRK_CPU must be a CPU number" >&2; exit 1; }
+[[ -n $WRK_CPU ]] && WRK=(taskset -c "$WRK_CPU" wrk -t1)
 COUNTERS=${COUNTERS:-1}
 FCGI_CONNS=${FCGI_CONNS:-4}
 PHP_FPM=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo php-fpm8.2)}
@@ -153,13 +158,13 @@ run() {
         curl -fs -o /dev/null "http://127.0.0.1:$PORT$path" && break
         sleep 0.05
     done
-    wrk -t2 -c"$CONNS" -d1s "http://127.0.0.1:$PORT$path" >/dev/null 2>&1 # warm-up
+    "${WRK[@]}" -c"$CONNS" -d1s "http://127.0.0.1:$PORT$path" >/dev/null 2>&1 # warm-up
     : >"$TMP/perf.csv"
     : >"$TMP/perf-alloc.csv"
     [[ $COUNTERS == 1 ]] &&
         perf=(perf stat -x, -o "$TMP/perf.csv" -e raw_syscalls:sys_enter -p "$FRONT_PID" --)
     t0=$(cpu_ticks "$FRONT_PID")
-    out=$("${perf[@]}" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$path" 2>&1)
+    out=$("${perf[@]}" "${WRK[@]}" -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$path" 2>&1)
     t1=$(cpu_ticks "$FRONT_PID")
     # allocations in a run of their own: a uprobe hit costs a trap, which would show in the CPU
     if [[ $COUNTERS == 1 && $EVENTS == *probe_libc* ]]; then
@@ -170,7 +175,7 @@ run() {
             alloc_ev+=(-e "${e[0]}" "${e[@]:1}")
         done
         perf stat -x, -o "$TMP/perf-alloc.csv" "${alloc_ev[@]}" -p "$FRONT_PID" -- \
-            wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT$path" >"$TMP/wrk-alloc.out" 2>&1
+            "${WRK[@]}" -c"$CONNS" -d2s "http://127.0.0.1:$PORT$path" >"$TMP/wrk-alloc.out" 2>&1
     fi
     kill "$FRONT_PID"
     wait "$FRONT_PID" 2>/dev/null
@@ -243,7 +248,7 @@ print(f"| {path} | {o:.0f} | {nw:.0f} | {nw / o:.3f} | {op:.2f} | {np_:.2f} | {o
 EOF
 done
 {
-    printf 'old: %s, new: %s; %s rounds interleaved, wrk -t2 -c%s -d%ss, php-fpm static %s children (OPcache), %s CPUs, load at the end %s\n\n' \
-        "$OLD_SHA" "$NEW_DESC" "$ROUNDS" "$CONNS" "$DURATION" "$FCGI_CONNS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'old: %s, new: %s; %s rounds interleaved, %s -c%s -d%ss, php-fpm static %s children (OPcache), %s CPUs, load at the end %s\n\n' \
+        "$OLD_SHA" "$NEW_DESC" "$ROUNDS" "${WRK[*]}" "$CONNS" "$DURATION" "$FCGI_CONNS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
     cat "$TMP/table.md"
 } | tee "$RESULTS/ab.md"

@@ -144,7 +144,7 @@ def main():
                + (f"; {meta['lighttpd_version']}" if "lighttpd_version" in meta else "")
                + ".  ")
     out.append(f"Method: {meta.get('rounds', '?')} interleaved rounds ({', '.join(servers)}, wharf, ...) of "
-               f"{meta.get('duration', '?')} s per scenario, wrk -t2 --latency, fresh server per run "
+               f"{meta.get('duration', '?')} s per scenario, {meta.get('wrk_cmd', 'wrk -t2')} --latency, fresh server per run "
                f"after a 1 s warm-up"
                + (f"; idle test with {meta.get('idle_count', '?')} connections" if any(k[0] == "s6" for k in data) else "")
                + ". "

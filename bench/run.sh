@@ -17,6 +17,9 @@
 #                   nginx's 2 workers x upstream keepalive 2 = fcgi_load's connections
 #   PHP_RAMP=2      seconds the slow.php load runs before the static measurement (scenario 9)
 #   KEEP_TMP=1      keep the temp dir (docroot, configs, server logs)
+#   WRK_CPU=1       run wrk pinned to that CPU (taskset), with one thread unless WRK_THREADS
+#                   says otherwise: the issue 14 set-up; default: wrk -t2, not pinned
+#   WRK_THREADS=2   wrk's threads (scenarios 1-8, 11 and 12)
 #   GZIP_STATIC=1   also put a precompressed page.html.gz (gzip -6) in the docroot and turn on
 #                   nginx's gzip_static (wharf serves FILE.gz itself); default: both compress
 #
@@ -57,7 +60,10 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 WHARF=${WHARF:-$TOP_DIR/src/wharf}
 FCGI_CONNS=${FCGI_CONNS:-4}
 PHP_RAMP=${PHP_RAMP:-2}
-WRK_THREADS=2
+WRK_CPU=${WRK_CPU:-}
+WRK_THREADS=${WRK_THREADS:-$([[ -n $WRK_CPU ]] && echo 1 || echo 2)}
+WRK=(wrk)
+[[ -n $WRK_CPU ]] && WRK=(taskset -c "$WRK_CPU" wrk)
 SERVERS=(wharf nginx)    # + h2o and lighttpd when available (ensure_deps)
 PHP_FRONTS=(wharf nginx) # + h2o and lighttpd when available (setup_php)
 
@@ -69,6 +75,8 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNS must be a positive integer"
 [[ $FCGI_CONNS =~ ^[1-9][0-9]*$ ]] || die "FCGI_CONNS must be a positive integer"
 [[ $PHP_RAMP =~ ^[0-9]+$ ]] || die "PHP_RAMP must be whole seconds"
+[[ -z $WRK_CPU || $WRK_CPU =~ ^[0-9]+$ ]] || die "WRK_CPU must be a CPU number (e.g. 1)"
+[[ $WRK_THREADS =~ ^[1-9][0-9]*$ ]] || die "WRK_THREADS must be a positive integer"
 
 # "static" and "php" stand for their scenario numbers; check every name before starting
 expanded=
@@ -496,10 +504,10 @@ run_wrk() { # scenario server round conns path [header]
     [[ $sc == s11 ]] && mode=static-log
     start_server "$name" "$mode"
     [[ $sc == s5 && $rnd == 1 ]] && check_gzip "$name"
-    wrk -t"$WRK_THREADS" -c"$conns" -d1s "${hargs[@]}" "$url" >/dev/null 2>&1 # warm-up
+    "${WRK[@]}" -t"$WRK_THREADS" -c"$conns" -d1s "${hargs[@]}" "$url" >/dev/null 2>&1 # warm-up
     read -r rss hwm cpu0 np < <(proc_stats "$SERVER_PID")
     out=$TMP/wrk.out
-    wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "${hargs[@]}" "$url" >"$out" 2>&1 &
+    "${WRK[@]}" -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "${hargs[@]}" "$url" >"$out" 2>&1 &
     CHILD_PID=$!
     wait "$CHILD_PID"
     CHILD_PID=
@@ -772,10 +780,10 @@ run_php() { # scenario server round conns path [header]
         [[ $sc == s12 ]] && mode=php-log
         start_server "$name" "$mode"
         url="http://127.0.0.1:$(port_of "$name")$path"
-        wrk -t"$WRK_THREADS" -c"$conns" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
+        "${WRK[@]}" -t"$WRK_THREADS" -c"$conns" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
         read -r rss hwm c0 np < <(proc_stats "$SERVER_PID")
         f0=$(proc_cpu "$FPM_PID")
-        wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 &
+        "${WRK[@]}" -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 &
         CHILD_PID=$!
         sample_backlog
         wait "$CHILD_PID"
@@ -961,6 +969,7 @@ gen_nginx "$TMP/nginx-log.conf" "$TMP/empty.conf" "$TMP/empty.conf" log
     [[ -n $H2O ]] && printf 'h2o_version\t%s\n' "$("$H2O" --version 2>&1 | head -n1)"
     [[ -n $LIGHTTPD ]] && printf 'lighttpd_version\t%s\n' "$("$LIGHTTPD" -v 2>&1 | head -n1 | awk '{print $1}')"
     printf 'rounds\t%s\nduration\t%s\nidle_count\t%s\n' "$ROUNDS" "$DURATION" "$IDLE_CONNS"
+    printf 'wrk_cmd\t%s\n' "${WRK[*]} -t$WRK_THREADS"
     if [[ -n $NEED_PHP ]]; then
         printf 'php_fpm_version\t%s\n' "$("$PHP_FPM" -v 2>&1 | head -n1 | awk '{print $1, $2}')"
         printf 'fcgi_conns\t%s\nphp_ramp\t%s\n' "$FCGI_CONNS" "$PHP_RAMP"
