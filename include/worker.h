@@ -24,8 +24,9 @@ struct fcgi_engine;
 
 /** Create n workers (event loop and FastCGI engine each), not running yet. */
 int worker_create(unsigned n, struct errlist *errs);
-/** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread). */
-int worker_add_daemon(unsigned i, struct MHD_Daemon *d);
+/** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread) whose
+ *  connection limit is conn_limit (accept_share.h: near it, the next worker accepts too). */
+int worker_add_daemon(unsigned i, struct MHD_Daemon *d, unsigned conn_limit);
 enum worker_post {
     WORKER_POST_ADD,    /* run a new daemon */
     WORKER_POST_REMOVE, /* its listener is gone: close its connections as a drain does (idle
@@ -36,7 +37,8 @@ enum worker_post {
 /** A reload: give running worker i a new daemon, or make it stop accepting on one and stop it
  *  once its last connection is gone (enum worker_post). Done by the worker at its next turn
  *  (it is woken); any thread. */
-void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what);
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what,
+                        unsigned conn_limit);
 /** Start every worker's thread. */
 int worker_start(struct errlist *errs);
 /** Stop and join every thread (their daemons and engines stay, for the shutdown). */
@@ -73,6 +75,10 @@ unsigned worker_count(void);
 /** The loop time (clock_ms) of worker i's last turn; a loop turns at least once a second (its
  *  sweep timer), so an old value means the loop is stuck. Any thread. */
 uint64_t worker_heartbeat_ms(unsigned i);
+/** Worker i's open connections, counted every 50 ms. Any thread. */
+unsigned worker_connections(unsigned i);
+/** Whether worker i takes new connections now (accept_share.h: fill first). Any thread. */
+bool worker_accepting(unsigned i);
 /** Free the loops and forget the workers (after fcgi_engine_free_all). */
 void worker_free(void);
 

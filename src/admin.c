@@ -60,8 +60,10 @@ static unsigned livez(struct buf *out)
     for (unsigned i = 0; i < n; i++) {
         uint64_t beat = worker_heartbeat_ms(i), age = now > beat ? now - beat : 0;
         stuck += age > LIVEZ_STALL_MS;
-        buf_printf(&w, "%s{\"worker\":%u,\"last_turn_ms_ago\":%llu}", i ? "," : "", i,
-                   (unsigned long long)age);
+        buf_printf(&w, "%s{\"worker\":%u,\"last_turn_ms_ago\":%llu,\"connections\":%u,"
+                       "\"accepting\":%s}",
+                   i ? "," : "", i, (unsigned long long)age, worker_connections(i),
+                   worker_accepting(i) ? "true" : "false");
     }
     bool live = n > 0 && stuck == 0;
     buf_printf(out, "%s,\"workers\":[%s]}\n", live ? "true" : "false", w.data ? w.data : "");

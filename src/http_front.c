@@ -964,10 +964,10 @@ static int start_daemon(unsigned worker, int fd, unsigned conn_limit, struct err
     }
     *out = d;
     if (post) {
-        worker_post_daemon(worker, d, WORKER_POST_ADD);
+        worker_post_daemon(worker, d, WORKER_POST_ADD, conn_limit);
         return 0;
     }
-    if (worker_add_daemon(worker, d) != 0) {
+    if (worker_add_daemon(worker, d, conn_limit) != 0) {
         MHD_stop_daemon(d);
         *out = NULL;
         return errlist_add(errs, "cannot add the HTTP server on %s to worker %u", text, worker);
@@ -1326,7 +1326,7 @@ void http_front_listen_commit(const struct server_conf *s)
         }
         for (unsigned w = 0; w < n_workers_run; w++)
             if (l->d[w])
-                worker_post_daemon(w, l->d[w], WORKER_POST_REMOVE);
+                worker_post_daemon(w, l->d[w], WORKER_POST_REMOVE, 0);
         log_info("http", 0, "no longer listening on %s%s (its open connections finish)", l->text,
                  l->tls ? " (TLS)" : "");
         free(l->host);
@@ -1347,7 +1347,7 @@ void http_front_listen_commit(const struct server_conf *s)
         } else {
             for (unsigned w = 0; w < n_workers_run; w++)
                 if (d[w])
-                    worker_post_daemon(w, d[w], WORKER_POST_REMOVE); /* added, then removed */
+                    worker_post_daemon(w, d[w], WORKER_POST_REMOVE, 0); /* added, then removed */
             for (size_t k = 0; k < errs.n; k++)
                 log_error("http", 0, "%s", errs.msg[k]);
         }

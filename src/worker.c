@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "accept_share.h"
 #include "conn_watch.h"
 #include "fcgi_pool.h"
 #include "log.h"
@@ -27,6 +28,7 @@
 #include "stat_memo.h"
 
 #define SWEEP_MS 1000 /* conn_watch's header deadline is looked at this often */
+#define SHARE_TICK_MS 50 /* a worker counts its connections and looks at who accepts */
 
 struct worker {
     pthread_t thread;
@@ -48,11 +50,20 @@ struct worker {
     _Atomic bool posts_pending;  /* peeked once a turn without the lock */
     bool quiesced;               /* its daemons accept no more (their listen fds are closed) */
     _Atomic unsigned open_conns; /* while draining: its daemons' connections, each turn */
+    /* accepting (accept_share.h): what the others read of this worker, and its own state */
+    unsigned daemon_limit[WORKER_MAX_DAEMONS]; /* each daemon's connection limit */
+    _Atomic uint64_t waiting_since;            /* its loop's wait began (ms); 0: not waiting */
+    _Atomic uint64_t idle_ms;                  /* it last ended a wait of IDLE_GAP_MS or more */
+    _Atomic bool near_limit;                   /* at its last share tick */
+    _Atomic unsigned conns;                    /* its daemons' connections, at its last tick */
+    _Atomic bool accepting;                    /* its daemons take new connections */
+    struct loop_timer share_tick;
 };
 
 struct daemon_post {
     struct MHD_Daemon *d;
     enum worker_post what;
+    unsigned conn_limit;
     struct daemon_post *next;
 };
 
@@ -107,6 +118,57 @@ static void on_sweep(struct loop *l, struct loop_timer *t, void *ctx)
     loop_timer_arm(l, t, SWEEP_MS);
 }
 
+/* Make w's daemons take new connections, or leave them in the kernel's listen queue for a
+ * worker before it (patch 0009: the listen socket leaves the daemon's epoll set). */
+static void set_accepting(struct worker *w, bool on)
+{
+    if (atomic_load_explicit(&w->accepting, memory_order_relaxed) == on)
+        return;
+    atomic_store_explicit(&w->accepting, on, memory_order_relaxed);
+#ifdef MHD_HAVE_SET_ACCEPTING
+    for (size_t i = 0; i < w->n_daemons; i++)
+        MHD_set_accepting(w->daemons[i], on ? MHD_YES : MHD_NO);
+#endif
+}
+
+/* Fill first (accept_share.h): worker 0 always accepts, worker i while every one before it is
+ * busy. Each turn (a few relaxed loads) and each share tick. */
+static void share_decide(struct worker *w, uint64_t now)
+{
+    unsigned self = (unsigned)(w - workers);
+    if (self == 0)
+        return;
+    struct accept_share_view views[WORKER_MAX];
+    for (unsigned j = 0; j < self; j++) {
+        views[j].waiting_since = atomic_load_explicit(&workers[j].waiting_since, memory_order_relaxed);
+        views[j].idle_ms = atomic_load_explicit(&workers[j].idle_ms, memory_order_relaxed);
+        views[j].near_limit = atomic_load_explicit(&workers[j].near_limit, memory_order_relaxed);
+    }
+    set_accepting(w, accept_share_accepts(views, self, now));
+}
+
+/* Every SHARE_TICK_MS: count this worker's connections (for near_limit, and /livez), and decide
+ * again, so that a paused worker that sleeps still takes over when the ones before it fill. */
+static void on_share_tick(struct loop *l, struct loop_timer *t, void *ctx)
+{
+    struct worker *w = ctx;
+    unsigned total = 0;
+    bool near = false;
+    for (size_t i = 0; i < w->n_daemons; i++) {
+        if (w->draining[i])
+            continue;
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(w->daemons[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        unsigned n = di ? di->num_connections : 0;
+        total += n;
+        near = near || accept_share_near_limit(n, w->daemon_limit[i]);
+    }
+    atomic_store_explicit(&w->conns, total, memory_order_relaxed);
+    atomic_store_explicit(&w->near_limit, near, memory_order_relaxed);
+    share_decide(w, loop_now_ms(l));
+    loop_timer_arm(l, t, SHARE_TICK_MS);
+}
+
 int worker_create(unsigned n, struct errlist *errs)
 {
     if (n > WORKER_MAX)
@@ -123,6 +185,9 @@ int worker_create(unsigned n, struct errlist *errs)
         w->watches = conn_watch_set_new();
         loop_timer_init(&w->sweep, on_sweep, w);
         loop_timer_arm(w->loop, &w->sweep, SWEEP_MS);
+        atomic_store(&w->accepting, true);
+        loop_timer_init(&w->share_tick, on_share_tick, w);
+        loop_timer_arm(w->loop, &w->share_tick, SHARE_TICK_MS);
         w->engine = fcgi_engine_new(w->loop);
         if (!w->engine)
             return errlist_add(errs, "cannot create the FastCGI engine of worker %u", i);
@@ -141,7 +206,7 @@ static void on_mhd_ready(struct loop *l, uint32_t events, void *ctx)
     (void)ctx;
 }
 
-int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
+int worker_add_daemon(unsigned i, struct MHD_Daemon *d, unsigned conn_limit)
 {
     struct worker *w = &workers[i];
     if (w->n_daemons >= WORKER_MAX_DAEMONS)
@@ -152,6 +217,11 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d)
     if (!lw)
         return -1;
     w->daemon_watch[w->n_daemons] = lw;
+    w->daemon_limit[w->n_daemons] = conn_limit;
+#ifdef MHD_HAVE_SET_ACCEPTING
+    if (!atomic_load_explicit(&w->accepting, memory_order_relaxed))
+        MHD_set_accepting(d, MHD_NO);
+#endif
     w->draining[w->n_daemons] = false;
     w->closing[w->n_daemons] = false;
     w->daemons[w->n_daemons++] = d;
@@ -166,6 +236,7 @@ static void drop_daemon(struct worker *w, size_t j)
     w->n_daemons--;
     w->daemons[j] = w->daemons[w->n_daemons];
     w->daemon_watch[j] = w->daemon_watch[w->n_daemons];
+    w->daemon_limit[j] = w->daemon_limit[w->n_daemons];
     w->draining[j] = w->draining[w->n_daemons];
     w->closing[j] = w->closing[w->n_daemons];
 }
@@ -182,7 +253,7 @@ static void take_posts(struct worker *w)
     while (p) {
         struct daemon_post *next = p->next;
         if (p->what == WORKER_POST_ADD) {
-            if (worker_add_daemon((unsigned)(w - workers), p->d) != 0) {
+            if (worker_add_daemon((unsigned)(w - workers), p->d, p->conn_limit) != 0) {
                 log_error("http", 0, "worker %u: no room for another listener",
                           (unsigned)(w - workers));
                 MHD_stop_daemon(p->d);
@@ -227,11 +298,12 @@ static void reap_drained(struct worker *w)
     }
 }
 
-void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what)
+void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what,
+                        unsigned conn_limit)
 {
     struct worker *w = &workers[i];
     struct daemon_post *p = xmalloc(sizeof *p);
-    *p = (struct daemon_post){d, what, NULL};
+    *p = (struct daemon_post){d, what, conn_limit, NULL};
     pthread_mutex_lock(&w->post_lock);
     struct daemon_post **tail = &w->posts; /* in order: an add before a later remove */
     while (*tail)
@@ -240,6 +312,23 @@ void worker_post_daemon(unsigned i, struct MHD_Daemon *d, enum worker_post what)
     atomic_store(&w->posts_pending, true);
     pthread_mutex_unlock(&w->post_lock);
     loop_wake(w->loop);
+}
+
+/* The loop's wait, with what accept_share reads of it: a wait that may block (nonzero
+ * timeout) is published while it lasts, and one that lasted IDLE_GAP_MS or more as idle time.
+ * Then this worker decides whether it accepts, before its daemons run. */
+static void wait_turn(struct worker *w, int timeout)
+{
+    uint64_t before = loop_now_ms(w->loop);
+    if (timeout != 0)
+        atomic_store_explicit(&w->waiting_since, before ? before : 1, memory_order_relaxed);
+    loop_run_once(w->loop, timeout);
+    uint64_t after = loop_now_ms(w->loop);
+    if (timeout != 0)
+        atomic_store_explicit(&w->waiting_since, 0, memory_order_relaxed);
+    if (after >= before + ACCEPT_SHARE_IDLE_GAP_MS)
+        atomic_store_explicit(&w->idle_ms, after, memory_order_relaxed);
+    share_decide(w, after);
 }
 
 static void *run(void *arg)
@@ -256,7 +345,7 @@ static void *run(void *arg)
                 (timeout < 0 || t < (unsigned)timeout))
                 timeout = t > INT_MAX ? INT_MAX : (int)t;
         }
-        loop_run_once(w->loop, timeout);
+        wait_turn(w, timeout);
         stat_memo_turn(); /* the requests of this turn share a stat() per path */
         for (size_t i = 0; i < w->n_daemons; i++)
             MHD_run(w->daemons[i]);
@@ -280,6 +369,7 @@ int worker_start(struct errlist *errs)
         atomic_store(&workers[i].open_conns, 1); /* unknown until its first draining turn */
     for (unsigned i = 0; i < n_workers; i++) {
         atomic_store(&workers[i].beat_ms, clock_ms());
+        atomic_store(&workers[i].idle_ms, clock_ms());
         int rc = pthread_create(&workers[i].thread, NULL, run, &workers[i]);
         if (rc != 0)
             return errlist_add(errs, "cannot start worker thread %u: %s", i, strerror(rc));
@@ -365,6 +455,16 @@ size_t worker_daemons(struct MHD_Daemon **out, size_t max)
 unsigned worker_count(void)
 {
     return n_workers;
+}
+
+unsigned worker_connections(unsigned i)
+{
+    return i < n_workers ? atomic_load_explicit(&workers[i].conns, memory_order_relaxed) : 0;
+}
+
+bool worker_accepting(unsigned i)
+{
+    return i < n_workers && atomic_load_explicit(&workers[i].accepting, memory_order_relaxed);
 }
 
 uint64_t worker_heartbeat_ms(unsigned i)
