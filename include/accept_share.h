@@ -3,8 +3,9 @@
  * accepts, and worker i only while every worker before it is busy, so light traffic and a
  * burst that arrives at an idle server stay on one thread (no wake-ups or cache misses on the
  * others, and no thread of ours left sharing a CPU with someone else's busy one), while a
- * saturated worker spills new connections to the next. Pure: worker.c publishes each worker's
- * facts and applies the answer (docs/architecture.md, "Accepting").
+ * saturated worker spills new connections to the next. Used with [server] worker_accept = fill
+ * (auto: with 2 workers or fewer). Pure: worker.c publishes each worker's facts and applies the
+ * answer (docs/architecture.md, "Accepting").
  */
 #ifndef WHARF_ACCEPT_SHARE_H
 #define WHARF_ACCEPT_SHARE_H

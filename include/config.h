@@ -248,6 +248,10 @@ struct site_conf {
     struct tls_site_conf tls;
 };
 
+/* [server] worker_accept: fill = worker 0 first, the next only while those before are busy;
+ * spread = every worker accepts, the first to wake wins; auto = fill with 2 workers or fewer */
+enum worker_accept { WORKER_ACCEPT_AUTO, WORKER_ACCEPT_FILL, WORKER_ACCEPT_SPREAD };
+
 struct server_conf {
     struct listen_addr *listen; /* at least one after config_finish() */
     size_t n_listen;
@@ -260,6 +264,7 @@ struct server_conf {
     unsigned tls_line;               /* line of tls_cert, for messages */
     unsigned tls_key_line;           /* line of tls_key, for messages */
     unsigned workers;                /* worker threads; 0 = CPUs (CPUs/2 with FastCGI sites) */
+    enum worker_accept worker_accept; /* which workers take new connections (accept_share.h) */
     char *error_log;                 /* path, NULL = stderr */
     unsigned max_connections;        /* total, all listeners */
     unsigned max_connections_per_ip; /* 0 = unlimited */

@@ -22,8 +22,9 @@ struct fcgi_engine;
 #define WORKER_MAX 64
 #define WORKER_MAX_DAEMONS 16 /* listen sockets (plain and TLS) per worker */
 
-/** Create n workers (event loop and FastCGI engine each), not running yet. */
-int worker_create(unsigned n, struct errlist *errs);
+/** Create n workers (event loop and FastCGI engine each), not running yet. fill_first: they
+ *  take new connections in order (accept_share.h); else every one accepts, as it wakes. */
+int worker_create(unsigned n, bool fill_first, struct errlist *errs);
 /** Give worker i a daemon to run (started with MHD_USE_EPOLL, no internal thread) whose
  *  connection limit is conn_limit (accept_share.h: near it, the next worker accepts too). */
 int worker_add_daemon(unsigned i, struct MHD_Daemon *d, unsigned conn_limit);

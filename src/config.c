@@ -101,6 +101,7 @@ static const char *const access_log_formats[] = {"timed_combined", "combined", "
 static const char *const error_log_formats[] = {"text", "json", NULL};
 static const char *const real_ip_headers[] = {"X-Forwarded-For", "Forwarded", NULL};
 static const char *const tls_modes[] = {"off", "auto", NULL};
+static const char *const worker_accept_names[] = {"auto", "fill", "spread", NULL};
 
 #define SRV(field) offsetof(struct server_conf, field)
 #define SITE(field) offsetof(struct site_conf, field)
@@ -111,6 +112,7 @@ static const struct config_key keys[] = {
      * command line gave one, so the first listen line does not have to replace anything. */
     {SEC_SERVER, "listen", T_LISTEN, SRV(listen), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "workers", T_UNSIGNED, SRV(workers), "0", 0, 64, NULL, 0},
+    {SEC_SERVER, "worker_accept", T_ENUM, SRV(worker_accept), "auto", 0, 0, worker_accept_names, 0},
     {SEC_SERVER, "error_log", T_PATH, SRV(error_log), NULL, 0, 0, stderr_words, 0},
     {SEC_SERVER, "error_log_format", T_ENUM, SRV(error_log_format), "text", 0, 0, error_log_formats,
      0},
@@ -254,6 +256,7 @@ static const struct config_key keys[] = {
 };
 
 _Static_assert(sizeof(enum follow_symlinks) == sizeof(int), "T_ENUM slots are int-sized");
+_Static_assert(sizeof(enum worker_accept) == sizeof(int), "T_ENUM slots are int-sized");
 _Static_assert(sizeof(enum real_ip_header) == sizeof(int), "T_ENUM slots are int-sized");
 _Static_assert(sizeof(enum access_log_style) == sizeof(int) &&
                    sizeof(enum log_format) == sizeof(int),

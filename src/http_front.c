@@ -1152,7 +1152,11 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     /* note: always counted, so that a reload can set a limit (ip_limit.h) */
     per_ip = ip_limit_new(cfg->server.max_connections_per_ip);
     started = true;
-    int rc = worker_create(n_workers, errs);
+    /* note: fill first by default only up to 2 workers: connections opened at once (a
+     * benchmark's) stay on one worker, which on a bigger machine would leave cores idle */
+    enum worker_accept wa = cfg->server.worker_accept;
+    bool fill = wa == WORKER_ACCEPT_FILL || (wa == WORKER_ACCEPT_AUTO && n_workers <= 2);
+    int rc = worker_create(n_workers, fill, errs);
     for (unsigned w = 0; rc == 0 && w < n_workers; w++) /* read by the workers' daemons */
         front_workers[w] = (struct front_worker){w, worker_conn_watches(w), worker_engine(w)};
     n_workers_run = n_workers;
@@ -1165,8 +1169,9 @@ int http_front_start(const struct config *config, struct site_table *site_table,
             lsock_add(llas[i], ltls[i], d);
     }
     for (size_t i = 0; rc == 0 && i < n_lfds; i++)
-        log_info("http", 0, "listening on %s (port %u%s, %u worker%s)", llas[i]->text,
-                 bound_port(lfds[i]), ltls[i] ? ", TLS" : "", n_workers, n_workers == 1 ? "" : "s");
+        log_info("http", 0, "listening on %s (port %u%s, %u worker%s%s)", llas[i]->text,
+                 bound_port(lfds[i]), ltls[i] ? ", TLS" : "", n_workers, n_workers == 1 ? "" : "s",
+                 n_workers == 1 ? "" : fill ? ", filled in order" : ", accepting alike");
     close_listeners(); /* every daemon has its own descriptor of the socket */
     if (rc == 0)
         rc = worker_start(errs);

@@ -60,6 +60,7 @@ size_t reload_server_changes(const struct server_conf *a, const struct server_co
         bool differs;
     } v[] = {
         {"workers", a->workers != b->workers},
+        {"worker_accept", a->worker_accept != b->worker_accept},
         {"error_log", !same_str(a->error_log, b->error_log)},
         /* note: MHD's connection limit is per daemon, fixed when it starts */
         {"max_connections", a->max_connections != b->max_connections},

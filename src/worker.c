@@ -71,6 +71,7 @@ static struct worker workers[WORKER_MAX];
 static unsigned n_workers;
 static _Atomic bool stopping;
 static _Atomic bool draining;
+static bool fill; /* accept_share's fill first; else every worker accepts (set at creation) */
 
 /* Stop accepting: each daemon's dup of the listen socket leaves MHD's epoll set and is closed
  * (quiesced, MHD gives the fd back). Once every daemon's dup is closed the socket is gone and
@@ -136,7 +137,7 @@ static void set_accepting(struct worker *w, bool on)
 static void share_decide(struct worker *w, uint64_t now)
 {
     unsigned self = (unsigned)(w - workers);
-    if (self == 0)
+    if (self == 0 || !fill)
         return;
     struct accept_share_view views[WORKER_MAX];
     for (unsigned j = 0; j < self; j++) {
@@ -169,8 +170,9 @@ static void on_share_tick(struct loop *l, struct loop_timer *t, void *ctx)
     loop_timer_arm(l, t, SHARE_TICK_MS);
 }
 
-int worker_create(unsigned n, struct errlist *errs)
+int worker_create(unsigned n, bool fill_first, struct errlist *errs)
 {
+    fill = fill_first;
     if (n > WORKER_MAX)
         n = WORKER_MAX;
     for (unsigned i = 0; i < n; i++) {

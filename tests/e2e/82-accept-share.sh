@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Which worker accepts (src/accept_share.c, libmicrohttpd patch 0009), through /livez on the
-# admin listener, with two workers:
+# admin listener, with two workers ([server] worker_accept = auto, which fills with two):
 # - fill first: connections that come to an idle server all go to worker 0, and worker 1
 #   does not accept meanwhile;
 # - near its connection limit, worker 0 lets worker 1 accept: every connection is served,
 #   none waits for a worker that cannot take it;
 # - while worker 0 is stuck in long work (listings of 100,000 files, made in its loop), a new
-#   connection is taken and answered by worker 1, before that work is done.
+#   connection is taken and answered by worker 1, before that work is done;
+# - worker_accept = spread: every worker accepts, as before.
 # Skipped when built with --with-libmicrohttpd=system (patch 0009 is not in: every worker
 # accepts, as before).
 . "$(dirname "$0")/lib.sh"
@@ -24,13 +25,14 @@ for i in range(100000):
 EOF
 
 APORT=$(free_port)
-write_ini() { # write_ini MAX_CONNECTIONS
+write_ini() { # write_ini MAX_CONNECTIONS [WORKER_ACCEPT]
     PORT=$(free_port)
     cat >"$T/wharf.ini" <<INI
 [server]
 listen = 127.0.0.1:$PORT
 admin_listen = 127.0.0.1:$APORT
 workers = 2
+worker_accept = ${2:-auto}
 max_connections = $1
 [site s]
 root = $W
@@ -76,9 +78,10 @@ EOF
     PIDS+=("$HOLD_PID")
 }
 
-# ---- fill first ---------------------------------------------------------------------------
+# ---- fill first (auto, with 2 workers) ----------------------------------------------------
 write_ini 1000
 start_wharf_ini "$T/wharf.ini"
+like "$(cat "$T/wharf.err")" "2 workers, filled in order" "the log says the workers are filled in order"
 wait_until 3000 [ "$(livez_field 1 accepting)" = false ]
 ok $? "an idle server: worker 1 does not accept (worker 0 has time to spare)"
 hold 8 "$PORT" "$T/hold1"
@@ -88,6 +91,14 @@ sleep 0.2 # each worker counts its connections every 50 ms
 is "$(livez_field 0 connections)/$(livez_field 1 connections)" "8/0" \
     "all 8 are on worker 0, none on worker 1"
 stop_pid "$HOLD_PID"
+stop_pid "$WPID"
+
+# ---- worker_accept = spread: every worker accepts, as before ------------------------------
+write_ini 1000 spread
+start_wharf_ini "$T/wharf.ini"
+holds_for 300 [ "$(livez_field 1 accepting)" = true ]
+ok $? "worker_accept = spread: worker 1 accepts on an idle server too"
+like "$(cat "$T/wharf.err")" "2 workers, accepting alike" "... and the log says so"
 stop_pid "$WPID"
 
 # ---- near the connection limit ------------------------------------------------------------
