@@ -58,6 +58,7 @@ struct worker {
     _Atomic unsigned conns;                    /* its daemons' connections, at its last tick */
     _Atomic bool accepting;                    /* its daemons take new connections */
     struct loop_timer share_tick;
+    bool share_due; /* the tick fired: share_count after this turn's MHD_run */
 };
 
 struct daemon_post {
@@ -148,11 +149,12 @@ static void share_decide(struct worker *w, uint64_t now)
     set_accepting(w, accept_share_accepts(views, self, now));
 }
 
-/* Every SHARE_TICK_MS: count this worker's connections (for near_limit, and /livez), and decide
- * again, so that a paused worker that sleeps still takes over when the ones before it fill. */
-static void on_share_tick(struct loop *l, struct loop_timer *t, void *ctx)
+/* Count this worker's connections (for near_limit, and /livez) and decide again, so that a
+ * paused worker that sleeps still takes over when the ones before it fill. After MHD_run, as
+ * drain_turn (asking MHD for the count frees the connections it closed, with their callbacks). */
+static void share_count(struct worker *w)
 {
-    struct worker *w = ctx;
+    w->share_due = false;
     unsigned total = 0;
     bool near = false;
     for (size_t i = 0; i < w->n_daemons; i++) {
@@ -166,7 +168,14 @@ static void on_share_tick(struct loop *l, struct loop_timer *t, void *ctx)
     }
     atomic_store_explicit(&w->conns, total, memory_order_relaxed);
     atomic_store_explicit(&w->near_limit, near, memory_order_relaxed);
-    share_decide(w, loop_now_ms(l));
+    share_decide(w, loop_now_ms(w->loop));
+}
+
+/* Every SHARE_TICK_MS: share_count at the end of this turn. */
+static void on_share_tick(struct loop *l, struct loop_timer *t, void *ctx)
+{
+    struct worker *w = ctx;
+    w->share_due = true;
     loop_timer_arm(l, t, SHARE_TICK_MS);
 }
 
@@ -355,6 +364,8 @@ static void *run(void *arg)
         atomic_store_explicit(&w->beat_ms, loop_now_ms(w->loop), memory_order_relaxed);
         fcgi_engine_run(w->engine);
         reap_drained(w);
+        if (w->share_due)
+            share_count(w);
         if (atomic_load_explicit(&draining, memory_order_relaxed))
             drain_turn(w);
         atomic_fetch_add_explicit(&w->turns, 1, memory_order_release);
