@@ -17,9 +17,10 @@
 #                   nginx's 2 workers x upstream keepalive 2 = fcgi_load's connections
 #   PHP_RAMP=2      seconds the slow.php load runs before the static measurement (scenario 9)
 #   KEEP_TMP=1      keep the temp dir (docroot, configs, server logs)
-#   WRK_CPU=1       run wrk pinned to that CPU (taskset), with one thread unless WRK_THREADS
-#                   says otherwise: the issue 14 set-up; default: wrk -t2, not pinned
-#   WRK_THREADS=2   wrk's threads (scenarios 1-8, 11 and 12)
+#   WRK_CPU=1       wrk runs pinned to that CPU (taskset) with one thread unless WRK_THREADS
+#                   says otherwise: the set-up of issue 14, and the default; WRK_CPU=none: not
+#                   pinned, wrk -t2 (the tables before change 10 in docs/benchmarks.md)
+#   WRK_THREADS=1   wrk's threads (scenarios 1-8, 11 and 12)
 #   GZIP_STATIC=1   also put a precompressed page.html.gz (gzip -6) in the docroot and turn on
 #                   nginx's gzip_static (wharf serves FILE.gz itself); default: both compress
 #
@@ -60,7 +61,8 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 WHARF=${WHARF:-$TOP_DIR/src/wharf}
 FCGI_CONNS=${FCGI_CONNS:-4}
 PHP_RAMP=${PHP_RAMP:-2}
-WRK_CPU=${WRK_CPU:-}
+WRK_CPU=${WRK_CPU:-$( (($(nproc) > 1)) && echo 1 || echo none)}
+[[ $WRK_CPU == none ]] && WRK_CPU=
 WRK_THREADS=${WRK_THREADS:-$([[ -n $WRK_CPU ]] && echo 1 || echo 2)}
 WRK=(wrk)
 [[ -n $WRK_CPU ]] && WRK=(taskset -c "$WRK_CPU" wrk)
@@ -75,7 +77,8 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNS must be a positive integer"
 [[ $FCGI_CONNS =~ ^[1-9][0-9]*$ ]] || die "FCGI_CONNS must be a positive integer"
 [[ $PHP_RAMP =~ ^[0-9]+$ ]] || die "PHP_RAMP must be whole seconds"
-[[ -z $WRK_CPU || $WRK_CPU =~ ^[0-9]+$ ]] || die "WRK_CPU must be a CPU number (e.g. 1)"
+[[ -z $WRK_CPU || $WRK_CPU =~ ^[0-9]+$ ]] || die "WRK_CPU must be a CPU number (e.g. 1) or none"
+[[ -z $WRK_CPU || $WRK_CPU -lt $(nproc) ]] || die "WRK_CPU=$WRK_CPU: this machine has $(nproc) CPUs"
 [[ $WRK_THREADS =~ ^[1-9][0-9]*$ ]] || die "WRK_THREADS must be a positive integer"
 
 # "static" and "php" stand for their scenario numbers; check every name before starting
