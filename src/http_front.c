@@ -1156,6 +1156,9 @@ int http_front_start(const struct config *config, struct site_table *site_table,
      * benchmark's) stay on one worker, which on a bigger machine would leave cores idle */
     enum worker_accept wa = cfg->server.worker_accept;
     bool fill = wa == WORKER_ACCEPT_FILL || (wa == WORKER_ACCEPT_AUTO && n_workers <= 2);
+#ifndef MHD_HAVE_SET_ACCEPTING
+    fill = false; /* another libmicrohttpd than ours cannot pause a daemon (patch 0009) */
+#endif
     int rc = worker_create(n_workers, fill, errs);
     for (unsigned w = 0; rc == 0 && w < n_workers; w++) /* read by the workers' daemons */
         front_workers[w] = (struct front_worker){w, worker_conn_watches(w), worker_engine(w)};
