@@ -44,48 +44,29 @@ is "$(curl -sk -o /dev/null -w '%{http_version}' "$S/a.txt")" "1.1" "HTTP/1.1 ov
 stop_pid "$WPID"
 
 # configuration errors
-cat >"$T/nokey.ini" <<EOF
-[server]
-tls_listen = 127.0.0.1:$TLS_PORT
-tls_cert = $T/cert.pem
-[site a]
-root = $T/www
-EOF
+# tls_ini NAME CERT [KEY]: $T/NAME.ini with a TLS listener on CERT (and KEY), the key lines first
+# (the messages below name their line numbers), then a plain listener and a site
+tls_ini() {
+    {
+        printf '[server]\ntls_listen = 127.0.0.1:%s\ntls_cert = %s\n' "$TLS_PORT" "$2"
+        [ -n "${3:-}" ] && printf 'tls_key = %s\n' "$3"
+        printf 'listen = 127.0.0.1:%s\n[site a]\nroot = %s\n' "$PORT" "$T/www"
+    } >"$T/$1.ini"
+}
+tls_ini nokey "$T/cert.pem"
 out=$("$WHARF" --config "$T/nokey.ini" --test 2>&1)
 ok $((! $?)) "--test refuses tls_listen without tls_key"
 like "$out" "nokey.ini:2: tls_listen needs tls_cert and tls_key" "the message names the file and line"
-cat >"$T/missing.ini" <<EOF
-[server]
-tls_listen = 127.0.0.1:$TLS_PORT
-tls_cert = $T/nope.pem
-tls_key = $T/key.pem
-[site a]
-root = $T/www
-EOF
+tls_ini missing "$T/nope.pem" "$T/key.pem"
 out=$("$WHARF" --config "$T/missing.ini" --test 2>&1)
 ok $((! $?)) "--test refuses an unreadable tls_cert"
 like "$out" "missing.ini:3: tls_cert '.*nope.pem': No such file or directory" "the message names the certificate"
-cat >"$T/missingkey.ini" <<EOF
-[server]
-tls_listen = 127.0.0.1:$TLS_PORT
-tls_cert = $T/cert.pem
-tls_key = $T/nope.key
-[site a]
-root = $T/www
-EOF
+tls_ini missingkey "$T/cert.pem" "$T/nope.key"
 like "$("$WHARF" --config "$T/missingkey.ini" --test 2>&1)" \
     "missingkey.ini:4: tls_key '.*nope.key': No such file or directory" \
     "an unreadable tls_key is reported at its own line"
 printf 'not a certificate\n' >"$T/bad.pem"
-cat >"$T/bad.ini" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-tls_listen = 127.0.0.1:$TLS_PORT
-tls_cert = $T/bad.pem
-tls_key = $T/key.pem
-[site a]
-root = $T/www
-EOF
+tls_ini bad "$T/bad.pem" "$T/key.pem"
 out=$(timeout 10 "$WHARF" --config "$T/bad.ini" 2>&1)
 rc=$?
 ok $([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; echo $?) "a malformed certificate stops wharf at start (exit $rc)"
