@@ -82,7 +82,7 @@ EOF
 write_ini 1000
 start_wharf_ini "$T/wharf.ini"
 like "$(cat "$T/wharf.err")" "2 workers, filled in order" "the log says the workers are filled in order"
-wait_until 3000 [ "$(livez_field 1 accepting)" = false ]
+wait_until 3000 eval '[ "$(livez_field 1 accepting)" = false ]'
 ok $? "an idle server: worker 1 does not accept (worker 0 has time to spare)"
 hold 8 "$PORT" "$T/hold1"
 wait_until 5000 [ -s "$T/hold1" ]
@@ -96,7 +96,7 @@ stop_pid "$WPID"
 # ---- worker_accept = spread: every worker accepts, as before ------------------------------
 write_ini 1000 spread
 start_wharf_ini "$T/wharf.ini"
-holds_for 300 [ "$(livez_field 1 accepting)" = true ]
+holds_for 300 eval '[ "$(livez_field 1 accepting)" = true ]'
 ok $? "worker_accept = spread: worker 1 accepts on an idle server too"
 like "$(cat "$T/wharf.err")" "2 workers, accepting alike" "... and the log says so"
 stop_pid "$WPID"
@@ -105,7 +105,7 @@ stop_pid "$WPID"
 # max_connections = 16 over two workers: 8 for each; worker 0 counts as busy from 7 (7/8)
 write_ini 16
 start_wharf_ini "$T/wharf.ini"
-wait_until 3000 [ "$(livez_field 1 accepting)" = false ]
+wait_until 3000 eval '[ "$(livez_field 1 accepting)" = false ]'
 hold 14 "$PORT" "$T/hold2"
 wait_until 8000 [ -s "$T/hold2" ]
 is "$(cat "$T/hold2" 2>/dev/null)" "answered 14" "14 connections with room for 8 per worker: all answered"
@@ -119,7 +119,7 @@ stop_pid "$WPID"
 # ---- worker 0 stuck in long work ----------------------------------------------------------
 write_ini 1000
 start_wharf_ini "$T/wharf.ini"
-wait_until 3000 [ "$(livez_field 1 accepting)" = false ]
+wait_until 3000 eval '[ "$(livez_field 1 accepting)" = false ]'
 # three kept-alive connections, opened while the server is idle (so on worker 0), then each
 # asks at once for a listing of 100,000 files, which worker 0 builds in its loop; 80 ms later a
 # new connection asks for a small file
