@@ -272,6 +272,7 @@ struct server_conf {
     uint64_t header_timeout_ms;      /* whole request head must arrive within this */
     uint64_t max_header_bytes;       /* per-connection buffer for request line + headers */
     uint64_t max_uri_bytes;          /* longer request-targets get 414 */
+    uint64_t notsent_lowat;          /* TCP_NOTSENT_LOWAT of listeners; 0 = kernel */
     char *mime_types;                /* mime.types file; NULL = /etc/mime.types if present */
     uint64_t file_cache_bytes;       /* in-memory small-file cache; 0 = off */
     uint64_t file_cache_max_file;    /* largest file kept in memory */

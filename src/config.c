@@ -126,6 +126,7 @@ static const struct config_key keys[] = {
     {SEC_SERVER, "max_header_size", T_SIZE, SRV(max_header_bytes), "16k", 4 * KIB, 1 * MIB, NULL,
      0},
     {SEC_SERVER, "max_uri_length", T_SIZE, SRV(max_uri_bytes), "8k", 256, 64 * KIB, NULL, 0},
+    {SEC_SERVER, "tcp_notsent_lowat", T_SIZE, SRV(notsent_lowat), "16k", 0, 16 * MIB, NULL, 0},
     {SEC_SERVER, "mime_types", T_PATH, SRV(mime_types), NULL, 0, 0, NULL, 0},
     {SEC_SERVER, "file_cache", T_SIZE, SRV(file_cache_bytes), "64m", 0, 16 * GIB, NULL, 0},
     {SEC_SERVER, "file_cache_max_file", T_SIZE, SRV(file_cache_max_file), "256k", 0, 16 * MIB, NULL,

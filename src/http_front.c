@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -869,6 +870,27 @@ static int bind_one(const struct sockaddr *sa, socklen_t len, const char *text,
     return fd;
 }
 
+/*
+ * [server] tcp_notsent_lowat on a listen socket; the connections accepted from it inherit it
+ * (one call per listener, none per connection). A socket with at most this much unsent data
+ * queued hands each piece of a large body to TCP inside wharf's own sendfile() or write(),
+ * instead of queueing megabytes that go out later from the context of the client's ACKs: on a
+ * shared machine that is the client's CPU, and a receiver fed in bursts keeps its window
+ * small (docs/benchmarks.md, change 11). 0: the kernel's default (no limit unless
+ * net.ipv4.tcp_notsent_lowat says otherwise).
+ */
+static void set_notsent_lowat(int fd, uint64_t bytes)
+{
+#ifdef TCP_NOTSENT_LOWAT
+    int v = (int)bytes;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) != 0 && bytes)
+        log_warn("http", 0, "tcp_notsent_lowat: %s; the kernel's default applies", strerror(errno));
+#else
+    (void)fd;
+    (void)bytes;
+#endif
+}
+
 static uint16_t bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -1102,6 +1124,7 @@ int http_front_listen(const struct config *config, struct errlist *errs)
         for (size_t j = before; j < n_lfds; j++) {
             llas[j] = la;
             ltls[j] = is_tls;
+            set_notsent_lowat(lfds[j], cfg->server.notsent_lowat);
         }
     }
     for (int i = 0; i < n_passed; i++) {
@@ -1291,6 +1314,7 @@ int http_front_listen_prepare(const struct config *c, struct errlist *errs)
         bind_addr(la, fds, &n, NULL, 0, errs);
         for (size_t j = 0; j < n; j++) {
             if (n_pending < MAX_LISTEN && n_lsocks + n_pending < MAX_LISTEN) {
+                set_notsent_lowat(fds[j], s->notsent_lowat);
                 pending[n_pending++] = (typeof(pending[0])){fds[j], la, is_tls};
             } else {
                 close(fds[j]);
@@ -1328,7 +1352,11 @@ void http_front_listen_commit(const struct server_conf *s)
             stays = same_key(l, &s->listen[i], false);
         for (size_t i = 0; i < s->n_tls_listen && !stays; i++)
             stays = same_key(l, &s->tls_listen[i], true);
-        if (stays) {
+        if (stays) { /* a changed tcp_notsent_lowat: for the connections it accepts from now */
+            const union MHD_DaemonInfo *di =
+                l->d[0] ? MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD) : NULL;
+            if (di)
+                set_notsent_lowat(di->listen_fd, s->notsent_lowat);
             j++;
             continue;
         }

@@ -235,6 +235,7 @@ static void test_defaults(void)
     is_int(cfg.server.header_timeout_ms, 30000, "default header_timeout");
     is_int(cfg.server.max_header_bytes, 16384, "default max_header_size");
     is_int(cfg.server.max_uri_bytes, 8192, "default max_uri_length");
+    is_int(cfg.server.notsent_lowat, 16384, "default tcp_notsent_lowat");
     ok(cfg.server.mime_types == NULL, "default mime_types");
     is_int(cfg.server.file_cache_bytes, 64 << 20, "default file_cache");
     is_int(cfg.server.file_cache_max_file, 256 << 10, "default file_cache_max_file");
@@ -924,11 +925,12 @@ static void test_full_fixture(const char *dir)
     is_int(cfg.server.header_timeout_ms, 10000, "full: header_timeout 10s");
     is_int(cfg.server.max_header_bytes, 32768, "full: max_header_size 32KiB");
     is_int(cfg.server.max_uri_bytes, 4096, "full: max_uri_length");
+    is_int(cfg.server.notsent_lowat, 0, "full: tcp_notsent_lowat 0 (the kernel's)");
     is_str(cfg.server.mime_types, "/etc/mime.types", "full: quoted mime_types");
     is_int(cfg.server.file_cache_bytes, 1 << 30, "full: file_cache 1G");
     is_int(cfg.server.gzip_cache_bytes, 0, "full: gzip_cache off");
     is_str(cfg.sites[0].name, "blog", "full: site 1 name");
-    is_int(cfg.sites[0].line, 20, "full: site 1 header line");
+    is_int(cfg.sites[0].line, 21, "full: site 1 header line");
     is_str(cfg.sites[0].hosts.v[0], "blog.example.com", "full: host lower-cased");
     is_str(cfg.sites[0].hosts.v[1], "www.blog.example.com", "full: port stripped");
     is_str(cfg.sites[0].hosts.v[2], "static.example.com", "full: trailing dot stripped");
@@ -939,7 +941,7 @@ static void test_full_fixture(const char *dir)
     is_int(cfg.sites[0].follow_symlinks, FOLLOW_ON, "full: follow_symlinks on");
     is_str(cfg.sites[1].name, "files", "full: site name trimmed");
     is_str(cfg.sites[1].root, "/srv/files#1", "full: '#' in a value");
-    is_int(cfg.sites[1].root_line, 32, "full: root_line");
+    is_int(cfg.sites[1].root_line, 33, "full: root_line");
     is_int(cfg.sites[1].index.n, 4, "full: default index");
     is_str(cfg.sites[1].access_log, "/var/log/wharf/files.log", "full: access_log path");
     is_int(cfg.sites[1].follow_symlinks, FOLLOW_OFF, "full: follow_symlinks off");

@@ -84,7 +84,8 @@ static void test_server_changes(void)
     config_dispose(&b);
     load(&b, "[server]\nlisten = 127.0.0.1:8081\nworkers = 3\nmax_uri_length = 1k\n"
              "max_connections_per_ip = 5\nheader_timeout = 5s\nidle_timeout = 2s\n"
-             "max_header_size = 8k\nmax_connections = 50\n[site d]\nroot = /tmp\n");
+             "max_header_size = 8k\nmax_connections = 50\ntcp_notsent_lowat = 64k\n"
+             "[site d]\nroot = /tmp\n");
     size_t n = reload_server_changes(&a.server, &b.server, keys, 4);
     is_int(n, 2, "workers and max_connections need a restart (listen and the limits do not)");
     ok(n == 2 && strcmp(keys[0], "workers") == 0 && strcmp(keys[1], "max_connections") == 0,
