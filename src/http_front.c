@@ -877,7 +877,8 @@ static int bind_one(const struct sockaddr *sa, socklen_t len, const char *text,
  * instead of queueing megabytes that go out later from the context of the client's ACKs: on a
  * shared machine that is the client's CPU, and a receiver fed in bursts keeps its window
  * small (docs/benchmarks.md, change 11). 0: the kernel's default (no limit unless
- * net.ipv4.tcp_notsent_lowat says otherwise).
+ * net.ipv4.tcp_notsent_lowat says otherwise). Plain listeners only: on a TLS one the worker
+ * encrypts every record and is the limit itself, and taking on the sending cost 14 % there.
  */
 static void set_notsent_lowat(int fd, uint64_t bytes)
 {
@@ -1124,7 +1125,8 @@ int http_front_listen(const struct config *config, struct errlist *errs)
         for (size_t j = before; j < n_lfds; j++) {
             llas[j] = la;
             ltls[j] = is_tls;
-            set_notsent_lowat(lfds[j], cfg->server.notsent_lowat);
+            if (!is_tls)
+                set_notsent_lowat(lfds[j], cfg->server.notsent_lowat);
         }
     }
     for (int i = 0; i < n_passed; i++) {
@@ -1314,7 +1316,8 @@ int http_front_listen_prepare(const struct config *c, struct errlist *errs)
         bind_addr(la, fds, &n, NULL, 0, errs);
         for (size_t j = 0; j < n; j++) {
             if (n_pending < MAX_LISTEN && n_lsocks + n_pending < MAX_LISTEN) {
-                set_notsent_lowat(fds[j], s->notsent_lowat);
+                if (!is_tls)
+                    set_notsent_lowat(fds[j], s->notsent_lowat);
                 pending[n_pending++] = (typeof(pending[0])){fds[j], la, is_tls};
             } else {
                 close(fds[j]);
@@ -1354,7 +1357,7 @@ void http_front_listen_commit(const struct server_conf *s)
             stays = same_key(l, &s->tls_listen[i], true);
         if (stays) { /* a changed tcp_notsent_lowat: for the connections it accepts from now */
             const union MHD_DaemonInfo *di =
-                l->d[0] ? MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD) : NULL;
+                l->d[0] && !l->tls ? MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD) : NULL;
             if (di)
                 set_notsent_lowat(di->listen_fd, s->notsent_lowat);
             j++;

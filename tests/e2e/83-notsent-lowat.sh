@@ -4,24 +4,33 @@
 # asks for a 10 MiB file and reads nothing leaves the server's socket with at most the low-water
 # mark plus one segment unsent (default 16k), or megabytes with tcp_notsent_lowat = 0 (the
 # kernel's default). Covered: a socket wharf binds, one passed by systemd-socket-activate, a
-# reload that changes the value on a listener it keeps, and a whole body still arriving intact.
+# reload that changes the value on a listener it keeps, a whole body still arriving intact, and
+# a tls_listen socket, which keeps the kernel's default (its worker encrypts every record and is
+# the limit there).
 . "$(dirname "$0")/lib.sh"
 
 command -v ss >/dev/null || skip_all "ss (iproute2) is not installed"
 command -v systemd-socket-activate >/dev/null || skip_all "systemd-socket-activate is not installed"
+command -v openssl >/dev/null || skip_all "openssl is not installed"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -days 2 \
+    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || bail "openssl could not make a certificate"
 mkdir -p "$T/www"
 head -c $((10 * 1024 * 1024)) /dev/urandom >"$T/www/10m.bin"
 
-# unsent PORT: bytes the server holds unsent on one connection whose client reads nothing (its
-# receive buffer is 64 KiB, so the rest of the 10 MiB waits on the server's side), 0.5 s after
-# the request
+# unsent PORT [tls]: bytes the server holds unsent on one connection whose client reads nothing
+# (its receive buffer is 64 KiB, so the rest of the 10 MiB waits on the server's side), 0.5 s
+# after the request
 unsent() {
-    python3 - "$1" <<'EOF'
-import re, socket, subprocess, sys, time
+    python3 - "$1" "${2:-}" <<'EOF'
+import re, socket, ssl, subprocess, sys, time
 port = int(sys.argv[1])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.connect(("127.0.0.1", port))
+if sys.argv[2] == "tls":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    s = ctx.wrap_socket(s, server_hostname="localhost")
 s.sendall(b"GET /10m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(0.5)
 me = s.getsockname()[1]
@@ -67,6 +76,23 @@ wait_until 5000 eval '[ "$(reloads)" -ge 2 ]'
 n=$(unsent "$PORT")
 ok $([[ $n =~ ^[0-9]+$ ]] && ((n < 256 * 1024)) && echo 0 || echo 1) \
     "a reload to 64k: a new connection keeps little unsent again ($n bytes)"
+stop_pid "$WPID"
+
+# ---- a tls_listen socket keeps the kernel's default ------------------------------------------
+PORT=$(free_port)
+TPORT=$(free_port)
+write_ini 16k
+sed -i "2a tls_listen = 127.0.0.1:$TPORT\ntls_cert = $T/cert.pem\ntls_key = $T/key.pem" "$T/wharf.ini"
+start_wharf_ini "$T/wharf.ini"
+wait_until 5000 eval 'curl -sk -o /dev/null "https://127.0.0.1:$TPORT/"' || bail "the TLS listener did not answer"
+n=$(unsent "$TPORT" tls)
+ok $([[ $n =~ ^[0-9]+$ ]] && ((n > 1024 * 1024)) && echo 0 || echo 1) \
+    "tls_listen keeps the kernel's default: megabytes unsent ($n bytes)"
+n=$(unsent "$PORT")
+ok $([[ $n =~ ^[0-9]+$ ]] && ((n < 256 * 1024)) && echo 0 || echo 1) \
+    "... while the plain listener beside it has tcp_notsent_lowat = 16k ($n bytes)"
+is "$(curl -sk --max-time 20 "https://127.0.0.1:$TPORT/10m.bin" | cmp - "$T/www/10m.bin" && echo same)" same \
+    "the 10 MiB body arrives whole over TLS"
 stop_pid "$WPID"
 
 # ---- 0 from the start -------------------------------------------------------------------------
