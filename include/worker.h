@@ -32,8 +32,6 @@ enum worker_post {
     WORKER_POST_ADD,    /* run a new daemon */
     WORKER_POST_REMOVE, /* its listener is gone: close its connections as a drain does (idle
                          * ones at once, busy ones after their response), then stop it */
-    WORKER_POST_RETIRE, /* replaced (a new certificate): its connections go on until they
-                         * close, then stop it */
 };
 /** A reload: give running worker i a new daemon, or make it stop accepting on one and stop it
  *  once its last connection is gone (enum worker_post). Done by the worker at its next turn

@@ -276,11 +276,10 @@ static void take_posts(struct worker *w)
                     if (fd != MHD_INVALID_SOCKET)
                         close(fd); /* (a drain quiesced every daemon already) */
                     w->draining[j] = true;
-                    w->closing[j] = p->what == WORKER_POST_REMOVE;
+                    w->closing[j] = true;
                     /* mark its connections now, before this turn's MHD_run answers a request
                      * that just arrived (reap_drained repeats it every turn for new ones) */
-                    if (w->closing[j])
-                        conn_watch_close_owner(w->watches, p->d, clock_ms());
+                    conn_watch_close_owner(w->watches, p->d, clock_ms());
                 }
             }
         }
