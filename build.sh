@@ -12,14 +12,14 @@ cd "$(dirname "$0")"
 # applications, goaccess to read the combined access log). WordPress itself is not installed
 # (the package pulls in Apache): its e2e test fetches it with apt-get download; these are its
 # other dependencies and a MariaDB the test runs privately (installing mariadb-server may start
-# the system's own; the tests never use it).
+# the system's own; the tests never use it). iproute2: `ss`, which e2e 83 reads sockets with.
 PACKAGES=(build-essential autoconf automake libtool pkg-config
           libmicrohttpd-dev zlib1g-dev libinih-dev libfcgi-dev libgnutls28-dev libsystemd-dev
           libcurl4-gnutls-dev libcrypt-dev libbrotli-dev libzstd-dev systemd
           curl python3 python3-prometheus-client git php-fpm php-cli media-types dokuwiki openssl procps
           php-mysql php-gd libjs-underscore libjs-cropper php-getid3 mariadb-server mariadb-client
           goaccess python3-yaml tmux gnutls-bin apache2-utils whois zstd php-laravel-framework
-          uacme pebble strace xz-utils patch)
+          uacme pebble strace xz-utils patch iproute2)
 # ./build.sh test-image: builds the Containerfile with buildah on a debootstrap-made Debian base
 IMAGE_PACKAGES=(buildah debootstrap curl python3 git openssl)
 
