@@ -1339,6 +1339,16 @@ int http_front_listen_prepare(const struct config *c, struct errlist *errs)
     return 0;
 }
 
+/* A listener a reload keeps: a changed tcp_notsent_lowat holds for the connections it accepts
+ * from now (its daemons share one socket). */
+static void keep_listener(const struct lsock *l, const struct server_conf *s)
+{
+    const union MHD_DaemonInfo *di =
+        l->d[0] && !l->tls ? MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD) : NULL;
+    if (di)
+        set_notsent_lowat(di->listen_fd, s->notsent_lowat);
+}
+
 void http_front_listen_commit(const struct server_conf *s)
 {
     if (pending_set) {
@@ -1355,11 +1365,8 @@ void http_front_listen_commit(const struct server_conf *s)
             stays = same_key(l, &s->listen[i], false);
         for (size_t i = 0; i < s->n_tls_listen && !stays; i++)
             stays = same_key(l, &s->tls_listen[i], true);
-        if (stays) { /* a changed tcp_notsent_lowat: for the connections it accepts from now */
-            const union MHD_DaemonInfo *di =
-                l->d[0] && !l->tls ? MHD_get_daemon_info(l->d[0], MHD_DAEMON_INFO_LISTEN_FD) : NULL;
-            if (di)
-                set_notsent_lowat(di->listen_fd, s->notsent_lowat);
+        if (stays) {
+            keep_listener(l, s);
             j++;
             continue;
         }
