@@ -1199,7 +1199,9 @@ int http_front_start(const struct config *config, struct site_table *site_table,
     for (size_t i = 0; rc == 0 && i < n_lfds; i++)
         log_info("http", 0, "listening on %s (port %u%s, %u worker%s%s)", llas[i]->text,
                  bound_port(lfds[i]), ltls[i] ? ", TLS" : "", n_workers, n_workers == 1 ? "" : "s",
-                 n_workers == 1 ? "" : fill ? ", filled in order" : ", accepting alike");
+                 n_workers == 1 ? ""
+                 : fill         ? ", filled in order"
+                                : ", accepting alike");
     close_listeners(); /* every daemon has its own descriptor of the socket */
     if (rc == 0)
         rc = worker_start(errs);
