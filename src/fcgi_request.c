@@ -714,6 +714,22 @@ static struct MHD_Response *response_head_only(const struct cgi_head *h, struct 
     return response_bodiless(o->size);
 }
 
+/* A complete 304: no body, and the application's Content-Length if it gave one (the length
+ * of the 200 it stands for), else none. Its empty buffer would be announced as
+ * "Content-Length: 0", which tells a cache that updates its stored headers from a 304 that the
+ * page is empty (RFC 9110 §8.6); an unknown size gets neither that nor chunked encoding
+ * (libmicrohttpd patch 0011). */
+static struct MHD_Response *response_not_modified(const struct cgi_head *h, struct backend_out *o)
+{
+#ifdef MHD_HAVE_UNSIZED_304
+    o->size = h->has_content_length ? h->content_length : MHD_SIZE_UNKNOWN;
+#else /* another libmicrohttpd would send an unsized 304 chunked: Content-Length: 0, as before */
+    o->size = h->has_content_length ? h->content_length : 0;
+#endif
+    free(o->body);
+    return response_bodiless(o->size);
+}
+
 /* A complete body: one buffer response with Content-Length (the fast path), compressed if
  * that was chosen and makes it smaller. On success the response owns o->body. */
 static struct MHD_Response *response_whole(struct backend_out *o)
@@ -807,6 +823,8 @@ static enum MHD_Result queue_backend_response(struct MHD_Connection *c, struct r
     struct MHD_Response *resp;
     if (o.complete && r->is_head)
         resp = response_head_only(h, &o);
+    else if (o.complete && o.status == MHD_HTTP_NOT_MODIFIED)
+        resp = response_not_modified(h, &o);
     else if (o.complete)
         resp = response_whole(&o);
     else if (o.gz == GZIP_COMPRESS)

@@ -225,7 +225,7 @@ rm -f "$T/go2"
 curl -s -o "$T/s2.out" "$(URL "/stream.php?marker=$T/go2&log=1")" &
 CPID=$!
 PIDS+=("$CPID")
-wait_until 10000 grep -q FIRST-PART-END "$T/s2.out"
+wait_until 10000 grep -qs FIRST-PART-END "$T/s2.out"
 touch "$T/go2"
 wait "$CPID"
 got=$(stat -c %s "$T/s2.out")
@@ -237,7 +237,7 @@ curl -s -N --compressed -o "$T/s3.out" -w '%{size_download}' "${G[@]}" \
     "$(URL "/stream.php?marker=$T/go3&log=2")" >"$T/s3.size" &
 CPID=$!
 PIDS+=("$CPID")
-wait_until 10000 grep -q FIRST-PART-END "$T/s3.out"
+wait_until 10000 grep -qs FIRST-PART-END "$T/s3.out"
 touch "$T/go3"
 wait "$CPID"
 got=$(cat "$T/s3.size")
