@@ -27,7 +27,7 @@
 #include "loop.h"
 #include "stat_memo.h"
 
-#define SWEEP_MS 1000 /* conn_watch's header deadline is looked at this often */
+#define SWEEP_MS 1000    /* conn_watch's header deadline is looked at this often */
 #define SHARE_TICK_MS 50 /* a worker counts its connections and looks at who accepts */
 
 struct worker {
@@ -39,8 +39,8 @@ struct worker {
     struct loop_timer sweep;
     struct MHD_Daemon *daemons[WORKER_MAX_DAEMONS];
     struct loop_watch *daemon_watch[WORKER_MAX_DAEMONS]; /* its epoll fd in the loop */
-    bool draining[WORKER_MAX_DAEMONS]; /* a reload removed or replaced it: stopped once empty */
-    bool closing[WORKER_MAX_DAEMONS];  /* ... removed: its connections are closed (drain) */
+    bool draining[WORKER_MAX_DAEMONS]; /* a reload removed it: its connections are closed as a
+                                        * drain does, and it is stopped once empty */
     size_t n_daemons;
     _Atomic uint64_t beat_ms; /* loop time of its last turn (worker_heartbeat_ms) */
     _Atomic uint64_t turns;   /* loop turns finished (worker_epoch) */
@@ -142,7 +142,8 @@ static void share_decide(struct worker *w, uint64_t now)
         return;
     struct accept_share_view views[WORKER_MAX];
     for (unsigned j = 0; j < self; j++) {
-        views[j].waiting_since = atomic_load_explicit(&workers[j].waiting_since, memory_order_relaxed);
+        views[j].waiting_since =
+            atomic_load_explicit(&workers[j].waiting_since, memory_order_relaxed);
         views[j].idle_ms = atomic_load_explicit(&workers[j].idle_ms, memory_order_relaxed);
         views[j].near_limit = atomic_load_explicit(&workers[j].near_limit, memory_order_relaxed);
     }
@@ -234,7 +235,6 @@ int worker_add_daemon(unsigned i, struct MHD_Daemon *d, unsigned conn_limit)
         MHD_set_accepting(d, MHD_NO);
 #endif
     w->draining[w->n_daemons] = false;
-    w->closing[w->n_daemons] = false;
     w->daemons[w->n_daemons++] = d;
     return 0;
 }
@@ -249,7 +249,6 @@ static void drop_daemon(struct worker *w, size_t j)
     w->daemon_watch[j] = w->daemon_watch[w->n_daemons];
     w->daemon_limit[j] = w->daemon_limit[w->n_daemons];
     w->draining[j] = w->draining[w->n_daemons];
-    w->closing[j] = w->closing[w->n_daemons];
 }
 
 /* The posted daemons: on w's thread (or after it stopped). A removed one stops accepting now
@@ -276,7 +275,6 @@ static void take_posts(struct worker *w)
                     if (fd != MHD_INVALID_SOCKET)
                         close(fd); /* (a drain quiesced every daemon already) */
                     w->draining[j] = true;
-                    w->closing[j] = true;
                     /* mark its connections now, before this turn's MHD_run answers a request
                      * that just arrived (reap_drained repeats it every turn for new ones) */
                     conn_watch_close_owner(w->watches, p->d, clock_ms());
@@ -288,14 +286,13 @@ static void take_posts(struct worker *w)
     }
 }
 
-/* Stop the draining daemons whose connections are all gone. Those of removed listeners
- * (closing): close their idle connections, and mark their busy ones to close after their
- * response, as a drain does. */
+/* The daemons of removed listeners: close their idle connections and mark their busy ones to
+ * close after their response, as a drain does; stop each once its connections are all gone. */
 static void reap_drained(struct worker *w)
 {
     uint64_t now = 0;
     for (size_t j = 0; j < w->n_daemons; j++)
-        if (w->closing[j])
+        if (w->draining[j])
             conn_watch_close_owner(w->watches, w->daemons[j], now ? now : (now = clock_ms()));
     for (size_t j = 0; j < w->n_daemons;) {
         const union MHD_DaemonInfo *di =

@@ -106,6 +106,7 @@ stop_pid "$WPID"
 write_ini 16
 start_wharf_ini "$T/wharf.ini"
 wait_until 3000 eval '[ "$(livez_field 1 accepting)" = false ]'
+ok $? "max_connections = 16, idle: worker 1 does not accept yet"
 hold 14 "$PORT" "$T/hold2"
 wait_until 8000 [ -s "$T/hold2" ]
 is "$(cat "$T/hold2" 2>/dev/null)" "answered 14" "14 connections with room for 8 per worker: all answered"
@@ -120,6 +121,7 @@ stop_pid "$WPID"
 write_ini 1000
 start_wharf_ini "$T/wharf.ini"
 wait_until 3000 eval '[ "$(livez_field 1 accepting)" = false ]'
+ok $? "idle again: worker 1 does not accept before the long work"
 # three kept-alive connections, opened while the server is idle (so on worker 0), then each
 # asks at once for a listing of 100,000 files, which worker 0 builds in its loop; 80 ms later a
 # new connection asks for a small file
