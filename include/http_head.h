@@ -50,6 +50,9 @@ struct http_head {
  *  answer must close the connection: the framing of what follows is unknown. */
 unsigned http_head_check(const struct http_head *h, const char **why);
 
+/** The longest authority an absolute-form target may have: a DNS name (253) and a port. */
+#define HTTP_HEAD_AUTHORITY_MAX 259
+
 /** RFC 9110 7.2 / RFC 3986 3.2.2: s[0..n) is a valid Host value (uri-host [":" port]). */
 bool http_head_host_ok(const char *s, size_t n);
 

@@ -45,6 +45,7 @@
 #include "gzip.h"
 #include "live_reload.h"
 #include "handler.h"
+#include "http_head.h"
 #include "log.h"
 #include "path.h"
 #include "response.h"
@@ -299,6 +300,32 @@ static uint32_t hash_text(const char *s)
     return h;
 }
 
+/*
+ * An absolute-form target ("GET http://host:8080/x?q", RFC 9112 3.2.2): the site was picked by
+ * its authority and the Host field is to be ignored, so the script gets what nginx gives it:
+ * the origin form ("/x?q") as REQUEST_URI and the authority as its host (HTTP_HOST and
+ * SERVER_NAME). Returns the origin form (heap, the caller frees it) and copies the authority
+ * into authority[cap]; NULL for any other target.
+ */
+static char *absolute_form(const char *target, char *authority, size_t cap)
+{
+    struct path_target t;
+    if (target[0] == '/' || path_split_target(target, strlen(target), &t) != PATH_OK ||
+        !t.authority || t.authority_len >= cap)
+        return NULL;
+    copy_str(authority, t.authority_len + 1, t.authority);
+    char *origin = xmalloc(t.path_len + t.query_len + 2);
+    memcpy(origin, t.path, t.path_len);
+    size_t n = t.path_len;
+    if (t.query) {
+        origin[n++] = '?';
+        memcpy(origin + n, t.query, t.query_len);
+        n += t.query_len;
+    }
+    origin[n] = '\0';
+    return origin;
+}
+
 /* The CGI params (name-value pairs, the PARAMS content) into q->params; fcgi_exchange encodes
  * the records on the connection. -1 when they exceed FCGI_REQ_PARAMS_MAX. */
 static int build_params(struct MHD_Connection *c, struct request *r, const struct fcgi_http *h)
@@ -307,6 +334,14 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
     const struct site_conf *site = r->site;
     struct header_set hs = {.n = 0};
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &hs);
+    const char *target = r->error_target ? r->error_target : r->target; /* error_page: the
+                                                                         * original's */
+    char authority[HTTP_HEAD_AUTHORITY_MAX + 1];
+    char *origin = absolute_form(target, authority, sizeof authority);
+    if (origin)
+        for (size_t i = 0; i < hs.n; i++)
+            if (ascii_casecmp(hs.v[i].name, MHD_HTTP_HEADER_HOST) == 0)
+                hs.v[i].value = authority;
 
     char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
     unsigned remote_port, local_port;
@@ -329,7 +364,8 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
         site_resolved_root(r->rt, docroot, sizeof docroot);
 
     char server_name[256];
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *host =
+        origin ? authority : MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (host) {
         size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
         copy_str(server_name, n + 1 < sizeof server_name ? n + 1 : sizeof server_name, host);
@@ -345,8 +381,7 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
                  p->server_software_comment);
     struct cgi_request cr = {
         .method = r->method,
-        .request_uri = r->error_target ? r->error_target : r->target, /* error_page: the
-                                                                       * original's */
+        .request_uri = origin ? origin : target,
         .query = h->query,
         .script_name = h->script,
         .path_info = h->path_info,
@@ -375,7 +410,9 @@ static int build_params(struct MHD_Connection *c, struct request *r, const struc
         .env = {{p->env.v, p->env.n}, {site->fcgi.env.v, site->fcgi.env.n}},
     };
     buf_reserve(&q->params, 2048); /* a typical request's params: one allocation, not five */
-    return cgi_env_build(&cr, fcgi_exchange_param, &q->params) ? -1 : 0;
+    int rc = cgi_env_build(&cr, fcgi_exchange_param, &q->params) ? -1 : 0;
+    free(origin);
+    return rc;
 }
 
 /* ---- responses ---------------------------------------------------------------------------- */

@@ -566,12 +566,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
         return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
-    char authority[256];
+    char authority[HTTP_HEAD_AUTHORITY_MAX + 1];
     if (t.authority) {
-        /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
-        copy_str(authority,
-                 t.authority_len < sizeof authority ? t.authority_len + 1 : sizeof authority,
-                 t.authority);
+        /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2);
+         * http_head_check() has seen to its syntax and length */
+        if (t.authority_len >= sizeof authority)
+            return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
+                                  NULL);
+        copy_str(authority, t.authority_len + 1, t.authority);
         host = authority;
     }
     unsigned gate_status = enter_site(c, r, host);

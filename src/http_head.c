@@ -337,9 +337,37 @@ static unsigned check_fields(const struct http_head *h, struct framing_fields *f
     return 0;
 }
 
-/* RFC 9112 3.2: exactly one valid Host in HTTP/1.1 */
-static unsigned check_host(const struct framing_fields *ff, bool is_1_0, const char **why)
+/* The authority of an absolute-form target ("http://host:port/x"), which names the site
+ * instead of Host (RFC 9112 3.2.2); NULL for any other form. */
+static const char *target_authority(const struct http_head *h, size_t *len)
 {
+    size_t skip = h->target_len >= 7 && ci_equal(h->target, 7, "http://")    ? 7
+                  : h->target_len >= 8 && ci_equal(h->target, 8, "https://") ? 8
+                                                                             : 0;
+    if (!skip)
+        return NULL;
+    const char *a = h->target + skip;
+    size_t n = 0;
+    while (skip + n < h->target_len && !memchr("/?#", a[n], 3))
+        n++;
+    *len = n;
+    return a;
+}
+
+/* RFC 9112 3.2: exactly one valid Host in HTTP/1.1, and an absolute-form target's authority
+ * as valid as a Host: it is what picks the site and what the application sees as its host */
+static unsigned check_host(const struct http_head *h, const struct framing_fields *ff, bool is_1_0,
+                           const char **why)
+{
+    size_t auth_len;
+    const char *auth = target_authority(h, &auth_len);
+    /* note: RFC 9110 4.2.4 says to treat userinfo in an http(s) URI as an error, and
+     * http_head_host_ok refuses the '@' of one; an empty host is never valid for http(s) */
+    if (auth && (auth_len == 0 || auth_len > HTTP_HEAD_AUTHORITY_MAX ||
+                 !http_head_host_ok(auth, auth_len))) {
+        *why = "Malformed host in the request target.";
+        return 400;
+    }
     if (ff->n_host > 1) {
         *why = "More than one Host header.";
         return 400;
@@ -421,7 +449,7 @@ unsigned http_head_check(const struct http_head *h, const char **why)
     st = check_fields(h, &ff, why);
     if (st)
         return st;
-    st = check_host(&ff, is_1_0, why);
+    st = check_host(h, &ff, is_1_0, why);
     if (st)
         return st;
     st = check_framing(&ff, is_1_0, why);

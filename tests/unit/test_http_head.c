@@ -157,6 +157,23 @@ int main(void)
     EXPECT("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400, "userinfo in Host");
     EXPECT("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "unterminated IP literal");
     EXPECT("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400, "bad percent-encoding in Host");
+    /* absolute-form: the target's authority picks the site (RFC 9112 3.2.2), so it is a Host */
+    EXPECT("GET http://b.example:8080/x?q HTTP/1.1\r\n" H "\r\n", 0, "absolute-form");
+    EXPECT("GET HTTPS://[::1]:443 HTTP/1.1\r\n" H "\r\n", 0, "absolute-form, IP literal, no path");
+    EXPECT("GET http://b:8x/ HTTP/1.1\r\n" H "\r\n", 400, "absolute-form with a bad port");
+    EXPECT("GET http://b\\c/ HTTP/1.1\r\n" H "\r\n", 400, "absolute-form with a backslash");
+    EXPECT("GET http://a%zz/ HTTP/1.1\r\n" H "\r\n", 400, "absolute-form, bad percent");
+    EXPECT("GET http://u@b/ HTTP/1.1\r\n" H "\r\n", 400, "absolute-form with userinfo");
+    EXPECT("GET http:///x HTTP/1.1\r\n" H "\r\n", 400, "absolute-form without a host");
+    EXPECT("GET http://?x HTTP/1.1\r\n" H "\r\n", 400, "absolute-form, empty host, query");
+    {
+        char req[600];
+        snprintf(req, sizeof req, "GET http://%0260d/ HTTP/1.1\r\n" H "\r\n", 0);
+        expect(req, strlen(req), 400, "absolute-form host longer than HTTP_HEAD_AUTHORITY_MAX");
+        snprintf(req, sizeof req, "GET http://%0253d:65535/ HTTP/1.1\r\n" H "\r\n", 0);
+        expect(req, strlen(req), 0, "absolute-form, a 253-byte name and a port");
+    }
+    EXPECT("GET ftp://a/x HTTP/1.1\r\n" H "\r\n", 0, "other schemes are the router's (400 there)");
 
     /* request line */
     EXPECT("G@T / HTTP/1.1\r\n" H "\r\n", 400, "method G@T is not a token");
