@@ -246,6 +246,25 @@ static unsigned check_transfer_encoding(const char *v, size_t n, const char **wh
     return 0;
 }
 
+/* RFC 9110 10.1.1: Expect is a list whose only defined member is "100-continue" (any case;
+ * libmicrohttpd answers it); empty members are ignored (RFC 9110 5.6.1) */
+static bool expect_ok(const char *v, size_t n)
+{
+    size_t i = 0;
+
+    while (i <= n) {
+        size_t start = i;
+        while (i < n && v[i] != ',')
+            i++;
+        const char *e = v + start;
+        size_t len = i++ - start;
+        trim_ows(&e, &len);
+        if (len && !ci_equal(e, len, "100-continue"))
+            return false;
+    }
+    return true;
+}
+
 /* ---- the check, step by step --------------------------------------------------------- */
 
 /* The fields that decide which site a request is for and where its body ends. Each is
@@ -253,6 +272,7 @@ static unsigned check_transfer_encoding(const char *v, size_t n, const char **wh
 struct framing_fields {
     const struct http_head_field *host, *cl, *te;
     unsigned n_host, n_cl, n_te;
+    const struct http_head_field *expect_other; /* an Expect naming more than 100-continue */
 };
 
 /* Version first: a 505 for HTTP/2+ wins over anything else wrong in the line. */
@@ -333,6 +353,8 @@ static unsigned check_fields(const struct http_head *h, struct framing_fields *f
             ff->cl = f, ff->n_cl++;
         else if (name_is(f, "Transfer-Encoding"))
             ff->te = f, ff->n_te++;
+        else if (name_is(f, "Expect") && !expect_ok(f->value, f->value_len))
+            ff->expect_other = f;
     }
     return 0;
 }
@@ -455,6 +477,10 @@ unsigned http_head_check(const struct http_head *h, const char **why)
     st = check_framing(&ff, is_1_0, why);
     if (st)
         return st;
+    if (ff.expect_other) { /* RFC 9110 10.1.1 MAY; Apache does, nginx ignores it */
+        *why = "The only expectation supported is 100-continue.";
+        return 417;
+    }
     *why = NULL;
     return 0;
 }

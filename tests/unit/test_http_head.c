@@ -157,6 +157,17 @@ int main(void)
     EXPECT("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400, "userinfo in Host");
     EXPECT("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "unterminated IP literal");
     EXPECT("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400, "bad percent-encoding in Host");
+    /* Expect (RFC 9110 10.1.1): 100-continue only */
+    EXPECT("POST / HTTP/1.1\r\n" H "Expect: 100-continue\r\nContent-Length: 1\r\n\r\n", 0,
+           "Expect: 100-continue");
+    EXPECT("POST / HTTP/1.1\r\n" H "Expect: 100-Continue , \r\n\r\n", 0, "any case, empty member");
+    EXPECT("GET / HTTP/1.1\r\n" H "Expect: \r\n\r\n", 0, "an empty Expect asks nothing");
+    EXPECT("GET / HTTP/1.1\r\n" H "Expect: something\r\n\r\n", 417, "an unknown expectation");
+    EXPECT("GET / HTTP/1.1\r\n" H "Expect: 100-continue, x=1\r\n\r\n", 417,
+           "100-continue and more");
+    EXPECT("GET / HTTP/1.1\r\n" H "Expect: 100-continue\r\nExpect: 101\r\n\r\n", 417,
+           "a second Expect field");
+    EXPECT("GET / HTTP/1.1\r\nExpect: x\r\n\r\n", 400, "a 400 comes before the 417");
     /* absolute-form: the target's authority picks the site (RFC 9112 3.2.2), so it is a Host */
     EXPECT("GET http://b.example:8080/x?q HTTP/1.1\r\n" H "\r\n", 0, "absolute-form");
     EXPECT("GET HTTPS://[::1]:443 HTTP/1.1\r\n" H "\r\n", 0, "absolute-form, IP literal, no path");
