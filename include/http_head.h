@@ -46,8 +46,9 @@ struct http_head {
 
 /** Check h. Returns 0 when the head may be served, else the status to answer with (400, or
  *  501 for a transfer coding wharf does not implement; 505 for an HTTP major version other
- *  than 1; 417 for an Expect other than 100-continue) and sets *why to a static sentence for the error page and the log. Every non-zero
- *  answer must close the connection: the framing of what follows is unknown. */
+ *  than 1; 417 for an Expect other than 100-continue) and sets *why to a static sentence for
+ *  the error page and the log. Every non-zero answer must close the connection: the framing of
+ *  what follows is unknown. */
 unsigned http_head_check(const struct http_head *h, const char **why);
 
 /** The longest authority an absolute-form target may have: a DNS name (253) and a port. */
