@@ -22,7 +22,7 @@ struct cgi_head_header {
 
 /* The parsed head. Strings point into the parser and live until cgi_head_dispose. */
 struct cgi_head {
-    unsigned status;      /* from Status:, 100-599; 0 = no Status header */
+    unsigned status;      /* from Status:, 200-599; 0 = no Status header */
     char *status_reason;  /* "Not Found"; NULL = none given */
     const char *location; /* value of Location:; NULL = none */
     bool has_content_length;
@@ -69,7 +69,8 @@ void cgi_head_dispose(struct cgi_head_parser *p);
  * body starts at data + *consumed) or ERROR (see cgi_head_error; *consumed = 0). Errors:
  * a head over CGI_RESPONSE_MAX_HEAD bytes, a NUL byte, a CR not followed by LF, a line
  * without ':', an empty or non-token header name (so also obsolete line folding), a Status
- * that is not three digits 100-599 optionally followed by whitespace and a reason, a
+ * that is not three digits 100-599 optionally followed by whitespace and a reason, a 1xx
+ * Status (an interim response cannot answer the request), a
  * Content-Length that is not all digits or overflows 64 bits, and repeats of Status,
  * Location or Content-Length with a different value. After DONE or ERROR, further calls
  * return the same status and consume nothing. The result does not depend on how the input

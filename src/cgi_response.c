@@ -85,6 +85,10 @@ static int on_status(struct cgi_head_parser *p, char *v, unsigned line)
     code = (unsigned)(v[0] - '0') * 100 + (unsigned)(v[1] - '0') * 10 + (unsigned)(v[2] - '0');
     if (code < 100 || code > 599)
         goto bad;
+    /* note: a 1xx is an interim response, never the final one: sent as the answer, the client
+     * would take the next response on the connection for this request's */
+    if (code < 200)
+        return fail(p, "line %u: Status %u is an interim (1xx) status", line, code);
     if (v[3] != '\0') {
         if (!is_ws(v[3]))
             goto bad;

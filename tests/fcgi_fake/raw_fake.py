@@ -17,6 +17,7 @@ parameter mode=NAME, else the basename of SCRIPT_NAME without its extension.
                  one write
   truncatedlate  the same, but the close comes 500 ms after the head and the 100 bytes
   noread         reads BEGIN_REQUEST and PARAMS, never the body (STDIN), answers nothing
+  status         a complete response with "Status: CODE" (query code=CODE, default 101)
 "Waits" means: keeps the connection open until the server closes it (so a server that
 ignored the record would time out rather than answer). Every connection and what happened to
 it is logged to stderr, one line each: "raw_fake conn N MODE: EVENT".
@@ -134,6 +135,15 @@ class Conn:
 HEAD = b"Content-Type: text/plain\r\n\r\n"
 
 
+def complete(req_id, head, body):
+    """A whole response: STDOUT (split into records of at most 65535 bytes), its end, and
+    END_REQUEST."""
+    out, data = b"", head + body
+    for i in range(0, len(data), 65535):
+        out += record(STDOUT, req_id, data[i:i + 65535])
+    return out + record(STDOUT, req_id) + end_request(req_id)
+
+
 def mode_of(params):
     q = parse_qs(params.get("QUERY_STRING", ""))
     if "mode" in q:
@@ -189,6 +199,11 @@ def serve(sock, n):
                              + record(STDOUT, rid) + end_request(rid))
                 log("raw_fake conn %d %s: %s" % (n, mode, c.wait_closed()))
                 return
+            if mode == "status":
+                code = parse_qs(params.get("QUERY_STRING", "")).get("code", ["101"])[0]
+                sock.sendall(complete(rid, b"Status: " + code.encode() + b"\r\n" + HEAD,
+                                      b"status body\n"))
+                continue
             if mode in ("truncated", "truncatedlate"):
                 part = record(STDOUT, rid, HEAD + b"t" * 100)
                 sock.sendall(part)

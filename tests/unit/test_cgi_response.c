@@ -213,7 +213,6 @@ static void test_status(void)
         {"404 Not Found", "404|Not Found"},
         {"  404   Not  Found  ", "404|Not  Found"},
         {"500\tInternal Error", "500|Internal Error"},
-        {"100", "100|"},
         {"599 x", "599|x"},
         {"099", NULL},
         {"600", NULL},
@@ -252,6 +251,19 @@ static void test_status(void)
         is_str(got, want, name);
         free(got);
     }
+    for (unsigned code = 100; code < 200; code += 99) {
+        snprintf(in, sizeof in, "X: 1\r\nStatus: %u Continue\r\n\r\n", code);
+        snprintf(want, sizeof want, "ERROR line 2: Status %u is an interim (1xx) status", code);
+        snprintf(name, sizeof name,
+                 "Status %u: refused (the client would take the next "
+                 "response for this one)",
+                 code);
+        char *got = run(in, strlen(in));
+        is_str(got, want, name);
+        free(got);
+    }
+    check_head(S("Status: 101 Switching Protocols\r\n\r\n"),
+               "ERROR line 1: Status 101 is an interim (1xx) status", "Status 101: refused");
     check_head(S("status: 204\r\nSTATUS: 204\r\n\r\n"), "DONE @28 status=204 eff=204",
                "repeated identical Status (any case)");
     check_head(S("Status: 200 OK\r\nStatus: 200\r\n\r\n"),
