@@ -1,7 +1,9 @@
 /*
  * fcgi_exchange: one FastCGI request/response exchange on one connection, from BEGIN_REQUEST
  * to END_REQUEST, as a state machine that does no socket I/O (FastCGI spec 1.0, responder
- * role, request id 1: php-fpm does not multiplex).
+ * role, one request at a time: php-fpm does not multiplex). Each request on a connection
+ * takes the next request id (1, 2, ... 65535, 1, ...), so records a broken backend sends
+ * after an END_REQUEST are refused as another request's, never read as the next one's.
  *
  * Sending: fcgi_exchange_start encodes BEGIN_REQUEST (FCGI_KEEP_CONN) + PARAMS + the empty
  * PARAMS (+ the empty STDIN for a request without a body, so a GET is one write); then STDIN
@@ -82,7 +84,9 @@ struct fcgi_exchange {
     bool stdin_done;    /* the empty STDIN record is encoded */
     bool head_done;     /* the head parser finished */
     enum fcgi_exchange_status status;
-    const char *why; /* the reason, once status is OVERLOADED or BROKEN */
+    uint16_t request_id; /* the current request's id; 0 before the first */
+    bool trailing;       /* bytes came after the END_REQUEST */
+    const char *why;     /* the reason, once status is OVERLOADED or BROKEN */
     struct fcgi_dec dec;
     struct buf stderr_line; /* the STDERR line being collected */
     uint64_t stderr_logged; /* STDERR bytes passed or skipped past, newlines counted */
@@ -110,7 +114,8 @@ void fcgi_exchange_sent(struct fcgi_exchange *x, size_t n);
 
 /** Take n bytes the application sent. Sets *head_now (left alone otherwise) when the CGI head
  *  was completed by these bytes. Returns MORE, or how the exchange ended (then sticky: later
- *  calls take nothing and return the same). Bytes after END_REQUEST are ignored. */
+ *  calls take nothing and return the same). Bytes after END_REQUEST are ignored, and noted
+ *  (fcgi_exchange_trailing). */
 enum fcgi_exchange_status fcgi_exchange_recv(struct fcgi_exchange *x, const uint8_t *data, size_t n,
                                              bool *head_now);
 
@@ -122,6 +127,13 @@ enum fcgi_exchange_status fcgi_exchange_eof(struct fcgi_exchange *x);
  *  FastCGI name-value pair: how the MHD side collects what fcgi_exchange_input.params holds.
  *  -1 when the buf's ceiling would be exceeded. */
 int fcgi_exchange_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen);
+
+/** The request id of the current (or last) request: what its records carry. */
+uint16_t fcgi_exchange_request_id(const struct fcgi_exchange *x);
+
+/** Whether bytes followed END_REQUEST in what fcgi_exchange_recv was given: the backend
+ *  writes more than one answer, so its connection must not carry another request. */
+bool fcgi_exchange_trailing(const struct fcgi_exchange *x);
 
 /** Why the exchange ended early ("upstream overloaded" ...); NULL while it has not. */
 const char *fcgi_exchange_error(const struct fcgi_exchange *x);

@@ -14,12 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define REQUEST_ID 1 /* one request per connection at a time: php-fpm does not multiplex */
+/* note: one request per connection at a time (php-fpm does not multiplex), but not always id 1:
+ * each request on a connection takes the next id, so records a broken backend sends after an
+ * END_REQUEST (late output of the previous request) are refused as another request's instead
+ * of being read as the next request's answer */
+#define REQUEST_ID_MAX 0xffff
 
 void fcgi_exchange_init(struct fcgi_exchange *x, uint8_t *stdin_buf)
 {
     memset(&x->in, 0, sizeof x->in);
     x->active = false;
+    x->request_id = 0;
+    x->trailing = false;
     x->stdin_buf = stdin_buf;
     buf_init(&x->out, 0);
     x->out_off = 0;
@@ -46,23 +52,25 @@ void fcgi_exchange_start(struct fcgi_exchange *x, const struct fcgi_exchange_inp
 {
     x->in = *in;
     x->active = true;
+    x->request_id = x->request_id >= REQUEST_ID_MAX ? 1 : x->request_id + 1;
+    x->trailing = false;
     x->body_off = 0;
     x->head_done = false;
     x->status = FCGI_EXCHANGE_MORE;
     x->why = NULL;
     x->stderr_logged = 0;
     buf_reset(&x->stderr_line);
-    fcgi_dec_init(&x->dec, REQUEST_ID);
+    fcgi_dec_init(&x->dec, x->request_id);
     /* out has no ceiling: these cannot fail (out of memory aborts) */
     buf_reset(&x->out);
     x->out_off = 0;
     buf_reserve(&x->out, in->params_len + 64);
-    fcgi_record_begin(&x->out, REQUEST_ID, FCGI_RESPONDER, true);
-    fcgi_record_stream(&x->out, FCGI_PARAMS, REQUEST_ID, in->params, in->params_len);
-    fcgi_record_stream(&x->out, FCGI_PARAMS, REQUEST_ID, NULL, 0);
+    fcgi_record_begin(&x->out, x->request_id, FCGI_RESPONDER, true);
+    fcgi_record_stream(&x->out, FCGI_PARAMS, x->request_id, in->params, in->params_len);
+    fcgi_record_stream(&x->out, FCGI_PARAMS, x->request_id, NULL, 0);
     x->stdin_done = in->body_len == 0;
     if (x->stdin_done)
-        fcgi_record_stream(&x->out, FCGI_STDIN, REQUEST_ID, NULL, 0);
+        fcgi_record_stream(&x->out, FCGI_STDIN, x->request_id, NULL, 0);
 }
 
 /* Encode the next piece of request body (or the end of STDIN) into out, which is all
@@ -74,7 +82,7 @@ static int refill(struct fcgi_exchange *x)
     uint64_t left = x->in.body_len - x->body_off;
     if (left == 0) {
         x->stdin_done = true;
-        fcgi_record_stream(&x->out, FCGI_STDIN, REQUEST_ID, NULL, 0);
+        fcgi_record_stream(&x->out, FCGI_STDIN, x->request_id, NULL, 0);
         return 0;
     }
     size_t n = left < FCGI_EXCHANGE_STDIN_CHUNK ? (size_t)left : FCGI_EXCHANGE_STDIN_CHUNK;
@@ -92,7 +100,7 @@ static int refill(struct fcgi_exchange *x)
         src = (const uint8_t *)x->in.body_mem + x->body_off;
     }
     x->body_off += n;
-    fcgi_record_stream(&x->out, FCGI_STDIN, REQUEST_ID, src, n);
+    fcgi_record_stream(&x->out, FCGI_STDIN, x->request_id, src, n);
     return 0;
 }
 
@@ -210,6 +218,8 @@ enum fcgi_exchange_status fcgi_exchange_recv(struct fcgi_exchange *x, const uint
             break; /* management records: nothing to do */
         }
     }
+    if (x->status != FCGI_EXCHANGE_MORE && off < n)
+        x->trailing = true;
     return x->status;
 }
 
@@ -218,6 +228,16 @@ enum fcgi_exchange_status fcgi_exchange_eof(struct fcgi_exchange *x)
     if (x->status == FCGI_EXCHANGE_MORE)
         end_as(x, FCGI_EXCHANGE_BROKEN, "upstream closed the connection");
     return x->status;
+}
+
+uint16_t fcgi_exchange_request_id(const struct fcgi_exchange *x)
+{
+    return x->request_id;
+}
+
+bool fcgi_exchange_trailing(const struct fcgi_exchange *x)
+{
+    return x->trailing;
 }
 
 const char *fcgi_exchange_error(const struct fcgi_exchange *x)

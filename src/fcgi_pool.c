@@ -837,7 +837,13 @@ static void conn_recv(struct fcgi_conn *c)
     if (ended) {
         if (q->dev)
             atomic_store_explicit(&q->php_us, clock_us() - q->sent_us, memory_order_relaxed);
-        detach(c, true); /* or closed: a close discards what was only peeked */
+        /* a backend that sent more after its END_REQUEST is out of step: never reused */
+        bool clean = !fcgi_exchange_trailing(&c->x);
+        if (!clean)
+            log_warn("fcgi", q->id,
+                     "[site %s] upstream %s sent data after END_REQUEST; connection closed",
+                     q->pool->site, c->be->name);
+        detach(c, clean); /* or closed: a close discards what was only peeked */
         if (peeked) {
             serve_queue(e, q->pool); /* c (on top of the idle stack) takes the next request */
             if (c->watch)            /* still open (closed ones wait for free_dead) */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A hostile or broken FastCGI backend must never put a client's keep-alive connection out of
 # step, nor give one request another's output: a 1xx Status (an interim response, never an
-# answer: 502); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
+# answer: 502), a backend that sends a second answer after its END_REQUEST (in the same write
+# or later: its connection is never reused, and the late records are refused as another
+# request's); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
 # Transfer-Encoding, hop-by-hop headers, repeated Set-Cookie. Each request that follows a fault
 # goes over the same client connection and the same pooled backend connection
 # (fastcgi_max_conns = 1) and must get its own answer.
@@ -166,6 +168,19 @@ done
 is "$(over1 raw.test "/raw.php?mode=status&code=200" "/raw.php?mode=status&code=599")" \
     "200 status_body cl=12|599 status_body cl=12|" "(control) Status 200 and 599 pass"
 like "$(cat "$T/wharf.err")" "interim \(1xx\) status" "the error log says why"
+
+# ---- a second answer after END_REQUEST: never read as the next request's ----------------------
+is "$(over1 raw.test /raw.php?mode=afterend /raw.php?mode=ok)" "200 good cl=5|200 raw_ok cl=7|" \
+    "a second answer in the same write after END_REQUEST: dropped, the next request gets its own"
+wait_grep "$T/raw.log" 'conn [0-9]+ afterend: (peer closed|.*Broken pipe|.*reset)' 3
+ok $? "...and that backend connection was closed, not reused"
+like "$(cat "$T/wharf.err")" "sent data after END_REQUEST; connection closed" "...which the error log says"
+# the second answer comes 100 ms late, when the connection may already carry the next request
+out=$(over1 raw.test /raw.php?mode=late /raw.php?mode=ok)
+like "$out" "^200 good cl=5\|(200 raw_ok cl=7|502 page cl)\|$" \
+    "a second answer 100 ms after END_REQUEST: the next request gets its own answer or a 502 ($out)"
+unlike "$out" "LEAKED" "...never the late answer of the request before"
+is "$(over1 raw.test /raw.php?mode=ok)" "200 raw_ok cl=7|" "the site answers after the late answer"
 
 # ---- PHP's framing headers ---------------------------------------------------------------------
 is "$(over1 localhost /cl-short.php /ok.php?t=4)" "200 0123456789 cl=10|200 ok_4 cl=4|" \

@@ -18,6 +18,10 @@ parameter mode=NAME, else the basename of SCRIPT_NAME without its extension.
   truncatedlate  the same, but the close comes 500 ms after the head and the 100 bytes
   noread         reads BEGIN_REQUEST and PARAMS, never the body (STDIN), answers nothing
   status         a complete response with "Status: CODE" (query code=CODE, default 101)
+  afterend       a complete response "good", then in the same write a second one ("LEAKED",
+                 STDOUT and END_REQUEST under the same request id); the connection is kept
+  late           a complete response "good", then 100 ms later a second one ("LEAKED")
+                 under the same request id; the connection is kept
 "Waits" means: keeps the connection open until the server closes it (so a server that
 ignored the record would time out rather than answer). Every connection and what happened to
 it is logged to stderr, one line each: "raw_fake conn N MODE: EVENT".
@@ -203,6 +207,16 @@ def serve(sock, n):
                 code = parse_qs(params.get("QUERY_STRING", "")).get("code", ["101"])[0]
                 sock.sendall(complete(rid, b"Status: " + code.encode() + b"\r\n" + HEAD,
                                       b"status body\n"))
+                continue
+            if mode in ("afterend", "late"):
+                good, leaked = complete(rid, HEAD, b"good\n"), complete(rid, HEAD, b"LEAKED\n")
+                if mode == "late":
+                    sock.sendall(good)
+                    time.sleep(0.1)
+                    sock.sendall(leaked)
+                else:
+                    sock.sendall(good + leaked)
+                log("raw_fake conn %d %s: sent a second answer" % (n, mode))
                 continue
             if mode in ("truncated", "truncatedlate"):
                 part = record(STDOUT, rid, HEAD + b"t" * 100)

@@ -13,10 +13,12 @@
 
 /* ---- records built by hand (not with fcgi_record: the exchange's output is checked) ---- */
 
+static uint8_t rid = 1; /* the request id the records carry: the exchange's current one */
+
 static void rec(struct buf *b, uint8_t type, const void *data, size_t len)
 {
     uint8_t pad = (uint8_t)((8 - len % 8) % 8);
-    uint8_t h[8] = {1, type, 0, 1, (uint8_t)(len >> 8), (uint8_t)(len & 0xff), pad, 0};
+    uint8_t h[8] = {1, type, 0, rid, (uint8_t)(len >> 8), (uint8_t)(len & 0xff), pad, 0};
     buf_append(b, h, 8);
     if (len)
         buf_append(b, data, len);
@@ -90,6 +92,14 @@ static void begin(struct fcgi_exchange *x, const void *body, int fd, uint64_t bo
         .ctx = &G,
     };
     fcgi_exchange_start(x, &in);
+    rid = (uint8_t)fcgi_exchange_request_id(x);
+}
+
+/* The exchange of a new connection (its next request has id 1). */
+static void restart(struct fcgi_exchange *x)
+{
+    fcgi_exchange_dispose(x);
+    fcgi_exchange_init(x, scratch);
 }
 
 /* Write everything, at most step bytes per write; the offered piece lengths go to lens. */
@@ -137,16 +147,31 @@ static void test_get(void)
            "GET: BEGIN_REQUEST + PARAMS + empty PARAMS + empty STDIN, byte for byte");
     is_int(n, 1, "GET: offered as one write");
 
-    /* the same connection, the next request: the same bytes again */
+    /* the same connection, the next request: the same bytes again, under the next id */
     fcgi_exchange_finish(&x);
     begin(&x, NULL, -1, 0, false);
+    is_int(fcgi_exchange_request_id(&x), 2, "kept connection, second request: request id 2");
     buf_reset(&out);
     drain(&x, &out, 3, NULL, &n);
+    const uint8_t *w = (const uint8_t *)want.data;
+    for (size_t at = 0; at < want.len; at += 8 + (size_t)(w[at + 4] << 8 | w[at + 5]) + w[at + 6])
+        want.data[at + 3] = 2; /* requestIdB0 of each record */
     is_mem(out.data, out.len, want.data, want.len,
-           "kept connection, second request, written 3 bytes at a time: same bytes");
+           "kept connection, second request, written 3 bytes at a time: same bytes, id 2");
     buf_dispose(&out);
     buf_dispose(&want);
     fcgi_exchange_finish(&x);
+    fcgi_exchange_dispose(&x);
+
+    /* ids wrap from 65535 to 1 (0 is the null request id) */
+    fcgi_exchange_init(&x, scratch);
+    unsigned wrong = 0;
+    for (unsigned i = 1; i <= 65536; i++) {
+        begin(&x, NULL, -1, 0, false);
+        wrong += fcgi_exchange_request_id(&x) != (i <= 65535 ? i : 1);
+        fcgi_exchange_finish(&x);
+    }
+    is_int(wrong, 0, "request ids 1..65535 on one connection, then 1 again");
     fcgi_exchange_dispose(&x);
 }
 
@@ -281,6 +306,7 @@ static void test_splits(void)
     fcgi_exchange_init(&x, scratch);
     size_t bad = 0, first_bad = 0;
     for (size_t k = 0; k <= r.len; k++) {
+        restart(&x); /* a fresh connection: id 1, as response() made it */
         begin(&x, NULL, -1, 0, false);
         struct outcome o = feed(&x, &r, k);
         if (!same_result(&o) && bad++ == 0)
@@ -289,15 +315,44 @@ static void test_splits(void)
     }
     if (!ok(bad == 0, "response split at every byte boundary: same head, body, stderr, END"))
         printf("#   %zu of %zu splits differ, first at %zu\n", bad, r.len + 1, first_bad);
+    restart(&x); /* a fresh connection: id 1, as response() made it */
     begin(&x, NULL, -1, 0, false);
     struct outcome o = feed(&x, &r, SIZE_MAX);
     ok(same_result(&o), "response fed one byte at a time: same head, body, stderr, END");
     is_int(fcgi_exchange_recv(&x, (const uint8_t *)"x", 1, &o.head_now), FCGI_EXCHANGE_END,
            "bytes after END_REQUEST: still END (sticky)");
     is_int(G.body.len, 11, "bytes after END_REQUEST: not passed on");
+    ok(fcgi_exchange_trailing(&x), "bytes after END_REQUEST: noted (the connection is not reused)");
     fcgi_exchange_finish(&x);
 
+    /* the whole response and more in one read */
+    restart(&x); /* a fresh connection: id 1, as response() made it */
+    begin(&x, NULL, -1, 0, false);
+    struct buf more;
+    buf_init(&more, 0);
+    buf_append(&more, r.data, r.len);
+    ok(!fcgi_exchange_trailing(&x), "a new request: nothing trailing yet");
+    rec(&more, FCGI_STDOUT, "late", 4);
+    o = feed(&x, &more, more.len);
+    ok(o.st == FCGI_EXCHANGE_END && fcgi_exchange_trailing(&x),
+       "a record after END_REQUEST in the same read: END, noted as trailing");
+    fcgi_exchange_finish(&x);
+    /* the late record read as the next request's answer: another request's, refused */
+    uint8_t late_id = rid;
+    begin(&x, NULL, -1, 0, false);
+    ok(rid == (uint8_t)(late_id + 1), "the next request on the connection takes the next id");
+    buf_reset(&more);
+    uint8_t stale[8] = {1, FCGI_STDOUT, 0, late_id, 0, 4, 4, 0};
+    buf_append(&more, stale, 8);
+    buf_append(&more, "late\0\0\0\0", 8);
+    is_int(fcgi_exchange_recv(&x, (const uint8_t *)more.data, more.len, &o.head_now),
+           FCGI_EXCHANGE_BROKEN, "a late record of the previous request: broken, not this answer");
+    is_int(G.body.len, 0, "a late record of the previous request: nothing passed on");
+    fcgi_exchange_finish(&x);
+    buf_dispose(&more);
+
     /* HEAD: the same stream, no body bytes */
+    restart(&x); /* a fresh connection: id 1, as response() made it */
     begin(&x, NULL, -1, 0, true);
     o = feed(&x, &r, r.len / 2);
     is_int(o.st, FCGI_EXCHANGE_END, "HEAD: END");
@@ -377,6 +432,7 @@ static void test_endings(void)
     const char *why;
     const char *head = "Content-Type: text/html\r\n\r\nbody";
     buf_init(&r, 0);
+    rid = 1; /* run() answers the first request of a fresh connection */
 
     rec_end(&r, FCGI_OVERLOADED);
     is_int(run(&r, &why), FCGI_EXCHANGE_OVERLOADED, "END_REQUEST FCGI_OVERLOADED: overloaded");
