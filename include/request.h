@@ -97,6 +97,9 @@ struct request {
     /* X-Sendfile / X-Accel-Redirect (fcgi_sendfile.h): set by the fastcgi handler, served by
      * the front once the handler is done, like r->redirect; heap, NULL = none */
     struct request_sendfile *sendfile;
+    /* the response being queued carries a backend's headers, of any size: response_queue
+     * checks that its head fits what the request left of the connection's buffer */
+    bool backend_head;
     /* access rules (access.h): the client's address when trusted_proxies named another one
      * than the socket's (for the rules, the access log and REMOTE_ADDR); "" = the socket's */
     char real_ip[46];

@@ -105,6 +105,48 @@ bool response_private_headers(const struct request *r)
     return r->rule_path || r->sendfile || (r->is_tls && r->site && r->site->tls.hsts_ms);
 }
 
+static enum MHD_Result count_line(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + 2 + (value ? strlen(value) : 0) + 2; /* "Name: value\r\n" */
+    return MHD_YES;
+}
+
+/*
+ * Does resp's head fit the connection? *need and *room say how much it takes and has.
+ * note: libmicrohttpd builds a response's head in what the request's head left of the
+ * connection's buffer (max_header_size, which is also the request's limit), and a head that
+ * does not fit makes it close the connection without any answer ("failed to create response
+ * header"). Only a backend's headers can be that large. MHD_CONNECTION_INFO_REPLY_ROOM is
+ * libmicrohttpd patch 0013; built against another libmicrohttpd, nothing is checked.
+ */
+static bool head_fits(struct MHD_Connection *c, struct MHD_Response *resp, unsigned status,
+                      size_t *need, size_t *room)
+{
+#ifdef MHD_HAVE_REPLY_ROOM
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REPLY_ROOM);
+    if (!ci)
+        return true;
+    /* the status line, and what MHD adds: Date, Connection, Content-Length (20 digits) or
+     * Transfer-Encoding, the blank line */
+    *need = strlen("HTTP/1.1 200 \r\n") + strlen(MHD_get_reason_phrase_for(status)) +
+            strlen("Date: Sun, 06 Dec 2026 00:00:00 GMT\r\n") +
+            strlen("Connection: Keep-Alive\r\n") +
+            strlen("Content-Length: 18446744073709551615\r\n") + strlen("\r\n");
+    MHD_get_response_headers(resp, count_line, need);
+    *room = ci->header_size;
+    return *need <= *room;
+#else
+    (void)c;
+    (void)resp;
+    (void)status;
+    *need = *room = 0;
+    return true;
+#endif
+}
+
 /* note: RFC 6797 7.2: never over plain HTTP (a client must ignore it there anyway) */
 static void add_hsts(struct MHD_Response *resp, const struct tls_site_conf *t)
 {
@@ -134,6 +176,16 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
         apply_rules(r, status, resp);
     if (r->is_tls && r->site && r->site->tls.hsts_ms)
         add_hsts(resp, &r->site->tls);
+    size_t need, room;
+    if (r->backend_head && !head_fits(c, resp, status, &need, &room)) {
+        r->backend_head = false; /* the error page's head is ours */
+        log_error("fcgi", r->id,
+                  "[site %s] the response head (%zu bytes) does not fit the %zu bytes the "
+                  "request left of the connection's buffer (max_header_size): 502",
+                  r->site ? r->site->name : "-", need, room);
+        return response_error(c, r, MHD_HTTP_BAD_GATEWAY, NULL, NULL, NULL);
+    }
+    r->backend_head = false;
     r->status = status;
     r->bytes = r->is_head || status == MHD_HTTP_NOT_MODIFIED ? 0 : body_bytes;
     /* note: while draining the connection must close after this response. Responses may be

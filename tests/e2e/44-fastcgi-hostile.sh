@@ -3,7 +3,8 @@
 # step, nor give one request another's output: a 1xx Status (an interim response, never an
 # answer: 502), a backend that sends a second answer after its END_REQUEST (in the same write
 # or later: its connection is never reused, and the late records are refused as another
-# request's); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
+# request's), a response head too large for the connection's buffer (502, not a silent close);
+# and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
 # Transfer-Encoding, hop-by-hop headers, repeated Set-Cookie. Each request that follows a fault
 # goes over the same client connection and the same pooled backend connection
 # (fastcgi_max_conns = 1) and must get its own answer.
@@ -20,6 +21,7 @@ mkdir -p "$W"
 printf '%s\n' "<?php header('HTTP/1.1 101 Switching Protocols'); echo 'switched';" >"$W/s101.php"
 printf '%s\n' "<?php header('Status: 103 Early Hints'); echo 'hints';" >"$W/s103.php"
 printf '%s\n' "<?php echo 'ok ', \$_GET['t'] ?? '';" >"$W/ok.php"
+printf '%s\n' "<?php header('X-Big: ' . str_repeat('b', (int)\$_GET['kb'] * 1024)); echo 'big';" >"$W/big.php"
 # the application announces 5 bytes and sends 10, in one piece or streamed
 printf '%s\n' "<?php header('Content-Length: 5'); echo '0123456789';" >"$W/cl-short.php"
 cat >"$W/cl-short-flush.php" <<'EOF'
@@ -181,6 +183,19 @@ like "$out" "^200 good cl=5\|(200 raw_ok cl=7|502 page cl)\|$" \
     "a second answer 100 ms after END_REQUEST: the next request gets its own answer or a 502 ($out)"
 unlike "$out" "LEAKED" "...never the late answer of the request before"
 is "$(over1 raw.test /raw.php?mode=ok)" "200 raw_ok cl=7|" "the site answers after the late answer"
+
+# ---- a response head larger than what the request left of the connection's buffer ------------
+# (max_header_size, 16 KiB by default): libmicrohttpd closed the connection without a word
+is "$(over1 localhost "/big.php?kb=4" /ok.php?t=a)" "200 big cl=3|200 ok_a cl=4|" "(control) PHP sends a 4 KiB header"
+is "$(over1 localhost "/big.php?kb=20" /ok.php?t=b)" "502 page cl|200 ok_b cl=4|" \
+    "PHP sends a 20 KiB header: 502 (was an empty reply), the connection stays in step"
+is "$(over1 raw.test "/raw.php?mode=bighead&kb=16" /raw.php?mode=ok)" "502 page cl|200 raw_ok cl=7|" \
+    "a raw backend's 16 KiB header: 502, the next answer in step"
+is "$(over1 raw.test "/raw.php?mode=bighead&kb=60" /raw.php?mode=ok)" "502 page cl|200 raw_ok cl=7|" \
+    "a 60 KiB header (under the 64 KiB head limit): 502"
+like "$(cat "$T/wharf.err")" "the response head \([0-9]+ bytes\) does not fit the [0-9]+ bytes the request left" \
+    "the error log says why"
+unlike "$(cat "$T/wharf.err")" "failed to create response header" "libmicrohttpd never had to give up on a head"
 
 # ---- PHP's framing headers ---------------------------------------------------------------------
 is "$(over1 localhost /cl-short.php /ok.php?t=4)" "200 0123456789 cl=10|200 ok_4 cl=4|" \

@@ -22,6 +22,7 @@ parameter mode=NAME, else the basename of SCRIPT_NAME without its extension.
                  STDOUT and END_REQUEST under the same request id); the connection is kept
   late           a complete response "good", then 100 ms later a second one ("LEAKED")
                  under the same request id; the connection is kept
+  bighead        a response whose head holds one header of kb=N KiB (default 30), then "big ok"
 "Waits" means: keeps the connection open until the server closes it (so a server that
 ignored the record would time out rather than answer). Every connection and what happened to
 it is logged to stderr, one line each: "raw_fake conn N MODE: EVENT".
@@ -217,6 +218,11 @@ def serve(sock, n):
                 else:
                     sock.sendall(good + leaked)
                 log("raw_fake conn %d %s: sent a second answer" % (n, mode))
+                continue
+            if mode == "bighead":
+                kb = int(parse_qs(params.get("QUERY_STRING", "")).get("kb", ["30"])[0])
+                sock.sendall(complete(rid, b"X-Big: " + b"b" * (kb * 1024) + b"\r\n" + HEAD,
+                                      b"big ok\n"))
                 continue
             if mode in ("truncated", "truncatedlate"):
                 part = record(STDOUT, rid, HEAD + b"t" * 100)
