@@ -76,6 +76,43 @@ void log_set_format(enum log_format format)
     atomic_store_explicit(&log_fmt, (int)format, memory_order_relaxed);
 }
 
+/*
+ * msg for the text format. note: messages carry text others control (a client's, an
+ * application's STDERR): CR and LF become spaces, so an entry is one line, and the other
+ * control bytes (C0 but TAB, DEL, C1 in UTF-8) are written as \xHH, so that printing the log
+ * in a terminal runs no escape sequence (Apache's CVE-2003-0020).
+ */
+static int append_text(struct buf *b, const char *msg, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run = 0; /* bytes before i that need no escape, copied at once */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        bool c1 = c == 0xC2 && i + 1 < n && (unsigned char)msg[i + 1] >= 0x80 &&
+                  (unsigned char)msg[i + 1] <= 0x9F;
+        if ((c >= 0x20 && c != 0x7F && !c1) || c == '\t') {
+            run++;
+            continue;
+        }
+        if (buf_append(b, msg + i - run, run) != 0)
+            return -1;
+        run = 0;
+        if (c == '\n' || c == '\r') {
+            if (buf_putc(b, ' ') != 0)
+                return -1;
+            continue;
+        }
+        for (int k = 0; k < (c1 ? 2 : 1); k++) {
+            unsigned char e = (unsigned char)msg[i + (size_t)k];
+            char esc[4] = {'\\', 'x', hex[e >> 4], hex[e & 15]};
+            if (buf_append(b, esc, 4) != 0)
+                return -1;
+        }
+        i += c1;
+    }
+    return buf_append(b, msg + n - run, run);
+}
+
 int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum log_level level,
                     const char *module, uint64_t req_id, const char *msg, size_t msg_len)
 {
@@ -101,12 +138,7 @@ int log_format_line(struct buf *b, enum log_format format, int64_t time_ms, enum
         rc = buf_printf(b, "%s [%s] %s", stamp, level_name[level], module) != 0 ||
              (req_id && buf_printf(b, " #%llu", (unsigned long long)req_id) != 0) ||
              buf_puts(b, ": ") != 0;
-        size_t at = b->len;
-        rc = rc || buf_append(b, msg, msg_len) != 0 || buf_putc(b, '\n') != 0;
-        /* note: messages can carry client-controlled text; keep each entry on one line */
-        for (size_t i = at; !rc && i + 1 < b->len; i++)
-            if (b->data[i] == '\n' || b->data[i] == '\r')
-                b->data[i] = ' ';
+        rc = rc || append_text(b, msg, msg_len) != 0 || buf_putc(b, '\n') != 0;
     }
     if (rc) {
         buf_truncate(b, start);

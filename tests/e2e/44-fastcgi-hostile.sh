@@ -3,8 +3,8 @@
 # step, nor give one request another's output: a 1xx Status (an interim response, never an
 # answer: 502), a backend that sends a second answer after its END_REQUEST (in the same write
 # or later: its connection is never reused, and the late records are refused as another
-# request's), a response head too large for the connection's buffer (502, not a silent close);
-# and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
+# request's), a response head too large for the connection's buffer (502, not a silent close),
+# STDERR with terminal escapes (written to the error log as \xHH); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
 # Transfer-Encoding, hop-by-hop headers, repeated Set-Cookie. Each request that follows a fault
 # goes over the same client connection and the same pooled backend connection
 # (fastcgi_max_conns = 1) and must get its own answer.
@@ -21,6 +21,8 @@ mkdir -p "$W"
 printf '%s\n' "<?php header('HTTP/1.1 101 Switching Protocols'); echo 'switched';" >"$W/s101.php"
 printf '%s\n' "<?php header('Status: 103 Early Hints'); echo 'hints';" >"$W/s103.php"
 printf '%s\n' "<?php echo 'ok ', \$_GET['t'] ?? '';" >"$W/ok.php"
+# what a client sends can reach PHP's error_log() as it is (here the query): a terminal escape
+printf '%s\n' "<?php error_log('esc-test ' . \$_GET['m']); echo 'logged';" >"$W/log.php"
 printf '%s\n' "<?php header('X-Big: ' . str_repeat('b', (int)\$_GET['kb'] * 1024)); echo 'big';" >"$W/big.php"
 # the application announces 5 bytes and sends 10, in one piece or streamed
 printf '%s\n' "<?php header('Content-Length: 5'); echo '0123456789';" >"$W/cl-short.php"
@@ -196,6 +198,14 @@ is "$(over1 raw.test "/raw.php?mode=bighead&kb=60" /raw.php?mode=ok)" "502 page 
 like "$(cat "$T/wharf.err")" "the response head \([0-9]+ bytes\) does not fit the [0-9]+ bytes the request left" \
     "the error log says why"
 unlike "$(cat "$T/wharf.err")" "failed to create response header" "libmicrohttpd never had to give up on a head"
+
+# ---- STDERR into the error log: no control byte reaches a terminal that shows the log ----------
+is "$(over1 localhost '/log.php?m=%1B%5B2J%1B%5B31mred%07%7Fend' /ok.php?t=c)" "200 logged cl=6|200 ok_c cl=4|" \
+    "a PHP error_log() line with ESC, BEL and DEL in it: 200"
+wait_grep "$T/wharf.err" 'esc-test ' 3
+line=$(grep -a 'esc-test ' "$T/wharf.err")
+like "$line" 'esc-test \\x1B\[2J\\x1B\[31mred\\x07\\x7Fend' "...written to the error log as \\xHH ($line)"
+is "$(printf '%s' "$line" | tr -d '\n' | LC_ALL=C grep -c '[[:cntrl:]]')" 0 "...with no control byte left in the line"
 
 # ---- PHP's framing headers ---------------------------------------------------------------------
 is "$(over1 localhost /cl-short.php /ok.php?t=4)" "200 0123456789 cl=10|200 ok_4 cl=4|" \

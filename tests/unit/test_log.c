@@ -26,6 +26,15 @@ static void test_text(void)
     is_str(line(&b, LOG_FORMAT_TEXT, LOG_WARN, 0, "a\nb\rc", 5),
            "2025-11-28T19:30:00.123Z [warn] fcgi: a b c\n",
            "text: no id; CR and LF become spaces (one entry, one line)");
+    static const char esc[] = "\x1b[31mred\x1b[0m\x07\x7f\x00\ttab caf\xc3\xa9 \xc2\x9b"
+                              "2J \xff";
+    is_str(line(&b, LOG_FORMAT_TEXT, LOG_WARN, 3, esc, sizeof esc - 1),
+           "2025-11-28T19:30:00.123Z [warn] fcgi #3: \\x1B[31mred\\x1B[0m\\x07\\x7F\\x00\ttab "
+           "caf\xc3\xa9 \\xC2\\x9B2J \xff\n",
+           "text: other control bytes (ESC, BEL, DEL, NUL, C1 in UTF-8) as \\xHH; TAB, UTF-8 kept");
+    is_str(line(&b, LOG_FORMAT_TEXT, LOG_WARN, 3, "end\xc2", 4),
+           "2025-11-28T19:30:00.123Z [warn] fcgi #3: end\xc2\n",
+           "text: a lone 0xC2 at the end is kept");
     buf_reset(&b);
     is_int(log_format_line(&b, LOG_FORMAT_TEXT, INT64_C(400000000000000), LOG_INFO, "x", 0, "m", 1),
            0, "text: time past year 9999");
