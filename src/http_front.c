@@ -550,6 +550,17 @@ static enum MHD_Result start_handler(struct MHD_Connection *c, struct request *r
     return response_error(c, r, MHD_HTTP_NOT_IMPLEMENTED, NULL, NULL, NULL);
 }
 
+/* r's target cannot be routed: the client's fault (status, detail), unless a local redirect
+ * made it, which is the application's: 500, and the error log says what it asked for. */
+static enum MHD_Result bad_target(struct MHD_Connection *c, struct request *r, unsigned status,
+                                  const char *detail)
+{
+    if (!r->redirects)
+        return response_error(c, r, status, detail, NULL, NULL);
+    log_error("http", r->id, "local redirect to an invalid target (%u): %.200s", status, r->target);
+    return response_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, NULL);
+}
+
 /*
  * Route r and hand it to the handler that answers it: its start function takes r (sets
  * r->handler and its own state) and makes the first call; the answers given here are the
@@ -565,14 +576,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
         return answer_early_status(c, r, host);
     struct path_target t;
     if (path_split_target(r->target, r->target_len, &t) != PATH_OK)
-        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL, NULL);
+        return bad_target(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.");
     char authority[HTTP_HEAD_AUTHORITY_MAX + 1];
     if (t.authority) {
         /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2);
          * http_head_check() has seen to its syntax and length */
         if (t.authority_len >= sizeof authority)
-            return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.", NULL,
-                                  NULL);
+            return bad_target(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request target.");
         copy_str(authority, t.authority_len + 1, t.authority);
         host = authority;
     }
@@ -587,9 +597,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r, con
     case PATH_OK:
         break;
     case PATH_TOO_LONG:
-        return response_error(c, r, MHD_HTTP_URI_TOO_LONG, NULL, NULL, NULL);
+        return bad_target(c, r, MHD_HTTP_URI_TOO_LONG, NULL);
     default:
-        return response_error(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.", NULL, NULL);
+        return bad_target(c, r, MHD_HTTP_BAD_REQUEST, "Malformed request path.");
     }
     if (answer_before_rules(c, r, site, host, &t, path, &ret))
         return ret;

@@ -3,7 +3,8 @@
 # step, nor give one request another's output: a 1xx Status (an interim response, never an
 # answer: 502), a backend that sends a second answer after its END_REQUEST (in the same write
 # or later: its connection is never reused, and the late records are refused as another
-# request's), a response head too large for the connection's buffer (502, not a silent close),
+# request's), a response head too large for the connection's buffer (502, not a silent close), a
+# local redirect to a target that cannot be routed (500: the application's fault, not the client's),
 # STDERR with terminal escapes (written to the error log as \xHH); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
 # Transfer-Encoding, hop-by-hop headers, repeated Set-Cookie. Each request that follows a fault
 # goes over the same client connection and the same pooled backend connection
@@ -21,6 +22,9 @@ mkdir -p "$W"
 printf '%s\n' "<?php header('HTTP/1.1 101 Switching Protocols'); echo 'switched';" >"$W/s101.php"
 printf '%s\n' "<?php header('Status: 103 Early Hints'); echo 'hints';" >"$W/s103.php"
 printf '%s\n' "<?php echo 'ok ', \$_GET['t'] ?? '';" >"$W/ok.php"
+# local redirects (a Location path without a Status; PHP sends none for 200) to targets that cannot be routed
+printf '%s\n' "<?php header(\"Location: /a\\x01b\", true, 200); echo 'not sent';" >"$W/loc-ctl.php"
+printf '%s\n' "<?php header('Location: /' . str_repeat('d', 5000), true, 200); echo 'not sent';" >"$W/loc-long.php"
 # what a client sends can reach PHP's error_log() as it is (here the query): a terminal escape
 printf '%s\n' "<?php error_log('esc-test ' . \$_GET['m']); echo 'logged';" >"$W/log.php"
 printf '%s\n' "<?php header('X-Big: ' . str_repeat('b', (int)\$_GET['kb'] * 1024)); echo 'big';" >"$W/big.php"
@@ -198,6 +202,15 @@ is "$(over1 raw.test "/raw.php?mode=bighead&kb=60" /raw.php?mode=ok)" "502 page 
 like "$(cat "$T/wharf.err")" "the response head \([0-9]+ bytes\) does not fit the [0-9]+ bytes the request left" \
     "the error log says why"
 unlike "$(cat "$T/wharf.err")" "failed to create response header" "libmicrohttpd never had to give up on a head"
+
+# ---- a local redirect to a target that cannot be routed is the application's fault: 500 -------
+is "$(over1 localhost /loc-ctl.php /ok.php?t=d)" "500 page cl|200 ok_d cl=4|" \
+    "a local redirect to a path with a control byte: 500 (was 400, blaming the client)"
+is "$(over1 localhost /loc-long.php /ok.php?t=e)" "500 page cl|200 ok_e cl=4|" \
+    "a local redirect to a 5000-byte path: 500 (was 414)"
+like "$(cat "$T/wharf.err")" "local redirect to an invalid target \(400\): /a\\\\x01b" \
+    "the error log names the target"
+is "$(status '/a%01b')" 400 "(control) the same path from a client is still 400"
 
 # ---- STDERR into the error log: no control byte reaches a terminal that shows the log ----------
 is "$(over1 localhost '/log.php?m=%1B%5B2J%1B%5B31mred%07%7Fend' /ok.php?t=c)" "200 logged cl=6|200 ok_c cl=4|" \
