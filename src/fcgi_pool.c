@@ -96,6 +96,7 @@ struct fcgi_conn {
     struct fcgi_req *req;
     bool reused;                   /* served a request before: it may have been closed meanwhile */
     bool is_tcp;                   /* re-arm TCP_QUICKACK after reads */
+    bool send_cut;                 /* the backend closed before taking the whole request */
     struct fcgi_exchange x;        /* the FastCGI protocol of req on this connection */
     struct upstream_conn up;       /* pool lock: idle stack or busy list, since_ms, answered */
     struct fcgi_conn *prev, *next; /* the engine's connections */
@@ -470,6 +471,27 @@ static void start_receiving(struct fcgi_conn *c)
     set_events(c, EPOLLIN | EPOLLRDHUP);
 }
 
+static void conn_recv(struct fcgi_conn *c);
+
+/*
+ * Sending failed: the backend closed (or reset) the connection. note: a backend may answer
+ * before it has read the whole request (a 413 of its own) and close; it saw the request, so
+ * it is never sent again, and its answer, still readable, is what the client gets (the
+ * connection is not kept: the request was cut). Only a backend that sent nothing, as php-fpm
+ * closing a kept connection, may not have seen it (conn_failed retries).
+ */
+static void send_failed(struct fcgi_conn *c, const char *detail)
+{
+    uint8_t probe;
+    if (recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        c->send_cut = true;
+        start_receiving(c);
+        conn_recv(c);
+        return;
+    }
+    conn_failed(c, FCGI_FAIL_CONNECT, detail);
+}
+
 static void conn_send(struct fcgi_conn *c)
 {
     struct fcgi_req *q = c->req;
@@ -496,7 +518,7 @@ static void conn_send(struct fcgi_conn *c)
                 set_events(c, EPOLLOUT | EPOLLRDHUP);
                 return;
             }
-            conn_failed(c, FCGI_FAIL_CONNECT, strerror(errno));
+            send_failed(c, strerror(errno));
             return;
         }
         progress = true;
@@ -838,8 +860,8 @@ static void conn_recv(struct fcgi_conn *c)
         if (q->dev)
             atomic_store_explicit(&q->php_us, clock_us() - q->sent_us, memory_order_relaxed);
         /* a backend that sent more after its END_REQUEST is out of step: never reused */
-        bool clean = !fcgi_exchange_trailing(&c->x);
-        if (!clean)
+        bool clean = !fcgi_exchange_trailing(&c->x) && !c->send_cut;
+        if (fcgi_exchange_trailing(&c->x))
             log_warn("fcgi", q->id,
                      "[site %s] upstream %s sent data after END_REQUEST; connection closed",
                      q->pool->site, c->be->name);
@@ -880,7 +902,7 @@ static void on_conn_event(struct loop *l, uint32_t events, void *ctx)
     }
     case CS_SENDING:
         if (events & (EPOLLERR | EPOLLHUP)) {
-            conn_failed(c, FCGI_FAIL_CONNECT, "connection reset while sending");
+            send_failed(c, "connection reset while sending");
             return;
         }
         conn_send(c);

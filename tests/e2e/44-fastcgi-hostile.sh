@@ -5,7 +5,9 @@
 # or later: its connection is never reused, and the late records are refused as another
 # request's), a response head too large for the connection's buffer (502, not a silent close), a
 # local redirect to a target that cannot be routed (500: the application's fault, not the client's),
-# STDERR with terminal escapes (written to the error log as \xHH); and PHP's own framing headers: a Content-Length shorter or longer than the body, its own
+# STDERR with terminal escapes (written to the error log as \xHH), a backend that answers a POST
+# before reading its body and closes (its answer; the POST is not sent again); and PHP's own
+# framing headers: a Content-Length shorter or longer than the body, its own
 # Transfer-Encoding, hop-by-hop headers, repeated Set-Cookie. Each request that follows a fault
 # goes over the same client connection and the same pooled backend connection
 # (fastcgi_max_conns = 1) and must get its own answer.
@@ -189,6 +191,16 @@ like "$out" "^200 good cl=5\|(200 raw_ok cl=7|502 page cl)\|$" \
     "a second answer 100 ms after END_REQUEST: the next request gets its own answer or a 502 ($out)"
 unlike "$out" "LEAKED" "...never the late answer of the request before"
 is "$(over1 raw.test /raw.php?mode=ok)" "200 raw_ok cl=7|" "the site answers after the late answer"
+
+# ---- a backend that answers before reading the whole body, and closes ------------------------------
+head -c $((8 * 1024 * 1024)) /dev/zero >"$T/8m.bin"
+is "$(over1 raw.test /raw.php?mode=ok)" "200 raw_ok cl=7|" "(control) the raw backend's connection is kept"
+got=$(curl -s -o "$T/early.body" -w '%{http_code}' --max-time 10 -H 'Host: raw.test' \
+    --data-binary @"$T/8m.bin" "$(URL /raw.php?mode=earlyclose)")
+is "$got $(cat "$T/early.body")" "413 too big" \
+    "an 8 MiB POST the backend answers (413) and closes on before reading it: its answer (was 502)"
+is "$(grep -c 'earlyclose: request id' "$T/raw.log")" 1 "...and the POST was sent once (was twice: retried as if the kept connection had died)"
+is "$(over1 raw.test /raw.php?mode=ok)" "200 raw_ok cl=7|" "the site answers after it"
 
 # ---- a response head larger than what the request left of the connection's buffer ------------
 # (max_header_size, 16 KiB by default): libmicrohttpd closed the connection without a word

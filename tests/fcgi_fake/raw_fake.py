@@ -17,6 +17,8 @@ parameter mode=NAME, else the basename of SCRIPT_NAME without its extension.
                  one write
   truncatedlate  the same, but the close comes 500 ms after the head and the 100 bytes
   noread         reads BEGIN_REQUEST and PARAMS, never the body (STDIN), answers nothing
+  earlyclose     reads BEGIN_REQUEST and PARAMS, answers 413 "too big" at once and closes
+                 without reading the body
   status         a complete response with "Status: CODE" (query code=CODE, default 101)
   afterend       a complete response "good", then in the same write a second one ("LEAKED",
                  STDOUT and END_REQUEST under the same request id); the connection is kept
@@ -104,8 +106,8 @@ class Conn:
         return rtype, req_id, content
 
     def read_request(self):
-        """Returns (req_id, flags, params) once the empty STDIN record arrived (for mode
-        noread: as soon as the params are in)."""
+        """Returns (req_id, flags, params) once the empty STDIN record arrived (for modes
+        noread and earlyclose: as soon as the params are in)."""
         req_id, flags, params, stdin_done, params_done = None, 0, b"", False, False
         while not (params_done and stdin_done):
             rtype, rid, content = self.read_record()
@@ -116,7 +118,7 @@ class Conn:
                     params += content
                 else:
                     params_done = True
-                    if mode_of(parse_pairs(params)) == "noread":
+                    if mode_of(parse_pairs(params)) in ("noread", "earlyclose"):
                         break
             elif rtype == STDIN:
                 if not content:
@@ -169,6 +171,10 @@ def serve(sock, n):
                 return
             mode = mode_of(params)
             log("raw_fake conn %d %s: request id %s" % (n, mode, rid))
+            if mode == "earlyclose":
+                sock.sendall(complete(rid, b"Status: 413\r\n" + HEAD, b"too big\n"))
+                log("raw_fake conn %d %s: answered without reading the body" % (n, mode))
+                return
             if mode == "noread":
                 log("raw_fake conn %d %s: not reading the request body" % (n, mode))
                 time.sleep(60)
