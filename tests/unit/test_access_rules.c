@@ -1,4 +1,5 @@
 /* access_rules: IP rule order (first match wins; allow_ip means only these), rule lookup. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "access_rules.h"
@@ -44,7 +45,7 @@ int main(void)
     ok(!allowed(&a, "/a/b.bak", "2001:db8::1"), "glob deny ::/0 refuses IPv6");
     ok(!allowed(&a, "/a/b.bak", "192.0.2.1"), "... and IPv4 (mapped)");
 
-    struct rate_rule rr[2] = {{0}, {0}};
+    struct rate_rule rr[2] = {0};
     path_match_parse("=/wp-login.php", 14, &rr[0].path);
     path_match_parse("/", 1, &rr[1].path);
     struct access_conf b = {.rate = rr, .n_rate = 2};
@@ -53,5 +54,12 @@ int main(void)
     struct access_conf c = {.rate = rr, .n_rate = 1};
     is_int(access_rules_rate(&c, "/x"), -1, "no rule");
     is_int(access_rules_auth(&c, "/x"), -1, "no auth rule");
+
+    for (size_t i = 0; i < 4; i++) {
+        path_match_free(&v[i].path);
+        free(v[i].nets.v);
+    }
+    path_match_free(&rr[0].path);
+    path_match_free(&rr[1].path);
     return done_testing();
 }
