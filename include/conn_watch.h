@@ -32,7 +32,8 @@ struct conn_watch *conn_watch_add_to(struct conn_watch_set *set, int fd, const v
 struct conn_watch *conn_watch_add(int fd);
 /** The connection is closing: forget it (before MHD closes the fd). w may be NULL. */
 void conn_watch_remove(struct conn_watch *w);
-/** Request line received: the head must be complete within header_timeout. */
+/** A request began (its first bytes, or its whole line, arrived): the head must be complete
+ *  within header_timeout of the first call; a second call for the same head keeps the deadline. */
 void conn_watch_reading_head(struct conn_watch *w);
 /** Head complete: a handler owns the request; no deadline from us. */
 void conn_watch_busy(struct conn_watch *w);

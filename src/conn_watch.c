@@ -109,7 +109,10 @@ static void set_phase(struct conn_watch *w, enum phase p)
 
 void conn_watch_reading_head(struct conn_watch *w)
 {
-    set_phase(w, PHASE_HEAD);
+    /* the deadline counts from the request's first byte: a second call (its line complete
+     * after MHD said it had begun) keeps it */
+    if (w && atomic_load_explicit(&w->phase, memory_order_relaxed) != PHASE_HEAD)
+        set_phase(w, PHASE_HEAD);
 }
 
 void conn_watch_busy(struct conn_watch *w)

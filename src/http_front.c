@@ -155,6 +155,17 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
+#ifdef MHD_HAVE_NOTIFY_REQUEST_STARTED
+    /* the first bytes of a request, its line not yet whole: header_timeout counts from here
+     * (without the patch, from the end of the request line: a trickled line is cut only by
+     * conn_watch's idle_timeout + header_timeout) */
+    if (code == MHD_CONNECTION_NOTIFY_REQUEST_STARTED) {
+        const struct request_conn *conn = *socket_context;
+        if (conn)
+            conn_watch_reading_head(conn->watch);
+        return;
+    }
+#endif
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     const union MHD_ConnectionInfo *ai =

@@ -2,8 +2,9 @@
 # Half-closed and slow clients. A client that sends its requests and then shutdown(SHUT_WR)
 # gets every answer whole (a small and a 3 MB static file, PHP, four pipelined requests) and
 # its connection closed at once, not at idle_timeout; so is one that cuts its body short
-# (libmicrohttpd patch 0013). Skipped when built with --with-libmicrohttpd=system (the
-# patches are not in).
+# (libmicrohttpd patch 0013). A request line trickled one byte at a time is cut header_timeout
+# after its first byte, on a fresh connection and on a kept-alive one (patch 0014). Skipped
+# when built with --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
 [ "${WHARF_MHD:-bundled}" = bundled ] || skip_all "built with --with-libmicrohttpd=$WHARF_MHD"
@@ -179,4 +180,18 @@ is "$got $how" "none closed" "half-close before a 1 s script: dropped as a clien
 wait_grep "$T/wharf.err" 'client went away' 5
 ok $? "... and logged as such"
 is "$(body /hello.txt)" "hello half" "the server still serves after the half-closed clients"
+
+# ---- a trickled request line (patch 0014) --------------------------------------------------------
+read -r how took sent < <(c trickle fresh 0.4)
+is "$how" "closed" "request line trickled one byte per 0.4 s, fresh connection: cut ($sent bytes)"
+within "$took" 1.5 4.5
+ok $? "... header_timeout = 2s after its first byte, in under 4.5 s (took $took s)"
+
+read -r how took sent < <(c trickle keep 0.4)
+is "$how" "closed" "request line trickled after a first request (keep-alive): cut ($sent bytes)"
+within "$took" 1.5 4.5
+ok $? "... header_timeout = 2s after its first byte, in under 4.5 s (took $took s)"
+
+read -r how took sent < <(c trickle keep 0.02)
+is "$how" "answered(200)" "a head sent one byte per 20 ms (in header_timeout) is served ($took s)"
 finish
