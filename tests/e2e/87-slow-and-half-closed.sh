@@ -3,8 +3,9 @@
 # gets every answer whole (a small and a 3 MB static file, PHP, four pipelined requests) and
 # its connection closed at once, not at idle_timeout; so is one that cuts its body short
 # (libmicrohttpd patch 0013). A request line trickled one byte at a time is cut header_timeout
-# after its first byte, on a fresh connection and on a kept-alive one (patch 0014). Skipped
-# when built with --with-libmicrohttpd=system (the patches are not in).
+# after its first byte, on a fresh connection and on a kept-alive one (patch 0014). A chunk-size
+# line of 100 KB of extensions gets 400 at once (patch 0015). Skipped when built with
+# --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
 [ "${WHARF_MHD:-bundled}" = bundled ] || skip_all "built with --with-libmicrohttpd=$WHARF_MHD"
@@ -194,4 +195,11 @@ ok $? "... header_timeout = 2s after its first byte, in under 4.5 s (took $took 
 
 read -r how took sent < <(c trickle keep 0.02)
 is "$how" "answered(200)" "a head sent one byte per 20 ms (in header_timeout) is served ($took s)"
+
+# ---- an endless chunk extension (patch 0015) ------------------------------------------------
+read -r st how took < <(c chunkext 100000)
+is "$st" "400" "a chunk-size line with 100 KB of extensions gets 400 ($how)"
+within "$took" 0 3
+ok $? "... at once, not at idle_timeout (took $took s)"
+is "$(body /hello.txt)" "hello half" "the server still serves after the chunk extension"
 finish
