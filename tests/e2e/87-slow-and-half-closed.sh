@@ -2,9 +2,9 @@
 # Half-closed and slow clients. A client that sends its requests and then shutdown(SHUT_WR)
 # gets every answer whole (a small and a 3 MB static file, PHP, four pipelined requests) and
 # its connection closed at once, not at idle_timeout; so is one that cuts its body short
-# (libmicrohttpd patch 0013). A request line trickled one byte at a time is cut header_timeout
-# after its first byte, on a fresh connection and on a kept-alive one (patch 0014). A chunk-size
-# line of 100 KB of extensions gets 400 at once (patch 0015). Skipped when built with
+# (libmicrohttpd patch 0014). A request line trickled one byte at a time is cut header_timeout
+# after its first byte, on a fresh connection and on a kept-alive one (patch 0015). A chunk-size
+# line of 100 KB of extensions gets 400 at once (patch 0016). Skipped when built with
 # --with-libmicrohttpd=system (the patches are not in).
 . "$(dirname "$0")/lib.sh"
 
@@ -146,7 +146,7 @@ PHP=$(one "php GET
 ")
 BIG=200:$(fsha "$W/big.bin" | cut -c1-16)
 
-# ---- half-closed clients (patch 0013) ------------------------------------------------------
+# ---- half-closed clients (patch 0014) ------------------------------------------------------
 read -r got how took < <(c half /hello.txt)
 is "$got $how" "$HELLO closed" "half-close after a static request: answered whole, then closed"
 within "$took" 0 3
@@ -182,7 +182,7 @@ wait_grep "$T/wharf.err" 'client went away' 5
 ok $? "... and logged as such"
 is "$(body /hello.txt)" "hello half" "the server still serves after the half-closed clients"
 
-# ---- a trickled request line (patch 0014) --------------------------------------------------------
+# ---- a trickled request line (patch 0015) --------------------------------------------------------
 read -r how took sent < <(c trickle fresh 0.4)
 is "$how" "closed" "request line trickled one byte per 0.4 s, fresh connection: cut ($sent bytes)"
 within "$took" 1.5 4.5
@@ -196,7 +196,7 @@ ok $? "... header_timeout = 2s after its first byte, in under 4.5 s (took $took 
 read -r how took sent < <(c trickle keep 0.02)
 is "$how" "answered(200)" "a head sent one byte per 20 ms (in header_timeout) is served ($took s)"
 
-# ---- an endless chunk extension (patch 0015) ------------------------------------------------
+# ---- an endless chunk extension (patch 0016) ------------------------------------------------
 read -r st how took < <(c chunkext 100000)
 is "$st" "400" "a chunk-size line with 100 KB of extensions gets 400 ($how)"
 within "$took" 0 3
