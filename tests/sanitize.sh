@@ -21,7 +21,7 @@ tests/e2e/31-fastcgi-tcp-flush.sh tests/e2e/32-fastcgi-upload.sh tests/e2e/33-fa
 tests/e2e/34-fastcgi-presets.sh tests/e2e/35-fastcgi-failover.sh tests/e2e/36-fastcgi-spawn.sh
 tests/e2e/37-fastcgi-workers.sh tests/e2e/39-fastcgi-output.sh tests/e2e/40-fastcgi-faults.sh
 tests/e2e/41-fastcgi-hung-upstream.sh tests/e2e/44-fastcgi-hostile.sh tests/e2e/55-webhook.sh
-tests/e2e/57-site-runtime.sh tests/e2e/86-hostile-http.sh"
+tests/e2e/57-site-runtime.sh tests/e2e/86-hostile-http.sh tests/e2e/87-slow-and-half-closed.sh"
 tests=${TESTS:-$default_tests}
 status=0
 for kind in "${kinds[@]}"; do
