@@ -3,7 +3,8 @@
 # step, nor give one request another's output: a 1xx Status (an interim response, never an
 # answer: 502), a backend that sends a second answer after its END_REQUEST (in the same write
 # or later: its connection is never reused, and the late records are refused as another
-# request's), a response head too large for the connection's buffer (502, not a silent close), a
+# request's), a response head too large for the connection's buffer (502, not a silent close; X-Sendfile
+# answers too), a
 # local redirect to a target that cannot be routed (500: the application's fault, not the client's),
 # STDERR with terminal escapes (written to the error log as \xHH), a backend that answers a POST
 # before reading its body and closes (its answer; the POST is not sent again); and PHP's own
@@ -30,6 +31,9 @@ printf '%s\n' "<?php header('Location: /' . str_repeat('d', 5000), true, 200); e
 # what a client sends can reach PHP's error_log() as it is (here the query): a terminal escape
 printf '%s\n' "<?php error_log('esc-test ' . \$_GET['m']); echo 'logged';" >"$W/log.php"
 printf '%s\n' "<?php header('X-Big: ' . str_repeat('b', (int)\$_GET['kb'] * 1024)); echo 'big';" >"$W/big.php"
+# X-Sendfile with a large application header that the file's answer keeps (Set-Cookie)
+mkdir -p "$T/files" && printf 'file' >"$T/files/f.txt"
+printf '%s\n' "<?php header('X-Sendfile: $T/files/f.txt'); header('Set-Cookie: big=' . str_repeat('c', (int)\$_GET['kb'] * 1024)); echo 'not sent';" >"$W/sf.php"
 # the application announces 5 bytes and sends 10, in one piece or streamed
 printf '%s\n' "<?php header('Content-Length: 5'); echo '0123456789';" >"$W/cl-short.php"
 cat >"$W/cl-short-flush.php" <<'EOF'
@@ -66,6 +70,7 @@ listen = 127.0.0.1:$PORT
 root = $W
 fastcgi = unix:$T/fpm.sock
 fastcgi_max_conns = 1
+fastcgi_sendfile = $T/files
 
 [site raw]
 hosts = raw.test
@@ -213,6 +218,10 @@ is "$(over1 raw.test "/raw.php?mode=bighead&kb=60" /raw.php?mode=ok)" "502 page 
     "a 60 KiB header (under the 64 KiB head limit): 502"
 like "$(cat "$T/wharf.err")" "the response head \([0-9]+ bytes\) does not fit the [0-9]+ bytes the request left" \
     "the error log says why"
+is "$(over1 localhost "/sf.php?kb=2" /ok.php?t=s)" "200 file cl=4|200 ok_s cl=4|" \
+    "(control) X-Sendfile with a 2 KiB Set-Cookie: the file"
+is "$(over1 localhost "/sf.php?kb=20" /ok.php?t=u)" "502 page cl|200 ok_u cl=4|" \
+    "X-Sendfile with a 20 KiB Set-Cookie kept for the file: 502 (was an empty reply), in step"
 unlike "$(cat "$T/wharf.err")" "failed to create response header" "libmicrohttpd never had to give up on a head"
 
 # ---- a local redirect to a target that cannot be routed is the application's fault: 500 -------
