@@ -19,6 +19,15 @@
 
 #define WHARF_SERVER_HEADER "wharf/" PACKAGE_VERSION
 
+/** The longest reason phrase of an application's own that is passed on ("418 I'm a teapot");
+ *  a longer one gets the standard phrase of its code. */
+#define RESPONSE_REASON_MAX 64
+
+/** Set resp's reason phrase to an application's own when it is a valid reason-phrase (RFC 9112
+ *  4: HTAB, SP, VCHAR, obs-text) of at most RESPONSE_REASON_MAX bytes; otherwise, or without
+ *  the bundled libmicrohttpd, the standard phrase of the code stays. reason may be NULL. */
+void response_set_reason(struct MHD_Response *resp, const char *reason);
+
 /** Whether r's responses get headers of their own (response rules: r->rule_path; X-Sendfile's
  *  kept headers; HSTS on a TLS request of a site with hsts): then a response shared between
  * requests (the file cache's) must not be queued for it, because response_queue adds those headers

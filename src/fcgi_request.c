@@ -840,6 +840,8 @@ static enum MHD_Result decorate_and_queue(struct MHD_Connection *c, struct reque
     /* whatever type the application named, the development error page is HTML */
     add_app_headers(resp, h, o->gz, o->compressed, o->coding,
                     o->dev_page ? "text/html; charset=utf-8" : NULL, o->inject);
+    if (o->status == h->status)
+        response_set_reason(resp, h->status_reason); /* "Status: 418 I'm a teapot", as nginx */
     r->backend_head = true;
     enum MHD_Result ret =
         response_queue(c, r, o->status, resp, o->size == MHD_SIZE_UNKNOWN ? 0 : o->size);

@@ -131,7 +131,10 @@ static bool head_fits(struct MHD_Connection *c, struct MHD_Response *resp, unsig
         return true;
     /* the status line, and what MHD adds: Date, Connection, Content-Length (20 digits) or
      * Transfer-Encoding, the blank line */
-    *need = strlen("HTTP/1.1 200 \r\n") + strlen(MHD_get_reason_phrase_for(status)) +
+    size_t reason = strlen(MHD_get_reason_phrase_for(status));
+    if (reason < RESPONSE_REASON_MAX)
+        reason = RESPONSE_REASON_MAX; /* an application's own may be that long */
+    *need = strlen("HTTP/1.1 200 \r\n") + reason +
             strlen("Date: Sun, 06 Dec 2026 00:00:00 GMT\r\n") +
             strlen("Connection: Keep-Alive\r\n") +
             strlen("Content-Length: 18446744073709551615\r\n") + strlen("\r\n");
@@ -144,6 +147,24 @@ static bool head_fits(struct MHD_Connection *c, struct MHD_Response *resp, unsig
     (void)status;
     *need = *room = 0;
     return true;
+#endif
+}
+
+void response_set_reason(struct MHD_Response *resp, const char *reason)
+{
+#ifdef MHD_HAVE_RESPONSE_REASON
+    size_t n = reason ? strlen(reason) : 0;
+    if (n == 0 || n > RESPONSE_REASON_MAX)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)reason[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return;
+    }
+    MHD_set_response_reason(resp, reason);
+#else
+    (void)resp;
+    (void)reason;
 #endif
 }
 

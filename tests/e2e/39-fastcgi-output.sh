@@ -4,7 +4,8 @@
 # a weak ETag) and what is never touched (the application's own Content-Encoding, image/png,
 # tiny bodies, gzip off, clients that do not accept gzip, HEAD); the access log's byte count
 # for streamed and complete PHP responses (what was really sent, compressed or not); one
-# Server header, the application's when it sets one.
+# Server header, the application's when it sets one; the application's own reason phrase in
+# the status line (libmicrohttpd patch 0017), unless it is not a valid one.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -263,5 +264,21 @@ is "$(grep -ci '^Server:' "$T/f.h")/$(header_value Server <"$T/f.h")" "1/app/2" 
 fetch /page.php >/dev/null
 like "$(grep -ci '^Server:' "$T/f.h")/$(header_value Server <"$T/f.h")" "^1/wharf/" \
     "without one, wharf's own Server header"
+
+# ---- the status line: the application's own reason phrase, as nginx passes it -----------------
+printf '<?php header("HTTP/1.1 418 I%sm a teapot"); echo "t";\n' "'" >"$W/teapot.php"
+printf '<?php header("Status: 404 Page Gone"); echo "g";\n' >"$W/gone.php"
+printf '<?php header("Status: 404 " . str_repeat("x", 65)); echo "l";\n' >"$W/long.php"
+printf '<?php header("Status: 451"); echo "n";\n' >"$W/bare.php"
+printf '<?php echo "d";\n' >"$W/plain200.php"
+status_line() { curl -s -o /dev/null -D - "$(URL "$1")" | head -1 | tr -d '\r'; }
+if [ "${WHARF_MHD:-bundled}" = bundled ]; then
+    is "$(status_line /teapot.php)" "HTTP/1.1 418 I'm a teapot" \
+        "Status 418 with its phrase: passed on (was '418 Non-Standard Status')"
+    is "$(status_line /gone.php)" "HTTP/1.1 404 Page Gone" "a phrase of the application's own for a known code"
+fi
+is "$(status_line /long.php)" "HTTP/1.1 404 Not Found" "a phrase over 64 bytes: the standard one"
+is "$(status_line /bare.php)" "HTTP/1.1 451 Unavailable For Legal Reasons" "no phrase: the standard one"
+is "$(status_line /plain200.php)" "HTTP/1.1 200 OK" "no Status at all: 200 OK"
 
 finish
