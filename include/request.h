@@ -113,4 +113,7 @@ struct request {
  *  NULL when unknown. On the thread running r's connection. */
 const struct sockaddr *request_local_addr(struct request *r);
 
+/** Free the application headers sf keeps for the file's answer; sf->n_keep becomes 0. */
+void request_sendfile_drop_kept(struct request_sendfile *sf);
+
 #endif

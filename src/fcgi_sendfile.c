@@ -39,10 +39,7 @@ void fcgi_sendfile_free(struct request_sendfile *sf)
 {
     if (!sf)
         return;
-    for (size_t i = 0; i < sf->n_keep; i++) {
-        free(sf->keep[i][0]);
-        free(sf->keep[i][1]);
-    }
+    request_sendfile_drop_kept(sf);
     free(sf->target);
     free(sf);
 }

@@ -5,6 +5,8 @@
  */
 #include "request.h"
 
+#include <stdlib.h>
+
 const struct sockaddr *request_local_addr(struct request *r)
 {
     struct request_conn *conn = r->conn;
@@ -17,4 +19,13 @@ const struct sockaddr *request_local_addr(struct request *r)
         conn->local_len = len;
     }
     return (const struct sockaddr *)&conn->local;
+}
+
+void request_sendfile_drop_kept(struct request_sendfile *sf)
+{
+    for (size_t i = 0; i < sf->n_keep; i++) {
+        free(sf->keep[i][0]);
+        free(sf->keep[i][1]);
+    }
+    sf->n_keep = 0;
 }

@@ -168,17 +168,6 @@ void response_set_reason(struct MHD_Response *resp, const char *reason)
 #endif
 }
 
-/* An X-Sendfile answer whose kept application headers did not fit: the error page goes
- * without them. */
-static void drop_kept(struct request_sendfile *sf)
-{
-    for (size_t i = 0; i < sf->n_keep; i++) {
-        free(sf->keep[i][0]);
-        free(sf->keep[i][1]);
-    }
-    sf->n_keep = 0;
-}
-
 /* note: RFC 6797 7.2: never over plain HTTP (a client must ignore it there anyway) */
 static void add_hsts(struct MHD_Response *resp, const struct tls_site_conf *t)
 {
@@ -212,8 +201,8 @@ enum MHD_Result response_queue(struct MHD_Connection *c, struct request *r, unsi
     bool app_head = r->backend_head || (r->sendfile && r->sendfile->n_keep);
     if (app_head && !head_fits(c, resp, status, &need, &room)) {
         r->backend_head = false; /* the error page's head is ours */
-        if (r->sendfile)
-            drop_kept(r->sendfile);
+        if (r->sendfile) /* the kept headers are what did not fit: the error page goes without */
+            request_sendfile_drop_kept(r->sendfile);
         log_error("fcgi", r->id,
                   "[site %s] the response head (%zu bytes) does not fit the %zu bytes the "
                   "request left of the connection's buffer (max_header_size): 502",
